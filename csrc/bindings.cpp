@@ -1,0 +1,325 @@
+// bindings.cpp — the only file that knows Python: it checks every array (dtype, shape, contiguity)
+// and raises ValueError/TypeError naming the argument, allocates outputs as numpy arrays, releases
+// the GIL around the C++ core, and keeps a per-thread scratch arena reused across calls.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fastrnn/common.h"
+#include "fastrnn/rnn.h"
+
+namespace py = pybind11;
+using fastrnn::CellMode;
+using fastrnn::RnnDesc;
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::ostringstream out;
+  out << "(";
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << (shape.size() == 1 ? ",)" : ")");
+  return out.str();
+}
+
+std::vector<int64_t> shape_of(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+// Checks that `obj` is a C-contiguous array of T with exactly `shape`; returns its data.
+template <class T>
+const T* checked(const py::object& obj, const char* name, const std::vector<int64_t>& shape) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(name) + ": expected a numpy array");
+  }
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().is(py::dtype::of<T>())) {
+    throw py::type_error(std::string(name) + ": expected dtype " +
+                         std::string(py::str(py::dtype::of<T>())) + ", got " +
+                         std::string(py::str(a.dtype())));
+  }
+  if (shape_of(a) != shape) {
+    throw py::value_error(std::string(name) + ": expected shape " + shape_str(shape) + ", got " +
+                          shape_str(shape_of(a)));
+  }
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(name) + ": expected a C-contiguous array");
+  }
+  return static_cast<const T*>(a.data());
+}
+
+template <class T>
+const T* optional_checked(const py::object& obj, const char* name,
+                          const std::vector<int64_t>& shape) {
+  return obj.is_none() ? nullptr : checked<T>(obj, name, shape);
+}
+
+template <class T>
+T* mutable_checked(const py::object& obj, const char* name, const std::vector<int64_t>& shape) {
+  const T* p = optional_checked<T>(obj, name, shape);
+  if (p != nullptr && !py::reinterpret_borrow<py::array>(obj).writeable()) {
+    throw py::value_error(std::string(name) + ": array is read-only");
+  }
+  return const_cast<T*>(p);
+}
+
+const int64_t* checked_lengths(const py::object& obj, int64_t T, int64_t N) {
+  if (obj.is_none()) return nullptr;
+  const int64_t* p = checked<int64_t>(obj, "lengths", {N});
+  for (int64_t n = 0; n < N; ++n) {
+    if (p[n] < 1 || p[n] > T) {
+      throw py::value_error("lengths: each length must be in 1..T=" + std::to_string(T) +
+                            ", got lengths[" + std::to_string(n) + "] = " + std::to_string(p[n]));
+    }
+  }
+  return p;
+}
+
+// Per-thread scratch reused across calls, so large workspaces are not faulted in every call.
+template <class T>
+T* scratch(int64_t elements) {
+  thread_local std::unique_ptr<double[]> block;
+  thread_local int64_t capacity = 0;  // in doubles
+  const int64_t need = (elements * static_cast<int64_t>(sizeof(T)) + 7) / 8;
+  if (need > capacity) {
+    block.reset();
+    block.reset(new double[need]);
+    capacity = need;
+  }
+  return reinterpret_cast<T*>(block.get());
+}
+
+template <class T>
+py::array_t<T> empty(const std::vector<int64_t>& shape) {
+  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+struct Weights {
+  py::object w_ih, w_hh, b_ih, b_hh, w_hr, w_ch;
+};
+
+template <class T>
+fastrnn::RnnWeights<T> checked_weights(const RnnDesc& d, const Weights& w) {
+  const int64_t GH = d.gates() * d.hidden_size, H = d.hidden_size;
+  fastrnn::RnnWeights<T> out;
+  out.w_ih = checked<T>(w.w_ih, "weight_ih", {GH, d.input_size});
+  out.w_hh = checked<T>(w.w_hh, "weight_hh", {GH, d.state_size()});
+  if (d.bias) {
+    out.b_ih = checked<T>(w.b_ih, "bias_ih", {GH});
+    out.b_hh = checked<T>(w.b_hh, "bias_hh", {GH});
+  }
+  if (d.proj_size > 0) out.w_hr = checked<T>(w.w_hr, "weight_hr", {d.proj_size, H});
+  if (d.peephole) out.w_ch = checked<T>(w.w_ch, "weight_ch", {3, H});
+  return out;
+}
+
+template <class Real>
+py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::object& lengths_obj,
+                       const py::object& h0_obj, const py::object& c0_obj, const Weights& wo,
+                       bool reverse, bool training) {
+  if (x_obj.ndim() != 3) {
+    throw py::value_error("x: expected 3 dimensions [T, N, I], got shape " +
+                          shape_str(shape_of(x_obj)));
+  }
+  const int64_t T = x_obj.shape(0), N = x_obj.shape(1);
+  if (T < 1 || N < 1) {
+    throw py::value_error("x: T and N must be positive, got shape " + shape_str(shape_of(x_obj)));
+  }
+  const bool lstm = d.mode == CellMode::kLstm;
+  const Real* x = checked<Real>(x_obj, "x", {T, N, d.input_size});
+  const int64_t* lengths = checked_lengths(lengths_obj, T, N);
+  const Real* h0 = optional_checked<Real>(h0_obj, "h0", {N, d.state_size()});
+  const Real* c0 = lstm ? optional_checked<Real>(c0_obj, "c0", {N, d.hidden_size}) : nullptr;
+  const fastrnn::RnnWeights<Real> w = checked_weights<Real>(d, wo);
+
+  auto y = empty<Real>({T, N, d.state_size()});
+  auto h_n = empty<Real>({N, d.state_size()});
+  py::object c_n = py::none();
+  Real* c_n_ptr = nullptr;
+  if (lstm) {
+    auto c = empty<Real>({N, d.hidden_size});
+    c_n_ptr = c.mutable_data();
+    c_n = c;
+  }
+  py::object reserve = py::none();
+  Real* reserve_ptr = nullptr;
+  if (training) {
+    auto r = empty<Real>({fastrnn::rnn_reserve_size(d, T, N)});
+    reserve_ptr = r.mutable_data();
+    reserve = r;
+  }
+  Real* y_ptr = y.mutable_data();
+  Real* h_n_ptr = h_n.mutable_data();
+  {
+    py::gil_scoped_release release;
+    Real* ws = scratch<Real>(fastrnn::rnn_forward_workspace_size(d, T, N, training));
+    fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0, c0,
+                            w, reverse);
+  }
+  return py::make_tuple(y, h_n, c_n, reserve);
+}
+
+template <class Real>
+py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::object& dh_n_obj,
+                        const py::object& dc_n_obj, const py::array& x_obj,
+                        const py::object& lengths_obj, const Weights& wo,
+                        const py::object& reserve_obj, bool reverse, const Weights& grads) {
+  if (x_obj.ndim() != 3) throw py::value_error("x: expected 3 dimensions [T, N, I]");
+  const int64_t T = x_obj.shape(0), N = x_obj.shape(1), H = d.hidden_size, S = d.state_size();
+  const int64_t GH = d.gates() * H;
+  const bool lstm = d.mode == CellMode::kLstm;
+  const Real* x = checked<Real>(x_obj, "x", {T, N, d.input_size});
+  const Real* dy = checked<Real>(dy_obj, "dy", {T, N, S});
+  const Real* dh_n = optional_checked<Real>(dh_n_obj, "dh_n", {N, S});
+  const Real* dc_n = lstm ? optional_checked<Real>(dc_n_obj, "dc_n", {N, H}) : nullptr;
+  const int64_t* lengths = checked_lengths(lengths_obj, T, N);
+  const fastrnn::RnnWeights<Real> w = checked_weights<Real>(d, wo);
+  const Real* reserve = checked<Real>(reserve_obj, "reserve", {fastrnn::rnn_reserve_size(d, T, N)});
+  fastrnn::RnnWeightGrads<Real> dw;
+  dw.w_ih = mutable_checked<Real>(grads.w_ih, "grad weight_ih", {GH, d.input_size});
+  dw.w_hh = mutable_checked<Real>(grads.w_hh, "grad weight_hh", {GH, S});
+  if (d.bias) {
+    dw.b_ih = mutable_checked<Real>(grads.b_ih, "grad bias_ih", {GH});
+    dw.b_hh = mutable_checked<Real>(grads.b_hh, "grad bias_hh", {GH});
+  }
+  if (d.proj_size > 0) dw.w_hr = mutable_checked<Real>(grads.w_hr, "grad weight_hr", {d.proj_size, H});
+  if (d.peephole) dw.w_ch = mutable_checked<Real>(grads.w_ch, "grad weight_ch", {3, H});
+
+  auto dx = empty<Real>({T, N, d.input_size});
+  auto dh0 = empty<Real>({N, S});
+  py::object dc0 = py::none();
+  Real* dc0_ptr = nullptr;
+  if (lstm) {
+    auto c = empty<Real>({N, H});
+    dc0_ptr = c.mutable_data();
+    dc0 = c;
+  }
+  Real* dx_ptr = dx.mutable_data();
+  Real* dh0_ptr = dh0.mutable_data();
+  {
+    py::gil_scoped_release release;
+    Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N));
+    fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
+                             lengths, w, reserve, reverse);
+  }
+  return py::make_tuple(dx, dh0, dc0);
+}
+
+bool is_float64(const py::array& x) {
+  if (x.dtype().is(py::dtype::of<double>())) return true;
+  if (x.dtype().is(py::dtype::of<float>())) return false;
+  throw py::type_error("x: expected dtype float32 or float64, got " + std::string(py::str(x.dtype())));
+}
+
+CellMode parse_mode(const std::string& mode) {
+  if (mode == "rnn_tanh") return CellMode::kRnnTanh;
+  if (mode == "rnn_relu") return CellMode::kRnnRelu;
+  if (mode == "lstm") return CellMode::kLstm;
+  if (mode == "gru") return CellMode::kGru;
+  throw py::value_error("mode: expected one of 'rnn_tanh', 'rnn_relu', 'lstm', 'gru', got '" + mode +
+                        "'");
+}
+
+std::string mode_name(CellMode m) {
+  switch (m) {
+    case CellMode::kRnnTanh:
+      return "rnn_tanh";
+    case CellMode::kRnnRelu:
+      return "rnn_relu";
+    case CellMode::kLstm:
+      return "lstm";
+    default:
+      return "gru";
+  }
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "fastrnn's C++ core (private: use the fastrnn package)";
+  py::register_exception<fastrnn::Error>(m, "CoreError", PyExc_ValueError);
+
+  m.def("version", [] { return std::string(FASTRNN_VERSION); });
+  m.def("compiler", [] { return std::string(FASTRNN_COMPILER); });
+  m.def("simd_level", &fastrnn::simd_level);
+  m.def("blas_version", &fastrnn::blas_version);
+  m.def("cuda_compiled", &fastrnn::cuda_compiled);
+  m.def("cuda_device_count", &fastrnn::cuda_device_count);
+  m.def("cuda_runtime_info", &fastrnn::cuda_runtime_info);
+  m.def("set_num_threads", &fastrnn::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &fastrnn::get_num_threads);
+
+  py::class_<RnnDesc>(m, "RnnDesc")
+      .def(py::init([](const std::string& mode, int64_t input_size, int64_t hidden_size,
+                       int64_t proj_size, bool bias, bool reset_after, bool peephole,
+                       double cell_clip) {
+             RnnDesc d;
+             d.mode = parse_mode(mode);
+             d.input_size = input_size;
+             d.hidden_size = hidden_size;
+             d.proj_size = proj_size;
+             d.bias = bias;
+             d.reset_after = reset_after;
+             d.peephole = peephole;
+             d.cell_clip = cell_clip;
+             d.validate();
+             return d;
+           }),
+           py::arg("mode"), py::arg("input_size"), py::arg("hidden_size"), py::arg("proj_size") = 0,
+           py::arg("bias") = true, py::arg("reset_after") = true, py::arg("peephole") = false,
+           py::arg("cell_clip") = 0.0)
+      .def_property_readonly("mode", [](const RnnDesc& d) { return mode_name(d.mode); })
+      .def_readonly("input_size", &RnnDesc::input_size)
+      .def_readonly("hidden_size", &RnnDesc::hidden_size)
+      .def_readonly("proj_size", &RnnDesc::proj_size)
+      .def_readonly("bias", &RnnDesc::bias)
+      .def_readonly("reset_after", &RnnDesc::reset_after)
+      .def_readonly("peephole", &RnnDesc::peephole)
+      .def_readonly("cell_clip", &RnnDesc::cell_clip)
+      .def_property_readonly("gates", &RnnDesc::gates)
+      .def_property_readonly("state_size", &RnnDesc::state_size);
+
+  m.def(
+      "rnn_forward",
+      [](const RnnDesc& d, const py::array& x, const py::object& lengths, const py::object& h0,
+         const py::object& c0, const py::object& w_ih, const py::object& w_hh,
+         const py::object& b_ih, const py::object& b_hh, const py::object& w_hr,
+         const py::object& w_ch, bool reverse, bool training) {
+        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
+        return is_float64(x) ? forward_impl<double>(d, x, lengths, h0, c0, w, reverse, training)
+                             : forward_impl<float>(d, x, lengths, h0, c0, w, reverse, training);
+      },
+      "Runs one layer in one direction over a sequence. Returns (y, h_n, c_n, reserve).",
+      py::arg("desc"), py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
+      py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
+      py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"));
+
+  m.def(
+      "rnn_backward",
+      [](const RnnDesc& d, const py::array& dy, const py::object& dh_n, const py::object& dc_n,
+         const py::array& x, const py::object& lengths, const py::object& w_ih,
+         const py::object& w_hh, const py::object& b_ih, const py::object& b_hh,
+         const py::object& w_hr, const py::object& w_ch, const py::object& reserve, bool reverse,
+         const py::object& g_w_ih, const py::object& g_w_hh, const py::object& g_b_ih,
+         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch) {
+        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
+        const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
+        return is_float64(x)
+                   ? backward_impl<double>(d, dy, dh_n, dc_n, x, lengths, w, reserve, reverse, g)
+                   : backward_impl<float>(d, dy, dh_n, dc_n, x, lengths, w, reserve, reverse, g);
+      },
+      "Backward of a training forward; accumulates into the grad_* arrays. Returns (dx, dh0, dc0).",
+      py::arg("desc"), py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("x"),
+      py::arg("lengths"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
+      py::arg("bias_hh"), py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reserve"),
+      py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
+      py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
+      py::arg("grad_weight_ch"));
+}

@@ -1,0 +1,54 @@
+// cpu_features.cpp — runtime detection of AVX2/FMA and AVX-512 through the compiler's cpuid helpers.
+#include "cpu/cpu_features.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "fastrnn/common.h"
+
+namespace fastrnn {
+namespace cpu {
+namespace {
+
+Isa detect() {
+  Isa best = Isa::kGeneric;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::kAvx2;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    best = Isa::kAvx512;
+  }
+#endif
+  const char* cap = std::getenv("FASTRNN_ISA");
+  if (cap != nullptr) {
+    if (std::strcmp(cap, "generic") == 0) return Isa::kGeneric;
+    if (std::strcmp(cap, "avx2") == 0 && best != Isa::kGeneric) return Isa::kAvx2;
+  }
+  return best;
+}
+
+}  // namespace
+
+Isa detected_isa() {
+  static const Isa isa = detect();
+  return isa;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    default:
+      return "generic";
+  }
+}
+
+}  // namespace cpu
+
+std::string simd_level() { return cpu::isa_name(cpu::detected_isa()); }
+
+}  // namespace fastrnn

@@ -1,0 +1,457 @@
+// rnn_cpu.cpp — the CPU layer driver: one layer, one direction, a whole sequence.
+//
+// Forward: gates = x·W_ihᵀ for all T·N rows (one GEMM); then per step the recurrent GEMM h·W_hhᵀ
+// and one fused pointwise pass (rnn_pointwise.inc) that adds the biases, applies the cell and, in
+// training, overwrites the gate pre-activations with the activations backward needs.
+// Backward: per step (in reverse order of forward's) the pointwise backward pass and the recurrent
+// GEMM that carries dh to the previous step; after the loop dx, dW_ih, dW_hh (and dW_hr) as one
+// GEMM each, and the bias and peephole gradients as column sums.
+//
+// Sequences that ended (t >= lengths[n]) are masked: their rows are skipped by the pointwise pass,
+// their state is carried unchanged, their outputs are zero and their gradient rows are zero.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cpu/blas.h"
+#include "cpu/cpu_features.h"
+#include "cpu/rnn_pointwise.h"
+#include "cpu/threading.h"
+#include "fastrnn/rnn.h"
+
+namespace fastrnn {
+
+int64_t RnnDesc::gates() const {
+  switch (mode) {
+    case CellMode::kLstm:
+      return 4;
+    case CellMode::kGru:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+int64_t RnnDesc::state_size() const { return proj_size > 0 ? proj_size : hidden_size; }
+
+void RnnDesc::validate() const {
+  if (input_size <= 0) throw Error("input_size must be positive, got " + std::to_string(input_size));
+  if (hidden_size <= 0) {
+    throw Error("hidden_size must be positive, got " + std::to_string(hidden_size));
+  }
+  if (proj_size < 0) throw Error("proj_size must be >= 0, got " + std::to_string(proj_size));
+  if (proj_size > 0 && mode != CellMode::kLstm) throw Error("proj_size is only for LSTM");
+  if (proj_size >= hidden_size && proj_size > 0) {
+    throw Error("proj_size must be smaller than hidden_size, got proj_size=" +
+                std::to_string(proj_size) + " hidden_size=" + std::to_string(hidden_size));
+  }
+  if (peephole && mode != CellMode::kLstm) throw Error("peephole is only for LSTM");
+  if (cell_clip > 0 && mode != CellMode::kLstm) throw Error("cell_clip is only for LSTM");
+}
+
+namespace cpu {
+
+template <class T>
+const PointwiseKernels<T>& pointwise_kernels() {
+  static const PointwiseKernels<T>& table = [] () -> const PointwiseKernels<T>& {
+    switch (detected_isa()) {
+      case Isa::kAvx512:
+        return avx512::kernels<T>();
+      case Isa::kAvx2:
+        return avx2::kernels<T>();
+      default:
+        return generic::kernels<T>();
+    }
+  }();
+  return table;
+}
+
+namespace {
+
+// Offsets (in elements) of the arrays kept in the training reserve.
+struct ReserveLayout {
+  int64_t gates = 0;   // [T,N,G*H] activations
+  int64_t h_prev = 0;  // [T,N,S] the state entering each step
+  int64_t c = 0;       // [T,N,H] LSTM c'
+  int64_t c_prev = 0;  // [T,N,H] LSTM c entering each step
+  int64_t m = 0;       // [T,N,H] LSTM o·tanh(c') (projection only)
+  int64_t extra = 0;   // [T,N,H] GRU: W_hn h + b_hn (reset_after) or r·h (reset_before)
+  int64_t total = 0;
+
+  ReserveLayout(const RnnDesc& d, int64_t T, int64_t N) {
+    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
+    int64_t at = 0;
+    auto take = [&](int64_t& slot, int64_t size) {
+      slot = at;
+      at += size;
+    };
+    take(gates, T * N * GH);
+    take(h_prev, T * N * S);
+    if (d.mode == CellMode::kLstm) {
+      take(c, T * N * H);
+      take(c_prev, T * N * H);
+      if (d.proj_size > 0) take(m, T * N * H);
+    }
+    if (d.mode == CellMode::kGru) take(extra, T * N * H);
+    total = at;
+  }
+};
+
+// Scratch of the forward pass.
+struct ForwardLayout {
+  int64_t xp = 0;      // [T,N,G*H] inference only (training keeps it in the reserve)
+  int64_t hg = 0;      // [N,G*H] recurrent GEMM output
+  int64_t h = 0;       // [N,S] running state
+  int64_t c = 0;       // [N,H]
+  int64_t m = 0;       // [N,H] LSTM projection input (inference)
+  int64_t rh = 0;      // [N,H] GRU reset_before r·h (inference)
+  int64_t hproj = 0;   // [N,P]
+  int64_t zeros = 0;   // [G*H] zero biases / peepholes
+  int64_t valid = 0;   // [N] bytes
+  int64_t total = 0;
+
+  ForwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool training) {
+    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
+    int64_t at = 0;
+    auto take = [&](int64_t& slot, int64_t size) {
+      slot = at;
+      at += size;
+    };
+    if (!training) take(xp, T * N * GH);
+    take(hg, N * GH);
+    take(h, N * S);
+    take(c, N * H);
+    take(m, N * H);
+    take(rh, N * H);
+    take(hproj, N * std::max<int64_t>(d.proj_size, 1));
+    take(zeros, std::max<int64_t>(GH, 3 * H));
+    take(valid, N);  // one element per row is more than a byte per row
+    total = at;
+  }
+};
+
+// Scratch of the backward pass.
+struct BackwardLayout {
+  int64_t dg = 0;      // [T,N,G*H] pre-activation gradients (input side)
+  int64_t dgh = 0;     // [T,N,G*H] GRU reset_after: recurrent side
+  int64_t dh_all = 0;  // [T,N,P] LSTM projection: gradient of each step's h
+  int64_t dh = 0;      // [N,S] carried
+  int64_t dc = 0;      // [N,H] carried
+  int64_t dprev = 0;   // [N,S]
+  int64_t dm = 0;      // [N,H]
+  int64_t drh = 0;     // [N,H]
+  int64_t zeros = 0;   // [max(G*H, 3H)]
+  int64_t valid = 0;   // [N] bytes
+  int64_t total = 0;
+
+  BackwardLayout(const RnnDesc& d, int64_t T, int64_t N) {
+    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
+    int64_t at = 0;
+    auto take = [&](int64_t& slot, int64_t size) {
+      slot = at;
+      at += size;
+    };
+    take(dg, T * N * GH);
+    if (d.mode == CellMode::kGru && d.reset_after) take(dgh, T * N * GH);
+    if (d.proj_size > 0) take(dh_all, T * N * d.proj_size);
+    take(dh, N * S);
+    take(dc, N * H);
+    take(dprev, N * S);
+    take(dm, N * H);
+    take(drh, N * H);
+    take(zeros, std::max<int64_t>(GH, 3 * H));
+    take(valid, N);
+    total = at;
+  }
+};
+
+// Rows whose sequence has a step t; returns null when every row does (no masking needed).
+const uint8_t* step_mask(uint8_t* mask, const int64_t* lengths, int64_t t, int64_t N) {
+  if (lengths == nullptr) return nullptr;
+  bool all = true;
+  for (int64_t n = 0; n < N; ++n) {
+    mask[n] = t < lengths[n];
+    all = all && mask[n];
+  }
+  return all ? nullptr : mask;
+}
+
+// Copies the valid rows of src [N,W] to dst; invalid rows get zero when zero_invalid.
+template <class T>
+void copy_rows(T* dst, const T* src, int64_t N, int64_t W, const uint8_t* valid, bool zero_invalid) {
+  if (valid == nullptr) {
+    std::memcpy(dst, src, sizeof(T) * N * W);
+    return;
+  }
+  for (int64_t n = 0; n < N; ++n) {
+    if (valid[n]) {
+      std::memcpy(dst + n * W, src + n * W, sizeof(T) * W);
+    } else if (zero_invalid) {
+      std::fill(dst + n * W, dst + (n + 1) * W, T(0));
+    }
+  }
+}
+
+template <class T>
+void zero_invalid_rows(T* a, int64_t N, int64_t W, const uint8_t* valid) {
+  if (valid == nullptr) return;
+  for (int64_t n = 0; n < N; ++n) {
+    if (!valid[n]) std::fill(a + n * W, a + (n + 1) * W, T(0));
+  }
+}
+
+// Runs a pointwise kernel over the batch rows, in parallel when the step is large enough to pay.
+template <class Args>
+void run_rows(void (*kernel)(const Args&, int64_t, int64_t), const Args& args, int64_t N,
+              int64_t width) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1));
+  parallel_for(N, grain, [&](int64_t n0, int64_t n1) { kernel(args, n0, n1); });
+}
+
+// acc[j] += sum over rows r of a[r*lda + j], j < W.
+template <class T>
+void add_column_sums(T* acc, const T* a, int64_t rows, int64_t W, int64_t lda) {
+  parallel_for(W, 256, [&](int64_t j0, int64_t j1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = a + r * lda;
+      for (int64_t j = j0; j < j1; ++j) acc[j] += row[j];
+    }
+  });
+}
+
+// acc[j] += sum over rows r of a[r*lda + j] * b[r*ldb + j], j < W.
+template <class T>
+void add_column_dots(T* acc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t rows,
+                     int64_t W) {
+  parallel_for(W, 256, [&](int64_t j0, int64_t j1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = j0; j < j1; ++j) acc[j] += a[r * lda + j] * b[r * ldb + j];
+    }
+  });
+}
+
+}  // namespace
+}  // namespace cpu
+
+int64_t rnn_reserve_size(const RnnDesc& desc, int64_t T, int64_t N) {
+  return cpu::ReserveLayout(desc, T, N).total;
+}
+
+int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool training) {
+  return cpu::ForwardLayout(desc, T, N, training).total;
+}
+
+int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N) {
+  return cpu::BackwardLayout(desc, T, N).total;
+}
+
+template <class T>
+void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& desc, int64_t steps,
+                 int64_t batch, const T* x, const int64_t* lengths, const T* h0, const T* c0,
+                 const RnnWeights<T>& w, bool reverse) {
+  using namespace cpu;
+  desc.validate();
+  const bool training = reserve != nullptr;
+  const int64_t N = batch, H = desc.hidden_size, S = desc.state_size(), I = desc.input_size;
+  const int64_t P = desc.proj_size, G = desc.gates(), GH = G * H;
+  const bool lstm = desc.mode == CellMode::kLstm, gru = desc.mode == CellMode::kGru;
+  const bool relu = desc.mode == CellMode::kRnnRelu;
+  const ReserveLayout rl(desc, steps, N);
+  const ForwardLayout fl(desc, steps, N, training);
+  const PointwiseKernels<T>& k = pointwise_kernels<T>();
+
+  T* zeros = workspace + fl.zeros;
+  std::fill(zeros, zeros + std::max<int64_t>(GH, 3 * H), T(0));
+  const T* b_ih = w.b_ih ? w.b_ih : zeros;
+  const T* b_hh = w.b_hh ? w.b_hh : zeros;
+  const T* w_ch = w.w_ch ? w.w_ch : zeros;
+  const T clip = desc.cell_clip > 0 ? T(desc.cell_clip) : std::numeric_limits<T>::infinity();
+  uint8_t* mask = reinterpret_cast<uint8_t*>(workspace + fl.valid);
+
+  T* gates = training ? reserve + rl.gates : workspace + fl.xp;
+  T* hg = workspace + fl.hg;
+  T* h = workspace + fl.h;
+  T* c = workspace + fl.c;
+  T* hproj = workspace + fl.hproj;
+  if (h0) std::memcpy(h, h0, sizeof(T) * N * S); else std::fill(h, h + N * S, T(0));
+  if (lstm) {
+    if (c0) std::memcpy(c, c0, sizeof(T) * N * H); else std::fill(c, c + N * H, T(0));
+  }
+  std::fill(workspace + fl.m, workspace + fl.m + N * H, T(0));
+  std::fill(workspace + fl.rh, workspace + fl.rh + N * H, T(0));
+
+  // The input projection of every step at once.
+  gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
+
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t t = reverse ? steps - 1 - s : s;
+    const uint8_t* valid = step_mask(mask, lengths, t, N);
+    T* g_t = gates + t * N * GH;
+    const T* h_src = h;
+    const T* c_src = c;
+    if (training) {
+      T* hp = reserve + rl.h_prev + t * N * S;
+      std::memcpy(hp, h, sizeof(T) * N * S);
+      h_src = hp;
+      if (lstm) {
+        T* cp = reserve + rl.c_prev + t * N * H;
+        std::memcpy(cp, c, sizeof(T) * N * H);
+        c_src = cp;
+      }
+    }
+    if (lstm) {
+      gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
+      T* m = P > 0 ? (training ? reserve + rl.m + t * N * H : workspace + fl.m) : h;
+      LstmStepForward<T> a{H, g_t, hg, b_ih, b_hh, w_ch, clip, c_src, c,
+                           training ? reserve + rl.c + t * N * H : nullptr, m, valid};
+      run_rows(k.lstm_forward, a, N, GH);
+      if (training) zero_invalid_rows(reserve + rl.c + t * N * H, N, H, valid);
+      if (P > 0) {
+        zero_invalid_rows(m, N, H, valid);
+        gemm<T>(false, true, N, P, H, T(1), m, H, w.w_hr, H, T(0), hproj, P);
+        copy_rows(h, hproj, N, P, valid, false);
+      }
+    } else if (gru && desc.reset_after) {
+      gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
+      GruStepForward<T> a{H, g_t, hg, b_ih, b_hh, h_src, h,
+                          training ? reserve + rl.extra + t * N * H : nullptr, valid};
+      run_rows(k.gru_forward, a, N, GH);
+    } else if (gru) {
+      gemm<T>(false, true, N, 2 * H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, 2 * H);
+      T* rh = training ? reserve + rl.extra + t * N * H : workspace + fl.rh;
+      GruResetBeforeGatesForward<T> a1{H, g_t, hg, b_ih, b_hh, h_src, rh, valid};
+      run_rows(k.gru_rb_gates_forward, a1, N, GH);
+      zero_invalid_rows(rh, N, H, valid);
+      gemm<T>(false, true, N, H, H, T(1), rh, H, w.w_hh + 2 * H * S, S, T(0), hg, H);
+      GruResetBeforeOutputForward<T> a2{H, g_t, hg, b_ih, b_hh, h_src, h, valid};
+      run_rows(k.gru_rb_output_forward, a2, N, GH);
+    } else {
+      gemm<T>(false, true, N, H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, H);
+      RnnStepForward<T> a{H, relu, g_t, hg, b_ih, b_hh, h, valid};
+      run_rows(k.rnn_forward, a, N, GH);
+    }
+    copy_rows(y + t * N * S, h, N, S, valid, true);
+  }
+  std::memcpy(h_n, h, sizeof(T) * N * S);
+  if (lstm && c_n) std::memcpy(c_n, c, sizeof(T) * N * H);
+}
+
+template <class T>
+void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspace,
+                  const RnnDesc& desc, int64_t steps, int64_t batch, const T* dy, const T* dh_n,
+                  const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
+                  const T* reserve, bool reverse) {
+  using namespace cpu;
+  desc.validate();
+  const int64_t N = batch, H = desc.hidden_size, S = desc.state_size(), I = desc.input_size;
+  const int64_t P = desc.proj_size, G = desc.gates(), GH = G * H, TN = steps * N;
+  const bool lstm = desc.mode == CellMode::kLstm, gru = desc.mode == CellMode::kGru;
+  const bool relu = desc.mode == CellMode::kRnnRelu;
+  const ReserveLayout rl(desc, steps, N);
+  const BackwardLayout bl(desc, steps, N);
+  const PointwiseKernels<T>& k = pointwise_kernels<T>();
+
+  T* zeros = workspace + bl.zeros;
+  std::fill(zeros, zeros + std::max<int64_t>(GH, 3 * H), T(0));
+  const T* w_ch = w.w_ch ? w.w_ch : zeros;
+  const T clip = desc.cell_clip > 0 ? T(desc.cell_clip) : std::numeric_limits<T>::infinity();
+  uint8_t* mask = reinterpret_cast<uint8_t*>(workspace + bl.valid);
+
+  const T* gates = reserve + rl.gates;
+  const T* h_prev_all = reserve + rl.h_prev;
+  T* dg = workspace + bl.dg;
+  T* dgh = (gru && desc.reset_after) ? workspace + bl.dgh : dg;
+  T* dh = workspace + bl.dh;
+  T* dc = workspace + bl.dc;
+  T* dprev = workspace + bl.dprev;
+  T* dm = workspace + bl.dm;
+  T* drh = workspace + bl.drh;
+  if (dh_n) std::memcpy(dh, dh_n, sizeof(T) * N * S); else std::fill(dh, dh + N * S, T(0));
+  if (lstm) {
+    if (dc_n) std::memcpy(dc, dc_n, sizeof(T) * N * H); else std::fill(dc, dc + N * H, T(0));
+  }
+  std::fill(dprev, dprev + N * S, T(0));
+
+  for (int64_t s = steps - 1; s >= 0; --s) {
+    const int64_t t = reverse ? steps - 1 - s : s;
+    const uint8_t* valid = step_mask(mask, lengths, t, N);
+    const T* g_t = gates + t * N * GH;
+    const T* hp_t = h_prev_all + t * N * S;
+    const T* dy_t = dy + t * N * S;
+    T* dg_t = dg + t * N * GH;
+    zero_invalid_rows(dg_t, N, GH, valid);
+    if (lstm) {
+      LstmStepBackward<T> a{H, g_t, reserve + rl.c + t * N * H, reserve + rl.c_prev + t * N * H,
+                            w_ch, clip, dh, dy_t, dc, dg_t, valid};
+      if (P > 0) {
+        T* dh_t = workspace + bl.dh_all + t * N * P;
+        for (int64_t i = 0; i < N * P; ++i) dh_t[i] = dh[i] + dy_t[i];
+        zero_invalid_rows(dh_t, N, P, valid);
+        gemm<T>(false, false, N, H, P, T(1), dh_t, P, w.w_hr, H, T(0), dm, H);
+        a.dm = dm;
+        a.dy = nullptr;
+      }
+      run_rows(k.lstm_backward, a, N, GH);
+      gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
+    } else if (gru && desc.reset_after) {
+      T* dgh_t = dgh + t * N * GH;
+      zero_invalid_rows(dgh_t, N, GH, valid);
+      GruStepBackward<T> a{H, g_t, reserve + rl.extra + t * N * H, hp_t, dh, dy_t, dg_t, dgh_t,
+                           dprev, valid};
+      run_rows(k.gru_backward, a, N, GH);
+      gemm<T>(false, false, N, S, GH, T(1), dgh_t, GH, w.w_hh, S, T(1), dprev, S);
+    } else if (gru) {
+      GruResetBeforeOutputBackward<T> a1{H, g_t, hp_t, dh, dy_t, dg_t, dprev, valid};
+      run_rows(k.gru_rb_output_backward, a1, N, GH);
+      gemm<T>(false, false, N, H, H, T(1), dg_t + 2 * H, GH, w.w_hh + 2 * H * S, S, T(0), drh, H);
+      GruResetBeforeGatesBackward<T> a2{H, g_t, hp_t, drh, dg_t, dprev, valid};
+      run_rows(k.gru_rb_gates_backward, a2, N, GH);
+      gemm<T>(false, false, N, S, 2 * H, T(1), dg_t, GH, w.w_hh, S, T(1), dprev, S);
+    } else {
+      RnnStepBackward<T> a{H, relu, g_t, dh, dy_t, dg_t, valid};
+      run_rows(k.rnn_backward, a, N, GH);
+      gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
+    }
+    copy_rows(dh, dprev, N, S, valid, false);
+  }
+  std::memcpy(dh0, dh, sizeof(T) * N * S);
+  if (lstm && dc0) std::memcpy(dc0, dc, sizeof(T) * N * H);
+
+  // Everything that does not depend on the step order, as whole-sequence GEMMs.
+  gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
+  if (dw.w_ih) gemm<T>(true, false, GH, I, TN, T(1), dg, GH, x, I, T(1), dw.w_ih, I);
+  if (dw.b_ih) add_column_sums(dw.b_ih, dg, TN, GH, GH);
+  if (dw.w_hh) {
+    if (gru && !desc.reset_after) {
+      gemm<T>(true, false, 2 * H, S, TN, T(1), dg, GH, h_prev_all, S, T(1), dw.w_hh, S);
+      gemm<T>(true, false, H, H, TN, T(1), dg + 2 * H, GH, reserve + rl.extra, H, T(1),
+              dw.w_hh + 2 * H * S, S);
+    } else {
+      gemm<T>(true, false, GH, S, TN, T(1), dgh, GH, h_prev_all, S, T(1), dw.w_hh, S);
+    }
+  }
+  if (dw.b_hh) add_column_sums(dw.b_hh, dgh, TN, GH, GH);
+  if (P > 0 && dw.w_hr) {
+    gemm<T>(true, false, P, H, TN, T(1), workspace + bl.dh_all, P, reserve + rl.m, H, T(1), dw.w_hr,
+            H);
+  }
+  if (lstm && dw.w_ch) {
+    add_column_dots(dw.w_ch, dg, GH, reserve + rl.c_prev, H, TN, H);              // i: c_prev
+    add_column_dots(dw.w_ch + H, dg + H, GH, reserve + rl.c_prev, H, TN, H);      // f: c_prev
+    add_column_dots(dw.w_ch + 2 * H, dg + 3 * H, GH, reserve + rl.c, H, TN, H);   // o: c'
+  }
+}
+
+#define FASTRNN_INSTANTIATE(T)                                                                    \
+  template void rnn_forward<T>(T*, T*, T*, T*, T*, const RnnDesc&, int64_t, int64_t, const T*,    \
+                               const int64_t*, const T*, const T*, const RnnWeights<T>&, bool);   \
+  template void rnn_backward<T>(T*, T*, T*, const RnnWeightGrads<T>&, T*, const RnnDesc&, int64_t, \
+                                int64_t, const T*, const T*, const T*, const T*, const int64_t*,  \
+                                const RnnWeights<T>&, const T*, bool);
+FASTRNN_INSTANTIATE(float)
+FASTRNN_INSTANTIATE(double)
+#undef FASTRNN_INSTANTIATE
+
+}  // namespace fastrnn

@@ -1,0 +1,127 @@
+// threading.cpp — a small persistent pool: workers sleep on a condition variable, each job is cut
+// into one contiguous chunk per thread, and the calling thread runs chunk 0 itself.
+#include "cpu/threading.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cpu/blas.h"
+#include "fastrnn/common.h"
+
+namespace fastrnn {
+namespace cpu {
+namespace {
+
+class Pool {
+ public:
+  ~Pool() { resize(1); }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int threads) {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    stop_ = false;
+    for (int k = 1; k < threads; ++k) workers_.emplace_back([this, k] { work(k); });
+  }
+
+  // Returns false (and runs nothing) when another caller holds the pool.
+  bool try_run(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn) {
+    std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
+    if (!job_lock.owns_lock()) return false;
+    chunks = std::min<int64_t>(chunks, size());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fn_ = &fn;
+      total_ = total;
+      chunks_ = chunks;
+      pending_ = chunks - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    run_chunk(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    fn_ = nullptr;
+    return true;
+  }
+
+ private:
+  void run_chunk(int64_t k) {
+    const int64_t begin = total_ * k / chunks_;
+    const int64_t end = total_ * (k + 1) / chunks_;
+    if (begin < end) (*fn_)(begin, end);
+  }
+
+  void work(int k) {
+    uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      if (stop_) return;
+      if (k >= chunks_ || fn_ == nullptr) continue;
+      lock.unlock();
+      run_chunk(k);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex job_mutex_;  // one job at a time
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t total_ = 0, chunks_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+Pool& pool() {
+  static Pool* p = [] {
+    auto* made = new Pool();  // never destroyed: workers must not be joined during static teardown
+    const unsigned hw = std::thread::hardware_concurrency();
+    made->resize(hw == 0 ? 1 : static_cast<int>(hw));
+    return made;
+  }();
+  return *p;
+}
+
+std::atomic<int> g_threads{0};  // 0 = not set yet: the pool's default
+
+}  // namespace
+
+void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (total <= 0) return;
+  const int threads = get_num_threads();
+  const int64_t chunks = std::min<int64_t>(threads, total / std::max<int64_t>(grain, 1));
+  if (chunks <= 1 || !pool().try_run(total, chunks, fn)) fn(0, total);
+}
+
+}  // namespace cpu
+
+void set_num_threads(int n) {
+  if (n < 1) throw Error("num_threads must be >= 1, got " + std::to_string(n));
+  cpu::pool().resize(n);
+  cpu::g_threads = n;
+  cpu::blas_set_num_threads(n);
+}
+
+int get_num_threads() {
+  const int set = cpu::g_threads.load();
+  return set > 0 ? set : cpu::pool().size();
+}
+
+}  // namespace fastrnn

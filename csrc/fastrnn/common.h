@@ -1,0 +1,39 @@
+// common.h — what every part of the C++ core shares: the error type, the shape letters, the
+// host/device marker for inline math, and the threading and build-information knobs.
+//
+// Shape letters used in every comment: T time steps, N batch, I input features, H hidden units,
+// P projection size, S recurrent state size (P with projection, else H), G gates per cell
+// (RNN 1, GRU 3, LSTM 4), V vocabulary, E embedding size. Arrays are row-major, last axis contiguous.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#if defined(__CUDACC__)
+#define FASTRNN_HD __host__ __device__ __forceinline__
+#else
+#define FASTRNN_HD inline
+#endif
+
+namespace fastrnn {
+
+// Raised for a request the core cannot honour (bad sizes, sizes that overflow the BLAS's 32-bit
+// indices). The bindings turn it into ValueError.
+class Error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Worker threads the library uses (its own pool and the BLAS's); 1 runs everything on the caller.
+void set_num_threads(int n);
+int get_num_threads();
+
+// Build and machine facts for show_config().
+std::string blas_version();      // "scipy-openblas32 0.3.x (OpenBLAS config string)"
+std::string simd_level();        // instruction set of the pointwise kernels in use: avx512, avx2, generic
+bool cuda_compiled();            // CUDA sources were compiled into this build
+int cuda_device_count();         // CUDA devices visible now (0 without a driver or a device)
+std::string cuda_runtime_info(); // what the CUDA runtime said (version or the reason for no device)
+
+}  // namespace fastrnn

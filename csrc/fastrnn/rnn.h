@@ -1,0 +1,77 @@
+// rnn.h — the layer API of the C++ core: one recurrent layer, one direction, a whole sequence.
+//
+// A call runs T steps of one cell over N sequences. Inside: the input projection of all T·N rows
+// as one GEMM before the time loop; per step one recurrent GEMM and one fused pointwise pass; in
+// backward the weight gradients as one GEMM each after the loop. Training forward saves what
+// backward needs in `reserve`; backward reads it and leaves it intact. Scratch memory is the
+// caller's `workspace`. Sizes are in elements of the array type.
+#pragma once
+
+#include <cstdint>
+
+#include "fastrnn/common.h"
+
+namespace fastrnn {
+
+enum class CellMode { kRnnTanh, kRnnRelu, kLstm, kGru };
+
+struct RnnDesc {
+  CellMode mode = CellMode::kLstm;
+  int64_t input_size = 0;   // I
+  int64_t hidden_size = 0;  // H
+  int64_t proj_size = 0;    // P (LSTM only; 0 = no projection)
+  bool bias = true;
+  bool reset_after = true;  // GRU only
+  bool peephole = false;    // LSTM only
+  double cell_clip = 0.0;   // LSTM only; <= 0 = no clip
+
+  int64_t gates() const;       // G
+  int64_t state_size() const;  // S: P with projection, else H
+  void validate() const;       // throws Error naming the bad field
+};
+
+// Parameters in PyTorch's layout and gate order. Absent ones are null.
+template <class T>
+struct RnnWeights {
+  const T* w_ih = nullptr;  // [G*H, I]
+  const T* w_hh = nullptr;  // [G*H, S]
+  const T* b_ih = nullptr;  // [G*H]
+  const T* b_hh = nullptr;  // [G*H]
+  const T* w_hr = nullptr;  // [P, H]
+  const T* w_ch = nullptr;  // [3, H] peepholes, rows i, f, o
+};
+
+// Parameter gradients, accumulated into (+=). Null entries are skipped.
+template <class T>
+struct RnnWeightGrads {
+  T* w_ih = nullptr;
+  T* w_hh = nullptr;
+  T* b_ih = nullptr;
+  T* b_hh = nullptr;
+  T* w_hr = nullptr;
+  T* w_ch = nullptr;
+};
+
+int64_t rnn_reserve_size(const RnnDesc& desc, int64_t T, int64_t N);
+int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool training);
+int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N);
+
+// y: [T,N,S] out (zero past each sequence's end); h_n: [N,S] out; c_n: [N,H] out (LSTM, else null).
+// reserve: [rnn_reserve_size] for training, null for inference. workspace: [rnn_forward_workspace_size].
+// x: [T,N,I]; lengths: [N] in 1..T or null (all T); h0: [N,S] or null (zeros); c0: [N,H] or null.
+// reverse: run time backwards (from each sequence's last real step).
+template <class T>
+void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& desc, int64_t steps,
+                 int64_t batch, const T* x, const int64_t* lengths, const T* h0, const T* c0,
+                 const RnnWeights<T>& w, bool reverse);
+
+// dx: [T,N,I] out; dh0: [N,S] out; dc0: [N,H] out (LSTM); dw: accumulated.
+// workspace: [rnn_backward_workspace_size]. dy: [T,N,S]; dh_n: [N,S] or null; dc_n: [N,H] or null.
+// x, lengths, w, reverse: as given to the training forward; reserve: what it saved (read only).
+template <class T>
+void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspace,
+                  const RnnDesc& desc, int64_t steps, int64_t batch, const T* dy, const T* dh_n,
+                  const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
+                  const T* reserve, bool reverse);
+
+}  // namespace fastrnn

@@ -1,0 +1,23 @@
+"""fastrnn: fused CPU (and optional CUDA) kernels for RNN, LSTM and GRU layers under a numpy API.
+
+Public names: the numpy layers (RNN, LSTM, GRU), the stateless `functional` API, thread control
+and `show_config()`.
+"""
+
+from fastrnn import _blas  # noqa: F401  (loads the BLAS library before the extension)
+from fastrnn import _C, functional
+from fastrnn._config import get_num_threads, set_num_threads, show_config
+from fastrnn.layers import GRU, LSTM, RNN
+
+__version__ = _C.version()
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "__version__",
+    "functional",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+]

@@ -1,0 +1,58 @@
+"""Thread control and the build/machine report (`fastrnn.show_config()`, `python -m fastrnn`)."""
+
+import operator
+import sys
+
+from fastrnn import _C
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the threads fastrnn uses: its own pool for pointwise work and the BLAS's for GEMMs."""
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"n: expected an int, got {type(n).__name__}") from None
+    if n < 1:
+        raise ValueError(f"n: expected a thread count >= 1, got {n}")
+    _C.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Returns the threads fastrnn uses."""
+    return _C.get_num_threads()
+
+
+def config() -> dict:
+    """The facts show_config() prints, as a dict."""
+    cuda = _C.cuda_compiled()
+    return {
+        "version": _C.version(),
+        "compiler": _C.compiler(),
+        "simd": _C.simd_level(),
+        "blas": _C.blas_version(),
+        "threads": _C.get_num_threads(),
+        "cuda_compiled": cuda,
+        "cuda_devices": _C.cuda_device_count() if cuda else 0,
+        "cuda_runtime": _C.cuda_runtime_info(),
+        "python": sys.version.split()[0],
+    }
+
+
+def show_config(file=None) -> None:
+    """Prints version, compiler, SIMD level in use, BLAS, threads and CUDA status."""
+    c = config()
+    cuda = "not compiled"
+    if c["cuda_compiled"]:
+        cuda = f"compiled, {c['cuda_devices']} device(s) found ({c['cuda_runtime']})"
+        if c["cuda_devices"] == 0:
+            cuda += "; running as a CPU build"
+    lines = [
+        f"fastrnn {c['version']}",
+        f"  compiler : {c['compiler']}",
+        f"  simd     : {c['simd']}",
+        f"  blas     : {c['blas']}",
+        f"  threads  : {c['threads']}",
+        f"  cuda     : {cuda}",
+        f"  python   : {c['python']}",
+    ]
+    print("\n".join(lines), file=file or sys.stdout)

@@ -1,0 +1,275 @@
+"""Stateless numpy API: one recurrent layer, one direction, a whole sequence.
+
+    y, state, ctx = forward(mode, x, params, hx, lengths, training=True, reverse=False)
+    dx, dhx, grads = backward(ctx, dy, dstate)
+
+`forward` runs the fused C++ kernel and, when training, returns a context holding what backward
+needs (the inputs and the saved gate activations). `backward` reads the context and leaves it
+intact, so it can be called again. Shape letters as in DESIGN.md: T steps, N batch, I inputs,
+H hidden units, P projection, S state size (P with projection, else H), G gates.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastrnn import _C
+
+MODES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+PARAM_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_ch")
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What backward needs from a training forward. Opaque to users; never modified."""
+
+    desc: _C.RnnDesc
+    x: np.ndarray  # [T,N,I]
+    lengths: np.ndarray | None  # [N] int64
+    weights: tuple  # (weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, weight_ch), None if absent
+    reserve: np.ndarray  # saved activations
+    reverse: bool
+    keys: tuple  # the parameter names given to forward
+
+
+def _shape(a) -> str:
+    return str(tuple(np.shape(a)))
+
+
+def as_float_array(value, name: str, dtype=None) -> np.ndarray:
+    """Returns `value` as a C-contiguous float32/float64 array; raises TypeError naming `name`."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if not isinstance(value, np.ndarray):
+        try:
+            value = np.asarray(value)
+        except Exception as e:  # noqa: BLE001 - any conversion failure is a type error here
+            raise TypeError(f"{name}: expected a numpy array, got {type(value).__name__}") from e
+    if dtype is None:
+        if value.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
+    elif value.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)} (the dtype of x), got {value.dtype}")
+    return np.ascontiguousarray(value)
+
+
+def _check_shape(a: np.ndarray, name: str, expected: tuple) -> None:
+    if a.shape != expected:
+        raise ValueError(f"{name}: expected shape {expected}, got {a.shape}")
+
+
+def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
+    """Validates `lengths` ([N] integers in 1..T) and returns it as a contiguous int64 array."""
+    if lengths is None:
+        return None
+    if hasattr(lengths, "detach") and hasattr(lengths, "numpy"):
+        lengths = lengths.detach().cpu().numpy()
+    arr = np.asarray(lengths)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
+    if arr.shape != (N,):
+        raise ValueError(f"lengths: expected shape ({N},) (one length per sequence), got {arr.shape}")
+    if N and (arr.min() < 1 or arr.max() > T):
+        raise ValueError(
+            f"lengths: each length must be in 1..T={T}, got values from {arr.min()} to {arr.max()}"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _check_mode(mode) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode: expected one of {sorted(MODES)}, got {mode!r}")
+    return mode
+
+
+def forward(
+    mode: str,
+    x,
+    params: dict,
+    hx=None,
+    lengths=None,
+    *,
+    training: bool = True,
+    reverse: bool = False,
+    reset_after: bool = True,
+    cell_clip: float | None = None,
+):
+    """Runs one layer in one direction over a whole sequence.
+
+    mode: 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru'.
+    x: [T,N,I] float32 or float64, time-major.
+    params: 'weight_ih' [G*H,I], 'weight_hh' [G*H,S]; optional 'bias_ih', 'bias_hh' [G*H] (both
+        or neither); LSTM only: 'weight_hr' [P,H] (projection), 'weight_ch' [3,H] (peepholes i,f,o).
+    hx: None (zeros), h0 [N,S], or for LSTM (h0 [N,S], c0 [N,H]) where either may be None.
+    lengths: None (all T) or int [N] in 1..T.
+    reverse: run time backwards, from each sequence's last real step.
+    reset_after: GRU variant (True: PyTorch/cuDNN; False: Cho et al. 2014).
+    cell_clip: LSTM cell clip κ > 0, or None.
+
+    Returns (y [T,N,S], state, ctx): state is h_n [N,S], or (h_n [N,S], c_n [N,H]) for LSTM;
+    ctx is the backward context (None when training=False).
+    """
+    mode = _check_mode(mode)
+    x = as_float_array(x, "x")
+    if x.ndim != 3:
+        raise ValueError(f"x: expected 3 dimensions [T, N, I], got shape {x.shape}")
+    T, N, I = x.shape
+    if T < 1 or N < 1 or I < 1:
+        raise ValueError(f"x: expected T, N and I to be positive, got shape {x.shape}")
+    dtype = x.dtype
+    if not isinstance(params, dict):
+        raise TypeError(f"params: expected a dict of arrays, got {type(params).__name__}")
+    unknown = set(params) - set(PARAM_KEYS)
+    if unknown:
+        raise ValueError(f"params: unknown keys {sorted(unknown)}; expected some of {PARAM_KEYS}")
+    for key in ("weight_ih", "weight_hh"):
+        if key not in params:
+            raise ValueError(f"params: missing '{key}'")
+    if ("bias_ih" in params) != ("bias_hh" in params):
+        raise ValueError("params: give both 'bias_ih' and 'bias_hh', or neither")
+    lstm = mode == "lstm"
+    for key in ("weight_hr", "weight_ch"):
+        if key in params and not lstm:
+            raise ValueError(f"params: '{key}' is only for mode 'lstm', got mode {mode!r}")
+    p = {k: as_float_array(v, f"params['{k}']", dtype) for k, v in params.items()}
+
+    G = MODES[mode]
+    w_hh = p["weight_hh"]
+    if w_hh.ndim != 2 or w_hh.shape[0] % G or w_hh.shape[0] == 0:
+        raise ValueError(
+            f"params['weight_hh']: expected shape [{G}*H, S] for mode {mode!r}, got {w_hh.shape}"
+        )
+    H = w_hh.shape[0] // G
+    P = 0
+    if "weight_hr" in p:
+        if p["weight_hr"].ndim != 2 or p["weight_hr"].shape[1] != H:
+            raise ValueError(
+                f"params['weight_hr']: expected shape [P, {H}], got {p['weight_hr'].shape}"
+            )
+        P = p["weight_hr"].shape[0]
+        if not 0 < P < H:
+            raise ValueError(f"params['weight_hr']: projection size must be in 1..{H - 1}, got {P}")
+    S = P or H
+    _check_shape(p["weight_ih"], "params['weight_ih']", (G * H, I))
+    _check_shape(w_hh, "params['weight_hh']", (G * H, S))
+    if "bias_ih" in p:
+        _check_shape(p["bias_ih"], "params['bias_ih']", (G * H,))
+        _check_shape(p["bias_hh"], "params['bias_hh']", (G * H,))
+    if "weight_ch" in p:
+        _check_shape(p["weight_ch"], "params['weight_ch']", (3, H))
+
+    h0, c0 = _split_state(hx, lstm, "hx")
+    if h0 is not None:
+        h0 = as_float_array(h0, "hx", dtype) if not lstm else as_float_array(h0, "hx[0]", dtype)
+        _check_shape(h0, "hx" if not lstm else "hx[0]", (N, S))
+    if c0 is not None:
+        c0 = as_float_array(c0, "hx[1]", dtype)
+        _check_shape(c0, "hx[1]", (N, H))
+    lengths = check_lengths(lengths, T, N)
+    clip = _check_clip(cell_clip, lstm)
+
+    desc = _C.RnnDesc(
+        mode,
+        I,
+        H,
+        proj_size=P,
+        bias="bias_ih" in p,
+        reset_after=bool(reset_after),
+        peephole="weight_ch" in p,
+        cell_clip=clip,
+    )
+    weights = tuple(p.get(k) for k in PARAM_KEYS)
+    y, h_n, c_n, reserve = _C.rnn_forward(
+        desc, x, lengths, h0, c0, *weights, bool(reverse), bool(training)
+    )
+    state = (h_n, c_n) if lstm else h_n
+    ctx = None
+    if training:
+        ctx = Context(desc, x, lengths, weights, reserve, bool(reverse), tuple(p))
+    return y, state, ctx
+
+
+def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
+    """Backward of a training forward.
+
+    dy: [T,N,S]; dstate: None, dh_n [N,S], or for LSTM (dh_n, dc_n) where either may be None.
+    grads: optional dict (same keys as the forward's params) of arrays to accumulate into;
+        by default new zero arrays are made.
+    Returns (dx [T,N,I], dhx, grads): dhx is dh0 [N,S], or (dh0, dc0) for LSTM.
+    """
+    if not isinstance(ctx, Context):
+        raise TypeError(
+            f"ctx: expected the context returned by forward(training=True), got {type(ctx).__name__}"
+        )
+    desc = ctx.desc
+    lstm = desc.mode == "lstm"
+    dtype = ctx.x.dtype
+    T, N, _ = ctx.x.shape
+    S, H = desc.state_size, desc.hidden_size
+    dy = as_float_array(dy, "dy", dtype)
+    _check_shape(dy, "dy", (T, N, S))
+    dh_n, dc_n = _split_state(dstate, lstm, "dstate")
+    if dh_n is not None:
+        name = "dstate[0]" if lstm else "dstate"
+        dh_n = as_float_array(dh_n, name, dtype)
+        _check_shape(dh_n, name, (N, S))
+    if dc_n is not None:
+        dc_n = as_float_array(dc_n, "dstate[1]", dtype)
+        _check_shape(dc_n, "dstate[1]", (N, H))
+    if grads is None:
+        grads = {k: np.zeros_like(w) for k, w in zip(PARAM_KEYS, ctx.weights) if w is not None}
+    else:
+        for k, w in zip(PARAM_KEYS, ctx.weights):
+            if w is None:
+                continue
+            if k not in grads:
+                raise ValueError(f"grads: missing '{k}'")
+            g = grads[k]
+            if not isinstance(g, np.ndarray) or g.dtype != dtype or not g.flags.c_contiguous:
+                raise TypeError(f"grads['{k}']: expected a C-contiguous {dtype} numpy array")
+            _check_shape(g, f"grads['{k}']", w.shape)
+    dx, dh0, dc0 = _C.rnn_backward(
+        desc,
+        dy,
+        dh_n,
+        dc_n,
+        ctx.x,
+        ctx.lengths,
+        *ctx.weights,
+        ctx.reserve,
+        ctx.reverse,
+        *(grads.get(k) if w is not None else None for k, w in zip(PARAM_KEYS, ctx.weights)),
+    )
+    dhx = (dh0, dc0) if lstm else dh0
+    return dx, dhx, grads
+
+
+def _split_state(state, lstm: bool, name: str):
+    """Splits an LSTM (h, c) pair; returns (h, None) for the other modes."""
+    if state is None:
+        return None, None
+    if lstm:
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"{name}: expected a pair (h, c) for mode 'lstm'")
+        return state[0], state[1]
+    if isinstance(state, (tuple, list)):
+        raise TypeError(f"{name}: expected an array (not a tuple) for this mode")
+    return state, None
+
+
+def _check_clip(cell_clip, lstm: bool) -> float:
+    if cell_clip is None:
+        return 0.0
+    if not lstm:
+        raise ValueError("cell_clip: only LSTM has a cell state to clip")
+    try:
+        clip = float(operator.index(cell_clip)) if isinstance(cell_clip, int) else float(cell_clip)
+    except (TypeError, ValueError):
+        raise TypeError(f"cell_clip: expected a positive number, got {cell_clip!r}") from None
+    if not clip > 0 or clip == float("inf"):
+        raise ValueError(f"cell_clip: expected a finite number > 0, got {cell_clip!r}")
+    return clip

@@ -1,0 +1,379 @@
+"""Numpy recurrent layers with torch.nn's constructors, parameter names and state_dict.
+
+`RNN`, `LSTM` and `GRU` hold their parameters in `layer.params` and gradients in `layer.grads`
+(dicts keyed by PyTorch's names: weight_ih_l0, weight_hh_l0_reverse, ...). `forward` runs the
+fused C++ kernel once per layer and direction (no Python loop over time steps) and remembers what
+`backward` needs; `backward` accumulates into `layer.grads` and returns the input and initial-state
+gradients.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from fastrnn import functional as F
+
+_SUFFIX = ("", "_reverse")
+
+
+def _positive_int(value, name: str) -> int:
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+    return value
+
+
+class RNNBase:
+    """Shared machinery of RNN, LSTM and GRU (not used directly)."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        dtype=np.float32,
+        seed: int | None = None,
+        reset_after: bool = True,
+        peephole: bool = False,
+        cell_clip: float | None = None,
+    ):
+        self.mode = mode
+        self.input_size = _positive_int(input_size, "input_size")
+        self.hidden_size = _positive_int(hidden_size, "hidden_size")
+        self.num_layers = _positive_int(num_layers, "num_layers")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.reset_after = bool(reset_after)
+        self.peephole = bool(peephole)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise TypeError(f"dropout: expected a float in [0, 1), got {dropout!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        try:
+            proj_size = operator.index(proj_size)
+        except TypeError:
+            raise TypeError(f"proj_size: expected an int, got {type(proj_size).__name__}") from None
+        if proj_size < 0:
+            raise ValueError(f"proj_size: expected an int >= 0, got {proj_size}")
+        if proj_size and mode != "lstm":
+            raise ValueError("proj_size: only LSTM supports a projection")
+        if proj_size >= self.hidden_size:
+            raise ValueError(
+                f"proj_size: expected a size smaller than hidden_size={self.hidden_size}, "
+                f"got {proj_size}"
+            )
+        self.proj_size = proj_size
+        if peephole and mode != "lstm":
+            raise ValueError("peephole: only LSTM has peephole connections")
+        self.cell_clip = F._check_clip(cell_clip, mode == "lstm")
+        dtype = np.dtype(dtype)
+        if dtype not in F.FLOAT_DTYPES:
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+        self.dtype = dtype
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self.params = self._init_params()
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._cache = None
+
+    # ---- parameters ----
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def state_size(self) -> int:
+        return self.proj_size or self.hidden_size
+
+    def _param_shapes(self) -> dict:
+        G = F.MODES[self.mode]
+        H, S, D = self.hidden_size, self.state_size, self.num_directions
+        shapes = {}
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else D * S
+            for d in range(D):
+                sfx = f"_l{layer}{_SUFFIX[d]}"
+                shapes["weight_ih" + sfx] = (G * H, in_size)
+                shapes["weight_hh" + sfx] = (G * H, S)
+                if self.bias:
+                    shapes["bias_ih" + sfx] = (G * H,)
+                    shapes["bias_hh" + sfx] = (G * H,)
+                if self.proj_size:
+                    shapes["weight_hr" + sfx] = (self.proj_size, H)
+                if self.peephole:
+                    shapes["weight_ch" + sfx] = (3, H)
+        return shapes
+
+    def _init_params(self) -> dict:
+        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)].
+        k = 1.0 / np.sqrt(self.hidden_size)
+        return {
+            name: self._rng.uniform(-k, k, size=shape).astype(self.dtype)
+            for name, shape in self._param_shapes().items()
+        }
+
+    def _layer_params(self, layer: int, d: int) -> dict:
+        sfx = f"_l{layer}{_SUFFIX[d]}"
+        return {k: self.params[k + sfx] for k in F.PARAM_KEYS if k + sfx in self.params}
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.fill(0)
+
+    def state_dict(self) -> dict:
+        """Copies of the parameters under PyTorch's names."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Loads parameters (numpy arrays or torch tensors) saved by this class or by torch.nn."""
+        expected = self._param_shapes()
+        missing = sorted(set(expected) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        new = {}
+        for name, shape in expected.items():
+            value = state_dict[name]
+            if hasattr(value, "detach"):
+                value = value.detach().cpu().numpy()
+            value = np.asarray(value)
+            if value.shape != shape:
+                raise ValueError(f"state_dict['{name}']: expected shape {shape}, got {value.shape}")
+            if not np.issubdtype(value.dtype, np.floating):
+                raise TypeError(f"state_dict['{name}']: expected a float array, got {value.dtype}")
+            new[name] = np.array(value, dtype=self.dtype, order="C")
+        self.params = new
+
+    # ---- forward / backward ----
+
+    def _split_hx(self, hx, N: int):
+        """Returns per-(layer, direction) initial states: lists of h0 [N,S] and c0 [N,H]."""
+        LD = self.num_layers * self.num_directions
+        lstm = self.mode == "lstm"
+        h0 = c0 = None
+        if hx is not None:
+            if lstm:
+                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                    raise TypeError("hx: expected a pair (h_0, c_0) for LSTM")
+                h0, c0 = hx
+            else:
+                if isinstance(hx, (tuple, list)):
+                    raise TypeError("hx: expected an array h_0, not a tuple")
+                h0 = hx
+        out = []
+        for name, value, size in (("hx" if not lstm else "hx[0]", h0, self.state_size),
+                                  ("hx[1]", c0, self.hidden_size)):
+            if value is None:
+                out.append([None] * LD)
+                continue
+            value = F.as_float_array(value, name, self.dtype)
+            if value.shape != (LD, N, size):
+                raise ValueError(
+                    f"{name}: expected shape {(LD, N, size)} (num_layers*num_directions, N, "
+                    f"{'proj_size or hidden_size' if size == self.state_size else 'hidden_size'}), "
+                    f"got {value.shape}"
+                )
+            out.append(list(value))
+        return out
+
+    def forward(self, x, hx=None, lengths=None, training: bool = True):
+        """Runs the whole stack.
+
+        x: [T,N,I] ([N,T,I] when batch_first). hx: h_0 [L*D,N,S] (LSTM: (h_0, c_0 [L*D,N,H])).
+        lengths: int [N] in 1..T (like a PackedSequence's lengths; need not be sorted).
+        Returns (y [T,N,D*S], h_n [L*D,N,S]) or for LSTM (y, (h_n, c_n [L*D,N,H])).
+        """
+        x = F.as_float_array(x, "x", self.dtype)
+        if x.ndim != 3:
+            layout = "[N, T, I]" if self.batch_first else "[T, N, I]"
+            raise ValueError(f"x: expected 3 dimensions {layout}, got shape {x.shape}")
+        if self.batch_first:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))
+        T, N, I = x.shape
+        if I != self.input_size:
+            raise ValueError(f"x: expected {self.input_size} input features, got shape {x.shape}")
+        lengths = F.check_lengths(lengths, T, N)
+        h0s, c0s = self._split_hx(hx, N)
+        lstm = self.mode == "lstm"
+        D = self.num_directions
+        ctxs, masks, h_n, c_n = [], [], [], []
+        inp = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                i = layer * D + d
+                state0 = (h0s[i], c0s[i]) if lstm else h0s[i]
+                y, state, ctx = F.forward(
+                    self.mode,
+                    inp,
+                    self._layer_params(layer, d),
+                    None if (state0 is None or (lstm and h0s[i] is None and c0s[i] is None))
+                    else state0,
+                    lengths,
+                    training=training,
+                    reverse=d == 1,
+                    reset_after=self.reset_after,
+                    cell_clip=self.cell_clip or None,
+                )
+                outs.append(y)
+                ctxs.append(ctx)
+                if lstm:
+                    h_n.append(state[0])
+                    c_n.append(state[1])
+                else:
+                    h_n.append(state)
+            inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+            mask = None
+            if training and self.dropout > 0 and layer < self.num_layers - 1:
+                keep = 1.0 - self.dropout
+                mask = (self._rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                inp = inp * mask
+            masks.append(mask)
+        y = inp
+        self._cache = (ctxs, masks, T, N) if training else None
+        if self.batch_first:
+            y = np.ascontiguousarray(y.transpose(1, 0, 2))
+        h_n = np.stack(h_n)
+        return (y, (h_n, np.stack(c_n))) if lstm else (y, h_n)
+
+    __call__ = forward
+
+    def backward(self, dy, dh_n=None):
+        """Backward of the last training forward; accumulates into self.grads.
+
+        dy: like forward's y. dh_n: like forward's h_n (LSTM: (dh_n, dc_n), either may be None).
+        Returns (dx, dhx): dx like x; dhx like hx (dh_0, or (dh_0, dc_0) for LSTM).
+        """
+        if self._cache is None:
+            raise RuntimeError("backward: call forward(..., training=True) first")
+        ctxs, masks, T, N = self._cache
+        lstm = self.mode == "lstm"
+        D, S, H = self.num_directions, self.state_size, self.hidden_size
+        dy = F.as_float_array(dy, "dy", self.dtype)
+        expected = (N, T, D * S) if self.batch_first else (T, N, D * S)
+        if dy.shape != expected:
+            raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
+        if self.batch_first:
+            dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
+        dh_list, dc_list = self._split_hx(dh_n, N) if dh_n is not None else (
+            [None] * len(ctxs), [None] * len(ctxs))
+        dh0, dc0 = [None] * len(ctxs), [None] * len(ctxs)
+        grad = dy
+        for layer in reversed(range(self.num_layers)):
+            if masks[layer] is not None:
+                grad = grad * masks[layer]
+            dx = None
+            for d in range(D):
+                i = layer * D + d
+                dy_d = grad if D == 1 else np.ascontiguousarray(grad[:, :, d * S:(d + 1) * S])
+                sfx = f"_l{layer}{_SUFFIX[d]}"
+                grads = {k: self.grads[k + sfx] for k in F.PARAM_KEYS if k + sfx in self.grads}
+                dstate = (dh_list[i], dc_list[i]) if lstm else dh_list[i]
+                dx_d, dhx, _ = F.backward(ctxs[i], dy_d, dstate, grads=grads)
+                dx = dx_d if dx is None else dx + dx_d
+                if lstm:
+                    dh0[i], dc0[i] = dhx
+                else:
+                    dh0[i] = dhx
+            grad = dx
+        if self.batch_first:
+            grad = np.ascontiguousarray(grad.transpose(1, 0, 2))
+        dh0 = np.stack(dh0)
+        return (grad, (dh0, np.stack(dc0))) if lstm else (grad, dh0)
+
+    def __repr__(self) -> str:
+        extra = f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
+        extra += ", bidirectional=True" if self.bidirectional else ""
+        extra += f", proj_size={self.proj_size}" if self.proj_size else ""
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+
+
+class RNN(RNNBase):
+    """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu (torch.nn.RNN)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype=np.float32,
+        seed: int | None = None,
+    ):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(
+            f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+            bidirectional, dtype=dtype, seed=seed,
+        )
+
+
+class LSTM(RNNBase):
+    """LSTM with torch.nn.LSTM's semantics (gate order i, f, g, o; proj_size), plus peepholes
+    (`weight_ch_l{k}`, rows i, f, o) and a cell clip."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        dtype=np.float32,
+        seed: int | None = None,
+        peephole: bool = False,
+        cell_clip: float | None = None,
+    ):
+        super().__init__(
+            "lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            proj_size, dtype=dtype, seed=seed, peephole=peephole, cell_clip=cell_clip,
+        )
+
+
+class GRU(RNNBase):
+    """GRU with torch.nn.GRU's semantics (gate order r, z, n); reset_after=False gives Cho et
+    al.'s variant n = tanh(W_in x + b_in + W_hn (r h) + b_hn)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype=np.float32,
+        seed: int | None = None,
+        reset_after: bool = True,
+    ):
+        super().__init__(
+            "gru", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            dtype=dtype, seed=seed, reset_after=reset_after,
+        )
