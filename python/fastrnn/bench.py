@@ -1,0 +1,762 @@
+"""The `fastrnn-bench` command line: fastrnn beside PyTorch (RNNs) and gensim (word2vec).
+
+    fastrnn-bench                        quick suite (< 2 minutes on 2 cores): RNN rows + word2vec
+    fastrnn-bench rnn --mode lstm -T 100 -N 32 -H 128      a layer: training step and inference
+    fastrnn-bench cell --mode lstm -H 256                   one streaming step at N=1
+    fastrnn-bench w2v                    word2vec (fastrnn.bench_w2v, once it exists)
+    fastrnn-bench suite --full           the grid of issue 5, recorded in bench/BENCHMARKS.md
+
+Every run first measures the machine's SGEMM peak, then one row per measurement (bench_rnn.py
+does the measuring), with a progress display on stderr, a table on stdout, and optionally
+`--json PATH` (machine info, fastrnn's config, the peak, every row) and `--plot PATH` (a PNG
+bar chart of the speedups; needs matplotlib).
+"""
+
+# ruff: noqa: E741  (I is the shape letter for input features, as in DESIGN.md)
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+
+import fastrnn
+from fastrnn import bench_rnn
+from fastrnn._config import config as fastrnn_config
+
+SCHEMA = "fastrnn-bench/1"
+
+# The grid of issue 5 (T, N, I=H), run for every mode, training and inference, float32, 2 threads.
+FULL_SHAPES = ((100, 32, 128), (100, 64, 256), (50, 64, 512), (200, 1, 64))
+FULL_MODES = ("rnn_tanh", "lstm", "gru")
+FULL_CELLS = (64, 256)  # H (= I) of the cell step at N=1, for every mode
+# The quick suite: the small shape for every mode, the large LSTM, and the LSTM cell.
+QUICK_RNN = (
+    *((mode, 100, 32, 128) for mode in FULL_MODES),
+    ("lstm", 50, 64, 512),
+)
+QUICK_CELLS = (("lstm", 256),)
+SUITE_THREADS = 2  # the issue's grid is defined at 2 threads
+W2V_QUICK = {"tokens": 300_000, "vocab": 10_000}
+W2V_FULL = {"tokens": 2_000_000, "vocab": 30_000}
+
+
+# ---------------------------------------------------------------------------------------------
+# arguments
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _modes(text: str) -> list[str]:
+    modes = list(bench_rnn.MODES) if text == "all" else text.split(",")
+    for mode in modes:
+        if mode not in bench_rnn.MODES:
+            raise argparse.ArgumentTypeError(
+                f"unknown mode {mode!r}: expected 'all' or a comma list of {bench_rnn.MODES}"
+            )
+    return modes
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(_positive(s) for s in text.split(","))
+
+
+def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
+    """Options every command takes; on subcommands they default to the main parser's values."""
+
+    def d(value):
+        return argparse.SUPPRESS if sub else value
+
+    g = p.add_argument_group("measurement and output")
+    g.add_argument(
+        "--threads",
+        type=_positive,
+        default=d(None),
+        help="threads for fastrnn, torch and the SGEMM peak (default: 2 for suites, "
+        "fastrnn's default otherwise)",
+    )
+    g.add_argument(
+        "--repeats",
+        type=_positive,
+        default=d(None),
+        help="timed repeats per row; the median is reported",
+    )
+    g.add_argument("--warmup", type=int, default=d(None), help="untimed calls before timing")
+    g.add_argument("--dtype", choices=("float32", "float64"), default=d("float32"))
+    g.add_argument(
+        "--compare",
+        choices=("torch", "none"),
+        default=d(None),
+        help="measure PyTorch (gensim for word2vec) beside fastrnn; default: torch "
+        "when it is importable",
+    )
+    g.add_argument("--json", metavar="PATH", default=d(None), help="write the results as JSON")
+    g.add_argument(
+        "--plot",
+        metavar="PATH",
+        default=d(None),
+        help="write a PNG bar chart of the speedups (needs matplotlib)",
+    )
+    g.add_argument(
+        "--peak-sizes",
+        type=_sizes,
+        default=d((256, 512, 1024, 2048)),
+        metavar="N,N,...",
+        help="square sizes of the SGEMM peak measurement",
+    )
+    g.add_argument(
+        "--no-progress", action="store_true", default=d(False), help="no progress display on stderr"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastrnn-bench",
+        description="Benchmarks fastrnn beside PyTorch (RNN layers, cells) and gensim "
+        "(word2vec). Without a command: the quick suite.",
+    )
+    _add_common(parser, sub=False)
+    subs = parser.add_subparsers(dest="command", metavar="{rnn,cell,w2v,suite}")
+
+    rnn = subs.add_parser("rnn", help="a layer's training step (forward+backward) and inference")
+    rnn.add_argument(
+        "--mode",
+        type=_modes,
+        default=["lstm"],
+        help=f"'all' or a comma list of {', '.join(bench_rnn.MODES)} (default lstm)",
+    )
+    rnn.add_argument("-T", type=_positive, default=100, help="time steps (default 100)")
+    rnn.add_argument("-N", type=_positive, default=32, help="batch (default 32)")
+    rnn.add_argument("-I", type=_positive, default=None, help="input features (default H)")
+    rnn.add_argument("-H", type=_positive, default=128, help="hidden units (default 128)")
+    rnn.add_argument("--layers", type=_positive, default=1)
+    rnn.add_argument("--bidirectional", action="store_true")
+    rnn.add_argument(
+        "--pass",
+        dest="passes",
+        choices=("train", "infer", "both"),
+        default="both",
+        help="training step, inference forward, or both (default)",
+    )
+    _add_common(rnn, sub=True)
+
+    cell = subs.add_parser("cell", help="one streaming step of a cell (default N=1)")
+    cell.add_argument(
+        "--mode",
+        type=_modes,
+        default=["lstm"],
+        help="'all' or a comma list of modes (default lstm)",
+    )
+    cell.add_argument("-N", type=_positive, default=1, help="batch (default 1)")
+    cell.add_argument("-I", type=_positive, default=None, help="input features (default H)")
+    cell.add_argument("-H", type=_positive, default=256, help="hidden units (default 256)")
+    _add_common(cell, sub=True)
+
+    w2v = subs.add_parser("w2v", help="word2vec training beside gensim")
+    w2v.add_argument("--tokens", type=_positive, default=W2V_QUICK["tokens"])
+    w2v.add_argument("--vocab", type=_positive, default=W2V_QUICK["vocab"])
+    w2v.add_argument(
+        "--sg",
+        choices=("0", "1", "both"),
+        default="both",
+        help="1 skip-gram, 0 CBOW, or both (default)",
+    )
+    w2v.add_argument("--workers", type=_positive, default=2)
+    _add_common(w2v, sub=True)
+
+    suite = subs.add_parser("suite", help="the quick suite, or with --full the whole grid")
+    suite.add_argument(
+        "--full",
+        action="store_true",
+        help="modes rnn_tanh, lstm, gru x shapes (T,N,I=H) "
+        + ", ".join(str(s) for s in FULL_SHAPES)
+        + ", training and inference, + cell steps at N=1, H=64 and 256",
+    )
+    suite.add_argument("--no-w2v", action="store_true", help="leave out word2vec")
+    _add_common(suite, sub=True)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# the plan: a list of tasks, each producing rows
+
+
+def _torch_available() -> bool:
+    try:
+        importlib.import_module("torch")
+    except ImportError:
+        return False
+    return True
+
+
+def _w2v_module():
+    """fastrnn.bench_w2v, or None while the word2vec benchmark does not exist."""
+    try:
+        return importlib.import_module("fastrnn.bench_w2v")
+    except ImportError as e:
+        if e.name not in ("fastrnn.bench_w2v", "fastrnn.word2vec"):
+            raise
+        return None
+
+
+W2V_MISSING = "word2vec benchmarks are not available yet (fastrnn.bench_w2v does not exist)"
+
+
+class Task:
+    """One unit of progress: a label and a function returning a list of rows."""
+
+    def __init__(self, label: str, run):
+        self.label = label
+        self.run = run
+
+
+def _rnn_tasks(opts, specs, passes) -> list[Task]:
+    tasks = []
+    for mode, T, N, I, H, layers, bidir in specs:
+        for training in passes:
+            shape = f"T={T} N={N} I={I} H={H}" + (f" L={layers}" if layers > 1 else "")
+            shape += " bidirectional" if bidir else ""
+            label = f"rnn {mode} {'train' if training else 'infer'} {shape}"
+
+            def run(mode=mode, T=T, N=N, I=I, H=H, layers=layers, bidir=bidir, training=training):
+                return [
+                    bench_rnn.measure_rnn(
+                        mode,
+                        T,
+                        N,
+                        I,
+                        H,
+                        layers=layers,
+                        bidirectional=bidir,
+                        dtype=opts["dtype"],
+                        training=training,
+                        threads=opts["threads"],
+                        repeats=opts["repeats"],
+                        warmup=opts["warmup"],
+                        compare=opts["compare"],
+                        peak=opts["peak"],
+                    )
+                ]
+
+            tasks.append(Task(label, run))
+    return tasks
+
+
+def _cell_tasks(opts, specs) -> list[Task]:
+    tasks = []
+    for mode, N, I, H in specs:
+
+        def run(mode=mode, N=N, I=I, H=H):
+            return [
+                bench_rnn.measure_cell(
+                    mode,
+                    N,
+                    I,
+                    H,
+                    dtype=opts["dtype"],
+                    threads=opts["threads"],
+                    repeats=opts["cell_repeats"],
+                    warmup=opts["cell_warmup"],
+                    compare=opts["compare"],
+                    peak=opts["peak"],
+                )
+            ]
+
+        tasks.append(Task(f"cell {mode} step N={N} I={I} H={H}", run))
+    return tasks
+
+
+def _w2v_tasks(opts, tokens, vocab, sgs, workers, progress) -> list[Task]:
+    module = _w2v_module()
+    if module is None:
+        return []
+    tasks = []
+    for sg in sgs:
+
+        def run(sg=sg):
+            rows = module.run_w2v_benchmark(
+                tokens=tokens,
+                vocab=vocab,
+                sg=sg,
+                workers=workers,
+                compare_gensim=opts["compare_w2v"],
+                seed=0,
+                progress=progress.message,
+            )
+            for row in rows:
+                row.setdefault("bench", "w2v")
+            return rows
+
+        tasks.append(Task(f"w2v {'skip-gram' if sg else 'CBOW'} tokens={tokens}", run))
+    return tasks
+
+
+def plan(args) -> tuple[str, dict]:
+    """(run name, measurement options) for the parsed arguments."""
+    command = args.command or "suite"
+    full = command == "suite" and getattr(args, "full", False)
+    threads = args.threads or (SUITE_THREADS if command == "suite" else fastrnn.get_num_threads())
+    compare = args.compare or ("torch" if _torch_available() else "none")
+    opts = {
+        "threads": threads,
+        "dtype": args.dtype,
+        "compare": compare,
+        "repeats": args.repeats or (11 if full else 5 if command == "suite" else 7),
+        "warmup": 2 if args.warmup is None else args.warmup,
+        "cell_repeats": args.repeats or 20,
+        "cell_warmup": 3 if args.warmup is None else args.warmup,
+        "compare_w2v": args.compare != "none",  # gensim; the word2vec module checks for it
+        "peak": None,
+    }
+    name = {"rnn": "rnn", "cell": "cell", "w2v": "w2v"}.get(command, "full" if full else "quick")
+    return name, opts
+
+
+def make_tasks(args, name: str, opts: dict, progress) -> tuple[list[Task], list[str]]:
+    """The tasks of a run, and notes (e.g. what was left out)."""
+    notes = []
+    tasks: list[Task] = []
+    both = (True, False)
+    if name == "rnn":
+        passes = {"train": (True,), "infer": (False,), "both": both}[args.passes]
+        specs = [
+            (m, args.T, args.N, args.I or args.H, args.H, args.layers, args.bidirectional)
+            for m in args.mode
+        ]
+        tasks = _rnn_tasks(opts, specs, passes)
+    elif name == "cell":
+        tasks = _cell_tasks(opts, [(m, args.N, args.I or args.H, args.H) for m in args.mode])
+    elif name in ("quick", "full"):
+        if name == "full":
+            specs = [(m, T, N, I, I, 1, False) for m in FULL_MODES for (T, N, I) in FULL_SHAPES]
+            cells = [(m, 1, H, H) for m in FULL_MODES for H in FULL_CELLS]
+        else:
+            specs = [(m, T, N, I, I, 1, False) for (m, T, N, I) in QUICK_RNN]
+            cells = [(m, 1, H, H) for (m, H) in QUICK_CELLS]
+        tasks = _rnn_tasks(opts, specs, both) + _cell_tasks(opts, cells)
+    if name == "w2v" or (name in ("quick", "full") and not getattr(args, "no_w2v", False)):
+        if name == "w2v":
+            sizes = (args.tokens, args.vocab, args.workers)
+            sgs = {"0": (0,), "1": (1,), "both": (1, 0)}[args.sg]
+        else:
+            w = W2V_FULL if name == "full" else W2V_QUICK
+            sizes = (w["tokens"], w["vocab"], 2)
+            sgs = (1, 0)
+        w2v = _w2v_tasks(opts, *sizes[:2], sgs, sizes[2], progress)
+        if not w2v:
+            notes.append(W2V_MISSING)
+        tasks += w2v
+    return tasks, notes
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+
+
+class Progress:
+    """A progress display on stderr: tqdm when installed, else one line per step."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.bar = None
+        self.total, self.done = 0, 0
+
+    def open(self, total: int) -> None:
+        self.total = total
+        if not self.enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self.bar = tqdm(
+            total=total,
+            file=sys.stderr,
+            unit="row",
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]",
+        )
+
+    def start(self, label: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.set_description_str(label)
+        else:
+            print(f"[{self.done + 1}/{self.total}] {label} ...", file=sys.stderr, flush=True)
+
+    def message(self, *args, **kwargs) -> None:
+        """A callback for long tasks (word2vec): shows its latest message."""
+        if self.enabled and self.bar is not None and args:
+            self.bar.set_postfix_str(str(args[0])[:60])
+
+    def advance(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# machine facts
+
+
+def machine_info() -> dict:
+    """CPU model and core counts from lscpu (falling back to /proc/cpuinfo and os)."""
+    info = {
+        "model": None,
+        "cores": None,
+        "sockets": None,
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    fields = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    info["model"] = fields.get("Model name")
+    try:
+        per_socket = int(fields["Core(s) per socket"])
+        sockets = int(fields.get("Socket(s)", "1"))
+        info["cores"], info["sockets"] = per_socket * sockets, sockets
+    except (KeyError, ValueError):
+        pass
+    if info["model"] is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        info["model"] = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            info["model"] = platform.processor() or None
+    if info["cores"] is None:
+        info["cores"] = os.cpu_count()
+    return info
+
+
+def _load() -> float | None:
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _versions() -> dict:
+    versions = {"fastrnn": fastrnn.__version__}
+    for name in ("numpy", "torch", "gensim"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = getattr(module, "__version__", None)
+    return versions
+
+
+# ---------------------------------------------------------------------------------------------
+# output
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _num(value, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, fmt)
+
+
+def _mb(value) -> str:
+    return "-" if value is None else f"{value / 2**20:.2f}"
+
+
+def _shape(row) -> str:
+    s = f"{row['T']},{row['N']},{row['I']},{row['H']}"
+    if row.get("layers", 1) > 1:
+        s += f" L{row['layers']}"
+    if row.get("bidirectional"):
+        s += " bi"
+    return s
+
+
+def _rnn_table(rows) -> str:
+    header = (
+        "bench",
+        "pass",
+        "mode",
+        "T,N,I,H",
+        "fastrnn ms",
+        "torch ms",
+        "speedup",
+        "tokens/s",
+        "GFLOP/s",
+        "%peak",
+        "torch %peak",
+        "mem MB",
+        "torch MB",
+    )
+    lines = []
+    for r in rows:
+        fr, pt = r["fastrnn"], r.get("torch") or {}
+        lines.append(
+            (
+                r["bench"],
+                r["pass"],
+                r["mode"],
+                _shape(r),
+                _ms(fr["ms"]),
+                _ms(pt.get("ms")),
+                _num(r.get("speedup"), ".2f") + ("x" if r.get("speedup") else ""),
+                _num(fr["tokens_per_s"], ",.0f"),
+                _num(fr["gflops"], ".1f"),
+                _num(fr["peak_fraction"] and 100 * fr["peak_fraction"], ".1f"),
+                _num(pt.get("peak_fraction") and 100 * pt["peak_fraction"], ".1f"),
+                _mb(fr.get("mem_bytes")),
+                _mb(pt.get("mem_bytes")),
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
+    left = 4  # the first four columns are text, the rest numbers
+
+    def fmt(cells):
+        return "  ".join(
+            str(c).ljust(w) if i < left else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    out = [fmt(header), "  ".join("-" * w for w in widths)]
+    out += [fmt(line) for line in lines]
+    return "\n".join(out)
+
+
+def _w2v_lines(rows) -> str:
+    out = []
+    for r in rows:
+        items = [
+            f"{k}={_num(v, '.4g') if isinstance(v, float) else v}"
+            for k, v in r.items()
+            if isinstance(v, (int, float, str, bool)) and k != "bench"
+        ]
+        out.append("w2v  " + "  ".join(items))
+    return "\n".join(out)
+
+
+def geomean(values) -> float | None:
+    values = [v for v in values if v and v > 0]
+    if not values:
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def summary(rows) -> dict:
+    """Geometric-mean speedups per pass and the rows below 1x."""
+    by_pass: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("speedup"):
+            by_pass.setdefault(r.get("pass", r.get("bench", "?")), []).append(r["speedup"])
+    below = [r for r in rows if r.get("speedup") is not None and r["speedup"] < 1.0]
+    return {
+        "geomean_speedup": {k: geomean(v) for k, v in by_pass.items()},
+        "rows_below_1x": len(below),
+        "rows_compared": sum(len(v) for v in by_pass.values()),
+    }
+
+
+def render(report: dict) -> str:
+    peak = report["sgemm_peak"]
+    m = report["machine"]
+    lines = [
+        f"machine: {m['model']} ({m['cores']} cores), threads {report['settings']['threads']}, "
+        f"{report['fastrnn']['simd']}, {report['fastrnn']['blas'].split(' (')[0]}",
+        f"SGEMM peak: {_num(peak['gflops'], '.1f')} GFLOP/s ({peak['backend']}, n={peak['size']});"
+        f" load average {report['load_average']['start']} -> {report['load_average']['end']}",
+        "",
+    ]
+    rnn_rows = [r for r in report["rows"] if r.get("bench") in ("rnn", "cell") and "error" not in r]
+    w2v_rows = [r for r in report["rows"] if r.get("bench") == "w2v"]
+    errors = [r for r in report["rows"] if "error" in r]
+    if rnn_rows:
+        lines.append(_rnn_table(rnn_rows))
+    if w2v_rows:
+        lines += ["", _w2v_lines(w2v_rows)]
+    for r in errors:
+        lines.append(f"FAILED {r['label']}: {r['error']}")
+    s = report["summary"]
+    if s["geomean_speedup"]:
+        parts = [f"{k} {v:.2f}x" for k, v in s["geomean_speedup"].items()]
+        lines += [
+            "",
+            "geometric-mean speedup over the comparison: "
+            + ", ".join(parts)
+            + f"; rows below 1x: {s['rows_below_1x']} of {s['rows_compared']}",
+        ]
+    for note in report["notes"]:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def write_plot(report: dict, path: str) -> None:
+    """A horizontal bar chart of every row's speedup, with lines at 1x and 2x."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit(
+            "fastrnn-bench: --plot needs matplotlib; install it with "
+            '`pip install matplotlib` (or `pip install "fastrnn[bench]"`)'
+        ) from None
+    rows = [r for r in report["rows"] if r.get("speedup")]
+    colors = {"train": "tab:blue", "infer": "tab:orange", "step": "tab:green"}
+    labels, values, cols = [], [], []
+    for r in rows:
+        if r.get("bench") in ("rnn", "cell"):
+            labels.append(f"{r['mode']} {r['pass']} ({_shape(r)})")
+        else:
+            labels.append(str(r.get("name") or r.get("label") or "w2v"))
+        values.append(r["speedup"])
+        cols.append(colors.get(r.get("pass"), "tab:purple"))
+    fig, ax = plt.subplots(figsize=(8, 0.32 * max(len(rows), 3) + 1.5))
+    y = list(range(len(rows)))[::-1]
+    ax.barh(y, values, color=cols)
+    for yi, v in zip(y, values, strict=True):
+        ax.text(v, yi, f" {v:.2f}x", va="center", fontsize=7)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.axvline(2.0, color="gray", linewidth=0.8, linestyle="--")
+    ax.set_xlabel("speedup over the comparison (its ms / fastrnn ms; > 1 is faster)")
+    m = report["machine"]
+    ax.set_title(
+        f"fastrnn-bench {report['suite']}: {m['model']}, {report['settings']['threads']} threads",
+        fontsize=9,
+    )
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+    ax.legend(handles, ["training step", "inference", "cell step"], fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+
+
+def run(args) -> dict:
+    name, opts = plan(args)
+    machine = machine_info()
+    notes = [bench_rnn.FLOPS_METHOD, bench_rnn.MEMORY_METHOD]
+    if opts["compare"] == "none" and args.compare is None:
+        notes.append("torch is not installed: fastrnn measured alone")
+    show = not args.no_progress
+    if show:
+        print(
+            f"fastrnn-bench {name}: measuring the SGEMM peak at {opts['threads']} threads ...",
+            file=sys.stderr,
+            flush=True,
+        )
+    backends = ("numpy", "fastrnn-openblas") + (("torch",) if opts["compare"] == "torch" else ())
+    peak = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)
+    opts["peak"] = peak["gflops"]
+    progress = Progress(enabled=show)
+    tasks, plan_notes = make_tasks(args, name, opts, progress)
+    notes += plan_notes
+    load_start = _load()
+    progress.open(len(tasks))
+    rows = []
+    try:
+        for task in tasks:
+            progress.start(task.label)
+            try:
+                rows += task.run()
+            except Exception as e:  # noqa: BLE001 - one failing row must not lose the others
+                rows.append(
+                    {
+                        "bench": task.label.split()[0],
+                        "label": task.label,
+                        "error": f"{type(e).__name__}: {e}",
+                    }
+                )
+            progress.advance()
+    finally:
+        progress.close()
+    if any(r.get("bench") == "rnn" and r.get("pass") == "train" for r in rows):
+        notes.append(bench_rnn.TRAINING_METHOD)
+    load = {"start": load_start, "end": _load()}
+    cores = machine["cores"] or 1
+    if max(v or 0 for v in load.values()) > 0.5 * cores + 1:
+        notes.append(
+            f"the machine was busy (1-minute load average {load['start']} at the start, "
+            f"{load['end']} at the end, on {cores} cores): times are noisy, and multi-threaded "
+            "runs (torch's OpenMP above all) suffer most when other processes take the cores"
+        )
+    return {
+        "schema": SCHEMA,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": "fastrnn-bench " + " ".join(args.argv),
+        "suite": name,
+        "machine": machine,
+        "load_average": load,
+        "fastrnn": fastrnn_config(),
+        "versions": _versions(),
+        "settings": {k: v for k, v in opts.items() if k != "peak"},
+        "sgemm_peak": peak,
+        "rows": rows,
+        "summary": summary(rows),
+        "notes": notes,
+    }
+
+
+def main(argv=None) -> int:
+    """Entry point of the `fastrnn-bench` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if args.command == "w2v" and _w2v_module() is None:
+        print(f"fastrnn-bench: {W2V_MISSING}", file=sys.stderr)
+        return 2
+    if args.compare == "torch" and not _torch_available() and args.command != "w2v":
+        parser.error(
+            "--compare torch: torch is not installed (pip install torch, or use --compare none)"
+        )
+    if args.plot:  # fail before measuring, not after
+        try:
+            importlib.import_module("matplotlib")
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install matplotlib")
+    report = run(args)
+    print(render(report))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1, default=str)
+            f.write("\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
+        write_plot(report, args.plot)
+        print(f"wrote {args.plot}")
+    return 1 if any("error" in r for r in report["rows"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

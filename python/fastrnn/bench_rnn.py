@@ -1,0 +1,656 @@
+"""Measurements behind `fastrnn-bench`: recurrent layers, single cell steps and the SGEMM peak.
+
+Every measurement follows DESIGN.md "Benchmarks": fastrnn and PyTorch run the same operation in
+the same process, alternating (the order flips every repeat), the reported time is the median of
+the repeats after a warm-up, and both use the same thread count. Each function returns one row:
+a flat dict that the CLI (bench.py) prints, plots and writes as JSON.
+
+    sgemm_peak(threads)                      -> {"gflops", "backend", "size", "by_backend", ...}
+    measure_rnn(mode, T, N, I, H, ...)       -> row of a layer's training step or inference forward
+    measure_cell(mode, N, I, H, ...)         -> row of one streaming step at batch N
+
+Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden units, S state size (H here),
+G gates (RNN 1, GRU 3, LSTM 4), L layers, D directions.
+"""
+
+# ruff: noqa: E741  (I is the shape letter for input features, as in DESIGN.md)
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import math
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import fastrnn
+from fastrnn import functional as F
+
+MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+
+MEMORY_METHOD = (
+    "mem = bytes an op keeps alive after its forward: for a training step what backward needs "
+    "plus the outputs, for inference and cell steps the outputs; parameters and the input x are "
+    "not counted; arrays sharing a buffer are counted once, by their whole buffer. fastrnn: the "
+    "layer's saved contexts (inputs of layers above the first, saved gate activations, dropout "
+    "masks) + y, h_n (c_n). torch: every tensor saved for backward by the autograd graph "
+    "(torch.autograd.graph.saved_tensors_hooks) + y, h_n (c_n). Not the transient peak inside the "
+    "kernels. malloc_retained_bytes cross-checks it: the growth of glibc's in-use heap "
+    "(mallinfo2) across one forward, which also sees C++ allocations"
+)
+TRAINING_METHOD = (
+    "training step = forward + backward with the input gradient computed; gradients are zeroed "
+    "outside the timed region (torch: zero_grad(set_to_none=False)), so both accumulate into "
+    "existing gradient buffers"
+)
+FLOPS_METHOD = (
+    "GFLOP/s counts GEMM flops only: forward per layer and direction 2*T*N*G*H*(I_l+S), "
+    "I_l = I for the first layer and D*S above; a training step counts 3x the forward"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+
+def time_alternating(
+    fns: dict[str, Callable[[], object]],
+    repeats: int,
+    warmup: int,
+    before: dict[str, Callable[[], object]] | None = None,
+    min_sample_s: float = 0.005,
+) -> dict[str, list[float]]:
+    """Times each callable alternately; returns seconds per call, one entry per repeat.
+
+    Warm-up calls are run first (alternating too) and also calibrate `number`, the calls per timed
+    sample, so that a sample lasts at least `min_sample_s` (fast ops such as one cell step would
+    otherwise be below the clock's resolution). `before[name]` runs outside the timed region
+    before every sample of `name`. The order of the callables flips every repeat.
+    """
+    before = before or {}
+    names = list(fns)
+    fastest = {name: math.inf for name in names}
+    for w in range(warmup):
+        for name in names if w % 2 == 0 else reversed(names):
+            if name in before:
+                before[name]()
+            t0 = time.perf_counter()
+            fns[name]()
+            fastest[name] = min(fastest[name], time.perf_counter() - t0)
+    number = {
+        name: 1 if math.isinf(t) else max(1, math.ceil(min_sample_s / max(t, 1e-9)))
+        for name, t in fastest.items()
+    }
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(repeats):
+            for name in names if r % 2 == 0 else reversed(names):
+                if name in before:
+                    before[name]()
+                fn, n = fns[name], number[name]
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                samples[name].append((time.perf_counter() - t0) / n)
+            gc.collect()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
+# ---------------------------------------------------------------------------------------------
+# flop counts
+
+
+def gates(mode: str) -> int:
+    """G, the gates per cell."""
+    return F.MODES[mode]
+
+
+def forward_gemm_flops(
+    mode: str, T: int, N: int, I: int, H: int, layers: int = 1, directions: int = 1, P: int = 0
+) -> int:
+    """GEMM flops of one forward pass: per layer and direction 2*T*N*G*H*(I_l+S) (+2*T*N*P*H)."""
+    G, S = gates(mode), P or H
+    total = 0
+    for layer in range(layers):
+        in_size = I if layer == 0 else directions * S
+        per = 2 * T * N * G * H * (in_size + S) + (2 * T * N * P * H if P else 0)
+        total += directions * per
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# SGEMM peak
+
+
+def _openblas_sgemm():
+    """cblas_sgemm of the OpenBLAS fastrnn links (scipy-openblas32) via ctypes, or None."""
+    try:
+        import scipy_openblas32
+    except ImportError:
+        return None
+    path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(True))
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    for symbol in ("scipy_cblas_sgemm", "cblas_sgemm"):
+        fn = getattr(lib, symbol, None)
+        if fn is not None:
+            vp, ci = ctypes.c_void_p, ctypes.c_int
+            fn.argtypes = [ci] * 6 + [ctypes.c_float, vp, ci, vp, ci, ctypes.c_float, vp, ci]
+            fn.restype = None
+            return fn
+    return None
+
+
+def _gemm_callables(n: int, threads: int, backends) -> dict[str, Callable[[], object]]:
+    """One square n x n x n float32 GEMM per available backend, C = A B."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), dtype=np.float32)
+    fns: dict[str, Callable[[], object]] = {}
+    if "numpy" in backends:
+        fns["numpy"] = lambda: np.matmul(a, b, out=c)
+    if "fastrnn-openblas" in backends:
+        sgemm = _openblas_sgemm()
+        if sgemm is not None:
+            pa, pb, pc = a.ctypes.data, b.ctypes.data, c.ctypes.data
+            # CblasRowMajor = 101, CblasNoTrans = 111
+            fns["fastrnn-openblas"] = lambda: sgemm(
+                101, 111, 111, n, n, n, 1.0, pa, n, pb, n, 0.0, pc, n
+            )
+    if "torch" in backends:
+        torch = _import_torch()
+        if torch is not None:
+            ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b.copy()), torch.from_numpy(c.copy())
+            fns["torch"] = lambda: torch.mm(ta, tb, out=tc)
+    return fns
+
+
+def sgemm_peak(
+    threads: int,
+    sizes=(256, 512, 1024, 2048),
+    repeats: int = 5,
+    backends=("numpy", "fastrnn-openblas", "torch"),
+) -> dict:
+    """The machine's float32 GEMM peak: the best median GFLOP/s over square sizes and backends.
+
+    Backends: numpy's matmul (its own OpenBLAS, threads limited with threadpoolctl when it is
+    installed), fastrnn's OpenBLAS (scipy-openblas32's cblas_sgemm called through ctypes; threads
+    set by fastrnn.set_num_threads) and torch.mm when torch is importable. All at `threads`.
+    """
+    fastrnn.set_num_threads(threads)
+    torch = _import_torch() if "torch" in backends else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    notes = []
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=threads, user_api="blas")
+    except ImportError:
+        limiter = None
+        notes.append("threadpoolctl not installed: numpy's BLAS threads were not set")
+    by_backend: dict[str, dict[str, float]] = {}
+    try:
+        for n in sizes:
+            fns = _gemm_callables(n, threads, backends)
+            samples = time_alternating(fns, repeats=repeats, warmup=1, min_sample_s=0.02)
+            for name, s in samples.items():
+                by_backend.setdefault(name, {})[str(n)] = 2.0 * n**3 / float(np.median(s)) / 1e9
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        fastrnn.set_num_threads(threads)
+    best = max(
+        ((g, name, int(n)) for name, d in by_backend.items() for n, g in d.items()),
+        default=(float("nan"), None, None),
+    )
+    return {
+        "gflops": best[0],
+        "backend": best[1],
+        "size": best[2],
+        "threads": threads,
+        "by_backend": by_backend,
+        "method": (
+            "square float32 GEMMs C = A B of each size, median of "
+            f"{repeats} repeats per backend (alternating) after a warm-up, at {threads} threads; "
+            "the peak is the best over sizes and backends (numpy matmul; fastrnn's own OpenBLAS, "
+            "scipy-openblas32 cblas_sgemm via ctypes; torch.mm)"
+        ),
+        "notes": notes,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+
+
+def _buffer(a: np.ndarray) -> np.ndarray:
+    """The array owning a's memory (following .base)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def numpy_bytes(arrays, exclude=()) -> int:
+    """Bytes of the distinct buffers behind `arrays`, except those sharing memory with `exclude`."""
+    seen, total = set(), 0
+    for a in arrays:
+        if not isinstance(a, np.ndarray):
+            continue
+        if any(np.shares_memory(a, e) for e in exclude):
+            continue
+        buf = _buffer(a)
+        if id(buf) not in seen:
+            seen.add(id(buf))
+            total += buf.nbytes
+    return total
+
+
+def torch_bytes(tensors, exclude=()) -> int:
+    """Bytes of the distinct storages behind `tensors`, skipping those of `exclude`."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen, total = set(), 0
+    for t in tensors:
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr in skip or ptr in seen or ptr == 0:
+            continue
+        seen.add(ptr)
+        total += storage.nbytes()
+    return total
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _malloc_in_use():
+    """glibc's in-use heap bytes (mallinfo2: uordblks + hblkhd), or None off glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        fn = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    info = fn()
+    return int(info.uordblks + info.hblkhd)
+
+
+def malloc_retained(fn: Callable[[], object]):
+    """Growth of the in-use heap while `fn`'s result is alive (None off glibc)."""
+    gc.collect()
+    start = _malloc_in_use()
+    if start is None:
+        return None
+    result = fn()
+    gc.collect()
+    grown = _malloc_in_use() - start
+    del result
+    return max(grown, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the layers
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _torch_layer(torch, mode, I, H, layers, bidirectional, dtype, state_dict):
+    kwargs = {"num_layers": layers, "bidirectional": bidirectional}
+    if mode == "lstm":
+        module = torch.nn.LSTM(I, H, **kwargs)
+    elif mode == "gru":
+        module = torch.nn.GRU(I, H, **kwargs)
+    else:
+        module = torch.nn.RNN(I, H, nonlinearity=mode.split("_")[1], **kwargs)
+    module = module.to(getattr(torch, np.dtype(dtype).name))
+    module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state_dict.items()})
+    return module
+
+
+def _fastrnn_layer(mode, I, H, layers, bidirectional, dtype, seed):
+    kwargs = {"num_layers": layers, "bidirectional": bidirectional, "dtype": dtype, "seed": seed}
+    if mode == "lstm":
+        return fastrnn.LSTM(I, H, **kwargs)
+    if mode == "gru":
+        return fastrnn.GRU(I, H, **kwargs)
+    return fastrnn.RNN(I, H, nonlinearity=mode.split("_")[1], **kwargs)
+
+
+def _side(ms_samples, flops, tokens, peak) -> dict:
+    ms = float(np.median(ms_samples))
+    gflops = flops / (ms * 1e6)
+    return {
+        "ms": ms,
+        "ms_samples": [float(s) for s in ms_samples],
+        "tokens_per_s": tokens / (ms / 1e3),
+        "gflops": gflops,
+        "peak_fraction": gflops / peak if peak and peak == peak else None,
+    }
+
+
+def _fastrnn_kept_bytes(layer, x, outputs) -> int | None:
+    cache = getattr(layer, "_cache", None)
+    if cache is None:
+        return None
+    ctxs, masks = cache[0], cache[1]
+    arrays = list(outputs)
+    for ctx in ctxs:
+        arrays += [ctx.x, ctx.reserve, ctx.lengths]
+    arrays += [m for m in masks if m is not None]
+    return numpy_bytes(arrays, exclude=[x, *layer.params.values()])
+
+
+def measure_rnn(
+    mode: str,
+    T: int,
+    N: int,
+    I: int,
+    H: int,
+    *,
+    layers: int = 1,
+    bidirectional: bool = False,
+    dtype: str = "float32",
+    training: bool = True,
+    threads: int = 2,
+    repeats: int = 5,
+    warmup: int = 2,
+    compare: str = "torch",
+    peak: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """One row: a layer's training step (forward + backward) or inference forward.
+
+    x: [T,N,I]; y: [T,N,D*H]. fastrnn: `layer.forward(x)` then `layer.backward(dy)` (inference:
+    `layer.forward(x, training=False)`); torch: `module(x)` then `y.backward(dy)` (inference under
+    torch.inference_mode). Both get the same weights and the same x.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    dtype = np.dtype(dtype)
+    D = 2 if bidirectional else 1
+    fastrnn.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, N, I)).astype(dtype)  # [T,N,I]
+    dy = rng.standard_normal((T, N, D * H)).astype(dtype)  # [T,N,D*H]
+    layer = _fastrnn_layer(mode, I, H, layers, bidirectional, dtype, seed)
+    notes = []
+    fns, before = {}, {}
+    if training:
+
+        def fr_step():
+            layer.forward(x)
+            layer.backward(dy)
+
+        fns["fastrnn"] = fr_step
+        before["fastrnn"] = layer.zero_grad
+        notes.append(TRAINING_METHOD)
+    else:
+        fns["fastrnn"] = lambda: layer.forward(x, training=False)
+
+    torch = _import_torch() if compare == "torch" else None
+    if compare == "torch" and torch is None:
+        notes.append("torch is not installed: no comparison")
+    if torch is not None:
+        torch.set_num_threads(threads)
+        module = _torch_layer(torch, mode, I, H, layers, bidirectional, dtype, layer.state_dict())
+        xt = torch.from_numpy(x.copy())
+        dyt = torch.from_numpy(dy)
+        if training:
+            xt.requires_grad_(True)
+
+            def pt_step():
+                y, _ = module(xt)
+                y.backward(dyt)
+
+            def pt_zero():
+                module.zero_grad(set_to_none=False)
+                xt.grad = None
+
+            fns["torch"] = pt_step
+            before["torch"] = pt_zero
+        else:
+
+            def pt_infer():
+                with torch.inference_mode():
+                    return module(xt)
+
+            fns["torch"] = pt_infer
+
+    flops = forward_gemm_flops(mode, T, N, I, H, layers, D) * (3 if training else 1)
+    row = {
+        "bench": "rnn",
+        "pass": "train" if training else "infer",
+        "mode": mode,
+        "T": T,
+        "N": N,
+        "I": I,
+        "H": H,
+        "layers": layers,
+        "bidirectional": bidirectional,
+        "dtype": dtype.name,
+        "threads": threads,
+        "repeats": repeats,
+        "warmup": warmup,
+        "flops": flops,
+    }
+
+    # correctness check and memory, outside the timed region
+    y_fr, state_fr = layer.forward(x, training=training)
+    outs_fr = [y_fr, *(state_fr if isinstance(state_fr, tuple) else (state_fr,))]
+    if training:
+        mem_fr = _fastrnn_kept_bytes(layer, x, outs_fr)
+        if mem_fr is None:
+            notes.append("fastrnn's saved contexts were not found: its memory is not reported")
+    else:
+        mem_fr = numpy_bytes(outs_fr)
+    del outs_fr
+    if hasattr(layer, "_cache"):
+        layer._cache = None  # so the forward below is measured from nothing kept
+    retained_fr = malloc_retained(lambda: layer.forward(x, training=training))
+    layer.zero_grad()
+    mem_pt = retained_pt = None
+    if torch is not None:
+        saved = []
+
+        def pack(t):
+            saved.append(t)
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            if training:
+                y_pt, state_pt = module(xt)
+            else:
+                with torch.inference_mode():
+                    y_pt, state_pt = module(xt)
+        outs_pt = [y_pt, *(state_pt if isinstance(state_pt, tuple) else (state_pt,))]
+        mem_pt = torch_bytes(saved + outs_pt, exclude=[xt, *module.parameters()])
+        row["max_abs_diff"] = float(np.max(np.abs(y_pt.detach().numpy() - y_fr)))
+        del saved, outs_pt, y_pt, state_pt
+
+        def pt_forward():
+            if training:
+                return module(xt)
+            with torch.inference_mode():
+                return module(xt)
+
+        retained_pt = malloc_retained(pt_forward)
+    del y_fr, state_fr
+
+    samples = time_alternating(fns, repeats, warmup, before)
+    tokens = T * N
+    row["fastrnn"] = _side([s * 1e3 for s in samples["fastrnn"]], flops, tokens, peak)
+    row["fastrnn"]["mem_bytes"] = mem_fr
+    row["fastrnn"]["malloc_retained_bytes"] = retained_fr
+    row["torch"] = None
+    row["speedup"] = None
+    if "torch" in samples:
+        row["torch"] = _side([s * 1e3 for s in samples["torch"]], flops, tokens, peak)
+        row["torch"]["mem_bytes"] = mem_pt
+        row["torch"]["malloc_retained_bytes"] = retained_pt
+        row["speedup"] = row["torch"]["ms"] / row["fastrnn"]["ms"]
+    row["notes"] = notes
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# one streaming cell step
+
+
+def _fastrnn_cell_step(mode, I, H, N, dtype, params, notes):
+    """A callable running one step (keeping the state), and how it is done."""
+    cls_name = {"lstm": "LSTMCell", "gru": "GRUCell"}.get(mode, "RNNCell")
+    cls = getattr(fastrnn, cls_name, None)
+    lstm = mode == "lstm"
+    x = np.random.default_rng(1).standard_normal((N, I)).astype(dtype)  # [N,I]
+    h = np.zeros((N, H), dtype)  # [N,H]
+    state = [(h, h.copy()) if lstm else h]
+    if cls is not None:
+        try:
+            kwargs = {"nonlinearity": mode.split("_")[1]} if cls_name == "RNNCell" else {}
+            cell = cls(I, H, dtype=dtype, **kwargs)
+            if hasattr(cell, "load_state_dict"):
+                cell.load_state_dict(params)
+
+            def step():
+                state[0] = cell.step(x, state[0])
+
+            step()
+            notes.append(f"fastrnn step: fastrnn.{cls_name}(...).step(x, state)")
+            return step
+        except Exception as e:  # noqa: BLE001 - fall back to the functional path, and say so
+            notes.append(f"fastrnn.{cls_name}.step unusable here ({type(e).__name__}: {e})")
+    x3 = x[None]  # [1,N,I]
+    state = [(h, h.copy()) if lstm else h]
+
+    def step():
+        _, state[0], _ = F.forward(mode, x3, params, state[0], training=False)
+
+    notes.append(
+        f"fastrnn step: fastrnn.functional.forward with T=1, training=False "
+        f"(fastrnn.{cls_name} does not exist yet)"
+        if cls is None
+        else "fastrnn step: fastrnn.functional.forward with T=1, training=False"
+    )
+    return step
+
+
+def measure_cell(
+    mode: str,
+    N: int,
+    I: int,
+    H: int,
+    *,
+    dtype: str = "float32",
+    threads: int = 2,
+    repeats: int = 20,
+    warmup: int = 3,
+    compare: str = "torch",
+    peak: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """One row: one inference step of a cell at batch N, the state fed back (streaming).
+
+    x: [N,I], state: h [N,H] (LSTM: h, c). torch: torch.nn.LSTMCell/GRUCell/RNNCell under
+    torch.inference_mode, with the same weights.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    dtype = np.dtype(dtype)
+    fastrnn.set_num_threads(threads)
+    G = gates(mode)
+    rng = np.random.default_rng(seed)
+    k = 1.0 / math.sqrt(H)
+    params = {
+        "weight_ih": rng.uniform(-k, k, (G * H, I)).astype(dtype),  # [G*H,I]
+        "weight_hh": rng.uniform(-k, k, (G * H, H)).astype(dtype),  # [G*H,H]
+        "bias_ih": rng.uniform(-k, k, (G * H,)).astype(dtype),  # [G*H]
+        "bias_hh": rng.uniform(-k, k, (G * H,)).astype(dtype),  # [G*H]
+    }
+    notes = []
+    fns = {"fastrnn": _fastrnn_cell_step(mode, I, H, N, dtype, params, notes)}
+    torch = _import_torch() if compare == "torch" else None
+    if compare == "torch" and torch is None:
+        notes.append("torch is not installed: no comparison")
+    if torch is not None:
+        torch.set_num_threads(threads)
+        if mode == "lstm":
+            cell = torch.nn.LSTMCell(I, H)
+        elif mode == "gru":
+            cell = torch.nn.GRUCell(I, H)
+        else:
+            cell = torch.nn.RNNCell(I, H, nonlinearity=mode.split("_")[1])
+        cell = cell.to(getattr(torch, dtype.name))
+        cell.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+        xt = torch.from_numpy(rng.standard_normal((N, I)).astype(dtype))
+        zeros = torch.zeros(N, H, dtype=getattr(torch, dtype.name))
+        tstate = [(zeros, zeros.clone()) if mode == "lstm" else zeros]
+
+        def pt_step():
+            with torch.inference_mode():
+                tstate[0] = cell(xt, tstate[0])
+
+        fns["torch"] = pt_step
+        notes.append(f"torch step: torch.nn.{type(cell).__name__} under inference_mode")
+
+    flops = 2 * N * G * H * (I + H)
+    samples = time_alternating(fns, repeats, warmup, min_sample_s=0.01)
+    row = {
+        "bench": "cell",
+        "pass": "step",
+        "mode": mode,
+        "T": 1,
+        "N": N,
+        "I": I,
+        "H": H,
+        "layers": 1,
+        "bidirectional": False,
+        "dtype": dtype.name,
+        "threads": threads,
+        "repeats": repeats,
+        "warmup": warmup,
+        "flops": flops,
+    }
+    state_bytes = N * H * dtype.itemsize * (2 if mode == "lstm" else 1)
+    row["fastrnn"] = _side([s * 1e3 for s in samples["fastrnn"]], flops, N, peak)
+    row["fastrnn"]["mem_bytes"] = state_bytes
+    row["torch"] = None
+    row["speedup"] = None
+    if "torch" in samples:
+        row["torch"] = _side([s * 1e3 for s in samples["torch"]], flops, N, peak)
+        row["torch"]["mem_bytes"] = state_bytes
+        row["speedup"] = row["torch"]["ms"] / row["fastrnn"]["ms"]
+    row["notes"] = notes
+    return row

@@ -1,0 +1,217 @@
+"""Fast tests of the fastrnn-bench CLI (python/fastrnn/bench.py, bench_rnn.py): tiny shapes,
+the --json schema, --plot, --compare none without torch, the word2vec hook, the suites' plans.
+
+Times are not checked (the machine is shared); the structure and the arithmetic are.
+"""
+
+import json
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+from fastrnn import bench, bench_rnn
+
+TINY = ["--repeats", "1", "--warmup", "0", "--peak-sizes", "32", "--no-progress"]
+
+try:
+    import torch  # noqa: F401
+
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+
+
+def _run_json(tmp_path, argv):
+    path = tmp_path / "out.json"
+    assert bench.main([*argv, *TINY, "--json", str(path)]) == 0
+    return json.loads(path.read_text())
+
+
+def test_forward_gemm_flops():
+    # one layer: 2*T*N*G*H*(I+H)
+    assert bench_rnn.forward_gemm_flops("lstm", 10, 4, 8, 16) == 2 * 10 * 4 * 4 * 16 * (8 + 16)
+    assert bench_rnn.forward_gemm_flops("gru", 10, 4, 8, 16) == 2 * 10 * 4 * 3 * 16 * (8 + 16)
+    # two bidirectional layers: the second reads D*H features
+    l0 = 2 * 2 * 3 * 1 * 5 * (7 + 5)
+    l1 = 2 * 2 * 3 * 1 * 5 * (10 + 5)
+    assert bench_rnn.forward_gemm_flops("rnn_tanh", 2, 3, 7, 5, layers=2, directions=2) == 2 * (
+        l0 + l1
+    )
+    # projection adds 2*T*N*P*H and the state is P wide
+    assert bench_rnn.forward_gemm_flops("lstm", 1, 1, 3, 4, P=2) == 2 * 4 * 4 * (3 + 2) + 2 * 2 * 4
+
+
+def test_rnn_json_schema(tmp_path, capsys):
+    report = _run_json(tmp_path, ["rnn", "--mode", "lstm,gru", "-T", "3", "-N", "2", "-H", "4"])
+    assert report["schema"] == bench.SCHEMA
+    assert report["command"].startswith("fastrnn-bench rnn")
+    for key in ("model", "cores"):
+        assert key in report["machine"]
+    for key in ("version", "simd", "blas", "threads"):
+        assert key in report["fastrnn"]
+    peak = report["sgemm_peak"]
+    assert peak["gflops"] > 0 and peak["backend"] in peak["by_backend"]
+    assert "numpy" in peak["by_backend"]
+    assert len(report["rows"]) == 4  # 2 modes x (training, inference)
+    for row in report["rows"]:
+        assert row["bench"] == "rnn" and row["pass"] in ("train", "infer")
+        assert (row["T"], row["N"], row["I"], row["H"]) == (3, 2, 4, 4)
+        G = {"lstm": 4, "gru": 3}[row["mode"]]
+        assert row["flops"] == 2 * 3 * 2 * G * 4 * (4 + 4) * (3 if row["pass"] == "train" else 1)
+        fr = row["fastrnn"]
+        assert fr["ms"] > 0 and len(fr["ms_samples"]) == 1
+        assert fr["tokens_per_s"] == pytest.approx(3 * 2 / (fr["ms"] / 1e3))
+        assert fr["gflops"] == pytest.approx(row["flops"] / (fr["ms"] * 1e6))
+        assert fr["peak_fraction"] == pytest.approx(fr["gflops"] / peak["gflops"])
+        assert fr["mem_bytes"] > 0
+        if HAVE_TORCH:
+            assert row["speedup"] == pytest.approx(row["torch"]["ms"] / fr["ms"])
+            assert row["torch"]["mem_bytes"] > 0
+            assert row["max_abs_diff"] < 1e-4  # the same weights gave the same outputs
+    train = [r for r in report["rows"] if r["pass"] == "train"]
+    # fastrnn keeps at least its outputs and the saved gates: more than the outputs alone
+    lstm = next(r for r in train if r["mode"] == "lstm")
+    assert lstm["fastrnn"]["mem_bytes"] > (3 * 2 * 4 + 2 * 2 * 4) * 4
+    out = capsys.readouterr().out
+    assert "fastrnn ms" in out and "SGEMM peak" in out
+
+
+def test_rnn_layers_bidirectional_and_float64(tmp_path):
+    argv = ["rnn", "--mode", "rnn_tanh", "-T", "2", "-N", "2", "-I", "3", "-H", "4"]
+    argv += ["--layers", "2", "--bidirectional", "--pass", "train", "--dtype", "float64"]
+    report = _run_json(tmp_path, argv)
+    (row,) = report["rows"]
+    assert row["layers"] == 2 and row["bidirectional"] and row["dtype"] == "float64"
+    assert row["flops"] == 3 * bench_rnn.forward_gemm_flops("rnn_tanh", 2, 2, 3, 4, 2, 2)
+    if HAVE_TORCH:
+        assert row["max_abs_diff"] < 1e-10
+
+
+def test_cell_row(tmp_path):
+    report = _run_json(tmp_path, ["cell", "--mode", "lstm", "-H", "8"])
+    (row,) = report["rows"]
+    assert row["bench"] == "cell" and row["pass"] == "step" and row["N"] == 1
+    assert row["flops"] == 2 * 1 * 4 * 8 * (8 + 8)
+    assert any(note.startswith("fastrnn step: fastrnn.") for note in row["notes"])
+    if HAVE_TORCH:
+        assert any("LSTMCell" in note for note in row["notes"])
+
+
+def test_plot_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "sub" / "speedup.png"
+    argv = ["cell", "--mode", "gru", "-H", "4", *TINY, "--plot", str(png)]
+    assert bench.main(argv) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    with pytest.raises(SystemExit) as e:
+        bench.main(["cell", "-H", "4", *TINY, "--plot", str(tmp_path / "p.png")])
+    assert e.value.code == 2
+    assert "matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("compare", [["--compare", "none"], []])
+def test_without_torch(tmp_path, compare):
+    """--compare none (and the default) work where torch cannot be imported."""
+    path = tmp_path / "out.json"
+    argv = ["rnn", "--mode", "gru", "-T", "2", "-N", "1", "-H", "4", *compare, *TINY]
+    argv += ["--json", str(path)]
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from fastrnn.bench import main\n"
+        f"code = main({argv!r})\n"
+        "assert 'torch' not in [k for k, v in sys.modules.items() if v is not None]\n"
+        "sys.exit(code)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    report = json.loads(path.read_text())
+    assert report["settings"]["compare"] == "none"
+    assert "torch" not in report["sgemm_peak"]["by_backend"]
+    for row in report["rows"]:
+        assert row["torch"] is None and row["speedup"] is None
+
+
+def test_w2v_not_available_yet(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "_w2v_module", lambda: None)
+    assert bench.main(["w2v"]) == 2
+    assert "not available yet" in capsys.readouterr().err
+    args = bench.build_parser().parse_args([])
+    args.argv = []
+    name, opts = bench.plan(args)
+    tasks, notes = bench.make_tasks(args, name, opts, bench.Progress(enabled=False))
+    assert not any(t.label.startswith("w2v") for t in tasks)
+    assert bench.W2V_MISSING in notes
+
+
+def test_w2v_calls_the_word2vec_benchmark(tmp_path, monkeypatch):
+    calls = []
+
+    def run_w2v_benchmark(**kwargs):
+        calls.append(kwargs)
+        return [{"name": f"w2v sg={kwargs['sg']}", "speedup": 1.5, "words_per_s": 1e6}]
+
+    fake = types.SimpleNamespace(run_w2v_benchmark=run_w2v_benchmark)
+    monkeypatch.setattr(bench, "_w2v_module", lambda: fake)
+    report = _run_json(tmp_path, ["w2v", "--tokens", "1000", "--vocab", "50", "--sg", "both"])
+    assert [c["sg"] for c in calls] == [1, 0]
+    assert all(c["tokens"] == 1000 and c["vocab"] == 50 and c["workers"] == 2 for c in calls)
+    assert all(c["compare_gensim"] and c["seed"] == 0 and callable(c["progress"]) for c in calls)
+    assert [r["bench"] for r in report["rows"]] == ["w2v", "w2v"]
+
+
+def test_suite_plans():
+    parser = bench.build_parser()
+    for argv, expected_rnn, expected_cell in (
+        ([], 2 * len(bench.QUICK_RNN), len(bench.QUICK_CELLS)),
+        (["suite"], 2 * len(bench.QUICK_RNN), len(bench.QUICK_CELLS)),
+        (["suite", "--full"], 3 * 4 * 2, 3 * 2),
+    ):
+        args = parser.parse_args(argv)
+        args.argv = argv
+        name, opts = bench.plan(args)
+        assert opts["threads"] == 2  # the issue's grid is defined at 2 threads
+        tasks, _ = bench.make_tasks(args, name, opts, bench.Progress(enabled=False))
+        labels = [t.label for t in tasks]
+        assert sum(label.startswith("rnn ") for label in labels) == expected_rnn
+        assert sum(label.startswith("cell ") for label in labels) == expected_cell
+    full = [t.label for t in tasks]
+    for mode in ("rnn_tanh", "lstm", "gru"):
+        for T, N, size in bench.FULL_SHAPES:
+            for p in ("train", "infer"):
+                assert f"rnn {mode} {p} T={T} N={N} I={size} H={size}" in full
+        for H in (64, 256):
+            assert f"cell {mode} step N=1 I={H} H={H}" in full
+
+
+def test_options_are_checked():
+    with pytest.raises(SystemExit):
+        bench.build_parser().parse_args(["rnn", "--mode", "lstmx"])
+    with pytest.raises(SystemExit):
+        bench.build_parser().parse_args(["rnn", "-T", "0"])
+
+
+def test_time_alternating_counts_calls():
+    calls = {"a": 0, "b": 0}
+
+    def a():
+        calls["a"] += 1
+
+    def b():
+        calls["b"] += 1
+
+    samples = bench_rnn.time_alternating({"a": a, "b": b}, repeats=3, warmup=2, min_sample_s=0)
+    assert [len(s) for s in samples.values()] == [3, 3]
+    assert calls == {"a": 5, "b": 5}
+
+
+def test_numpy_bytes_counts_each_buffer_once():
+    x = np.zeros((4, 8), np.float32)
+    y = np.zeros(10, np.float64)
+    assert bench_rnn.numpy_bytes([x, x[1:], x.T, y]) == x.nbytes + y.nbytes
+    assert bench_rnn.numpy_bytes([x, y], exclude=[y]) == x.nbytes
