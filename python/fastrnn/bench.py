@@ -512,6 +512,7 @@ def _rnn_table(rows) -> str:
         "torch %peak",
         "mem MB",
         "torch MB",
+        "noise",
     )
     lines = []
     for r in rows:
@@ -531,6 +532,7 @@ def _rnn_table(rows) -> str:
                 _num(pt.get("peak_fraction") and 100 * pt["peak_fraction"], ".1f"),
                 _mb(fr.get("mem_bytes")),
                 _mb(pt.get("mem_bytes")),
+                _num(max(fr["spread"], pt.get("spread", 0)) * 100, ".0f") + "%",
             )
         )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
@@ -663,7 +665,12 @@ def write_plot(report: dict, path: str) -> None:
 def run(args) -> dict:
     name, opts = plan(args)
     machine = machine_info()
-    notes = [bench_rnn.FLOPS_METHOD, bench_rnn.MEMORY_METHOD]
+    notes = [
+        "ms is the median of the repeats; speedup = torch ms / fastrnn ms; noise = interquartile "
+        "range of the repeats / median, the larger of the two sides'",
+        bench_rnn.FLOPS_METHOD,
+        bench_rnn.MEMORY_METHOD,
+    ]
     if opts["compare"] == "none" and args.compare is None:
         notes.append("torch is not installed: fastrnn measured alone")
     show = not args.no_progress

@@ -131,8 +131,9 @@ def forward_gemm_flops(
 # SGEMM peak
 
 
-def _openblas_sgemm():
-    """cblas_sgemm of the OpenBLAS fastrnn links (scipy-openblas32) via ctypes, or None."""
+def _openblas():
+    """The OpenBLAS fastrnn links (scipy-openblas32) through ctypes: (sgemm, set_threads,
+    get_threads), or None."""
     try:
         import scipy_openblas32
     except ImportError:
@@ -142,39 +143,48 @@ def _openblas_sgemm():
         lib = ctypes.CDLL(path)
     except OSError:
         return None
-    for symbol in ("scipy_cblas_sgemm", "cblas_sgemm"):
-        fn = getattr(lib, symbol, None)
-        if fn is not None:
+    for prefix in ("scipy_", ""):
+        sgemm = getattr(lib, prefix + "cblas_sgemm", None)
+        set_threads = getattr(lib, prefix + "openblas_set_num_threads", None)
+        get_threads = getattr(lib, prefix + "openblas_get_num_threads", None)
+        if sgemm is not None and set_threads is not None and get_threads is not None:
             vp, ci = ctypes.c_void_p, ctypes.c_int
-            fn.argtypes = [ci] * 6 + [ctypes.c_float, vp, ci, vp, ci, ctypes.c_float, vp, ci]
-            fn.restype = None
-            return fn
+            sgemm.argtypes = [ci] * 6 + [ctypes.c_float, vp, ci, vp, ci, ctypes.c_float, vp, ci]
+            sgemm.restype = None
+            set_threads.argtypes, set_threads.restype = [ci], None
+            get_threads.argtypes, get_threads.restype = [], ci
+            return sgemm, set_threads, get_threads
     return None
 
 
-def _gemm_callables(n: int, threads: int, backends) -> dict[str, Callable[[], object]]:
-    """One square n x n x n float32 GEMM per available backend, C = A B."""
+def _gemm_callable(backend: str, n: int):
+    """One square float32 GEMM C = A B ([n,n] each) in `backend`, or None if unavailable."""
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), dtype=np.float32)
-    fns: dict[str, Callable[[], object]] = {}
-    if "numpy" in backends:
-        fns["numpy"] = lambda: np.matmul(a, b, out=c)
-    if "fastrnn-openblas" in backends:
-        sgemm = _openblas_sgemm()
-        if sgemm is not None:
-            pa, pb, pc = a.ctypes.data, b.ctypes.data, c.ctypes.data
+    a = rng.standard_normal((n, n), dtype=np.float32)  # [n,n]
+    b = rng.standard_normal((n, n), dtype=np.float32)  # [n,n]
+    c = np.empty((n, n), dtype=np.float32)  # [n,n]
+    if backend == "numpy":
+        return lambda: np.matmul(a, b, out=c)
+    if backend == "fastrnn-openblas":
+        blas = _openblas()
+        if blas is None:
+            return None
+        sgemm = blas[0]
+        pa, pb, pc = a.ctypes.data, b.ctypes.data, c.ctypes.data
+        keep = (a, b, c)  # the pointers above stay valid while the closure lives
+
+        def run(keep=keep):
             # CblasRowMajor = 101, CblasNoTrans = 111
-            fns["fastrnn-openblas"] = lambda: sgemm(
-                101, 111, 111, n, n, n, 1.0, pa, n, pb, n, 0.0, pc, n
-            )
-    if "torch" in backends:
+            sgemm(101, 111, 111, n, n, n, 1.0, pa, n, pb, n, 0.0, pc, n)
+
+        return run
+    if backend == "torch":
         torch = _import_torch()
-        if torch is not None:
-            ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b.copy()), torch.from_numpy(c.copy())
-            fns["torch"] = lambda: torch.mm(ta, tb, out=tc)
-    return fns
+        if torch is None:
+            return None
+        ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
+        return lambda: torch.mm(ta, tb, out=tc)
+    raise ValueError(f"unknown SGEMM backend {backend!r}")
 
 
 def sgemm_peak(
@@ -185,33 +195,47 @@ def sgemm_peak(
 ) -> dict:
     """The machine's float32 GEMM peak: the best median GFLOP/s over square sizes and backends.
 
-    Backends: numpy's matmul (its own OpenBLAS, threads limited with threadpoolctl when it is
-    installed), fastrnn's OpenBLAS (scipy-openblas32's cblas_sgemm called through ctypes; threads
-    set by fastrnn.set_num_threads) and torch.mm when torch is importable. All at `threads`.
+    Backends, all at `threads`: numpy's matmul (its own OpenBLAS, threads set with threadpoolctl
+    when it is installed), fastrnn's OpenBLAS (scipy-openblas32's cblas_sgemm through ctypes,
+    threads set through openblas_set_num_threads and restored after; fastrnn itself keeps it at
+    one thread and parallelises GEMMs over its own pool) and torch.mm when torch is importable.
+    Each backend runs all its sizes in one block, then the CPU rests briefly, so that one
+    library's spinning worker threads do not slow the next.
     """
-    fastrnn.set_num_threads(threads)
-    torch = _import_torch() if "torch" in backends else None
-    if torch is not None:
-        torch.set_num_threads(threads)
     notes = []
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(limits=threads, user_api="blas")
-    except ImportError:
-        limiter = None
-        notes.append("threadpoolctl not installed: numpy's BLAS threads were not set")
     by_backend: dict[str, dict[str, float]] = {}
-    try:
-        for n in sizes:
-            fns = _gemm_callables(n, threads, backends)
-            samples = time_alternating(fns, repeats=repeats, warmup=1, min_sample_s=0.02)
-            for name, s in samples.items():
-                by_backend.setdefault(name, {})[str(n)] = 2.0 * n**3 / float(np.median(s)) / 1e9
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
-        fastrnn.set_num_threads(threads)
+    for backend in backends:
+        restore = None
+        if backend == "numpy":
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:
+                notes.append("threadpoolctl is not installed: numpy's BLAS threads were not set")
+            else:
+                limiter = threadpool_limits(limits=threads, user_api="blas")
+                restore = limiter.restore_original_limits
+        elif backend == "fastrnn-openblas":
+            blas = _openblas()
+            if blas is not None:
+                before = blas[2]()
+                blas[1](threads)
+                restore = lambda blas=blas, before=before: blas[1](before)  # noqa: E731
+        elif backend == "torch":
+            torch = _import_torch()
+            if torch is not None:
+                torch.set_num_threads(threads)
+        try:
+            for n in sizes:
+                fn = _gemm_callable(backend, n)
+                if fn is None:
+                    break
+                s = time_alternating({backend: fn}, repeats=repeats, warmup=1, min_sample_s=0.02)
+                gflops = 2.0 * n**3 / float(np.median(s[backend])) / 1e9
+                by_backend.setdefault(backend, {})[str(n)] = gflops
+        finally:
+            if restore is not None:
+                restore()
+        time.sleep(0.2)
     best = max(
         ((g, name, int(n)) for name, d in by_backend.items() for n, g in d.items()),
         default=(float("nan"), None, None),
@@ -223,10 +247,10 @@ def sgemm_peak(
         "threads": threads,
         "by_backend": by_backend,
         "method": (
-            "square float32 GEMMs C = A B of each size, median of "
-            f"{repeats} repeats per backend (alternating) after a warm-up, at {threads} threads; "
-            "the peak is the best over sizes and backends (numpy matmul; fastrnn's own OpenBLAS, "
-            "scipy-openblas32 cblas_sgemm via ctypes; torch.mm)"
+            f"square float32 GEMMs C = A B of sizes {', '.join(map(str, sizes))}, median of "
+            f"{repeats} repeats after a warm-up, at {threads} threads; the peak is the best over "
+            "sizes and backends (numpy matmul; fastrnn's own OpenBLAS, scipy-openblas32 "
+            "cblas_sgemm through ctypes; torch.mm)"
         ),
         "notes": notes,
     }
@@ -351,9 +375,12 @@ def _fastrnn_layer(mode, I, H, layers, bidirectional, dtype, seed):
 
 def _side(ms_samples, flops, tokens, peak) -> dict:
     ms = float(np.median(ms_samples))
+    q25, q75 = np.percentile(ms_samples, [25, 75])
     gflops = flops / (ms * 1e6)
     return {
         "ms": ms,
+        "ms_min": float(np.min(ms_samples)),
+        "spread": float((q75 - q25) / ms),  # interquartile range / median: the run's noise
         "ms_samples": [float(s) for s in ms_samples],
         "tokens_per_s": tokens / (ms / 1e3),
         "gflops": gflops,
