@@ -154,15 +154,27 @@ def test_w2v_calls_the_word2vec_benchmark(tmp_path, monkeypatch):
 
     def run_w2v_benchmark(**kwargs):
         calls.append(kwargs)
-        return [{"name": f"w2v sg={kwargs['sg']}", "speedup": 1.5, "words_per_s": 1e6}]
+        sgs = [kwargs["sg"]] if isinstance(kwargs["sg"], int) else kwargs["sg"]
+        return [{"model": f"sg={sg}", "sg": sg, "speedup": 1.5} for sg in sgs]
 
-    fake = types.SimpleNamespace(run_w2v_benchmark=run_w2v_benchmark)
+    fake = types.SimpleNamespace(run_w2v_benchmark=run_w2v_benchmark, QUICK_KWARGS={"tokens": 7})
     monkeypatch.setattr(bench, "_w2v_module", lambda: fake)
     report = _run_json(tmp_path, ["w2v", "--tokens", "1000", "--vocab", "50", "--sg", "both"])
-    assert [c["sg"] for c in calls] == [1, 0]
-    assert all(c["tokens"] == 1000 and c["vocab"] == 50 and c["workers"] == 2 for c in calls)
-    assert all(c["compare_gensim"] and c["seed"] == 0 and callable(c["progress"]) for c in calls)
+    (call,) = calls
+    assert call["sg"] == (1, 0) and call["tokens"] == 1000 and call["vocab"] == 50
+    assert call["workers"] == 2 and call["compare_gensim"] and call["seed"] == 0
+    assert call["repeats"] == 1 and callable(call["progress"])
     assert [r["bench"] for r in report["rows"]] == ["w2v", "w2v"]
+    assert report["summary"]["geomean_speedup"] == {"w2v": pytest.approx(1.5)}
+    # the quick suite takes the word2vec benchmark's own quick sizes
+    args = bench.build_parser().parse_args([])
+    args.argv = []
+    name, opts = bench.plan(args)
+    tasks, notes = bench.make_tasks(args, name, opts, bench.Progress(enabled=False))
+    assert bench.W2V_MISSING not in notes
+    calls.clear()
+    [t for t in tasks if t.label.startswith("w2v")][0].run()
+    assert calls[0]["tokens"] == 7 and calls[0]["sg"] == (1, 0)
 
 
 def test_suite_plans():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import inspect
 import json
 import math
 import os
@@ -43,8 +44,9 @@ QUICK_RNN = (
 )
 QUICK_CELLS = (("lstm", 256),)
 SUITE_THREADS = 2  # the issue's grid is defined at 2 threads
-W2V_QUICK = {"tokens": 300_000, "vocab": 10_000}
-W2V_FULL = {"tokens": 2_000_000, "vocab": 30_000}
+# word2vec sizes of the quick suite when fastrnn.bench_w2v has no QUICK_KWARGS of its own; the
+# full suite and the w2v command use run_w2v_benchmark's defaults (the word2vec issue's setting).
+W2V_QUICK = {"tokens": 1_000_000, "vocab": 20_000, "repeats": 1}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,8 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(cell, sub=True)
 
     w2v = subs.add_parser("w2v", help="word2vec training beside gensim")
-    w2v.add_argument("--tokens", type=_positive, default=W2V_QUICK["tokens"])
-    w2v.add_argument("--vocab", type=_positive, default=W2V_QUICK["vocab"])
+    w2v.add_argument(
+        "--tokens",
+        type=_positive,
+        default=None,
+        help="corpus size (default: the word2vec benchmark's)",
+    )
+    w2v.add_argument(
+        "--vocab",
+        type=_positive,
+        default=None,
+        help="vocabulary size (default: the word2vec benchmark's)",
+    )
     w2v.add_argument(
         "--sg",
         choices=("0", "1", "both"),
@@ -277,29 +289,30 @@ def _cell_tasks(opts, specs) -> list[Task]:
     return tasks
 
 
-def _w2v_tasks(opts, tokens, vocab, sgs, workers, progress) -> list[Task]:
+def _w2v_tasks(opts, kwargs: dict, progress) -> list[Task]:
+    """One task calling fastrnn.bench_w2v.run_w2v_benchmark(**kwargs) (none if it is missing)."""
     module = _w2v_module()
     if module is None:
         return []
-    tasks = []
-    for sg in sgs:
+    fn = module.run_w2v_benchmark
+    kwargs = dict(kwargs, compare_gensim=opts["compare_w2v"], seed=0)
+    try:  # pass only what this version of the function accepts
+        params = inspect.signature(fn).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            kwargs = {k: v for k, v in kwargs.items() if k in params}
+    except (TypeError, ValueError):
+        pass
+    sg = kwargs.get("sg")
+    what = {1: "skip-gram", 0: "CBOW"}.get(sg, "skip-gram + CBOW")
+    size = f" tokens={kwargs['tokens']}" if "tokens" in kwargs else ""
 
-        def run(sg=sg):
-            rows = module.run_w2v_benchmark(
-                tokens=tokens,
-                vocab=vocab,
-                sg=sg,
-                workers=workers,
-                compare_gensim=opts["compare_w2v"],
-                seed=0,
-                progress=progress.message,
-            )
-            for row in rows:
-                row.setdefault("bench", "w2v")
-            return rows
+    def run():
+        rows = fn(**kwargs, progress=progress.message)
+        for row in rows:
+            row.setdefault("bench", "w2v")
+        return rows
 
-        tasks.append(Task(f"w2v {'skip-gram' if sg else 'CBOW'} tokens={tokens}", run))
-    return tasks
+    return [Task(f"w2v {what}{size}", run)]
 
 
 def plan(args) -> tuple[str, dict]:
@@ -346,14 +359,17 @@ def make_tasks(args, name: str, opts: dict, progress) -> tuple[list[Task], list[
             cells = [(m, 1, H, H) for (m, H) in QUICK_CELLS]
         tasks = _rnn_tasks(opts, specs, both) + _cell_tasks(opts, cells)
     if name == "w2v" or (name in ("quick", "full") and not getattr(args, "no_w2v", False)):
+        kwargs = {"workers": 2, "sg": (1, 0)}
         if name == "w2v":
-            sizes = (args.tokens, args.vocab, args.workers)
-            sgs = {"0": (0,), "1": (1,), "both": (1, 0)}[args.sg]
-        else:
-            w = W2V_FULL if name == "full" else W2V_QUICK
-            sizes = (w["tokens"], w["vocab"], 2)
-            sgs = (1, 0)
-        w2v = _w2v_tasks(opts, *sizes[:2], sgs, sizes[2], progress)
+            kwargs["workers"] = args.workers
+            kwargs["sg"] = {"0": 0, "1": 1, "both": (1, 0)}[args.sg]
+            kwargs.update({k: getattr(args, k) for k in ("tokens", "vocab") if getattr(args, k)})
+            if args.repeats:
+                kwargs["repeats"] = args.repeats
+        elif name == "quick":
+            module = _w2v_module()
+            kwargs.update(getattr(module, "QUICK_KWARGS", W2V_QUICK))
+        w2v = _w2v_tasks(opts, kwargs, progress)
         if not w2v:
             notes.append(W2V_MISSING)
         tasks += w2v
@@ -550,6 +566,13 @@ def _rnn_table(rows) -> str:
 
 
 def _w2v_lines(rows) -> str:
+    """word2vec rows: the word2vec benchmark's own table when it has one, else key=value lines."""
+    module = _w2v_module()
+    if module is not None and hasattr(module, "format_w2v_rows"):
+        try:
+            return "word2vec\n" + module.format_w2v_rows(rows)
+        except (KeyError, TypeError, ValueError):
+            pass
     out = []
     for r in rows:
         items = [
@@ -628,15 +651,15 @@ def write_plot(report: dict, path: str) -> None:
             '`pip install matplotlib` (or `pip install "fastrnn[bench]"`)'
         ) from None
     rows = [r for r in report["rows"] if r.get("speedup")]
-    colors = {"train": "tab:blue", "infer": "tab:orange", "step": "tab:green"}
+    colors = {"train": "tab:blue", "infer": "tab:orange", "step": "tab:green", "w2v": "tab:purple"}
     labels, values, cols = [], [], []
     for r in rows:
         if r.get("bench") in ("rnn", "cell"):
             labels.append(f"{r['mode']} {r['pass']} ({_shape(r)})")
         else:
-            labels.append(str(r.get("name") or r.get("label") or "w2v"))
+            labels.append(f"word2vec {r.get('model') or r.get('name') or ''}".strip())
         values.append(r["speedup"])
-        cols.append(colors.get(r.get("pass"), "tab:purple"))
+        cols.append(colors.get(r.get("pass", r.get("bench")), "tab:gray"))
     fig, ax = plt.subplots(figsize=(8, 0.32 * max(len(rows), 3) + 1.5))
     y = list(range(len(rows)))[::-1]
     ax.barh(y, values, color=cols)
@@ -651,8 +674,11 @@ def write_plot(report: dict, path: str) -> None:
         f"fastrnn-bench {report['suite']}: {m['model']}, {report['settings']['threads']} threads",
         fontsize=9,
     )
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
-    ax.legend(handles, ["training step", "inference", "cell step"], fontsize=7, loc="lower right")
+    names = {"train": "training step", "infer": "inference", "step": "cell step",
+             "w2v": "word2vec (vs gensim)"}  # fmt: skip
+    used = [k for k in colors if colors[k] in cols]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[k]) for k in used]
+    ax.legend(handles, [names[k] for k in used], fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
