@@ -1,4 +1,5 @@
-// cpu_features.cpp — runtime detection of AVX2/FMA and AVX-512 through the compiler's cpuid helpers.
+// cpu_features.cpp — runtime detection of AVX2/FMA and AVX-512 through the compiler's cpuid
+// helpers.
 #include "cpu/cpu_features.h"
 
 #include <cstdlib>

@@ -13,10 +13,13 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/blas.h"
 #include "cpu/cpu_features.h"
+#include "cpu/rnn_fused.h"
+#include "cpu/rnn_layout.h"
 #include "cpu/rnn_pointwise.h"
 #include "cpu/threading.h"
 #include "fastrnn/rnn.h"
@@ -37,7 +40,8 @@ int64_t RnnDesc::gates() const {
 int64_t RnnDesc::state_size() const { return proj_size > 0 ? proj_size : hidden_size; }
 
 void RnnDesc::validate() const {
-  if (input_size <= 0) throw Error("input_size must be positive, got " + std::to_string(input_size));
+  if (input_size <= 0)
+    throw Error("input_size must be positive, got " + std::to_string(input_size));
   if (hidden_size <= 0) {
     throw Error("hidden_size must be positive, got " + std::to_string(hidden_size));
   }
@@ -55,7 +59,7 @@ namespace cpu {
 
 template <class T>
 const PointwiseKernels<T>& pointwise_kernels() {
-  static const PointwiseKernels<T>& table = [] () -> const PointwiseKernels<T>& {
+  static const PointwiseKernels<T>& table = []() -> const PointwiseKernels<T>& {
     switch (detected_isa()) {
       case Isa::kAvx512:
         return avx512::kernels<T>();
@@ -70,103 +74,6 @@ const PointwiseKernels<T>& pointwise_kernels() {
 
 namespace {
 
-// Offsets (in elements) of the arrays kept in the training reserve.
-struct ReserveLayout {
-  int64_t gates = 0;   // [T,N,G*H] activations
-  int64_t h_prev = 0;  // [T,N,S] the state entering each step
-  int64_t c = 0;       // [T,N,H] LSTM c'
-  int64_t c_prev = 0;  // [T,N,H] LSTM c entering each step
-  int64_t m = 0;       // [T,N,H] LSTM o·tanh(c') (projection only)
-  int64_t extra = 0;   // [T,N,H] GRU: W_hn h + b_hn (reset_after) or r·h (reset_before)
-  int64_t total = 0;
-
-  ReserveLayout(const RnnDesc& d, int64_t T, int64_t N) {
-    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
-    int64_t at = 0;
-    auto take = [&](int64_t& slot, int64_t size) {
-      slot = at;
-      at += size;
-    };
-    take(gates, T * N * GH);
-    take(h_prev, T * N * S);
-    if (d.mode == CellMode::kLstm) {
-      take(c, T * N * H);
-      take(c_prev, T * N * H);
-      if (d.proj_size > 0) take(m, T * N * H);
-    }
-    if (d.mode == CellMode::kGru) take(extra, T * N * H);
-    total = at;
-  }
-};
-
-// Scratch of the forward pass.
-struct ForwardLayout {
-  int64_t xp = 0;      // [T,N,G*H] inference only (training keeps it in the reserve)
-  int64_t hg = 0;      // [N,G*H] recurrent GEMM output
-  int64_t h = 0;       // [N,S] running state
-  int64_t c = 0;       // [N,H]
-  int64_t m = 0;       // [N,H] LSTM projection input (inference)
-  int64_t rh = 0;      // [N,H] GRU reset_before r·h (inference)
-  int64_t hproj = 0;   // [N,P]
-  int64_t zeros = 0;   // [G*H] zero biases / peepholes
-  int64_t valid = 0;   // [N] bytes
-  int64_t total = 0;
-
-  ForwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool training) {
-    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
-    int64_t at = 0;
-    auto take = [&](int64_t& slot, int64_t size) {
-      slot = at;
-      at += size;
-    };
-    if (!training) take(xp, T * N * GH);
-    take(hg, N * GH);
-    take(h, N * S);
-    take(c, N * H);
-    take(m, N * H);
-    take(rh, N * H);
-    take(hproj, N * std::max<int64_t>(d.proj_size, 1));
-    take(zeros, std::max<int64_t>(GH, 3 * H));
-    take(valid, N);  // one element per row is more than a byte per row
-    total = at;
-  }
-};
-
-// Scratch of the backward pass.
-struct BackwardLayout {
-  int64_t dg = 0;      // [T,N,G*H] pre-activation gradients (input side)
-  int64_t dgh = 0;     // [T,N,G*H] GRU reset_after: recurrent side
-  int64_t dh_all = 0;  // [T,N,P] LSTM projection: gradient of each step's h
-  int64_t dh = 0;      // [N,S] carried
-  int64_t dc = 0;      // [N,H] carried
-  int64_t dprev = 0;   // [N,S]
-  int64_t dm = 0;      // [N,H]
-  int64_t drh = 0;     // [N,H]
-  int64_t zeros = 0;   // [max(G*H, 3H)]
-  int64_t valid = 0;   // [N] bytes
-  int64_t total = 0;
-
-  BackwardLayout(const RnnDesc& d, int64_t T, int64_t N) {
-    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
-    int64_t at = 0;
-    auto take = [&](int64_t& slot, int64_t size) {
-      slot = at;
-      at += size;
-    };
-    take(dg, T * N * GH);
-    if (d.mode == CellMode::kGru && d.reset_after) take(dgh, T * N * GH);
-    if (d.proj_size > 0) take(dh_all, T * N * d.proj_size);
-    take(dh, N * S);
-    take(dc, N * H);
-    take(dprev, N * S);
-    take(dm, N * H);
-    take(drh, N * H);
-    take(zeros, std::max<int64_t>(GH, 3 * H));
-    take(valid, N);
-    total = at;
-  }
-};
-
 // Rows whose sequence has a step t; returns null when every row does (no masking needed).
 const uint8_t* step_mask(uint8_t* mask, const int64_t* lengths, int64_t t, int64_t N) {
   if (lengths == nullptr) return nullptr;
@@ -180,7 +87,8 @@ const uint8_t* step_mask(uint8_t* mask, const int64_t* lengths, int64_t t, int64
 
 // Copies the valid rows of src [N,W] to dst; invalid rows get zero when zero_invalid.
 template <class T>
-void copy_rows(T* dst, const T* src, int64_t N, int64_t W, const uint8_t* valid, bool zero_invalid) {
+void copy_rows(T* dst, const T* src, int64_t N, int64_t W, const uint8_t* valid,
+               bool zero_invalid) {
   if (valid == nullptr) {
     std::memcpy(dst, src, sizeof(T) * N * W);
     return;
@@ -275,16 +183,31 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
   T* h = workspace + fl.h;
   T* c = workspace + fl.c;
   T* hproj = workspace + fl.hproj;
-  if (h0) std::memcpy(h, h0, sizeof(T) * N * S); else std::fill(h, h + N * S, T(0));
+  if (h0)
+    std::memcpy(h, h0, sizeof(T) * N * S);
+  else
+    std::fill(h, h + N * S, T(0));
   if (lstm) {
-    if (c0) std::memcpy(c, c0, sizeof(T) * N * H); else std::fill(c, c + N * H, T(0));
+    if (c0)
+      std::memcpy(c, c0, sizeof(T) * N * H);
+    else
+      std::fill(c, c + N * H, T(0));
   }
   std::fill(workspace + fl.m, workspace + fl.m + N * H, T(0));
   std::fill(workspace + fl.rh, workspace + fl.rh + N * H, T(0));
 
   // The input projection of every step at once.
-  gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
+  parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
 
+  if constexpr (std::is_same_v<T, float>) {
+    if (fused_loop_applies(desc)) {
+      fused_forward_loop(y, h, c, gates, reserve, workspace, desc, steps, N, lengths, w.w_hh, b_ih,
+                         b_hh, w_ch, clip, reverse);
+      std::memcpy(h_n, h, sizeof(T) * N * S);
+      if (lstm && c_n) std::memcpy(c_n, c, sizeof(T) * N * H);
+      return;
+    }
+  }
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t t = reverse ? steps - 1 - s : s;
     const uint8_t* valid = step_mask(mask, lengths, t, N);
@@ -302,33 +225,35 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
       }
     }
     if (lstm) {
-      gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
+      parallel_gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
       T* m = P > 0 ? (training ? reserve + rl.m + t * N * H : workspace + fl.m) : h;
-      LstmStepForward<T> a{H, g_t, hg, b_ih, b_hh, w_ch, clip, c_src, c,
-                           training ? reserve + rl.c + t * N * H : nullptr, m, valid};
+      LstmStepForward<T> a{H,    g_t,  hg,    b_ih, b_hh,
+                           w_ch, clip, c_src, c,    training ? reserve + rl.c + t * N * H : nullptr,
+                           m,    valid};
       run_rows(k.lstm_forward, a, N, GH);
       if (training) zero_invalid_rows(reserve + rl.c + t * N * H, N, H, valid);
       if (P > 0) {
         zero_invalid_rows(m, N, H, valid);
-        gemm<T>(false, true, N, P, H, T(1), m, H, w.w_hr, H, T(0), hproj, P);
+        parallel_gemm<T>(false, true, N, P, H, T(1), m, H, w.w_hr, H, T(0), hproj, P);
         copy_rows(h, hproj, N, P, valid, false);
       }
     } else if (gru && desc.reset_after) {
-      gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
-      GruStepForward<T> a{H, g_t, hg, b_ih, b_hh, h_src, h,
-                          training ? reserve + rl.extra + t * N * H : nullptr, valid};
+      parallel_gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
+      GruStepForward<T> a{H,    g_t,   hg, b_ih,
+                          b_hh, h_src, h,  training ? reserve + rl.extra + t * N * H : nullptr,
+                          valid};
       run_rows(k.gru_forward, a, N, GH);
     } else if (gru) {
-      gemm<T>(false, true, N, 2 * H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, 2 * H);
+      parallel_gemm<T>(false, true, N, 2 * H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, 2 * H);
       T* rh = training ? reserve + rl.extra + t * N * H : workspace + fl.rh;
       GruResetBeforeGatesForward<T> a1{H, g_t, hg, b_ih, b_hh, h_src, rh, valid};
       run_rows(k.gru_rb_gates_forward, a1, N, GH);
       zero_invalid_rows(rh, N, H, valid);
-      gemm<T>(false, true, N, H, H, T(1), rh, H, w.w_hh + 2 * H * S, S, T(0), hg, H);
+      parallel_gemm<T>(false, true, N, H, H, T(1), rh, H, w.w_hh + 2 * H * S, S, T(0), hg, H);
       GruResetBeforeOutputForward<T> a2{H, g_t, hg, b_ih, b_hh, h_src, h, valid};
       run_rows(k.gru_rb_output_forward, a2, N, GH);
     } else {
-      gemm<T>(false, true, N, H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, H);
+      parallel_gemm<T>(false, true, N, H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, H);
       RnnStepForward<T> a{H, relu, g_t, hg, b_ih, b_hh, h, valid};
       run_rows(k.rnn_forward, a, N, GH);
     }
@@ -368,13 +293,27 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   T* dprev = workspace + bl.dprev;
   T* dm = workspace + bl.dm;
   T* drh = workspace + bl.drh;
-  if (dh_n) std::memcpy(dh, dh_n, sizeof(T) * N * S); else std::fill(dh, dh + N * S, T(0));
+  if (dh_n)
+    std::memcpy(dh, dh_n, sizeof(T) * N * S);
+  else
+    std::fill(dh, dh + N * S, T(0));
   if (lstm) {
-    if (dc_n) std::memcpy(dc, dc_n, sizeof(T) * N * H); else std::fill(dc, dc + N * H, T(0));
+    if (dc_n)
+      std::memcpy(dc, dc_n, sizeof(T) * N * H);
+    else
+      std::fill(dc, dc + N * H, T(0));
   }
   std::fill(dprev, dprev + N * S, T(0));
 
-  for (int64_t s = steps - 1; s >= 0; --s) {
+  bool fused = false;
+  if constexpr (std::is_same_v<T, float>) {
+    if (fused_loop_applies(desc)) {
+      fused_backward_loop(dg, dgh, dh, dc, workspace, desc, steps, N, dy, lengths, w.w_hh, w_ch,
+                          clip, reserve, reverse);
+      fused = true;
+    }
+  }
+  for (int64_t s = steps - 1; s >= 0 && !fused; --s) {
     const int64_t t = reverse ? steps - 1 - s : s;
     const uint8_t* valid = step_mask(mask, lengths, t, N);
     const T* g_t = gates + t * N * GH;
@@ -383,36 +322,46 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
     T* dg_t = dg + t * N * GH;
     zero_invalid_rows(dg_t, N, GH, valid);
     if (lstm) {
-      LstmStepBackward<T> a{H, g_t, reserve + rl.c + t * N * H, reserve + rl.c_prev + t * N * H,
-                            w_ch, clip, dh, dy_t, dc, dg_t, valid};
+      LstmStepBackward<T> a{H,
+                            g_t,
+                            reserve + rl.c + t * N * H,
+                            reserve + rl.c_prev + t * N * H,
+                            w_ch,
+                            clip,
+                            dh,
+                            dy_t,
+                            dc,
+                            dg_t,
+                            valid};
       if (P > 0) {
         T* dh_t = workspace + bl.dh_all + t * N * P;
         for (int64_t i = 0; i < N * P; ++i) dh_t[i] = dh[i] + dy_t[i];
         zero_invalid_rows(dh_t, N, P, valid);
-        gemm<T>(false, false, N, H, P, T(1), dh_t, P, w.w_hr, H, T(0), dm, H);
+        parallel_gemm<T>(false, false, N, H, P, T(1), dh_t, P, w.w_hr, H, T(0), dm, H);
         a.dm = dm;
         a.dy = nullptr;
       }
       run_rows(k.lstm_backward, a, N, GH);
-      gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
+      parallel_gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
     } else if (gru && desc.reset_after) {
       T* dgh_t = dgh + t * N * GH;
       zero_invalid_rows(dgh_t, N, GH, valid);
-      GruStepBackward<T> a{H, g_t, reserve + rl.extra + t * N * H, hp_t, dh, dy_t, dg_t, dgh_t,
+      GruStepBackward<T> a{H,     g_t,  reserve + rl.extra + t * N * H, hp_t, dh, dy_t, dg_t, dgh_t,
                            dprev, valid};
       run_rows(k.gru_backward, a, N, GH);
-      gemm<T>(false, false, N, S, GH, T(1), dgh_t, GH, w.w_hh, S, T(1), dprev, S);
+      parallel_gemm<T>(false, false, N, S, GH, T(1), dgh_t, GH, w.w_hh, S, T(1), dprev, S);
     } else if (gru) {
       GruResetBeforeOutputBackward<T> a1{H, g_t, hp_t, dh, dy_t, dg_t, dprev, valid};
       run_rows(k.gru_rb_output_backward, a1, N, GH);
-      gemm<T>(false, false, N, H, H, T(1), dg_t + 2 * H, GH, w.w_hh + 2 * H * S, S, T(0), drh, H);
+      parallel_gemm<T>(false, false, N, H, H, T(1), dg_t + 2 * H, GH, w.w_hh + 2 * H * S, S, T(0),
+                       drh, H);
       GruResetBeforeGatesBackward<T> a2{H, g_t, hp_t, drh, dg_t, dprev, valid};
       run_rows(k.gru_rb_gates_backward, a2, N, GH);
-      gemm<T>(false, false, N, S, 2 * H, T(1), dg_t, GH, w.w_hh, S, T(1), dprev, S);
+      parallel_gemm<T>(false, false, N, S, 2 * H, T(1), dg_t, GH, w.w_hh, S, T(1), dprev, S);
     } else {
       RnnStepBackward<T> a{H, relu, g_t, dh, dy_t, dg_t, valid};
       run_rows(k.rnn_backward, a, N, GH);
-      gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
+      parallel_gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
     }
     copy_rows(dh, dprev, N, S, valid, false);
   }
@@ -420,35 +369,35 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   if (lstm && dc0) std::memcpy(dc0, dc, sizeof(T) * N * H);
 
   // Everything that does not depend on the step order, as whole-sequence GEMMs.
-  gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
-  if (dw.w_ih) gemm<T>(true, false, GH, I, TN, T(1), dg, GH, x, I, T(1), dw.w_ih, I);
+  parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
+  if (dw.w_ih) parallel_gemm<T>(true, false, GH, I, TN, T(1), dg, GH, x, I, T(1), dw.w_ih, I);
   if (dw.b_ih) add_column_sums(dw.b_ih, dg, TN, GH, GH);
   if (dw.w_hh) {
     if (gru && !desc.reset_after) {
-      gemm<T>(true, false, 2 * H, S, TN, T(1), dg, GH, h_prev_all, S, T(1), dw.w_hh, S);
-      gemm<T>(true, false, H, H, TN, T(1), dg + 2 * H, GH, reserve + rl.extra, H, T(1),
-              dw.w_hh + 2 * H * S, S);
+      parallel_gemm<T>(true, false, 2 * H, S, TN, T(1), dg, GH, h_prev_all, S, T(1), dw.w_hh, S);
+      parallel_gemm<T>(true, false, H, H, TN, T(1), dg + 2 * H, GH, reserve + rl.extra, H, T(1),
+                       dw.w_hh + 2 * H * S, S);
     } else {
-      gemm<T>(true, false, GH, S, TN, T(1), dgh, GH, h_prev_all, S, T(1), dw.w_hh, S);
+      parallel_gemm<T>(true, false, GH, S, TN, T(1), dgh, GH, h_prev_all, S, T(1), dw.w_hh, S);
     }
   }
   if (dw.b_hh) add_column_sums(dw.b_hh, dgh, TN, GH, GH);
   if (P > 0 && dw.w_hr) {
-    gemm<T>(true, false, P, H, TN, T(1), workspace + bl.dh_all, P, reserve + rl.m, H, T(1), dw.w_hr,
-            H);
+    parallel_gemm<T>(true, false, P, H, TN, T(1), workspace + bl.dh_all, P, reserve + rl.m, H, T(1),
+                     dw.w_hr, H);
   }
   if (lstm && dw.w_ch) {
-    add_column_dots(dw.w_ch, dg, GH, reserve + rl.c_prev, H, TN, H);              // i: c_prev
-    add_column_dots(dw.w_ch + H, dg + H, GH, reserve + rl.c_prev, H, TN, H);      // f: c_prev
-    add_column_dots(dw.w_ch + 2 * H, dg + 3 * H, GH, reserve + rl.c, H, TN, H);   // o: c'
+    add_column_dots(dw.w_ch, dg, GH, reserve + rl.c_prev, H, TN, H);             // i: c_prev
+    add_column_dots(dw.w_ch + H, dg + H, GH, reserve + rl.c_prev, H, TN, H);     // f: c_prev
+    add_column_dots(dw.w_ch + 2 * H, dg + 3 * H, GH, reserve + rl.c, H, TN, H);  // o: c'
   }
 }
 
-#define FASTRNN_INSTANTIATE(T)                                                                    \
-  template void rnn_forward<T>(T*, T*, T*, T*, T*, const RnnDesc&, int64_t, int64_t, const T*,    \
-                               const int64_t*, const T*, const T*, const RnnWeights<T>&, bool);   \
+#define FASTRNN_INSTANTIATE(T)                                                                     \
+  template void rnn_forward<T>(T*, T*, T*, T*, T*, const RnnDesc&, int64_t, int64_t, const T*,     \
+                               const int64_t*, const T*, const T*, const RnnWeights<T>&, bool);    \
   template void rnn_backward<T>(T*, T*, T*, const RnnWeightGrads<T>&, T*, const RnnDesc&, int64_t, \
-                                int64_t, const T*, const T*, const T*, const T*, const int64_t*,  \
+                                int64_t, const T*, const T*, const T*, const T*, const int64_t*,   \
                                 const RnnWeights<T>&, const T*, bool);
 FASTRNN_INSTANTIATE(float)
 FASTRNN_INSTANTIATE(double)

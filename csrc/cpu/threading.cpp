@@ -92,6 +92,7 @@ class Pool {
 Pool& pool() {
   static Pool* p = [] {
     auto* made = new Pool();  // never destroyed: workers must not be joined during static teardown
+    blas_set_num_threads(1);  // all parallelism is ours (see parallel_gemm)
     const unsigned hw = std::thread::hardware_concurrency();
     made->resize(hw == 0 ? 1 : static_cast<int>(hw));
     return made;
@@ -110,13 +111,54 @@ void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t
   if (chunks <= 1 || !pool().try_run(total, chunks, fn)) fn(0, total);
 }
 
+void parallel_region(int threads, const std::function<void(int, int)>& fn) {
+  const int n = std::min(threads, get_num_threads());
+  if (n <= 1 ||
+      !pool().try_run(n, n, [&](int64_t begin, int64_t) { fn(static_cast<int>(begin), n); })) {
+    fn(0, 1);
+  }
+}
+
+void SpinBarrier::wait() {
+  const int generation = generation_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == threads_ - 1) {
+    arrived_.store(0, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
+    if (spins < 20000) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+template <class T>
+void parallel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K, T alpha,
+                   const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  const int64_t flops_per_row = 2 * Nc * K;
+  const int64_t grain =
+      std::max<int64_t>(16, (int64_t{4} << 20) / std::max<int64_t>(flops_per_row, 1));
+  parallel_for(M, grain, [&](int64_t m0, int64_t m1) {
+    const T* a = trans_a ? A + m0 : A + m0 * lda;
+    gemm<T>(trans_a, trans_b, m1 - m0, Nc, K, alpha, a, lda, B, ldb, beta, C + m0 * ldc, ldc);
+  });
+}
+template void parallel_gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*,
+                                   int64_t, const float*, int64_t, float, float*, int64_t);
+template void parallel_gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                                    int64_t, const double*, int64_t, double, double*, int64_t);
+
 }  // namespace cpu
 
 void set_num_threads(int n) {
   if (n < 1) throw Error("num_threads must be >= 1, got " + std::to_string(n));
   cpu::pool().resize(n);
   cpu::g_threads = n;
-  cpu::blas_set_num_threads(n);
 }
 
 int get_num_threads() {

@@ -48,7 +48,8 @@ FASTRNN_HD double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 #if defined(__CUDA_ARCH__)
 FASTRNN_HD float tanh_act(float x) { return tanhf(x); }
 #else
-// Small |x|: an odd polynomial (accurate where 1 - 2/(e^2x + 1) would cancel); elsewhere the exp form.
+// Small |x|: an odd polynomial (accurate where 1 - 2/(e^2x + 1) would cancel); elsewhere the exp
+// form.
 FASTRNN_HD float tanh_act(float x) {
   const float a = x < 0.0f ? -x : x;
   const float z = x * x;

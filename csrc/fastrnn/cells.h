@@ -1,6 +1,6 @@
 // cells.h — the pointwise math of one hidden unit of each cell, forward and backward, exactly as
-// DESIGN.md writes the equations. Every function is FASTRNN_HD so the CPU kernels (which call them in
-// vectorised loops over units) and the CUDA kernels (one thread per unit) share one definition.
+// DESIGN.md writes the equations. Every function is FASTRNN_HD so the CPU kernels (which call them
+// in vectorised loops over units) and the CUDA kernels (one thread per unit) share one definition.
 //
 // Naming: p* are gate pre-activations (everything summed: input part, recurrent part, biases,
 // peepholes); dp* are the loss gradients with respect to them.
@@ -25,7 +25,8 @@ FASTRNN_HD T rnn_backward(T dh, T h, bool relu) {
   return relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
 }
 
-// ---- LSTM: i, f, g, o; c' = clip(f c + i g); m = o tanh(c') (h' = m, or W_hr m with projection). ----
+// ---- LSTM: i, f, g, o; c' = clip(f c + i g); m = o tanh(c') (h' = m, or W_hr m with projection).
+// ----
 
 // pi, pf: pre-activations without the peephole terms; po likewise (its peephole reads c').
 // w_ci, w_cf, w_co: peephole weights (0 without peepholes). clip: cell clip (+inf for none).
@@ -82,7 +83,8 @@ FASTRNN_HD void gru_backward(T dh, T r, T z, T n, T hn, T h_prev, T& dpr, T& dpz
   dh_prev = dh * z;
 }
 
-// ---- GRU, reset_after=False: n = tanh(x_n + W_hn (r h) + b_hn), in two phases around the GEMM. ----
+// ---- GRU, reset_after=False: n = tanh(x_n + W_hn (r h) + b_hn), in two phases around the GEMM.
+// ----
 
 // Phase 1: the gates and r h (the input of the W_hn GEMM).
 template <class T>

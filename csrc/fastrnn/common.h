@@ -3,7 +3,8 @@
 //
 // Shape letters used in every comment: T time steps, N batch, I input features, H hidden units,
 // P projection size, S recurrent state size (P with projection, else H), G gates per cell
-// (RNN 1, GRU 3, LSTM 4), V vocabulary, E embedding size. Arrays are row-major, last axis contiguous.
+// (RNN 1, GRU 3, LSTM 4), V vocabulary, E embedding size. Arrays are row-major, last axis
+// contiguous.
 #pragma once
 
 #include <cstdint>
@@ -30,10 +31,11 @@ void set_num_threads(int n);
 int get_num_threads();
 
 // Build and machine facts for show_config().
-std::string blas_version();      // "scipy-openblas32 0.3.x (OpenBLAS config string)"
-std::string simd_level();        // instruction set of the pointwise kernels in use: avx512, avx2, generic
-bool cuda_compiled();            // CUDA sources were compiled into this build
-int cuda_device_count();         // CUDA devices visible now (0 without a driver or a device)
-std::string cuda_runtime_info(); // what the CUDA runtime said (version or the reason for no device)
+std::string blas_version();  // "scipy-openblas32 0.3.x (OpenBLAS config string)"
+std::string simd_level();  // instruction set of the pointwise kernels in use: avx512, avx2, generic
+bool cuda_compiled();      // CUDA sources were compiled into this build
+int cuda_device_count();   // CUDA devices visible now (0 without a driver or a device)
+std::string
+cuda_runtime_info();  // what the CUDA runtime said (version or the reason for no device)
 
 }  // namespace fastrnn

@@ -57,9 +57,9 @@ int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bo
 int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N);
 
 // y: [T,N,S] out (zero past each sequence's end); h_n: [N,S] out; c_n: [N,H] out (LSTM, else null).
-// reserve: [rnn_reserve_size] for training, null for inference. workspace: [rnn_forward_workspace_size].
-// x: [T,N,I]; lengths: [N] in 1..T or null (all T); h0: [N,S] or null (zeros); c0: [N,H] or null.
-// reverse: run time backwards (from each sequence's last real step).
+// reserve: [rnn_reserve_size] for training, null for inference. workspace:
+// [rnn_forward_workspace_size]. x: [T,N,I]; lengths: [N] in 1..T or null (all T); h0: [N,S] or null
+// (zeros); c0: [N,H] or null. reverse: run time backwards (from each sequence's last real step).
 template <class T>
 void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& desc, int64_t steps,
                  int64_t batch, const T* x, const int64_t* lengths, const T* h0, const T* c0,

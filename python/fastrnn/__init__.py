@@ -5,6 +5,8 @@ and `show_config()`.
 """
 
 from fastrnn import _blas  # noqa: F401  (loads the BLAS library before the extension)
+
+# isort: split
 from fastrnn import _C, functional
 from fastrnn._config import get_num_threads, set_num_threads, show_config
 from fastrnn.layers import GRU, LSTM, RNN

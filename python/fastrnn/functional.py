@@ -53,7 +53,9 @@ def as_float_array(value, name: str, dtype=None) -> np.ndarray:
         if value.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
     elif value.dtype != dtype:
-        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)} (the dtype of x), got {value.dtype}")
+        raise TypeError(
+            f"{name}: expected dtype {np.dtype(dtype)} (the dtype of x), got {value.dtype}"
+        )
     return np.ascontiguousarray(value)
 
 
@@ -72,7 +74,9 @@ def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
     if arr.shape != (N,):
-        raise ValueError(f"lengths: expected shape ({N},) (one length per sequence), got {arr.shape}")
+        raise ValueError(
+            f"lengths: expected shape ({N},) (one length per sequence), got {arr.shape}"
+        )
     if N and (arr.min() < 1 or arr.max() > T):
         raise ValueError(
             f"lengths: each length must be in 1..T={T}, got values from {arr.min()} to {arr.max()}"
@@ -221,9 +225,13 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
         dc_n = as_float_array(dc_n, "dstate[1]", dtype)
         _check_shape(dc_n, "dstate[1]", (N, H))
     if grads is None:
-        grads = {k: np.zeros_like(w) for k, w in zip(PARAM_KEYS, ctx.weights) if w is not None}
+        grads = {
+            k: np.zeros_like(w)
+            for k, w in zip(PARAM_KEYS, ctx.weights, strict=True)
+            if w is not None
+        }
     else:
-        for k, w in zip(PARAM_KEYS, ctx.weights):
+        for k, w in zip(PARAM_KEYS, ctx.weights, strict=True):
             if w is None:
                 continue
             if k not in grads:
@@ -242,7 +250,10 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
         *ctx.weights,
         ctx.reserve,
         ctx.reverse,
-        *(grads.get(k) if w is not None else None for k, w in zip(PARAM_KEYS, ctx.weights)),
+        *(
+            grads.get(k) if w is not None else None
+            for k, w in zip(PARAM_KEYS, ctx.weights, strict=True)
+        ),
     )
     dhx = (dh0, dc0) if lstm else dh0
     return dx, dhx, grads

@@ -176,8 +176,10 @@ class RNNBase:
                     raise TypeError("hx: expected an array h_0, not a tuple")
                 h0 = hx
         out = []
-        for name, value, size in (("hx" if not lstm else "hx[0]", h0, self.state_size),
-                                  ("hx[1]", c0, self.hidden_size)):
+        for name, value, size in (
+            ("hx" if not lstm else "hx[0]", h0, self.state_size),
+            ("hx[1]", c0, self.hidden_size),
+        ):
             if value is None:
                 out.append([None] * LD)
                 continue
@@ -222,7 +224,8 @@ class RNNBase:
                     self.mode,
                     inp,
                     self._layer_params(layer, d),
-                    None if (state0 is None or (lstm and h0s[i] is None and c0s[i] is None))
+                    None
+                    if (state0 is None or (lstm and h0s[i] is None and c0s[i] is None))
                     else state0,
                     lengths,
                     training=training,
@@ -241,7 +244,9 @@ class RNNBase:
             mask = None
             if training and self.dropout > 0 and layer < self.num_layers - 1:
                 keep = 1.0 - self.dropout
-                mask = (self._rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                mask = (self._rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype.type(
+                    keep
+                )
                 inp = inp * mask
             masks.append(mask)
         y = inp
@@ -263,15 +268,18 @@ class RNNBase:
             raise RuntimeError("backward: call forward(..., training=True) first")
         ctxs, masks, T, N = self._cache
         lstm = self.mode == "lstm"
-        D, S, H = self.num_directions, self.state_size, self.hidden_size
+        D, S = self.num_directions, self.state_size
         dy = F.as_float_array(dy, "dy", self.dtype)
         expected = (N, T, D * S) if self.batch_first else (T, N, D * S)
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
         if self.batch_first:
             dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
-        dh_list, dc_list = self._split_hx(dh_n, N) if dh_n is not None else (
-            [None] * len(ctxs), [None] * len(ctxs))
+        dh_list, dc_list = (
+            self._split_hx(dh_n, N)
+            if dh_n is not None
+            else ([None] * len(ctxs), [None] * len(ctxs))
+        )
         dh0, dc0 = [None] * len(ctxs), [None] * len(ctxs)
         grad = dy
         for layer in reversed(range(self.num_layers)):
@@ -280,7 +288,7 @@ class RNNBase:
             dx = None
             for d in range(D):
                 i = layer * D + d
-                dy_d = grad if D == 1 else np.ascontiguousarray(grad[:, :, d * S:(d + 1) * S])
+                dy_d = grad if D == 1 else np.ascontiguousarray(grad[:, :, d * S : (d + 1) * S])
                 sfx = f"_l{layer}{_SUFFIX[d]}"
                 grads = {k: self.grads[k + sfx] for k in F.PARAM_KEYS if k + sfx in self.grads}
                 dstate = (dh_list[i], dc_list[i]) if lstm else dh_list[i]
@@ -324,8 +332,16 @@ class RNN(RNNBase):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__(
-            f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, dtype=dtype, seed=seed,
+            f"rnn_{nonlinearity}",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            seed=seed,
         )
 
 
@@ -350,8 +366,19 @@ class LSTM(RNNBase):
         cell_clip: float | None = None,
     ):
         super().__init__(
-            "lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            proj_size, dtype=dtype, seed=seed, peephole=peephole, cell_clip=cell_clip,
+            "lstm",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            dtype=dtype,
+            seed=seed,
+            peephole=peephole,
+            cell_clip=cell_clip,
         )
 
 
@@ -374,6 +401,15 @@ class GRU(RNNBase):
         reset_after: bool = True,
     ):
         super().__init__(
-            "gru", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            dtype=dtype, seed=seed, reset_after=reset_after,
+            "gru",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            seed=seed,
+            reset_after=reset_after,
         )

@@ -1,0 +1,36 @@
+// rnn_fused.h — the fused float32 AVX-512 time loop: per step, each thread multiplies the state by
+// its own slice of the recurrent weights (packed once per call, so every step streams them from
+// cache without repacking) and applies the cell to the gate tile while it is still in registers or
+// L1. Threads stay inside one parallel region for the whole sequence and meet at one spin barrier
+// per step. Handles rnn_tanh, rnn_relu, lstm (peepholes and cell clip included, no projection) and
+// gru with reset_after=True; the generic path (rnn_cpu.cpp) handles everything else.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/rnn_layout.h"
+#include "fastrnn/rnn.h"
+
+namespace fastrnn {
+namespace cpu {
+
+// True when this CPU and this layer can use the fused loop.
+bool fused_loop_applies(const RnnDesc& desc);
+
+// The time loop of rnn_forward after the input projection. gates: [T,N,G*H] holding x·W_ihᵀ (in
+// training it is the reserve's gates array and receives the activations); h: [N,S] initial state
+// in, final state out; c: [N,H] likewise (LSTM). b_ih, b_hh: [G*H]; w_ch: [3,H]; all non-null.
+void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reserve,
+                        float* workspace, const RnnDesc& desc, int64_t steps, int64_t batch,
+                        const int64_t* lengths, const float* w_hh, const float* b_ih,
+                        const float* b_hh, const float* w_ch, float clip, bool reverse);
+
+// The time loop of rnn_backward. dg: [T,N,G*H] and dgh (GRU: [T,N,G*H], else == dg) receive the
+// pre-activation gradients; dh: [N,S] and dc: [N,H] hold dh_n, dc_n in and dh0, dc0 out.
+void fused_backward_loop(float* dg, float* dgh, float* dh, float* dc, float* workspace,
+                         const RnnDesc& desc, int64_t steps, int64_t batch, const float* dy,
+                         const int64_t* lengths, const float* w_hh, const float* w_ch, float clip,
+                         const float* reserve, bool reverse);
+
+}  // namespace cpu
+}  // namespace fastrnn

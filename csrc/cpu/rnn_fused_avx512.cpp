@@ -1,0 +1,472 @@
+// rnn_fused_avx512.cpp — the fused float32 time loop for AVX-512 CPUs (see rnn_fused.h).
+//
+// Forward, per step and per block of 16 hidden units owned by this thread: a register tile
+// [rows, G gates × 16 units] = h_prev[rows, S] · W_hhᵀ[S, G×16] (weights packed [S][G][16]), then
+// the cell from cells.h on the tile. Backward, per step: the cell's backward for this thread's
+// units, a barrier, then dh_prev[rows, 16 columns] = dG[rows, G·H] · W_hh[G·H, 16] (weights packed
+// [G·H][16]) for the same units, so the next step needs no second barrier.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/cpu_features.h"
+#include "cpu/rnn_fused.h"
+#include "cpu/threading.h"
+#include "fastrnn/cells.h"
+
+namespace fastrnn {
+namespace cpu {
+namespace {
+
+constexpr int kLanes = 16;
+
+// out[R][C·16] = A[R, K] · B[K, C·16], B packed row after row. When R·C is small the K loop keeps
+// KU independent partial sums so the FMA latency is hidden.
+template <int R, int C>
+inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K) {
+  constexpr int KU = R * C >= 8 ? 1 : (8 + R * C - 1) / (R * C);
+  __m512 acc[KU][R][C];
+  for (int u = 0; u < KU; ++u)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + KU <= K; k += KU) {
+    for (int u = 0; u < KU; ++u) {
+      const float* b = B + (k + u) * C * kLanes;
+      __m512 bv[C];
+      for (int c = 0; c < C; ++c) bv[c] = _mm512_loadu_ps(b + c * kLanes);
+      for (int r = 0; r < R; ++r) {
+        const __m512 a = _mm512_set1_ps(A[r * lda + k + u]);
+        for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_fmadd_ps(a, bv[c], acc[u][r][c]);
+      }
+    }
+  }
+  for (; k < K; ++k) {
+    const float* b = B + k * C * kLanes;
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      for (int c = 0; c < C; ++c) {
+        acc[0][r][c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + c * kLanes), acc[0][r][c]);
+      }
+    }
+  }
+  for (int u = 1; u < KU; ++u)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[0][r][c] = _mm512_add_ps(acc[0][r][c], acc[u][r][c]);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + (r * C + c) * kLanes, acc[0][r][c]);
+}
+
+// Rows per tile: as many as keep the accumulators within the 32 vector registers.
+template <int C>
+constexpr int max_rows() {
+  return C == 1 ? 12 : 24 / C;
+}
+
+template <int C, int R = max_rows<C>()>
+inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, const float* B,
+                           int64_t K) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      tile_gemm<R, C>(out, A, lda, B, K);
+    } else {
+      tile_gemm_rows<C, R - 1>(rows, out, A, lda, B, K);
+    }
+  }
+}
+
+// Wp[ub][k][g][l] = W_hh[g·H + ub·16 + l][k]; units past H are zero.
+void pack_forward(float* Wp, const float* w_hh, int64_t G, int64_t H, int64_t S) {
+  const int64_t blocks = round_up(H, kLanes) / kLanes;
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t ub = b0; ub < b1; ++ub) {
+      float* panel = Wp + ub * S * G * kLanes;
+      for (int64_t g = 0; g < G; ++g) {
+        for (int64_t l = 0; l < kLanes; ++l) {
+          const int64_t j = ub * kLanes + l;
+          const float* row = j < H ? w_hh + (g * H + j) * S : nullptr;
+          for (int64_t k = 0; k < S; ++k) panel[(k * G + g) * kLanes + l] = row ? row[k] : 0.0f;
+        }
+      }
+    }
+  });
+}
+
+// Wb[cb][k][l] = W_hh[k][cb·16 + l] for k < G·H; columns past S are zero.
+void pack_backward(float* Wb, const float* w_hh, int64_t GH, int64_t S) {
+  const int64_t blocks = round_up(S, kLanes) / kLanes;
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      float* panel = Wb + cb * GH * kLanes;
+      for (int64_t k = 0; k < GH; ++k) {
+        for (int64_t l = 0; l < kLanes; ++l) {
+          const int64_t col = cb * kLanes + l;
+          panel[k * kLanes + l] = col < S ? w_hh[k * S + col] : 0.0f;
+        }
+      }
+    }
+  });
+}
+
+// Threads worth using for a step of `flops`: a barrier costs about a microsecond.
+int threads_for(int64_t step_flops, int64_t blocks) {
+  if (step_flops < 400000) return 1;
+  return static_cast<int>(std::min<int64_t>(get_num_threads(), blocks));
+}
+
+struct ForwardStep {
+  int64_t N, H, G, GH;
+  bool training, relu;
+  CellMode mode;
+  const int64_t* lengths;
+  float* gates;
+  const float *b_ih, *b_hh, *w_ch;
+  float clip;
+  float* y;
+  float* c;        // [N,H] running cell state
+  float* c_save;   // reserve c [T,N,H]
+  float* cp_save;  // reserve c_prev [T,N,H]
+  float* hn_save;  // reserve extra [T,N,H] (GRU)
+  const float* Wp;
+};
+
+// Applies the cell to rows [r0, r0+R) of unit block ub at time t; tile: [R][G][16].
+template <bool Training>
+void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int R, int64_t ub,
+                      const float* tile, const float* h_src, float* h_dst) {
+  const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
+  const int64_t j0 = ub * kLanes;
+  const int64_t w = std::min<int64_t>(kLanes, H - j0);
+  const float* bi = a.b_ih + j0;
+  const float* bh = a.b_hh + j0;
+  for (int r = 0; r < R; ++r) {
+    const int64_t n = r0 + r;
+    const float* tl = tile + r * G * kLanes;
+    const float* hs = h_src + n * H + j0;
+    float* hd = h_dst + n * H + j0;
+    float* yr = a.y + (t * N + n) * H + j0;
+    const int64_t tn = (t * N + n) * H + j0;
+    if (a.lengths != nullptr && t >= a.lengths[n]) {
+      for (int64_t l = 0; l < w; ++l) {
+        yr[l] = 0.0f;
+        hd[l] = hs[l];
+      }
+      if (Training && a.mode == CellMode::kLstm) {
+        for (int64_t l = 0; l < w; ++l) {
+          a.cp_save[tn + l] = a.c[n * H + j0 + l];
+          a.c_save[tn + l] = 0.0f;
+        }
+      }
+      continue;
+    }
+    float* g = a.gates + (t * N + n) * GH + j0;
+    if (a.mode == CellMode::kLstm) {
+      float* cc = a.c + n * H + j0;
+      const float* wci = a.w_ch + j0;
+      const float* wcf = a.w_ch + H + j0;
+      const float* wco = a.w_ch + 2 * H + j0;
+#pragma omp simd
+      for (int64_t l = 0; l < w; ++l) {
+        float i, f, gg, o, cn, m;
+        cells::lstm_forward(g[l] + tl[l] + bi[l] + bh[l],
+                            g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
+                            g[2 * H + l] + tl[2 * kLanes + l] + bi[2 * H + l] + bh[2 * H + l],
+                            g[3 * H + l] + tl[3 * kLanes + l] + bi[3 * H + l] + bh[3 * H + l],
+                            cc[l], wci[l], wcf[l], wco[l], a.clip, i, f, gg, o, cn, m);
+        if (Training) {
+          g[l] = i;
+          g[H + l] = f;
+          g[2 * H + l] = gg;
+          g[3 * H + l] = o;
+          a.cp_save[tn + l] = cc[l];
+          a.c_save[tn + l] = cn;
+        }
+        cc[l] = cn;
+        hd[l] = m;
+        yr[l] = m;
+      }
+    } else if (a.mode == CellMode::kGru) {
+#pragma omp simd
+      for (int64_t l = 0; l < w; ++l) {
+        const float hn = tl[2 * kLanes + l] + bh[2 * H + l];
+        float rr, z, nn, h;
+        cells::gru_forward(g[l] + tl[l] + bi[l] + bh[l],
+                           g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
+                           g[2 * H + l] + bi[2 * H + l], hn, hs[l], rr, z, nn, h);
+        if (Training) {
+          g[l] = rr;
+          g[H + l] = z;
+          g[2 * H + l] = nn;
+          a.hn_save[tn + l] = hn;
+        }
+        hd[l] = h;
+        yr[l] = h;
+      }
+    } else if (a.relu) {
+#pragma omp simd
+      for (int64_t l = 0; l < w; ++l) {
+        const float h = cells::rnn_forward(g[l] + tl[l] + bi[l] + bh[l], true);
+        if (Training) g[l] = h;
+        hd[l] = h;
+        yr[l] = h;
+      }
+    } else {
+#pragma omp simd
+      for (int64_t l = 0; l < w; ++l) {
+        const float h = cells::rnn_forward(g[l] + tl[l] + bi[l] + bh[l], false);
+        if (Training) g[l] = h;
+        hd[l] = h;
+        yr[l] = h;
+      }
+    }
+  }
+  (void)G;
+}
+
+template <int C>
+void forward_blocks(const ForwardStep& a, int64_t t, int64_t ub0, int64_t ub1, const float* h_src,
+                    float* h_dst) {
+  constexpr int RM = max_rows<C>();
+  alignas(64) float tile[RM * C * kLanes];
+  const int64_t S = a.H;
+  for (int64_t ub = ub0; ub < ub1; ++ub) {
+    const float* panel = a.Wp + ub * S * C * kLanes;
+    for (int64_t r0 = 0; r0 < a.N; r0 += RM) {
+      const int R = static_cast<int>(std::min<int64_t>(RM, a.N - r0));
+      tile_gemm_rows<C>(R, tile, h_src + r0 * S, S, panel, S);
+      if (a.training) {
+        forward_epilogue<true>(a, t, r0, R, ub, tile, h_src, h_dst);
+      } else {
+        forward_epilogue<false>(a, t, r0, R, ub, tile, h_src, h_dst);
+      }
+    }
+  }
+}
+
+struct BackwardStep {
+  int64_t N, H, G, GH;
+  bool relu;
+  CellMode mode;
+  const int64_t* lengths;
+  const float* dy;
+  const float *gates, *h_prev, *c, *c_prev, *hn;  // reserve arrays [T,N,·]
+  const float* w_ch;
+  float clip;
+  float *dg, *dgh, *dh, *dc, *direct;
+  const float* Wb;
+};
+
+// The cell's backward for all rows and the units [ub0, ub1) at time t.
+void backward_cells(const BackwardStep& a, int64_t t, int64_t ub0, int64_t ub1) {
+  const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
+  for (int64_t n = 0; n < N; ++n) {
+    const bool valid = a.lengths == nullptr || t < a.lengths[n];
+    const int64_t row = t * N + n;
+    for (int64_t ub = ub0; ub < ub1; ++ub) {
+      const int64_t j0 = ub * kLanes;
+      const int64_t w = std::min<int64_t>(kLanes, H - j0);
+      float* dg = a.dg + row * GH + j0;
+      float* dgh = a.dgh + row * GH + j0;
+      if (!valid) {
+        for (int64_t gate = 0; gate < G; ++gate) {
+          std::fill(dg + gate * H, dg + gate * H + w, 0.0f);
+          std::fill(dgh + gate * H, dgh + gate * H + w, 0.0f);
+        }
+        continue;
+      }
+      const float* g = a.gates + row * GH + j0;
+      const float* dh = a.dh + n * H + j0;
+      const float* dy = a.dy + row * H + j0;
+      if (a.mode == CellMode::kLstm) {
+        const float* c = a.c + row * H + j0;
+        const float* cp = a.c_prev + row * H + j0;
+        float* dc = a.dc + n * H + j0;
+        const float* wci = a.w_ch + j0;
+        const float* wcf = a.w_ch + H + j0;
+        const float* wco = a.w_ch + 2 * H + j0;
+#pragma omp simd
+        for (int64_t l = 0; l < w; ++l) {
+          cells::lstm_backward(dh[l] + dy[l], dc[l], g[l], g[H + l], g[2 * H + l], g[3 * H + l],
+                               c[l], cp[l], wci[l], wcf[l], wco[l], a.clip, dg[l], dg[H + l],
+                               dg[2 * H + l], dg[3 * H + l], dc[l]);
+        }
+      } else if (a.mode == CellMode::kGru) {
+        const float* hn = a.hn + row * H + j0;
+        const float* hp = a.h_prev + row * H + j0;
+        float* direct = a.direct + n * H + j0;
+#pragma omp simd
+        for (int64_t l = 0; l < w; ++l) {
+          float dpr, dpz, dpn, dpn_h, dprev;
+          cells::gru_backward(dh[l] + dy[l], g[l], g[H + l], g[2 * H + l], hn[l], hp[l], dpr, dpz,
+                              dpn, dpn_h, dprev);
+          dg[l] = dpr;
+          dg[H + l] = dpz;
+          dg[2 * H + l] = dpn;
+          dgh[l] = dpr;
+          dgh[H + l] = dpz;
+          dgh[2 * H + l] = dpn_h;
+          direct[l] = dprev;
+        }
+      } else {
+        const bool relu = a.relu;
+#pragma omp simd
+        for (int64_t l = 0; l < w; ++l) dg[l] = cells::rnn_backward(dh[l] + dy[l], g[l], relu);
+      }
+    }
+  }
+}
+
+// dh_prev for all rows and the columns of blocks [cb0, cb1) at time t: dG_h[t] · W_hh.
+void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb0, int64_t cb1) {
+  constexpr int RM = max_rows<1>();
+  alignas(64) float tile[RM * kLanes];
+  const int64_t N = a.N, H = a.H, GH = a.GH;
+  const bool gru = a.mode == CellMode::kGru;
+  for (int64_t cb = cb0; cb < cb1; ++cb) {
+    const int64_t j0 = cb * kLanes;
+    const int64_t w = std::min<int64_t>(kLanes, H - j0);
+    const float* panel = a.Wb + cb * GH * kLanes;
+    for (int64_t r0 = 0; r0 < N; r0 += RM) {
+      const int R = static_cast<int>(std::min<int64_t>(RM, N - r0));
+      tile_gemm_rows<1>(R, tile, a.dgh + (t * N + r0) * GH, GH, panel, GH);
+      for (int r = 0; r < R; ++r) {
+        const int64_t n = r0 + r;
+        if (a.lengths != nullptr && t >= a.lengths[n]) continue;
+        float* dh = a.dh + n * H + j0;
+        const float* tl = tile + r * kLanes;
+        if (gru) {
+          const float* direct = a.direct + n * H + j0;
+          for (int64_t l = 0; l < w; ++l) dh[l] = tl[l] + direct[l];
+        } else {
+          for (int64_t l = 0; l < w; ++l) dh[l] = tl[l];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool fused_loop_applies(const RnnDesc& d) {
+  if (detected_isa() != Isa::kAvx512) return false;
+  if (d.proj_size > 0) return false;
+  if (d.mode == CellMode::kGru && !d.reset_after) return false;
+  return true;
+}
+
+void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reserve,
+                        float* workspace, const RnnDesc& d, int64_t steps, int64_t batch,
+                        const int64_t* lengths, const float* w_hh, const float* b_ih,
+                        const float* b_hh, const float* w_ch, float clip, bool reverse) {
+  const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H;
+  const bool training = reserve != nullptr;
+  const ReserveLayout rl(d, steps, N);
+  const ForwardLayout fl(d, steps, N, training);
+  float* Wp = workspace + fl.packed;
+  pack_forward(Wp, w_hh, G, H, H);
+
+  ForwardStep a{N,
+                H,
+                G,
+                GH,
+                training,
+                d.mode == CellMode::kRnnRelu,
+                d.mode,
+                lengths,
+                gates,
+                b_ih,
+                b_hh,
+                w_ch,
+                clip,
+                y,
+                c,
+                training ? reserve + rl.c : nullptr,
+                training ? reserve + rl.c_prev : nullptr,
+                training ? reserve + rl.extra : nullptr,
+                Wp};
+  // State buffers: in training each step reads the reserve's h_prev[t] and writes h_prev[next t];
+  // in inference two buffers alternate. `h` receives the final state.
+  float* ping = h;
+  float* pong = workspace + fl.h2;
+  auto step_t = [&](int64_t s) { return reverse ? steps - 1 - s : s; };
+  if (training) std::memcpy(reserve + rl.h_prev + step_t(0) * N * H, h, sizeof(float) * N * H);
+
+  const int64_t blocks = round_up(H, kLanes) / kLanes;
+  const int threads = threads_for(2 * N * GH * H, blocks);
+  SpinBarrier barrier(threads);
+  float* final_state = nullptr;
+  parallel_region(threads, [&](int tid, int nthreads) {
+    const int64_t ub0 = blocks * tid / nthreads, ub1 = blocks * (tid + 1) / nthreads;
+    for (int64_t s = 0; s < steps; ++s) {
+      const int64_t t = step_t(s);
+      const float* src;
+      float* dst;
+      if (training) {
+        src = reserve + rl.h_prev + t * N * H;
+        dst = s + 1 < steps ? reserve + rl.h_prev + step_t(s + 1) * N * H : pong;
+      } else {
+        src = s % 2 == 0 ? ping : pong;
+        dst = s % 2 == 0 ? pong : ping;
+      }
+      if (G == 4) {
+        forward_blocks<4>(a, t, ub0, ub1, src, dst);
+      } else if (G == 3) {
+        forward_blocks<3>(a, t, ub0, ub1, src, dst);
+      } else {
+        forward_blocks<1>(a, t, ub0, ub1, src, dst);
+      }
+      if (tid == 0 && s + 1 == steps) final_state = dst;
+      if (nthreads > 1) barrier.wait();
+    }
+  });
+  if (final_state != h) std::memcpy(h, final_state, sizeof(float) * N * H);
+}
+
+void fused_backward_loop(float* dg, float* dgh, float* dh, float* dc, float* workspace,
+                         const RnnDesc& d, int64_t steps, int64_t batch, const float* dy,
+                         const int64_t* lengths, const float* w_hh, const float* w_ch, float clip,
+                         const float* reserve, bool reverse) {
+  const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H;
+  const ReserveLayout rl(d, steps, N);
+  const BackwardLayout bl(d, steps, N);
+  float* Wb = workspace + bl.packed;
+  pack_backward(Wb, w_hh, GH, H);
+  BackwardStep a{N,
+                 H,
+                 G,
+                 GH,
+                 d.mode == CellMode::kRnnRelu,
+                 d.mode,
+                 lengths,
+                 dy,
+                 reserve + rl.gates,
+                 reserve + rl.h_prev,
+                 reserve + rl.c,
+                 reserve + rl.c_prev,
+                 reserve + rl.extra,
+                 w_ch,
+                 clip,
+                 dg,
+                 dgh,
+                 dh,
+                 dc,
+                 workspace + bl.direct,
+                 Wb};
+  const int64_t blocks = round_up(H, kLanes) / kLanes;
+  const int threads = threads_for(2 * N * GH * H, blocks);
+  SpinBarrier barrier(threads);
+  parallel_region(threads, [&](int tid, int nthreads) {
+    const int64_t b0 = blocks * tid / nthreads, b1 = blocks * (tid + 1) / nthreads;
+    for (int64_t s = steps - 1; s >= 0; --s) {
+      const int64_t t = reverse ? steps - 1 - s : s;
+      backward_cells(a, t, b0, b1);
+      if (nthreads > 1) barrier.wait();
+      // Each thread now updates dh only for its own units, which only it reads next step.
+      backward_recurrent(a, t, b0, b1);
+    }
+  });
+}
+
+}  // namespace cpu
+}  // namespace fastrnn

@@ -1,0 +1,125 @@
+// rnn_layout.h — where each array lives inside the training reserve and the forward and backward
+// workspaces of one layer call (offsets in elements). Shared by the generic and the fused CPU
+// paths, so a reserve written by one can be read by the other.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "fastrnn/rnn.h"
+
+namespace fastrnn {
+namespace cpu {
+
+constexpr int64_t kUnitBlock =
+    16;  // hidden units per block of the fused kernels (one AVX-512 vector)
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Offsets (in elements) of the arrays kept in the training reserve.
+struct ReserveLayout {
+  int64_t gates = 0;   // [T,N,G*H] activations
+  int64_t h_prev = 0;  // [T,N,S] the state entering each step
+  int64_t c = 0;       // [T,N,H] LSTM c'
+  int64_t c_prev = 0;  // [T,N,H] LSTM c entering each step
+  int64_t m = 0;       // [T,N,H] LSTM o·tanh(c') (projection only)
+  int64_t extra = 0;   // [T,N,H] GRU: W_hn h + b_hn (reset_after) or r·h (reset_before)
+  int64_t total = 0;
+
+  ReserveLayout(const RnnDesc& d, int64_t T, int64_t N) {
+    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
+    int64_t at = 0;
+    auto take = [&](int64_t& slot, int64_t size) {
+      slot = at;
+      at += size;
+    };
+    take(gates, T * N * GH);
+    take(h_prev, T * N * S);
+    if (d.mode == CellMode::kLstm) {
+      take(c, T * N * H);
+      take(c_prev, T * N * H);
+      if (d.proj_size > 0) take(m, T * N * H);
+    }
+    if (d.mode == CellMode::kGru) take(extra, T * N * H);
+    total = at;
+  }
+};
+
+// Scratch of the forward pass.
+struct ForwardLayout {
+  int64_t xp = 0;      // [T,N,G*H] inference only (training keeps it in the reserve)
+  int64_t hg = 0;      // [N,G*H] recurrent GEMM output
+  int64_t h = 0;       // [N,S] running state
+  int64_t c = 0;       // [N,H]
+  int64_t m = 0;       // [N,H] LSTM projection input (inference)
+  int64_t rh = 0;      // [N,H] GRU reset_before r·h (inference)
+  int64_t hproj = 0;   // [N,P]
+  int64_t zeros = 0;   // [G*H] zero biases / peepholes
+  int64_t valid = 0;   // [N] bytes
+  int64_t packed = 0;  // fused path: W_hhᵀ packed by unit blocks
+  int64_t h2 = 0;      // [N,S] fused path: second state buffer
+  int64_t total = 0;
+
+  ForwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool training) {
+    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
+    int64_t at = 0;
+    auto take = [&](int64_t& slot, int64_t size) {
+      slot = at;
+      at += size;
+    };
+    if (!training) take(xp, T * N * GH);
+    take(hg, N * GH);
+    take(h, N * S);
+    take(c, N * H);
+    take(m, N * H);
+    take(rh, N * H);
+    take(hproj, N * std::max<int64_t>(d.proj_size, 1));
+    take(zeros, std::max<int64_t>(GH, 3 * H));
+    take(valid, N);  // one element per row is more than a byte per row
+    take(packed, round_up(H, kUnitBlock) * d.gates() * S);
+    take(h2, N * S);
+    total = at;
+  }
+};
+
+// Scratch of the backward pass.
+struct BackwardLayout {
+  int64_t dg = 0;      // [T,N,G*H] pre-activation gradients (input side)
+  int64_t dgh = 0;     // [T,N,G*H] GRU reset_after: recurrent side
+  int64_t dh_all = 0;  // [T,N,P] LSTM projection: gradient of each step's h
+  int64_t dh = 0;      // [N,S] carried
+  int64_t dc = 0;      // [N,H] carried
+  int64_t dprev = 0;   // [N,S]
+  int64_t dm = 0;      // [N,H]
+  int64_t drh = 0;     // [N,H]
+  int64_t zeros = 0;   // [max(G*H, 3H)]
+  int64_t valid = 0;   // [N] bytes
+  int64_t packed = 0;  // fused path: W_hh packed by column blocks
+  int64_t direct = 0;  // [N,H] fused path: GRU's direct part of dh
+  int64_t total = 0;
+
+  BackwardLayout(const RnnDesc& d, int64_t T, int64_t N) {
+    const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
+    int64_t at = 0;
+    auto take = [&](int64_t& slot, int64_t size) {
+      slot = at;
+      at += size;
+    };
+    take(dg, T * N * GH);
+    if (d.mode == CellMode::kGru && d.reset_after) take(dgh, T * N * GH);
+    if (d.proj_size > 0) take(dh_all, T * N * d.proj_size);
+    take(dh, N * S);
+    take(dc, N * H);
+    take(dprev, N * S);
+    take(dm, N * H);
+    take(drh, N * H);
+    take(zeros, std::max<int64_t>(GH, 3 * H));
+    take(valid, N);
+    take(packed, round_up(S, kUnitBlock) * GH);
+    take(direct, N * H);
+    total = at;
+  }
+};
+
+}  // namespace cpu
+}  // namespace fastrnn
