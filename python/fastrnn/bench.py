@@ -645,6 +645,7 @@ def write_plot(report: dict, path: str) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         raise SystemExit(
             "fastrnn-bench: --plot needs matplotlib; install it with "
@@ -662,13 +663,18 @@ def write_plot(report: dict, path: str) -> None:
         cols.append(colors.get(r.get("pass", r.get("bench")), "tab:gray"))
     fig, ax = plt.subplots(figsize=(8, 0.32 * max(len(rows), 3) + 1.5))
     y = list(range(len(rows)))[::-1]
-    ax.barh(y, values, color=cols)
+    # bars grow from 1x on a log scale: right of the line fastrnn is faster, left slower
+    ax.barh(y, [v - 1.0 for v in values], left=1.0, color=cols)
+    ax.set_xscale("log", base=2)
+    lo, hi = min(values + [0.5]), max(values + [4.0])
+    ax.set_xlim(lo / 1.5, hi * 2.0)
     for yi, v in zip(y, values, strict=True):
-        ax.text(v, yi, f" {v:.2f}x", va="center", fontsize=7)
+        ax.text(max(v, 1.0) * 1.05, yi, f"{v:.2f}x", va="center", fontsize=7)
     ax.set_yticks(y, labels, fontsize=7)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.axvline(2.0, color="gray", linewidth=0.8, linestyle="--")
-    ax.set_xlabel("speedup over the comparison (its ms / fastrnn ms; > 1 is faster)")
+    ax.set_xlabel("speedup over PyTorch (gensim for word2vec): its ms / fastrnn ms, log scale")
     m = report["machine"]
     ax.set_title(
         f"fastrnn-bench {report['suite']}: {m['model']}, {report['settings']['threads']} threads",
@@ -678,7 +684,9 @@ def write_plot(report: dict, path: str) -> None:
              "w2v": "word2vec (vs gensim)"}  # fmt: skip
     used = [k for k in colors if colors[k] in cols]
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[k]) for k in used]
-    ax.legend(handles, [names[k] for k in used], fontsize=7, loc="lower right")
+    ax.legend(
+        handles, [names[k] for k in used], fontsize=7, loc="upper left", bbox_to_anchor=(1, 1)
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
