@@ -227,3 +227,42 @@ def test_numpy_bytes_counts_each_buffer_once():
     y = np.zeros(10, np.float64)
     assert bench_rnn.numpy_bytes([x, x[1:], x.T, y]) == x.nbytes + y.nbytes
     assert bench_rnn.numpy_bytes([x, y], exclude=[y]) == x.nbytes
+
+
+def _row(mode, pss, shape, speedup, torch_peak=0.9, peak=0.5, mem=(1, 2), bench_name="rnn"):
+    T, N, H = shape
+    return {
+        "bench": bench_name, "pass": pss, "mode": mode, "T": T, "N": N, "I": H, "H": H,
+        "speedup": speedup,
+        "fastrnn": {"peak_fraction": peak, "mem_bytes": mem[0]},
+        "torch": {"peak_fraction": torch_peak, "mem_bytes": mem[1]},
+    }  # fmt: skip
+
+
+def test_check_targets():
+    rows = [
+        _row("lstm", "train", (50, 64, 512), 1.2, peak=0.95),
+        _row("gru", "train", (100, 32, 128), 3.0, torch_peak=0.2, mem=(3, 2)),
+        _row("gru", "infer", (100, 32, 128), 0.9, torch_peak=0.2),
+        _row("lstm", "step", (1, 1, 256), 2.5, bench_name="cell"),
+    ]
+    targets = {t["target"]: t for t in bench.check_targets(rows, 100.0)}
+    assert len(targets) == 6
+    assert targets["fastrnn >= 1.0x PyTorch on every row"]["failing"] == [
+        "gru infer (100,32,128,128): 0.90x"
+    ]
+    assert targets["geometric-mean training speedup >= 2x"]["ok"] is False  # sqrt(3.6) < 2
+    slow = targets[">= 2x on every row where PyTorch runs below half of the SGEMM peak"]
+    assert slow["failing"] == ["gru infer (100,32,128,128): 0.90x"]
+    assert targets["(50, 64, 512) training rows >= 90% of the SGEMM peak"]["ok"]
+    assert not targets["LSTM step at N=1, H=256 >= 3x torch.nn.LSTMCell"]["ok"]
+    assert len(targets["training memory <= PyTorch's"]["failing"]) == 1
+
+
+def test_markdown_output(tmp_path):
+    md = tmp_path / "section.md"
+    argv = ["rnn", "--mode", "gru", "-T", "2", "-N", "2", "-H", "4", "--pass", "train"]
+    assert bench.main([*argv, *TINY, "--markdown", str(md)]) == 0
+    text = md.read_text()
+    assert "fastrnn-bench rnn" in text and "SGEMM peak" in text
+    assert "| train | gru | 2,2,4,4 |" in text

@@ -111,6 +111,12 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         help="write a PNG bar chart of the speedups (needs matplotlib)",
     )
     g.add_argument(
+        "--markdown",
+        metavar="PATH",
+        default=d(None),
+        help="write the RNN table, machine and targets as markdown (for bench/BENCHMARKS.md)",
+    )
+    g.add_argument(
         "--peak-sizes",
         type=_sizes,
         default=d((256, 512, 1024, 2048)),
@@ -605,6 +611,77 @@ def summary(rows) -> dict:
     }
 
 
+def _label(r) -> str:
+    return f"{r['mode']} {r['pass']} ({_shape(r)})"
+
+
+def check_targets(rows, peak: float | None) -> list[dict]:
+    """Issue 5's targets, for the rows this run has: each {target, ok, failing: [row labels]}."""
+    compared = [r for r in rows if r.get("bench") in ("rnn", "cell") and r.get("speedup")]
+    train = [r for r in compared if r["pass"] == "train"]
+    out = []
+
+    def add(target, candidates, failing):
+        if candidates:
+            out.append({"target": target, "ok": not failing, "failing": failing})
+
+    add(
+        "fastrnn >= 1.0x PyTorch on every row",
+        compared,
+        [f"{_label(r)}: {r['speedup']:.2f}x" for r in compared if r["speedup"] < 1.0],
+    )
+    g = geomean([r["speedup"] for r in train])
+    if train:
+        out.append(
+            {
+                "target": "geometric-mean training speedup >= 2x",
+                "ok": g >= 2.0,
+                "failing": [] if g >= 2.0 else [f"geometric mean {g:.2f}x"],
+            }
+        )
+    slow = [r for r in compared if (r["torch"].get("peak_fraction") or 1.0) < 0.5]
+    add(
+        ">= 2x on every row where PyTorch runs below half of the SGEMM peak",
+        slow,
+        [f"{_label(r)}: {r['speedup']:.2f}x" for r in slow if r["speedup"] < 2.0],
+    )
+    big = [r for r in train if r["bench"] == "rnn" and (r["T"], r["N"], r["H"]) == (50, 64, 512)]
+    add(
+        "(50, 64, 512) training rows >= 90% of the SGEMM peak",
+        big,
+        [
+            f"{_label(r)}: {100 * (r['fastrnn']['peak_fraction'] or 0):.1f}%"
+            for r in big
+            if (r["fastrnn"]["peak_fraction"] or 0) < 0.9
+        ],
+    )
+    step = [
+        r
+        for r in compared
+        if r["bench"] == "cell" and r["mode"] == "lstm" and (r["N"], r["H"]) == (1, 256)
+    ]
+    add(
+        "LSTM step at N=1, H=256 >= 3x torch.nn.LSTMCell",
+        step,
+        [f"{_label(r)}: {r['speedup']:.2f}x" for r in step if r["speedup"] < 3.0],
+    )
+    mem = [
+        r
+        for r in train
+        if r["fastrnn"].get("mem_bytes") is not None and r["torch"].get("mem_bytes") is not None
+    ]
+    add(
+        "training memory <= PyTorch's",
+        mem,
+        [
+            f"{_label(r)}: {_mb(r['fastrnn']['mem_bytes'])} MB vs {_mb(r['torch']['mem_bytes'])} MB"
+            for r in mem
+            if r["fastrnn"]["mem_bytes"] > r["torch"]["mem_bytes"]
+        ],
+    )
+    return out  # fmt: skip
+
+
 def render(report: dict) -> str:
     peak = report["sgemm_peak"]
     m = report["machine"]
@@ -633,9 +710,59 @@ def render(report: dict) -> str:
             + ", ".join(parts)
             + f"; rows below 1x: {s['rows_below_1x']} of {s['rows_compared']}",
         ]
+    for t in s.get("targets", []):
+        state = "met" if t["ok"] else "NOT met: " + "; ".join(t["failing"])
+        lines.append(f"target {t['target']}: {state}")
     for note in report["notes"]:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def markdown(report: dict, plot: str | None = None) -> str:
+    """The run as markdown for bench/BENCHMARKS.md: command, machine, peak, table, targets."""
+    m, peak, st = report["machine"], report["sgemm_peak"], report["settings"]
+    cfg, load = report["fastrnn"], report["load_average"]
+    lines = [
+        f"Command: `{report['command']}` ({report['created']}).",
+        "",
+        f"Machine: {m['model']}, {m['cores']} cores ({m['logical_cpus']} logical CPUs); "
+        f"{st['threads']} threads for both libraries; fastrnn {cfg['version']} ({cfg['simd']}, "
+        f"{cfg['blas'].split(' (')[0]}, {cfg['compiler']}), "
+        + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if k != "fastrnn")
+        + f". 1-minute load average {load['start']} at the start, {load['end']} at the end.",
+        "",
+        f"SGEMM peak: **{_num(peak['gflops'], '.1f')} GFLOP/s** ({peak['backend']}, "
+        f"n = {peak['size']}; best of " + ", ".join(peak["by_backend"]) + ").",
+        "",
+        "| pass | mode | T, N, I, H | fastrnn ms | torch ms | speedup | tokens/s | GFLOP/s "
+        "| % peak | torch % peak | mem MB | torch MB | noise |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        if r.get("bench") not in ("rnn", "cell") or "error" in r:
+            continue
+        fr, pt = r["fastrnn"], r.get("torch") or {}
+        speed = _num(r.get("speedup"), ".2f") + ("×" if r.get("speedup") else "")
+        noise = max(fr["spread"], pt.get("spread", 0)) * 100
+        lines.append(
+            f"| {r['pass']} | {r['mode']} | {_shape(r)} | {_ms(fr['ms'])} | {_ms(pt.get('ms'))} "
+            f"| {speed} | {_num(fr['tokens_per_s'], ',.0f')} | {_num(fr['gflops'], '.1f')} "
+            f"| {_num(fr['peak_fraction'] and 100 * fr['peak_fraction'], '.1f')} "
+            f"| {_num(pt.get('peak_fraction') and 100 * pt['peak_fraction'], '.1f')} "
+            f"| {_mb(fr.get('mem_bytes'))} | {_mb(pt.get('mem_bytes'))} | {noise:.0f}% |"
+        )
+    s = report["summary"]
+    if s["geomean_speedup"]:
+        parts = [f"{k} {v:.2f}×" for k, v in s["geomean_speedup"].items()]
+        lines += ["", "Geometric-mean speedup: " + ", ".join(parts) + "."]
+    if s.get("targets"):
+        lines += ["", "Issue 5's targets on this run:", ""]
+        for t in s["targets"]:
+            state = "met" if t["ok"] else "**not met**: " + "; ".join(t["failing"])
+            lines.append(f"- {t['target']}: {state}")
+    if plot:
+        lines += ["", f"![speedups]({plot})"]
+    return "\n".join(lines) + "\n"
 
 
 def write_plot(report: dict, path: str) -> None:
@@ -761,7 +888,7 @@ def run(args) -> dict:
         "settings": {k: v for k, v in opts.items() if k != "peak"},
         "sgemm_peak": peak,
         "rows": rows,
-        "summary": summary(rows),
+        "summary": dict(summary(rows), targets=check_targets(rows, peak["gflops"])),
         "notes": notes,
     }
 
@@ -796,6 +923,13 @@ def main(argv=None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         write_plot(report, args.plot)
         print(f"wrote {args.plot}")
+    if args.markdown:
+        where = os.path.dirname(os.path.abspath(args.markdown))
+        os.makedirs(where, exist_ok=True)
+        plot = os.path.relpath(os.path.abspath(args.plot), where) if args.plot else None
+        with open(args.markdown, "w") as f:
+            f.write(markdown(report, plot))
+        print(f"wrote {args.markdown}")
     return 1 if any("error" in r for r in report["rows"]) else 0
 
 
