@@ -388,16 +388,30 @@ def _side(ms_samples, flops, tokens, peak) -> dict:
     }
 
 
+def _arrays_in(obj, depth: int = 0) -> list[np.ndarray]:
+    """Every numpy array reachable from obj through attributes, tuples, lists and dicts."""
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if depth > 4 or obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+        return []
+    if isinstance(obj, dict):
+        items = list(obj.values())
+    elif isinstance(obj, (tuple, list)):
+        items = list(obj)
+    elif hasattr(obj, "__dict__") or hasattr(obj, "__slots__"):
+        names = list(getattr(obj, "__dict__", {})) + list(getattr(obj, "__slots__", ()))
+        items = [getattr(obj, n, None) for n in names]
+    else:
+        return []
+    return [a for item in items for a in _arrays_in(item, depth + 1)]
+
+
 def _fastrnn_kept_bytes(layer, x, outputs) -> int | None:
+    """Bytes the layer keeps for backward (every array in its saved state) + the outputs."""
     cache = getattr(layer, "_cache", None)
     if cache is None:
         return None
-    ctxs, masks = cache[0], cache[1]
-    arrays = list(outputs)
-    for ctx in ctxs:
-        arrays += [ctx.x, ctx.reserve, ctx.lengths]
-    arrays += [m for m in masks if m is not None]
-    return numpy_bytes(arrays, exclude=[x, *layer.params.values()])
+    return numpy_bytes([*outputs, *_arrays_in(cache)], exclude=[x, *layer.params.values()])
 
 
 def measure_rnn(
