@@ -266,3 +266,11 @@ def test_markdown_output(tmp_path):
     text = md.read_text()
     assert "fastrnn-bench rnn" in text and "SGEMM peak" in text
     assert "| train | gru | 2,2,4,4 |" in text
+
+
+def test_progress_without_tqdm(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
+    argv = ["cell", "--mode", "rnn_relu", "-H", "4", "--repeats", "1", "--warmup", "0"]
+    assert bench.main([*argv, "--peak-sizes", "32", "--compare", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "[1/1] cell rnn_relu step N=1 I=4 H=4" in err

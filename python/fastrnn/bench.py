@@ -8,8 +8,9 @@
 
 Every run first measures the machine's SGEMM peak, then one row per measurement (bench_rnn.py
 does the measuring), with a progress display on stderr, a table on stdout, and optionally
-`--json PATH` (machine info, fastrnn's config, the peak, every row) and `--plot PATH` (a PNG
-bar chart of the speedups; needs matplotlib).
+`--json PATH` (machine info, fastrnn's config, the peak, every row, issue 5's targets),
+`--plot PATH` (a PNG bar chart of the speedups; needs matplotlib) and `--markdown PATH` (the
+table for bench/BENCHMARKS.md).
 """
 
 # ruff: noqa: E741  (I is the shape letter for input features, as in DESIGN.md)
@@ -60,6 +61,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
 def _modes(text: str) -> list[str]:
     modes = list(bench_rnn.MODES) if text == "all" else text.split(",")
     for mode in modes:
@@ -94,7 +102,9 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         default=d(None),
         help="timed repeats per row; the median is reported",
     )
-    g.add_argument("--warmup", type=int, default=d(None), help="untimed calls before timing")
+    g.add_argument(
+        "--warmup", type=_non_negative, default=d(None), help="untimed calls before timing"
+    )
     g.add_argument("--dtype", choices=("float32", "float64"), default=d("float32"))
     g.add_argument(
         "--compare",
