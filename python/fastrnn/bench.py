@@ -698,8 +698,13 @@ def render(report: dict) -> str:
     lines = [
         f"machine: {m['model']} ({m['cores']} cores), threads {report['settings']['threads']}, "
         f"{report['fastrnn']['simd']}, {report['fastrnn']['blas'].split(' (')[0]}",
-        f"SGEMM peak: {_num(peak['gflops'], '.1f')} GFLOP/s ({peak['backend']}, n={peak['size']});"
-        f" load average {report['load_average']['start']} -> {report['load_average']['end']}",
+        (
+            f"SGEMM peak: {_num(peak['gflops'], '.1f')} GFLOP/s ({peak['backend']}, "
+            f"n={peak['size']}); "
+            if peak["gflops"]
+            else ""
+        )
+        + f"load average {report['load_average']['start']} -> {report['load_average']['end']}",
         "",
     ]
     rnn_rows = [r for r in report["rows"] if r.get("bench") in ("rnn", "cell") and "error" not in r]
@@ -708,7 +713,7 @@ def render(report: dict) -> str:
     if rnn_rows:
         lines.append(_rnn_table(rnn_rows))
     if w2v_rows:
-        lines += ["", _w2v_lines(w2v_rows)]
+        lines += ["", _w2v_lines(w2v_rows)] if rnn_rows else [_w2v_lines(w2v_rows)]
     for r in errors:
         lines.append(f"FAILED {r['label']}: {r['error']}")
     s = report["summary"]
@@ -836,23 +841,30 @@ def write_plot(report: dict, path: str) -> None:
 def run(args) -> dict:
     name, opts = plan(args)
     machine = machine_info()
-    notes = [
-        "ms is the median of the repeats; speedup = torch ms / fastrnn ms; noise = interquartile "
-        "range of the repeats / median, the larger of the two sides'",
-        bench_rnn.FLOPS_METHOD,
-        bench_rnn.MEMORY_METHOD,
-    ]
-    if opts["compare"] == "none" and args.compare is None:
+    notes = []
+    if name != "w2v":
+        notes += [
+            "ms is the median of the repeats; speedup = torch ms / fastrnn ms; noise = "
+            "interquartile range of the repeats / median, the larger of the two sides'",
+            bench_rnn.FLOPS_METHOD,
+            bench_rnn.MEMORY_METHOD,
+        ]
+    if opts["compare"] == "none" and args.compare is None and name != "w2v":
         notes.append("torch is not installed: fastrnn measured alone")
     show = not args.no_progress
-    if show:
-        print(
-            f"fastrnn-bench {name}: measuring the SGEMM peak at {opts['threads']} threads ...",
-            file=sys.stderr,
-            flush=True,
-        )
-    backends = ("numpy", "fastrnn-openblas") + (("torch",) if opts["compare"] == "torch" else ())
-    peak = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)
+    if name == "w2v":  # no GEMM roofline for word2vec
+        peak = {"gflops": None, "backend": None, "size": None, "by_backend": {},
+                "notes": ["not measured for a word2vec-only run"]}  # fmt: skip
+    else:
+        if show:
+            print(
+                f"fastrnn-bench {name}: measuring the SGEMM peak at {opts['threads']} threads ...",
+                file=sys.stderr,
+                flush=True,
+            )
+        backends = ("numpy", "fastrnn-openblas")
+        backends += ("torch",) if opts["compare"] == "torch" else ()
+        peak = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)
     opts["peak"] = peak["gflops"]
     progress = Progress(enabled=show)
     tasks, plan_notes = make_tasks(args, name, opts, progress)
