@@ -213,6 +213,38 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
   return py::make_tuple(dx, dh0, dc0);
 }
 
+// One inference step of a cell: x [N,I], h [N,S], c [N,H] (LSTM) -> (h' [N,S], c' [N,H] or None).
+template <class Real>
+py::tuple step_impl(const RnnDesc& d, const py::array& x_obj, const py::object& h_obj,
+                    const py::object& c_obj, const Weights& wo) {
+  if (x_obj.ndim() != 2) {
+    throw py::value_error("x: expected 2 dimensions [N, I], got shape " +
+                          shape_str(shape_of(x_obj)));
+  }
+  const int64_t N = x_obj.shape(0), H = d.hidden_size, S = d.state_size();
+  if (N < 1) throw py::value_error("x: expected N >= 1, got shape " + shape_str(shape_of(x_obj)));
+  const bool lstm = d.mode == CellMode::kLstm;
+  const Real* x = checked<Real>(x_obj, "x", {N, d.input_size});
+  const Real* h = optional_checked<Real>(h_obj, "h", {N, S});
+  const Real* c = lstm ? optional_checked<Real>(c_obj, "c", {N, H}) : nullptr;
+  const fastrnn::RnnWeights<Real> w = checked_weights<Real>(d, wo);
+  auto h_new = empty<Real>({N, S});
+  py::object c_new = py::none();
+  Real* c_ptr = nullptr;
+  if (lstm) {
+    auto cn = empty<Real>({N, H});
+    c_ptr = cn.mutable_data();
+    c_new = cn;
+  }
+  Real* h_ptr = h_new.mutable_data();
+  {
+    py::gil_scoped_release release;
+    Real* ws = scratch<Real>(fastrnn::rnn_step_workspace_size(d, N));
+    fastrnn::rnn_step<Real>(h_ptr, c_ptr, ws, d, N, x, h, c, w);
+  }
+  return py::make_tuple(h_new, c_new);
+}
+
 bool is_float64(const py::array& x) {
   if (x.dtype().is(py::dtype::of<double>())) return true;
   if (x.dtype().is(py::dtype::of<float>())) return false;
@@ -302,6 +334,18 @@ PYBIND11_MODULE(_C, m) {
       py::arg("desc"), py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
       py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
       py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"));
+
+  m.def(
+      "rnn_step",
+      [](const RnnDesc& d, const py::array& x, const py::object& h, const py::object& c,
+         const py::object& w_ih, const py::object& w_hh, const py::object& b_ih,
+         const py::object& b_hh, const py::object& w_ch) {
+        const Weights w{w_ih, w_hh, b_ih, b_hh, py::none(), w_ch};
+        return is_float64(x) ? step_impl<double>(d, x, h, c, w) : step_impl<float>(d, x, h, c, w);
+      },
+      "One inference step of a cell. Returns (h', c' or None).", py::arg("desc"), py::arg("x"),
+      py::arg("h"), py::arg("c"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
+      py::arg("bias_hh"), py::arg("weight_ch"));
 
   m.def(
       "rnn_backward",

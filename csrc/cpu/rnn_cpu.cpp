@@ -200,7 +200,8 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
   parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
 
   if constexpr (std::is_same_v<T, float>) {
-    if (fused_loop_applies(desc)) {
+    // One step does not repay packing the weights (the step cells' case).
+    if (fused_loop_applies(desc) && steps > 1) {
       fused_forward_loop(y, h, c, gates, reserve, workspace, desc, steps, N, lengths, w.w_hh, b_ih,
                          b_hh, w_ch, clip, reverse);
       std::memcpy(h_n, h, sizeof(T) * N * S);
@@ -307,7 +308,7 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
 
   bool fused = false;
   if constexpr (std::is_same_v<T, float>) {
-    if (fused_loop_applies(desc)) {
+    if (fused_loop_applies(desc) && steps > 1) {
       fused_backward_loop(dg, dgh, dh, dc, workspace, desc, steps, N, dy, lengths, w.w_hh, w_ch,
                           clip, reserve, reverse);
       fused = true;

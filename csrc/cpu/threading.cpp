@@ -16,6 +16,16 @@ namespace fastrnn {
 namespace cpu {
 namespace {
 
+// Spin iterations (about 100 µs) a thread polls before it sleeps: back-to-back jobs, such as the
+// steps of a cell or of a short layer, then never pay a futex wake-up.
+constexpr int kSpin = 3000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -26,14 +36,15 @@ class Pool {
     std::lock_guard<std::mutex> job_lock(job_mutex_);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-      ++generation_;
+      stop_.store(true);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
-    stop_ = false;
-    for (int k = 1; k < threads; ++k) workers_.emplace_back([this, k] { work(k); });
+    stop_.store(false);
+    const uint64_t start = generation_.load();  // jobs after this one are the workers'
+    for (int k = 1; k < threads; ++k) workers_.emplace_back([this, k, start] { work(k, start); });
   }
 
   // Returns false (and runs nothing) when another caller holds the pool.
@@ -41,18 +52,25 @@ class Pool {
     std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
     if (!job_lock.owns_lock()) return false;
     chunks = std::min<int64_t>(chunks, size());
+    fn_ = &fn;
+    total_ = total;
+    chunks_ = chunks;
+    pending_.store(chunks - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      fn_ = &fn;
-      total_ = total;
-      chunks_ = chunks;
-      pending_ = chunks - 1;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     run_chunk(0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+      if (spins < kSpin) {
+        cpu_relax();
+      } else {
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+        break;
+      }
+    }
     fn_ = nullptr;
     return true;
   }
@@ -64,29 +82,37 @@ class Pool {
     if (begin < end) (*fn_)(begin, end);
   }
 
-  void work(int k) {
-    uint64_t seen = 0;
+  void work(int k, uint64_t seen) {
     for (;;) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
-      if (stop_) return;
-      if (k >= chunks_ || fn_ == nullptr) continue;
-      lock.unlock();
+      for (int spins = 0; spins < kSpin && generation_.load(std::memory_order_acquire) == seen;
+           ++spins) {
+        cpu_relax();
+      }
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_.load()) return;
+      if (k >= chunks_) continue;
       run_chunk(k);
-      lock.lock();
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_one();
+      }
     }
   }
 
   std::mutex job_mutex_;  // one job at a time
-  std::mutex mutex_;
+  std::mutex mutex_;      // guards the sleeps on wake_ and done_
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
+  // The job: written by the caller before generation_ is bumped, read by workers after.
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-  int64_t total_ = 0, chunks_ = 0, pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  int64_t total_ = 0, chunks_ = 0;
+  std::atomic<int64_t> pending_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
 };
 
 Pool& pool() {
@@ -127,10 +153,8 @@ void SpinBarrier::wait() {
     return;
   }
   for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
-    if (spins < 20000) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+    if (spins < kSpin) {
+      cpu_relax();
     } else {
       std::this_thread::yield();
     }

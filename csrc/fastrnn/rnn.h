@@ -74,4 +74,14 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
                   const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
                   const T* reserve, bool reverse);
 
+// One inference step of a cell, the step cells' path: threads split the hidden units and each
+// multiplies only its share of the weight rows, read in place (no packing), so at small N a step
+// streams the weights once from its core's cache.
+// h_new: [N,S] out; c_new: [N,H] out (LSTM). workspace: [rnn_step_workspace_size].
+// x: [N,I]; h: [N,S] or null (zeros); c: [N,H] or null.
+int64_t rnn_step_workspace_size(const RnnDesc& desc, int64_t batch);
+template <class T>
+void rnn_step(T* h_new, T* c_new, T* workspace, const RnnDesc& desc, int64_t batch, const T* x,
+              const T* h, const T* c, const RnnWeights<T>& w);
+
 }  // namespace fastrnn

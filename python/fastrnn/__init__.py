@@ -1,6 +1,6 @@
 """fastrnn: fused CPU (and optional CUDA) kernels for RNN, LSTM and GRU layers under a numpy API.
 
-Public names: the numpy layers (RNN, LSTM, GRU), the stateless `functional` API, thread control
+Public names: the numpy layers (RNN, LSTM, GRU), the step cells (RNNCell, LSTMCell, GRUCell), the stateless `functional` API, thread control
 and `show_config()`.
 """
 
@@ -9,14 +9,18 @@ from fastrnn import _blas  # noqa: F401  (loads the BLAS library before the exte
 # isort: split
 from fastrnn import _C, functional
 from fastrnn._config import get_num_threads, set_num_threads, show_config
+from fastrnn.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.layers import GRU, LSTM, RNN
 
 __version__ = _C.version()
 
 __all__ = [
     "GRU",
+    "GRUCell",
     "LSTM",
+    "LSTMCell",
     "RNN",
+    "RNNCell",
     "__version__",
     "functional",
     "get_num_threads",
