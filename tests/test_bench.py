@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastrnn import bench, bench_rnn
 
-TINY = ["--repeats", "1", "--warmup", "0", "--peak-sizes", "32", "--no-progress"]
+TINY = ["--repeats", "1", "--warmup", "0", "--peak-sizes", "32", "--no-progress", "--threads", "1"]
 
 try:
     import torch  # noqa: F401

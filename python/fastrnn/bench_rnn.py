@@ -235,7 +235,8 @@ def sgemm_peak(
         finally:
             if restore is not None:
                 restore()
-        time.sleep(0.2)
+        if threads > 1:  # let this backend's worker threads stop spinning
+            time.sleep(0.2)
     best = max(
         ((g, name, int(n)) for name, d in by_backend.items() for n, g in d.items()),
         default=(float("nan"), None, None),
