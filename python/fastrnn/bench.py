@@ -44,6 +44,7 @@ QUICK_RNN = (
     ("lstm", 50, 64, 512),
 )
 QUICK_CELLS = (("lstm", 256),)
+NOISY = 25  # % interquartile range / median above which a row is marked noisy in --markdown
 SUITE_THREADS = 2  # the issue's grid is defined at 2 threads
 # word2vec sizes of the quick suite when fastrnn.bench_w2v has no QUICK_KWARGS of its own; the
 # full suite and the w2v command use run_w2v_benchmark's defaults (the word2vec issue's setting).
@@ -753,6 +754,7 @@ def markdown(report: dict, plot: str | None = None) -> str:
         "| % peak | torch % peak | mem MB | torch MB | noise |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    noisy = False
     for r in report["rows"]:
         if r.get("bench") not in ("rnn", "cell") or "error" in r:
             continue
@@ -764,8 +766,12 @@ def markdown(report: dict, plot: str | None = None) -> str:
             f"| {speed} | {_num(fr['tokens_per_s'], ',.0f')} | {_num(fr['gflops'], '.1f')} "
             f"| {_num(fr['peak_fraction'] and 100 * fr['peak_fraction'], '.1f')} "
             f"| {_num(pt.get('peak_fraction') and 100 * pt['peak_fraction'], '.1f')} "
-            f"| {_mb(fr.get('mem_bytes'))} | {_mb(pt.get('mem_bytes'))} | {noise:.0f}% |"
+            f"| {_mb(fr.get('mem_bytes'))} | {_mb(pt.get('mem_bytes'))} "
+            f"| {noise:.0f}%{' †' if noise > NOISY else ''} |"
         )
+        noisy = noisy or noise > NOISY
+    if noisy:
+        lines += ["", f"† noisy: the repeats' interquartile range exceeds {NOISY}% of the median."]
     s = report["summary"]
     if s["geomean_speedup"]:
         parts = [f"{k} {v:.2f}×" for k, v in s["geomean_speedup"].items()]
