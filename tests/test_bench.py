@@ -274,3 +274,15 @@ def test_progress_without_tqdm(monkeypatch, capsys):
     assert bench.main([*argv, "--peak-sizes", "32", "--compare", "none"]) == 0
     err = capsys.readouterr().err
     assert "[1/1] cell rnn_relu step N=1 I=4 H=4" in err
+
+
+def test_markdown_updates_between_markers(tmp_path):
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text(f"# title\n\nintro\n\n{bench.MD_BEGIN}\nold results\n{bench.MD_END}\n\ntail\n")
+    assert bench.write_markdown(str(doc), "new results\n").startswith("updated")
+    text = doc.read_text()
+    assert "old results" not in text and "new results" in text
+    assert text.startswith("# title\n\nintro\n\n") and text.endswith(f"{bench.MD_END}\n\ntail\n")
+    fresh = tmp_path / "new.md"
+    assert bench.write_markdown(str(fresh), "only this\n") == "wrote"
+    assert fresh.read_text() == "only this\n"

@@ -125,7 +125,8 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         "--markdown",
         metavar="PATH",
         default=d(None),
-        help="write the RNN table, machine and targets as markdown (for bench/BENCHMARKS.md)",
+        help="write the RNN table, machine and targets as markdown; a file with <!-- rnn-results "
+        "--> ... <!-- /rnn-results --> markers (bench/BENCHMARKS.md) is updated between them",
     )
     g.add_argument(
         "--peak-sizes",
@@ -786,6 +787,28 @@ def markdown(report: dict, plot: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+MD_BEGIN, MD_END = "<!-- rnn-results -->", "<!-- /rnn-results -->"
+
+
+def write_markdown(path: str, text: str) -> str:
+    """Writes `text` to path; if the file exists with MD_BEGIN ... MD_END markers (as
+    bench/BENCHMARKS.md has), replaces only what is between them. Returns what it did."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    begin, end = old.find(MD_BEGIN), old.find(MD_END)
+    if 0 <= begin < end:
+        text = old[: begin + len(MD_BEGIN)] + "\n\n" + text + "\n" + old[end:]
+        how = "updated the results in"
+    else:
+        how = "wrote"
+    with open(path, "w") as f:
+        f.write(text)
+    return how
+
+
 def write_plot(report: dict, path: str) -> None:
     """A horizontal bar chart of every row's speedup, with lines at 1x and 2x."""
     try:
@@ -955,9 +978,8 @@ def main(argv=None) -> int:
         where = os.path.dirname(os.path.abspath(args.markdown))
         os.makedirs(where, exist_ok=True)
         plot = os.path.relpath(os.path.abspath(args.plot), where) if args.plot else None
-        with open(args.markdown, "w") as f:
-            f.write(markdown(report, plot))
-        print(f"wrote {args.markdown}")
+        how = write_markdown(args.markdown, markdown(report, plot))
+        print(f"{how} {args.markdown}")
     return 1 if any("error" in r for r in report["rows"]) else 0
 
 
