@@ -68,6 +68,7 @@ def test_rnn_json_schema(tmp_path, capsys):
         assert fr["mem_bytes"] > 0
         if HAVE_TORCH:
             assert row["speedup"] == pytest.approx(row["torch"]["ms"] / fr["ms"])
+            assert row["speedup_paired"] > 0
             assert row["torch"]["mem_bytes"] > 0
             assert row["max_abs_diff"] < 1e-4  # the same weights gave the same outputs
     train = [r for r in report["rows"] if r["pass"] == "train"]

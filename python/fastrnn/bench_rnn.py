@@ -105,6 +105,12 @@ def time_alternating(
     return samples
 
 
+def paired_speedup(theirs: list[float], ours: list[float]) -> float:
+    """Median over repeats of theirs[r] / ours[r]: each ratio compares two samples taken next to
+    each other, so a slow drift of the machine's load cancels (kept beside the ratio of medians)."""
+    return float(np.median(np.asarray(theirs) / np.asarray(ours)))
+
+
 # ---------------------------------------------------------------------------------------------
 # flop counts
 
@@ -563,6 +569,7 @@ def measure_rnn(
         row["torch"]["mem_bytes"] = mem_pt
         row["torch"]["malloc_retained_bytes"] = retained_pt
         row["speedup"] = row["torch"]["ms"] / row["fastrnn"]["ms"]
+        row["speedup_paired"] = paired_speedup(samples["torch"], samples["fastrnn"])
     row["notes"] = notes
     return row
 
@@ -694,5 +701,6 @@ def measure_cell(
         row["torch"] = _side([s * 1e3 for s in samples["torch"]], flops, N, peak)
         row["torch"]["mem_bytes"] = state_bytes
         row["speedup"] = row["torch"]["ms"] / row["fastrnn"]["ms"]
+        row["speedup_paired"] = paired_speedup(samples["torch"], samples["fastrnn"])
     row["notes"] = notes
     return row
