@@ -98,6 +98,7 @@ def test_cell_row(tmp_path):
     assert any(note.startswith("fastrnn step: fastrnn.") for note in row["notes"])
     if HAVE_TORCH:
         assert any("LSTMCell" in note for note in row["notes"])
+        assert row["max_abs_diff"] < 1e-5  # one step from zeros agrees with torch.nn.LSTMCell
 
 
 def test_plot_writes_png(tmp_path):

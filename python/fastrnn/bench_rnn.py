@@ -578,12 +578,14 @@ def measure_rnn(
 # one streaming cell step
 
 
-def _fastrnn_cell_step(mode, I, H, N, dtype, params, notes):
-    """A callable running one step (keeping the state), and how it is done."""
+def _fastrnn_cell_step(mode, x, H, params, notes):
+    """(step, state): a callable running one step on x [N,I] that feeds the state back, and the
+    one-element list holding that state (h [N,H], LSTM (h, c)); notes say how it is done."""
     cls_name = {"lstm": "LSTMCell", "gru": "GRUCell"}.get(mode, "RNNCell")
     cls = getattr(fastrnn, cls_name, None)
     lstm = mode == "lstm"
-    x = np.random.default_rng(1).standard_normal((N, I)).astype(dtype)  # [N,I]
+    N, I = x.shape
+    dtype = x.dtype
     h = np.zeros((N, H), dtype)  # [N,H]
     state = [(h, h.copy()) if lstm else h]
     if cls is not None:
@@ -597,8 +599,9 @@ def _fastrnn_cell_step(mode, I, H, N, dtype, params, notes):
                 state[0] = cell.step(x, state[0])
 
             step()
+            state[0] = (h, h.copy()) if lstm else h
             notes.append(f"fastrnn step: fastrnn.{cls_name}(...).step(x, state)")
-            return step
+            return step, state
         except Exception as e:  # noqa: BLE001 - fall back to the functional path, and say so
             notes.append(f"fastrnn.{cls_name}.step unusable here ({type(e).__name__}: {e})")
     x3 = x[None]  # [1,N,I]
@@ -613,7 +616,7 @@ def _fastrnn_cell_step(mode, I, H, N, dtype, params, notes):
         if cls is None
         else "fastrnn step: fastrnn.functional.forward with T=1, training=False"
     )
-    return step
+    return step, state
 
 
 def measure_cell(
@@ -648,8 +651,11 @@ def measure_cell(
         "bias_ih": rng.uniform(-k, k, (G * H,)).astype(dtype),  # [G*H]
         "bias_hh": rng.uniform(-k, k, (G * H,)).astype(dtype),  # [G*H]
     }
+    x = rng.standard_normal((N, I)).astype(dtype)  # [N,I]
     notes = []
-    fns = {"fastrnn": _fastrnn_cell_step(mode, I, H, N, dtype, params, notes)}
+    fr_step, fr_state = _fastrnn_cell_step(mode, x, H, params, notes)
+    fns = {"fastrnn": fr_step}
+    diff = None
     torch = _import_torch() if compare == "torch" else None
     if compare == "torch" and torch is None:
         notes.append("torch is not installed: no comparison")
@@ -663,9 +669,15 @@ def measure_cell(
             cell = torch.nn.RNNCell(I, H, nonlinearity=mode.split("_")[1])
         cell = cell.to(getattr(torch, dtype.name))
         cell.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
-        xt = torch.from_numpy(rng.standard_normal((N, I)).astype(dtype))
+        xt = torch.from_numpy(x)
         zeros = torch.zeros(N, H, dtype=getattr(torch, dtype.name))
         tstate = [(zeros, zeros.clone()) if mode == "lstm" else zeros]
+        # one step from zeros on both sides: the same result?
+        fr_step()
+        with torch.inference_mode():
+            ref = cell(xt, tstate[0])
+        mine = fr_state[0][0] if mode == "lstm" else fr_state[0]
+        diff = float(np.max(np.abs((ref[0] if mode == "lstm" else ref).numpy() - mine)))
 
         def pt_step():
             with torch.inference_mode():
@@ -692,6 +704,8 @@ def measure_cell(
         "warmup": warmup,
         "flops": flops,
     }
+    if diff is not None:
+        row["max_abs_diff"] = diff
     state_bytes = N * H * dtype.itemsize * (2 if mode == "lstm" else 1)
     row["fastrnn"] = _side([s * 1e3 for s in samples["fastrnn"]], flops, N, peak)
     row["fastrnn"]["mem_bytes"] = state_bytes
