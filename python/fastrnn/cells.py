@@ -114,11 +114,13 @@ class RNNCellBase:
         """Returns (x [N,I] contiguous of the cell's dtype, whether x was unbatched)."""
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous):
             x = F.as_float_array(x, name, self.dtype)
-        if x.ndim == 1:
-            return x[None], True
-        if x.ndim != 2:
+        if x.ndim not in (1, 2):
             raise ValueError(f"{name}: expected shape [N, I] or [I], got {x.shape}")
-        return x, False
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: expected {self.input_size} input features, got shape {x.shape}"
+            )
+        return (x[None], True) if x.ndim == 1 else (x, False)
 
     def _state(self, state, N: int, unbatched: bool, name: str):
         """Returns (h [N,H] or None, c [N,H] or None) as contiguous arrays."""

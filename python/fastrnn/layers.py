@@ -9,6 +9,7 @@ gradients.
 
 from __future__ import annotations
 
+import numbers
 import operator
 
 import numpy as np
@@ -58,7 +59,7 @@ class RNNBase:
         self.bidirectional = bool(bidirectional)
         self.reset_after = bool(reset_after)
         self.peephole = bool(peephole)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
             raise TypeError(f"dropout: expected a float in [0, 1), got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
@@ -161,24 +162,25 @@ class RNNBase:
 
     # ---- forward / backward ----
 
-    def _split_hx(self, hx, N: int):
-        """Returns per-(layer, direction) initial states: lists of h0 [N,S] and c0 [N,H]."""
+    def _split_hx(self, hx, N: int, arg: str = "hx"):
+        """Returns per-(layer, direction) initial states: lists of h0 [N,S] and c0 [N,H].
+        arg names the argument in error messages ("hx", or "dh_n" for backward)."""
         LD = self.num_layers * self.num_directions
         lstm = self.mode == "lstm"
         h0 = c0 = None
         if hx is not None:
             if lstm:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise TypeError("hx: expected a pair (h_0, c_0) for LSTM")
+                    raise TypeError(f"{arg}: expected a pair (h, c) for LSTM")
                 h0, c0 = hx
             else:
                 if isinstance(hx, (tuple, list)):
-                    raise TypeError("hx: expected an array h_0, not a tuple")
+                    raise TypeError(f"{arg}: expected an array, not a tuple")
                 h0 = hx
         out = []
         for name, value, size in (
-            ("hx" if not lstm else "hx[0]", h0, self.state_size),
-            ("hx[1]", c0, self.hidden_size),
+            (arg if not lstm else f"{arg}[0]", h0, self.state_size),
+            (f"{arg}[1]", c0, self.hidden_size),
         ):
             if value is None:
                 out.append([None] * LD)
@@ -276,7 +278,7 @@ class RNNBase:
         if self.batch_first:
             dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
         dh_list, dc_list = (
-            self._split_hx(dh_n, N)
+            self._split_hx(dh_n, N, "dh_n")
             if dh_n is not None
             else ([None] * len(ctxs), [None] * len(ctxs))
         )
