@@ -595,3 +595,101 @@ def test_dropout_backward_matches_finite_differences_of_reseeded_layers(variant)
     assert_close(dx, n_dx, FD_RTOL, FD_ATOL, "dx")
     assert_close(dhx, n_dhx, FD_RTOL, FD_ATOL, "dh0/dc0")
     assert_close(layer.grads, n_grads, FD_RTOL, FD_ATOL, "grads")
+
+
+# ---------------------------------------------------------------------------------------------
+# sizes where the kernels use several threads; accumulation; inputs left alone; thread count
+
+
+@pytest.mark.parametrize("variant", ["rnn_tanh", "lstm", "lstm_proj", "gru"])
+def test_stack_threaded_sizes_match_torch(variant):
+    """float32 at sizes where each step is split over threads (H not a multiple of 16)."""
+    kind, _, kwargs = VARIANTS[variant]
+    if "proj_size" in kwargs:
+        kwargs = {"proj_size": 40}
+    t, n, n_in, h = 6, 16, 24, 120  # 2*N*G*H*S >= 400k flops per step for every variant
+    L, D, S = 2, 2, kwargs.get("proj_size") or h
+    dtype = np.float32
+    module = torch_module(kind, kwargs, L, True, True, False, dtype, n_in=n_in, h=h)
+    layer = our_layer(kind, kwargs, L, True, True, False, dtype, n_in=n_in, h=h)
+    layer.load_state_dict(module.state_dict())
+    x, hx, dy, dh_n = make_data(
+        kind, S, L, D, True, False, dtype, np.random.default_rng(10), n=n, t=t, n_in=n_in, h=h
+    )
+    lengths = np.array([6, 3, 1, 5, 6, 2, 6, 4, 1, 6, 3, 5, 2, 6, 4, 1])
+    infer = layer.forward(x, hx, lengths, training=False)
+    y, state = layer.forward(x, hx, lengths)
+    assert_close(infer, (y, state), 1e-6, 1e-7, "eval")
+    dx, dhx = layer.backward(dy, dh_n)
+    want = torch_forward_backward(module, x, hx, lengths, dy, dh_n, False)
+    assert_close((y, state, dx, dhx), tuple(want), *TOL[dtype])
+    assert_close(layer.grads, torch_grads(module), *TOL[dtype], "grads")
+    assert not np.any(y[padding_mask(lengths, t, n)])
+
+
+@pytest.mark.parametrize("variant", ["lstm_proj", "gru"])
+def test_stack_grads_accumulate_over_calls(variant):
+    kind, _, kwargs = VARIANTS[variant]
+    L, D, S = 2, 2, kwargs.get("proj_size") or H
+    dtype = np.float64
+    module = torch_module(kind, kwargs, L, True, True, True, dtype)
+    layer = our_layer(kind, kwargs, L, True, True, True, dtype)
+    layer.load_state_dict(module.state_dict())
+    rng = np.random.default_rng(11)
+    for lengths in [mixed_lengths(T, N), None, np.ones(N, np.int64)]:
+        x, hx, dy, dh_n = make_data(kind, S, L, D, True, True, dtype, rng)
+        layer.forward(x, hx, lengths)
+        got = layer.backward(dy, dh_n)
+        want = torch_forward_backward(module, x, hx, lengths, dy, dh_n, True)[2:]
+        assert_close(got, tuple(want), *TOL[dtype], "dx, dhx")
+    assert_close(layer.grads, torch_grads(module), *TOL[dtype], "accumulated grads")
+    layer.zero_grad()
+    assert all(not np.any(g) for g in layer.grads.values())
+
+
+def test_stack_leaves_inputs_alone_and_takes_views():
+    """forward/backward do not write into x, hx, dy, dh_n; non-contiguous views work."""
+    kind, _, kwargs = VARIANTS["lstm_proj"]
+    L, D, S = 2, 2, P
+    dtype = np.float64
+    layer = our_layer(kind, kwargs, L, True, True, True, dtype)
+    x, hx, dy, dh_n = make_data(kind, S, L, D, True, False, dtype, np.random.default_rng(12))
+    lengths = mixed_lengths(T, N)
+    x_bf, dy_bf = np.swapaxes(x, 0, 1), np.swapaxes(dy, 0, 1)  # views, not contiguous
+    assert not x_bf.flags.c_contiguous
+    copies = [a.copy() for a in (x, *hx, dy, *dh_n)]
+    y, state = layer.forward(x_bf, hx, lengths)
+    dx, dhx = layer.backward(dy_bf, dh_n)
+    for a, b in zip((x, *hx, dy, *dh_n), copies, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    ref = our_layer(kind, kwargs, L, True, True, True, dtype)
+    ref.load_state_dict(layer.state_dict())
+    want = ref.forward(np.ascontiguousarray(x_bf), hx, lengths)
+    want += ref.backward(np.ascontiguousarray(dy_bf), dh_n)
+    assert_close((y, state, dx, dhx), tuple(want), 0, 0)
+    assert_close(layer.grads, ref.grads, 0, 0, "grads")
+
+
+def test_stack_results_do_not_depend_on_thread_count():
+    kind, _, kwargs = VARIANTS["lstm"]
+    t, n, n_in, h = 5, 8, 16, 80
+    L, D = 2, 2
+    layer = our_layer(kind, kwargs, L, True, True, False, np.float32, n_in=n_in, h=h)
+    x, hx, dy, dh_n = make_data(
+        kind, h, L, D, True, False, np.float32, np.random.default_rng(13), n=n, t=t, n_in=n_in, h=h
+    )
+    lengths = np.array([5, 1, 3, 5, 2, 4, 5, 1])
+    before = fastrnn.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            fastrnn.set_num_threads(threads)
+            layer.zero_grad()
+            out = layer.forward(x, hx, lengths)
+            out += layer.backward(dy, dh_n)
+            results.append((out, {k: v.copy() for k, v in layer.grads.items()}))
+    finally:
+        fastrnn.set_num_threads(before)
+    assert_close(tuple(results[1][0]), tuple(results[0][0]), 1e-5, 1e-6, "outputs")
+    assert_close(results[1][1], results[0][1], 1e-5, 1e-6, "grads")
