@@ -487,3 +487,79 @@ def test_default_init_is_pytorch_uniform_and_seeded(variant):
     assert_close(again.params, cell.params, 0, 0, "same seed")
     other = cls(20, hidden, seed=124, **kwargs)
     assert not np.array_equal(other.params["weight_ih"], cell.params["weight_ih"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [1, 4])
+@pytest.mark.parametrize("variant", ["lstm_peephole_clip", "gru_reset_before"])
+def test_extra_cells_threaded_sizes_match_reference(variant, n, dtype):
+    kind, mode, kwargs = EXTRA_VARIANTS[variant]
+    n_in, h = 64, 200
+    rng = np.random.default_rng(14)
+    kwargs = {k: v for k, v in kwargs.items() if k != "cell_clip"}
+    cell = our_cell(kind, kwargs, dtype, n_in=n_in, h=h)
+    params = cell.state_dict()
+    if "weight_ch" in params:
+        params["weight_ch"] = rng.uniform(-1, 1, (3, h)).astype(dtype)
+    x = 3 * rng.standard_normal((n, n_in)).astype(dtype)
+    state = draw_state(kind, rng, dtype, (n, h))
+    fkwargs = {"reset_after": kwargs.get("reset_after", True)}
+    if kind == "LSTMCell":
+        fkwargs["cell_clip"] = choose_cell_clip(x[None], params, state)
+        cell = our_cell(kind, dict(kwargs, cell_clip=fkwargs["cell_clip"]), dtype, n_in=n_in, h=h)
+    cell.load_state_dict(params)
+    _, r_state, _ = reference_forward(mode, x[None], params, state, **fkwargs)
+    assert_close(cell.step(x, state), r_state, *TOL[dtype], "step")
+    assert_close(cell.forward(x, state), r_state, *TOL[dtype], "forward")
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_cells_leave_inputs_alone_and_return_new_arrays(variant):
+    kind, kwargs = VARIANTS[variant]
+    cell = our_cell(kind, kwargs, np.float32)
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((N, I_SIZE)).astype(np.float32)
+    state = draw_state(kind, rng, np.float32, (N, H))
+    dstate = draw_state(kind, rng, np.float32, (N, H))
+    parts = state if isinstance(state, tuple) else (state,)
+    dparts = dstate if isinstance(dstate, tuple) else (dstate,)
+    copies = [a.copy() for a in (x, *parts, *dparts)]
+    params = cell.state_dict()
+    first = cell.step(x, state)
+    cell.forward(x, state)
+    cell.backward(dstate)
+    for a, b in zip((x, *parts, *dparts), copies, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert_close(cell.params, params, 0, 0, "params unchanged")
+    # outputs are new arrays: a second step does not overwrite the first one's result
+    kept = [a.copy() for a in (first if isinstance(first, tuple) else (first,))]
+    outs = first if isinstance(first, tuple) else (first,)
+    assert not any(np.shares_memory(o, p) for o in outs for p in (x, *parts))
+    cell.step(2 * x, state)
+    for a, b in zip(outs, kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("variant", ["rnn_tanh", "lstm", "gru_reset_before"])
+def test_bidirectional_layer_reverse_half_equals_cell_steps_backwards(variant):
+    """The reverse direction of a bidirectional layer with lengths is a cell run from each
+    sequence's last real step back to its first."""
+    layer_kind, cell_kind, mode, kwargs = LAYER_VARIANTS[variant]
+    lstm = mode == "lstm"
+    dtype = np.float64
+    steps, lengths = 5, np.array([3, 5, 1])
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((steps, N, I_SIZE))
+    layer = getattr(fastrnn, layer_kind)(I_SIZE, H, bidirectional=True, dtype=dtype, **kwargs)
+    y, state = layer.forward(x, None, lengths)
+    cell = our_cell(cell_kind, kwargs, dtype)
+    cell.load_state_dict(
+        {k.removesuffix("_l0_reverse"): v for k, v in layer.params.items() if "reverse" in k}
+    )
+    for n, length in enumerate(lengths):
+        s = None
+        for t in reversed(range(length)):
+            s = cell.step(x[t, n], s)
+            assert_close(s[0] if lstm else s, y[t, n, H:], 1e-10, 1e-12, f"n={n} t={t}")
+        final = tuple(a[1, n] for a in state) if lstm else state[1, n]
+        assert_close(s, final, 1e-10, 1e-12, f"final state of n={n}")
