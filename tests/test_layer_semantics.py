@@ -341,10 +341,12 @@ EXTRA_CONFIGS = {
 }
 
 
-def make_extra_layer(variant, L, bi, batch_first, dtype, x_tm, hx, lengths, seed=7, **sizes):
-    """The layer of an EXTRA_VARIANT with strong peepholes and a clip value the data reach;
-    returns (layer, mode, reference kwargs)."""
-    kind, mode, kwargs = EXTRA_VARIANTS[variant]
+def make_extra_layer(
+    spec, L, bi, batch_first, dtype, x_tm, hx, lengths, seed=7, min_gap=1e-3, **sizes
+):
+    """The layer of spec = (class name, mode, kwargs) as in EXTRA_VARIANTS, with strong
+    peepholes and a clip value the data reach; returns (layer, mode, reference kwargs)."""
+    kind, mode, kwargs = spec
     kwargs = dict(kwargs)
     clip = kwargs.pop("cell_clip", False)
     layer = our_layer(kind, kwargs, L, bi, True, batch_first, dtype, seed=seed, **sizes)
@@ -358,7 +360,7 @@ def make_extra_layer(variant, L, bi, batch_first, dtype, x_tm, hx, lengths, seed
         fkwargs["reset_after"] = False
     if clip:
         D = 2 if bi else 1
-        kappa = choose_stack_clip(x_tm, params, L, D, hx, lengths)
+        kappa = choose_stack_clip(x_tm, params, L, D, hx, lengths, min_gap)
         fkwargs["cell_clip"] = kappa
         kwargs["cell_clip"] = kappa
         layer = our_layer(kind, kwargs, L, bi, True, batch_first, dtype, seed=seed, **sizes)
@@ -378,7 +380,7 @@ def test_extra_variants_stack_match_reference(variant, config, dtype):
     x = 3 * x  # reach the clip
     lengths = mixed_lengths(T, N) if with_lengths else None
     layer, mode, fkwargs = make_extra_layer(
-        variant, L, bi, batch_first, dtype, tm(x, batch_first), hx, lengths
+        EXTRA_VARIANTS[variant], L, bi, batch_first, dtype, tm(x, batch_first), hx, lengths
     )
     y, state = layer.forward(x, hx, lengths)
     dx, dhx = layer.backward(dy, dh_n)
@@ -424,7 +426,7 @@ def test_extra_variants_stack_match_finite_differences(variant):
     )  # fmt: skip
     x = 3 * x
     layer, mode, fkwargs = make_extra_layer(
-        variant, L, True, False, np.float64, x, hx, lengths, **FD_SIZES
+        EXTRA_VARIANTS[variant], L, True, False, np.float64, x, hx, lengths, **FD_SIZES
     )
     params = layer.state_dict()
     layer.forward(x, hx, lengths)
@@ -693,3 +695,30 @@ def test_stack_results_do_not_depend_on_thread_count():
         fastrnn.set_num_threads(before)
     assert_close(tuple(results[1][0]), tuple(results[0][0]), 1e-5, 1e-6, "outputs")
     assert_close(results[1][1], results[0][1], 1e-5, 1e-6, "grads")
+
+
+@pytest.mark.parametrize(
+    "variant", ["lstm_peephole", "lstm_proj_peephole_clip", "gru_reset_before"]
+)
+def test_extra_variants_threaded_sizes_match_reference(variant):
+    """float32 stacks at sizes where each step is split over threads, against the reference."""
+    kind, mode, kwargs = EXTRA_VARIANTS[variant]
+    t, n, n_in, h = 5, 16, 24, 120
+    L, D = 2, 2
+    S = 40 if "proj_size" in kwargs else h
+    dtype = np.float32
+    kwargs = dict(kwargs, proj_size=S) if "proj_size" in kwargs else kwargs
+    x, hx, dy, dh_n = make_data(
+        kind, S, L, D, True, False, dtype, np.random.default_rng(14), n=n, t=t, n_in=n_in, h=h
+    )
+    x = 3 * x
+    lengths = np.array([5, 3, 1, 5, 4, 2, 5, 4, 1, 5, 3, 5, 2, 5, 4, 1])
+    layer, mode, fkwargs = make_extra_layer(
+        (kind, mode, kwargs), L, True, False, dtype, x, hx, lengths, min_gap=1e-5, n_in=n_in, h=h
+    )  # (many cells: a smaller gap to the kink, still far above float32 rounding)
+    y, state = layer.forward(x, hx, lengths)
+    dx, dhx = layer.backward(dy, dh_n)
+    r_y, r_state, caches = stack_forward(mode, x, layer.params, L, D, hx, lengths, **fkwargs)
+    r_dx, r_dhx, r_grads = stack_backward(mode, caches, L, D, dy, dh_n)
+    assert_close((y, state, dx, dhx), (r_y, r_state, r_dx, r_dhx), *TOL[dtype])
+    assert_close(layer.grads, r_grads, *TOL[dtype], "grads")
