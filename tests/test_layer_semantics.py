@@ -722,3 +722,15 @@ def test_extra_variants_threaded_sizes_match_reference(variant):
     r_dx, r_dhx, r_grads = stack_backward(mode, caches, L, D, dy, dh_n)
     assert_close((y, state, dx, dhx), (r_y, r_state, r_dx, r_dhx), *TOL[dtype])
     assert_close(layer.grads, r_grads, *TOL[dtype], "grads")
+
+
+def test_stack_parameter_names_and_shapes():
+    """torch's names and shapes for every layer and direction, plus weight_ch_l{k}{_reverse}
+    [3, H] for peepholes; layer k > 0 reads D*P features."""
+    layer = fastrnn.LSTM(I_SIZE, H, 3, bidirectional=True, proj_size=P, peephole=True)
+    module = torch.nn.LSTM(I_SIZE, H, 3, bidirectional=True, proj_size=P)
+    want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    want.update({f"weight_ch_l{k}{sfx}": (3, H) for k in range(3) for sfx in SUFFIX})
+    assert {k: v.shape for k, v in layer.params.items()} == want
+    assert want["weight_ih_l1"] == (4 * H, 2 * P) and want["weight_hh_l2_reverse"] == (4 * H, P)
+    assert set(layer.grads) == set(want)
