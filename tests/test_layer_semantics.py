@@ -734,3 +734,39 @@ def test_stack_parameter_names_and_shapes():
     assert {k: v.shape for k, v in layer.params.items()} == want
     assert want["weight_ih_l1"] == (4 * H, 2 * P) and want["weight_hh_l2_reverse"] == (4 * H, P)
     assert set(layer.grads) == set(want)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_unbatched_input_matches_torch(kind):
+    """torch.nn accepts x [T, I] with hx [L*D, S]; so do the numpy layers."""
+    torch = pytest.importorskip("torch")
+    ours_cls, torch_cls = getattr(fastrnn, kind), getattr(torch.nn, kind)
+    module = torch_cls(3, 5, num_layers=2, bidirectional=True, dtype=torch.float64)
+    layer = ours_cls(3, 5, num_layers=2, bidirectional=True, dtype=np.float64)
+    layer.load_state_dict(module.state_dict())
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 3))
+    h0 = rng.standard_normal((4, 5))
+    hx = (h0, rng.standard_normal((4, 5))) if kind == "LSTM" else h0
+    xt = torch.tensor(x, requires_grad=True)
+    hxt = (
+        tuple(torch.tensor(a, requires_grad=True) for a in hx)
+        if kind == "LSTM"
+        else (torch.tensor(hx, requires_grad=True))
+    )
+    y_t, state_t = module(xt, hxt)
+    y, state = layer.forward(x, hx)
+    assert y.shape == (7, 10)
+    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    states = state if kind == "LSTM" else (state,)
+    states_t = state_t if kind == "LSTM" else (state_t,)
+    for a, b in zip(states, states_t, strict=True):
+        assert a.shape == (4, 5)
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    y_t.backward(torch.tensor(dy))
+    dx, dhx = layer.backward(dy)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    dh0 = dhx[0] if kind == "LSTM" else dhx
+    h_grad = hxt[0].grad if kind == "LSTM" else hxt.grad
+    np.testing.assert_allclose(dh0, h_grad.numpy(), rtol=1e-10, atol=1e-12)

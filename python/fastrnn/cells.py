@@ -1,4 +1,5 @@
-"""Step cells for streaming and custom loops (decoders, teacher forcing): RNNCell, LSTMCell, GRUCell.
+"""Step cells for streaming and custom loops (decoders, teacher forcing): RNNCell, LSTMCell,
+GRUCell.
 
 Constructors, parameter names (weight_ih, weight_hh, bias_ih, bias_hh) and initialisation follow
 torch.nn.*Cell. Three ways to run a cell:
@@ -89,7 +90,7 @@ class RNNCellBase:
         return {k: v.copy() for k, v in self.params.items()}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Loads parameters (numpy arrays or torch tensors) saved by this class or torch.nn.*Cell."""
+        """Loads parameters (numpy arrays or torch tensors) saved by this class or torch.nn."""
         expected = self._param_shapes()
         missing = sorted(set(expected) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(expected))
