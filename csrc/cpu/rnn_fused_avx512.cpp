@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cpu/cpu_features.h"
 #include "cpu/rnn_fused.h"
@@ -20,16 +21,25 @@ namespace cpu {
 namespace {
 
 constexpr int kLanes = 16;
+// Hidden units per block: 16 (one vector per gate) for LSTM and GRU; 32 for the one-gate RNN and
+// for the columns of the backward GEMM, so their tiles hold two vectors per row.
+constexpr int64_t kBackwardBlock = 32;
+constexpr int64_t unit_block(int64_t gates) { return gates == 1 ? 32 : 16; }
 
 // out[R][C·16] = A[R, K] · B[K, C·16], B packed row after row. When R·C is small the K loop keeps
 // KU independent partial sums so the FMA latency is hidden.
+// With `accumulate` the tile adds to what `out` holds.
 template <int R, int C>
-inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K) {
+inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K,
+                      bool accumulate) {
   constexpr int KU = R * C >= 8 ? 1 : (8 + R * C - 1) / (R * C);
   __m512 acc[KU][R][C];
   for (int u = 0; u < KU; ++u)
     for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_setzero_ps();
+      for (int c = 0; c < C; ++c) {
+        acc[u][r][c] = u == 0 && accumulate ? _mm512_loadu_ps(out + (r * C + c) * kLanes)
+                                            : _mm512_setzero_ps();
+      }
   int64_t k = 0;
   for (; k + KU <= K; k += KU) {
     for (int u = 0; u < KU; ++u) {
@@ -66,43 +76,66 @@ constexpr int max_rows() {
 
 template <int C, int R = max_rows<C>()>
 inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, const float* B,
-                           int64_t K) {
+                           int64_t K, bool accumulate) {
   if constexpr (R > 0) {
     if (rows == R) {
-      tile_gemm<R, C>(out, A, lda, B, K);
+      tile_gemm<R, C>(out, A, lda, B, K, accumulate);
     } else {
-      tile_gemm_rows<C, R - 1>(rows, out, A, lda, B, K);
+      tile_gemm_rows<C, R - 1>(rows, out, A, lda, B, K, accumulate);
     }
   }
 }
 
-// Wp[ub][k][g][l] = W_hh[g·H + ub·16 + l][k]; units past H are zero.
-void pack_forward(float* Wp, const float* w_hh, int64_t G, int64_t H, int64_t S) {
-  const int64_t blocks = round_up(H, kLanes) / kLanes;
+// out[rows][C·16] = A[rows, K] · B[K, C·16] (B packed row after row), blocked over K so that a
+// 32 KB block of B stays in L1 while every row tile uses it: B is read from L2 once per call.
+template <int C>
+void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K) {
+  constexpr int RM = max_rows<C>();
+  constexpr int64_t KC = 8192 / (C * kLanes);
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    const int64_t kc = std::min<int64_t>(KC, K - k0);
+    for (int64_t r0 = 0; r0 < rows; r0 += RM) {
+      const int R = static_cast<int>(std::min<int64_t>(RM, rows - r0));
+      tile_gemm_rows<C>(R, out + r0 * C * kLanes, A + r0 * lda + k0, lda, B + k0 * C * kLanes, kc,
+                        k0 > 0);
+    }
+  }
+}
+
+// A per-thread buffer reused across steps and calls.
+float* thread_buffer(int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
+// Wp[ub][k][g][l] = W_hh[g·H + ub·width + l][k] for l < width; units past H are zero.
+void pack_forward(float* Wp, const float* w_hh, int64_t G, int64_t H, int64_t S, int64_t width) {
+  const int64_t blocks = round_up(H, width) / width;
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t ub = b0; ub < b1; ++ub) {
-      float* panel = Wp + ub * S * G * kLanes;
+      float* panel = Wp + ub * S * G * width;
       for (int64_t g = 0; g < G; ++g) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          const int64_t j = ub * kLanes + l;
+        for (int64_t l = 0; l < width; ++l) {
+          const int64_t j = ub * width + l;
           const float* row = j < H ? w_hh + (g * H + j) * S : nullptr;
-          for (int64_t k = 0; k < S; ++k) panel[(k * G + g) * kLanes + l] = row ? row[k] : 0.0f;
+          for (int64_t k = 0; k < S; ++k) panel[(k * G + g) * width + l] = row ? row[k] : 0.0f;
         }
       }
     }
   });
 }
 
-// Wb[cb][k][l] = W_hh[k][cb·16 + l] for k < G·H; columns past S are zero.
+// Wb[cb][k][l] = W_hh[k][cb·32 + l] for k < G·H; columns past S are zero.
 void pack_backward(float* Wb, const float* w_hh, int64_t GH, int64_t S) {
-  const int64_t blocks = round_up(S, kLanes) / kLanes;
+  const int64_t blocks = round_up(S, kBackwardBlock) / kBackwardBlock;
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t cb = b0; cb < b1; ++cb) {
-      float* panel = Wb + cb * GH * kLanes;
+      float* panel = Wb + cb * GH * kBackwardBlock;
       for (int64_t k = 0; k < GH; ++k) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          const int64_t col = cb * kLanes + l;
-          panel[k * kLanes + l] = col < S ? w_hh[k * S + col] : 0.0f;
+        for (int64_t l = 0; l < kBackwardBlock; ++l) {
+          const int64_t col = cb * kBackwardBlock + l;
+          panel[k * kBackwardBlock + l] = col < S ? w_hh[k * S + col] : 0.0f;
         }
       }
     }
@@ -133,16 +166,16 @@ struct ForwardStep {
 
 // Applies the cell to rows [r0, r0+R) of unit block ub at time t; tile: [R][G][16].
 template <bool Training>
-void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int R, int64_t ub,
+void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, int64_t ub,
                       const float* tile, const float* h_src, float* h_dst) {
-  const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
-  const int64_t j0 = ub * kLanes;
-  const int64_t w = std::min<int64_t>(kLanes, H - j0);
+  const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G, UB = unit_block(G);
+  const int64_t j0 = ub * UB;
+  const int64_t w = std::min<int64_t>(UB, H - j0);
   const float* bi = a.b_ih + j0;
   const float* bh = a.b_hh + j0;
-  for (int r = 0; r < R; ++r) {
+  for (int64_t r = 0; r < R; ++r) {
     const int64_t n = r0 + r;
-    const float* tl = tile + r * G * kLanes;
+    const float* tl = tile + r * G * UB;
     const float* hs = h_src + n * H + j0;
     float* hd = h_dst + n * H + j0;
     float* yr = a.y + (t * N + n) * H + j0;
@@ -221,25 +254,19 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int R, int64_
       }
     }
   }
-  (void)G;
 }
 
 template <int C>
 void forward_blocks(const ForwardStep& a, int64_t t, int64_t ub0, int64_t ub1, const float* h_src,
                     float* h_dst) {
-  constexpr int RM = max_rows<C>();
-  alignas(64) float tile[RM * C * kLanes];
   const int64_t S = a.H;
+  float* tile = thread_buffer(a.N * C * kLanes);  // [N][G][unit block]
   for (int64_t ub = ub0; ub < ub1; ++ub) {
-    const float* panel = a.Wp + ub * S * C * kLanes;
-    for (int64_t r0 = 0; r0 < a.N; r0 += RM) {
-      const int R = static_cast<int>(std::min<int64_t>(RM, a.N - r0));
-      tile_gemm_rows<C>(R, tile, h_src + r0 * S, S, panel, S);
-      if (a.training) {
-        forward_epilogue<true>(a, t, r0, R, ub, tile, h_src, h_dst);
-      } else {
-        forward_epilogue<false>(a, t, r0, R, ub, tile, h_src, h_dst);
-      }
+    panel_gemm<C>(tile, h_src, S, a.N, a.Wp + ub * S * C * kLanes, S);
+    if (a.training) {
+      forward_epilogue<true>(a, t, 0, a.N, ub, tile, h_src, h_dst);
+    } else {
+      forward_epilogue<false>(a, t, 0, a.N, ub, tile, h_src, h_dst);
     }
   }
 }
@@ -257,9 +284,11 @@ struct BackwardStep {
   const float* Wb;
 };
 
-// The cell's backward for all rows and the units [ub0, ub1) at time t.
-void backward_cells(const BackwardStep& a, int64_t t, int64_t ub0, int64_t ub1) {
+// The cell's backward for all rows and the units of 32-unit blocks [b0, b1) at time t.
+void backward_cells(const BackwardStep& a, int64_t t, int64_t b0, int64_t b1) {
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
+  const int64_t ub0 = b0 * (kBackwardBlock / kLanes);
+  const int64_t ub1 = std::min(b1 * (kBackwardBlock / kLanes), round_up(H, kLanes) / kLanes);
   for (int64_t n = 0; n < N; ++n) {
     const bool valid = a.lengths == nullptr || t < a.lengths[n];
     const int64_t row = t * N + n;
@@ -317,30 +346,24 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t ub0, int64_t ub1) 
   }
 }
 
-// dh_prev for all rows and the columns of blocks [cb0, cb1) at time t: dG_h[t] · W_hh.
+// dh_prev for all rows and the columns of 32-column blocks [cb0, cb1) at time t: dG_h[t] · W_hh.
 void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb0, int64_t cb1) {
-  constexpr int RM = max_rows<1>();
-  alignas(64) float tile[RM * kLanes];
   const int64_t N = a.N, H = a.H, GH = a.GH;
   const bool gru = a.mode == CellMode::kGru;
+  float* tile = thread_buffer(N * kBackwardBlock);  // [N][32]
   for (int64_t cb = cb0; cb < cb1; ++cb) {
-    const int64_t j0 = cb * kLanes;
-    const int64_t w = std::min<int64_t>(kLanes, H - j0);
-    const float* panel = a.Wb + cb * GH * kLanes;
-    for (int64_t r0 = 0; r0 < N; r0 += RM) {
-      const int R = static_cast<int>(std::min<int64_t>(RM, N - r0));
-      tile_gemm_rows<1>(R, tile, a.dgh + (t * N + r0) * GH, GH, panel, GH);
-      for (int r = 0; r < R; ++r) {
-        const int64_t n = r0 + r;
-        if (a.lengths != nullptr && t >= a.lengths[n]) continue;
-        float* dh = a.dh + n * H + j0;
-        const float* tl = tile + r * kLanes;
-        if (gru) {
-          const float* direct = a.direct + n * H + j0;
-          for (int64_t l = 0; l < w; ++l) dh[l] = tl[l] + direct[l];
-        } else {
-          for (int64_t l = 0; l < w; ++l) dh[l] = tl[l];
-        }
+    const int64_t j0 = cb * kBackwardBlock;
+    const int64_t w = std::min<int64_t>(kBackwardBlock, H - j0);
+    panel_gemm<2>(tile, a.dgh + t * N * GH, GH, N, a.Wb + cb * GH * kBackwardBlock, GH);
+    for (int64_t n = 0; n < N; ++n) {
+      if (a.lengths != nullptr && t >= a.lengths[n]) continue;
+      float* dh = a.dh + n * H + j0;
+      const float* tl = tile + n * kBackwardBlock;
+      if (gru) {
+        const float* direct = a.direct + n * H + j0;
+        for (int64_t l = 0; l < w; ++l) dh[l] = tl[l] + direct[l];
+      } else {
+        for (int64_t l = 0; l < w; ++l) dh[l] = tl[l];
       }
     }
   }
@@ -364,7 +387,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
   const ReserveLayout rl(d, steps, N);
   const ForwardLayout fl(d, steps, N, training);
   float* Wp = workspace + fl.packed;
-  pack_forward(Wp, w_hh, G, H, H);
+  pack_forward(Wp, w_hh, G, H, H, unit_block(G));
 
   ForwardStep a{N,
                 H,
@@ -392,7 +415,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
   auto step_t = [&](int64_t s) { return reverse ? steps - 1 - s : s; };
   if (training) std::memcpy(reserve + rl.h_prev + step_t(0) * N * H, h, sizeof(float) * N * H);
 
-  const int64_t blocks = round_up(H, kLanes) / kLanes;
+  const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
   const int threads = threads_for(2 * N * GH * H, blocks);
   SpinBarrier barrier(threads);
   float* final_state = nullptr;
@@ -414,7 +437,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
       } else if (G == 3) {
         forward_blocks<3>(a, t, ub0, ub1, src, dst);
       } else {
-        forward_blocks<1>(a, t, ub0, ub1, src, dst);
+        forward_blocks<2>(a, t, ub0, ub1, src, dst);  // one gate × 32 units
       }
       if (tid == 0 && s + 1 == steps) final_state = dst;
       if (nthreads > 1) barrier.wait();
@@ -453,10 +476,12 @@ void fused_backward_loop(float* dg, float* dgh, float* dh, float* dc, float* wor
                  dc,
                  workspace + bl.direct,
                  Wb};
-  const int64_t blocks = round_up(H, kLanes) / kLanes;
+  const int64_t blocks = round_up(H, kBackwardBlock) / kBackwardBlock;
   const int threads = threads_for(2 * N * GH * H, blocks);
   SpinBarrier barrier(threads);
   parallel_region(threads, [&](int tid, int nthreads) {
+    // This thread's 32-unit blocks: the units whose cells it differentiates and the columns of
+    // dh_prev it computes.
     const int64_t b0 = blocks * tid / nthreads, b1 = blocks * (tid + 1) / nthreads;
     for (int64_t s = steps - 1; s >= 0; --s) {
       const int64_t t = reverse ? steps - 1 - s : s;

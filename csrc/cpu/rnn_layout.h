@@ -76,7 +76,7 @@ struct ForwardLayout {
     take(hproj, N * std::max<int64_t>(d.proj_size, 1));
     take(zeros, std::max<int64_t>(GH, 3 * H));
     take(valid, N);  // one element per row is more than a byte per row
-    take(packed, round_up(H, kUnitBlock) * d.gates() * S);
+    take(packed, round_up(H, 2 * kUnitBlock) * d.gates() * S);
     take(h2, N * S);
     total = at;
   }
@@ -115,7 +115,7 @@ struct BackwardLayout {
     take(drh, N * H);
     take(zeros, std::max<int64_t>(GH, 3 * H));
     take(valid, N);
-    take(packed, round_up(S, kUnitBlock) * GH);
+    take(packed, round_up(S, 2 * kUnitBlock) * GH);
     take(direct, N * H);
     total = at;
   }

@@ -1,7 +1,7 @@
 """fastrnn: fused CPU (and optional CUDA) kernels for RNN, LSTM and GRU layers under a numpy API.
 
-Public names: the numpy layers (RNN, LSTM, GRU), the step cells (RNNCell, LSTMCell, GRUCell), the stateless `functional` API, thread control
-and `show_config()`.
+Public names: the numpy layers (RNN, LSTM, GRU), the step cells (RNNCell, LSTMCell, GRUCell),
+the stateless `functional` API, thread control and `show_config()`.
 """
 
 from fastrnn import _blas  # noqa: F401  (loads the BLAS library before the extension)

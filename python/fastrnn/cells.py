@@ -1,4 +1,5 @@
-"""Step cells for streaming and custom loops (decoders, teacher forcing): RNNCell, LSTMCell, GRUCell.
+"""Step cells for streaming and custom loops (decoders, teacher forcing): RNNCell, LSTMCell,
+GRUCell.
 
 Constructors, parameter names (weight_ih, weight_hh, bias_ih, bias_hh) and initialisation follow
 torch.nn.*Cell. Three ways to run a cell:
@@ -89,7 +90,7 @@ class RNNCellBase:
         return {k: v.copy() for k, v in self.params.items()}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Loads parameters (numpy arrays or torch tensors) saved by this class or torch.nn.*Cell."""
+        """Loads parameters (numpy arrays or torch tensors) saved by this class or torch.nn."""
         expected = self._param_shapes()
         missing = sorted(set(expected) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(expected))
@@ -114,11 +115,13 @@ class RNNCellBase:
         """Returns (x [N,I] contiguous of the cell's dtype, whether x was unbatched)."""
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous):
             x = F.as_float_array(x, name, self.dtype)
-        if x.ndim == 1:
-            return x[None], True
-        if x.ndim != 2:
+        if x.ndim not in (1, 2):
             raise ValueError(f"{name}: expected shape [N, I] or [I], got {x.shape}")
-        return x, False
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: expected {self.input_size} input features, got shape {x.shape}"
+            )
+        return (x[None], True) if x.ndim == 1 else (x, False)
 
     def _state(self, state, N: int, unbatched: bool, name: str):
         """Returns (h [N,H] or None, c [N,H] or None) as contiguous arrays."""

@@ -207,7 +207,8 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
     """
     if not isinstance(ctx, Context):
         raise TypeError(
-            f"ctx: expected the context returned by forward(training=True), got {type(ctx).__name__}"
+            "ctx: expected the context returned by forward(training=True), "
+            f"got {type(ctx).__name__}"
         )
     desc = ctx.desc
     lstm = desc.mode == "lstm"

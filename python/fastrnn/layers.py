@@ -9,6 +9,7 @@ gradients.
 
 from __future__ import annotations
 
+import numbers
 import operator
 
 import numpy as np
@@ -26,6 +27,22 @@ def _positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name}: expected a positive int, got {value}")
     return value
+
+
+def _add_batch_axis(state):
+    """[L*D,S] -> [L*D,1,S] for the arrays of an h or (h, c) state given with unbatched input."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return tuple(_add_batch_axis(s) for s in state)
+    a = np.asarray(state.detach().cpu().numpy() if hasattr(state, "detach") else state)
+    return a[:, None, :] if a.ndim == 2 else a
+
+
+def _drop_batch_axis(state):
+    if isinstance(state, tuple):
+        return tuple(s[:, 0] for s in state)
+    return state[:, 0]
 
 
 class RNNBase:
@@ -58,7 +75,7 @@ class RNNBase:
         self.bidirectional = bool(bidirectional)
         self.reset_after = bool(reset_after)
         self.peephole = bool(peephole)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
             raise TypeError(f"dropout: expected a float in [0, 1), got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
@@ -161,24 +178,25 @@ class RNNBase:
 
     # ---- forward / backward ----
 
-    def _split_hx(self, hx, N: int):
-        """Returns per-(layer, direction) initial states: lists of h0 [N,S] and c0 [N,H]."""
+    def _split_hx(self, hx, N: int, arg: str = "hx"):
+        """Returns per-(layer, direction) initial states: lists of h0 [N,S] and c0 [N,H].
+        arg names the argument in error messages ("hx", or "dh_n" for backward)."""
         LD = self.num_layers * self.num_directions
         lstm = self.mode == "lstm"
         h0 = c0 = None
         if hx is not None:
             if lstm:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise TypeError("hx: expected a pair (h_0, c_0) for LSTM")
+                    raise TypeError(f"{arg}: expected a pair (h, c) for LSTM")
                 h0, c0 = hx
             else:
                 if isinstance(hx, (tuple, list)):
-                    raise TypeError("hx: expected an array h_0, not a tuple")
+                    raise TypeError(f"{arg}: expected an array, not a tuple")
                 h0 = hx
         out = []
         for name, value, size in (
-            ("hx" if not lstm else "hx[0]", h0, self.state_size),
-            ("hx[1]", c0, self.hidden_size),
+            (arg if not lstm else f"{arg}[0]", h0, self.state_size),
+            (f"{arg}[1]", c0, self.hidden_size),
         ):
             if value is None:
                 out.append([None] * LD)
@@ -196,15 +214,21 @@ class RNNBase:
     def forward(self, x, hx=None, lengths=None, training: bool = True):
         """Runs the whole stack.
 
-        x: [T,N,I] ([N,T,I] when batch_first). hx: h_0 [L*D,N,S] (LSTM: (h_0, c_0 [L*D,N,H])).
+        x: [T,N,I] ([N,T,I] when batch_first), or unbatched [T,I] as torch.nn accepts.
+        hx: h_0 [L*D,N,S] (LSTM: (h_0, c_0 [L*D,N,H])); [L*D,S] with unbatched x.
         lengths: int [N] in 1..T (like a PackedSequence's lengths; need not be sorted).
-        Returns (y [T,N,D*S], h_n [L*D,N,S]) or for LSTM (y, (h_n, c_n [L*D,N,H])).
+        Returns (y [T,N,D*S], h_n [L*D,N,S]) or for LSTM (y, (h_n, c_n [L*D,N,H])); without the
+        N axis for unbatched x.
         """
         x = F.as_float_array(x, "x", self.dtype)
-        if x.ndim != 3:
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]
+            hx = _add_batch_axis(hx)
+        elif x.ndim != 3:
             layout = "[N, T, I]" if self.batch_first else "[T, N, I]"
-            raise ValueError(f"x: expected 3 dimensions {layout}, got shape {x.shape}")
-        if self.batch_first:
+            raise ValueError(f"x: expected 3 dimensions {layout} (or [T, I]), got shape {x.shape}")
+        elif self.batch_first:
             x = np.ascontiguousarray(x.transpose(1, 0, 2))
         T, N, I = x.shape
         if I != self.input_size:
@@ -250,11 +274,14 @@ class RNNBase:
                 inp = inp * mask
             masks.append(mask)
         y = inp
-        self._cache = (ctxs, masks, T, N) if training else None
+        self._cache = (ctxs, masks, T, N, unbatched) if training else None
+        h_n = np.stack(h_n)
+        state = (h_n, np.stack(c_n)) if lstm else h_n
+        if unbatched:
+            return y[:, 0], _drop_batch_axis(state)
         if self.batch_first:
             y = np.ascontiguousarray(y.transpose(1, 0, 2))
-        h_n = np.stack(h_n)
-        return (y, (h_n, np.stack(c_n))) if lstm else (y, h_n)
+        return y, state
 
     __call__ = forward
 
@@ -266,17 +293,23 @@ class RNNBase:
         """
         if self._cache is None:
             raise RuntimeError("backward: call forward(..., training=True) first")
-        ctxs, masks, T, N = self._cache
+        ctxs, masks, T, N, unbatched = self._cache
         lstm = self.mode == "lstm"
         D, S = self.num_directions, self.state_size
         dy = F.as_float_array(dy, "dy", self.dtype)
-        expected = (N, T, D * S) if self.batch_first else (T, N, D * S)
+        if unbatched:
+            expected = (T, D * S)
+        else:
+            expected = (N, T, D * S) if self.batch_first else (T, N, D * S)
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
-        if self.batch_first:
+        if unbatched:
+            dy = dy[:, None, :]
+            dh_n = _add_batch_axis(dh_n)
+        elif self.batch_first:
             dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
         dh_list, dc_list = (
-            self._split_hx(dh_n, N)
+            self._split_hx(dh_n, N, "dh_n")
             if dh_n is not None
             else ([None] * len(ctxs), [None] * len(ctxs))
         )
@@ -299,10 +332,13 @@ class RNNBase:
                 else:
                     dh0[i] = dhx
             grad = dx
+        dh0 = np.stack(dh0)
+        dhx = (dh0, np.stack(dc0)) if lstm else dh0
+        if unbatched:
+            return grad[:, 0], _drop_batch_axis(dhx)
         if self.batch_first:
             grad = np.ascontiguousarray(grad.transpose(1, 0, 2))
-        dh0 = np.stack(dh0)
-        return (grad, (dh0, np.stack(dc0))) if lstm else (grad, dh0)
+        return grad, dhx
 
     def __repr__(self) -> str:
         extra = f", num_layers={self.num_layers}" if self.num_layers != 1 else ""

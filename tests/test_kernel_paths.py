@@ -1,0 +1,172 @@
+"""Tests of the CPU kernel paths and their threading: the fused AVX-512 float32 time loop, the
+generic path (forced with FASTRNN_ISA in a subprocess) and the one-step cell path agree with the
+float64 reference on shapes that exercise partial unit blocks and partial row tiles; results do
+not depend on the thread count; several Python threads may call the kernels at once."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import fastrnn
+import numpy as np
+import pytest
+from fastrnn import functional as F
+from reference import assert_close, make_params, reference_backward, reference_forward
+
+# mode, peephole, clip, reset_after
+PATH_VARIANTS = {
+    "rnn_tanh": ("rnn_tanh", False, None, True),
+    "rnn_relu": ("rnn_relu", False, None, True),
+    "lstm": ("lstm", False, None, True),
+    "lstm_peephole_clip": ("lstm", True, 0.6, True),
+    "gru": ("gru", False, None, True),
+    "gru_reset_before": ("gru", False, None, False),
+}
+# Large enough for two threads per step, not a multiple of the 16-unit block or the row tile.
+T, N, I, H = 9, 27, 33, 70
+
+
+def run_case(name, dtype, reverse, with_lengths, seed=0):
+    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
+    rng = np.random.default_rng(seed)
+    params = make_params(mode, I, H, peephole=peephole, rng=rng)
+    x = rng.standard_normal((T, N, I))
+    h0 = rng.standard_normal((N, H))
+    hx = (h0, rng.standard_normal((N, H))) if mode == "lstm" else h0
+    dy = rng.standard_normal((T, N, H))
+    lengths = rng.integers(1, T + 1, size=N) if with_lengths else None
+    if with_lengths:
+        lengths[:2] = [1, T]
+    cast = {k: v.astype(dtype) for k, v in params.items()}
+    cast_hx = tuple(a.astype(dtype) for a in hx) if mode == "lstm" else hx.astype(dtype)
+    y, state, ctx = F.forward(
+        mode,
+        x.astype(dtype),
+        cast,
+        cast_hx,
+        lengths,
+        reverse=reverse,
+        reset_after=reset_after,
+        cell_clip=clip,
+    )
+    dx, dhx, grads = F.backward(ctx, dy.astype(dtype))
+    ours = {"y": y, "state": state, "dx": dx, "dhx": dhx, "grads": grads}
+    ry, rstate, cache = reference_forward(
+        mode, x, params, hx, lengths, reverse=reverse, reset_after=reset_after, cell_clip=clip
+    )
+    rdx, rdhx, rgrads = reference_backward(cache, dy)
+    ref = {"y": ry, "state": rstate, "dx": rdx, "dhx": rdhx, "grads": rgrads}
+    return ours, ref
+
+
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_float32_kernels_match_reference_on_ragged_shapes(name, reverse, with_lengths):
+    ours, ref = run_case(name, np.float32, reverse, with_lengths)
+    for key in ours:
+        assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn_tanh"])
+def test_results_do_not_depend_on_thread_count(name):
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        one, _ = run_case(name, np.float32, True, True)
+        fastrnn.set_num_threads(2)
+        two, _ = run_case(name, np.float32, True, True)
+    finally:
+        fastrnn.set_num_threads(before)
+    for key in one:
+        assert_close(two[key], one[key], 0, 0, what=key)
+
+
+_SUBPROCESS = """
+import sys, numpy as np
+sys.path.insert(0, {tests!r})
+import fastrnn
+from test_kernel_paths import run_case
+out = {{}}
+for name in {names!r}:
+    ours, _ = run_case(name, np.float32, True, True)
+    out[name + "/y"] = ours["y"]
+    out[name + "/dx"] = ours["dx"]
+    for k, v in ours["grads"].items():
+        out[name + "/" + k] = v
+np.savez({path!r}, simd=fastrnn._C.simd_level(), **out)
+"""
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2"])
+def test_instruction_set_paths_agree(isa, tmp_path):
+    names = sorted(PATH_VARIANTS)
+    path = str(tmp_path / "out.npz")
+    code = _SUBPROCESS.format(tests=os.path.dirname(__file__), names=names, path=path)
+    env = dict(os.environ, FASTRNN_ISA=isa)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+    other = np.load(path)
+    if isa == "avx2" and str(other["simd"]) == "generic":
+        pytest.skip("this CPU has no AVX2")
+    assert str(other["simd"]) == isa
+    for name in names:
+        ours, _ = run_case(name, np.float32, True, True)
+        assert_close(other[name + "/y"], ours["y"], 1e-5, 1e-6, what=name)
+        assert_close(other[name + "/dx"], ours["dx"], 1e-5, 1e-6, what=name)
+        for k, v in ours["grads"].items():
+            assert_close(other[name + "/" + k], v, 1e-4, 1e-5, what=f"{name} {k}")
+
+
+def test_concurrent_python_threads_give_single_thread_results():
+    cases = [("lstm", s) for s in range(3)] + [("gru", s) for s in range(3)]
+    expected = {c: run_case(c[0], np.float32, False, True, seed=c[1])[0] for c in cases}
+    results, errors = {}, []
+
+    def work(case):
+        try:
+            for _ in range(3):
+                results[case] = run_case(case[0], np.float32, False, True, seed=case[1])[0]
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    for case in cases:
+        for key in expected[case]:
+            assert_close(results[case][key], expected[case][key], 0, 0, what=key)
+
+
+def test_thread_count_is_settable_and_checked():
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        assert fastrnn.get_num_threads() == 1
+        fastrnn.set_num_threads(3)
+        assert fastrnn.get_num_threads() == 3
+    finally:
+        fastrnn.set_num_threads(before)
+    with pytest.raises(ValueError, match="n"):
+        fastrnn.set_num_threads(0)
+    with pytest.raises(TypeError, match="n"):
+        fastrnn.set_num_threads(1.5)
+
+
+def test_show_config_reports_the_build(capsys):
+    fastrnn.show_config()
+    text = capsys.readouterr().out
+    for word in ("fastrnn", "compiler", "simd", "blas", "threads", "cuda"):
+        assert word in text
+    assert fastrnn.__version__ in text
+    assert "scipy-openblas32" in text
+
+
+def test_python_dash_m_prints_the_config():
+    out = subprocess.run(
+        [sys.executable, "-m", "fastrnn"], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "simd" in out and "blas" in out
