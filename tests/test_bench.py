@@ -288,3 +288,15 @@ def test_markdown_updates_between_markers(tmp_path):
     fresh = tmp_path / "new.md"
     assert bench.write_markdown(str(fresh), "only this\n") == "wrote"
     assert fresh.read_text() == "only this\n"
+
+
+def test_others_cpu_and_wait_quiet(tmp_path):
+    meter = bench.OthersCpu()
+    sum(i * i for i in range(200_000))  # our own work does not count as others'
+    share = meter.share()
+    assert share is None or 0.0 <= share <= 1.0
+    assert bench.wait_quiet(limit=1.01, max_wait=5, interval=0.05) < 1  # always quiet enough
+    assert bench.wait_quiet(limit=-1, max_wait=0.1, interval=0.05) >= 0.1  # never quiet: gives up
+    report = _run_json(tmp_path, ["cell", "--mode", "gru", "-H", "4", "--wait-quiet", "0.1"])
+    (row,) = report["rows"]
+    assert "others_cpu" in row and row["waited_quiet_s"] <= 1

@@ -27,6 +27,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 import fastrnn
 from fastrnn import bench_rnn
@@ -44,6 +45,7 @@ QUICK_RNN = (
     ("lstm", 50, 64, 512),
 )
 QUICK_CELLS = (("lstm", 256),)
+QUIET_SHARE = 0.25  # --wait-quiet: others' CPU share below which the machine counts as quiet
 NOISY = 25  # % interquartile range / median above which a row is marked noisy in --markdown
 SUITE_THREADS = 2  # the issue's grid is defined at 2 threads
 # word2vec sizes of the quick suite when fastrnn.bench_w2v has no QUICK_KWARGS of its own; the
@@ -134,6 +136,14 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         default=d((256, 512, 1024, 2048)),
         metavar="N,N,...",
         help="square sizes of the SGEMM peak measurement",
+    )
+    g.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=d(0.0),
+        metavar="SECONDS",
+        help="before each row, wait up to SECONDS for other processes to use less than "
+        f"{int(QUIET_SHARE * 100)}%% of the CPU (for shared machines; default: do not wait)",
     )
     g.add_argument(
         "--no-progress", action="store_true", default=d(False), help="no progress display on stderr"
@@ -495,6 +505,48 @@ def _load() -> float | None:
         return None
 
 
+class OthersCpu:
+    """The share of the machine's CPU time that other processes used over an interval, from
+    /proc/stat (all CPUs) minus /proc/self/stat (this process, all its threads). 0 on an idle
+    machine, 1 when others kept every core busy; None where /proc is missing (not Linux)."""
+
+    def __init__(self):
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:9]]
+            with open("/proc/self/stat") as f:
+                own = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        total = sum(fields)  # user nice system idle iowait irq softirq steal
+        busy = total - fields[3] - fields[4]
+        return total, busy, int(own[11]) + int(own[12])  # utime + stime
+
+    def share(self) -> float | None:
+        end = self._sample()
+        if self._start is None or end is None or end[0] <= self._start[0]:
+            return None
+        total, busy, own = (e - s for e, s in zip(end, self._start, strict=True))
+        return round(min(max((busy - own) / total, 0.0), 1.0), 3)
+
+
+def wait_quiet(limit: float, max_wait: float, interval: float = 0.5) -> float:
+    """Waits (up to max_wait seconds) until other processes use less than `limit` of the CPU
+    over `interval`; returns the seconds waited."""
+    start = time.perf_counter()
+    while True:
+        meter = OthersCpu()
+        time.sleep(interval)
+        share = meter.share()
+        waited = time.perf_counter() - start
+        if share is None or share < limit or waited >= max_wait:
+            return round(waited, 1)
+
+
 def _versions() -> dict:
     versions = {"fastrnn": fastrnn.__version__}
     for name in ("numpy", "torch", "gensim"):
@@ -547,6 +599,7 @@ def _rnn_table(rows) -> str:
         "mem MB",
         "torch MB",
         "noise",
+        "busy",
     )
     lines = []
     for r in rows:
@@ -567,6 +620,8 @@ def _rnn_table(rows) -> str:
                 _mb(fr.get("mem_bytes")),
                 _mb(pt.get("mem_bytes")),
                 _num(max(fr["spread"], pt.get("spread", 0)) * 100, ".0f") + "%",
+                _num(r.get("others_cpu") and 100 * r["others_cpu"], ".0f")
+                + ("%" if r.get("others_cpu") is not None else ""),
             )
         )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
@@ -752,8 +807,8 @@ def markdown(report: dict, plot: str | None = None) -> str:
         f"n = {peak['size']}; best of " + ", ".join(peak["by_backend"]) + ").",
         "",
         "| pass | mode | T, N, I, H | fastrnn ms | torch ms | speedup | tokens/s | GFLOP/s "
-        "| % peak | torch % peak | mem MB | torch MB | noise |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| % peak | torch % peak | mem MB | torch MB | noise | busy |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     noisy = False
     for r in report["rows"]:
@@ -768,7 +823,9 @@ def markdown(report: dict, plot: str | None = None) -> str:
             f"| {_num(fr['peak_fraction'] and 100 * fr['peak_fraction'], '.1f')} "
             f"| {_num(pt.get('peak_fraction') and 100 * pt['peak_fraction'], '.1f')} "
             f"| {_mb(fr.get('mem_bytes'))} | {_mb(pt.get('mem_bytes'))} "
-            f"| {noise:.0f}%{' †' if noise > NOISY else ''} |"
+            f"| {noise:.0f}%{' †' if noise > NOISY else ''} "
+            f"| {_num(r.get('others_cpu') and 100 * r['others_cpu'], '.0f')}"
+            f"{'%' if r.get('others_cpu') is not None else ''} |"
         )
         noisy = noisy or noise > NOISY
     if noisy:
@@ -904,16 +961,24 @@ def run(args) -> dict:
     try:
         for task in tasks:
             progress.start(task.label)
+            waited = wait_quiet(QUIET_SHARE, args.wait_quiet) if args.wait_quiet else None
+            meter = OthersCpu()
             try:
-                rows += task.run()
+                new = task.run()
             except Exception as e:  # noqa: BLE001 - one failing row must not lose the others
-                rows.append(
+                new = [
                     {
                         "bench": task.label.split()[0],
                         "label": task.label,
                         "error": f"{type(e).__name__}: {e}",
                     }
-                )
+                ]
+            share = meter.share()
+            for row in new:
+                row["others_cpu"] = share
+                if waited is not None:
+                    row["waited_quiet_s"] = waited
+            rows += new
             progress.advance()
     finally:
         progress.close()
@@ -921,6 +986,14 @@ def run(args) -> dict:
         notes.append(bench_rnn.TRAINING_METHOD)
     load = {"start": load_start, "end": _load()}
     cores = machine["cores"] or 1
+    shares = [r["others_cpu"] for r in rows if r.get("others_cpu") is not None]
+    if shares:
+        notes.append(
+            "busy = share of the machine's CPU time other processes used while the row ran "
+            f"(here {min(shares):.0%} to {max(shares):.0%}); rows measured while others were busy "
+            "are slower and noisier, multi-threaded PyTorch with many small parallel regions "
+            "(N=1 rows, cell steps) most of all"
+        )
     if max(v or 0 for v in load.values()) > 0.5 * cores + 1:
         notes.append(
             f"the machine was busy (1-minute load average {load['start']} at the start, "
