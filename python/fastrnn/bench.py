@@ -950,6 +950,8 @@ def run(args) -> dict:
             )
         backends = ("numpy", "fastrnn-openblas")
         backends += ("torch",) if opts["compare"] == "torch" else ()
+        if args.wait_quiet:
+            wait_quiet(QUIET_SHARE, args.wait_quiet)
         peak = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)
     opts["peak"] = peak["gflops"]
     progress = Progress(enabled=show)
@@ -984,6 +986,17 @@ def run(args) -> dict:
         progress.close()
     if any(r.get("bench") == "rnn" and r.get("pass") == "train" for r in rows):
         notes.append(bench_rnn.TRAINING_METHOD)
+    if peak["gflops"] and len(rows) > 1:
+        # once more at the end: a busy moment only lowers a peak, so keep the higher of the two
+        if args.wait_quiet:
+            wait_quiet(QUIET_SHARE, args.wait_quiet)
+        again = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)
+        peak = dict(again if again["gflops"] > peak["gflops"] else peak, first=peak, last=again)
+        peak["method"] += "; measured before and after the rows, the higher kept"
+        for row in rows:
+            for side in (row.get("fastrnn"), row.get("torch")):
+                if isinstance(side, dict) and side.get("gflops") is not None:
+                    side["peak_fraction"] = side["gflops"] / peak["gflops"]
     load = {"start": load_start, "end": _load()}
     cores = machine["cores"] or 1
     shares = [r["others_cpu"] for r in rows if r.get("others_cpu") is not None]
