@@ -133,7 +133,7 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
     g.add_argument(
         "--peak-sizes",
         type=_sizes,
-        default=d((256, 512, 1024, 2048)),
+        default=d((512, 1024, 2048)),
         metavar="N,N,...",
         help="square sizes of the SGEMM peak measurement",
     )
@@ -810,7 +810,7 @@ def markdown(report: dict, plot: str | None = None) -> str:
         "| % peak | torch % peak | mem MB | torch MB | noise | busy |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    noisy = False
+    noisy = busy = False
     for r in report["rows"]:
         if r.get("bench") not in ("rnn", "cell") or "error" in r:
             continue
@@ -825,11 +825,19 @@ def markdown(report: dict, plot: str | None = None) -> str:
             f"| {_mb(fr.get('mem_bytes'))} | {_mb(pt.get('mem_bytes'))} "
             f"| {noise:.0f}%{' †' if noise > NOISY else ''} "
             f"| {_num(r.get('others_cpu') and 100 * r['others_cpu'], '.0f')}"
-            f"{'%' if r.get('others_cpu') is not None else ''} |"
+            f"{'%' if r.get('others_cpu') is not None else ''}"
+            f"{' ‡' if (r.get('others_cpu') or 0) > QUIET_SHARE else ''} |"
         )
         noisy = noisy or noise > NOISY
+        busy = busy or (r.get("others_cpu") or 0) > QUIET_SHARE
     if noisy:
         lines += ["", f"† noisy: the repeats' interquartile range exceeds {NOISY}% of the median."]
+    if busy:
+        lines += [
+            "",
+            f"‡ busy: other processes used more than {QUIET_SHARE:.0%} of the CPU while the row "
+            "ran; its times (PyTorch's above all) are not the machine's.",
+        ]
     s = report["summary"]
     if s["geomean_speedup"]:
         parts = [f"{k} {v:.2f}×" for k, v in s["geomean_speedup"].items()]
@@ -1049,23 +1057,24 @@ def main(argv=None) -> int:
         except ImportError:
             parser.error("--plot needs matplotlib: pip install matplotlib")
     report = run(args)
-    print(render(report))
+    written = []  # files first: a closed stdout (| head) must not lose them
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1, default=str)
             f.write("\n")
-        print(f"wrote {args.json}")
+        written.append(f"wrote {args.json}")
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         write_plot(report, args.plot)
-        print(f"wrote {args.plot}")
+        written.append(f"wrote {args.plot}")
     if args.markdown:
         where = os.path.dirname(os.path.abspath(args.markdown))
         os.makedirs(where, exist_ok=True)
         plot = os.path.relpath(os.path.abspath(args.plot), where) if args.plot else None
         how = write_markdown(args.markdown, markdown(report, plot))
-        print(f"{how} {args.markdown}")
+        written.append(f"{how} {args.markdown}")
+    print("\n".join([render(report), *written]))
     return 1 if any("error" in r for r in report["rows"]) else 0
 
 
