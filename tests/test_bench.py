@@ -300,3 +300,15 @@ def test_others_cpu_and_wait_quiet(tmp_path):
     report = _run_json(tmp_path, ["cell", "--mode", "gru", "-H", "4", "--wait-quiet", "0.1"])
     (row,) = report["rows"]
     assert "others_cpu" in row and row["waited_quiet_s"] <= 1
+
+
+def test_a_failing_row_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(bench_rnn, "measure_cell", boom)
+    path = tmp_path / "out.json"
+    assert bench.main(["cell", "--mode", "lstm,gru", "-H", "4", *TINY, "--json", str(path)]) == 1
+    rows = json.loads(path.read_text())["rows"]
+    assert [r["error"] for r in rows] == ["RuntimeError: kernel exploded"] * 2
+    assert "FAILED cell lstm step" in capsys.readouterr().out

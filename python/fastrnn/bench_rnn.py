@@ -87,7 +87,8 @@ def time_alternating(
     }
     samples: dict[str, list[float]] = {name: [] for name in names}
     gc_was_enabled = gc.isenabled()
-    gc.disable()
+    gc.collect()
+    gc.disable()  # no collector pauses inside a sample; the young generation is swept between
     try:
         for r in range(repeats):
             for name in names if r % 2 == 0 else reversed(names):
@@ -98,7 +99,7 @@ def time_alternating(
                 for _ in range(n):
                     fn()
                 samples[name].append((time.perf_counter() - t0) / n)
-            gc.collect()
+            gc.collect(0)
     finally:
         if gc_was_enabled:
             gc.enable()
