@@ -5,6 +5,7 @@ Times are not checked (the machine is shared); the structure and the arithmetic 
 """
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -312,3 +313,12 @@ def test_a_failing_row_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
     rows = json.loads(path.read_text())["rows"]
     assert [r["error"] for r in rows] == ["RuntimeError: kernel exploded"] * 2
     assert "FAILED cell lstm step" in capsys.readouterr().out
+
+
+def test_omp_passive_is_set_before_torch_loads(tmp_path):
+    path = tmp_path / "out.json"
+    argv = ["cell", "-H", "4", "--omp-passive", *TINY, "--json", str(path)]
+    code = f"import os, sys\nfrom fastrnn.bench import main\nsys.exit(main({argv!r}))\n"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env)
+    assert json.loads(path.read_text())["settings"]["omp_wait_policy"] == "PASSIVE"

@@ -146,6 +146,14 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         f"{int(QUIET_SHARE * 100)}%% of the CPU (for shared machines; default: do not wait)",
     )
     g.add_argument(
+        "--omp-passive",
+        action="store_true",
+        default=d(False),
+        help="set OMP_WAIT_POLICY=PASSIVE before torch loads: its OpenMP workers then sleep "
+        "instead of spinning between parallel regions, which keeps torch from collapsing on a "
+        "busy machine (by 10-100x on N=1 rows); torch's default is to spin",
+    )
+    g.add_argument(
         "--no-progress", action="store_true", default=d(False), help="no progress display on stderr"
     )
 
@@ -358,6 +366,7 @@ def plan(args) -> tuple[str, dict]:
         "cell_repeats": args.repeats or 20,
         "cell_warmup": 3 if args.warmup is None else args.warmup,
         "compare_w2v": args.compare != "none",  # gensim; the word2vec module checks for it
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),  # torch's OpenMP; None = default
         "peak": None,
     }
     name = {"rnn": "rnn", "cell": "cell", "w2v": "w2v"}.get(command, "full" if full else "quick")
@@ -1044,6 +1053,11 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
+    if args.omp_passive:
+        if "torch" in sys.modules:
+            print("fastrnn-bench: --omp-passive has no effect: torch is already imported",
+                  file=sys.stderr)  # fmt: skip
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read by torch's OpenMP when it loads
     if args.command == "w2v" and _w2v_module() is None:
         print(f"fastrnn-bench: {W2V_MISSING}", file=sys.stderr)
         return 2
