@@ -1,0 +1,285 @@
+"""fastrnn's layer kernels as torch.library custom ops, with fake implementations and autograd.
+
+    y, h_n, c_n, reserve = torch.ops.fastrnn.rnn_forward(x, lengths, h0, c0, w_ih, w_hh, b_ih,
+        b_hh, w_hr, w_ch, mode, reverse, training, reset_after, cell_clip)
+    dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, dw_ch = torch.ops.fastrnn.rnn_backward(...)
+
+One op call runs one layer in one direction over a whole sequence (the C++ core's
+`rnn_forward` / `rnn_backward`); the modules stack them. Tensors reach the kernels as numpy views
+of the same memory (`Tensor.numpy()`) and the kernels' numpy outputs come back as tensors over
+the same memory (`torch.from_numpy`): no copies either way. Absent optional outputs are empty
+tensors (`c_n` outside LSTM, `reserve` when not training, gradients of absent parameters), because
+a custom op returns tensors only.
+
+Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
+(P with projection, else H), G gates, K reserve elements per (step, sequence).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import torch
+from torch import Tensor
+
+from fastrnn import _C
+from fastrnn.functional import MODES
+
+_KERNEL_DTYPES = (torch.float32, torch.float64)
+
+
+# ---- where a call runs ----
+
+
+def cuda_kernels_available() -> bool:
+    """True when fastrnn's CUDA layer kernels can serve CUDA tensors.
+
+    The C++ core does not expose CUDA layer kernels to Python yet, so this is False even in a CUDA
+    build with a device present; CUDA tensors run on torch's own implementation.
+    """
+    return False
+
+
+def runs_on_kernels(tensors) -> bool:
+    """True when every tensor (None entries skipped) can run on fastrnn's CPU kernels."""
+    first = None
+    for t in tensors:
+        if t is None:
+            continue
+        if first is None:
+            first = t
+        if t.device.type != "cpu" or t.dtype not in _KERNEL_DTYPES or t.dtype != first.dtype:
+            return False
+    return first is not None
+
+
+def needs_grad(*tensors) -> bool:
+    """True when autograd will want a gradient through a call on these tensors (None skipped)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+_warned_fallback = False
+
+
+def warn_fallback(what: str, device: torch.device, dtype: torch.dtype) -> None:
+    """Warns, once per process, that a module runs on torch's implementation instead."""
+    global _warned_fallback
+    if not _warned_fallback:
+        _warned_fallback = True
+        warnings.warn(
+            f"fastrnn.torch.{what}: no fastrnn kernel for {dtype} tensors on device "
+            f"'{device}' (fastrnn runs float32/float64 on the CPU); falling back to torch's own "
+            "implementation (warned once)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+# ---- descriptors and sizes ----
+
+
+@functools.lru_cache(maxsize=256)
+def _desc(mode, input_size, hidden_size, proj_size, bias, reset_after, peephole, cell_clip):
+    return _C.RnnDesc(
+        mode,
+        input_size,
+        hidden_size,
+        proj_size=proj_size,
+        bias=bias,
+        reset_after=reset_after,
+        peephole=peephole,
+        cell_clip=cell_clip,
+    )
+
+
+def _sizes(mode: str, x: Tensor, w_hh: Tensor, w_hr: Tensor | None):
+    """(I, H, P, S) from the input [T,N,I] and weights (plain ints or symbolic sizes)."""
+    H = w_hh.shape[0] // MODES[mode]
+    P = w_hr.shape[0] if w_hr is not None else 0
+    return x.shape[2], H, P, (w_hr.shape[0] if w_hr is not None else H)
+
+
+def reserve_per_step(mode: str, H, S, projection: bool):
+    """K: reserve elements per (step, sequence); mirrors ReserveLayout in csrc/cpu/rnn_cpu.cpp.
+
+    The C++ core does not export its reserve size to Python; the real op checks this formula
+    against the array the kernel returns, so a change on the C++ side fails loudly.
+    """
+    K = MODES[mode] * H + S  # gate activations [G*H] and the entering state [S]
+    if mode == "lstm":
+        K += 2 * H + (H if projection else 0)  # c', c entering, o·tanh(c') with projection
+    elif mode == "gru":
+        K += H  # W_hn h + b_hn (reset_after) or r·h
+    return K
+
+
+def _np(t: Tensor | None):
+    """A numpy view of a contiguous CPU tensor (no copy), or None."""
+    return None if t is None else t.detach().contiguous().numpy()
+
+
+# ---- forward ----
+
+
+@torch.library.custom_op("fastrnn::rnn_forward", mutates_args=(), device_types="cpu")
+def rnn_forward(
+    x: Tensor,
+    lengths: Tensor | None,
+    h0: Tensor | None,
+    c0: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    w_ch: Tensor | None,
+    mode: str,
+    reverse: bool,
+    training: bool,
+    reset_after: bool,
+    cell_clip: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One layer, one direction. x: [T,N,I]; lengths: int64 [N] in 1..T or None; h0: [N,S] or None;
+    c0: [N,H] or None. Returns y [T,N,S], h_n [N,S], c_n [N,H] (LSTM, else [0]) and reserve
+    [T,N,K] (training, else [0])."""
+    T, N = x.shape[0], x.shape[1]
+    I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
+    y, h_n, c_n, reserve = _C.rnn_forward(
+        desc, _np(x), _np(lengths), _np(h0), _np(c0), _np(w_ih), _np(w_hh), _np(b_ih), _np(b_hh),
+        _np(w_hr), _np(w_ch), reverse, training,
+    )
+    c_n = torch.from_numpy(c_n) if c_n is not None else x.new_empty(0)
+    if training:
+        K = reserve_per_step(mode, H, S, P > 0)
+        if reserve.size != T * N * K:
+            raise RuntimeError(
+                f"fastrnn.torch: the C++ core's reserve has {reserve.size} elements, expected "
+                f"{T * N * K}; reserve_per_step in fastrnn/torch/_ops.py is out of date"
+            )
+        reserve = torch.from_numpy(reserve).view(T, N, K)
+    else:
+        reserve = x.new_empty(0)
+    return torch.from_numpy(y), torch.from_numpy(h_n), c_n, reserve
+
+
+@rnn_forward.register_fake
+def _(x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, mode, reverse, training,
+      reset_after, cell_clip):
+    T, N = x.shape[0], x.shape[1]
+    _, H, P, S = _sizes(mode, x, w_hh, w_hr)
+    y = x.new_empty(T, N, S)
+    h_n = x.new_empty(N, S)
+    c_n = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
+    reserve = x.new_empty(T, N, reserve_per_step(mode, H, S, w_hr is not None)) if training \
+        else x.new_empty(0)
+    return y, h_n, c_n, reserve
+
+
+# ---- backward ----
+
+
+@torch.library.custom_op("fastrnn::rnn_backward", mutates_args=(), device_types="cpu")
+def rnn_backward(
+    dy: Tensor,
+    dh_n: Tensor | None,
+    dc_n: Tensor | None,
+    x: Tensor,
+    lengths: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    w_ch: Tensor | None,
+    reserve: Tensor,
+    mode: str,
+    reverse: bool,
+    reset_after: bool,
+    cell_clip: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Backward of a training rnn_forward. dy: [T,N,S]; dh_n: [N,S] or None; dc_n: [N,H] or None.
+    Returns dx [T,N,I], dh0 [N,S], dc0 [N,H] (LSTM, else [0]) and the gradients of w_ih, w_hh,
+    b_ih, b_hh, w_hr, w_ch (shaped like them; [0] for absent ones)."""
+    I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
+    weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    grads = [torch.zeros_like(w) if w is not None else None for w in weights]
+    dx, dh0, dc0 = _C.rnn_backward(
+        desc, _np(dy), _np(dh_n), _np(dc_n), _np(x), _np(lengths), *map(_np, weights),
+        _np(reserve).reshape(-1), reverse, *map(_np, grads),
+    )
+    dc0 = torch.from_numpy(dc0) if dc0 is not None else x.new_empty(0)
+    grads = [g if g is not None else x.new_empty(0) for g in grads]
+    return (torch.from_numpy(dx), torch.from_numpy(dh0), dc0, *grads)
+
+
+@rnn_backward.register_fake
+def _(dy, dh_n, dc_n, x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve, mode, reverse,
+      reset_after, cell_clip):
+    N = x.shape[1]
+    _, H, _, S = _sizes(mode, x, w_hh, w_hr)
+    dc0 = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
+    grads = [torch.empty_like(w) if w is not None else x.new_empty(0)
+             for w in (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)]
+    return (torch.empty_like(x), x.new_empty(N, S), dc0, *grads)
+
+
+# ---- autograd ----
+
+
+def _forward_setup_context(ctx, inputs, output):
+    x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch = inputs[:10]
+    mode, reverse, training, reset_after, cell_clip = inputs[10:]
+    ctx.save_for_backward(x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, output[3])
+    ctx.args = (mode, reverse, reset_after, cell_clip)
+    ctx.training = training
+
+
+def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
+    if not ctx.training:
+        raise RuntimeError(
+            "fastrnn.torch: backward through an rnn_forward called with training=False (it saved "
+            "no activations); the modules pass training=True whenever a gradient is required"
+        )
+    x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve = ctx.saved_tensors
+    mode = ctx.args[0]
+    if dy is None:
+        dy = x.new_zeros(x.shape[0], x.shape[1], w_hh.shape[1])  # [T,N,S]
+    if mode != "lstm":
+        dc_n = None
+    dx, dh0, dc0, *dw = rnn_backward(
+        dy.contiguous(),
+        None if dh_n is None else dh_n.contiguous(),
+        None if dc_n is None else dc_n.contiguous(),
+        x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve, *ctx.args,
+    )
+    need = ctx.needs_input_grad
+    dw = [g if need[4 + i] else None for i, g in enumerate(dw)]
+    return (
+        dx if need[0] else None,
+        None,
+        dh0 if need[2] else None,
+        dc0 if need[3] else None,
+        *dw,
+        None, None, None, None, None,
+    )
+
+
+rnn_forward.register_autograd(_forward_backward, setup_context=_forward_setup_context)
+
+
+def _backward_setup_context(ctx, inputs, output):
+    pass
+
+
+def _no_double_backward(ctx, *grads):
+    raise RuntimeError(
+        "fastrnn.torch: double backward (differentiating a gradient of a fastrnn RNN, LSTM or GRU, "
+        "e.g. a gradient penalty) is not supported by fastrnn's kernels; run that part with the "
+        "torch.nn module (fastrnn.torch.revert(model)) instead"
+    )
+
+
+rnn_backward.register_autograd(_no_double_backward, setup_context=_backward_setup_context)
