@@ -42,16 +42,18 @@ def cuda_kernels_available() -> bool:
 
 
 def runs_on_kernels(tensors) -> bool:
-    """True when every tensor (None entries skipped) can run on fastrnn's CPU kernels."""
-    first = None
-    for t in tensors:
-        if t is None:
-            continue
-        if first is None:
-            first = t
-        if t.device.type != "cpu" or t.dtype not in _KERNEL_DTYPES or t.dtype != first.dtype:
-            return False
-    return first is not None
+    """True when every tensor (None entries skipped) is a CPU float32/float64 tensor."""
+    return all(t is None or (t.device.type == "cpu" and t.dtype in _KERNEL_DTYPES) for t in tensors)
+
+
+def check_same_dtype(tensors, names) -> None:
+    """Raises RuntimeError (as torch.nn does) when the tensors' dtypes differ (None skipped)."""
+    pairs = [(t.dtype, n) for t, n in zip(tensors, names, strict=True) if t is not None]
+    for dtype, name in pairs[1:]:
+        if dtype != pairs[0][0]:
+            raise RuntimeError(
+                f"expected {name} to have the dtype of {pairs[0][1]} ({pairs[0][0]}), got {dtype}"
+            )
 
 
 def needs_grad(*tensors) -> bool:

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from fastrnn.functional import _check_clip
 from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
-from fastrnn.torch._ops import needs_grad, runs_on_kernels, warn_fallback
+from fastrnn.torch._ops import check_same_dtype, needs_grad, runs_on_kernels, warn_fallback
 
 
 class _CellMixin:
@@ -84,6 +84,9 @@ class _CellMixin:
         c0 = states[1] if len(states) == 2 else None
         w = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None,
              getattr(self, "weight_ch", None))
+        check_same_dtype([x, *states, *w], ["input", *(f"hx[{k}]" for k in range(len(states))),
+                                            "weight_ih", "weight_hh", "bias_ih", "bias_hh",
+                                            "weight_hr", "weight_ch"])
         x = x.contiguous().unsqueeze(0)  # [1,N,I]
         _, h, c, _ = torch.ops.fastrnn.rnn_forward(
             x, None, h0, c0, *w, self._kernel_mode, False, needs_grad(x, h0, c0, *w),

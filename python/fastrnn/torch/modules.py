@@ -24,10 +24,11 @@ from torch.nn.utils.rnn import PackedSequence
 
 from fastrnn.functional import _check_clip
 from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
-from fastrnn.torch._ops import needs_grad, runs_on_kernels, warn_fallback
+from fastrnn.torch._ops import check_same_dtype, needs_grad, runs_on_kernels, warn_fallback
 
 _KERNEL_MODE = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 _SUFFIX = ("", "_reverse")
+_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_ch")
 
 
 class _RNNBase(torch.nn.RNNBase):
@@ -72,18 +73,17 @@ class _RNNBase(torch.nn.RNNBase):
             s += ", reset_after=False"
         return s
 
+    def _weight_names(self) -> list:
+        """Per (layer, direction), hx order: names of (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)."""
+        return [
+            tuple(k + f"_l{layer}{_SUFFIX[d]}" for k in _KEYS)
+            for layer in range(self.num_layers)
+            for d in range(2 if self.bidirectional else 1)
+        ]
+
     def _weights(self) -> list:
-        """Per (layer, direction), hx order: (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch), None if absent"""
-        out = []
-        for layer in range(self.num_layers):
-            for d in range(2 if self.bidirectional else 1):
-                sfx = f"_l{layer}{_SUFFIX[d]}"
-                out.append(tuple(
-                    getattr(self, k + sfx, None)
-                    for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr",
-                              "weight_ch")
-                ))
-        return out
+        """Per (layer, direction), hx order: (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch), None if absent."""
+        return [tuple(getattr(self, k, None) for k in ks) for ks in self._weight_names()]
 
     def forward(self, input, hx=None):
         lstm = self.mode == "LSTM"
@@ -126,6 +126,8 @@ class _RNNBase(torch.nn.RNNBase):
             if self.batch_first:
                 x = x.transpose(0, 1)
             lengths = sorted_indices = unsorted_indices = None
+        check_same_dtype([x, *(w for ws in weights for w in ws)],
+                         ["input", *(n for ns in self._weight_names() for n in ns)])
         x = x.contiguous()
         N = x.shape[1]
         LD = self.num_layers * D
@@ -149,6 +151,7 @@ class _RNNBase(torch.nn.RNNBase):
             if sorted_indices is not None:
                 states = tuple(s.index_select(1, sorted_indices) for s in states)
             states = tuple(s.contiguous() for s in states)
+            check_same_dtype([x, *states], ["input", "hx[0]", "hx[1]"][: 1 + len(states)])
             h0 = states[0]  # [L*D,N,S]
             c0 = states[1] if lstm else None  # [L*D,N,H]
 
