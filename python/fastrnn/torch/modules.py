@@ -82,7 +82,7 @@ class _RNNBase(torch.nn.RNNBase):
         ]
 
     def _weights(self) -> list:
-        """Per (layer, direction), hx order: (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch), None if absent."""
+        """The tensors named by _weight_names(); None where absent."""
         return [tuple(getattr(self, k, None) for k in ks) for ks in self._weight_names()]
 
     def forward(self, input, hx=None):
