@@ -176,6 +176,7 @@ def test_compile_fullgraph_aot_eager():
 @pytest.mark.skipif(not os.environ.get("FASTRNN_TEST_INDUCTOR"),
                     reason="inductor compiles C++ (about a minute on 2 cores); "
                            "set FASTRNN_TEST_INDUCTOR=1 to run")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit inside inductor, not ours
 def test_compile_fullgraph_inductor():
     torch._dynamo.reset()
     _check_compiled("inductor", ft.GRU)
