@@ -392,3 +392,18 @@ def test_meta_device_falls_back(monkeypatch):
     with pytest.warns(RuntimeWarning, match="meta"):
         y, (h, c) = m(torch.empty(T, N, I, device="meta"))
     assert y.shape == (T, N, H) and y.device.type == "meta" and h.shape == (2, N, H)
+
+
+@pytest.mark.parametrize("use", ["y", "h_n", "c_n"])
+def test_gradient_through_one_output_only(use):
+    """Unused outputs give the backward no gradient (None, not zero-filled tensors)."""
+    ref, new = pair("lstm", torch.float64, num_layers=2, bidirectional=True)
+    grads = []
+    for m in (ref, new):
+        x = torch.randn(T, N, I, dtype=torch.float64, generator=torch.Generator().manual_seed(0),
+                        requires_grad=True)
+        y, (h, c) = m(x)
+        out = {"y": y, "h_n": h, "c_n": c}[use]
+        grads.append(torch.autograd.grad(out.sum(), [x, *m.parameters()]))
+    for a, b in zip(grads[1], grads[0], strict=True):
+        assert_close(a, b, torch.float64, f"grad via {use}")

@@ -17,8 +17,7 @@ import torch
 from torch import Tensor
 
 from fastrnn.functional import _check_clip
-from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
-from fastrnn.torch._ops import check_same_dtype, needs_grad, runs_on_kernels, warn_fallback
+from fastrnn.torch._ops import check_same_dtype, layer_forward, runs_on_kernels, warn_fallback
 
 
 class _CellMixin:
@@ -88,10 +87,8 @@ class _CellMixin:
                                             "weight_ih", "weight_hh", "bias_ih", "bias_hh",
                                             "weight_hr", "weight_ch"])
         x = x.contiguous().unsqueeze(0)  # [1,N,I]
-        _, h, c, _ = torch.ops.fastrnn.rnn_forward(
-            x, None, h0, c0, *w, self._kernel_mode, False, needs_grad(x, h0, c0, *w),
-            self.reset_after, self._clip,
-        )
+        _, h, c = layer_forward(x, None, h0, c0, *w, self._kernel_mode, False,
+                                self.reset_after, self._clip)
         if not batched:
             h = h.squeeze(0)
             c = c.squeeze(0) if self._kernel_mode == "lstm" else c

@@ -6,10 +6,11 @@ keyword-only: LSTM `peephole` (parameters `weight_ch_l{k}{_reverse}` [3,H], rows
 `cell_clip`, GRU `reset_after`. The classes derive from torch.nn.RNNBase, not from torch.nn.LSTM
 and friends, because torch.compile refuses to trace anything that is an instance of those.
 
-Each layer and direction is one `torch.ops.fastrnn.rnn_forward` call over the whole sequence; the
-stacking, the concatenation of directions and the dropout between layers (torch's RNG, training
-only) are torch ops here, as in fastrnn/layers.py. Tensors the kernels cannot take (another device,
-another dtype) run on torch's own implementation after a one-time warning.
+Each layer and direction is one `torch.ops.fastrnn.rnn_forward` call over the whole sequence
+(through `_ops.layer_forward`); the stacking, the concatenation of directions and the dropout
+between layers (torch's RNG, training only) are torch ops here, as in fastrnn/layers.py. Tensors
+the kernels cannot take (another device, another dtype) run on torch's own implementation after a
+one-time warning.
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), L layers, D directions.
@@ -23,8 +24,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from fastrnn.functional import _check_clip
-from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
-from fastrnn.torch._ops import check_same_dtype, needs_grad, runs_on_kernels, warn_fallback
+from fastrnn.torch._ops import check_same_dtype, layer_forward, runs_on_kernels, warn_fallback
 
 _KERNEL_MODE = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 _SUFFIX = ("", "_reverse")
@@ -164,10 +164,8 @@ class _RNNBase(torch.nn.RNNBase):
                 w = weights[k]
                 h0_k = None if h0 is None else h0[k]
                 c0_k = None if c0 is None else c0[k]
-                y, h, c, _ = torch.ops.fastrnn.rnn_forward(
-                    inp, lengths, h0_k, c0_k, *w, mode, d == 1,
-                    needs_grad(inp, h0_k, c0_k, *w), self.reset_after, self._clip,
-                )
+                y, h, c = layer_forward(inp, lengths, h0_k, c0_k, *w, mode, d == 1,
+                                        self.reset_after, self._clip)
                 outs.append(y)  # [T,N,S]
                 h_n.append(h)  # [N,S]
                 c_n.append(c)  # [N,H]
