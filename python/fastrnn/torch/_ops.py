@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import warnings
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,6 +28,7 @@ from fastrnn import _C
 from fastrnn.functional import MODES
 
 _KERNEL_DTYPES = (torch.float32, torch.float64)
+_NUMPY_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 # ---- where a call runs ----
@@ -207,13 +209,15 @@ def rnn_backward(
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
-    grads = [torch.zeros_like(w) if w is not None else None for w in weights]
+    # Zeroed by numpy, not torch.zeros_like: torch fills large tensors on its OpenMP pool, whose
+    # workers then spin for a while and take cores from the kernel's threads.
+    grads = [np.zeros(w.shape, _NUMPY_DTYPE[w.dtype]) if w is not None else None for w in weights]
     dx, dh0, dc0 = _C.rnn_backward(
         desc, _np(dy), _np(dh_n), _np(dc_n), _np(x), _np(lengths), *map(_np, weights),
-        _np(reserve).reshape(-1), reverse, *map(_np, grads),
+        _np(reserve).reshape(-1), reverse, *grads,
     )
     dc0 = torch.from_numpy(dc0) if dc0 is not None else x.new_empty(0)
-    grads = [g if g is not None else x.new_empty(0) for g in grads]
+    grads = [torch.from_numpy(g) if g is not None else x.new_empty(0) for g in grads]
     return (torch.from_numpy(dx), torch.from_numpy(dh0), dc0, *grads)
 
 
