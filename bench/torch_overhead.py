@@ -21,6 +21,7 @@ fixed per-call cost of the module.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -120,7 +121,8 @@ def main():
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown CPU"
     print(f"{a.threads} threads, float32, 1 layer, 1 direction, median (and min) of {a.repeats} "
-          f"rounds; {cpu}; torch {torch.__version__}, fastrnn {fastrnn.__version__}")
+          f"rounds; {cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the "
+          f"start; torch {torch.__version__}, fastrnn {fastrnn.__version__}")
     sizes = [(a.T, a.N, a.I, a.H), (1, 1, 8, 8)]  # the second: kernels ~free, overhead alone
     for T, N, I, H in sizes:  # noqa: E741
         a.T, a.N, a.I, a.H = T, N, I, H

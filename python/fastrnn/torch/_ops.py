@@ -38,14 +38,18 @@ def cuda_kernels_available() -> bool:
     """True when fastrnn's CUDA layer kernels can serve CUDA tensors.
 
     The C++ core does not expose CUDA layer kernels to Python yet, so this is False even in a CUDA
-    build with a device present; CUDA tensors run on torch's own implementation.
+    build with a device present, and CUDA tensors run on torch's own implementation. When it
+    becomes True, the ops gain a "cuda" implementation and `runs_on_kernels` admits CUDA tensors.
     """
     return False
 
 
 def runs_on_kernels(tensors) -> bool:
-    """True when every tensor (None entries skipped) is a CPU float32/float64 tensor."""
-    return all(t is None or (t.device.type == "cpu" and t.dtype in _KERNEL_DTYPES) for t in tensors)
+    """True when every tensor (None entries skipped) is float32/float64 on a device fastrnn serves
+    (the CPU; CUDA once `cuda_kernels_available()`)."""
+    devices = ("cpu", "cuda") if cuda_kernels_available() else ("cpu",)
+    return all(t is None or (t.device.type in devices and t.dtype in _KERNEL_DTYPES)
+               for t in tensors)
 
 
 def check_same_dtype(tensors, names) -> None:
