@@ -78,6 +78,7 @@ def compare(ref, new, make_input, hx, dtype):
     assert rn == nn
     for k, (a, b) in enumerate(zip(no, ro, strict=True)):
         assert type(a) is type(b) and a.shape == b.shape and a.dtype == b.dtype
+        assert a.stride() == b.stride(), f"output {k}: strides {a.stride()} != {b.stride()}"
         assert_close(a, b, dtype, f"output {k}")
     names = ["x"] + [f"hx[{k}]" for k in range(len(hx))] + rn
     for name, a, b in zip(names, ng, rg, strict=True):

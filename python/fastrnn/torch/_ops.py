@@ -231,9 +231,9 @@ def _(dy, dh_n, dc_n, x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve, m
     N = x.shape[1]
     _, H, _, S = _sizes(mode, x, w_hh, w_hr)
     dc0 = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
-    grads = [torch.empty_like(w) if w is not None else x.new_empty(0)
+    grads = [x.new_empty(w.shape) if w is not None else x.new_empty(0)  # contiguous, as the real
              for w in (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)]
-    return (torch.empty_like(x), x.new_empty(N, S), dc0, *grads)
+    return (x.new_empty(x.shape), x.new_empty(N, S), dc0, *grads)
 
 
 # ---- autograd ----
