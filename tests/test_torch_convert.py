@@ -148,3 +148,16 @@ def test_convert_top_level_module_and_skip_subclasses():
         ft.revert(ft.LSTM(I, H, peephole=True))
     with pytest.raises(TypeError):
         ft.convert("not a module")
+
+
+def test_dtype_moves_and_deepcopy_keep_working():
+    import copy
+
+    m = ft.LSTM(I, H, 2, peephole=True)
+    m.double()
+    assert m.weight_ch_l1.dtype == torch.float64 and m._flat_weights[0].dtype == torch.float64
+    x = torch.randn(T, N, I, dtype=torch.float64)
+    y = m(x)[0]
+    twin = copy.deepcopy(m)
+    assert twin.weight_ih_l0 is not m.weight_ih_l0
+    torch.testing.assert_close(twin(x)[0], y, rtol=0, atol=0)
