@@ -408,3 +408,19 @@ def test_gradient_through_one_output_only(use):
         grads.append(torch.autograd.grad(out.sum(), [x, *m.parameters()]))
     for a, b in zip(grads[1], grads[0], strict=True):
         assert_close(a, b, torch.float64, f"grad via {use}")
+
+
+def test_cpu_autocast_falls_back_like_torch(monkeypatch):
+    """Under CPU autocast torch.nn computes in bfloat16; so does the fallback (warned once)."""
+    from fastrnn.torch import _ops
+
+    monkeypatch.setattr(_ops, "_warned_fallback", False)
+    ref, new = pair("lstm", torch.float32, num_layers=2)
+    x = torch.randn(T, N, I)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        want = ref(x)[0]
+        with pytest.warns(RuntimeWarning, match="autocast"):
+            got = new(x)[0]
+        peep = ft.LSTM(I, H, peephole=True)(x)[0]  # extras: fastrnn's kernels, float32
+    assert got.dtype == want.dtype == torch.bfloat16 and peep.dtype == torch.float32
+    torch.testing.assert_close(got, want, rtol=0, atol=0)

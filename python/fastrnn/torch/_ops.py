@@ -39,17 +39,27 @@ def cuda_kernels_available() -> bool:
 
     The C++ core does not expose CUDA layer kernels to Python yet, so this is False even in a CUDA
     build with a device present, and CUDA tensors run on torch's own implementation. When it
-    becomes True, the ops gain a "cuda" implementation and `runs_on_kernels` admits CUDA tensors.
+    becomes True, the ops gain a "cuda" implementation and `kernel_refusal` admits CUDA tensors.
     """
     return False
 
 
-def runs_on_kernels(tensors) -> bool:
-    """True when every tensor (None entries skipped) is float32/float64 on a device fastrnn serves
-    (the CPU; CUDA once `cuda_kernels_available()`)."""
+def kernel_refusal(tensors, extras: bool = False) -> str | None:
+    """Why fastrnn's kernels cannot run a call on these tensors (None entries skipped), or None.
+
+    They take float32/float64 on the CPU (and CUDA once `cuda_kernels_available()`). Under CPU
+    autocast torch.nn computes in the autocast dtype, which fastrnn has no kernel for; a module that
+    uses an extra torch lacks (`extras`) runs on the kernels in the tensors' own dtype instead.
+    """
     devices = ("cpu", "cuda") if cuda_kernels_available() else ("cpu",)
-    return all(t is None or (t.device.type in devices and t.dtype in _KERNEL_DTYPES)
-               for t in tensors)
+    for t in tensors:
+        if t is not None and (t.device.type not in devices or t.dtype not in _KERNEL_DTYPES):
+            return (f"no fastrnn kernel for {t.dtype} tensors on device '{t.device}' (fastrnn runs "
+                    "float32/float64 on the CPU)")
+    if not extras and torch.is_autocast_enabled("cpu"):
+        return (f"CPU autocast to {torch.get_autocast_dtype('cpu')} is on and fastrnn has no "
+                "kernel in that dtype")
+    return None
 
 
 def check_same_dtype(tensors, names) -> None:
@@ -70,15 +80,14 @@ def needs_grad(*tensors) -> bool:
 _warned_fallback = False
 
 
-def warn_fallback(what: str, device: torch.device, dtype: torch.dtype) -> None:
+def warn_fallback(what: str, reason: str) -> None:
     """Warns, once per process, that a module runs on torch's implementation instead."""
     global _warned_fallback
     if not _warned_fallback:
         _warned_fallback = True
         warnings.warn(
-            f"fastrnn.torch.{what}: no fastrnn kernel for {dtype} tensors on device "
-            f"'{device}' (fastrnn runs float32/float64 on the CPU); falling back to torch's own "
-            "implementation (warned once)",
+            f"fastrnn.torch.{what}: {reason}; falling back to torch's own implementation "
+            "(warned once)",
             RuntimeWarning,
             stacklevel=4,
         )

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from fastrnn.functional import _check_clip
-from fastrnn.torch._ops import check_same_dtype, layer_forward, runs_on_kernels, warn_fallback
+from fastrnn.torch._ops import check_same_dtype, kernel_refusal, layer_forward, warn_fallback
 
 
 class _CellMixin:
@@ -95,16 +95,15 @@ class _CellMixin:
         return h, c
 
     def _fallback(self, input: Tensor, states: tuple) -> bool:
-        tensors = [input, *states, *self.parameters()]
-        if runs_on_kernels(tensors):
+        refusal = kernel_refusal([input, *states, *self.parameters()], self._has_extras())
+        if refusal is None:
             return False
         if self._has_extras():
             raise NotImplementedError(
                 f"fastrnn.torch.{type(self).__name__}: peephole, cell_clip and reset_after=False "
-                f"need fastrnn's kernels (float32/float64 on the CPU); got {input.dtype} on "
-                f"'{input.device}'"
+                f"need fastrnn's kernels, but {refusal}"
             )
-        warn_fallback(type(self).__name__, input.device, input.dtype)
+        warn_fallback(type(self).__name__, refusal)
         return True
 
 

@@ -24,7 +24,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from fastrnn.functional import _check_clip
-from fastrnn.torch._ops import check_same_dtype, layer_forward, runs_on_kernels, warn_fallback
+from fastrnn.torch._ops import check_same_dtype, kernel_refusal, layer_forward, warn_fallback
 
 _KERNEL_MODE = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 _SUFFIX = ("", "_reverse")
@@ -91,14 +91,15 @@ class _RNNBase(torch.nn.RNNBase):
         weights = self._weights()
         states = () if hx is None else (tuple(hx) if lstm else (hx,))
         data = input.data if packed else input
-        if not runs_on_kernels([data, *states, *(w for ws in weights for w in ws)]):
+        refusal = kernel_refusal([data, *states, *(w for ws in weights for w in ws)],
+                                 self._has_extras())
+        if refusal is not None:
             if self._has_extras():
                 raise NotImplementedError(
                     f"fastrnn.torch.{type(self).__name__}: peephole, cell_clip and "
-                    "reset_after=False need fastrnn's kernels (float32/float64 on the CPU); got "
-                    f"{data.dtype} on '{data.device}'"
+                    f"reset_after=False need fastrnn's kernels, but {refusal}"
                 )
-            warn_fallback(type(self).__name__, data.device, data.dtype)
+            warn_fallback(type(self).__name__, refusal)
             return self._torch_class.forward(self, input, hx)
         if lstm and hx is not None and len(states) != 2:
             raise RuntimeError("LSTM: expected hx to be a tuple (h_0, c_0)")
