@@ -181,3 +181,13 @@ def test_compile_fullgraph_inductor():
     torch._dynamo.reset()
     _check_compiled("inductor", ft.GRU)
     torch._dynamo.reset()
+
+
+def test_torch_export_keeps_the_op():
+    torch.manual_seed(0)
+    model = TinyModel(ft.GRU)
+    x = torch.randn(N, T, I)
+    program = torch.export.export(model, (x,))
+    targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    assert "fastrnn.rnn_forward.default" in targets
+    torch.testing.assert_close(program.module()(x), model(x))
