@@ -86,6 +86,9 @@ class _RNNBase(torch.nn.RNNBase):
         return [tuple(getattr(self, k, None) for k in ks) for ks in self._weight_names()]
 
     def forward(self, input, hx=None):
+        """torch.nn's forward. input: [T,N,I] ([N,T,I] when batch_first), unbatched [T,I], or a
+        PackedSequence; hx: h_0 [L*D,N,S] (LSTM: (h_0, c_0 [L*D,N,H])), unbatched without N.
+        Returns (output [T,N,D*S] or a PackedSequence, h_n) or for LSTM (output, (h_n, c_n))."""
         lstm = self.mode == "LSTM"
         packed = isinstance(input, PackedSequence)
         weights = self._weights()
