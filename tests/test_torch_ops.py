@@ -191,3 +191,13 @@ def test_torch_export_keeps_the_op():
     targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
     assert "fastrnn.rnn_forward.default" in targets
     torch.testing.assert_close(program.module()(x), model(x))
+
+
+def test_tensors_reach_the_kernels_without_copies():
+    from fastrnn.torch import _ops
+
+    for dtype in (torch.float32, torch.float64):
+        t = torch.randn(T, N, I, dtype=dtype, requires_grad=True)
+        view = _ops._np(t)
+        assert view.ctypes.data == t.data_ptr() and view.shape == tuple(t.shape)
+        assert not view.flags.owndata

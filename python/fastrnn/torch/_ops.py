@@ -132,8 +132,12 @@ def reserve_per_step(mode: str, H, S, projection: bool):
 
 
 def _np(t: Tensor | None):
-    """A numpy view of a contiguous CPU tensor (no copy), or None."""
-    return None if t is None else t.detach().contiguous().numpy()
+    """A numpy view of a CPU tensor (no copy when it is contiguous, as the modules pass), or None.
+
+    numpy(force=True) is detach().numpy() in one call (no copy for a CPU float tensor)."""
+    if t is None:
+        return None
+    return (t if t.is_contiguous() else t.contiguous()).numpy(force=True)
 
 
 # ---- forward ----
