@@ -161,3 +161,45 @@ def test_dtype_moves_and_deepcopy_keep_working():
     twin = copy.deepcopy(m)
     assert twin.weight_ih_l0 is not m.weight_ih_l0
     torch.testing.assert_close(twin(x)[0], y, rtol=0, atol=0)
+
+
+class Tagger(torch.nn.Module):
+    """A typical user model: embedding, packed bidirectional 2-layer LSTM with dropout, a GRU cell
+    over the final states, a linear head."""
+
+    def __init__(self, vocab=20):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, I)
+        self.rnn = torch.nn.LSTM(I, H, 2, batch_first=True, bidirectional=True, dropout=0.3)
+        self.cell = torch.nn.GRUCell(2 * H, H)
+        self.head = torch.nn.Linear(H, 3)
+
+    def forward(self, tokens, lengths):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.emb(tokens), lengths,
+                                                         batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.rnn(packed)
+        return self.head(self.cell(torch.cat([h[-2], h[-1]], 1)))
+
+
+def test_training_run_matches_torch_nn_after_one_changed_line():
+    """Adam, dropout, gradient clipping, packed batches: the same losses step by step."""
+    losses = {}
+    for converted in (False, True):
+        torch.manual_seed(0)
+        model = Tagger()
+        if converted:
+            model = ft.convert(model)
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        data = torch.Generator().manual_seed(1)
+        losses[converted] = []
+        for _ in range(4):
+            tokens = torch.randint(0, 20, (N + 1, T), generator=data)
+            lengths = torch.randint(1, T + 1, (N + 1,), generator=data)
+            labels = torch.randint(0, 3, (N + 1,), generator=data)
+            loss = torch.nn.functional.cross_entropy(model(tokens, lengths), labels)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses[converted].append(loss.item())
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)

@@ -175,7 +175,12 @@ class _RNNBase(torch.nn.RNNBase):
                 c_n.append(c)  # [N,H]
             inp = outs[0] if D == 1 else torch.cat(outs, 2)  # [T,N,D*S]
             if self.dropout and self.training and layer < self.num_layers - 1:
-                inp = torch.nn.functional.dropout(inp, self.dropout, True)
+                if packed:  # on the packed rows, as torch.nn does: the same masks from the RNG
+                    rows, _ = torch._pack_padded_sequence(inp, lengths, False)
+                    rows = torch.nn.functional.dropout(rows, self.dropout, True)
+                    inp, _ = torch._pad_packed_sequence(rows, batch_sizes, False, 0.0, inp.shape[0])
+                else:
+                    inp = torch.nn.functional.dropout(inp, self.dropout, True)
         y = inp
         h_n = torch.stack(h_n)  # [L*D,N,S]
         state = (h_n, torch.stack(c_n)) if lstm else (h_n,)
