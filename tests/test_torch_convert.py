@@ -203,3 +203,23 @@ def test_training_run_matches_torch_nn_after_one_changed_line():
             opt.step()
             losses[converted].append(loss.item())
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
+
+
+def test_parametrized_weights_behave_as_in_torch_nn():
+    from torch.nn.utils.parametrizations import weight_norm
+
+    torch.manual_seed(0)
+    ref, new = torch.nn.GRU(I, H), ft.GRU(I, H)
+    new.load_state_dict(ref.state_dict())
+    for m in (ref, new):
+        weight_norm(m, "weight_hh_l0")
+        with torch.no_grad():
+            m.parametrizations.weight_hh_l0.original0.mul_(2.0)
+    x = torch.randn(T, N, I)
+    a, b = ref(x)[0], new(x)[0]
+    torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    a.sum().backward()
+    b.sum().backward()
+    torch.testing.assert_close(new.parametrizations.weight_hh_l0.original1.grad,
+                               ref.parametrizations.weight_hh_l0.original1.grad,
+                               rtol=1e-4, atol=1e-5)

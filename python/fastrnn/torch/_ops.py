@@ -51,9 +51,10 @@ def kernel_refusal(tensors, extras: bool = False) -> str | None:
     autocast torch.nn computes in the autocast dtype, which fastrnn has no kernel for; a module that
     uses an extra torch lacks (`extras`) runs on the kernels in the tensors' own dtype instead.
     """
-    devices = ("cpu", "cuda") if cuda_kernels_available() else ("cpu",)
+    cuda = cuda_kernels_available()
     for t in tensors:
-        if t is not None and (t.device.type not in devices or t.dtype not in _KERNEL_DTYPES):
+        served = t is None or ((t.is_cpu or (cuda and t.is_cuda)) and t.dtype in _KERNEL_DTYPES)
+        if not served:
             return (f"no fastrnn kernel for {t.dtype} tensors on device '{t.device}' (fastrnn runs "
                     "float32/float64 on the CPU)")
     if not extras and torch.is_autocast_enabled("cpu"):
@@ -63,12 +64,18 @@ def kernel_refusal(tensors, extras: bool = False) -> str | None:
 
 
 def check_same_dtype(tensors, names) -> None:
-    """Raises RuntimeError (as torch.nn does) when the tensors' dtypes differ (None skipped)."""
-    pairs = [(t.dtype, n) for t, n in zip(tensors, names, strict=True) if t is not None]
-    for dtype, name in pairs[1:]:
-        if dtype != pairs[0][0]:
+    """Raises RuntimeError (as torch.nn does) when the tensors' dtypes differ (None skipped).
+
+    names: a callable returning the tensors' names (only called to word the error)."""
+    present = [t for t in tensors if t is not None]
+    dtype = present[0].dtype
+    if all(t.dtype == dtype for t in present):
+        return
+    pairs = [(t.dtype, n) for t, n in zip(tensors, names(), strict=False) if t is not None]
+    for other, name in pairs[1:]:
+        if other != pairs[0][0]:
             raise RuntimeError(
-                f"expected {name} to have the dtype of {pairs[0][1]} ({pairs[0][0]}), got {dtype}"
+                f"expected {name} to have the dtype of {pairs[0][1]} ({pairs[0][0]}), got {other}"
             )
 
 

@@ -82,10 +82,10 @@ class _CellMixin:
         h0 = states[0] if states else None
         c0 = states[1] if len(states) == 2 else None
         w = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None,
-             getattr(self, "weight_ch", None))
-        check_same_dtype([x, *states, *w], ["input", *(f"hx[{k}]" for k in range(len(states))),
-                                            "weight_ih", "weight_hh", "bias_ih", "bias_hh",
-                                            "weight_hr", "weight_ch"])
+             self.weight_ch if self.peephole else None)
+        check_same_dtype([x, *states, *w], lambda: [
+            "input", *(f"hx[{k}]" for k in range(len(states))),
+            "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_ch"])
         x = x.contiguous().unsqueeze(0)  # [1,N,I]
         _, h, c = layer_forward(x, None, h0, c0, *w, self._kernel_mode, False,
                                 self.reset_after, self._clip)

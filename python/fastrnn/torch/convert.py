@@ -30,7 +30,7 @@ _PAIRS = (
 )
 _TO_FASTRNN = dict(_PAIRS)
 _TO_TORCH = {fast: base for base, fast in _PAIRS}
-_EXTRAS = ("peephole", "cell_clip", "reset_after", "_clip")
+_EXTRAS = ("peephole", "cell_clip", "reset_after", "_clip", "_slots")
 
 
 def _swap_class(module: torch.nn.Module, cls: type) -> torch.nn.Module:
@@ -52,6 +52,8 @@ def convert(model: torch.nn.Module) -> torch.nn.Module:
             return None
         new = _swap_class(module, cls)
         new.peephole, new.cell_clip, new.reset_after, new._clip = False, None, True, 0.0
+        if isinstance(new, torch.nn.RNNBase):
+            new._init_slots()
         return new
 
     return _apply(model, swap)

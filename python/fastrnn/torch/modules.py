@@ -59,6 +59,7 @@ class _RNNBase(torch.nn.RNNBase):
                     w = torch.nn.Parameter(torch.empty(3, self.hidden_size, **(factory or {})))
                     torch.nn.init.uniform_(w, -stdv, stdv)
                     self.register_parameter(f"weight_ch_l{layer}{_SUFFIX[d]}", w)
+        self._init_slots()
 
     def _has_extras(self) -> bool:
         return self.peephole or self.cell_clip is not None or not self.reset_after
@@ -73,17 +74,20 @@ class _RNNBase(torch.nn.RNNBase):
             s += ", reset_after=False"
         return s
 
-    def _weight_names(self) -> list:
-        """Per (layer, direction), hx order: names of (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)."""
-        return [
-            tuple(k + f"_l{layer}{_SUFFIX[d]}" for k in _KEYS)
+    def _init_slots(self) -> None:
+        """Caches _slots: per (layer, direction) in hx order, the names of (w_ih, w_hh, b_ih, b_hh,
+        w_hr, w_ch), None where the structure has no such parameter."""
+        present = (True, True, self.bias, self.bias, self.proj_size > 0, self.peephole)
+        self._slots = [
+            tuple(k + f"_l{layer}{_SUFFIX[d]}" if there else None
+                  for k, there in zip(_KEYS, present, strict=True))
             for layer in range(self.num_layers)
             for d in range(2 if self.bidirectional else 1)
         ]
 
     def _weights(self) -> list:
-        """The tensors named by _weight_names(); None where absent."""
-        return [tuple(getattr(self, k, None) for k in ks) for ks in self._weight_names()]
+        """The tensors named by _slots (through getattr, so parametrizations apply)."""
+        return [tuple(None if n is None else getattr(self, n) for n in ns) for ns in self._slots]
 
     def forward(self, input, hx=None):
         """torch.nn's forward. input: [T,N,I] ([N,T,I] when batch_first), unbatched [T,I], or a
@@ -131,7 +135,7 @@ class _RNNBase(torch.nn.RNNBase):
                 x = x.transpose(0, 1)
             lengths = sorted_indices = unsorted_indices = None
         check_same_dtype([x, *(w for ws in weights for w in ws)],
-                         ["input", *(n for ns in self._weight_names() for n in ns)])
+                         lambda: ["input", *(n for ns in self._slots for n in ns)])
         x = x.contiguous()
         N = x.shape[1]
         LD = self.num_layers * D
@@ -155,7 +159,7 @@ class _RNNBase(torch.nn.RNNBase):
             if sorted_indices is not None:
                 states = tuple(s.index_select(1, sorted_indices) for s in states)
             states = tuple(s.contiguous() for s in states)
-            check_same_dtype([x, *states], ["input", "hx[0]", "hx[1]"][: 1 + len(states)])
+            check_same_dtype([x, *states], lambda: ["input", "hx[0]", "hx[1]"])
             h0 = states[0]  # [L*D,N,S]
             c0 = states[1] if lstm else None  # [L*D,N,H]
 
