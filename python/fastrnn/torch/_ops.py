@@ -11,6 +11,10 @@ the same memory (`torch.from_numpy`): no copies either way. Absent optional outp
 tensors (`c_n` outside LSTM, `reserve` when not training, gradients of absent parameters), because
 a custom op returns tensors only.
 
+The modules call `layer_forward`: under torch.compile it calls the op (whose registered autograd
+the compiler traces); in eager mode it applies the op and the same autograd formula through a
+plain autograd.Function, which costs a tenth of torch's per-call wrapper for registered autograd.
+
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), G gates, K reserve elements per (step, sequence).
 """
