@@ -201,3 +201,28 @@ def test_tensors_reach_the_kernels_without_copies():
         view = _ops._np(t)
         assert view.ctypes.data == t.data_ptr() and view.shape == tuple(t.shape)
         assert not view.flags.owndata
+
+
+def test_compile_fullgraph_cell_loop():
+    """A decoder-style loop over an LSTMCell traces into one graph and matches eager."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    cell = ft.LSTMCell(I, H)
+    x = torch.randn(T, N, I)
+
+    def run(x):
+        state = None
+        for t in range(x.shape[0]):
+            state = cell(x[t], state)
+        return state[0].square().sum()
+
+    eager = run(x)
+    eager.backward()
+    want = [p.grad.clone() for p in cell.parameters()]
+    cell.zero_grad()
+    got = torch.compile(run, backend="aot_eager", fullgraph=True)(x)
+    got.backward()
+    torch.testing.assert_close(got, eager, rtol=1e-5, atol=1e-6)
+    for p, g in zip(cell.parameters(), want, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
+    torch._dynamo.reset()
