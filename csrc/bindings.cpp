@@ -321,6 +321,15 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("state_size", &RnnDesc::state_size);
 
   m.def(
+      "rnn_reserve_size",
+      [](const RnnDesc& d, int64_t T, int64_t N) {
+        if (T < 1 || N < 1) throw py::value_error("T and N must be positive");
+        return fastrnn::rnn_reserve_size(d, T, N);
+      },
+      "Elements of the training reserve rnn_forward returns for T steps of N sequences.",
+      py::arg("desc"), py::arg("T"), py::arg("N"));
+
+  m.def(
       "rnn_forward",
       [](const RnnDesc& d, const py::array& x, const py::object& lengths, const py::object& h0,
          const py::object& c0, const py::object& w_ih, const py::object& w_hh,

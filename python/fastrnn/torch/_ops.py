@@ -59,11 +59,15 @@ def kernel_refusal(tensors, extras: bool = False) -> str | None:
     for t in tensors:
         served = t is None or ((t.is_cpu or (cuda and t.is_cuda)) and t.dtype in _KERNEL_DTYPES)
         if not served:
-            return (f"no fastrnn kernel for {t.dtype} tensors on device '{t.device}' (fastrnn runs "
-                    "float32/float64 on the CPU)")
+            return (
+                f"no fastrnn kernel for {t.dtype} tensors on device '{t.device}' (fastrnn runs "
+                "float32/float64 on the CPU)"
+            )
     if not extras and torch.is_autocast_enabled("cpu"):
-        return (f"CPU autocast to {torch.get_autocast_dtype('cpu')} is on and fastrnn has no "
-                "kernel in that dtype")
+        return (
+            f"CPU autocast to {torch.get_autocast_dtype('cpu')} is on and fastrnn has no "
+            "kernel in that dtype"
+        )
     return None
 
 
@@ -129,17 +133,9 @@ def _sizes(mode: str, x: Tensor, w_hh: Tensor, w_hr: Tensor | None):
 
 
 def reserve_per_step(mode: str, H, S, projection: bool):
-    """K: reserve elements per (step, sequence); mirrors ReserveLayout in csrc/cpu/rnn_cpu.cpp.
-
-    The C++ core does not export its reserve size to Python; the real op checks this formula
-    against the array the kernel returns, so a change on the C++ side fails loudly.
-    """
-    K = MODES[mode] * H + S  # gate activations [G*H] and the entering state [S]
-    if mode == "lstm":
-        K += 2 * H + (H if projection else 0)  # c', c entering, o·tanh(c') with projection
-    elif mode == "gru":
-        K += H  # W_hn h + b_hn (reset_after) or r·h
-    return K
+    """K: reserve elements per (step, sequence), asked of the C++ core (its layout is T·N·K)."""
+    desc = _C.RnnDesc(mode, 1, int(H), proj_size=int(S) if projection else 0)
+    return _C.rnn_reserve_size(desc, 1, 1)
 
 
 def _np(t: Tensor | None):
@@ -179,8 +175,19 @@ def rnn_forward(
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     y, h_n, c_n, reserve = _C.rnn_forward(
-        desc, _np(x), _np(lengths), _np(h0), _np(c0), _np(w_ih), _np(w_hh), _np(b_ih), _np(b_hh),
-        _np(w_hr), _np(w_ch), reverse, training,
+        desc,
+        _np(x),
+        _np(lengths),
+        _np(h0),
+        _np(c0),
+        _np(w_ih),
+        _np(w_hh),
+        _np(b_ih),
+        _np(b_hh),
+        _np(w_hr),
+        _np(w_ch),
+        reverse,
+        training,
     )
     c_n = torch.from_numpy(c_n) if c_n is not None else x.new_empty(0)
     if training:
@@ -188,7 +195,7 @@ def rnn_forward(
         if reserve.size != T * N * K:
             raise RuntimeError(
                 f"fastrnn.torch: the C++ core's reserve has {reserve.size} elements, expected "
-                f"{T * N * K}; reserve_per_step in fastrnn/torch/_ops.py is out of date"
+                f"{T * N * K} (T·N·K with K = rnn_reserve_size(desc, 1, 1))"
             )
         reserve = torch.from_numpy(reserve).view(T, N, K)
     else:
@@ -197,15 +204,33 @@ def rnn_forward(
 
 
 @rnn_forward.register_fake
-def _(x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, mode, reverse, training,
-      reset_after, cell_clip):
+def _(
+    x,
+    lengths,
+    h0,
+    c0,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    w_hr,
+    w_ch,
+    mode,
+    reverse,
+    training,
+    reset_after,
+    cell_clip,
+):
     T, N = x.shape[0], x.shape[1]
     _, H, P, S = _sizes(mode, x, w_hh, w_hr)
     y = x.new_empty(T, N, S)
     h_n = x.new_empty(N, S)
     c_n = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
-    reserve = x.new_empty(T, N, reserve_per_step(mode, H, S, w_hr is not None)) if training \
+    reserve = (
+        x.new_empty(T, N, reserve_per_step(mode, H, S, w_hr is not None))
+        if training
         else x.new_empty(0)
+    )
     return y, h_n, c_n, reserve
 
 
@@ -241,8 +266,16 @@ def rnn_backward(
     # workers then spin for a while and take cores from the kernel's threads.
     grads = [np.zeros(w.shape, _NUMPY_DTYPE[w.dtype]) if w is not None else None for w in weights]
     dx, dh0, dc0 = _C.rnn_backward(
-        desc, _np(dy), _np(dh_n), _np(dc_n), _np(x), _np(lengths), *map(_np, weights),
-        _np(reserve).reshape(-1), reverse, *grads,
+        desc,
+        _np(dy),
+        _np(dh_n),
+        _np(dc_n),
+        _np(x),
+        _np(lengths),
+        *map(_np, weights),
+        _np(reserve).reshape(-1),
+        reverse,
+        *grads,
     )
     dc0 = torch.from_numpy(dc0) if dc0 is not None else x.new_empty(0)
     grads = [torch.from_numpy(g) if g is not None else x.new_empty(0) for g in grads]
@@ -250,13 +283,31 @@ def rnn_backward(
 
 
 @rnn_backward.register_fake
-def _(dy, dh_n, dc_n, x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve, mode, reverse,
-      reset_after, cell_clip):
+def _(
+    dy,
+    dh_n,
+    dc_n,
+    x,
+    lengths,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    w_hr,
+    w_ch,
+    reserve,
+    mode,
+    reverse,
+    reset_after,
+    cell_clip,
+):
     N = x.shape[1]
     _, H, _, S = _sizes(mode, x, w_hh, w_hr)
     dc0 = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
-    grads = [x.new_empty(w.shape) if w is not None else x.new_empty(0)  # contiguous, as the real
-             for w in (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)]
+    grads = [
+        x.new_empty(w.shape) if w is not None else x.new_empty(0)  # contiguous, as the real
+        for w in (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    ]
     return (x.new_empty(x.shape), x.new_empty(N, S), dc0, *grads)
 
 
@@ -288,7 +339,16 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         dy.contiguous(),
         None if dh_n is None else dh_n.contiguous(),
         None if dc_n is None else dc_n.contiguous(),
-        x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve, *ctx.args,
+        x,
+        lengths,
+        w_ih,
+        w_hh,
+        b_ih,
+        b_hh,
+        w_hr,
+        w_ch,
+        reserve,
+        *ctx.args,
     )
     need = ctx.needs_input_grad
     dw = [g if need[4 + i] else None for i, g in enumerate(dw)]
@@ -298,7 +358,11 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         dh0 if need[2] else None,
         dc0 if need[3] else None,
         *dw,
-        None, None, None, None, None,
+        None,
+        None,
+        None,
+        None,
+        None,
     )
 
 
@@ -339,8 +403,9 @@ class _EagerForward(torch.autograd.Function):
     backward = staticmethod(_forward_backward)
 
 
-def layer_forward(x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, mode, reverse,
-                  reset_after, cell_clip):
+def layer_forward(
+    x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, mode, reverse, reset_after, cell_clip
+):
     """One layer, one direction, as rnn_forward; saves activations only when a gradient is due.
 
     Returns (y [T,N,S], h_n [N,S], c_n [N,H] or [0]).

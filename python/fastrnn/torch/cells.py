@@ -81,14 +81,31 @@ class _CellMixin:
         states = tuple(s.contiguous() for s in states)
         h0 = states[0] if states else None
         c0 = states[1] if len(states) == 2 else None
-        w = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None,
-             self.weight_ch if self.peephole else None)
-        check_same_dtype([x, *states, *w], lambda: [
-            "input", *(f"hx[{k}]" for k in range(len(states))),
-            "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_ch"])
+        w = (
+            self.weight_ih,
+            self.weight_hh,
+            self.bias_ih,
+            self.bias_hh,
+            None,
+            self.weight_ch if self.peephole else None,
+        )
+        check_same_dtype(
+            [x, *states, *w],
+            lambda: [
+                "input",
+                *(f"hx[{k}]" for k in range(len(states))),
+                "weight_ih",
+                "weight_hh",
+                "bias_ih",
+                "bias_hh",
+                "weight_hr",
+                "weight_ch",
+            ],
+        )
         x = x.contiguous().unsqueeze(0)  # [1,N,I]
-        _, h, c = layer_forward(x, None, h0, c0, *w, self._kernel_mode, False,
-                                self.reset_after, self._clip)
+        _, h, c = layer_forward(
+            x, None, h0, c0, *w, self._kernel_mode, False, self.reset_after, self._clip
+        )
         if not batched:
             h = h.squeeze(0)
             c = c.squeeze(0) if self._kernel_mode == "lstm" else c
@@ -153,8 +170,9 @@ class LSTMCell(_CellMixin, torch.nn.LSTMCell):
         cell_clip: float | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
-        self._init_extras(peephole=peephole, cell_clip=cell_clip,
-                          factory={"device": device, "dtype": dtype})
+        self._init_extras(
+            peephole=peephole, cell_clip=cell_clip, factory={"device": device, "dtype": dtype}
+        )
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
         states = () if hx is None else tuple(hx)

@@ -46,6 +46,7 @@ def _swap_class(module: torch.nn.Module, cls: type) -> torch.nn.Module:
 
 def convert(model: torch.nn.Module) -> torch.nn.Module:
     """Replaces every torch.nn RNN/LSTM/GRU/RNNCell/LSTMCell/GRUCell in `model` by fastrnn's."""
+
     def swap(module):
         cls = _TO_FASTRNN.get(type(module))
         if cls is None:
@@ -61,6 +62,7 @@ def convert(model: torch.nn.Module) -> torch.nn.Module:
 
 def revert(model: torch.nn.Module) -> torch.nn.Module:
     """Replaces every fastrnn.torch module in `model` by the torch.nn one (undoes `convert`)."""
+
     def swap(module):
         cls = _TO_TORCH.get(type(module))
         if cls is None:

@@ -79,8 +79,10 @@ class _RNNBase(torch.nn.RNNBase):
         w_hr, w_ch), None where the structure has no such parameter."""
         present = (True, True, self.bias, self.bias, self.proj_size > 0, self.peephole)
         self._slots = [
-            tuple(k + f"_l{layer}{_SUFFIX[d]}" if there else None
-                  for k, there in zip(_KEYS, present, strict=True))
+            tuple(
+                k + f"_l{layer}{_SUFFIX[d]}" if there else None
+                for k, there in zip(_KEYS, present, strict=True)
+            )
             for layer in range(self.num_layers)
             for d in range(2 if self.bidirectional else 1)
         ]
@@ -98,8 +100,9 @@ class _RNNBase(torch.nn.RNNBase):
         weights = self._weights()
         states = () if hx is None else (tuple(hx) if lstm else (hx,))
         data = input.data if packed else input
-        refusal = kernel_refusal([data, *states, *(w for ws in weights for w in ws)],
-                                 self._has_extras())
+        refusal = kernel_refusal(
+            [data, *states, *(w for ws in weights for w in ws)], self._has_extras()
+        )
         if refusal is not None:
             if self._has_extras():
                 raise NotImplementedError(
@@ -134,8 +137,10 @@ class _RNNBase(torch.nn.RNNBase):
             if self.batch_first:
                 x = x.transpose(0, 1)
             lengths = sorted_indices = unsorted_indices = None
-        check_same_dtype([x, *(w for ws in weights for w in ws)],
-                         lambda: ["input", *(n for ns in self._slots for n in ns)])
+        check_same_dtype(
+            [x, *(w for ws in weights for w in ws)],
+            lambda: ["input", *(n for ns in self._slots for n in ns)],
+        )
         x = x.contiguous()
         N = x.shape[1]
         LD = self.num_layers * D
@@ -172,8 +177,9 @@ class _RNNBase(torch.nn.RNNBase):
                 w = weights[k]
                 h0_k = None if h0 is None else h0[k]
                 c0_k = None if c0 is None else c0[k]
-                y, h, c = layer_forward(inp, lengths, h0_k, c0_k, *w, mode, d == 1,
-                                        self.reset_after, self._clip)
+                y, h, c = layer_forward(
+                    inp, lengths, h0_k, c0_k, *w, mode, d == 1, self.reset_after, self._clip
+                )
                 outs.append(y)  # [T,N,S]
                 h_n.append(h)  # [N,S]
                 c_n.append(c)  # [N,H]
@@ -226,8 +232,16 @@ class RNN(_RNNBase):
             )
         self.nonlinearity = nonlinearity
         super().__init__(
-            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
-            num_layers, bias, batch_first, dropout, bidirectional, device=device, dtype=dtype,
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
         )
         self._init_extras()
 
@@ -258,11 +272,21 @@ class LSTM(_RNNBase):
         cell_clip: float | None = None,
     ) -> None:
         super().__init__(
-            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, proj_size, device=device, dtype=dtype,
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device=device,
+            dtype=dtype,
         )
-        self._init_extras(peephole=peephole, cell_clip=cell_clip,
-                          factory={"device": device, "dtype": dtype})
+        self._init_extras(
+            peephole=peephole, cell_clip=cell_clip, factory={"device": device, "dtype": dtype}
+        )
 
 
 class GRU(_RNNBase):
@@ -286,7 +310,15 @@ class GRU(_RNNBase):
         reset_after: bool = True,
     ) -> None:
         super().__init__(
-            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            device=device, dtype=dtype,
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
         )
         self._init_extras(reset_after=reset_after)
