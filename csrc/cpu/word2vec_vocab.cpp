@@ -82,6 +82,10 @@ void VocabCounter::add_word(std::string_view w) {
   if (id == static_cast<int32_t>(counts.size())) counts.push_back(0);
   ++counts[id];
   ++total_words;
+}
+
+void VocabCounter::end_sentence() {
+  ++sentences;
   if (max_vocab_size_ > 0 && index.size() > max_vocab_size_) prune();
 }
 

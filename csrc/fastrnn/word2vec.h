@@ -40,12 +40,13 @@ class StringIndex {
 };
 
 // Counts words in first-seen order, as gensim's scan_vocab does, pruning the rarest words
-// (count < min_reduce, then min_reduce + 1, ...) whenever more than max_vocab_size are held.
+// (count < min_reduce, then min_reduce + 1, ...) whenever more than max_vocab_size are held at
+// the end of a sentence.
 class VocabCounter {
  public:
   explicit VocabCounter(int64_t max_vocab_size = 0);  // 0: no limit
   void add_word(std::string_view w);
-  void end_sentence() { ++sentences; }
+  void end_sentence();  // prunes, as gensim does, at the end of a sentence
   // A chunk of text; a line may continue in the next chunk. finish_text() ends the last line.
   void add_text(const char* data, int64_t n);
   void finish_text();
