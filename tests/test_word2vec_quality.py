@@ -43,18 +43,14 @@ def test_lee_sanity_check_from_corpus_file():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sg", [0, 1])
-def test_wordsim_close_to_gensim(sg):
+def test_wordsim_close_to_gensim():
     corpus = list(LineSentence(datapath("head500.noblanks.cor")))
-    kw = dict(sg=sg, epochs=3 if sg else 5, workers=2, vector_size=64)
-    ours, theirs = [], []
-    for seed in (1, 2):
-        for cls, out in ((Word2Vec, ours), (GensimW2V, theirs)):
-            m = cls(corpus, seed=seed, **kw)
-            out.append(m.wv.evaluate_word_pairs(datapath("wordsim353.tsv"))[1][0])
-    # Two seeds on 330k words are noisy; the 3-seed comparison at 0.02 is in the benchmark.
-    assert np.mean(ours) > 0.1
-    assert abs(np.mean(ours) - np.mean(theirs)) < 0.08, (ours, theirs)
+    kw = dict(sg=0, epochs=10, workers=2, vector_size=64, seed=1)
+    ours = Word2Vec(corpus, **kw).wv.evaluate_word_pairs(datapath("wordsim353.tsv"))[1][0]
+    theirs = GensimW2V(corpus, **kw).wv.evaluate_word_pairs(datapath("wordsim353.tsv"))[1][0]
+    # One seed on 330k words is noisy; the 3-seed comparison at 0.02 is in the benchmark.
+    assert ours > 0.1
+    assert abs(ours - theirs) < 0.08, (ours, theirs)
 
 
 def test_tinyshakespeare_neighbours_close_to_gensim():

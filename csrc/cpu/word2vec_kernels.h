@@ -10,8 +10,9 @@
 namespace fastrnn {
 namespace cpu {
 
-constexpr float kW2vMaxExp = 8.0f;      // sigmoid saturates outside [-kW2vMaxExp, kW2vMaxExp]
-constexpr int kW2vSigmoidTable = 4096;  // entries over that interval
+// As in gensim: a pair whose logit lies outside (-kW2vMaxExp, kW2vMaxExp) gives no update.
+constexpr float kW2vMaxExp = 6.0f;
+constexpr int kW2vSigmoidTable = 4096;  // sigmoid table entries over that interval
 
 struct W2vKernelArgs {
   float* syn0;     // [V,E] input vectors
