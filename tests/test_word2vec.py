@@ -308,3 +308,24 @@ def test_evaluations_match_gensim(twin):
     assert p1[0] == pytest.approx(p2[0], abs=1e-6)
     assert r1[0] == pytest.approx(r2[0], abs=1e-6)
     assert o1 == pytest.approx(o2)
+
+
+def test_every_instruction_set_trains_the_same(tmp_path):
+    """The generic, AVX2 and AVX-512 kernels differ only in rounding (workers=1, same seed)."""
+    import subprocess
+
+    script = (
+        "import sys, numpy as np; from fastrnn import Word2Vec, LineSentence; "
+        f"c = list(LineSentence({LEE!r}))[:150]; "
+        "m = Word2Vec(c, vector_size=20, epochs=1, workers=1, min_count=2, sg=int(sys.argv[1])); "
+        "np.save(sys.argv[2], m.wv.vectors)"
+    )
+    for sg in (0, 1):
+        results = {}
+        for isa in ("generic", "avx2", "avx512"):
+            out = tmp_path / f"{isa}{sg}.npy"
+            env = dict(__import__("os").environ, FASTRNN_ISA=isa)
+            subprocess.run([sys.executable, "-c", script, str(sg), str(out)], check=True, env=env)
+            results[isa] = np.load(out)
+        for isa in ("avx2", "avx512"):
+            assert np.allclose(results[isa], results["generic"], atol=1e-5), isa

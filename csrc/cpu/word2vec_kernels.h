@@ -29,14 +29,17 @@ struct W2vKernelArgs {
 
 // Sizes of a worker's scratch for the kernels.
 inline int64_t w2v_scratch_floats(int64_t E, int window, int negative) {
-  return (2 * static_cast<int64_t>(window) + 2) * E + 2 * int64_t{window} * (negative + 1) + 64;
+  return (2 * static_cast<int64_t>(window) + 2) * ((E + 15) / 16 * 16) +
+         4 * int64_t{window} * (negative + 1) + 64;
 }
 inline int64_t w2v_scratch_ints(int window, int negative) { return 2 * window + 2 * negative + 4; }
+inline int64_t w2v_scratch_pointers(int window, int negative) { return 2 * window + negative + 2; }
 
 // Trains one (already subsampled) sentence. words: [n]; rng: the worker's w2v_next state;
-// loss: accumulates -log σ terms when compute_loss; fscratch/iscratch: the sizes above.
+// loss: accumulates -log σ terms when compute_loss; f/i/pscratch: the sizes above.
 using W2vSentenceFn = void (*)(const W2vKernelArgs& a, const int32_t* words, int64_t n, float alpha,
-                               uint64_t* rng, double* loss, float* fscratch, int32_t* iscratch);
+                               uint64_t* rng, double* loss, float* fscratch, int32_t* iscratch,
+                               const float** pscratch);
 
 struct W2vKernels {
   W2vSentenceFn sg;

@@ -67,6 +67,7 @@ struct Worker {
   Worker(const TrainState& st, const TrainConfig& cfg, uint64_t seed)
       : fscratch(cpu::w2v_scratch_floats(cfg.E, cfg.window, cfg.negative)),
         iscratch(cpu::w2v_scratch_ints(cfg.window, cfg.negative)),
+        pscratch(cpu::w2v_scratch_pointers(cfg.window, cfg.negative)),
         kept(kMaxSentence),
         rng(seed) {
     args.syn0 = st.syn0;
@@ -102,7 +103,9 @@ struct Worker {
           const uint32_t r = static_cast<uint32_t>(cpu::w2v_next(&rng) >> 32);
           if (r <= st.keep[w[j]]) kept[k++] = w[j];
         }
-        if (k > 1) fn(args, kept.data(), k, alpha, &rng, &loss, fscratch.data(), iscratch.data());
+        if (k > 1)
+          fn(args, kept.data(), k, alpha, &rng, &loss, fscratch.data(), iscratch.data(),
+             pscratch.data());
         trained += k;
       }
       local += n;
@@ -115,6 +118,7 @@ struct Worker {
   cpu::W2vSentenceFn fn;
   std::vector<float> fscratch;
   std::vector<int32_t> iscratch;
+  std::vector<const float*> pscratch;
   std::vector<int32_t> kept;
   uint64_t rng;
   double loss = 0.0;
