@@ -150,3 +150,8 @@ def test_load_rejects_other_files(tmp_path):
         Word2Vec.load(path)
     with pytest.raises(FileNotFoundError):
         Word2Vec.load(tmp_path / "missing.npz")
+
+
+def test_generators_are_refused():
+    with pytest.raises(TypeError, match="generator"):
+        Word2Vec((s for s in CORPUS), min_count=1)

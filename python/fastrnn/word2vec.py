@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -303,6 +304,12 @@ class Word2Vec:
         if (corpus_iterable is None) == (corpus_file is None):
             raise TypeError("pass exactly one of corpus_iterable (sentences) or corpus_file")
         if corpus_iterable is not None:
+            if isinstance(corpus_iterable, types.GeneratorType):
+                raise TypeError(
+                    "corpus_iterable: a generator can be read only once, but the vocabulary scan "
+                    "and each train() call read the corpus; pass a list or a restartable "
+                    "iterable such as LineSentence"
+                )
             if isinstance(corpus_iterable, (str, bytes, os.PathLike)):
                 raise TypeError(
                     "corpus_iterable: expected an iterable of token lists; for a file "
