@@ -470,6 +470,19 @@ void bind_word2vec(py::module_& m) {
       .def("finish_text", &w2v::VocabCounter::finish_text)
       .def("count_file", &w2v::VocabCounter::count_file, py::arg("path"),
            py::call_guard<py::gil_scoped_release>())
+      .def_readwrite("recording", &w2v::VocabCounter::recording)
+      .def(
+          "recorded",
+          [](const w2v::VocabCounter& c) -> py::object {
+            if (!c.recording) return py::none();
+            auto ids = empty<int32_t>({static_cast<int64_t>(c.recorded_ids.size())});
+            std::copy(c.recorded_ids.begin(), c.recorded_ids.end(), ids.mutable_data());
+            auto offsets = empty<int64_t>({static_cast<int64_t>(c.recorded_offsets.size())});
+            std::copy(c.recorded_offsets.begin(), c.recorded_offsets.end(),
+                      offsets.mutable_data());
+            return py::make_tuple(ids, offsets);
+          },
+          "The recorded corpus as (index numbers [W] int32, offsets [S+1] int64), or None.")
       .def_readonly("total_words", &w2v::VocabCounter::total_words)
       .def_readonly("sentences", &w2v::VocabCounter::sentences)
       .def_readonly("min_reduce", &w2v::VocabCounter::min_reduce)

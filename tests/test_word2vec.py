@@ -329,3 +329,16 @@ def test_every_instruction_set_trains_the_same(tmp_path):
             results[isa] = np.load(out)
         for isa in ("avx2", "avx512"):
             assert np.allclose(results[isa], results["generic"], atol=1e-5), isa
+
+
+def test_constructor_reuses_the_vocabulary_scan(lee):
+    """Word2Vec(sentences) trains on the ids recorded while counting; the result is the one of
+    build_vocab() + train() (workers=1, same seed)."""
+    kw = dict(vector_size=16, epochs=2, workers=1, seed=5, min_count=3)
+    a = Word2Vec(lee, **kw)
+    b = Word2Vec(**kw)
+    b.build_vocab(lee)
+    b.train(lee, total_examples=b.corpus_count, epochs=2)
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+    c = Word2Vec(lee, max_vocab_size=1500, **kw)  # pruning stops the recording: still trains
+    assert len(c.wv) > 0 and c.train_count == 1

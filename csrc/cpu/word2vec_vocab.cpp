@@ -82,10 +82,12 @@ void VocabCounter::add_word(std::string_view w) {
   if (id == static_cast<int32_t>(counts.size())) counts.push_back(0);
   ++counts[id];
   ++total_words;
+  if (recording) recorded_ids.push_back(id);
 }
 
 void VocabCounter::end_sentence() {
   ++sentences;
+  if (recording) recorded_offsets.push_back(static_cast<int64_t>(recorded_ids.size()));
   if (max_vocab_size_ > 0 && index.size() > max_vocab_size_) prune();
 }
 
@@ -102,6 +104,9 @@ void VocabCounter::prune() {
   index = std::move(kept);
   counts = std::move(kept_counts);
   ++min_reduce;
+  recording = false;
+  recorded_ids = {};
+  recorded_offsets = {0};
 }
 
 void VocabCounter::add_text(const char* data, int64_t n) {

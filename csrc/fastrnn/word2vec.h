@@ -58,6 +58,14 @@ class VocabCounter {
   StringIndex index;
   std::vector<int64_t> counts;  // [size] by index number
 
+  // When recording, the corpus is also kept as index numbers (so a corpus read once for the
+  // vocabulary need not be read again to train): sentence s is
+  // recorded_ids[recorded_offsets[s] : recorded_offsets[s+1]]. Pruning renumbers the index and
+  // stops the recording (recording becomes false, the record is cleared).
+  bool recording = false;
+  std::vector<int32_t> recorded_ids;
+  std::vector<int64_t> recorded_offsets{0};
+
  private:
   void prune();
   int64_t max_vocab_size_;

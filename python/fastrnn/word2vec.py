@@ -209,11 +209,14 @@ class Word2Vec:
         self.syn1neg = np.zeros((0, self.vector_size), dtype=np.float32)
         self._vocab = None
         self._keep = None
+        self._recorded = None
         self._file_words: dict = {}
         if sentences is not None and corpus_file is not None:
             raise TypeError("pass either sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
-            self.build_vocab(corpus_iterable=sentences, corpus_file=corpus_file)
+            # The vocabulary scan also records the corpus as ids, so train() below need not
+            # read the Python corpus a second time.
+            self.build_vocab(corpus_iterable=sentences, corpus_file=corpus_file, _record=True)
             self.train(
                 corpus_iterable=sentences,
                 corpus_file=corpus_file,
@@ -236,6 +239,8 @@ class Word2Vec:
         progress_per=10000,
         keep_raw_vocab=False,
         trim_rule=None,
+        *,
+        _record=False,
         **kwargs,
     ):
         """Counts the corpus, keeps words seen min_count times (most frequent first), and
@@ -255,6 +260,7 @@ class Word2Vec:
             else:
                 counter.count_file(corpus_file)
         else:
+            counter.recording = _record
             counter.add_sentences(corpus_iterable)
         words, counts = counter.result()
         if counter.total_words == 0:
@@ -278,6 +284,16 @@ class Word2Vec:
         self.wv._set(keys, vectors, counts[order].astype(np.int64))
         self.syn1neg = np.zeros_like(vectors)
         self._file_words = {}
+        self._recorded = None
+        recorded = counter.recorded() if _record else None
+        if recorded is not None:
+            raw_ids, raw_offsets = recorded
+            remap = np.full(len(words), -1, dtype=np.int32)
+            remap[order] = np.arange(len(order), dtype=np.int32)
+            ids = remap[raw_ids]
+            kept_mask = ids >= 0
+            ends = np.concatenate(([0], np.cumsum(kept_mask, dtype=np.int64)))
+            self._recorded = (corpus_iterable, ids[kept_mask], ends[raw_offsets], len(raw_ids))
         if corpus_file is not None and not _is_compressed(corpus_file):
             self._file_words[self._file_key(corpus_file)] = int(counts[order].sum())
         logger.info(
@@ -381,7 +397,11 @@ class Word2Vec:
         # The corpus: an id corpus in memory, or a plain file read by the workers.
         ids = offsets = None
         raw_words = None
-        if corpus_file is None:
+        recorded, self._recorded = getattr(self, "_recorded", None), None
+        if corpus_file is None and recorded is not None and recorded[0] is corpus_iterable:
+            _, ids, offsets, raw_words = recorded
+            epoch_words = len(ids)
+        elif corpus_file is None:
             ids, offsets, raw_words, _ = self._vocab.encode_sentences(corpus_iterable)
             epoch_words = len(ids)
         elif _is_compressed(corpus_file):
