@@ -14,8 +14,11 @@ it the rows carry fastrnn's numbers and a note.
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +29,7 @@ __all__ = [
     "QUICK_KWARGS",
     "format_quality_rows",
     "format_w2v_rows",
+    "print_w2v_report",
     "quality_corpus",
     "run_w2v_benchmark",
     "run_w2v_quality",
@@ -168,6 +172,23 @@ def format_w2v_rows(rows: list[dict]) -> str:
         )
     notes = sorted({r["note"] for r in rows if r.get("note")})
     return "\n".join(lines + [f"\n{n}" for n in notes])
+
+
+def print_w2v_report(rows: list[dict], quality_rows: list[dict] | None = None, file=None) -> None:
+    """Prints the speed table (and the quality table when given) with the machine's CPU, as the
+    CLI shows them."""
+    out = file or sys.stdout
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"word2vec on {cpu}, {os.cpu_count()} logical CPUs", file=out)
+    print(format_w2v_rows(rows), file=out)
+    if quality_rows:
+        print(file=out)
+        print(format_quality_rows(quality_rows), file=out)
 
 
 # ---- quality ----
