@@ -478,8 +478,7 @@ void bind_word2vec(py::module_& m) {
             auto ids = empty<int32_t>({static_cast<int64_t>(c.recorded_ids.size())});
             std::copy(c.recorded_ids.begin(), c.recorded_ids.end(), ids.mutable_data());
             auto offsets = empty<int64_t>({static_cast<int64_t>(c.recorded_offsets.size())});
-            std::copy(c.recorded_offsets.begin(), c.recorded_offsets.end(),
-                      offsets.mutable_data());
+            std::copy(c.recorded_offsets.begin(), c.recorded_offsets.end(), offsets.mutable_data());
             return py::make_tuple(ids, offsets);
           },
           "The recorded corpus as (index numbers [W] int32, offsets [S+1] int64), or None.")
