@@ -96,11 +96,13 @@ def run_w2v_benchmark(
     negative: int = 5,
     sample: float = 1e-3,
     epochs: int = 1,
+    sentence_length: tuple[int, int] = (5, 40),
 ) -> list[dict]:
     """Words per second of fastrnn and gensim (alternating, median of `repeats`), one row per
-    model (sg=1 skip-gram, sg=0 CBOW). Returns rows with keys: model, sg, tokens, vocab,
-    workers, repeats, fastrnn_words_per_s, gensim_words_per_s (None without gensim), speedup
-    (None without gensim), fastrnn_s, gensim_s (median seconds), note."""
+    model (sg=1 skip-gram, sg=0 CBOW), on zipf_corpus(tokens, vocab, seed, sentence_length=...).
+    Returns rows with keys: model, sg, tokens, vocab, sentence_length, workers, repeats,
+    fastrnn_words_per_s, gensim_words_per_s (None without gensim), speedup (None without
+    gensim), fastrnn_s, gensim_s (median seconds), note."""
     from fastrnn.word2vec import Word2Vec
 
     say = progress or (lambda msg: None)
@@ -112,7 +114,7 @@ def run_w2v_benchmark(
     elif not compare_gensim:
         note = "comparison not requested"
     say(f"generating a Zipfian corpus: {tokens} tokens over {vocab} words")
-    corpus = zipf_corpus(tokens, vocab, seed=seed)
+    corpus = zipf_corpus(tokens, vocab, seed=seed, sentence_length=sentence_length)
     warm = corpus[: max(1, len(corpus) // 100)]
     rows = []
     for s in sgs:
@@ -144,6 +146,7 @@ def run_w2v_benchmark(
                 "sg": s,
                 "tokens": tokens,
                 "vocab": vocab,
+                "sentence_length": list(sentence_length),
                 "workers": workers,
                 "repeats": repeats,
                 "fastrnn_s": ours_s,
@@ -160,14 +163,16 @@ def run_w2v_benchmark(
 def format_w2v_rows(rows: list[dict]) -> str:
     """A markdown table of run_w2v_benchmark's rows."""
     lines = [
-        "| model | tokens | V | workers | fastrnn words/s | gensim words/s | speedup |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| model | tokens | V | sentence words | workers | fastrnn words/s | gensim words/s | "
+        "speedup |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         g = f"{r['gensim_words_per_s']:,.0f}" if r["gensim_words_per_s"] else "–"
         sp = f"{r['speedup']:.2f}×" if r["speedup"] else "–"
+        lo, hi = r.get("sentence_length", (5, 40))
         lines.append(
-            f"| {r['model']} | {r['tokens']:,} | {r['vocab']:,} | {r['workers']} | "
+            f"| {r['model']} | {r['tokens']:,} | {r['vocab']:,} | {lo}–{hi - 1} | {r['workers']} | "
             f"{r['fastrnn_words_per_s']:,.0f} | {g} | {sp} |"
         )
     notes = sorted({r["note"] for r in rows if r.get("note")})
