@@ -492,8 +492,15 @@ void bind_word2vec(py::module_& m) {
             py::list words(n);
             for (int64_t i = 0; i < n; ++i) {
               const std::string& k = c.index.key(static_cast<int32_t>(i));
-              words[i] = py::reinterpret_steal<py::object>(
-                  PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), "replace"));
+              PyObject* w =
+                  PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), nullptr);
+              if (w == nullptr) {
+                PyErr_Clear();
+                throw py::value_error("corpus: the token " +
+                                      std::string(py::repr(py::bytes(k.data(), k.size()))) +
+                                      " is not valid UTF-8 (word2vec corpora must be UTF-8 text)");
+              }
+              words[i] = py::reinterpret_steal<py::object>(w);
             }
             auto counts = empty<int64_t>({n});
             std::copy(c.counts.begin(), c.counts.end(), counts.mutable_data());

@@ -155,3 +155,16 @@ def test_load_rejects_other_files(tmp_path):
 def test_generators_are_refused():
     with pytest.raises(TypeError, match="generator"):
         Word2Vec((s for s in CORPUS), min_count=1)
+
+
+def test_hierarchical_softmax_is_refused():
+    with pytest.raises(ValueError, match="hs=1"):
+        Word2Vec(CORPUS, min_count=1, hs=1)
+    assert Word2Vec(CORPUS, min_count=1, hs=0, epochs=1).hs == 0
+
+
+def test_corpus_file_must_be_utf8(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        Word2Vec(corpus_file=str(path), min_count=1)

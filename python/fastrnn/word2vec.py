@@ -144,7 +144,9 @@ class _Progress:
 class Word2Vec:
     """Word2vec with negative sampling; gensim's names, defaults and methods.
 
-    Only negative sampling is implemented (hs=0); `negative` must be positive.
+    Only negative sampling is implemented (hs=0); `negative` must be positive. Beyond gensim's
+    arguments: `progress` (None: a tqdm bar when stderr is a terminal and tqdm is installed;
+    True/False: always/never).
     """
 
     def __init__(
@@ -169,8 +171,14 @@ class Word2Vec:
         compute_loss=False,
         callbacks=(),
         *,
+        hs=0,
         progress=None,
     ):
+        if hs:
+            raise ValueError(
+                "hs=1 (hierarchical softmax) is not implemented: fastrnn trains with negative "
+                "sampling only (hs=0, negative >= 1)"
+            )
         self.vector_size = _check_int("vector_size", vector_size, 1)
         self.alpha = _check_float("alpha", alpha, 0.0, strict=True)
         self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
