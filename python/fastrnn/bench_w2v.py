@@ -36,8 +36,8 @@ __all__ = [
     "zipf_corpus",
 ]
 
-# Sizes for the CLI's quick suite: both models, both libraries, about 30 s on 2 cores.
-QUICK_KWARGS = {"tokens": 1_000_000, "vocab": 20_000, "repeats": 1}
+# Sizes for the CLI's quick suite: both models, both libraries, about 20 s on 2 cores.
+QUICK_KWARGS = {"tokens": 1_000_000, "vocab": 20_000, "repeats": 2}
 
 
 def zipf_corpus(
