@@ -8,7 +8,7 @@ and each row reports the median of `repeats` runs after a warm-up. gensim is opt
 it the rows carry fastrnn's numbers and a note.
 
     rows = run_w2v_benchmark()                         # the issue's sizes
-    rows = run_w2v_benchmark(**QUICK_KWARGS)           # ~30 s, for the quick suite
+    rows = run_w2v_benchmark(**QUICK_KWARGS)           # ~20 s, for the quick suite
     print(format_w2v_rows(rows))
 """
 
