@@ -30,3 +30,10 @@ def test_benchmark_rows_with_gensim():
     for r in rows:
         assert r["speedup"] == pytest.approx(r["gensim_s"] / r["fastrnn_s"])
     assert "×" in bench_w2v.format_w2v_rows(rows)
+
+
+def test_benchmark_from_corpus_file(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gensim.models", None)
+    rows = bench_w2v.run_w2v_benchmark(tokens=20_000, vocab=500, repeats=1, sg=0, corpus_file=True)
+    assert rows[0]["input"] == "corpus_file" and rows[0]["fastrnn_words_per_s"] > 0
+    assert "| corpus_file |" in bench_w2v.format_w2v_rows(rows)

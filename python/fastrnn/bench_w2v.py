@@ -19,6 +19,7 @@ import platform
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,9 +78,20 @@ def _gensim():
 
 
 def _time_build(cls, corpus, params: dict) -> float:
+    """Seconds to construct a trained model; `corpus` is a token-list corpus or a file path."""
     t = time.perf_counter()
-    cls(corpus, **params)
+    if isinstance(corpus, str):
+        cls(corpus_file=corpus, **params)
+    else:
+        cls(corpus, **params)
     return time.perf_counter() - t
+
+
+def _write_corpus(path: Path, corpus: list[list[str]]) -> str:
+    with open(path, "w", encoding="utf8") as f:
+        for s in corpus:
+            f.write(" ".join(s) + "\n")
+    return str(path)
 
 
 def run_w2v_benchmark(
@@ -97,12 +109,14 @@ def run_w2v_benchmark(
     sample: float = 1e-3,
     epochs: int = 1,
     sentence_length: tuple[int, int] = (5, 40),
+    corpus_file: bool = False,
 ) -> list[dict]:
     """Words per second of fastrnn and gensim (alternating, median of `repeats`), one row per
     model (sg=1 skip-gram, sg=0 CBOW), on zipf_corpus(tokens, vocab, seed, sentence_length=...).
     Returns rows with keys: model, sg, tokens, vocab, sentence_length, workers, repeats,
     fastrnn_words_per_s, gensim_words_per_s (None without gensim), speedup (None without
-    gensim), fastrnn_s, gensim_s (median seconds), note."""
+    gensim), fastrnn_s, gensim_s (median seconds), input, note. With corpus_file=True both
+    libraries read the corpus from a temporary text file (`corpus_file=`) instead of lists."""
     from fastrnn.word2vec import Word2Vec
 
     say = progress or (lambda msg: None)
@@ -116,12 +130,38 @@ def run_w2v_benchmark(
     say(f"generating a Zipfian corpus: {tokens} tokens over {vocab} words")
     corpus = zipf_corpus(tokens, vocab, seed=seed, sentence_length=sentence_length)
     warm = corpus[: max(1, len(corpus) // 100)]
+    with tempfile.TemporaryDirectory() as tmp:
+        if corpus_file:
+            corpus = _write_corpus(Path(tmp) / "corpus.txt", corpus)
+            warm = _write_corpus(Path(tmp) / "warm.txt", warm)
+        info = dict(
+            tokens=tokens,
+            vocab=vocab,
+            sentence_length=list(sentence_length),
+            workers=workers,
+            repeats=repeats,
+            input="corpus_file" if corpus_file else "sentences",
+            note=note,
+        )
+        base_params = dict(
+            vector_size=vector_size,
+            window=window,
+            negative=negative,
+            sample=sample,
+            epochs=epochs,
+            workers=workers,
+            min_count=5,
+            seed=seed + 1,
+        )
+        rows = _run(Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, say, info, base_params)
+    return rows
+
+
+def _run(Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, say, info, base_params):
+    """The alternating timed runs of run_w2v_benchmark, one row per model."""
     rows = []
     for s in sgs:
-        params = dict(
-            vector_size=vector_size, window=window, negative=negative, sample=sample,
-            epochs=epochs, workers=workers, sg=s, min_count=5, seed=seed + 1,
-        )  # fmt: skip
+        params = dict(base_params, sg=s)
         warm_params = dict(params, min_count=1)
         _time_build(Word2Vec, warm, warm_params)
         if GensimWord2Vec is not None:
@@ -137,24 +177,19 @@ def run_w2v_benchmark(
                 dt = _time_build(cls, corpus, params)
                 (ours if name == "fastrnn" else theirs).append(dt)
                 say(f"{'skip-gram' if s else 'CBOW'} run {r + 1}/{repeats}: {name} {dt:.2f} s "
-                    f"({tokens / dt:,.0f} words/s)")  # fmt: skip
+                    f"({info['tokens'] / dt:,.0f} words/s)")  # fmt: skip
         ours_s = statistics.median(ours)
         theirs_s = statistics.median(theirs) if theirs else None
         rows.append(
             {
                 "model": "skip-gram" if s else "CBOW",
                 "sg": s,
-                "tokens": tokens,
-                "vocab": vocab,
-                "sentence_length": list(sentence_length),
-                "workers": workers,
-                "repeats": repeats,
+                **info,
                 "fastrnn_s": ours_s,
                 "gensim_s": theirs_s,
-                "fastrnn_words_per_s": tokens / ours_s,
-                "gensim_words_per_s": tokens / theirs_s if theirs_s else None,
+                "fastrnn_words_per_s": info["tokens"] / ours_s,
+                "gensim_words_per_s": info["tokens"] / theirs_s if theirs_s else None,
                 "speedup": theirs_s / ours_s if theirs_s else None,
-                "note": note,
             }
         )
     return rows
@@ -163,16 +198,17 @@ def run_w2v_benchmark(
 def format_w2v_rows(rows: list[dict]) -> str:
     """A markdown table of run_w2v_benchmark's rows."""
     lines = [
-        "| model | tokens | V | sentence words | workers | fastrnn words/s | gensim words/s | "
-        "speedup |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | input | tokens | V | sentence words | workers | fastrnn words/s | "
+        "gensim words/s | speedup |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         g = f"{r['gensim_words_per_s']:,.0f}" if r["gensim_words_per_s"] else "–"
         sp = f"{r['speedup']:.2f}×" if r["speedup"] else "–"
         lo, hi = r.get("sentence_length", (5, 40))
         lines.append(
-            f"| {r['model']} | {r['tokens']:,} | {r['vocab']:,} | {lo}–{hi - 1} | {r['workers']} | "
+            f"| {r['model']} | {r.get('input', 'sentences')} | {r['tokens']:,} | {r['vocab']:,} | "
+            f"{lo}–{hi - 1} | {r['workers']} | "
             f"{r['fastrnn_words_per_s']:,.0f} | {g} | {sp} |"
         )
     notes = sorted({r["note"] for r in rows if r.get("note")})
