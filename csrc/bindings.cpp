@@ -644,6 +644,7 @@ void bind_word2vec(py::module_& m) {
             t.st.total_words = total_words;
             t.st.words_done = 0;
             t.st.trained_words = 0;
+            t.st.file_tokens = 0;
             t.st.loss = 0.0;
           },
           "Resets the progress and loss for a run of total_words (all epochs).",
@@ -683,5 +684,7 @@ void bind_word2vec(py::module_& m) {
                              [](const PyTrainer& t) { return t.st.words_done.load(); })
       .def_property_readonly("trained_words",
                              [](const PyTrainer& t) { return t.st.trained_words.load(); })
+      .def_property_readonly("file_tokens",
+                             [](const PyTrainer& t) { return t.st.file_tokens.load(); })
       .def_property_readonly("loss", [](const PyTrainer& t) { return t.st.loss; });
 }

@@ -148,6 +148,11 @@ def test_byte_ranges_never_split_or_repeat_lines(tmp_path):
     model.build_vocab(corpus_file=str(path))
     trained, raw = model.train(corpus_file=str(path), total_words=total, epochs=2)
     assert raw == 2 * total and trained == 2 * total
+    path.write_text("\n".join(lines) + "\nrare1 rare2\nrare3\n")  # three unknown words
+    model = Word2Vec(vector_size=8, min_count=2, workers=3, sample=0)
+    model.build_vocab(corpus_file=str(path))
+    trained, raw = model.train(corpus_file=str(path), total_words=total + 3, epochs=1)
+    assert raw == total + 3 and trained == total
 
 
 def test_callbacks_and_progress(lee, monkeypatch):

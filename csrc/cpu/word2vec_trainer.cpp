@@ -194,6 +194,7 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
   run_workers(cfg.workers, [&](int w) {
     Worker wk(st, cfg, stream_seed(cfg.seed, epoch, -1 - int64_t{w}));
     IdCorpus job;
+    int64_t tokens = 0;
     auto flush = [&] {
       job.close_sentence();
       const int64_t S = static_cast<int64_t>(job.offsets.size()) - 1;
@@ -205,6 +206,7 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
     for_each_line(path, size * w / cfg.workers, size * (w + 1) / cfg.workers,
                   [&](const char* s, int64_t n) {
                     for_each_token(s, n, [&](std::string_view t) {
+                      ++tokens;
                       const int32_t id = vocab.find(t);
                       if (id >= 0) job.add_id(id);
                     });
@@ -212,6 +214,7 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
                     if (static_cast<int64_t>(job.ids.size()) >= kMaxSentence) flush();
                   });
     flush();
+    st.file_tokens.fetch_add(tokens, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu);
     st.loss += wk.loss;
   });

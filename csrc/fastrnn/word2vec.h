@@ -199,6 +199,7 @@ struct TrainState {
   std::atomic<int64_t> words_done{0};
   int64_t total_words = 1;
   std::atomic<int64_t> trained_words{0};  // words kept by subsampling (effective words)
+  std::atomic<int64_t> file_tokens{0};    // tokens read by train_epoch_file, known or not
   double loss = 0.0;                      // sum of the negative log-likelihoods (compute_loss)
 };
 

@@ -478,7 +478,7 @@ class Word2Vec:
         self.effective_words = int(trainer.trained_words)
         self.running_training_loss = float(trainer.loss)
         _call(callbacks, "on_train_end", self)
-        raw = raw_words * epochs if raw_words is not None else int(trainer.words_done)
+        raw = raw_words * epochs if raw_words is not None else int(trainer.file_tokens)
         return int(trainer.trained_words), int(raw)
 
     def get_latest_training_loss(self) -> float:
