@@ -2,7 +2,9 @@
 
 The vocabulary is counted in C++ (files read there; .gz and .bz2 files are decompressed here in
 1 MiB chunks and fed to the C++ counter). Training an iterable first encodes it to word ids in
-C++ (once per `train()` call), then each epoch runs in C++ worker threads with the GIL released.
+C++ (once per `train()` call; `Word2Vec(sentences)` reuses the ids recorded while counting, so
+it reads the Python corpus once), then each epoch runs in C++ worker threads with the GIL
+released (the ids are held in memory: 4 bytes per in-vocabulary token).
 A plain `corpus_file` is read by the workers themselves, each over its own byte range; compressed
 ones are decompressed here into an id corpus. Progress (for the learning-rate schedule) counts
 in-vocabulary words before subsampling, shared atomically by the workers.
