@@ -14,6 +14,7 @@
 
 #include "fastrnn/common.h"
 #include "fastrnn/rnn.h"
+#include "fastrnn/word2vec.h"
 
 namespace py = pybind11;
 using fastrnn::CellMode;
@@ -160,8 +161,8 @@ py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::objec
   {
     py::gil_scoped_release release;
     Real* ws = scratch<Real>(fastrnn::rnn_forward_workspace_size(d, T, N, training));
-    fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0,
-                               c0, w, reverse);
+    fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0, c0,
+                            w, reverse);
   }
   return py::make_tuple(y, h_n, c_n, reserve);
 }
@@ -189,8 +190,7 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
     dw.b_ih = mutable_checked<Real>(grads.b_ih, "grad bias_ih", {GH});
     dw.b_hh = mutable_checked<Real>(grads.b_hh, "grad bias_hh", {GH});
   }
-  if (d.proj_size > 0)
-    dw.w_hr = mutable_checked<Real>(grads.w_hr, "grad weight_hr", {d.proj_size, H});
+  if (d.proj_size > 0) dw.w_hr = mutable_checked<Real>(grads.w_hr, "grad weight_hr", {d.proj_size, H});
   if (d.peephole) dw.w_ch = mutable_checked<Real>(grads.w_ch, "grad weight_ch", {3, H});
 
   auto dx = empty<Real>({T, N, d.input_size});
@@ -208,7 +208,7 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
     py::gil_scoped_release release;
     Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N));
     fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
-                                lengths, w, reserve, reverse);
+                             lengths, w, reserve, reverse);
   }
   return py::make_tuple(dx, dh0, dc0);
 }
@@ -248,8 +248,7 @@ py::tuple step_impl(const RnnDesc& d, const py::array& x_obj, const py::object& 
 bool is_float64(const py::array& x) {
   if (x.dtype().is(py::dtype::of<double>())) return true;
   if (x.dtype().is(py::dtype::of<float>())) return false;
-  throw py::type_error("x: expected dtype float32 or float64, got " +
-                       std::string(py::str(x.dtype())));
+  throw py::type_error("x: expected dtype float32 or float64, got " + std::string(py::str(x.dtype())));
 }
 
 CellMode parse_mode(const std::string& mode) {
@@ -257,8 +256,8 @@ CellMode parse_mode(const std::string& mode) {
   if (mode == "rnn_relu") return CellMode::kRnnRelu;
   if (mode == "lstm") return CellMode::kLstm;
   if (mode == "gru") return CellMode::kGru;
-  throw py::value_error("mode: expected one of 'rnn_tanh', 'rnn_relu', 'lstm', 'gru', got '" +
-                        mode + "'");
+  throw py::value_error("mode: expected one of 'rnn_tanh', 'rnn_relu', 'lstm', 'gru', got '" + mode +
+                        "'");
 }
 
 std::string mode_name(CellMode m) {
@@ -275,6 +274,8 @@ std::string mode_name(CellMode m) {
 }
 
 }  // namespace
+
+void bind_word2vec(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastrnn's C++ core (private: use the fastrnn package)";
@@ -319,6 +320,15 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("cell_clip", &RnnDesc::cell_clip)
       .def_property_readonly("gates", &RnnDesc::gates)
       .def_property_readonly("state_size", &RnnDesc::state_size);
+
+  m.def(
+      "rnn_reserve_size",
+      [](const RnnDesc& d, int64_t T, int64_t N) {
+        if (T < 1 || N < 1) throw py::value_error("T and N must be positive");
+        return fastrnn::rnn_reserve_size(d, T, N);
+      },
+      "Elements of the training reserve rnn_forward returns for T steps of N sequences.",
+      py::arg("desc"), py::arg("T"), py::arg("N"));
 
   m.def(
       "rnn_forward",
@@ -368,4 +378,313 @@ PYBIND11_MODULE(_C, m) {
       py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
       py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
       py::arg("grad_weight_ch"));
+
+  bind_word2vec(m);
+}
+
+// ============================================================================================
+// word2vec: the vocabulary counter and index, id corpora, sampling tables and the trainer.
+// Python corpora (iterables of token lists) are read here with the GIL held; training releases
+// it for a whole epoch, and its progress can be read from another Python thread meanwhile.
+// ============================================================================================
+
+namespace {
+
+namespace w2v = fastrnn::w2v;
+
+// Calls on_token(view) for every token of every sentence of a Python iterable of token lists and
+// end_sentence() after each; raises TypeError naming the sentence for non-str tokens.
+template <class OnToken, class EndSentence>
+void for_each_python_token(const py::handle& corpus, OnToken&& on_token, EndSentence&& end) {
+  py::iterator it = py::iter(corpus);
+  int64_t s = 0;
+  for (; it != py::iterator::sentinel(); ++it, ++s) {
+    PyObject* sent = it->ptr();
+    if (PyUnicode_Check(sent) || PyBytes_Check(sent)) {
+      throw py::type_error("sentences: sentence " + std::to_string(s) +
+                           " is a string; expected a list of str tokens");
+    }
+    py::object seq = py::reinterpret_steal<py::object>(
+        PySequence_Fast(sent, "sentences: each sentence must be an iterable of str tokens"));
+    if (!seq) throw py::error_already_set();
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+    PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+    for (Py_ssize_t j = 0; j < n; ++j) {
+      if (!PyUnicode_Check(items[j])) {
+        throw py::type_error("sentences: sentence " + std::to_string(s) + ", token " +
+                             std::to_string(j) + ": expected str, got " +
+                             std::string(Py_TYPE(items[j])->tp_name));
+      }
+      Py_ssize_t len = 0;
+      const char* utf8 = PyUnicode_AsUTF8AndSize(items[j], &len);
+      if (utf8 == nullptr) throw py::error_already_set();
+      on_token(std::string_view(utf8, static_cast<size_t>(len)));
+    }
+    end();
+  }
+}
+
+std::string_view bytes_view(const py::bytes& b) {
+  char* data = nullptr;
+  Py_ssize_t n = 0;
+  if (PyBytes_AsStringAndSize(b.ptr(), &data, &n) != 0) throw py::error_already_set();
+  return std::string_view(data, static_cast<size_t>(n));
+}
+
+py::tuple id_corpus_result(w2v::IdCorpus&& c) {
+  c.close_sentence();
+  auto ids = empty<int32_t>({static_cast<int64_t>(c.ids.size())});
+  std::copy(c.ids.begin(), c.ids.end(), ids.mutable_data());
+  auto offsets = empty<int64_t>({static_cast<int64_t>(c.offsets.size())});
+  std::copy(c.offsets.begin(), c.offsets.end(), offsets.mutable_data());
+  return py::make_tuple(ids, offsets, c.raw_words, c.raw_sentences);
+}
+
+// The trainer with the arrays it writes and the tables it reads kept alive.
+struct PyTrainer {
+  w2v::TrainState st;
+  w2v::TrainConfig cfg;
+  py::object syn0, syn1neg, keep_obj;
+  std::shared_ptr<w2v::NegativeSampler> sampler;
+};
+
+}  // namespace
+
+void bind_word2vec(py::module_& m) {
+  py::class_<w2v::VocabCounter>(m, "W2vVocabCounter")
+      .def(py::init<int64_t>(), py::arg("max_vocab_size") = 0)
+      .def(
+          "add_sentences",
+          [](w2v::VocabCounter& c, const py::handle& corpus) {
+            for_each_python_token(
+                corpus, [&](std::string_view w) { c.add_word(w); }, [&] { c.end_sentence(); });
+          },
+          "Counts the tokens of an iterable of token lists.", py::arg("sentences"))
+      .def(
+          "add_text",
+          [](w2v::VocabCounter& c, const py::bytes& chunk) {
+            const std::string_view v = bytes_view(chunk);
+            c.add_text(v.data(), static_cast<int64_t>(v.size()));
+          },
+          "Counts a chunk of UTF-8 text (lines may span chunks).", py::arg("chunk"))
+      .def("finish_text", &w2v::VocabCounter::finish_text)
+      .def("count_file", &w2v::VocabCounter::count_file, py::arg("path"),
+           py::call_guard<py::gil_scoped_release>())
+      .def_readwrite("recording", &w2v::VocabCounter::recording)
+      .def(
+          "recorded",
+          [](const w2v::VocabCounter& c) -> py::object {
+            if (!c.recording) return py::none();
+            auto ids = empty<int32_t>({static_cast<int64_t>(c.recorded_ids.size())});
+            std::copy(c.recorded_ids.begin(), c.recorded_ids.end(), ids.mutable_data());
+            auto offsets = empty<int64_t>({static_cast<int64_t>(c.recorded_offsets.size())});
+            std::copy(c.recorded_offsets.begin(), c.recorded_offsets.end(), offsets.mutable_data());
+            return py::make_tuple(ids, offsets);
+          },
+          "The recorded corpus as (index numbers [W] int32, offsets [S+1] int64), or None.")
+      .def_readonly("total_words", &w2v::VocabCounter::total_words)
+      .def_readonly("sentences", &w2v::VocabCounter::sentences)
+      .def_readonly("min_reduce", &w2v::VocabCounter::min_reduce)
+      .def(
+          "result",
+          [](const w2v::VocabCounter& c) {
+            const int64_t n = c.index.size();
+            py::list words(n);
+            for (int64_t i = 0; i < n; ++i) {
+              const std::string& k = c.index.key(static_cast<int32_t>(i));
+              PyObject* w =
+                  PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), nullptr);
+              if (w == nullptr) {
+                PyErr_Clear();
+                throw py::value_error("corpus: the token " +
+                                      std::string(py::repr(py::bytes(k.data(), k.size()))) +
+                                      " is not valid UTF-8 (word2vec corpora must be UTF-8 text)");
+              }
+              words[i] = py::reinterpret_steal<py::object>(w);
+            }
+            auto counts = empty<int64_t>({n});
+            std::copy(c.counts.begin(), c.counts.end(), counts.mutable_data());
+            return py::make_tuple(words, counts);
+          },
+          "(words in first-seen order, their counts [V])");
+
+  py::class_<w2v::Vocab, std::shared_ptr<w2v::Vocab>>(m, "W2vVocab")
+      .def(py::init([](const py::list& words) {
+             auto v = std::make_shared<w2v::Vocab>();
+             for (const py::handle& w : words) {
+               if (!PyUnicode_Check(w.ptr())) throw py::type_error("words: expected str items");
+               Py_ssize_t len = 0;
+               const char* utf8 = PyUnicode_AsUTF8AndSize(w.ptr(), &len);
+               if (utf8 == nullptr) throw py::error_already_set();
+               const std::string_view key(utf8, static_cast<size_t>(len));
+               if (v->index.insert(key) != v->index.size() - 1) {
+                 throw py::value_error("words: duplicate word '" + std::string(key) + "'");
+               }
+             }
+             return v;
+           }),
+           py::arg("words"))
+      .def("__len__", &w2v::Vocab::size)
+      .def("find", [](const w2v::Vocab& v, const std::string& w) { return v.find(w); })
+      .def(
+          "encode_sentences",
+          [](const w2v::Vocab& v, const py::handle& corpus) {
+            w2v::IdCorpus c;
+            for_each_python_token(
+                corpus,
+                [&](std::string_view w) {
+                  ++c.raw_words;
+                  const int32_t id = v.find(w);
+                  if (id >= 0) c.add_id(id);
+                },
+                [&] { c.end_sentence(); });
+            return id_corpus_result(std::move(c));
+          },
+          "An iterable of token lists as (ids [W] int32, offsets [S+1] int64, raw_words, "
+          "raw_sentences); unknown words are dropped, sentences over 10,000 words split.",
+          py::arg("sentences"))
+      .def(
+          "count_file_words",
+          [](const w2v::Vocab& v, const std::string& path, int workers) {
+            py::gil_scoped_release release;
+            return w2v::count_file_words(v, path, workers);
+          },
+          py::arg("path"), py::arg("workers"));
+
+  py::class_<w2v::IdCorpusBuilder>(m, "W2vIdCorpusBuilder")
+      .def(py::init(
+               [](const std::shared_ptr<w2v::Vocab>& v) { return new w2v::IdCorpusBuilder(*v); }),
+           py::arg("vocab"), py::keep_alive<1, 2>())
+      .def(
+          "add_text",
+          [](w2v::IdCorpusBuilder& b, const py::bytes& chunk) {
+            const std::string_view v = bytes_view(chunk);
+            b.add_text(v.data(), static_cast<int64_t>(v.size()));
+          },
+          py::arg("chunk"))
+      .def("result", [](w2v::IdCorpusBuilder& b) {
+        b.finish_text();
+        return id_corpus_result(std::move(b.corpus));
+      });
+
+  m.def(
+      "w2v_subsample_thresholds",
+      [](const py::object& counts_obj, double sample) {
+        const int64_t V = py::reinterpret_borrow<py::array>(counts_obj).shape(0);
+        const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+        auto keep = empty<uint32_t>({V});
+        w2v::subsample_thresholds(keep.mutable_data(), counts, V, sample);
+        return keep;
+      },
+      "word2vec.c's keep thresholds [V] uint32 (keep when a 32-bit draw <= threshold).",
+      py::arg("counts"), py::arg("sample"));
+
+  m.def(
+      "w2v_negative_probabilities",
+      [](const py::object& counts_obj, double exponent) {
+        const int64_t V = py::reinterpret_borrow<py::array>(counts_obj).shape(0);
+        const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+        const std::vector<double> p = w2v::NegativeSampler(counts, V, exponent).probabilities();
+        auto out = empty<double>({V});
+        std::copy(p.begin(), p.end(), out.mutable_data());
+        return out;
+      },
+      "The alias table's probability of drawing each word (for tests).", py::arg("counts"),
+      py::arg("exponent"));
+
+  m.def("w2v_max_sentence", [] { return w2v::kMaxSentence; });
+
+  py::class_<PyTrainer>(m, "W2vTrainer")
+      .def(py::init([](const py::object& syn0, const py::object& syn1neg,
+                       const py::object& counts_obj, const py::object& keep_obj, bool sg,
+                       int window, int negative, double ns_exponent, bool cbow_mean,
+                       bool shrink_windows, bool compute_loss, double alpha, double min_alpha,
+                       int workers, uint64_t seed) {
+             if (!py::isinstance<py::array>(syn0)) throw py::type_error("syn0: expected an array");
+             py::array a = py::reinterpret_borrow<py::array>(syn0);
+             if (a.ndim() != 2) throw py::value_error("syn0: expected [V, E]");
+             const int64_t V = a.shape(0), E = a.shape(1);
+             if (V < 1 || E < 1) throw py::value_error("syn0: V and E must be positive");
+             if (window < 1 || negative < 1 || workers < 1) {
+               throw py::value_error("window, negative and workers must be positive");
+             }
+             auto t = std::make_unique<PyTrainer>();
+             t->st.syn0 = mutable_checked<float>(syn0, "syn0", {V, E});
+             t->st.syn1neg = mutable_checked<float>(syn1neg, "syn1neg", {V, E});
+             const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+             t->st.keep = checked<uint32_t>(keep_obj, "keep", {V});
+             t->st.V = V;
+             t->sampler = std::make_shared<w2v::NegativeSampler>(counts, V, ns_exponent);
+             t->st.sampler = t->sampler.get();
+             t->syn0 = syn0;
+             t->syn1neg = syn1neg;
+             t->keep_obj = keep_obj;
+             w2v::TrainConfig& c = t->cfg;
+             c.sg = sg;
+             c.E = E;
+             c.window = window;
+             c.negative = negative;
+             c.cbow_mean = cbow_mean;
+             c.shrink_windows = shrink_windows;
+             c.compute_loss = compute_loss;
+             c.alpha = alpha;
+             c.min_alpha = min_alpha;
+             c.workers = workers;
+             c.seed = seed;
+             return t;
+           }),
+           py::arg("syn0"), py::arg("syn1neg"), py::arg("counts"), py::arg("keep"), py::arg("sg"),
+           py::arg("window"), py::arg("negative"), py::arg("ns_exponent"), py::arg("cbow_mean"),
+           py::arg("shrink_windows"), py::arg("compute_loss"), py::arg("alpha"),
+           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"))
+      .def(
+          "start",
+          [](PyTrainer& t, int64_t total_words) {
+            if (total_words < 1) throw py::value_error("total_words must be positive");
+            t.st.total_words = total_words;
+            t.st.words_done = 0;
+            t.st.trained_words = 0;
+            t.st.file_tokens = 0;
+            t.st.loss = 0.0;
+          },
+          "Resets the progress and loss for a run of total_words (all epochs).",
+          py::arg("total_words"))
+      .def(
+          "train_ids",
+          [](PyTrainer& t, const py::object& ids_obj, const py::object& offsets_obj,
+             int64_t epoch) {
+            const int64_t W = py::reinterpret_borrow<py::array>(ids_obj).shape(0);
+            const int64_t S1 = py::reinterpret_borrow<py::array>(offsets_obj).shape(0);
+            const int32_t* ids = checked<int32_t>(ids_obj, "ids", {W});
+            const int64_t* offsets = checked<int64_t>(offsets_obj, "offsets", {S1});
+            if (S1 < 1 || offsets[0] != 0 || offsets[S1 - 1] != W) {
+              throw py::value_error("offsets: must start at 0 and end at len(ids)");
+            }
+            for (int64_t s = 0; s + 1 < S1; ++s) {
+              if (offsets[s + 1] < offsets[s]) throw py::value_error("offsets: must not decrease");
+            }
+            for (int64_t i = 0; i < W; ++i) {
+              if (ids[i] < 0 || ids[i] >= t.st.V) throw py::value_error("ids: out of range");
+            }
+            py::gil_scoped_release release;
+            w2v::train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+          },
+          "Trains one epoch over an id corpus (GIL released).", py::arg("ids"), py::arg("offsets"),
+          py::arg("epoch"))
+      .def(
+          "train_file",
+          [](PyTrainer& t, const std::shared_ptr<w2v::Vocab>& vocab, const std::string& path,
+             int64_t epoch) {
+            py::gil_scoped_release release;
+            w2v::train_epoch_file(t.st, t.cfg, *vocab, path, epoch);
+          },
+          "Trains one epoch over a plain text file by per-thread byte ranges (GIL released).",
+          py::arg("vocab"), py::arg("path"), py::arg("epoch"))
+      .def_property_readonly("words_done",
+                             [](const PyTrainer& t) { return t.st.words_done.load(); })
+      .def_property_readonly("trained_words",
+                             [](const PyTrainer& t) { return t.st.trained_words.load(); })
+      .def_property_readonly("file_tokens",
+                             [](const PyTrainer& t) { return t.st.file_tokens.load(); })
+      .def_property_readonly("loss", [](const PyTrainer& t) { return t.st.loss; });
 }

@@ -13,8 +13,9 @@
 namespace fastrnn {
 namespace {
 
-bool step_path_applies(const RnnDesc& d) {
-  return d.proj_size == 0 && !(d.mode == CellMode::kGru && !d.reset_after);
+// The per-gate split pays at a few rows (matrix-vector products); larger batches are one GEMM.
+bool step_path_applies(const RnnDesc& d, int64_t N) {
+  return N <= 4 && d.proj_size == 0 && !(d.mode == CellMode::kGru && !d.reset_after);
 }
 
 }  // namespace
@@ -30,7 +31,7 @@ template <class T>
 void rnn_step(T* h_new, T* c_new, T* workspace, const RnnDesc& d, int64_t N, const T* x, const T* h,
               const T* c, const RnnWeights<T>& w) {
   d.validate();
-  if (!step_path_applies(d)) {
+  if (!step_path_applies(d, N)) {
     T* y = workspace + rnn_forward_workspace_size(d, 1, N, false);
     rnn_forward<T>(y, h_new, c_new, nullptr, workspace, d, 1, N, x, nullptr, h, c, w, false);
     return;

@@ -1,7 +1,8 @@
 """fastrnn: fused CPU (and optional CUDA) kernels for RNN, LSTM and GRU layers under a numpy API.
 
 Public names: the numpy layers (RNN, LSTM, GRU), the step cells (RNNCell, LSTMCell, GRUCell),
-the stateless `functional` API, thread control and `show_config()`.
+the stateless `functional` API, thread control and `show_config()`; word2vec with gensim's
+interface (Word2Vec, KeyedVectors, LineSentence).
 """
 
 from fastrnn import _blas  # noqa: F401  (loads the BLAS library before the extension)
@@ -11,6 +12,7 @@ from fastrnn import _C, functional
 from fastrnn._config import get_num_threads, set_num_threads, show_config
 from fastrnn.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.layers import GRU, LSTM, RNN
+from fastrnn.word2vec import KeyedVectors, LineSentence, Word2Vec
 
 __version__ = _C.version()
 
@@ -18,9 +20,12 @@ __all__ = [
     "GRU",
     "GRUCell",
     "LSTM",
+    "KeyedVectors",
     "LSTMCell",
+    "LineSentence",
     "RNN",
     "RNNCell",
+    "Word2Vec",
     "__version__",
     "functional",
     "get_num_threads",

@@ -18,12 +18,13 @@ import numpy as np
 
 from fastrnn import _C
 from fastrnn import functional as F
+from fastrnn._params import ParameterHolder
 from fastrnn.layers import _positive_int
 
 _KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ch")
 
 
-class RNNCellBase:
+class RNNCellBase(ParameterHolder):
     """Shared machinery of the step cells (not used directly)."""
 
     def __init__(
@@ -53,12 +54,7 @@ class RNNCellBase:
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         self.dtype = dtype
         self._rng = np.random.default_rng(seed)
-        k = 1.0 / np.sqrt(self.hidden_size)
-        self.params = {
-            name: self._rng.uniform(-k, k, size=shape).astype(dtype)
-            for name, shape in self._param_shapes().items()
-        }
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._init_parameters()
         self._desc = _C.RnnDesc(
             mode,
             self.input_size,
@@ -79,35 +75,6 @@ class RNNCellBase:
         if self.peephole:
             shapes["weight_ch"] = (3, H)
         return shapes
-
-    # ---- parameters ----
-
-    def zero_grad(self) -> None:
-        for g in self.grads.values():
-            g.fill(0)
-
-    def state_dict(self) -> dict:
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Loads parameters (numpy arrays or torch tensors) saved by this class or torch.nn."""
-        expected = self._param_shapes()
-        missing = sorted(set(expected) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(expected))
-        if missing or unexpected:
-            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        new = {}
-        for name, shape in expected.items():
-            value = state_dict[name]
-            if hasattr(value, "detach"):
-                value = value.detach().cpu().numpy()
-            value = np.asarray(value)
-            if value.shape != shape:
-                raise ValueError(f"state_dict['{name}']: expected shape {shape}, got {value.shape}")
-            if not np.issubdtype(value.dtype, np.floating):
-                raise TypeError(f"state_dict['{name}']: expected a float array, got {value.dtype}")
-            new[name] = np.array(value, dtype=self.dtype, order="C")
-        self.params = new
 
     # ---- running ----
 

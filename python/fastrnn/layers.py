@@ -15,6 +15,7 @@ import operator
 import numpy as np
 
 from fastrnn import functional as F
+from fastrnn._params import ParameterHolder
 
 _SUFFIX = ("", "_reverse")
 
@@ -45,7 +46,7 @@ def _drop_batch_axis(state):
     return state[:, 0]
 
 
-class RNNBase:
+class RNNBase(ParameterHolder):
     """Shared machinery of RNN, LSTM and GRU (not used directly)."""
 
     def __init__(
@@ -103,8 +104,7 @@ class RNNBase:
         self.dtype = dtype
         self.seed = seed
         self._rng = np.random.default_rng(seed)
-        self.params = self._init_params()
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._init_parameters()
         self._cache = None
 
     # ---- parameters ----
@@ -136,45 +136,9 @@ class RNNBase:
                     shapes["weight_ch" + sfx] = (3, H)
         return shapes
 
-    def _init_params(self) -> dict:
-        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)].
-        k = 1.0 / np.sqrt(self.hidden_size)
-        return {
-            name: self._rng.uniform(-k, k, size=shape).astype(self.dtype)
-            for name, shape in self._param_shapes().items()
-        }
-
     def _layer_params(self, layer: int, d: int) -> dict:
         sfx = f"_l{layer}{_SUFFIX[d]}"
         return {k: self.params[k + sfx] for k in F.PARAM_KEYS if k + sfx in self.params}
-
-    def zero_grad(self) -> None:
-        for g in self.grads.values():
-            g.fill(0)
-
-    def state_dict(self) -> dict:
-        """Copies of the parameters under PyTorch's names."""
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Loads parameters (numpy arrays or torch tensors) saved by this class or by torch.nn."""
-        expected = self._param_shapes()
-        missing = sorted(set(expected) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(expected))
-        if missing or unexpected:
-            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        new = {}
-        for name, shape in expected.items():
-            value = state_dict[name]
-            if hasattr(value, "detach"):
-                value = value.detach().cpu().numpy()
-            value = np.asarray(value)
-            if value.shape != shape:
-                raise ValueError(f"state_dict['{name}']: expected shape {shape}, got {value.shape}")
-            if not np.issubdtype(value.dtype, np.floating):
-                raise TypeError(f"state_dict['{name}']: expected a float array, got {value.dtype}")
-            new[name] = np.array(value, dtype=self.dtype, order="C")
-        self.params = new
 
     # ---- forward / backward ----
 

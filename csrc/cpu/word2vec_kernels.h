@@ -1,0 +1,72 @@
+// word2vec_kernels.h — the per-sentence training kernels (skip-gram and CBOW with negative
+// sampling). One implementation (word2vec_kernels.inc) is compiled once per instruction set;
+// w2v_kernels() returns the table for this CPU.
+#pragma once
+
+#include <cstdint>
+
+#include "fastrnn/word2vec.h"
+
+namespace fastrnn {
+namespace cpu {
+
+// As in gensim: a pair whose logit lies outside (-kW2vMaxExp, kW2vMaxExp) gives no update.
+constexpr float kW2vMaxExp = 6.0f;
+constexpr int kW2vSigmoidTable = 4096;  // sigmoid table entries over that interval
+
+struct W2vKernelArgs {
+  float* syn0;     // [V,E] input vectors
+  float* syn1neg;  // [V,E] output vectors
+  int64_t E;
+  int window;
+  int negative;
+  bool cbow_mean;
+  bool shrink_windows;
+  bool compute_loss;
+  const w2v::NegativeSampler* sampler;
+  const float* sigmoid;  // [kW2vSigmoidTable + 1]
+};
+
+// Sizes of a worker's scratch for the kernels.
+inline int64_t w2v_scratch_floats(int64_t E, int window, int negative) {
+  return (2 * static_cast<int64_t>(window) + 2) * ((E + 15) / 16 * 16) +
+         4 * int64_t{window} * (negative + 1) + 64;
+}
+inline int64_t w2v_scratch_ints(int window, int negative) { return 2 * window + 2 * negative + 4; }
+inline int64_t w2v_scratch_pointers(int window, int negative) { return 2 * window + negative + 2; }
+
+// Trains one (already subsampled) sentence. words: [n]; rng: the worker's w2v_next state;
+// loss: accumulates -log σ terms when compute_loss; f/i/pscratch: the sizes above.
+using W2vSentenceFn = void (*)(const W2vKernelArgs& a, const int32_t* words, int64_t n, float alpha,
+                               uint64_t* rng, double* loss, float* fscratch, int32_t* iscratch,
+                               const float** pscratch);
+
+struct W2vKernels {
+  W2vSentenceFn sg;
+  W2vSentenceFn cbow;
+};
+
+const W2vKernels& w2v_kernels();
+
+namespace generic {
+const W2vKernels& w2v_kernels();
+}
+namespace avx2 {
+const W2vKernels& w2v_kernels();
+}
+namespace avx512 {
+const W2vKernels& w2v_kernels();
+}
+
+// xorshift64*: 64 random bits per call; the state must not be 0.
+inline uint64_t w2v_next(uint64_t* r) {
+  uint64_t x = *r;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *r = x;
+  return x * 2685821657736338717ull;
+}
+
+}  // namespace cpu
+}  // namespace fastrnn

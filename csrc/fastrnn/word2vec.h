@@ -1,0 +1,218 @@
+// word2vec.h — the word2vec core: counting a vocabulary (from tokens, text chunks or a plain text
+// file), the final vocabulary's string index, the sampling tables (negatives from unigram^exponent
+// by an alias table; word2vec.c's subsampling keep thresholds), corpora held as integer ids, and
+// the negative-sampling trainer (skip-gram and CBOW) whose Hogwild worker threads update shared
+// weights without locks, over an id corpus or over per-thread byte ranges of a plain text file.
+//
+// Shape letters: V vocabulary, E embedding size, W words in an id corpus, S sentences.
+// Text is split into sentences at '\n' and into tokens at ASCII whitespace; a sentence longer
+// than kMaxSentence words (after dropping out-of-vocabulary words) is trained as several.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fastrnn {
+namespace w2v {
+
+constexpr int64_t kMaxSentence = 10000;  // words per training sentence (gensim's batch size)
+
+// ---- word2vec_vocab.cpp ----
+
+// An open-addressing hash index from strings to their insertion number 0..size()-1.
+class StringIndex {
+ public:
+  int32_t find(std::string_view s) const;  // -1 when absent
+  int32_t insert(std::string_view s);      // the existing or new number
+  int64_t size() const { return static_cast<int64_t>(keys_.size()); }
+  const std::string& key(int32_t i) const { return keys_[i]; }
+  void clear();
+
+ private:
+  void grow();
+  std::vector<std::string> keys_;
+  std::vector<uint64_t> hashes_;  // hash of keys_[i]
+  std::vector<int32_t> slots_;    // capacity (a power of two); -1 = empty
+};
+
+// Counts words in first-seen order, as gensim's scan_vocab does, pruning the rarest words
+// (count < min_reduce, then min_reduce + 1, ...) whenever more than max_vocab_size are held at
+// the end of a sentence.
+class VocabCounter {
+ public:
+  explicit VocabCounter(int64_t max_vocab_size = 0);  // 0: no limit
+  void add_word(std::string_view w);
+  void end_sentence();  // prunes, as gensim does, at the end of a sentence
+  // A chunk of text; a line may continue in the next chunk. finish_text() ends the last line.
+  void add_text(const char* data, int64_t n);
+  void finish_text();
+  void count_file(const std::string& path);  // a plain text file, whole
+
+  int64_t total_words = 0;  // tokens seen, including pruned ones
+  int64_t sentences = 0;    // lines or token lists seen
+  int64_t min_reduce = 1;   // the next pruning threshold
+  StringIndex index;
+  std::vector<int64_t> counts;  // [size] by index number
+
+  // When recording, the corpus is also kept as index numbers (so a corpus read once for the
+  // vocabulary need not be read again to train): sentence s is
+  // recorded_ids[recorded_offsets[s] : recorded_offsets[s+1]]. Pruning renumbers the index and
+  // stops the recording (recording becomes false, the record is cleared).
+  bool recording = false;
+  std::vector<int32_t> recorded_ids;
+  std::vector<int64_t> recorded_offsets{0};
+
+ private:
+  void prune();
+  int64_t max_vocab_size_;
+  std::string carry_;  // an unfinished line of add_text
+};
+
+// The final vocabulary: word i is index.key(i).
+struct Vocab {
+  StringIndex index;
+  int32_t find(std::string_view w) const { return index.find(w); }
+  int64_t size() const { return index.size(); }
+};
+
+// ---- word2vec_sampling.cpp ----
+
+// Negatives drawn with probability count^exponent / sum (Walker's alias method: O(V) memory,
+// O(1) per draw, exact).
+class NegativeSampler {
+ public:
+  NegativeSampler() = default;
+  NegativeSampler(const int64_t* counts, int64_t V, double exponent);  // counts: [V]
+  // r: 64 random bits (the high 32 choose the column, the low 32 the coin).
+  int32_t draw(uint64_t r) const {
+    const uint32_t col = static_cast<uint32_t>(((r >> 32) * static_cast<uint64_t>(V_)) >> 32);
+    return static_cast<uint32_t>(r) < threshold_[col] ? static_cast<int32_t>(col) : alias_[col];
+  }
+  int64_t size() const { return V_; }
+  // Probability of drawing each word, for tests: [V].
+  std::vector<double> probabilities() const;
+
+ private:
+  int64_t V_ = 0;
+  std::vector<uint32_t> threshold_;  // [V] keep the column when coin < threshold (2^32 scale)
+  std::vector<int32_t> alias_;       // [V]
+};
+
+// word2vec.c's keep probability min(1, (sqrt(c / t) + 1) t / c), t = sample * total (sample <= 1)
+// or t = sample (a count, sample > 1), as gensim computes it; sample = 0 keeps every word. A word
+// is kept when a uniform 32-bit draw <= its threshold.
+// keep: [V] out; counts: [V].
+void subsample_thresholds(uint32_t* keep, const int64_t* counts, int64_t V, double sample);
+
+// ---- word2vec_corpus.cpp ----
+
+// Calls on_line(begin, length) for each line (without '\n') of a plain text file that starts in
+// the byte range [begin, end): a range never splits or repeats a line. Reads in 1 MiB blocks.
+void for_each_line(const std::string& path, int64_t begin, int64_t end,
+                   const std::function<void(const char*, int64_t)>& on_line);
+int64_t file_size(const std::string& path);
+
+// Calls on_token(token) for each whitespace-separated token of a line.
+template <class F>
+void for_each_token(const char* s, int64_t n, F&& on_token) {
+  int64_t i = 0;
+  while (i < n) {
+    while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+    const int64_t b = i;
+    while (i < n && !(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+    if (i > b) on_token(std::string_view(s + b, static_cast<size_t>(i - b)));
+  }
+}
+
+// A corpus as in-vocabulary word ids: sentence s is ids[offsets[s] : offsets[s+1]].
+// Out-of-vocabulary tokens are dropped; empty sentences are dropped; sentences longer than
+// kMaxSentence are split.
+struct IdCorpus {
+  std::vector<int32_t> ids;         // [W]
+  std::vector<int64_t> offsets{0};  // [S+1]
+  int64_t raw_words = 0;            // tokens seen, in vocabulary or not
+  int64_t raw_sentences = 0;        // lines or token lists seen
+  int64_t sentence_start = 0;       // start of the sentence being built
+
+  void add_id(int32_t id) {
+    ids.push_back(id);
+    if (static_cast<int64_t>(ids.size()) - sentence_start == kMaxSentence) close_sentence();
+  }
+  void end_sentence() {
+    close_sentence();
+    ++raw_sentences;
+  }
+  void close_sentence() {
+    if (static_cast<int64_t>(ids.size()) > sentence_start) {
+      offsets.push_back(static_cast<int64_t>(ids.size()));
+      sentence_start = static_cast<int64_t>(ids.size());
+    }
+  }
+};
+
+// Feeds text chunks (lines may span chunks) into an IdCorpus.
+class IdCorpusBuilder {
+ public:
+  explicit IdCorpusBuilder(const Vocab& vocab) : vocab_(vocab) {}
+  void add_text(const char* data, int64_t n);
+  void finish_text();
+  IdCorpus corpus;
+
+ private:
+  void add_line(const char* s, int64_t n);
+  const Vocab& vocab_;
+  std::string carry_;
+};
+
+// In-vocabulary words of a plain text file, counted by `workers` threads over byte ranges.
+int64_t count_file_words(const Vocab& vocab, const std::string& path, int workers);
+
+// ---- word2vec_trainer.cpp ----
+
+struct TrainConfig {
+  bool sg = false;  // skip-gram (true) or CBOW
+  int64_t E = 100;  // vector size
+  int window = 5;
+  int negative = 5;
+  bool cbow_mean = true;       // CBOW input is the mean (true) or sum of the context vectors
+  bool shrink_windows = true;  // effective window drawn uniformly from 1..window per position
+  bool compute_loss = false;
+  double alpha = 0.025;       // learning rate at progress 0 ...
+  double min_alpha = 0.0001;  // ... and at progress 1
+  int workers = 1;
+  uint64_t seed = 1;
+};
+
+// What the workers share. Weights are updated in place without locks (Hogwild).
+struct TrainState {
+  float* syn0 = nullptr;     // [V,E] input (word) vectors
+  float* syn1neg = nullptr;  // [V,E] output vectors
+  int64_t V = 0;
+  const NegativeSampler* sampler = nullptr;
+  const uint32_t* keep = nullptr;  // [V] subsampling thresholds
+  // Progress in in-vocabulary words before subsampling, over all epochs: the learning rate is
+  // alpha + (min_alpha - alpha) * words_done / total_words.
+  std::atomic<int64_t> words_done{0};
+  int64_t total_words = 1;
+  std::atomic<int64_t> trained_words{0};  // words kept by subsampling (effective words)
+  std::atomic<int64_t> file_tokens{0};    // tokens read by train_epoch_file, known or not
+  double loss = 0.0;                      // sum of the negative log-likelihoods (compute_loss)
+};
+
+// One epoch over an id corpus: jobs of ~kMaxSentence words are taken in order by the workers; a
+// job's random stream depends only on (seed, epoch, job), so workers = 1 is reproducible.
+// ids: [W]; offsets: [S+1].
+void train_epoch_ids(TrainState& st, const TrainConfig& cfg, const int32_t* ids,
+                     const int64_t* offsets, int64_t S, int64_t epoch);
+
+// One epoch over a plain text file: worker w reads the lines starting in its byte range
+// [w*size/workers, (w+1)*size/workers).
+void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab,
+                      const std::string& path, int64_t epoch);
+
+}  // namespace w2v
+}  // namespace fastrnn

@@ -1,0 +1,48 @@
+"""Parameter dicts under PyTorch's names, shared by the numpy layers and step cells: PyTorch's
+initialisation, gradients of the same shapes, state_dict() and a checked load_state_dict()."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ParameterHolder:
+    """Mixin: a subclass defines _param_shapes() -> {name: shape} and sets dtype, hidden_size
+    and _rng before calling _init_parameters()."""
+
+    def _init_parameters(self) -> None:
+        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)].
+        k = 1.0 / np.sqrt(self.hidden_size)
+        self.params = {
+            name: self._rng.uniform(-k, k, size=shape).astype(self.dtype)
+            for name, shape in self._param_shapes().items()
+        }
+        self.grads = {name: np.zeros_like(v) for name, v in self.params.items()}
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.fill(0)
+
+    def state_dict(self) -> dict:
+        """Copies of the parameters under PyTorch's names."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Loads parameters (numpy arrays or torch tensors) saved by this class or by torch.nn."""
+        expected = self._param_shapes()
+        missing = sorted(set(expected) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        new = {}
+        for name, shape in expected.items():
+            value = state_dict[name]
+            if hasattr(value, "detach"):
+                value = value.detach().cpu().numpy()
+            value = np.asarray(value)
+            if value.shape != shape:
+                raise ValueError(f"state_dict['{name}']: expected shape {shape}, got {value.shape}")
+            if not np.issubdtype(value.dtype, np.floating):
+                raise TypeError(f"state_dict['{name}']: expected a float array, got {value.dtype}")
+            new[name] = np.array(value, dtype=self.dtype, order="C")
+        self.params = new

@@ -1,0 +1,17 @@
+"""fastrnn.torch: torch.nn's recurrent modules running on fastrnn's fused kernels.
+
+Change `torch.nn.LSTM` to `fastrnn.torch.LSTM` (or call `fastrnn.torch.convert(model)`) and
+nothing else: constructors, parameter names, state_dicts, inputs and outputs are torch.nn's.
+CPU float32/float64 tensors run on fastrnn's kernels, registered as the torch.library custom ops
+`torch.ops.fastrnn.rnn_forward` / `rnn_backward` (so torch.compile traces them); other devices
+and dtypes run on torch's implementation after a one-time warning.
+
+Public names: RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, convert, revert.
+"""
+
+from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
+from fastrnn.torch.cells import GRUCell, LSTMCell, RNNCell
+from fastrnn.torch.convert import convert, revert
+from fastrnn.torch.modules import GRU, LSTM, RNN
+
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "convert", "revert"]

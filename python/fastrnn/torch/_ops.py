@@ -1,0 +1,420 @@
+"""fastrnn's layer kernels as torch.library custom ops, with fake implementations and autograd.
+
+    y, h_n, c_n, reserve = torch.ops.fastrnn.rnn_forward(x, lengths, h0, c0, w_ih, w_hh, b_ih,
+        b_hh, w_hr, w_ch, mode, reverse, training, reset_after, cell_clip)
+    dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, dw_ch = torch.ops.fastrnn.rnn_backward(...)
+
+One op call runs one layer in one direction over a whole sequence (the C++ core's
+`rnn_forward` / `rnn_backward`); the modules stack them. Tensors reach the kernels as numpy views
+of the same memory (`Tensor.numpy()`) and the kernels' numpy outputs come back as tensors over
+the same memory (`torch.from_numpy`): no copies either way. Absent optional outputs are empty
+tensors (`c_n` outside LSTM, `reserve` when not training, gradients of absent parameters), because
+a custom op returns tensors only.
+
+The modules call `layer_forward`: under torch.compile it calls the op (whose registered autograd
+the compiler traces); in eager mode it applies the op and the same autograd formula through a
+plain autograd.Function, which costs a tenth of torch's per-call wrapper for registered autograd.
+
+Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
+(P with projection, else H), G gates, K reserve elements per (step, sequence).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from fastrnn import _C
+from fastrnn.functional import MODES
+
+_KERNEL_DTYPES = (torch.float32, torch.float64)
+_NUMPY_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+# ---- where a call runs ----
+
+
+def cuda_kernels_available() -> bool:
+    """True when fastrnn's CUDA layer kernels can serve CUDA tensors.
+
+    The C++ core does not expose CUDA layer kernels to Python yet, so this is False even in a CUDA
+    build with a device present, and CUDA tensors run on torch's own implementation. When it
+    becomes True, the ops gain a "cuda" implementation and `kernel_refusal` admits CUDA tensors.
+    """
+    return False
+
+
+def kernel_refusal(tensors, extras: bool = False) -> str | None:
+    """Why fastrnn's kernels cannot run a call on these tensors (None entries skipped), or None.
+
+    They take float32/float64 on the CPU (and CUDA once `cuda_kernels_available()`). Under CPU
+    autocast torch.nn computes in the autocast dtype, which fastrnn has no kernel for; a module that
+    uses an extra torch lacks (`extras`) runs on the kernels in the tensors' own dtype instead.
+    """
+    cuda = cuda_kernels_available()
+    for t in tensors:
+        served = t is None or ((t.is_cpu or (cuda and t.is_cuda)) and t.dtype in _KERNEL_DTYPES)
+        if not served:
+            return (
+                f"no fastrnn kernel for {t.dtype} tensors on device '{t.device}' (fastrnn runs "
+                "float32/float64 on the CPU)"
+            )
+    if not extras and torch.is_autocast_enabled("cpu"):
+        return (
+            f"CPU autocast to {torch.get_autocast_dtype('cpu')} is on and fastrnn has no "
+            "kernel in that dtype"
+        )
+    return None
+
+
+def check_same_dtype(tensors, names) -> None:
+    """Raises RuntimeError (as torch.nn does) when the tensors' dtypes differ (None skipped).
+
+    names: a callable returning the tensors' names (only called to word the error)."""
+    present = [t for t in tensors if t is not None]
+    dtype = present[0].dtype
+    if all(t.dtype == dtype for t in present):
+        return
+    pairs = [(t.dtype, n) for t, n in zip(tensors, names(), strict=False) if t is not None]
+    for other, name in pairs[1:]:
+        if other != pairs[0][0]:
+            raise RuntimeError(
+                f"expected {name} to have the dtype of {pairs[0][1]} ({pairs[0][0]}), got {other}"
+            )
+
+
+def needs_grad(*tensors) -> bool:
+    """True when autograd will want a gradient through a call on these tensors (None skipped)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+_warned_fallback = False
+
+
+def warn_fallback(what: str, reason: str) -> None:
+    """Warns, once per process, that a module runs on torch's implementation instead."""
+    global _warned_fallback
+    if not _warned_fallback:
+        _warned_fallback = True
+        warnings.warn(
+            f"fastrnn.torch.{what}: {reason}; falling back to torch's own implementation "
+            "(warned once)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+# ---- descriptors and sizes ----
+
+
+@functools.lru_cache(maxsize=256)
+def _desc(mode, input_size, hidden_size, proj_size, bias, reset_after, peephole, cell_clip):
+    return _C.RnnDesc(
+        mode,
+        input_size,
+        hidden_size,
+        proj_size=proj_size,
+        bias=bias,
+        reset_after=reset_after,
+        peephole=peephole,
+        cell_clip=cell_clip,
+    )
+
+
+def _sizes(mode: str, x: Tensor, w_hh: Tensor, w_hr: Tensor | None):
+    """(I, H, P, S) from the input [T,N,I] and weights (plain ints or symbolic sizes)."""
+    H = w_hh.shape[0] // MODES[mode]
+    P = w_hr.shape[0] if w_hr is not None else 0
+    return x.shape[2], H, P, (w_hr.shape[0] if w_hr is not None else H)
+
+
+def reserve_per_step(mode: str, H, S, projection: bool):
+    """K: reserve elements per (step, sequence), asked of the C++ core (its layout is T·N·K)."""
+    desc = _C.RnnDesc(mode, 1, int(H), proj_size=int(S) if projection else 0)
+    return _C.rnn_reserve_size(desc, 1, 1)
+
+
+def _np(t: Tensor | None):
+    """A numpy view of a CPU tensor (no copy when it is contiguous, as the modules pass), or None.
+
+    numpy(force=True) is detach().numpy() in one call (no copy for a CPU float tensor)."""
+    if t is None:
+        return None
+    return (t if t.is_contiguous() else t.contiguous()).numpy(force=True)
+
+
+# ---- forward ----
+
+
+@torch.library.custom_op("fastrnn::rnn_forward", mutates_args=(), device_types="cpu")
+def rnn_forward(
+    x: Tensor,
+    lengths: Tensor | None,
+    h0: Tensor | None,
+    c0: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    w_ch: Tensor | None,
+    mode: str,
+    reverse: bool,
+    training: bool,
+    reset_after: bool,
+    cell_clip: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One layer, one direction. x: [T,N,I]; lengths: int64 [N] in 1..T or None; h0: [N,S] or None;
+    c0: [N,H] or None. Returns y [T,N,S], h_n [N,S], c_n [N,H] (LSTM, else [0]) and reserve
+    [T,N,K] (training, else [0])."""
+    T, N = x.shape[0], x.shape[1]
+    I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
+    y, h_n, c_n, reserve = _C.rnn_forward(
+        desc,
+        _np(x),
+        _np(lengths),
+        _np(h0),
+        _np(c0),
+        _np(w_ih),
+        _np(w_hh),
+        _np(b_ih),
+        _np(b_hh),
+        _np(w_hr),
+        _np(w_ch),
+        reverse,
+        training,
+    )
+    c_n = torch.from_numpy(c_n) if c_n is not None else x.new_empty(0)
+    if training:
+        K = reserve_per_step(mode, H, S, P > 0)
+        if reserve.size != T * N * K:
+            raise RuntimeError(
+                f"fastrnn.torch: the C++ core's reserve has {reserve.size} elements, expected "
+                f"{T * N * K} (T·N·K with K = rnn_reserve_size(desc, 1, 1))"
+            )
+        reserve = torch.from_numpy(reserve).view(T, N, K)
+    else:
+        reserve = x.new_empty(0)
+    return torch.from_numpy(y), torch.from_numpy(h_n), c_n, reserve
+
+
+@rnn_forward.register_fake
+def _(
+    x,
+    lengths,
+    h0,
+    c0,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    w_hr,
+    w_ch,
+    mode,
+    reverse,
+    training,
+    reset_after,
+    cell_clip,
+):
+    T, N = x.shape[0], x.shape[1]
+    _, H, P, S = _sizes(mode, x, w_hh, w_hr)
+    y = x.new_empty(T, N, S)
+    h_n = x.new_empty(N, S)
+    c_n = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
+    reserve = (
+        x.new_empty(T, N, reserve_per_step(mode, H, S, w_hr is not None))
+        if training
+        else x.new_empty(0)
+    )
+    return y, h_n, c_n, reserve
+
+
+# ---- backward ----
+
+
+@torch.library.custom_op("fastrnn::rnn_backward", mutates_args=(), device_types="cpu")
+def rnn_backward(
+    dy: Tensor,
+    dh_n: Tensor | None,
+    dc_n: Tensor | None,
+    x: Tensor,
+    lengths: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    w_ch: Tensor | None,
+    reserve: Tensor,
+    mode: str,
+    reverse: bool,
+    reset_after: bool,
+    cell_clip: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Backward of a training rnn_forward. dy: [T,N,S]; dh_n: [N,S] or None; dc_n: [N,H] or None.
+    Returns dx [T,N,I], dh0 [N,S], dc0 [N,H] (LSTM, else [0]) and the gradients of w_ih, w_hh,
+    b_ih, b_hh, w_hr, w_ch (shaped like them; [0] for absent ones)."""
+    I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
+    weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    # Zeroed by numpy, not torch.zeros_like: torch fills large tensors on its OpenMP pool, whose
+    # workers then spin for a while and take cores from the kernel's threads.
+    grads = [np.zeros(w.shape, _NUMPY_DTYPE[w.dtype]) if w is not None else None for w in weights]
+    dx, dh0, dc0 = _C.rnn_backward(
+        desc,
+        _np(dy),
+        _np(dh_n),
+        _np(dc_n),
+        _np(x),
+        _np(lengths),
+        *map(_np, weights),
+        _np(reserve).reshape(-1),
+        reverse,
+        *grads,
+    )
+    dc0 = torch.from_numpy(dc0) if dc0 is not None else x.new_empty(0)
+    grads = [torch.from_numpy(g) if g is not None else x.new_empty(0) for g in grads]
+    return (torch.from_numpy(dx), torch.from_numpy(dh0), dc0, *grads)
+
+
+@rnn_backward.register_fake
+def _(
+    dy,
+    dh_n,
+    dc_n,
+    x,
+    lengths,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    w_hr,
+    w_ch,
+    reserve,
+    mode,
+    reverse,
+    reset_after,
+    cell_clip,
+):
+    N = x.shape[1]
+    _, H, _, S = _sizes(mode, x, w_hh, w_hr)
+    dc0 = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
+    grads = [
+        x.new_empty(w.shape) if w is not None else x.new_empty(0)  # contiguous, as the real
+        for w in (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    ]
+    return (x.new_empty(x.shape), x.new_empty(N, S), dc0, *grads)
+
+
+# ---- autograd ----
+
+
+def _forward_setup_context(ctx, inputs, output):
+    x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch = inputs[:10]
+    mode, reverse, training, reset_after, cell_clip = inputs[10:]
+    ctx.save_for_backward(x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, output[3])
+    ctx.args = (mode, reverse, reset_after, cell_clip)
+    ctx.training = training
+    ctx.set_materialize_grads(False)  # no zero-filled gradient for the reserve [T,N,K]
+
+
+def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
+    if not ctx.training:
+        raise RuntimeError(
+            "fastrnn.torch: backward through an rnn_forward called with training=False (it saved "
+            "no activations); the modules pass training=True whenever a gradient is required"
+        )
+    x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve = ctx.saved_tensors
+    mode = ctx.args[0]
+    if dy is None:
+        dy = x.new_zeros(x.shape[0], x.shape[1], w_hh.shape[1])  # [T,N,S]
+    if mode != "lstm":
+        dc_n = None
+    dx, dh0, dc0, *dw = torch.ops.fastrnn.rnn_backward.default(
+        dy.contiguous(),
+        None if dh_n is None else dh_n.contiguous(),
+        None if dc_n is None else dc_n.contiguous(),
+        x,
+        lengths,
+        w_ih,
+        w_hh,
+        b_ih,
+        b_hh,
+        w_hr,
+        w_ch,
+        reserve,
+        *ctx.args,
+    )
+    need = ctx.needs_input_grad
+    dw = [g if need[4 + i] else None for i, g in enumerate(dw)]
+    return (
+        dx if need[0] else None,
+        None,
+        dh0 if need[2] else None,
+        dc0 if need[3] else None,
+        *dw,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+rnn_forward.register_autograd(_forward_backward, setup_context=_forward_setup_context)
+
+
+def _backward_setup_context(ctx, inputs, output):
+    pass
+
+
+def _no_double_backward(ctx, *grads):
+    raise RuntimeError(
+        "fastrnn.torch: double backward (differentiating a gradient of a fastrnn RNN, LSTM or GRU, "
+        "e.g. a gradient penalty) is not supported by fastrnn's kernels; run that part with the "
+        "torch.nn module (fastrnn.torch.revert(model)) instead"
+    )
+
+
+rnn_backward.register_autograd(_no_double_backward, setup_context=_backward_setup_context)
+
+
+# ---- the call the modules make ----
+
+
+class _EagerForward(torch.autograd.Function):
+    """rnn_forward with the same autograd formula, applied as a plain autograd.Function.
+
+    torch's wrapper for a custom op's registered autograd rebuilds the op's argument list from its
+    schema on every call, which costs about 0.1-0.2 ms for our 15 arguments; this costs about
+    0.01 ms. Only eager calls take it: under torch.compile the op itself is called.
+    """
+
+    @staticmethod
+    def forward(*args):
+        return torch.ops.fastrnn.rnn_forward.default(*args)
+
+    setup_context = staticmethod(_forward_setup_context)
+    backward = staticmethod(_forward_backward)
+
+
+def layer_forward(
+    x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, mode, reverse, reset_after, cell_clip
+):
+    """One layer, one direction, as rnn_forward; saves activations only when a gradient is due.
+
+    Returns (y [T,N,S], h_n [N,S], c_n [N,H] or [0]).
+    """
+    tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    training = needs_grad(*tensors)
+    args = (x, lengths, *tensors[1:], mode, reverse, training, reset_after, cell_clip)
+    if training and not torch.compiler.is_compiling():
+        y, h_n, c_n, _ = _EagerForward.apply(*args)
+    else:
+        y, h_n, c_n, _ = torch.ops.fastrnn.rnn_forward.default(*args)
+    return y, h_n, c_n

@@ -1,0 +1,208 @@
+"""RNNCell, LSTMCell and GRUCell: torch.nn cells whose step runs fastrnn's layer kernel with T=1.
+
+Subclasses of torch.nn.RNNCell / LSTMCell / GRUCell with the same constructors, parameters
+(weight_ih, weight_hh, bias_ih, bias_hh), inputs ([N,I] or unbatched [I], optional hx) and outputs
+(h' or (h', c')). Extras, keyword-only: LSTMCell `peephole` (parameter `weight_ch` [3,H], rows
+i, f, o) and `cell_clip`; GRUCell `reset_after`. Tensors the kernels cannot take run on torch's
+implementation after a one-time warning.
+
+Shape letters as in DESIGN.md: N batch, I inputs, H hidden.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from fastrnn.functional import _check_clip
+from fastrnn.torch._ops import check_same_dtype, kernel_refusal, layer_forward, warn_fallback
+
+
+class _CellMixin:
+    """The shared step of the three cells (not used directly)."""
+
+    _kernel_mode: str
+
+    def _init_extras(self, peephole=False, cell_clip=None, reset_after=True, factory=None):
+        lstm = self._kernel_mode == "lstm"
+        if not isinstance(peephole, bool):
+            raise TypeError(f"peephole should be of type bool, got: {type(peephole).__name__}")
+        if not isinstance(reset_after, bool):
+            raise TypeError(
+                f"reset_after should be of type bool, got: {type(reset_after).__name__}"
+            )
+        self._clip = _check_clip(cell_clip, lstm)  # 0.0 = no clip
+        self.peephole = peephole
+        self.cell_clip = None if cell_clip is None else self._clip
+        self.reset_after = reset_after
+        if peephole:
+            stdv = 1.0 / math.sqrt(self.hidden_size)
+            self.weight_ch = torch.nn.Parameter(torch.empty(3, self.hidden_size, **(factory or {})))
+            torch.nn.init.uniform_(self.weight_ch, -stdv, stdv)
+
+    def _has_extras(self) -> bool:
+        return self.peephole or self.cell_clip is not None or not self.reset_after
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        if self.peephole:
+            s += ", peephole=True"
+        if self.cell_clip is not None:
+            s += f", cell_clip={self.cell_clip}"
+        if not self.reset_after:
+            s += ", reset_after=False"
+        return s
+
+    def _step(self, input: Tensor, states: tuple):
+        """states: () or (h,) or (h, c), each [N,H] or unbatched [H]. Returns (h', c' or None)."""
+        name = type(self).__name__
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        for k, s in enumerate(states):
+            if s.dim() not in (1, 2):
+                what = f"hx[{k}]" if len(states) == 2 else "hidden"
+                raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {s.dim()}D instead")
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)  # [N,I]
+        states = tuple(s if batched else s.unsqueeze(0) for s in states)
+        N, H = x.shape[0], self.hidden_size
+        if x.shape[1] != self.input_size:
+            raise RuntimeError(
+                f"input has inconsistent input_size: got {x.shape[1]} expected {self.input_size}"
+            )
+        for k, s in enumerate(states):
+            if s.shape != (N, H):
+                raise RuntimeError(
+                    f"hidden{k}: expected shape {(N, H)} (batch {N}, hidden_size {H}), "
+                    f"got {tuple(s.shape)}"
+                )
+        states = tuple(s.contiguous() for s in states)
+        h0 = states[0] if states else None
+        c0 = states[1] if len(states) == 2 else None
+        w = (
+            self.weight_ih,
+            self.weight_hh,
+            self.bias_ih,
+            self.bias_hh,
+            None,
+            self.weight_ch if self.peephole else None,
+        )
+        check_same_dtype(
+            [x, *states, *w],
+            lambda: [
+                "input",
+                *(f"hx[{k}]" for k in range(len(states))),
+                "weight_ih",
+                "weight_hh",
+                "bias_ih",
+                "bias_hh",
+                "weight_hr",
+                "weight_ch",
+            ],
+        )
+        x = x.contiguous().unsqueeze(0)  # [1,N,I]
+        _, h, c = layer_forward(
+            x, None, h0, c0, *w, self._kernel_mode, False, self.reset_after, self._clip
+        )
+        if not batched:
+            h = h.squeeze(0)
+            c = c.squeeze(0) if self._kernel_mode == "lstm" else c
+        return h, c
+
+    def _fallback(self, input: Tensor, states: tuple) -> bool:
+        refusal = kernel_refusal([input, *states, *self.parameters()], self._has_extras())
+        if refusal is None:
+            return False
+        if self._has_extras():
+            raise NotImplementedError(
+                f"fastrnn.torch.{type(self).__name__}: peephole, cell_clip and reset_after=False "
+                f"need fastrnn's kernels, but {refusal}"
+            )
+        warn_fallback(type(self).__name__, refusal)
+        return True
+
+
+class RNNCell(_CellMixin, torch.nn.RNNCell):
+    """torch.nn.RNNCell on fastrnn kernels."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        super().__init__(input_size, hidden_size, bias, nonlinearity, device=device, dtype=dtype)
+        self._init_extras()
+
+    @property
+    def _kernel_mode(self) -> str:
+        return "rnn_tanh" if self.nonlinearity == "tanh" else "rnn_relu"
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        states = () if hx is None else (hx,)
+        if self._fallback(input, states):
+            return torch.nn.RNNCell.forward(self, input, hx)
+        return self._step(input, states)[0]
+
+
+class LSTMCell(_CellMixin, torch.nn.LSTMCell):
+    """torch.nn.LSTMCell on fastrnn kernels, plus keyword-only `peephole` (parameter weight_ch
+    [3,H]) and `cell_clip`."""
+
+    _kernel_mode = "lstm"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        peephole: bool = False,
+        cell_clip: float | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        self._init_extras(
+            peephole=peephole, cell_clip=cell_clip, factory={"device": device, "dtype": dtype}
+        )
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        states = () if hx is None else tuple(hx)
+        if hx is not None and len(states) != 2:
+            raise RuntimeError("LSTMCell: expected hx to be a tuple (h_0, c_0)")
+        if self._fallback(input, states):
+            return torch.nn.LSTMCell.forward(self, input, hx)
+        return self._step(input, states)
+
+
+class GRUCell(_CellMixin, torch.nn.GRUCell):
+    """torch.nn.GRUCell on fastrnn kernels, plus keyword-only `reset_after`."""
+
+    _kernel_mode = "gru"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        reset_after: bool = True,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        self._init_extras(reset_after=reset_after)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        states = () if hx is None else (hx,)
+        if self._fallback(input, states):
+            return torch.nn.GRUCell.forward(self, input, hx)
+        return self._step(input, states)[0]

@@ -1,0 +1,93 @@
+"""convert(model) / revert(model): swap torch.nn's recurrent modules for fastrnn's and back.
+
+    model = fastrnn.torch.convert(model)  # every torch.nn.RNN/LSTM/GRU/*Cell now runs on fastrnn
+    model = fastrnn.torch.revert(model)   # and back to torch.nn
+
+A swapped module is a new object of the other class holding the same Parameter objects (so an
+optimizer built before the swap keeps updating them), the same hooks and the same train/eval mode.
+Children are replaced in place; the return value is `model`, or its replacement when `model`
+itself is one of these modules. Only exact torch.nn classes are converted (not subclasses, which
+may override forward), and a fastrnn module that uses an extra torch.nn lacks (peephole, cell_clip,
+reset_after=False) cannot be reverted.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from fastrnn.torch.cells import GRUCell, LSTMCell, RNNCell
+from fastrnn.torch.modules import GRU, LSTM, RNN
+
+_PAIRS = (
+    (torch.nn.RNN, RNN),
+    (torch.nn.LSTM, LSTM),
+    (torch.nn.GRU, GRU),
+    (torch.nn.RNNCell, RNNCell),
+    (torch.nn.LSTMCell, LSTMCell),
+    (torch.nn.GRUCell, GRUCell),
+)
+_TO_FASTRNN = dict(_PAIRS)
+_TO_TORCH = {fast: base for base, fast in _PAIRS}
+_EXTRAS = ("peephole", "cell_clip", "reset_after", "_clip", "_slots")
+
+
+def _swap_class(module: torch.nn.Module, cls: type) -> torch.nn.Module:
+    """A `cls` object sharing `module`'s parameters, buffers, hooks and flags."""
+    new = cls.__new__(cls)
+    state = module.__dict__.copy()
+    for key, value in state.items():  # own containers, shared contents
+        if isinstance(value, (dict, list)):
+            state[key] = copy.copy(value)
+    new.__dict__.update(state)
+    return new
+
+
+def convert(model: torch.nn.Module) -> torch.nn.Module:
+    """Replaces every torch.nn RNN/LSTM/GRU/RNNCell/LSTMCell/GRUCell in `model` by fastrnn's."""
+
+    def swap(module):
+        cls = _TO_FASTRNN.get(type(module))
+        if cls is None:
+            return None
+        new = _swap_class(module, cls)
+        new.peephole, new.cell_clip, new.reset_after, new._clip = False, None, True, 0.0
+        if isinstance(new, torch.nn.RNNBase):
+            new._init_slots()
+        return new
+
+    return _apply(model, swap)
+
+
+def revert(model: torch.nn.Module) -> torch.nn.Module:
+    """Replaces every fastrnn.torch module in `model` by the torch.nn one (undoes `convert`)."""
+
+    def swap(module):
+        cls = _TO_TORCH.get(type(module))
+        if cls is None:
+            return None
+        if module._has_extras():
+            raise ValueError(
+                f"revert: {type(module).__name__} uses peephole, cell_clip or reset_after=False, "
+                f"which torch.nn.{cls.__name__} does not have"
+            )
+        new = _swap_class(module, cls)
+        for key in _EXTRAS:
+            new.__dict__.pop(key, None)
+        return new
+
+    return _apply(model, swap)
+
+
+def _apply(model: torch.nn.Module, swap) -> torch.nn.Module:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    replaced = swap(model)
+    if replaced is not None:
+        return replaced
+    for name, child in list(model.named_children()):
+        new = _apply(child, swap)
+        if new is not child:
+            setattr(model, name, new)
+    return model

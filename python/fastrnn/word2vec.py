@@ -1,0 +1,582 @@
+"""Word2Vec with negative sampling (skip-gram, CBOW): gensim's interface on fastrnn's C++ trainer.
+
+The vocabulary is counted in C++ (files read there; .gz and .bz2 files are decompressed here in
+1 MiB chunks and fed to the C++ counter). Training an iterable first encodes it to word ids in
+C++ (once per `train()` call; `Word2Vec(sentences)` reuses the ids recorded while counting, so
+it reads the Python corpus once), then each epoch runs in C++ worker threads with the GIL
+released (the ids are held in memory: 4 bytes per in-vocabulary token).
+A plain `corpus_file` is read by the workers themselves, each over its own byte range; compressed
+ones are decompressed here into an id corpus. Progress (for the learning-rate schedule) counts
+in-vocabulary words before subsampling, shared atomically by the workers.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+import math
+import numbers
+import os
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+from fastrnn import _C
+from fastrnn.word2vec_kv import KeyedVectors, load_npz, save_npz
+
+__all__ = ["KeyedVectors", "LineSentence", "Word2Vec"]
+
+logger = logging.getLogger(__name__)
+
+MAX_WORDS_IN_BATCH = 10000  # sentences longer than this are split (gensim's batch size)
+_CHUNK = 1 << 20
+_FORMAT = "fastrnn.word2vec"
+
+
+def _open_binary(path):
+    """A binary file object, decompressing .gz and .bz2 by extension."""
+    path = os.fspath(path)
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+def _is_compressed(path) -> bool:
+    return os.fspath(path).endswith((".gz", ".bz2"))
+
+
+def _feed_chunks(path, sink) -> None:
+    """Feeds a (possibly compressed) file to sink.add_text in 1 MiB chunks."""
+    with _open_binary(path) as f:
+        while chunk := f.read(_CHUNK):
+            sink.add_text(chunk)
+
+
+class LineSentence:
+    """Sentences of a text file (plain, .gz or .bz2), one per line, tokens split on whitespace.
+
+    Lines longer than max_sentence_length tokens are yielded in pieces; `limit` reads only the
+    first lines. `source` may also be an open binary or text file object (rewound each pass).
+    """
+
+    def __init__(self, source, max_sentence_length: int = MAX_WORDS_IN_BATCH, limit=None):
+        if max_sentence_length < 1:
+            raise ValueError(f"max_sentence_length: expected >= 1, got {max_sentence_length}")
+        self.source = source
+        self.max_sentence_length = int(max_sentence_length)
+        self.limit = limit
+        if not hasattr(source, "read") and not Path(os.fspath(source)).exists():
+            raise FileNotFoundError(f"LineSentence: no such file: {source}")
+
+    def __iter__(self):
+        if hasattr(self.source, "read"):
+            self.source.seek(0)
+            yield from self._lines(self.source)
+        else:
+            with _open_binary(self.source) as f:
+                yield from self._lines(f)
+
+    def _lines(self, f):
+        for i, line in enumerate(f):
+            if self.limit is not None and i >= self.limit:
+                return
+            if isinstance(line, bytes):
+                line = line.decode("utf8", errors="strict")
+            tokens = line.split()
+            n = self.max_sentence_length
+            if len(tokens) <= n:
+                yield tokens
+            else:
+                for j in range(0, len(tokens), n):
+                    yield tokens[j : j + n]
+
+
+def _check_int(name: str, value, minimum: int, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_float(name: str, value, minimum: float, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise ValueError(
+            f"{name}: expected a finite number {'>' if strict else '>='} {minimum}, got {value}"
+        )
+    return value
+
+
+class _Progress:
+    """A tqdm bar with words/s when tqdm is installed and wanted; otherwise nothing."""
+
+    def __init__(self, enabled, total: int, desc: str):
+        self.bar = None
+        if enabled is None:
+            enabled = sys.stderr is not None and sys.stderr.isatty()
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                logger.info("tqdm is not installed: training without a progress bar")
+                return
+            self.bar = tqdm(total=total, unit="word", unit_scale=True, desc=desc, leave=False)
+
+    def update_to(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Word2Vec:
+    """Word2vec with negative sampling; gensim's names, defaults and methods.
+
+    Only negative sampling is implemented (hs=0); `negative` must be positive. Beyond gensim's
+    arguments: `progress` (None: a tqdm bar when stderr is a terminal and tqdm is installed;
+    True/False: always/never).
+    """
+
+    def __init__(
+        self,
+        sentences=None,
+        corpus_file=None,
+        vector_size=100,
+        alpha=0.025,
+        window=5,
+        min_count=5,
+        max_vocab_size=None,
+        sample=1e-3,
+        seed=1,
+        workers=None,
+        min_alpha=0.0001,
+        sg=0,
+        negative=5,
+        ns_exponent=0.75,
+        cbow_mean=1,
+        epochs=5,
+        shrink_windows=True,
+        compute_loss=False,
+        callbacks=(),
+        *,
+        hs=0,
+        progress=None,
+    ):
+        if hs:
+            raise ValueError(
+                "hs=1 (hierarchical softmax) is not implemented: fastrnn trains with negative "
+                "sampling only (hs=0, negative >= 1)"
+            )
+        self.vector_size = _check_int("vector_size", vector_size, 1)
+        self.alpha = _check_float("alpha", alpha, 0.0, strict=True)
+        self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
+        self.window = _check_int("window", window, 1)
+        self.min_count = _check_int("min_count", min_count, 0)
+        self.max_vocab_size = _check_int("max_vocab_size", max_vocab_size, 1, allow_none=True)
+        self.sample = _check_float("sample", sample, 0.0)
+        self.seed = _check_int("seed", seed, 0)
+        self.workers = _check_int(
+            "workers", (os.cpu_count() or 1) if workers is None else workers, 1
+        )
+        if sg not in (0, 1):
+            raise ValueError(f"sg: expected 0 (CBOW) or 1 (skip-gram), got {sg!r}")
+        self.sg = int(sg)
+        if isinstance(negative, numbers.Integral) and negative == 0:
+            raise ValueError(
+                "negative=0 would need hierarchical softmax, which fastrnn does not "
+                "implement: use negative >= 1 (5-20 is usual)"
+            )
+        self.negative = _check_int("negative", negative, 1)
+        self.ns_exponent = _check_float("ns_exponent", ns_exponent, -math.inf)
+        self.cbow_mean = int(bool(cbow_mean))
+        self.epochs = _check_int("epochs", epochs, 1)
+        self.shrink_windows = bool(shrink_windows)
+        self.compute_loss = bool(compute_loss)
+        self.callbacks = tuple(callbacks)
+        self.progress = progress
+        self.hs = 0
+        self.running_training_loss = 0.0
+        self.corpus_count = 0
+        self.corpus_total_words = 0
+        self.effective_words = 0
+        self.train_count = 0
+        self._epochs_done = 0
+        self.wv = KeyedVectors(self.vector_size)
+        self.syn1neg = np.zeros((0, self.vector_size), dtype=np.float32)
+        self._vocab = None
+        self._keep = None
+        self._recorded = None
+        self._file_words: dict = {}
+        if sentences is not None and corpus_file is not None:
+            raise TypeError("pass either sentences or corpus_file, not both")
+        if sentences is not None or corpus_file is not None:
+            # The vocabulary scan also records the corpus as ids, so train() below need not
+            # read the Python corpus a second time.
+            self.build_vocab(corpus_iterable=sentences, corpus_file=corpus_file, _record=True)
+            self.train(
+                corpus_iterable=sentences,
+                corpus_file=corpus_file,
+                total_examples=self.corpus_count,
+                total_words=self.corpus_total_words,
+                epochs=self.epochs,
+                start_alpha=self.alpha,
+                end_alpha=self.min_alpha,
+                compute_loss=self.compute_loss,
+                callbacks=self.callbacks,
+            )
+
+    # ---- vocabulary ----
+
+    def build_vocab(
+        self,
+        corpus_iterable=None,
+        corpus_file=None,
+        update=False,
+        progress_per=10000,
+        keep_raw_vocab=False,
+        trim_rule=None,
+        *,
+        _record=False,
+        **kwargs,
+    ):
+        """Counts the corpus, keeps words seen min_count times (most frequent first), and
+        initialises the vectors (uniform in [-1/E, 1/E), seeded) and the output weights (zeros)."""
+        if update:
+            raise NotImplementedError("build_vocab(update=True) is not supported")
+        if trim_rule is not None:
+            raise NotImplementedError("trim_rule is not supported")
+        if kwargs:
+            raise TypeError(f"build_vocab: unexpected arguments {', '.join(kwargs)}")
+        counter = _C.W2vVocabCounter(self.max_vocab_size or 0)
+        corpus_file = self._check_corpus(corpus_iterable, corpus_file)
+        if corpus_file is not None:
+            if _is_compressed(corpus_file):
+                _feed_chunks(corpus_file, counter)
+                counter.finish_text()
+            else:
+                counter.count_file(corpus_file)
+        else:
+            counter.recording = _record
+            counter.add_sentences(corpus_iterable)
+        words, counts = counter.result()
+        if counter.total_words == 0:
+            raise ValueError("empty corpus: it has no tokens, so there is no vocabulary to build")
+        kept = np.flatnonzero(counts >= max(self.min_count, 1))
+        if len(kept) == 0:
+            raise ValueError(
+                f"the vocabulary is empty: no word occurs min_count={self.min_count} times "
+                f"(the most frequent occurs {int(counts.max())} times); lower min_count"
+            )
+        order = kept[np.argsort(-counts[kept], kind="stable")]
+        keys = [words[i] for i in order]
+        self.corpus_count = int(counter.sentences)
+        self.corpus_total_words = int(counter.total_words)
+        self._install_vocab(keys, counts[order].astype(np.int64))
+        rng = np.random.default_rng(seed=self.seed)
+        vectors = rng.random((len(keys), self.vector_size), dtype=np.float32)
+        vectors *= 2.0
+        vectors -= 1.0
+        vectors /= self.vector_size
+        self.wv._set(keys, vectors, counts[order].astype(np.int64))
+        self.syn1neg = np.zeros_like(vectors)
+        self._file_words = {}
+        self._recorded = None
+        recorded = counter.recorded() if _record else None
+        if recorded is not None:
+            raw_ids, raw_offsets = recorded
+            remap = np.full(len(words), -1, dtype=np.int32)
+            remap[order] = np.arange(len(order), dtype=np.int32)
+            ids = remap[raw_ids]
+            kept_mask = ids >= 0
+            ends = np.concatenate(([0], np.cumsum(kept_mask, dtype=np.int64)))
+            self._recorded = (corpus_iterable, ids[kept_mask], ends[raw_offsets], len(raw_ids))
+        if corpus_file is not None and not _is_compressed(corpus_file):
+            self._file_words[self._file_key(corpus_file)] = int(counts[order].sum())
+        logger.info(
+            "vocabulary: %d of %d words kept (min_count=%d), %d tokens, %d sentences",
+            len(keys),
+            len(words),
+            self.min_count,
+            self.corpus_total_words,
+            self.corpus_count,
+        )
+
+    def _install_vocab(self, keys: list, counts: np.ndarray) -> None:
+        self._vocab = _C.W2vVocab(keys)
+        self._counts = counts
+        self._keep = _C.w2v_subsample_thresholds(counts, self.sample)
+
+    @staticmethod
+    def _file_key(path) -> tuple:
+        st = os.stat(path)
+        return (os.path.abspath(os.fspath(path)), st.st_size, st.st_mtime_ns)
+
+    @staticmethod
+    def _check_corpus(corpus_iterable, corpus_file):
+        if (corpus_iterable is None) == (corpus_file is None):
+            raise TypeError("pass exactly one of corpus_iterable (sentences) or corpus_file")
+        if corpus_iterable is not None:
+            if isinstance(corpus_iterable, types.GeneratorType):
+                raise TypeError(
+                    "corpus_iterable: a generator can be read only once, but the vocabulary scan "
+                    "and each train() call read the corpus; pass a list or a restartable "
+                    "iterable such as LineSentence"
+                )
+            if isinstance(corpus_iterable, (str, bytes, os.PathLike)):
+                raise TypeError(
+                    "corpus_iterable: expected an iterable of token lists; for a file "
+                    "path use corpus_file= or LineSentence(path)"
+                )
+            return None
+        if not isinstance(corpus_file, (str, os.PathLike)):
+            raise TypeError(f"corpus_file: expected a path, got {type(corpus_file).__name__}")
+        if not Path(corpus_file).is_file():
+            raise FileNotFoundError(f"corpus_file: no such file: {corpus_file}")
+        return os.fspath(corpus_file)
+
+    # ---- training ----
+
+    def train(
+        self,
+        corpus_iterable=None,
+        corpus_file=None,
+        total_examples=None,
+        total_words=None,
+        epochs=None,
+        start_alpha=None,
+        end_alpha=None,
+        word_count=0,
+        queue_factor=2,
+        report_delay=1.0,
+        compute_loss=False,
+        callbacks=(),
+        *,
+        progress=None,
+        **kwargs,
+    ):
+        """Trains `epochs` epochs; returns (effective words trained, raw words processed).
+
+        As in gensim, `epochs` and one of total_examples / total_words must be given; the
+        learning rate decays linearly from start_alpha to end_alpha over all epochs, by exact
+        word counts.
+        """
+        if kwargs:
+            raise TypeError(f"train: unexpected arguments {', '.join(kwargs)}")
+        if self._vocab is None:
+            raise RuntimeError("you must first build the vocabulary (build_vocab) before training")
+        corpus_file = self._check_corpus(corpus_iterable, corpus_file)
+        if epochs is None:
+            raise ValueError(
+                "You must specify an explicit epochs count. The usual value is epochs=model.epochs."
+            )
+        epochs = _check_int("epochs", epochs, 1)
+        if total_examples is None and total_words is None:
+            raise ValueError(
+                "You must specify either total_examples or total_words, for proper "
+                "learning-rate and progress calculations. If you've just built the "
+                "vocabulary using the same corpus, using the count cached in the "
+                "model is sufficient: total_examples=model.corpus_count."
+            )
+        start_alpha = (
+            self.alpha
+            if start_alpha is None
+            else _check_float("start_alpha", start_alpha, 0.0, True)
+        )
+        end_alpha = (
+            self.min_alpha if end_alpha is None else _check_float("end_alpha", end_alpha, 0.0)
+        )
+        self.compute_loss = bool(compute_loss)
+        self.running_training_loss = 0.0
+        callbacks = tuple(callbacks) or self.callbacks
+        progress = self.progress if progress is None else progress
+
+        # The corpus: an id corpus in memory, or a plain file read by the workers.
+        ids = offsets = None
+        raw_words = None
+        recorded, self._recorded = getattr(self, "_recorded", None), None
+        if corpus_file is None and recorded is not None and recorded[0] is corpus_iterable:
+            _, ids, offsets, raw_words = recorded
+            epoch_words = len(ids)
+        elif corpus_file is None:
+            ids, offsets, raw_words, _ = self._vocab.encode_sentences(corpus_iterable)
+            epoch_words = len(ids)
+        elif _is_compressed(corpus_file):
+            builder = _C.W2vIdCorpusBuilder(self._vocab)
+            _feed_chunks(corpus_file, builder)
+            ids, offsets, raw_words, _ = builder.result()
+            epoch_words = len(ids)
+        else:
+            key = self._file_key(corpus_file)
+            epoch_words = self._file_words.get(key)
+            if epoch_words is None:
+                epoch_words = self._vocab.count_file_words(corpus_file, self.workers)
+                self._file_words[key] = epoch_words
+        if epoch_words == 0:
+            raise ValueError("the corpus has no words in the vocabulary: nothing to train")
+
+        vectors = self.wv.vectors
+        if not (vectors.dtype == np.float32 and vectors.flags.c_contiguous):
+            raise ValueError("wv.vectors must be a C-contiguous float32 array")
+        trainer = _C.W2vTrainer(
+            vectors,
+            self.syn1neg,
+            self._counts,
+            self._keep,
+            sg=bool(self.sg),
+            window=self.window,
+            negative=self.negative,
+            ns_exponent=self.ns_exponent,
+            cbow_mean=bool(self.cbow_mean),
+            shrink_windows=self.shrink_windows,
+            compute_loss=self.compute_loss,
+            alpha=start_alpha,
+            min_alpha=end_alpha,
+            workers=self.workers,
+            seed=self.seed,
+        )
+        total = epoch_words * epochs
+        trainer.start(total)
+        bar = _Progress(progress, total, "word2vec")
+        _call(callbacks, "on_train_begin", self)
+        t0 = time.perf_counter()
+        try:
+            for e in range(epochs):
+                _call(callbacks, "on_epoch_begin", self)
+                epoch_id = self._epochs_done
+                if ids is not None:
+                    run = lambda ep=epoch_id: trainer.train_ids(ids, offsets, ep)  # noqa: E731
+                else:
+                    run = lambda ep=epoch_id: trainer.train_file(self._vocab, corpus_file, ep)  # noqa: E731
+                _run_polling(run, trainer, bar)
+                self._epochs_done += 1
+                elapsed = time.perf_counter() - t0
+                logger.info(
+                    "epoch %d/%d: %d words, %.0f words/s",
+                    e + 1,
+                    epochs,
+                    trainer.words_done,
+                    trainer.words_done / max(elapsed, 1e-9),
+                )
+                self.running_training_loss = float(trainer.loss)
+                _call(callbacks, "on_epoch_end", self)
+        finally:
+            bar.close()
+            self.wv.fill_norms(force=True)
+        self.train_count += 1
+        self.effective_words = int(trainer.trained_words)
+        self.running_training_loss = float(trainer.loss)
+        _call(callbacks, "on_train_end", self)
+        raw = raw_words * epochs if raw_words is not None else int(trainer.file_tokens)
+        return int(trainer.trained_words), int(raw)
+
+    def get_latest_training_loss(self) -> float:
+        """The summed negative log-likelihood of the latest train() call (compute_loss=True)."""
+        return self.running_training_loss
+
+    # ---- persistence ----
+
+    _PARAMS = (
+        "vector_size",
+        "alpha",
+        "min_alpha",
+        "window",
+        "min_count",
+        "max_vocab_size",
+        "sample",
+        "seed",
+        "workers",
+        "sg",
+        "negative",
+        "ns_exponent",
+        "cbow_mean",
+        "epochs",
+        "shrink_windows",
+        "compute_loss",
+        "corpus_count",
+        "corpus_total_words",
+        "running_training_loss",
+        "train_count",
+        "effective_words",
+        "_epochs_done",
+    )
+
+    def save(self, fname) -> None:
+        """Saves the model to one .npz file (arrays + JSON metadata, no pickle), atomically:
+        a temporary file beside `fname` replaces it only when completely written."""
+        meta = {
+            "format": _FORMAT,
+            "version": 1,
+            "index_to_key": self.wv.index_to_key,
+            "params": {k: getattr(self, k) for k in self._PARAMS},
+        }
+        counts = self.wv.expandos.get("count", np.zeros(len(self.wv), dtype=np.int64))
+        save_npz(
+            fname, meta, {"vectors": self.wv.vectors, "syn1neg": self.syn1neg, "counts": counts}
+        )
+
+    @classmethod
+    def load(cls, fname) -> Word2Vec:
+        meta, arrays = load_npz(fname, _FORMAT)
+        params = meta["params"]
+        model = cls(vector_size=params["vector_size"])
+        for k, v in params.items():
+            setattr(model, k, v)
+        keys = meta["index_to_key"]
+        vectors = np.ascontiguousarray(arrays["vectors"], dtype=np.float32)
+        counts = arrays["counts"].astype(np.int64)
+        model.wv = KeyedVectors(model.vector_size)
+        model.wv._set(keys, vectors, counts, source=str(fname))
+        model.syn1neg = np.ascontiguousarray(arrays["syn1neg"], dtype=np.float32)
+        if len(keys):
+            model._install_vocab(keys, counts)
+        return model
+
+    def __repr__(self) -> str:
+        return (
+            f"Word2Vec<vocab={len(self.wv)}, vector_size={self.vector_size}, "
+            f"alpha={self.alpha}, sg={self.sg}>"
+        )
+
+
+def _call(callbacks, name: str, model) -> None:
+    for cb in callbacks:
+        fn = getattr(cb, name, None)
+        if fn is not None:
+            fn(model)
+
+
+def _run_polling(run, trainer, bar: _Progress) -> None:
+    """Runs one epoch; with a progress bar, in a thread while this one polls the progress."""
+    if bar.bar is None:
+        run()
+        return
+    error: list = []
+
+    def target():
+        try:
+            run()
+        except BaseException as e:  # re-raised in the caller's thread
+            error.append(e)
+
+    t = threading.Thread(target=target, name="fastrnn-word2vec", daemon=True)
+    t.start()
+    while t.is_alive():
+        t.join(0.2)
+        bar.update_to(trainer.words_done)
+    bar.update_to(trainer.words_done)
+    if error:
+        raise error[0]

@@ -1,0 +1,228 @@
+"""The torch.library custom ops behind fastrnn.torch: opcheck, float64 gradcheck, double backward
+and torch.compile (fullgraph, no graph breaks).
+
+Tiny sizes (T=4, N=2, I=3, H=5) because finite differences and tracing are slow.
+"""
+
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import fastrnn.torch as ft  # noqa: E402
+from torch.func import functional_call  # noqa: E402
+
+T, N, I, H = 4, 2, 3, 5  # noqa: E741
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+
+
+def op_args(mode, *, proj=0, peephole=False, lengths=False, reverse=False, training=True,
+            reset_after=True, clip=0.0, dtype=torch.float64, seed=0):
+    """Arguments of torch.ops.fastrnn.rnn_forward: tensors requiring grad when training."""
+    g = torch.Generator().manual_seed(seed)
+    G, S = GATES[mode], proj or H
+
+    def r(*shape):
+        return torch.randn(*shape, generator=g, dtype=dtype).requires_grad_(training)
+
+    return (
+        r(T, N, I),
+        torch.tensor([T, 2]) if lengths else None,
+        r(N, S),
+        r(N, H) if mode == "lstm" else None,
+        r(G * H, I),
+        r(G * H, S),
+        r(G * H),
+        r(G * H),
+        r(proj, H) if proj else None,
+        r(3, H) if peephole else None,
+        mode,
+        reverse,
+        training,
+        reset_after,
+        clip,
+    )
+
+
+VARIANTS = {
+    "rnn_tanh": {},
+    "rnn_relu-lengths-reverse": {"lengths": True, "reverse": True},
+    "gru": {},
+    "gru-reset_before-lengths": {"reset_after": False, "lengths": True},
+    "lstm": {},
+    "lstm-proj-peephole-clip-lengths-reverse": {"proj": 2, "peephole": True, "clip": 0.5,
+                                                "lengths": True, "reverse": True},
+}
+
+
+def _mode(name):
+    return name.split("-")[0]
+
+
+@pytest.mark.parametrize("name", ["rnn_tanh", "gru", "lstm-proj-peephole-clip-lengths-reverse"])
+def test_opcheck_forward(name):
+    args = op_args(_mode(name), **VARIANTS[name])
+    torch.library.opcheck(torch.ops.fastrnn.rnn_forward.default, args)
+    inference = op_args(_mode(name), **VARIANTS[name], training=False)
+    torch.library.opcheck(torch.ops.fastrnn.rnn_forward.default, inference)
+
+
+def test_opcheck_backward():
+    args = op_args("lstm", proj=2, peephole=True, lengths=True, training=False)
+    x, lengths, h0, c0, *w, mode, reverse, _, reset_after, clip = args
+    y, h_n, c_n, reserve = torch.ops.fastrnn.rnn_forward(
+        x, lengths, h0, c0, *w, mode, reverse, True, reset_after, clip)
+    bargs = (torch.randn_like(y), torch.randn_like(h_n), torch.randn_like(c_n), x, lengths, *w,
+             reserve, mode, reverse, reset_after, clip)
+    torch.library.opcheck(torch.ops.fastrnn.rnn_backward.default, bargs)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_gradcheck_op(name):
+    args = op_args(_mode(name), **VARIANTS[name])
+    where = [k for k, a in enumerate(args[:10]) if isinstance(a, torch.Tensor) and a.requires_grad]
+
+    def f(*tensors):
+        full = list(args)
+        for k, t in zip(where, tensors, strict=True):
+            full[k] = t
+        y, h_n, c_n, _ = torch.ops.fastrnn.rnn_forward(*full)
+        return (y, h_n, c_n) if name.startswith("lstm") else (y, h_n)
+
+    assert torch.autograd.gradcheck(f, [args[k] for k in where])
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (ft.LSTM, {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
+    (ft.GRU, {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    (ft.LSTMCell, {"peephole": True}),
+])
+def test_gradcheck_module(cls, kwargs):
+    """All inputs, initial states and parameters of a whole module at once (float64)."""
+    torch.manual_seed(0)
+    module = cls(I, H, dtype=torch.float64, **kwargs)
+    names = [n for n, _ in module.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in module.parameters()]
+    cell = isinstance(module, torch.nn.RNNCellBase)
+    shape = (N, I) if cell else (N, T, I) if kwargs.get("batch_first") else (T, N, I)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    LD = 1 if cell else 2 * 2
+    S = kwargs.get("proj_size") or H
+    hs = [torch.randn(*((N,) if cell else (LD, N)), S, dtype=torch.float64, requires_grad=True)]
+    if cls in (ft.LSTM, ft.LSTMCell):
+        hs.append(torch.randn(*((N,) if cell else (LD, N)), H, dtype=torch.float64,
+                              requires_grad=True))
+
+    def f(x, *rest):
+        states, ps = rest[: len(hs)], rest[len(hs):]
+        hx = tuple(states) if len(states) == 2 else states[0]
+        out = functional_call(module, dict(zip(names, ps, strict=True)), (x, hx))
+        if cell:
+            return out
+        y, state = out
+        return (y, *state) if isinstance(state, tuple) else (y, state)
+
+    assert torch.autograd.gradcheck(f, [x, *hs, *params])
+
+
+def test_double_backward_raises_clearly():
+    lstm = ft.LSTM(I, H, dtype=torch.float64)
+    x = torch.randn(T, N, I, dtype=torch.float64, requires_grad=True)
+    y, _ = lstm(x)
+    (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)  # building is fine
+    with pytest.raises(RuntimeError, match="double backward .* not supported"):
+        gx.square().sum().backward()
+
+
+class TinyModel(torch.nn.Module):
+    def __init__(self, cls=ft.LSTM):
+        super().__init__()
+        self.rnn = cls(I, H, num_layers=2, batch_first=True, bidirectional=True)
+        self.head = torch.nn.Linear(2 * H, 2)
+
+    def forward(self, x):
+        y, state = self.rnn(x)
+        h = state[0] if isinstance(state, tuple) else state
+        return self.head(y).square().mean() + h.square().mean()
+
+
+def _check_compiled(backend, cls=ft.LSTM):
+    torch.manual_seed(0)
+    model = TinyModel(cls)
+    x = torch.randn(N, T, I)
+    eager = model(x)
+    eager.backward()
+    want = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled = torch.compile(model, backend=backend, fullgraph=True)  # fails on a graph break
+    got = compiled(x)
+    got.backward()
+    torch.testing.assert_close(got, eager, rtol=1e-5, atol=1e-6)
+    for p, g in zip(model.parameters(), want, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
+    return model, compiled
+
+
+def test_compile_fullgraph_aot_eager():
+    torch._dynamo.reset()
+    model, compiled = _check_compiled("aot_eager")
+    x = torch.randn(N + 1, T + 2, I)  # new shapes: recompiles (dynamic) and still matches
+    torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-6)
+    torch._dynamo.reset()
+
+
+@pytest.mark.skipif(not os.environ.get("FASTRNN_TEST_INDUCTOR"),
+                    reason="inductor compiles C++ (about a minute on 2 cores); "
+                           "set FASTRNN_TEST_INDUCTOR=1 to run")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit inside inductor, not ours
+def test_compile_fullgraph_inductor():
+    torch._dynamo.reset()
+    _check_compiled("inductor", ft.GRU)
+    torch._dynamo.reset()
+
+
+def test_torch_export_keeps_the_op():
+    torch.manual_seed(0)
+    model = TinyModel(ft.GRU)
+    x = torch.randn(N, T, I)
+    program = torch.export.export(model, (x,))
+    targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    assert "fastrnn.rnn_forward.default" in targets
+    torch.testing.assert_close(program.module()(x), model(x))
+
+
+def test_tensors_reach_the_kernels_without_copies():
+    from fastrnn.torch import _ops
+
+    for dtype in (torch.float32, torch.float64):
+        t = torch.randn(T, N, I, dtype=dtype, requires_grad=True)
+        view = _ops._np(t)
+        assert view.ctypes.data == t.data_ptr() and view.shape == tuple(t.shape)
+        assert not view.flags.owndata
+
+
+def test_compile_fullgraph_cell_loop():
+    """A decoder-style loop over an LSTMCell traces into one graph and matches eager."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    cell = ft.LSTMCell(I, H)
+    x = torch.randn(T, N, I)
+
+    def run(x):
+        state = None
+        for t in range(x.shape[0]):
+            state = cell(x[t], state)
+        return state[0].square().sum()
+
+    eager = run(x)
+    eager.backward()
+    want = [p.grad.clone() for p in cell.parameters()]
+    cell.zero_grad()
+    got = torch.compile(run, backend="aot_eager", fullgraph=True)(x)
+    got.backward()
+    torch.testing.assert_close(got, eager, rtol=1e-5, atol=1e-6)
+    for p, g in zip(cell.parameters(), want, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
+    torch._dynamo.reset()

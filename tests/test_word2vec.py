@@ -1,0 +1,349 @@
+"""Word2Vec and KeyedVectors: vocabulary and sampling tables against gensim, training mechanics
+(reproducibility, long sentences, corpus files and their byte ranges, loss, callbacks, progress),
+saving and loading, thread safety of lookups during training, and KeyedVectors' lookups and
+evaluations against gensim's on the same vectors."""
+
+import bz2
+import gzip
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastrnn import _C, KeyedVectors, LineSentence, Word2Vec
+
+gensim = pytest.importorskip("gensim")
+from gensim.models import KeyedVectors as GensimKV  # noqa: E402
+from gensim.models import Word2Vec as GensimW2V  # noqa: E402
+from gensim.test.utils import datapath  # noqa: E402
+
+LEE = datapath("lee_background.cor")
+
+
+@pytest.fixture(scope="module")
+def lee():
+    return list(LineSentence(LEE))
+
+
+@pytest.fixture(scope="module")
+def lee_model(lee):
+    return Word2Vec(lee, vector_size=32, epochs=2, workers=2, min_count=5)
+
+
+# ---- vocabulary and tables ----
+
+
+def test_vocabulary_matches_gensim(lee):
+    ours = Word2Vec(vector_size=8, min_count=3)
+    ours.build_vocab(lee)
+    theirs = GensimW2V(vector_size=8, min_count=3)
+    theirs.build_vocab(lee)
+    assert set(ours.wv.index_to_key) == set(theirs.wv.index_to_key)
+    for w in ours.wv.index_to_key[:200]:
+        assert ours.wv.get_vecattr(w, "count") == theirs.wv.get_vecattr(w, "count")
+    counts = [ours.wv.get_vecattr(w, "count") for w in ours.wv.index_to_key]
+    assert counts == sorted(counts, reverse=True)
+    assert ours.corpus_count == theirs.corpus_count
+    assert ours.corpus_total_words == theirs.corpus_total_words
+
+
+def test_max_vocab_size_prunes_like_gensim(lee):
+    ours = Word2Vec(vector_size=8, min_count=1, max_vocab_size=2000)
+    ours.build_vocab(lee)
+    theirs = GensimW2V(vector_size=8, min_count=1, max_vocab_size=2000)
+    theirs.build_vocab(lee)
+    assert set(ours.wv.index_to_key) == set(theirs.wv.index_to_key)
+
+
+def test_subsampling_thresholds_match_gensim(lee):
+    theirs = GensimW2V(vector_size=8, min_count=2, sample=1e-3)
+    theirs.build_vocab(lee)
+    counts = np.array([theirs.wv.get_vecattr(w, "count") for w in theirs.wv.index_to_key])
+    keep = _C.w2v_subsample_thresholds(counts.astype(np.int64), 1e-3).astype(np.float64)
+    ref = np.array([theirs.wv.get_vecattr(w, "sample_int") for w in theirs.wv.index_to_key])
+    assert np.all(np.abs(keep - np.minimum(ref, 2**32 - 1)) <= 2.0)
+
+
+def test_negative_table_is_unigram_power():
+    counts = np.array([1000, 300, 50, 7, 1, 1], dtype=np.int64)
+    p = _C.w2v_negative_probabilities(counts, 0.75)
+    ref = counts**0.75 / (counts**0.75).sum()
+    assert np.allclose(p, ref, atol=1e-8)
+
+
+# ---- training mechanics ----
+
+
+def test_workers1_seed_is_bit_reproducible(lee):
+    kw = dict(vector_size=24, epochs=2, workers=1, seed=7, min_count=3)
+    a, b = Word2Vec(lee, **kw), Word2Vec(lee, **kw)
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+    assert np.array_equal(a.syn1neg, b.syn1neg)
+    c = Word2Vec(lee, **dict(kw, seed=8))
+    assert not np.array_equal(a.wv.vectors, c.wv.vectors)
+    for sg in (0, 1):
+        d = Word2Vec(corpus_file=LEE, **dict(kw, sg=sg))
+        e = Word2Vec(corpus_file=LEE, **dict(kw, sg=sg))
+        assert np.array_equal(d.wv.vectors, e.wv.vectors)
+
+
+def test_long_sentences_are_split_not_cut():
+    sentence = ["a", "b"] * 6000 + ["c", "d"] * 6000  # 24,000 words; c, d after word 12,000
+    model = Word2Vec(vector_size=8, min_count=1, sample=0, workers=1, epochs=1)
+    model.build_vocab([sentence])
+    before = model.wv.vectors.copy()
+    trained, raw = model.train([sentence], total_examples=1, epochs=1)
+    assert raw == 24000 and trained == 24000
+    for w in "abcd":
+        assert not np.array_equal(before[model.wv.key_to_index[w]], model.wv[w])
+    assert _C.w2v_max_sentence() == 10000
+
+
+def test_compute_loss_is_double_and_positive(lee):
+    model = Word2Vec(lee, vector_size=16, epochs=2, compute_loss=True, workers=2)
+    loss = model.get_latest_training_loss()
+    assert isinstance(loss, float) and np.isfinite(loss) and loss > 0
+    model.train(lee, total_examples=model.corpus_count, epochs=1, compute_loss=True)
+    assert 0 < model.get_latest_training_loss() < loss
+    model.train(lee, total_examples=model.corpus_count, epochs=1)
+    assert model.get_latest_training_loss() == 0.0
+
+
+def _write(path: Path, lines, opener=open):
+    with opener(path, "wt", encoding="utf8") as f:
+        f.write("\n".join(" ".join(s) for s in lines))
+
+
+def test_corpus_file_plain_gz_bz2(tmp_path, lee):
+    plain, gz, bz = tmp_path / "c.txt", tmp_path / "c.txt.gz", tmp_path / "c.txt.bz2"
+    _write(plain, lee)
+    _write(gz, lee, gzip.open)
+    _write(bz, lee, bz2.open)
+    ref = Word2Vec(vector_size=8)
+    ref.build_vocab(lee)
+    for path in (plain, gz, bz):
+        m = Word2Vec(vector_size=8, epochs=1, workers=2)
+        m.build_vocab(corpus_file=str(path))
+        assert m.wv.index_to_key == ref.wv.index_to_key
+        assert (m.corpus_count, m.corpus_total_words) == (ref.corpus_count, ref.corpus_total_words)
+        trained, raw = m.train(corpus_file=path, total_words=m.corpus_total_words, epochs=1)
+        assert 0 < trained <= raw
+    sentences = list(LineSentence(gz))
+    assert sentences == [s for s in lee]
+
+
+def test_byte_ranges_never_split_or_repeat_lines(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = [
+        " ".join(f"w{i}" for i in rng.integers(0, 50, rng.integers(0, 30))) for _ in range(500)
+    ]
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(lines) + "\n")
+    vocab = _C.W2vVocab([f"w{i}" for i in range(50)])
+    total = sum(len(s.split()) for s in lines)
+    for workers in (1, 2, 3, 7, 64):
+        assert vocab.count_file_words(str(path), workers) == total
+    model = Word2Vec(vector_size=8, min_count=1, workers=3, sample=0)
+    model.build_vocab(corpus_file=str(path))
+    trained, raw = model.train(corpus_file=str(path), total_words=total, epochs=2)
+    assert raw == 2 * total and trained == 2 * total
+    path.write_text("\n".join(lines) + "\nrare1 rare2\nrare3\n")  # three unknown words
+    model = Word2Vec(vector_size=8, min_count=2, workers=3, sample=0)
+    model.build_vocab(corpus_file=str(path))
+    trained, raw = model.train(corpus_file=str(path), total_words=total + 3, epochs=1)
+    assert raw == total + 3 and trained == total
+
+
+def test_callbacks_and_progress(lee, monkeypatch):
+    events = []
+
+    class Recorder:
+        def on_train_begin(self, model):
+            events.append("train_begin")
+
+        def on_epoch_begin(self, model):
+            events.append("epoch_begin")
+
+        def on_epoch_end(self, model):
+            events.append("epoch_end")
+
+        def on_train_end(self, model):
+            events.append("train_end")
+
+    Word2Vec(lee, vector_size=8, epochs=2, callbacks=[Recorder()], progress=True)
+    assert events == ["train_begin"] + ["epoch_begin", "epoch_end"] * 2 + ["train_end"]
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # tqdm absent: no bar, no error
+    Word2Vec(lee, vector_size=8, epochs=1, progress=True)
+
+
+def test_lookups_are_safe_during_training(lee):
+    model = Word2Vec(vector_size=32, workers=2, min_count=2)
+    model.build_vocab(lee)
+    errors = []
+
+    def train():
+        try:
+            model.train(lee * 4, total_examples=4 * model.corpus_count, epochs=3)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=train)
+    t.start()
+    n = 0
+    while t.is_alive() or n < 5:
+        assert model.wv["attacks"].shape == (32,)
+        assert len(model.wv.most_similar("attacks", topn=5)) == 5
+        assert "attacks" in model.wv
+        n += 1
+    t.join()
+    assert not errors
+
+
+def test_save_load_roundtrip_and_continue(tmp_path, lee):
+    model = Word2Vec(lee, vector_size=16, epochs=1, workers=2, sg=1)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = Word2Vec.load(path)
+    assert loaded.wv.index_to_key == model.wv.index_to_key
+    assert np.array_equal(loaded.wv.vectors, model.wv.vectors)
+    assert np.array_equal(loaded.syn1neg, model.syn1neg)
+    assert (loaded.sg, loaded.window, loaded.negative) == (1, 5, 5)
+    loaded.train(lee, total_examples=loaded.corpus_count, epochs=1)
+    assert not np.array_equal(loaded.wv.vectors, model.wv.vectors)
+    kv_path = tmp_path / "kv.npz"
+    model.wv.save(kv_path)
+    kv = KeyedVectors.load(kv_path)
+    assert np.array_equal(kv["attacks"], model.wv["attacks"])
+    assert kv.get_vecattr("the", "count") == model.wv.get_vecattr("the", "count")
+
+
+def test_save_is_atomic(tmp_path, lee_model, monkeypatch):
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"previous contents")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        lee_model.save(path)
+    assert path.read_bytes() == b"previous contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_to_torch_embedding(lee_model):
+    torch = pytest.importorskip("torch")
+    emb = lee_model.wv.to_torch_embedding()
+    assert isinstance(emb, torch.nn.Embedding) and not emb.weight.requires_grad
+    i = lee_model.wv.key_to_index["attacks"]
+    assert np.array_equal(emb(torch.tensor([i]))[0].numpy(), lee_model.wv["attacks"])
+    assert lee_model.wv.to_torch_embedding(freeze=False).weight.requires_grad
+
+
+# ---- word2vec files, both directions with gensim ----
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_word2vec_format_roundtrips_with_gensim(tmp_path, lee_model, binary):
+    ours = tmp_path / "ours.w2v"
+    lee_model.wv.save_word2vec_format(ours, binary=binary)
+    g = GensimKV.load_word2vec_format(str(ours), binary=binary)
+    assert g.index_to_key == lee_model.wv.index_to_key
+    assert np.array_equal(g.vectors, lee_model.wv.vectors)
+
+    theirs = tmp_path / "theirs.w2v"
+    g.save_word2vec_format(str(theirs), binary=binary)
+    back = KeyedVectors.load_word2vec_format(theirs, binary=binary)
+    assert back.index_to_key == lee_model.wv.index_to_key
+    assert np.array_equal(back.vectors, lee_model.wv.vectors)
+
+    limited = KeyedVectors.load_word2vec_format(theirs, binary=binary, limit=10)
+    assert limited.index_to_key == lee_model.wv.index_to_key[:10]
+    assert np.array_equal(limited.vectors, lee_model.wv.vectors[:10])
+
+
+def test_word2vec_c_binary_with_newlines(tmp_path):
+    vecs = np.arange(6, dtype=np.float32).reshape(2, 3)
+    path = tmp_path / "c.bin"
+    records = [w + b" " + v.tobytes() + b"\n" for w, v in zip([b"x", b"y"], vecs, strict=True)]
+    path.write_bytes(b"2 3\n" + b"".join(records))
+    kv = KeyedVectors.load_word2vec_format(path, binary=True)
+    assert kv.index_to_key == ["x", "y"] and np.array_equal(kv.vectors, vecs)
+
+
+# ---- KeyedVectors against gensim on the same vectors ----
+
+
+@pytest.fixture(scope="module")
+def twin(lee):
+    model = Word2Vec(lee, vector_size=48, epochs=5, workers=2, min_count=3, seed=3)
+    g = GensimKV(48)
+    g.add_vectors(model.wv.index_to_key, model.wv.vectors)
+    return model.wv, g
+
+
+def test_most_similar_matches_gensim(twin):
+    ours, theirs = twin
+    for args in [
+        dict(positive="attacks"),
+        dict(positive=["attacks", "police"], negative=["government"], topn=7),
+        dict(positive=[("attacks", 2.0), "fire"], topn=4, restrict_vocab=500),
+        dict(positive=[ours["police"]], topn=3),
+    ]:
+        a, b = ours.most_similar(**args), theirs.most_similar(**args)
+        assert [w for w, _ in a] == [w for w, _ in b]
+        assert np.allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+    assert np.isclose(ours.similarity("attacks", "police"), theirs.similarity("attacks", "police"))
+    words = ["attacks", "police", "bombings", "australia"]
+    assert ours.doesnt_match(words) == theirs.doesnt_match(words)
+
+
+def test_evaluations_match_gensim(twin):
+    ours, theirs = twin
+    qw = datapath("questions-words.txt")
+    s1, sec1 = ours.evaluate_word_analogies(qw)
+    s2, sec2 = theirs.evaluate_word_analogies(qw)
+    assert s1 == pytest.approx(s2)
+    assert [(s["section"], len(s["correct"]), len(s["incorrect"])) for s in sec1] == [
+        (s["section"], len(s["correct"]), len(s["incorrect"])) for s in sec2
+    ]
+    p1, r1, o1 = ours.evaluate_word_pairs(datapath("wordsim353.tsv"))
+    p2, r2, o2 = theirs.evaluate_word_pairs(datapath("wordsim353.tsv"))
+    assert p1[0] == pytest.approx(p2[0], abs=1e-6)
+    assert r1[0] == pytest.approx(r2[0], abs=1e-6)
+    assert o1 == pytest.approx(o2)
+
+
+def test_every_instruction_set_trains_the_same(tmp_path):
+    """The generic, AVX2 and AVX-512 kernels differ only in rounding (workers=1, same seed)."""
+    import subprocess
+
+    script = (
+        "import sys, numpy as np; from fastrnn import Word2Vec, LineSentence; "
+        f"c = list(LineSentence({LEE!r}))[:150]; "
+        "m = Word2Vec(c, vector_size=20, epochs=1, workers=1, min_count=2, sg=int(sys.argv[1])); "
+        "np.save(sys.argv[2], m.wv.vectors)"
+    )
+    for sg in (0, 1):
+        results = {}
+        for isa in ("generic", "avx2", "avx512"):
+            out = tmp_path / f"{isa}{sg}.npy"
+            env = dict(__import__("os").environ, FASTRNN_ISA=isa)
+            subprocess.run([sys.executable, "-c", script, str(sg), str(out)], check=True, env=env)
+            results[isa] = np.load(out)
+        for isa in ("avx2", "avx512"):
+            assert np.allclose(results[isa], results["generic"], atol=1e-5), isa
+
+
+def test_constructor_reuses_the_vocabulary_scan(lee):
+    """Word2Vec(sentences) trains on the ids recorded while counting; the result is the one of
+    build_vocab() + train() (workers=1, same seed)."""
+    kw = dict(vector_size=16, epochs=2, workers=1, seed=5, min_count=3)
+    a = Word2Vec(lee, **kw)
+    b = Word2Vec(**kw)
+    b.build_vocab(lee)
+    b.train(lee, total_examples=b.corpus_count, epochs=2)
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+    c = Word2Vec(lee, max_vocab_size=1500, **kw)  # pruning stops the recording: still trains
+    assert len(c.wv) > 0 and c.train_count == 1
