@@ -322,3 +322,21 @@ def test_omp_passive_is_set_before_torch_loads(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env)
     assert json.loads(path.read_text())["settings"]["omp_wait_policy"] == "PASSIVE"
+
+
+def test_compare_gensim_is_accepted(monkeypatch):
+    calls = []
+
+    def run_w2v_benchmark(**kwargs):
+        calls.append(kwargs)
+        return []
+
+    fake = types.SimpleNamespace(run_w2v_benchmark=run_w2v_benchmark)
+    monkeypatch.setattr(bench, "_w2v_module", lambda: fake)
+    assert bench.main(["w2v", "--compare", "gensim", "--no-progress"]) == 0
+    assert calls[0]["compare_gensim"] is True
+    assert bench.main(["w2v", "--compare", "none", "--no-progress"]) == 0
+    assert calls[1]["compare_gensim"] is False
+    args = bench.build_parser().parse_args(["rnn", "--compare", "gensim"])
+    args.argv = []
+    assert bench.plan(args)[1]["compare"] == ("torch" if HAVE_TORCH else "none")

@@ -111,10 +111,11 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
     g.add_argument("--dtype", choices=("float32", "float64"), default=d("float32"))
     g.add_argument(
         "--compare",
-        choices=("torch", "none"),
+        choices=("torch", "gensim", "none"),
         default=d(None),
-        help="measure PyTorch (gensim for word2vec) beside fastrnn; default: torch "
-        "when it is importable",
+        help="measure the reference beside fastrnn - PyTorch for RNN rows, gensim for word2vec "
+        "(torch and gensim both ask for it) - or 'none' for fastrnn alone; default: the "
+        "reference when it is importable",
     )
     g.add_argument("--json", metavar="PATH", default=d(None), help="write the results as JSON")
     g.add_argument(
@@ -356,7 +357,12 @@ def plan(args) -> tuple[str, dict]:
     command = args.command or "suite"
     full = command == "suite" and getattr(args, "full", False)
     threads = args.threads or (SUITE_THREADS if command == "suite" else fastrnn.get_num_threads())
-    compare = args.compare or ("torch" if _torch_available() else "none")
+    if args.compare == "none":
+        compare = "none"
+    elif args.compare == "torch":
+        compare = "torch"  # main() has checked that torch is importable
+    else:
+        compare = "torch" if _torch_available() else "none"
     opts = {
         "threads": threads,
         "dtype": args.dtype,
@@ -952,7 +958,7 @@ def run(args) -> dict:
             bench_rnn.FLOPS_METHOD,
             bench_rnn.MEMORY_METHOD,
         ]
-    if opts["compare"] == "none" and args.compare is None and name != "w2v":
+    if opts["compare"] == "none" and args.compare != "none" and name != "w2v":
         notes.append("torch is not installed: fastrnn measured alone")
     show = not args.no_progress
     if name == "w2v":  # no GEMM roofline for word2vec
