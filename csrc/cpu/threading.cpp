@@ -59,8 +59,9 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
+      // Spinning workers see the new generation by themselves; only sleepers need a wake-up.
+      if (sleepers_ > 0) wake_.notify_all();
     }
-    wake_.notify_all();
     run_chunk(0);
     for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
       if (spins < kSpin) {
@@ -90,7 +91,9 @@ class Pool {
       }
       if (generation_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
+        ++sleepers_;
         wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        --sleepers_;
       }
       seen = generation_.load(std::memory_order_acquire);
       if (stop_.load()) return;
@@ -113,6 +116,7 @@ class Pool {
   std::atomic<int64_t> pending_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
+  int sleepers_ = 0;  // workers waiting on wake_ (guarded by mutex_)
 };
 
 Pool& pool() {
