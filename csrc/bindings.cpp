@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -86,12 +87,16 @@ const int64_t* checked_lengths(const py::object& obj, int64_t T, int64_t N) {
 // Per-thread scratch reused across calls, so large workspaces are not faulted in every call.
 template <class T>
 T* scratch(int64_t elements) {
-  thread_local std::unique_ptr<double[]> block;
+  struct AlignedDelete {
+    void operator()(double* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  thread_local std::unique_ptr<double[], AlignedDelete> block;
   thread_local int64_t capacity = 0;  // in doubles
   const int64_t need = (elements * static_cast<int64_t>(sizeof(T)) + 7) / 8;
   if (need > capacity) {
     block.reset();
-    block.reset(new double[need]);
+    block.reset(static_cast<double*>(
+        ::operator new[](sizeof(double) * static_cast<size_t>(need), std::align_val_t(64))));
     capacity = need;
   }
   return reinterpret_cast<T*>(block.get());
@@ -161,8 +166,8 @@ py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::objec
   {
     py::gil_scoped_release release;
     Real* ws = scratch<Real>(fastrnn::rnn_forward_workspace_size(d, T, N, training));
-    fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0, c0,
-                            w, reverse);
+    fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0,
+                               c0, w, reverse);
   }
   return py::make_tuple(y, h_n, c_n, reserve);
 }
@@ -190,7 +195,8 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
     dw.b_ih = mutable_checked<Real>(grads.b_ih, "grad bias_ih", {GH});
     dw.b_hh = mutable_checked<Real>(grads.b_hh, "grad bias_hh", {GH});
   }
-  if (d.proj_size > 0) dw.w_hr = mutable_checked<Real>(grads.w_hr, "grad weight_hr", {d.proj_size, H});
+  if (d.proj_size > 0)
+    dw.w_hr = mutable_checked<Real>(grads.w_hr, "grad weight_hr", {d.proj_size, H});
   if (d.peephole) dw.w_ch = mutable_checked<Real>(grads.w_ch, "grad weight_ch", {3, H});
 
   auto dx = empty<Real>({T, N, d.input_size});
@@ -208,7 +214,7 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
     py::gil_scoped_release release;
     Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N));
     fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
-                             lengths, w, reserve, reverse);
+                                lengths, w, reserve, reverse);
   }
   return py::make_tuple(dx, dh0, dc0);
 }
@@ -248,7 +254,8 @@ py::tuple step_impl(const RnnDesc& d, const py::array& x_obj, const py::object& 
 bool is_float64(const py::array& x) {
   if (x.dtype().is(py::dtype::of<double>())) return true;
   if (x.dtype().is(py::dtype::of<float>())) return false;
-  throw py::type_error("x: expected dtype float32 or float64, got " + std::string(py::str(x.dtype())));
+  throw py::type_error("x: expected dtype float32 or float64, got " +
+                       std::string(py::str(x.dtype())));
 }
 
 CellMode parse_mode(const std::string& mode) {
@@ -256,8 +263,8 @@ CellMode parse_mode(const std::string& mode) {
   if (mode == "rnn_relu") return CellMode::kRnnRelu;
   if (mode == "lstm") return CellMode::kLstm;
   if (mode == "gru") return CellMode::kGru;
-  throw py::value_error("mode: expected one of 'rnn_tanh', 'rnn_relu', 'lstm', 'gru', got '" + mode +
-                        "'");
+  throw py::value_error("mode: expected one of 'rnn_tanh', 'rnn_relu', 'lstm', 'gru', got '" +
+                        mode + "'");
 }
 
 std::string mode_name(CellMode m) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/cpu_features.h"
@@ -87,11 +88,12 @@ inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, co
 }
 
 // out[rows][C·16] = A[rows, K] · B[K, C·16] (B packed row after row), blocked over K so that a
-// 32 KB block of B stays in L1 while every row tile uses it: B is read from L2 once per call.
+// 16 KB block of B and the rows' 16 KB block of A stay in L1 while every row tile uses them: B is
+// read from L2 once per call.
 template <int C>
 void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K) {
   constexpr int RM = max_rows<C>();
-  constexpr int64_t KC = 8192 / (C * kLanes);
+  constexpr int64_t KC = 4096 / (C * kLanes);
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = std::min<int64_t>(KC, K - k0);
     for (int64_t r0 = 0; r0 < rows; r0 += RM) {
@@ -105,8 +107,9 @@ void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const flo
 // A per-thread buffer reused across steps and calls.
 float* thread_buffer(int64_t floats) {
   thread_local std::vector<float> buffer;
-  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
-  return buffer.data();
+  if (static_cast<int64_t>(buffer.size()) < floats + kLanes) buffer.resize(floats + kLanes);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);  // 64-byte aligned
 }
 
 // Wp[ub][k][g][l] = W_hh[g·H + ub·width + l][k] for l < width; units past H are zero.
@@ -199,25 +202,33 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       const float* wci = a.w_ch + j0;
       const float* wcf = a.w_ch + H + j0;
       const float* wco = a.w_ch + 2 * H + j0;
+      // A full block has a trip count known at compile time: straight-line vector code.
+      auto cell = [&](auto width) {
 #pragma omp simd
-      for (int64_t l = 0; l < w; ++l) {
-        float i, f, gg, o, cn, m;
-        cells::lstm_forward(g[l] + tl[l] + bi[l] + bh[l],
-                            g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
-                            g[2 * H + l] + tl[2 * kLanes + l] + bi[2 * H + l] + bh[2 * H + l],
-                            g[3 * H + l] + tl[3 * kLanes + l] + bi[3 * H + l] + bh[3 * H + l],
-                            cc[l], wci[l], wcf[l], wco[l], a.clip, i, f, gg, o, cn, m);
-        if (Training) {
-          g[l] = i;
-          g[H + l] = f;
-          g[2 * H + l] = gg;
-          g[3 * H + l] = o;
-          a.cp_save[tn + l] = cc[l];
-          a.c_save[tn + l] = cn;
+        for (int64_t l = 0; l < width; ++l) {
+          float i, f, gg, o, cn, m;
+          cells::lstm_forward(g[l] + tl[l] + bi[l] + bh[l],
+                              g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
+                              g[2 * H + l] + tl[2 * kLanes + l] + bi[2 * H + l] + bh[2 * H + l],
+                              g[3 * H + l] + tl[3 * kLanes + l] + bi[3 * H + l] + bh[3 * H + l],
+                              cc[l], wci[l], wcf[l], wco[l], a.clip, i, f, gg, o, cn, m);
+          if (Training) {
+            g[l] = i;
+            g[H + l] = f;
+            g[2 * H + l] = gg;
+            g[3 * H + l] = o;
+            a.cp_save[tn + l] = cc[l];
+            a.c_save[tn + l] = cn;
+          }
+          cc[l] = cn;
+          hd[l] = m;
+          yr[l] = m;
         }
-        cc[l] = cn;
-        hd[l] = m;
-        yr[l] = m;
+      };
+      if (w == kLanes) {
+        cell(std::integral_constant<int64_t, kLanes>());
+      } else {
+        cell(w);
       }
     } else if (a.mode == CellMode::kGru) {
 #pragma omp simd

@@ -63,9 +63,9 @@ struct ForwardLayout {
   ForwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool training) {
     const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
     int64_t at = 0;
-    auto take = [&](int64_t& slot, int64_t size) {
-      slot = at;
-      at += size;
+    auto take = [&](int64_t& slot, int64_t size) {  // 64-byte aligned for the vector kernels
+      slot = round_up(at, kUnitBlock);
+      at = slot + size;
     };
     if (!training) take(xp, T * N * GH);
     take(hg, N * GH);
@@ -101,9 +101,9 @@ struct BackwardLayout {
   BackwardLayout(const RnnDesc& d, int64_t T, int64_t N) {
     const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
     int64_t at = 0;
-    auto take = [&](int64_t& slot, int64_t size) {
-      slot = at;
-      at += size;
+    auto take = [&](int64_t& slot, int64_t size) {  // 64-byte aligned for the vector kernels
+      slot = round_up(at, kUnitBlock);
+      at = slot + size;
     };
     take(dg, T * N * GH);
     if (d.mode == CellMode::kGru && d.reset_after) take(dgh, T * N * GH);

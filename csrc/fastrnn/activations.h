@@ -1,7 +1,8 @@
 // activations.h — exp, logistic sigmoid and tanh for the cells, written so the compiler can
 // vectorise them (no branches, no library calls for float on the host) and so the CUDA compiler can
 // use them on the device. double keeps the C library's exact functions (the float64 path is the
-// accurate one); float uses a Cody–Waite reduced polynomial exp with about 2 ulp of error.
+// accurate one); float uses a Cody–Waite reduced polynomial exp with about 2 ulp of error and a
+// Newton reciprocal instead of a division.
 #pragma once
 
 #include <cmath>
@@ -42,7 +43,26 @@ FASTRNN_HD float exp_approx(float x) {
 }
 #endif
 
-FASTRNN_HD float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+#if defined(__CUDA_ARCH__)
+FASTRNN_HD float reciprocal(float d) { return 1.0f / d; }
+#else
+// 1/d without a division instruction (whose throughput limits the vectorised cell loops): an
+// initial estimate from the exponent bits, then three Newton steps y <- y (2 - d y), each
+// squaring the relative error (12% -> 1.5% -> 2e-4 -> 5e-8). NaN propagates through the steps.
+FASTRNN_HD float reciprocal(float d) {
+  uint32_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  bits = 0x7EF311C3u - bits;
+  float y;
+  std::memcpy(&y, &bits, sizeof y);
+  y = y * (2.0f - d * y);
+  y = y * (2.0f - d * y);
+  y = y * (2.0f - d * y);
+  return y;
+}
+#endif
+
+FASTRNN_HD float sigmoid(float x) { return reciprocal(1.0f + exp_approx(-x)); }
 FASTRNN_HD double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 #if defined(__CUDA_ARCH__)
@@ -59,7 +79,7 @@ FASTRNN_HD float tanh_act(float x) {
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
   const float small = x + x * z * p;
-  const float big_abs = 1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f);
+  const float big_abs = 1.0f - 2.0f * reciprocal(exp_approx(2.0f * a) + 1.0f);
   const float big = x < 0.0f ? -big_abs : big_abs;
   return a < 0.625f ? small : big;
 }
