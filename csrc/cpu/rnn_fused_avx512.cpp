@@ -153,7 +153,7 @@ int threads_for(int64_t step_flops, int64_t blocks) {
 
 struct ForwardStep {
   int64_t N, H, G, GH;
-  bool training, relu;
+  bool training, relu, peephole;
   CellMode mode;
   const int64_t* lengths;
   float* gates;
@@ -203,15 +203,15 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       const float* wcf = a.w_ch + H + j0;
       const float* wco = a.w_ch + 2 * H + j0;
       // A full block has a trip count known at compile time: straight-line vector code.
-      auto cell = [&](auto width) {
+      auto cell = [&](auto width, auto peephole) {
 #pragma omp simd
         for (int64_t l = 0; l < width; ++l) {
           float i, f, gg, o, cn, m;
-          cells::lstm_forward(g[l] + tl[l] + bi[l] + bh[l],
-                              g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
-                              g[2 * H + l] + tl[2 * kLanes + l] + bi[2 * H + l] + bh[2 * H + l],
-                              g[3 * H + l] + tl[3 * kLanes + l] + bi[3 * H + l] + bh[3 * H + l],
-                              cc[l], wci[l], wcf[l], wco[l], a.clip, i, f, gg, o, cn, m);
+          cells::lstm_forward<decltype(peephole)::value>(
+              g[l] + tl[l] + bi[l] + bh[l], g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
+              g[2 * H + l] + tl[2 * kLanes + l] + bi[2 * H + l] + bh[2 * H + l],
+              g[3 * H + l] + tl[3 * kLanes + l] + bi[3 * H + l] + bh[3 * H + l], cc[l], wci[l],
+              wcf[l], wco[l], a.clip, i, f, gg, o, cn, m);
           if (Training) {
             g[l] = i;
             g[H + l] = f;
@@ -225,10 +225,12 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
           yr[l] = m;
         }
       };
-      if (w == kLanes) {
-        cell(std::integral_constant<int64_t, kLanes>());
+      const bool full = w == kLanes;
+      const std::integral_constant<int64_t, kLanes> lanes;
+      if (a.peephole) {
+        full ? cell(lanes, std::true_type()) : cell(w, std::true_type());
       } else {
-        cell(w);
+        full ? cell(lanes, std::false_type()) : cell(w, std::false_type());
       }
     } else if (a.mode == CellMode::kGru) {
 #pragma omp simd
@@ -406,6 +408,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
                 GH,
                 training,
                 d.mode == CellMode::kRnnRelu,
+                d.peephole,
                 d.mode,
                 lengths,
                 gates,

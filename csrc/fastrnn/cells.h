@@ -29,18 +29,19 @@ FASTRNN_HD T rnn_backward(T dh, T h, bool relu) {
 // ----
 
 // pi, pf: pre-activations without the peephole terms; po likewise (its peephole reads c').
-// w_ci, w_cf, w_co: peephole weights (0 without peepholes). clip: cell clip (+inf for none).
-template <class T>
+// w_ci, w_cf, w_co: peephole weights, ignored when Peephole is false (the terms are then not
+// computed at all). clip: cell clip (+inf for none).
+template <bool Peephole = true, class T>
 FASTRNN_HD void lstm_forward(T pi, T pf, T pg, T po, T c_prev, T w_ci, T w_cf, T w_co, T clip, T& i,
                              T& f, T& g, T& o, T& c, T& m) {
-  i = sigmoid(pi + w_ci * c_prev);
-  f = sigmoid(pf + w_cf * c_prev);
+  i = sigmoid(Peephole ? pi + w_ci * c_prev : pi);
+  f = sigmoid(Peephole ? pf + w_cf * c_prev : pf);
   g = tanh_act(pg);
   T raw = f * c_prev + i * g;
   raw = raw > clip ? clip : raw;
   raw = raw < -clip ? -clip : raw;
   c = raw;
-  o = sigmoid(po + w_co * c);
+  o = sigmoid(Peephole ? po + w_co * c : po);
   m = o * tanh_act(c);
 }
 
