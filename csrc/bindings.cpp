@@ -102,9 +102,20 @@ T* scratch(int64_t elements) {
   return reinterpret_cast<T*>(block.get());
 }
 
-template <class T>
-py::array_t<T> empty(const std::vector<int64_t>& shape) {
-  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+template <class Real>
+py::array_t<Real> empty(const std::vector<int64_t>& shape) {
+  return py::array_t<Real>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+// A new array of `shape` when `wanted` (its data in *data), else None (and *data = null): the
+// LSTM-only cell-state outputs.
+template <class Real>
+py::object empty_if(bool wanted, const std::vector<int64_t>& shape, Real** data) {
+  *data = nullptr;
+  if (!wanted) return py::none();
+  auto a = empty<Real>(shape);
+  *data = a.mutable_data();
+  return std::move(a);
 }
 
 struct Weights {
@@ -147,13 +158,8 @@ py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::objec
 
   auto y = empty<Real>({T, N, d.state_size()});
   auto h_n = empty<Real>({N, d.state_size()});
-  py::object c_n = py::none();
-  Real* c_n_ptr = nullptr;
-  if (lstm) {
-    auto c = empty<Real>({N, d.hidden_size});
-    c_n_ptr = c.mutable_data();
-    c_n = c;
-  }
+  Real* c_n_ptr;
+  py::object c_n = empty_if<Real>(lstm, {N, d.hidden_size}, &c_n_ptr);
   py::object reserve = py::none();
   Real* reserve_ptr = nullptr;
   if (training) {
@@ -201,13 +207,8 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
 
   auto dx = empty<Real>({T, N, d.input_size});
   auto dh0 = empty<Real>({N, S});
-  py::object dc0 = py::none();
-  Real* dc0_ptr = nullptr;
-  if (lstm) {
-    auto c = empty<Real>({N, H});
-    dc0_ptr = c.mutable_data();
-    dc0 = c;
-  }
+  Real* dc0_ptr;
+  py::object dc0 = empty_if<Real>(lstm, {N, H}, &dc0_ptr);
   Real* dx_ptr = dx.mutable_data();
   Real* dh0_ptr = dh0.mutable_data();
   {
@@ -235,13 +236,8 @@ py::tuple step_impl(const RnnDesc& d, const py::array& x_obj, const py::object& 
   const Real* c = lstm ? optional_checked<Real>(c_obj, "c", {N, H}) : nullptr;
   const fastrnn::RnnWeights<Real> w = checked_weights<Real>(d, wo);
   auto h_new = empty<Real>({N, S});
-  py::object c_new = py::none();
-  Real* c_ptr = nullptr;
-  if (lstm) {
-    auto cn = empty<Real>({N, H});
-    c_ptr = cn.mutable_data();
-    c_new = cn;
-  }
+  Real* c_ptr;
+  py::object c_new = empty_if<Real>(lstm, {N, H}, &c_ptr);
   Real* h_ptr = h_new.mutable_data();
   {
     py::gil_scoped_release release;
