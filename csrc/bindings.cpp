@@ -213,7 +213,7 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
   Real* dh0_ptr = dh0.mutable_data();
   {
     py::gil_scoped_release release;
-    Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N));
+    Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N, lengths != nullptr));
     fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
                                 lengths, w, reserve, reverse);
   }

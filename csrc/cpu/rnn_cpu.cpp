@@ -151,8 +151,8 @@ int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bo
   return cpu::ForwardLayout(desc, T, N, training).total;
 }
 
-int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N) {
-  return cpu::BackwardLayout(desc, T, N).total;
+int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool with_lengths) {
+  return cpu::BackwardLayout(desc, T, N, with_lengths).total;
 }
 
 template <class T>
@@ -276,7 +276,7 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   const bool lstm = desc.mode == CellMode::kLstm, gru = desc.mode == CellMode::kGru;
   const bool relu = desc.mode == CellMode::kRnnRelu;
   const ReserveLayout rl(desc, steps, N);
-  const BackwardLayout bl(desc, steps, N);
+  const BackwardLayout bl(desc, steps, N, lengths != nullptr);
   const PointwiseKernels<T>& k = pointwise_kernels<T>();
 
   T* zeros = workspace + bl.zeros;
@@ -371,7 +371,19 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
 
   // Everything that does not depend on the step order, as whole-sequence GEMMs.
   parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
-  if (dw.w_ih) parallel_gemm<T>(true, false, GH, I, TN, T(1), dg, GH, x, I, T(1), dw.w_ih, I);
+  if (dw.w_ih) {
+    // Padded rows of dg are zero, but 0 * NaN is NaN: padded rows of x (which may hold anything)
+    // must not enter dW_ih, so the GEMM reads a copy of x whose padded rows are zero.
+    const T* x_rows = x;
+    if (lengths != nullptr) {
+      T* x_real = workspace + bl.x_real;
+      for (int64_t t = 0; t < steps; ++t) {
+        copy_rows(x_real + t * N * I, x + t * N * I, N, I, step_mask(mask, lengths, t, N), true);
+      }
+      x_rows = x_real;
+    }
+    parallel_gemm<T>(true, false, GH, I, TN, T(1), dg, GH, x_rows, I, T(1), dw.w_ih, I);
+  }
   if (dw.b_ih) add_column_sums(dw.b_ih, dg, TN, GH, GH);
   if (dw.w_hh) {
     if (gru && !desc.reset_after) {

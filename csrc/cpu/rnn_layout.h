@@ -96,9 +96,12 @@ struct BackwardLayout {
   int64_t valid = 0;   // [N] bytes
   int64_t packed = 0;  // fused path: W_hh packed by column blocks
   int64_t direct = 0;  // [N,H] fused path: GRU's direct part of dh
+  int64_t x_real = 0;  // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
   int64_t total = 0;
 
-  BackwardLayout(const RnnDesc& d, int64_t T, int64_t N) {
+  // with_lengths: the call masks padded steps, so x_real is needed (it comes last, so the other
+  // offsets do not depend on it).
+  BackwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool with_lengths = false) {
     const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
     int64_t at = 0;
     auto take = [&](int64_t& slot, int64_t size) {  // 64-byte aligned for the vector kernels
@@ -117,6 +120,7 @@ struct BackwardLayout {
     take(valid, N);
     take(packed, round_up(S, 2 * kUnitBlock) * GH);
     take(direct, N * H);
+    if (with_lengths) take(x_real, T * N * d.input_size);
     total = at;
   }
 };

@@ -54,7 +54,8 @@ struct RnnWeightGrads {
 
 int64_t rnn_reserve_size(const RnnDesc& desc, int64_t T, int64_t N);
 int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool training);
-int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N);
+// with_lengths: whether backward will be given lengths (it then needs room for a masked copy of x).
+int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool with_lengths);
 
 // y: [T,N,S] out (zero past each sequence's end); h_n: [N,S] out; c_n: [N,H] out (LSTM, else null).
 // reserve: [rnn_reserve_size] for training, null for inference. workspace:
