@@ -149,6 +149,7 @@ py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::objec
   if (T < 1 || N < 1) {
     throw py::value_error("x: T and N must be positive, got shape " + shape_str(shape_of(x_obj)));
   }
+  fastrnn::check_problem_size(d, T, N);
   const bool lstm = d.mode == CellMode::kLstm;
   const Real* x = checked<Real>(x_obj, "x", {T, N, d.input_size});
   const int64_t* lengths = checked_lengths(lengths_obj, T, N);
@@ -185,6 +186,7 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
                         const py::object& reserve_obj, bool reverse, const Weights& grads) {
   if (x_obj.ndim() != 3) throw py::value_error("x: expected 3 dimensions [T, N, I]");
   const int64_t T = x_obj.shape(0), N = x_obj.shape(1), H = d.hidden_size, S = d.state_size();
+  fastrnn::check_problem_size(d, T, N);
   const int64_t GH = d.gates() * H;
   const bool lstm = d.mode == CellMode::kLstm;
   const Real* x = checked<Real>(x_obj, "x", {T, N, d.input_size});
@@ -230,6 +232,7 @@ py::tuple step_impl(const RnnDesc& d, const py::array& x_obj, const py::object& 
   }
   const int64_t N = x_obj.shape(0), H = d.hidden_size, S = d.state_size();
   if (N < 1) throw py::value_error("x: expected N >= 1, got shape " + shape_str(shape_of(x_obj)));
+  fastrnn::check_problem_size(d, 1, N);
   const bool lstm = d.mode == CellMode::kLstm;
   const Real* x = checked<Real>(x_obj, "x", {N, d.input_size});
   const Real* h = optional_checked<Real>(h_obj, "h", {N, S});

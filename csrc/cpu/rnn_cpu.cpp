@@ -53,6 +53,34 @@ void RnnDesc::validate() const {
   }
   if (peephole && mode != CellMode::kLstm) throw Error("peephole is only for LSTM");
   if (cell_clip > 0 && mode != CellMode::kLstm) throw Error("cell_clip is only for LSTM");
+  if (input_size > kMaxBlasExtent) {
+    throw Error("input_size = " + std::to_string(input_size) +
+                " is too large: it must fit the BLAS's 32-bit indices (<= 2147483647)");
+  }
+  if (hidden_size > kMaxBlasExtent / gates()) {
+    throw Error("hidden_size = " + std::to_string(hidden_size) +
+                " is too large: " + std::to_string(gates()) +
+                " * hidden_size must fit the BLAS's 32-bit indices (<= 2147483647)");
+  }
+}
+
+void check_problem_size(const RnnDesc& desc, int64_t T, int64_t N) {
+  desc.validate();
+  if (T < 1 || N < 1) {
+    throw Error("T and N must be positive, got T=" + std::to_string(T) + " N=" + std::to_string(N));
+  }
+  if (T > kMaxBlasExtent / N) {
+    throw Error("T*N = " + std::to_string(T) + "*" + std::to_string(N) +
+                " rows is too large: it must fit the BLAS's 32-bit indices (<= 2147483647)");
+  }
+  // T*N <= 2^31 and every width <= 2^31, so these products cannot overflow int64.
+  const int64_t GH = desc.gates() * desc.hidden_size;
+  const int64_t widest = std::max({GH, 3 * desc.hidden_size, desc.input_size});
+  if (T * N * widest > kMaxElements || GH * desc.state_size() > kMaxElements) {
+    throw Error("T=" + std::to_string(T) + " N=" + std::to_string(N) +
+                " with input_size=" + std::to_string(desc.input_size) + " hidden_size=" +
+                std::to_string(desc.hidden_size) + " needs arrays beyond 2^58 elements");
+  }
 }
 
 namespace cpu {
@@ -144,14 +172,17 @@ void add_column_dots(T* acc, const T* a, int64_t lda, const T* b, int64_t ldb, i
 }  // namespace cpu
 
 int64_t rnn_reserve_size(const RnnDesc& desc, int64_t T, int64_t N) {
+  check_problem_size(desc, T, N);
   return cpu::ReserveLayout(desc, T, N).total;
 }
 
 int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool training) {
+  check_problem_size(desc, T, N);
   return cpu::ForwardLayout(desc, T, N, training).total;
 }
 
 int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool with_lengths) {
+  check_problem_size(desc, T, N);
   return cpu::BackwardLayout(desc, T, N, with_lengths).total;
 }
 
@@ -160,7 +191,7 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
                  int64_t batch, const T* x, const int64_t* lengths, const T* h0, const T* c0,
                  const RnnWeights<T>& w, bool reverse) {
   using namespace cpu;
-  desc.validate();
+  check_problem_size(desc, steps, batch);
   const bool training = reserve != nullptr;
   const int64_t N = batch, H = desc.hidden_size, S = desc.state_size(), I = desc.input_size;
   const int64_t P = desc.proj_size, G = desc.gates(), GH = G * H;
@@ -270,7 +301,7 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
                   const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
                   const T* reserve, bool reverse) {
   using namespace cpu;
-  desc.validate();
+  check_problem_size(desc, steps, batch);
   const int64_t N = batch, H = desc.hidden_size, S = desc.state_size(), I = desc.input_size;
   const int64_t P = desc.proj_size, G = desc.gates(), GH = G * H, TN = steps * N;
   const bool lstm = desc.mode == CellMode::kLstm, gru = desc.mode == CellMode::kGru;

@@ -21,6 +21,7 @@ bool step_path_applies(const RnnDesc& d, int64_t N) {
 }  // namespace
 
 int64_t rnn_step_workspace_size(const RnnDesc& d, int64_t N) {
+  check_problem_size(d, 1, N);
   const int64_t GH = d.gates() * d.hidden_size;
   const int64_t own = 2 * N * GH + std::max<int64_t>(GH, 3 * d.hidden_size);
   const int64_t layer = rnn_forward_workspace_size(d, 1, N, false) + N * d.state_size();
@@ -30,7 +31,7 @@ int64_t rnn_step_workspace_size(const RnnDesc& d, int64_t N) {
 template <class T>
 void rnn_step(T* h_new, T* c_new, T* workspace, const RnnDesc& d, int64_t N, const T* x, const T* h,
               const T* c, const RnnWeights<T>& w) {
-  d.validate();
+  check_problem_size(d, 1, N);
   if (!step_path_applies(d, N)) {
     T* y = workspace + rnn_forward_workspace_size(d, 1, N, false);
     rnn_forward<T>(y, h_new, c_new, nullptr, workspace, d, 1, N, x, nullptr, h, c, w, false);

@@ -52,6 +52,15 @@ struct RnnWeightGrads {
   T* w_ch = nullptr;
 };
 
+// Sizes the CPU core accepts: GEMM extents (I, G*H, T*N rows) fit the BLAS's 32-bit indices, and
+// no array exceeds kMaxElements elements (so no size arithmetic can overflow int64).
+constexpr int64_t kMaxBlasExtent = 2147483647;
+constexpr int64_t kMaxElements = int64_t{1} << 58;
+
+// Throws Error, naming the sizes, unless desc is valid and T steps of N sequences fit the limits
+// above. Every entry point below calls it before touching memory.
+void check_problem_size(const RnnDesc& desc, int64_t T, int64_t N);
+
 int64_t rnn_reserve_size(const RnnDesc& desc, int64_t T, int64_t N);
 int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool training);
 // with_lengths: whether backward will be given lengths (it then needs room for a masked copy of x).

@@ -54,7 +54,7 @@ class RNNCellBase(ParameterHolder):
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         self.dtype = dtype
         self._rng = np.random.default_rng(seed)
-        self._init_parameters()
+        # Made first: it refuses sizes the core cannot run before any parameter is allocated.
         self._desc = _C.RnnDesc(
             mode,
             self.input_size,
@@ -64,6 +64,7 @@ class RNNCellBase(ParameterHolder):
             peephole=self.peephole,
             cell_clip=self.cell_clip,
         )
+        self._init_parameters()
         self._tape = []
 
     def _param_shapes(self) -> dict:

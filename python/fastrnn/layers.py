@@ -14,6 +14,7 @@ import operator
 
 import numpy as np
 
+from fastrnn import _C
 from fastrnn import functional as F
 from fastrnn._params import ParameterHolder
 
@@ -104,6 +105,7 @@ class RNNBase(ParameterHolder):
         self.dtype = dtype
         self.seed = seed
         self._rng = np.random.default_rng(seed)
+        self._check_core_limits()
         self._init_parameters()
         self._cache = None
 
@@ -116,6 +118,13 @@ class RNNBase(ParameterHolder):
     @property
     def state_size(self) -> int:
         return self.proj_size or self.hidden_size
+
+    def _check_core_limits(self) -> None:
+        """Raises ValueError for sizes the core cannot run (32-bit BLAS extents), before any
+        parameter is allocated."""
+        deeper = [self.num_directions * self.state_size] if self.num_layers > 1 else []
+        for in_size in [self.input_size, *deeper]:
+            _C.RnnDesc(self.mode, in_size, self.hidden_size, proj_size=self.proj_size)
 
     def _param_shapes(self) -> dict:
         G = F.MODES[self.mode]
