@@ -77,8 +77,9 @@ def rnn_forward(x, p, h0, masks, relu):
         h_new = np.maximum(a, 0.0) if relu else np.tanh(a)
         steps.append({"h_prev": h, "a": a, "h": h_new})
         m = masks[t]
-        y[t] = m * h_new
-        h = m * h_new + (1 - m) * h
+        # np.where, not a blend: a padded row's NaN or Inf must not reach the carried state.
+        y[t] = np.where(m > 0, h_new, 0.0)
+        h = np.where(m > 0, h_new, h)
     return y, h, steps
 
 
@@ -153,9 +154,9 @@ def lstm_forward(x, p, h0, c0, masks, cell_clip):
             }
         )
         mk = masks[t]
-        y[t] = mk * h_new
-        h = mk * h_new + (1 - mk) * h
-        c = mk * c_new + (1 - mk) * c
+        y[t] = np.where(mk > 0, h_new, 0.0)
+        h = np.where(mk > 0, h_new, h)
+        c = np.where(mk > 0, c_new, c)
     return y, h, c, steps
 
 
@@ -227,8 +228,8 @@ def gru_forward(x, p, h0, masks, reset_after):
         h_new = (1 - z) * n + z * h
         steps.append({"h_prev": h, "r": r, "z": z, "n": n, "hn": hn})
         mk = masks[t]
-        y[t] = mk * h_new
-        h = mk * h_new + (1 - mk) * h
+        y[t] = np.where(mk > 0, h_new, 0.0)
+        h = np.where(mk > 0, h_new, h)
     return y, h, steps
 
 

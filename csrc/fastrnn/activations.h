@@ -49,6 +49,8 @@ FASTRNN_HD float reciprocal(float d) { return 1.0f / d; }
 // 1/d without a division instruction (whose throughput limits the vectorised cell loops): an
 // initial estimate from the exponent bits, then three Newton steps y <- y (2 - d y), each
 // squaring the relative error (12% -> 1.5% -> 2e-4 -> 5e-8). NaN propagates through the steps.
+// Valid for normal d up to about 1.6e38 (the estimate's bit trick wraps beyond): callers keep d
+// below that.
 FASTRNN_HD float reciprocal(float d) {
   uint32_t bits;
   std::memcpy(&bits, &d, sizeof bits);
@@ -62,16 +64,23 @@ FASTRNN_HD float reciprocal(float d) {
 }
 #endif
 
-FASTRNN_HD float sigmoid(float x) { return reciprocal(1.0f + exp_approx(-x)); }
+// x is clamped at -80 (sigmoid(-80) = 1.8e-35) so 1 + e^-x stays where reciprocal() is valid;
+// NaN passes the clamp unchanged.
+FASTRNN_HD float sigmoid(float x) {
+  x = x < -80.0f ? -80.0f : x;
+  return reciprocal(1.0f + exp_approx(-x));
+}
 FASTRNN_HD double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 #if defined(__CUDA_ARCH__)
 FASTRNN_HD float tanh_act(float x) { return tanhf(x); }
 #else
 // Small |x|: an odd polynomial (accurate where 1 - 2/(e^2x + 1) would cancel); elsewhere the exp
-// form.
+// form, with |x| clamped at 10 (tanh(10) rounds to 1 in float) so e^2|x| + 1 stays where
+// reciprocal() is valid; NaN passes the clamp unchanged.
 FASTRNN_HD float tanh_act(float x) {
-  const float a = x < 0.0f ? -x : x;
+  float a = x < 0.0f ? -x : x;
+  a = a > 10.0f ? 10.0f : a;
   const float z = x * x;
   float p = -5.70498872745e-3f;
   p = p * z + 2.06390887954e-2f;

@@ -12,11 +12,11 @@
 namespace fastrnn {
 namespace cells {
 
-// ---- Vanilla RNN: h' = act(p), act = tanh or relu. ----
+// ---- Vanilla RNN: h' = act(p), act = tanh or relu (relu keeps NaN, as torch.relu does). ----
 
 template <class T>
 FASTRNN_HD T rnn_forward(T p, bool relu) {
-  return relu ? (p > T(0) ? p : T(0)) : tanh_act(p);
+  return relu ? (p < T(0) ? T(0) : p) : tanh_act(p);
 }
 
 // dh: gradient with respect to h'; h: the saved h'.
