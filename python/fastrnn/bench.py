@@ -28,9 +28,11 @@ import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import fastrnn
 from fastrnn import bench_rnn
+from fastrnn._atomic import atomic_write
 from fastrnn._config import config as fastrnn_config
 
 SCHEMA = "fastrnn-bench/1"
@@ -884,7 +886,7 @@ def write_markdown(path: str, text: str) -> str:
         how = "updated the results in"
     else:
         how = "wrote"
-    with open(path, "w") as f:
+    with atomic_write(path, "w") as f:
         f.write(text)
     return how
 
@@ -939,7 +941,8 @@ def write_plot(report: dict, path: str) -> None:
         handles, [names[k] for k in used], fontsize=7, loc="upper left", bbox_to_anchor=(1, 1)
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_write(path) as f:
+        fig.savefig(f, format=Path(path).suffix[1:] or "png", dpi=120)
     plt.close(fig)
 
 
@@ -1080,7 +1083,7 @@ def main(argv=None) -> int:
     written = []  # files first: a closed stdout (| head) must not lose them
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
+        with atomic_write(args.json, "w") as f:
             json.dump(report, f, indent=1, default=str)
             f.write("\n")
         written.append(f"wrote {args.json}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fastrnn import _C
-from fastrnn.word2vec_kv import KeyedVectors, load_npz, save_npz
+from fastrnn.word2vec_kv import KeyedVectors, checked_table, load_npz, save_npz
 
 __all__ = ["KeyedVectors", "LineSentence", "Word2Vec"]
 
@@ -528,19 +528,40 @@ class Word2Vec:
             fname, meta, {"vectors": self.wv.vectors, "syn1neg": self.syn1neg, "counts": counts}
         )
 
+    # The parameters the constructor takes (and checks); the rest of _PARAMS is progress.
+    _CONSTRUCTOR_PARAMS = _PARAMS[: _PARAMS.index("compute_loss") + 1]
+
     @classmethod
     def load(cls, fname) -> Word2Vec:
+        """Reads a file written by save(); a malformed or hostile file raises ValueError."""
         meta, arrays = load_npz(fname, _FORMAT)
-        params = meta["params"]
-        model = cls(vector_size=params["vector_size"])
-        for k, v in params.items():
-            setattr(model, k, v)
-        keys = meta["index_to_key"]
-        vectors = np.ascontiguousarray(arrays["vectors"], dtype=np.float32)
-        counts = arrays["counts"].astype(np.int64)
+        params = meta.get("params")
+        if not isinstance(params, dict) or set(params) != set(cls._PARAMS):
+            raise ValueError(f"{fname}: expected the parameters {sorted(cls._PARAMS)}")
+        try:
+            model = cls(**{k: params[k] for k in cls._CONSTRUCTOR_PARAMS}, progress=False)
+            for k in cls._PARAMS[len(cls._CONSTRUCTOR_PARAMS) :]:
+                check = _check_float if k == "running_training_loss" else _check_int
+                setattr(model, k, check(k, params[k], 0))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{fname}: bad model parameter: {e}") from None
+        keys, vectors = checked_table(fname, meta, arrays)
+        V, E = vectors.shape
+        counts, syn1neg = arrays.get("counts"), arrays.get("syn1neg")
+        if E != model.vector_size:
+            raise ValueError(
+                f"{fname}: vectors have {E} columns, vector_size is {model.vector_size}"
+            )
+        if counts is None or counts.shape != (V,) or counts.dtype.kind not in "iu":
+            raise ValueError(f"{fname}: counts must be an integer array of shape ({V},)")
+        if V and counts.min() < 0:
+            raise ValueError(f"{fname}: counts must not be negative")
+        if syn1neg is None or syn1neg.shape not in ((V, E), (0, E)) or syn1neg.dtype.kind != "f":
+            raise ValueError(f"{fname}: syn1neg must be a float array of shape ({V}, {E})")
+        counts = counts.astype(np.int64)
         model.wv = KeyedVectors(model.vector_size)
         model.wv._set(keys, vectors, counts, source=str(fname))
-        model.syn1neg = np.ascontiguousarray(arrays["syn1neg"], dtype=np.float32)
+        model.syn1neg = np.ascontiguousarray(syn1neg, dtype=np.float32)
         if len(keys):
             model._install_vocab(keys, counts)
         return model

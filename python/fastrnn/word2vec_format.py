@@ -1,43 +1,27 @@
-"""The word2vec file formats (word2vec.c's and gensim's, text and binary) and atomic file writing.
+"""The word2vec file formats (word2vec.c's and gensim's, text and binary).
 
 Text: a header line `V E`, then one line per word: the word and E numbers separated by spaces.
 Binary: the same header, then per word its UTF-8 bytes, a space and E little-endian float32
 (word2vec.c ends each record with a newline, gensim does not; both are read).
+
+Reading trusts nothing in the file: the header's counts are checked against the file's size
+before anything is allocated, every record is bounds-checked, and a malformed, truncated or
+non-finite entry raises Word2VecFormatError (a ValueError) naming the line or record.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
-import tempfile
 from collections.abc import Callable
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
+
+from fastrnn._atomic import atomic_write
 
 
 class Word2VecFormatError(ValueError):
     """A malformed or truncated word2vec file; the message names the line (or record)."""
-
-
-@contextmanager
-def atomic_write(path, mode: str = "wb"):
-    """Yields a temporary file beside `path` that replaces `path` only when the block succeeds."""
-    path = Path(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_word2vec(path, keys: list, vectors: np.ndarray, binary: bool = False) -> None:
@@ -46,6 +30,12 @@ def write_word2vec(path, keys: list, vectors: np.ndarray, binary: bool = False) 
     V, E = vectors.shape
     if len(keys) != V:
         raise ValueError(f"{len(keys)} keys for {V} vectors")
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"vectors: row {bad[0]} ({keys[bad[0]]!r}) holds NaN or Inf; word2vec files hold "
+            "finite numbers (and fastrnn refuses to read others)"
+        )
     for k in keys:
         if not isinstance(k, str) or not k or any(c.isspace() for c in k):
             raise ValueError(f"key {k!r}: word2vec files need non-empty keys without whitespace")
@@ -76,6 +66,10 @@ def _parse_header(line: bytes, path) -> tuple[int, int]:
     return V, E
 
 
+# The longest header line read (two decimal numbers and a newline need far less).
+_MAX_HEADER = 1024
+
+
 def read_word2vec(
     path,
     binary: bool = False,
@@ -88,12 +82,20 @@ def read_word2vec(
     if limit is not None and limit < 0:
         raise ValueError(f"limit: expected None or >= 0, got {limit}")
     with open(path, "rb") as f:
-        header = f.readline()
+        size = os.fstat(f.fileno()).st_size
+        header = f.readline(_MAX_HEADER)
         if not header:
             raise Word2VecFormatError(f"{path}: line 1: empty file (expected a header)")
+        if not header.endswith(b"\n") and len(header) == _MAX_HEADER:
+            raise Word2VecFormatError(f"{path}: line 1: no header line 'count vector_size'")
         V, E = _parse_header(header, path)
         n = V if limit is None else min(V, limit)
-        vectors = np.empty((n, E), dtype=np.float32)
+        # The smallest record is a 1-byte word, a space and E floats (binary) or E one-digit
+        # numbers each after a space (text), so the file holds at most `fits` records: the array
+        # is never larger than that, whatever the header claims (reading stops with an error at
+        # the first record the file lacks).
+        fits = (size - len(header)) // (4 * E + 2 if binary else 2 * E + 1)
+        vectors = np.empty((min(n, fits), E), dtype=np.float32)
         keys: list = []
         if binary:
             _read_binary(f, len(header), n, E, vectors, keys, path, encoding, unicode_errors)
@@ -113,7 +115,7 @@ def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors) -> None:
     for i in range(n):
         line_no = i + 2
         line = f.readline()
-        if not line:
+        if not line or i == len(vectors):
             raise Word2VecFormatError(
                 f"{path}: line {line_no}: unexpected end of file after {i} of {n} vectors"
             )
@@ -124,11 +126,14 @@ def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors) -> None:
                 f"fields (is this really the text format?)"
             )
         where = lambda n=line_no: f"{path}: line {n}"  # noqa: E731
+        if not parts[0]:
+            raise Word2VecFormatError(f"{where()}: empty word")
         keys.append(_decode(parts[0], where, encoding, unicode_errors))
         try:
             vectors[i] = np.array(parts[1:], dtype=np.float32)
         except ValueError:
             raise Word2VecFormatError(f"{path}: line {line_no}: malformed number") from None
+        _check_finite(vectors[i], where)
 
 
 def _read_binary(f, offset, n, E, vectors, keys, path, encoding, unicode_errors) -> None:
@@ -158,6 +163,14 @@ def _read_binary(f, offset, n, E, vectors, keys, path, encoding, unicode_errors)
                     f"{where()}: truncated vector for {word!r}: "
                     f"{size - space - 1} of {nbytes} bytes"
                 )
+            if not word:
+                raise Word2VecFormatError(f"{where()}: empty word")
             keys.append(word)
             vectors[i] = np.frombuffer(buf, dtype="<f4", count=E, offset=space + 1)
+            _check_finite(vectors[i], where)
             pos = space + 1 + nbytes
+
+
+def _check_finite(row: np.ndarray, where: Callable[[], str]) -> None:
+    if not np.isfinite(row).all():
+        raise Word2VecFormatError(f"{where()}: NaN or Inf in the vector")

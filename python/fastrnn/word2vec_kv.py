@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from fastrnn.word2vec_format import atomic_write, read_word2vec, write_word2vec
+from fastrnn._atomic import atomic_write
+from fastrnn.word2vec_format import read_word2vec, write_word2vec
 
 _FORMAT = "fastrnn.keyedvectors"
 
@@ -423,8 +425,12 @@ class KeyedVectors:
         if fvocab is not None:
             counts = {}
             with open(fvocab, encoding=encoding) as f:
-                for line in f:
-                    word, c = line.rstrip("\n").rsplit(" ", 1)
+                for line_no, line in enumerate(f, 1):
+                    word, _, c = line.rstrip("\n").rpartition(" ")
+                    if not word or not c.isdigit():
+                        raise ValueError(
+                            f"{fvocab}: line {line_no}: expected 'word count', got {line[:80]!r}"
+                        )
                     counts[word] = int(c)
             kv.expandos["count"] = np.array([counts.get(k, 0) for k in keys], dtype=np.int64)
         return kv
@@ -451,11 +457,15 @@ class KeyedVectors:
 
     @classmethod
     def load(cls, fname) -> KeyedVectors:
+        """Reads a file written by save(); a malformed or hostile file raises ValueError."""
         meta, arrays = load_npz(fname, _FORMAT)
-        kv = cls(arrays["vectors"].shape[1])
-        kv._set(meta["index_to_key"], arrays["vectors"], None, source=str(fname))
+        keys, vectors = checked_table(fname, meta, arrays)
+        kv = cls(vectors.shape[1])
+        kv._set(keys, vectors, None, source=str(fname))
         for k, v in arrays.items():
             if k.startswith("vecattr_"):
+                if v.shape != (len(keys),):
+                    raise ValueError(f"{fname}: {k}: expected shape ({len(keys)},), got {v.shape}")
                 kv.expandos[k[len("vecattr_") :]] = v
         return kv
 
@@ -473,6 +483,20 @@ class KeyedVectors:
         return f"<KeyedVectors: {len(self)} keys, vector_size={self.vector_size}>"
 
 
+def checked_table(fname, meta: dict, arrays: dict) -> tuple[list, np.ndarray]:
+    """The keys and vectors [V, E] float32 of a loaded file, checked against each other."""
+    keys = meta.get("index_to_key")
+    vectors = arrays.get("vectors")
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+        raise ValueError(f"{fname}: index_to_key must be a list of non-empty strings")
+    if vectors is None or vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[1] < 1:
+        got = None if vectors is None else f"{vectors.shape} {vectors.dtype}"
+        raise ValueError(f"{fname}: vectors must be a float [V, E] array, got {got}")
+    if vectors.shape[0] != len(keys):
+        raise ValueError(f"{fname}: {len(keys)} keys for {vectors.shape[0]} vectors")
+    return keys, np.ascontiguousarray(vectors, dtype=np.float32)
+
+
 def save_npz(fname, meta: dict, arrays: dict) -> None:
     """Writes arrays and JSON metadata to one .npz file through a temporary file and os.replace."""
     blob = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf8"), dtype=np.uint8)
@@ -481,16 +505,61 @@ def save_npz(fname, meta: dict, arrays: dict) -> None:
 
 
 def load_npz(fname, expected_format: str) -> tuple[dict, dict]:
+    """Reads a file written by save_npz: (metadata, arrays). Nothing in it is trusted: only
+    uncompressed .npy members of numeric dtypes are read (never pickled objects), each only after
+    its declared size is checked against the member's real size; anything else is a ValueError
+    naming the file."""
     fname = os.fspath(fname)
     if not Path(fname).exists():
         raise FileNotFoundError(fname)
-    with np.load(fname, allow_pickle=False) as z:
-        if "__meta__" not in z.files:
-            raise ValueError(f"{fname}: not a fastrnn file (no metadata)")
-        meta = json.loads(bytes(z["__meta__"]).decode("utf8"))
-        if meta.get("format") != expected_format:
-            raise ValueError(
-                f"{fname}: expected a {expected_format} file, got {meta.get('format')}"
-            )
-        arrays = {k: z[k] for k in z.files if k != "__meta__"}
+    arrays = {}
+    try:
+        with zipfile.ZipFile(fname) as z:
+            for info in z.infolist():
+                name = info.filename
+                if not name.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED:
+                    raise ValueError(f"unexpected member {name!r}")
+                arrays[name[: -len(".npy")]] = _read_npy_member(z, info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{fname}: not a readable {expected_format} file ({e})") from None
+    blob = arrays.pop("__meta__", None)
+    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
+        raise ValueError(f"{fname}: not a fastrnn file (no metadata)")
+    try:
+        meta = json.loads(blob.tobytes().decode("utf8"))
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{fname}: corrupt metadata ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != expected_format:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"{fname}: expected a {expected_format} file, got {got!r}")
     return meta, arrays
+
+
+def _read_npy_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """One .npy member as a writable array, its header checked before its data is read."""
+    with z.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"{info.filename}: unsupported .npy version {version}")
+        if dtype.hasobject or dtype.kind not in "biuf":
+            raise ValueError(f"{info.filename}: dtype {dtype} is not a plain number type")
+        count = 1
+        for s in shape:
+            count *= s
+        nbytes = count * dtype.itemsize
+        if nbytes > info.file_size:
+            raise ValueError(
+                f"{info.filename}: declares {shape} {dtype} ({nbytes} bytes) in "
+                f"{info.file_size} bytes"
+            )
+        data = f.read(nbytes)
+        if len(data) != nbytes:
+            raise ValueError(f"{info.filename}: truncated data")
+    order = "F" if fortran else "C"
+    return np.frombuffer(bytearray(data), dtype=dtype).reshape(shape, order=order)
