@@ -1,0 +1,482 @@
+// native_test.cpp — a plain C++ test program for the C++ core, built with AddressSanitizer,
+// UndefinedBehaviorSanitizer and LeakSanitizer (CMake option FASTRNN_SANITIZE, driven by
+// tests/test_sanitizers.py). It runs every layer mode's forward and backward (with and without
+// lengths, both directions, one and two threads), the one-step cell path and word2vec training on
+// a tiny corpus, and checks each result against an independent scalar reference written here
+// (forward), central finite differences (backward, float64), the float64 result (float32) and
+// each other (thread counts). Workspaces and reserves are filled with NaN before each call, so a
+// read of memory the core did not write shows up as a NaN in a checked result.
+//
+// Exit status 0 when every check passes; each failure prints one line.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fastrnn/common.h"
+#include "fastrnn/rnn.h"
+#include "fastrnn/word2vec.h"
+
+namespace {
+
+using fastrnn::CellMode;
+using fastrnn::RnnDesc;
+
+int failures = 0;
+
+void expect(bool ok, const std::string& what) {
+  if (!ok) {
+    ++failures;
+    std::printf("FAIL %s\n", what.c_str());
+  }
+}
+
+// max |a - b| / (atol + rtol |b|) <= 1, NaN anywhere fails.
+template <class A, class B>
+bool close(const std::vector<A>& a, const std::vector<B>& b, double rtol, double atol) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double x = a[i], y = b[i];
+    if (!(std::fabs(x - y) <= atol + rtol * std::fabs(y))) return false;
+  }
+  return true;
+}
+
+template <class T>
+std::vector<T> poisoned(int64_t n) {
+  return std::vector<T>(static_cast<size_t>(n), std::numeric_limits<T>::quiet_NaN());
+}
+
+double sigm(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+// One layer's parameters and inputs in float64.
+struct Case {
+  RnnDesc d;
+  int64_t T, N;
+  bool reverse, with_lengths;
+  std::vector<double> x, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, h0, c0, dy, dh_n, dc_n;
+  std::vector<int64_t> lengths;
+};
+
+Case make_case(CellMode mode, bool peephole, double clip, bool reset_after, int64_t proj,
+               bool reverse, bool with_lengths, uint32_t seed) {
+  Case c;
+  c.d.mode = mode;
+  c.d.input_size = 5;
+  c.d.hidden_size = 19;  // not a multiple of the 16-unit block
+  c.d.proj_size = proj;
+  c.d.peephole = peephole;
+  c.d.cell_clip = clip;
+  c.d.reset_after = reset_after;
+  c.T = 6;
+  c.N = 7;
+  c.reverse = reverse;
+  c.with_lengths = with_lengths;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.6, 0.6);
+  auto draw = [&](int64_t n) {
+    std::vector<double> v(static_cast<size_t>(n));
+    for (double& e : v) e = u(rng);
+    return v;
+  };
+  const int64_t H = c.d.hidden_size, S = c.d.state_size(), GH = c.d.gates() * H, I = 5;
+  c.x = draw(c.T * c.N * I);
+  c.w_ih = draw(GH * I);
+  c.w_hh = draw(GH * S);
+  c.b_ih = draw(GH);
+  c.b_hh = draw(GH);
+  if (proj > 0) c.w_hr = draw(proj * H);
+  if (peephole) c.w_ch = draw(3 * H);
+  c.h0 = draw(c.N * S);
+  c.c0 = draw(c.N * H);
+  c.dy = draw(c.T * c.N * S);
+  c.dh_n = draw(c.N * S);
+  c.dc_n = draw(c.N * H);
+  if (with_lengths) {
+    c.lengths = {3, c.T, 1, 5, c.T, 2, 4};
+    // Padded positions hold NaN: they must not reach any result.
+    for (int64_t t = 0; t < c.T; ++t)
+      for (int64_t n = 0; n < c.N; ++n)
+        if (t >= c.lengths[n])
+          for (int64_t i = 0; i < I; ++i) c.x[(t * c.N + n) * I + i] = NAN;
+  }
+  return c;
+}
+
+// The independent scalar reference of one layer's forward (DESIGN.md's equations, float64).
+// Returns y [T,N,S] followed by h_n [N,S] and (LSTM) c_n [N,H].
+std::vector<double> reference_forward(const Case& c) {
+  const RnnDesc& d = c.d;
+  const int64_t T = c.T, N = c.N, I = d.input_size, H = d.hidden_size, S = d.state_size();
+  const int64_t G = d.gates();
+  std::vector<double> y(T * N * S, 0.0), h = c.h0, cs = c.c0;
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t len = c.with_lengths ? c.lengths[n] : T;
+    for (int64_t s = 0; s < len; ++s) {
+      const int64_t t = c.reverse ? len - 1 - s : s;
+      const double* xt = &c.x[(t * N + n) * I];
+      const double* hp = &h[n * S];
+      std::vector<double> xi(G * H), hh(G * H);
+      for (int64_t r = 0; r < G * H; ++r) {
+        double a = c.b_ih[r], b = c.b_hh[r];
+        for (int64_t i = 0; i < I; ++i) a += c.w_ih[r * I + i] * xt[i];
+        for (int64_t k = 0; k < S; ++k) b += c.w_hh[r * S + k] * hp[k];
+        xi[r] = a;
+        hh[r] = b;
+      }
+      std::vector<double> hn(S);
+      if (d.mode == CellMode::kRnnTanh || d.mode == CellMode::kRnnRelu) {
+        for (int64_t j = 0; j < H; ++j) {
+          const double p = xi[j] + hh[j];
+          hn[j] = d.mode == CellMode::kRnnTanh ? std::tanh(p) : std::max(p, 0.0);
+        }
+      } else if (d.mode == CellMode::kLstm) {
+        std::vector<double> m(H);
+        for (int64_t j = 0; j < H; ++j) {
+          const double cp = cs[n * H + j];
+          const double wci = d.peephole ? c.w_ch[j] : 0, wcf = d.peephole ? c.w_ch[H + j] : 0;
+          const double wco = d.peephole ? c.w_ch[2 * H + j] : 0;
+          const double ig = sigm(xi[j] + hh[j] + wci * cp);
+          const double fg = sigm(xi[H + j] + hh[H + j] + wcf * cp);
+          const double gg = std::tanh(xi[2 * H + j] + hh[2 * H + j]);
+          double cn = fg * cp + ig * gg;
+          if (d.cell_clip > 0) cn = std::min(std::max(cn, -d.cell_clip), d.cell_clip);
+          const double og = sigm(xi[3 * H + j] + hh[3 * H + j] + wco * cn);
+          cs[n * H + j] = cn;
+          m[j] = og * std::tanh(cn);
+        }
+        for (int64_t k = 0; k < S; ++k) {
+          if (d.proj_size == 0) {
+            hn[k] = m[k];
+          } else {
+            double a = 0;
+            for (int64_t j = 0; j < H; ++j) a += c.w_hr[k * H + j] * m[j];
+            hn[k] = a;
+          }
+        }
+      } else {
+        // GRU: reset_after uses r (W_hn h + b_hn); reset_before uses W_hn (r h) + b_hn.
+        for (int64_t j = 0; j < H; ++j) {
+          const double r = sigm(xi[j] + hh[j]);
+          const double z = sigm(xi[H + j] + hh[H + j]);
+          double pn;
+          if (d.reset_after) {
+            pn = xi[2 * H + j] + r * hh[2 * H + j];
+          } else {
+            double a = c.b_hh[2 * H + j];
+            for (int64_t k = 0; k < H; ++k) {
+              const double rk = sigm(xi[k] + hh[k]);
+              a += c.w_hh[(2 * H + j) * S + k] * rk * hp[k];
+            }
+            pn = xi[2 * H + j] + a;
+          }
+          const double nn = std::tanh(pn);
+          hn[j] = (1 - z) * nn + z * hp[j];
+        }
+      }
+      for (int64_t k = 0; k < S; ++k) {
+        h[n * S + k] = hn[k];
+        y[(t * N + n) * S + k] = hn[k];
+      }
+    }
+  }
+  y.insert(y.end(), h.begin(), h.end());
+  if (d.mode == CellMode::kLstm) y.insert(y.end(), cs.begin(), cs.end());
+  return y;
+}
+
+template <class T>
+std::vector<T> cast(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+// What the core computes for one case in precision T.
+template <class T>
+struct Result {
+  std::vector<T> out;  // y, h_n, (c_n)
+  std::vector<T> dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, dw_ch;
+};
+
+template <class T>
+Result<T> run_core(const Case& c, bool backward) {
+  const RnnDesc& d = c.d;
+  const int64_t T_ = c.T, N = c.N, I = d.input_size, H = d.hidden_size, S = d.state_size();
+  const int64_t GH = d.gates() * H;
+  const bool lstm = d.mode == CellMode::kLstm;
+  const auto x = cast<T>(c.x), w_ih = cast<T>(c.w_ih), w_hh = cast<T>(c.w_hh);
+  const auto b_ih = cast<T>(c.b_ih), b_hh = cast<T>(c.b_hh), w_hr = cast<T>(c.w_hr);
+  const auto w_ch = cast<T>(c.w_ch), h0 = cast<T>(c.h0), c0 = cast<T>(c.c0);
+  fastrnn::RnnWeights<T> w;
+  w.w_ih = w_ih.data();
+  w.w_hh = w_hh.data();
+  w.b_ih = b_ih.data();
+  w.b_hh = b_hh.data();
+  w.w_hr = d.proj_size ? w_hr.data() : nullptr;
+  w.w_ch = d.peephole ? w_ch.data() : nullptr;
+  const int64_t* lengths = c.with_lengths ? c.lengths.data() : nullptr;
+  auto y = poisoned<T>(T_ * N * S), h_n = poisoned<T>(N * S), c_n = poisoned<T>(N * H);
+  auto reserve = poisoned<T>(fastrnn::rnn_reserve_size(d, T_, N));
+  auto ws = poisoned<T>(fastrnn::rnn_forward_workspace_size(d, T_, N, true));
+  fastrnn::rnn_forward<T>(y.data(), h_n.data(), lstm ? c_n.data() : nullptr, reserve.data(),
+                          ws.data(), d, T_, N, x.data(), lengths, h0.data(),
+                          lstm ? c0.data() : nullptr, w, c.reverse);
+  Result<T> r;
+  r.out = y;
+  r.out.insert(r.out.end(), h_n.begin(), h_n.end());
+  if (lstm) r.out.insert(r.out.end(), c_n.begin(), c_n.end());
+  if (!backward) return r;
+  const auto dy = cast<T>(c.dy), dh_n = cast<T>(c.dh_n), dc_n = cast<T>(c.dc_n);
+  r.dx = poisoned<T>(T_ * N * I);
+  r.dh0 = poisoned<T>(N * S);
+  r.dc0 = poisoned<T>(N * H);
+  r.dw_ih.assign(GH * I, T(0));
+  r.dw_hh.assign(GH * S, T(0));
+  r.db_ih.assign(GH, T(0));
+  r.db_hh.assign(GH, T(0));
+  r.dw_hr.assign(d.proj_size * H, T(0));
+  r.dw_ch.assign(d.peephole ? 3 * H : 0, T(0));
+  fastrnn::RnnWeightGrads<T> g;
+  g.w_ih = r.dw_ih.data();
+  g.w_hh = r.dw_hh.data();
+  g.b_ih = r.db_ih.data();
+  g.b_hh = r.db_hh.data();
+  g.w_hr = d.proj_size ? r.dw_hr.data() : nullptr;
+  g.w_ch = d.peephole ? r.dw_ch.data() : nullptr;
+  auto bws = poisoned<T>(fastrnn::rnn_backward_workspace_size(d, T_, N, lengths != nullptr));
+  fastrnn::rnn_backward<T>(r.dx.data(), r.dh0.data(), lstm ? r.dc0.data() : nullptr, g, bws.data(),
+                           d, T_, N, dy.data(), dh_n.data(), lstm ? dc_n.data() : nullptr, x.data(),
+                           lengths, w, reserve.data(), c.reverse);
+  if (!lstm) r.dc0.clear();
+  return r;
+}
+
+// The scalar loss sum(dy y) + sum(dh_n h_n) (+ sum(dc_n c_n)) of the reference forward.
+double loss(const Case& c) {
+  const std::vector<double> out = reference_forward(c);
+  double l = 0;
+  const size_t ny = c.dy.size(), nh = c.dh_n.size();
+  for (size_t i = 0; i < ny; ++i) l += c.dy[i] * out[i];
+  for (size_t i = 0; i < nh; ++i) l += c.dh_n[i] * out[ny + i];
+  if (c.d.mode == CellMode::kLstm)
+    for (size_t i = 0; i < c.dc_n.size(); ++i) l += c.dc_n[i] * out[ny + nh + i];
+  return l;
+}
+
+// Checks a gradient against central differences of the loss along a few random coordinates
+// (the reference forward is independent of the core, so this checks backward end to end).
+void check_gradient(Case c, std::vector<double> Case::* field, const std::vector<double>& grad,
+                    const std::string& what) {
+  std::vector<double>& v = c.*field;
+  std::mt19937 rng(7);
+  const double eps = 1e-6;
+  for (int k = 0; k < 6 && !v.empty(); ++k) {
+    const size_t i = rng() % v.size();
+    if (std::isnan(v[i])) {  // a padded x entry: its gradient must be exactly zero
+      expect(grad[i] == 0.0, what + ": nonzero gradient at a padded position");
+      continue;
+    }
+    const double keep = v[i];
+    v[i] = keep + eps;
+    const double up = loss(c);
+    v[i] = keep - eps;
+    const double down = loss(c);
+    v[i] = keep;
+    const double fd = (up - down) / (2 * eps);
+    expect(std::fabs(fd - grad[i]) <= 1e-6 + 1e-5 * std::fabs(fd),
+           what + ": finite difference " + std::to_string(fd) + " vs " + std::to_string(grad[i]));
+  }
+}
+
+bool all_finite(const std::vector<double>& v) {
+  for (double e : v)
+    if (!std::isfinite(e)) return false;
+  return true;
+}
+
+void check_layer(CellMode mode, bool peephole, double clip, bool reset_after, int64_t proj,
+                 const std::string& name) {
+  for (int rev = 0; rev < 2; ++rev) {
+    for (int lens = 0; lens < 2; ++lens) {
+      const std::string what = name + (rev ? " reverse" : "") + (lens ? " lengths" : "");
+      const Case c = make_case(mode, peephole, clip, reset_after, proj, rev, lens, 11);
+      const std::vector<double> ref = reference_forward(c);
+      fastrnn::set_num_threads(1);
+      const Result<double> r64 = run_core<double>(c, true);
+      expect(close(r64.out, ref, 1e-10, 1e-12), what + ": float64 forward vs scalar reference");
+      // Padded rows of x hold NaN: no gradient may see them (dx's padded rows are zero).
+      for (const auto* g : {&r64.dx, &r64.dh0, &r64.dw_ih, &r64.dw_hh, &r64.db_ih, &r64.db_hh})
+        expect(all_finite(*g), what + ": non-finite gradient");
+      check_gradient(c, &Case::x, r64.dx, what + " dx");
+      check_gradient(c, &Case::h0, r64.dh0, what + " dh0");
+      check_gradient(c, &Case::w_ih, r64.dw_ih, what + " dW_ih");
+      check_gradient(c, &Case::w_hh, r64.dw_hh, what + " dW_hh");
+      check_gradient(c, &Case::b_ih, r64.db_ih, what + " db_ih");
+      check_gradient(c, &Case::b_hh, r64.db_hh, what + " db_hh");
+      if (mode == CellMode::kLstm) check_gradient(c, &Case::c0, r64.dc0, what + " dc0");
+      if (proj) check_gradient(c, &Case::w_hr, r64.dw_hr, what + " dW_hr");
+      if (peephole) check_gradient(c, &Case::w_ch, r64.dw_ch, what + " dW_ch");
+      // float32 on one and two threads: close to float64, identical to each other.
+      const Result<float> one = run_core<float>(c, true);
+      fastrnn::set_num_threads(2);
+      const Result<float> two = run_core<float>(c, true);
+      fastrnn::set_num_threads(1);
+      expect(close(one.out, ref, 1e-4, 1e-5), what + ": float32 forward vs reference");
+      expect(close(one.dw_ih, r64.dw_ih, 1e-3, 1e-4), what + ": float32 dW_ih vs float64");
+      expect(close(one.dw_hh, r64.dw_hh, 1e-3, 1e-4), what + ": float32 dW_hh vs float64");
+      expect(close(one.dh0, r64.dh0, 1e-3, 1e-4), what + ": float32 dh0 vs float64");
+      expect(one.out == two.out && one.dw_ih == two.dw_ih && one.dw_hh == two.dw_hh &&
+                 one.dh0 == two.dh0 && one.db_hh == two.db_hh,
+             what + ": one and two threads differ");
+    }
+  }
+}
+
+// The step path: one inference step equals a one-step forward.
+void check_step(CellMode mode, bool peephole, bool reset_after, const std::string& name) {
+  Case c = make_case(mode, peephole, 0.0, reset_after, 0, false, false, 5);
+  c.T = 1;
+  c.x.resize(c.N * c.d.input_size);
+  const std::vector<double> ref = reference_forward(c);
+  const int64_t N = c.N, H = c.d.hidden_size;
+  const bool lstm = mode == CellMode::kLstm;
+  fastrnn::RnnWeights<double> w;
+  w.w_ih = c.w_ih.data();
+  w.w_hh = c.w_hh.data();
+  w.b_ih = c.b_ih.data();
+  w.b_hh = c.b_hh.data();
+  w.w_ch = peephole ? c.w_ch.data() : nullptr;
+  for (int threads = 1; threads <= 2; ++threads) {
+    fastrnn::set_num_threads(threads);
+    auto h = poisoned<double>(N * H), cn = poisoned<double>(N * H);
+    auto ws = poisoned<double>(fastrnn::rnn_step_workspace_size(c.d, N));
+    fastrnn::rnn_step<double>(h.data(), lstm ? cn.data() : nullptr, ws.data(), c.d, N, c.x.data(),
+                              c.h0.data(), lstm ? c.c0.data() : nullptr, w);
+    std::vector<double> out = h;
+    std::vector<double> expected(ref.begin() + N * H, ref.begin() + 2 * N * H);
+    if (lstm) {
+      out.insert(out.end(), cn.begin(), cn.end());
+      expected.insert(expected.end(), ref.begin() + 2 * N * H, ref.end());
+    }
+    expect(close(out, expected, 1e-10, 1e-12), name + ": step vs reference");
+  }
+  fastrnn::set_num_threads(1);
+}
+
+// Bad descriptions are refused with fastrnn::Error, not undefined behaviour.
+void check_refusals() {
+  RnnDesc d;
+  d.mode = CellMode::kGru;
+  d.input_size = 3;
+  d.hidden_size = 4;
+  d.peephole = true;
+  bool threw = false;
+  try {
+    d.validate();
+  } catch (const fastrnn::Error&) {
+    threw = true;
+  }
+  expect(threw, "validate: peephole on a GRU accepted");
+  d.peephole = false;
+  d.hidden_size = int64_t{1} << 40;
+  threw = false;
+  try {
+    d.validate();
+  } catch (const fastrnn::Error&) {
+    threw = true;
+  }
+  expect(threw, "validate: hidden_size 2^40 accepted");
+}
+
+// word2vec: count a tiny corpus from a file, build the tables, train both architectures on ids
+// and on the file with two workers; vectors must stay finite and move.
+void check_word2vec(const std::string& dir) {
+  namespace w2v = fastrnn::w2v;
+  const std::string path = dir + "/native_test_corpus.txt";
+  {
+    std::ofstream f(path);
+    std::mt19937 rng(3);
+    const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "dog", "ran", "fast", "home"};
+    for (int line = 0; line < 200; ++line) {
+      for (int k = 0; k < 12; ++k) f << words[rng() % 10] << (k < 11 ? " " : "");
+      f << "\n";
+    }
+    f << "unterminated last line";
+  }
+  w2v::VocabCounter counter;
+  counter.recording = true;
+  counter.count_file(path);
+  expect(counter.index.size() >= 10, "word2vec: vocabulary too small");
+  const int64_t V = counter.index.size(), E = 24;
+  w2v::Vocab vocab;
+  for (int64_t i = 0; i < V; ++i) vocab.index.insert(counter.index.key(static_cast<int32_t>(i)));
+  std::vector<uint32_t> keep(V);
+  w2v::subsample_thresholds(keep.data(), counter.counts.data(), V, 1e-3);
+  const w2v::NegativeSampler sampler(counter.counts.data(), V, 0.75);
+  double total_p = 0;
+  for (double p : sampler.probabilities()) total_p += p;
+  expect(std::fabs(total_p - 1.0) < 1e-9, "word2vec: sampler probabilities do not sum to 1");
+  for (int sg = 0; sg < 2; ++sg) {
+    std::vector<float> syn0(V * E), syn1(V * E, 0.0f);
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> u(-0.5f / E, 0.5f / E);
+    for (float& v : syn0) v = u(rng);
+    const std::vector<float> start = syn0;
+    w2v::TrainState st;
+    st.syn0 = syn0.data();
+    st.syn1neg = syn1.data();
+    st.V = V;
+    st.sampler = &sampler;
+    st.keep = keep.data();
+    st.total_words = 4 * counter.total_words;
+    w2v::TrainConfig cfg;
+    cfg.sg = sg;
+    cfg.E = E;
+    cfg.window = 3;
+    cfg.negative = 4;
+    cfg.compute_loss = true;
+    cfg.workers = 2;
+    const int64_t S = static_cast<int64_t>(counter.recorded_offsets.size()) - 1;
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      w2v::train_epoch_ids(st, cfg, counter.recorded_ids.data(), counter.recorded_offsets.data(), S,
+                           epoch);
+      w2v::train_epoch_file(st, cfg, vocab, path, 2 + epoch);
+    }
+    bool finite = true, moved = false;
+    for (int64_t i = 0; i < V * E; ++i) {
+      finite = finite && std::isfinite(syn0[i]) && std::isfinite(syn1[i]);
+      moved = moved || syn0[i] != start[i];
+    }
+    const std::string what = sg ? "word2vec skip-gram" : "word2vec CBOW";
+    expect(finite, what + ": non-finite vectors");
+    expect(moved, what + ": training did not change the vectors");
+    expect(st.loss > 0 && std::isfinite(st.loss), what + ": loss not positive and finite");
+    expect(st.words_done.load() > 0, what + ": no progress recorded");
+  }
+  std::remove(path.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string dir = argc > 1 ? argv[1] : ".";
+  check_layer(CellMode::kRnnTanh, false, 0.0, true, 0, "rnn_tanh");
+  check_layer(CellMode::kRnnRelu, false, 0.0, true, 0, "rnn_relu");
+  check_layer(CellMode::kLstm, false, 0.0, true, 0, "lstm");
+  check_layer(CellMode::kLstm, true, 0.3, true, 0, "lstm peephole clip");
+  check_layer(CellMode::kLstm, false, 0.0, true, 7, "lstm projection");
+  check_layer(CellMode::kGru, false, 0.0, true, 0, "gru");
+  check_layer(CellMode::kGru, false, 0.0, false, 0, "gru reset_before");
+  check_step(CellMode::kRnnTanh, false, true, "rnn_tanh step");
+  check_step(CellMode::kLstm, true, true, "lstm step");
+  check_step(CellMode::kGru, false, true, "gru step");
+  check_step(CellMode::kGru, false, false, "gru reset_before step");
+  check_refusals();
+  check_word2vec(dir);
+  std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "OK", failures);
+  return failures ? 1 : 0;
+}
