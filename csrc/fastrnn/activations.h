@@ -64,11 +64,11 @@ FASTRNN_HD float reciprocal(float d) {
 }
 #endif
 
-// x is clamped at -80 (sigmoid(-80) = 1.8e-35) so 1 + e^-x stays where reciprocal() is valid;
-// NaN passes the clamp unchanged.
+// Below x = -80 (sigmoid(-80) = 1.8e-35) the result is 0, as for -inf, and e^-x is not formed, so
+// 1 + e^-x stays where reciprocal() is valid; NaN passes the comparisons unchanged.
 FASTRNN_HD float sigmoid(float x) {
-  x = x < -80.0f ? -80.0f : x;
-  return reciprocal(1.0f + exp_approx(-x));
+  const float s = reciprocal(1.0f + exp_approx(x < -80.0f ? 80.0f : -x));
+  return x < -80.0f ? 0.0f : s;
 }
 FASTRNN_HD double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
