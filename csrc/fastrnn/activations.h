@@ -49,8 +49,6 @@ FASTRNN_HD float reciprocal(float d) { return 1.0f / d; }
 // 1/d without a division instruction (whose throughput limits the vectorised cell loops): an
 // initial estimate from the exponent bits, then three Newton steps y <- y (2 - d y), each
 // squaring the relative error (12% -> 1.5% -> 2e-4 -> 5e-8). NaN propagates through the steps.
-// Valid for normal d up to about 1.6e38 (the estimate's bit trick wraps beyond): callers keep d
-// below that.
 FASTRNN_HD float reciprocal(float d) {
   uint32_t bits;
   std::memcpy(&bits, &d, sizeof bits);
@@ -65,7 +63,8 @@ FASTRNN_HD float reciprocal(float d) {
 #endif
 
 // Below x = -80 (sigmoid(-80) = 1.8e-35) the result is 0, as for -inf, and e^-x is not formed, so
-// 1 + e^-x stays where reciprocal() is valid; NaN passes the comparisons unchanged.
+// 1 + e^-x stays below 1.6e38, where reciprocal()'s bit-trick estimate is valid; NaN passes the
+// comparisons unchanged.
 FASTRNN_HD float sigmoid(float x) {
   const float s = reciprocal(1.0f + exp_approx(x < -80.0f ? 80.0f : -x));
   return x < -80.0f ? 0.0f : s;
