@@ -1,7 +1,10 @@
 """Parameter dicts under PyTorch's names, shared by the numpy layers and step cells: PyTorch's
-initialisation, gradients of the same shapes, state_dict() and a checked load_state_dict()."""
+initialisation, gradients of the same shapes, state_dict() and a checked load_state_dict(); and
+the per-thread training state that lets several Python threads train one object at once."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -18,6 +21,30 @@ class ParameterHolder:
             for name, shape in self._param_shapes().items()
         }
         self.grads = {name: np.zeros_like(v) for name, v in self.params.items()}
+        self._grad_lock = threading.Lock()  # backward calls of one object accumulate in turn
+        self._per_thread = {}  # thread id -> what that thread's forward kept for its backward
+
+    # What a training forward keeps for backward belongs to the calling thread, so threads that
+    # share an object each pair their own forward with their own backward.
+
+    def _thread_state(self, default=None):
+        return self._per_thread.get(threading.get_ident(), default)
+
+    def _set_thread_state(self, value) -> None:
+        if value is None:
+            self._per_thread.pop(threading.get_ident(), None)
+        else:
+            self._per_thread[threading.get_ident()] = value
+
+    def __getstate__(self) -> dict:  # copy/deepcopy/pickle: locks and other threads' state stay
+        state = dict(self.__dict__)
+        state.pop("_grad_lock", None)
+        state["_per_thread"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._grad_lock = threading.Lock()
 
     def zero_grad(self) -> None:
         for g in self.grads.values():

@@ -65,7 +65,6 @@ class RNNCellBase(ParameterHolder):
             cell_clip=self.cell_clip,
         )
         self._init_parameters()
-        self._tape = []
 
     def _param_shapes(self) -> dict:
         G, H = F.MODES[self.mode], self.hidden_size
@@ -163,7 +162,7 @@ class RNNCellBase(ParameterHolder):
             reset_after=self.reset_after,
             cell_clip=self.cell_clip or None,
         )
-        self._tape.append((ctx, unbatched))
+        self._tape().append((ctx, unbatched))
         if self.mode == "lstm":
             return self._result(new_state[0], new_state[1], unbatched)
         return self._result(new_state, None, unbatched)
@@ -176,18 +175,20 @@ class RNNCellBase(ParameterHolder):
         dstate: gradient of that step's new state (LSTM: (dh, dc), either may be None).
         Returns (dx, dstate_prev) shaped like that step's x and state.
         """
-        if not self._tape:
-            raise RuntimeError("backward: no forward step left on the tape")
-        ctx, unbatched = self._tape[-1]
+        tape = self._tape()
+        if not tape:
+            raise RuntimeError("backward: no forward step left on the tape (of this thread)")
+        ctx, unbatched = tape[-1]
         N = ctx.x.shape[1]
         dh, dc = self._state(dstate, N, unbatched, "dstate")
         if dh is None:
             dh = np.zeros((N, self.hidden_size), self.dtype)
         grads = {k: self.grads[k] for k in self.params}
-        dx, dhx, _ = F.backward(
-            ctx, dh[None], (None, dc) if self.mode == "lstm" else None, grads=grads
-        )
-        self._tape.pop()
+        with self._grad_lock:
+            dx, dhx, _ = F.backward(
+                ctx, dh[None], (None, dc) if self.mode == "lstm" else None, grads=grads
+            )
+        tape.pop()
         dx = dx[0]
         if self.mode == "lstm":
             dprev = self._result(dhx[0], dhx[1], unbatched)
@@ -195,9 +196,17 @@ class RNNCellBase(ParameterHolder):
             dprev = self._result(dhx, None, unbatched)
         return (dx[0] if unbatched else dx), dprev
 
+    def _tape(self) -> list:
+        """This thread's training steps, oldest first: (ctx, unbatched) pairs."""
+        tape = self._thread_state()
+        if tape is None:
+            tape = []
+            self._set_thread_state(tape)
+        return tape
+
     def reset(self) -> None:
-        """Forgets the steps kept for backward."""
-        self._tape.clear()
+        """Forgets the steps this thread kept for backward."""
+        self._set_thread_state(None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size})"

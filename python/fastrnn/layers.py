@@ -107,7 +107,6 @@ class RNNBase(ParameterHolder):
         self._rng = np.random.default_rng(seed)
         self._check_core_limits()
         self._init_parameters()
-        self._cache = None
 
     # ---- parameters ----
 
@@ -247,7 +246,7 @@ class RNNBase(ParameterHolder):
                 inp = inp * mask
             masks.append(mask)
         y = inp
-        self._cache = (ctxs, masks, T, N, unbatched) if training else None
+        self._set_thread_state((ctxs, masks, T, N, unbatched) if training else None)
         h_n = np.stack(h_n)
         state = (h_n, np.stack(c_n)) if lstm else h_n
         if unbatched:
@@ -264,9 +263,14 @@ class RNNBase(ParameterHolder):
         dy: like forward's y. dh_n: like forward's h_n (LSTM: (dh_n, dc_n), either may be None).
         Returns (dx, dhx): dx like x; dhx like hx (dh_0, or (dh_0, dc_0) for LSTM).
         """
-        if self._cache is None:
-            raise RuntimeError("backward: call forward(..., training=True) first")
-        ctxs, masks, T, N, unbatched = self._cache
+        cache = self._thread_state()
+        if cache is None:
+            raise RuntimeError("backward: call forward(..., training=True) first (in this thread)")
+        with self._grad_lock:
+            return self._backward(cache, dy, dh_n)
+
+    def _backward(self, cache, dy, dh_n):
+        ctxs, masks, T, N, unbatched = cache
         lstm = self.mode == "lstm"
         D, S = self.num_directions, self.state_size
         dy = F.as_float_array(dy, "dy", self.dtype)

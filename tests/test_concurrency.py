@@ -1,0 +1,240 @@
+"""Concurrency and leaks: many Python threads training separate or shared layers and cells, and
+reading word2vec vectors, get the single-thread results; training word2vec while other threads
+read its vectors never crashes; 10,000 forward/backward calls keep resident memory flat.
+
+Shared objects: each thread's forward is paired with that thread's backward (the training state
+is per thread), and backward calls of one object accumulate into its grads one at a time, so the
+grads end as the sum of every thread's contribution."""
+
+import os
+import threading
+
+import fastrnn
+import numpy as np
+import pytest
+from fastrnn import functional as F
+from reference import assert_close, make_params
+
+THREADS = 8
+
+
+def run_threads(target, args_list):
+    errors = []
+
+    def wrapped(*args):
+        try:
+            target(*args)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=wrapped, args=a) for a in args_list]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def data(k, T=7, N=5, I=6, dtype=np.float64):
+    rng = np.random.default_rng(100 + k)
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    lengths = rng.integers(1, T + 1, size=N)
+    return x, lengths
+
+
+def test_separate_layers_in_many_threads_give_the_single_thread_results():
+    def train(k):
+        layer = fastrnn.LSTM(6, 9, num_layers=2, bidirectional=True, seed=k)
+        x, lengths = data(k, dtype=np.float32)
+        y, state = layer.forward(x, lengths=lengths)
+        dx, dhx = layer.backward(np.ones_like(y))
+        return y, state, dx, dhx, layer.grads
+
+    expected = [train(k) for k in range(THREADS)]
+    got = [None] * THREADS
+
+    def work(k):
+        for _ in range(3):
+            got[k] = train(k)
+
+    run_threads(work, [(k,) for k in range(THREADS)])
+    for k in range(THREADS):
+        for a, b in zip(got[k], expected[k], strict=True):
+            assert_close(a, b, 0, 0, what=f"thread {k}")
+
+
+@pytest.mark.parametrize("cls", [fastrnn.GRU, fastrnn.LSTM, fastrnn.RNN])
+def test_a_shared_layer_trained_from_many_threads(cls):
+    shared = cls(6, 9, bidirectional=True, seed=1, dtype=np.float64)
+    single = {}
+    total = {k: np.zeros_like(v) for k, v in shared.grads.items()}
+    for k in range(THREADS):
+        x, lengths = data(k)
+        shared.zero_grad()
+        y, _ = shared.forward(x, lengths=lengths)
+        dx, _ = shared.backward(np.cos(y))
+        single[k] = (y, dx)
+        for name, g in shared.grads.items():
+            total[name] += g
+    shared.zero_grad()
+    got = {}
+
+    def work(k):
+        x, lengths = data(k)
+        y, _ = shared.forward(x, lengths=lengths)
+        dx, _ = shared.backward(np.cos(y))
+        got[k] = (y, dx)
+
+    run_threads(work, [(k,) for k in range(THREADS)])
+    for k in range(THREADS):
+        assert_close(got[k], single[k], 0, 0, what=f"thread {k}")
+    assert_close(shared.grads, total, 1e-12, 1e-12, what="accumulated grads")
+
+
+def test_a_shared_cell_driven_from_many_threads():
+    cell = fastrnn.LSTMCell(6, 9, seed=2, dtype=np.float64)
+
+    def drive(k):
+        x, _ = data(k)
+        state, states = None, []
+        for t in range(x.shape[0]):
+            state = cell.forward(x[t], state)
+            states.append(state)
+        dxs = []
+        d = (np.ones_like(state[0]), None)
+        for _ in range(x.shape[0]):
+            dx, d = cell.backward(d)
+            dxs.append(dx)
+        return states, dxs, cell.step(x[0])
+
+    expected = [drive(k) for k in range(THREADS)]
+    got = [None] * THREADS
+
+    def work(k):
+        got[k] = drive(k)
+
+    run_threads(work, [(k,) for k in range(THREADS)])
+    for k in range(THREADS):
+        assert_close(list(got[k][0]), list(expected[k][0]), 0, 0)
+        assert_close(list(got[k][1]), list(expected[k][1]), 0, 0)
+        assert_close(got[k][2], expected[k][2], 0, 0)
+
+
+def test_functional_calls_on_shared_parameters_from_many_threads():
+    params = make_params("gru", 6, 11, rng=np.random.default_rng(3), dtype=np.float32)
+    for p in params.values():
+        p.setflags(write=False)
+
+    def call(k):
+        x, lengths = data(k, dtype=np.float32)
+        y, _, ctx = F.forward("gru", x, params, None, lengths, reverse=k % 2 == 1)
+        dx, _, grads = F.backward(ctx, np.ones_like(y))
+        return y, dx, grads
+
+    expected = [call(k) for k in range(THREADS)]
+    got = [None] * THREADS
+
+    def work(k):
+        for _ in range(5):
+            got[k] = call(k)
+
+    run_threads(work, [(k,) for k in range(THREADS)])
+    for k in range(THREADS):
+        assert_close(got[k], expected[k], 0, 0, what=f"thread {k}")
+
+
+# ---- word2vec ----
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    return [list(rng.choice(words, size=12)) for _ in range(400)]
+
+
+def test_word2vec_lookups_from_many_threads_give_the_single_thread_results(corpus):
+    model = fastrnn.Word2Vec(corpus, vector_size=16, min_count=1, workers=1, epochs=2, seed=5)
+    wv = model.wv
+    keys = wv.index_to_key[:20]
+
+    def queries():
+        return (
+            [wv.most_similar(k, topn=5) for k in keys],
+            [wv.similarity(keys[0], k) for k in keys],
+            wv[keys].copy(),
+            wv.most_similar(positive=keys[:2], negative=keys[2:3], topn=3),
+        )
+
+    expected = queries()
+    got = [None] * THREADS
+
+    def work(k):
+        for _ in range(3):
+            got[k] = queries()
+
+    run_threads(work, [(k,) for k in range(THREADS)])
+    for k in range(THREADS):
+        assert got[k][0] == expected[0] and got[k][1] == expected[1] and got[k][3] == expected[3]
+        np.testing.assert_array_equal(got[k][2], expected[2])
+
+
+def test_reading_vectors_while_word2vec_trains_never_crashes(corpus):
+    model = fastrnn.Word2Vec(vector_size=16, min_count=1, workers=2, seed=5)
+    model.build_vocab(corpus)
+    keys = model.wv.index_to_key[:10]
+    done = threading.Event()
+    seen = []
+
+    def train():
+        try:
+            model.train(corpus * 60, total_examples=len(corpus) * 60, epochs=4)
+        finally:
+            done.set()
+
+    def read():
+        while not done.is_set():
+            v = model.wv[keys]  # [10, 16]: the shared array as training leaves it right now
+            assert v.shape == (10, 16)
+            model.wv.most_similar(keys[0], topn=3)
+            model.wv.similarity(keys[1], keys[2])
+            seen.append(np.isfinite(v).all())
+
+    run_threads(lambda f: f(), [(train,), (read,), (read,), (read,)])
+    assert len(seen) >= 3 and all(seen)
+    assert np.isfinite(model.wv.vectors).all()
+
+
+# ---- leaks ----
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_ten_thousand_forward_backward_calls_keep_memory_flat():
+    lstm = fastrnn.LSTM(8, 16, seed=0)
+    cell = fastrnn.GRUCell(8, 16, seed=0)
+    params = make_params("gru", 8, 16, rng=np.random.default_rng(0), dtype=np.float32)
+    x = np.random.default_rng(1).standard_normal((5, 4, 8)).astype(np.float32)
+    lengths = np.array([5, 3, 1, 4])
+
+    def calls(n):  # n rounds of 3 forward/backward pairs and a step
+        for _ in range(n):
+            y, _ = lstm.forward(x, lengths=lengths)
+            lstm.backward(y)
+            y, _, ctx = F.forward("gru", x, params, None, lengths)
+            F.backward(ctx, y)
+            cell.step(x[0])
+            cell.forward(x[0])
+            cell.backward(np.ones((4, 16), np.float32))
+
+    calls(300)  # warm up: arenas, caches, the thread pool
+    before = resident_bytes()
+    calls(3_400)  # 10,200 forward/backward pairs
+    growth = resident_bytes() - before
+    assert growth < 8 * 2**20, f"resident memory grew by {growth / 2**20:.1f} MiB"
