@@ -2,13 +2,14 @@
 
 Public names: the numpy layers (RNN, LSTM, GRU), the step cells (RNNCell, LSTMCell, GRUCell),
 the stateless `functional` API, thread control and `show_config()`; word2vec with gensim's
-interface (Word2Vec, KeyedVectors, LineSentence).
+interface (Word2Vec, KeyedVectors, LineSentence); `text` (Vocabulary: raw text to padded id
+batches).
 """
 
 from fastrnn import _blas  # noqa: F401  (loads the BLAS library before the extension)
 
 # isort: split
-from fastrnn import _C, functional
+from fastrnn import _C, functional, text
 from fastrnn._config import get_num_threads, set_num_threads, show_config
 from fastrnn.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.layers import GRU, LSTM, RNN
@@ -31,4 +32,5 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "show_config",
+    "text",
 ]
