@@ -15,6 +15,7 @@
 
 #include "fastrnn/common.h"
 #include "fastrnn/rnn.h"
+#include "fastrnn/softmax_xent.h"
 #include "fastrnn/word2vec.h"
 
 namespace py = pybind11;
@@ -279,6 +280,7 @@ std::string mode_name(CellMode m) {
 }  // namespace
 
 void bind_word2vec(py::module_& m);
+void bind_softmax_xent(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastrnn's C++ core (private: use the fastrnn package)";
@@ -383,6 +385,7 @@ PYBIND11_MODULE(_C, m) {
       py::arg("grad_weight_ch"));
 
   bind_word2vec(m);
+  bind_softmax_xent(m);
 }
 
 // ============================================================================================
@@ -690,4 +693,113 @@ void bind_word2vec(py::module_& m) {
       .def_property_readonly("file_tokens",
                              [](const PyTrainer& t) { return t.st.file_tokens.load(); })
       .def_property_readonly("loss", [](const PyTrainer& t) { return t.st.loss; });
+}
+
+// ============================================================================================
+// Softmax cross-entropy: logits [M, V] float32/float64, targets [M] int64, optional mask [M]
+// bool. The targets of counted rows are checked here (before the GIL is released).
+// ============================================================================================
+
+namespace {
+
+struct XentArgs {
+  int64_t M = 0, V = 0;
+  const int64_t* targets = nullptr;
+  const uint8_t* mask = nullptr;
+};
+
+XentArgs checked_xent_args(const py::array& logits, const py::object& targets_obj,
+                           const py::object& mask_obj, int64_t ignore_index) {
+  if (logits.ndim() != 2) {
+    throw py::value_error("logits: expected 2 dimensions [M, V], got shape " +
+                          shape_str(shape_of(logits)));
+  }
+  XentArgs a;
+  a.M = logits.shape(0);
+  a.V = logits.shape(1);
+  if (a.V < 1)
+    throw py::value_error("logits: expected V >= 1 classes, got shape " +
+                          shape_str(shape_of(logits)));
+  a.targets = checked<int64_t>(targets_obj, "targets", {a.M});
+  a.mask = reinterpret_cast<const uint8_t*>(optional_checked<bool>(mask_obj, "mask", {a.M}));
+  for (int64_t m = 0; m < a.M; ++m) {
+    const int64_t t = a.targets[m];
+    if ((a.mask == nullptr || a.mask[m]) && t != ignore_index && (t < 0 || t >= a.V)) {
+      throw py::value_error("targets: expected class indices in [0, " + std::to_string(a.V) +
+                            ") or ignore_index=" + std::to_string(ignore_index) + ", got targets[" +
+                            std::to_string(m) + "] = " + std::to_string(t));
+    }
+  }
+  return a;
+}
+
+template <class Real>
+py::tuple xent_forward_impl(const py::array& logits_obj, const py::object& targets,
+                            const py::object& mask, int64_t ignore_index) {
+  const XentArgs a = checked_xent_args(logits_obj, targets, mask, ignore_index);
+  const Real* logits = checked<Real>(logits_obj, "logits", {a.M, a.V});
+  auto stats = empty<Real>({a.M, 2});
+  auto row_loss = empty<double>({a.M});
+  Real* stats_ptr = stats.mutable_data();
+  double* row_loss_ptr = row_loss.mutable_data();
+  int64_t count;
+  double total = 0.0;
+  {
+    py::gil_scoped_release release;
+    count = fastrnn::softmax_xent_forward<Real>(stats_ptr, row_loss_ptr, logits, a.targets, a.mask,
+                                                a.M, a.V, ignore_index);
+    for (int64_t m = 0; m < a.M; ++m) total += row_loss_ptr[m];  // in order: thread-count free
+  }
+  return py::make_tuple(total, count, stats);
+}
+
+template <class Real>
+py::array xent_backward_impl(const py::array& logits_obj, const py::object& targets,
+                             const py::object& mask, const py::object& stats_obj,
+                             int64_t ignore_index, double scale) {
+  const XentArgs a = checked_xent_args(logits_obj, targets, mask, ignore_index);
+  const Real* logits = checked<Real>(logits_obj, "logits", {a.M, a.V});
+  const Real* stats = checked<Real>(stats_obj, "stats", {a.M, 2});
+  auto dlogits = empty<Real>({a.M, a.V});
+  Real* d = dlogits.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastrnn::softmax_xent_backward<Real>(d, logits, stats, a.targets, a.mask, a.M, a.V,
+                                         ignore_index, static_cast<Real>(scale));
+  }
+  return std::move(dlogits);
+}
+
+bool is_float64_logits(const py::array& logits) {
+  if (logits.dtype().is(py::dtype::of<double>())) return true;
+  if (logits.dtype().is(py::dtype::of<float>())) return false;
+  throw py::type_error("logits: expected dtype float32 or float64, got " +
+                       std::string(py::str(logits.dtype())));
+}
+
+}  // namespace
+
+void bind_softmax_xent(py::module_& m) {
+  m.def(
+      "softmax_xent_forward",
+      [](const py::array& logits, const py::object& targets, const py::object& mask,
+         int64_t ignore_index) {
+        return is_float64_logits(logits)
+                   ? xent_forward_impl<double>(logits, targets, mask, ignore_index)
+                   : xent_forward_impl<float>(logits, targets, mask, ignore_index);
+      },
+      "Softmax cross-entropy over rows. Returns (sum of row losses in nats, counted rows, "
+      "stats [M, 2] for the backward).",
+      py::arg("logits"), py::arg("targets"), py::arg("mask"), py::arg("ignore_index"));
+  m.def(
+      "softmax_xent_backward",
+      [](const py::array& logits, const py::object& targets, const py::object& mask,
+         const py::object& stats, int64_t ignore_index, double scale) {
+        return is_float64_logits(logits)
+                   ? xent_backward_impl<double>(logits, targets, mask, stats, ignore_index, scale)
+                   : xent_backward_impl<float>(logits, targets, mask, stats, ignore_index, scale);
+      },
+      "Gradient of the loss (times scale) with respect to logits [M, V].", py::arg("logits"),
+      py::arg("targets"), py::arg("mask"), py::arg("stats"), py::arg("ignore_index"),
+      py::arg("scale"));
 }

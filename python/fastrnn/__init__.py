@@ -2,8 +2,9 @@
 
 Public names: the numpy layers (RNN, LSTM, GRU), the step cells (RNNCell, LSTMCell, GRUCell),
 the stateless `functional` API, thread control and `show_config()`; word2vec with gensim's
-interface (Word2Vec, KeyedVectors, LineSentence); `text` (Vocabulary: raw text to padded id
-batches).
+interface (Word2Vec, KeyedVectors, LineSentence); the training-loop submodules `nn` (Embedding,
+Linear, SoftmaxCrossEntropy, ...) and `optim` (SGD, Adam, clip_grad_norm, schedules);
+`text` (Vocabulary: raw text to padded id batches).
 """
 
 from fastrnn import _blas  # noqa: F401  (loads the BLAS library before the extension)
@@ -13,6 +14,9 @@ from fastrnn import _C, functional, text
 from fastrnn._config import get_num_threads, set_num_threads, show_config
 from fastrnn.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.layers import GRU, LSTM, RNN
+
+# isort: split
+from fastrnn import nn, optim
 from fastrnn.word2vec import KeyedVectors, LineSentence, Word2Vec
 
 __version__ = _C.version()
@@ -29,6 +33,8 @@ __all__ = [
     "Word2Vec",
     "__version__",
     "functional",
+    "nn",
+    "optim",
     "get_num_threads",
     "set_num_threads",
     "show_config",
