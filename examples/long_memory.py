@@ -122,8 +122,10 @@ def plot(fillers, results, chance, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    styles = {"rnn": ("o", "-"), "lstm": ("s", "--"), "gru": ("^", ":")}  # gated lines overlap
     for cell, accs in results.items():
-        ax.plot(fillers, accs, marker="o", label=cell.upper())
+        marker, line = styles[cell]
+        ax.plot(fillers, accs, marker=marker, linestyle=line, label=cell.upper())
     ax.axhline(chance, color="gray", linestyle="--", label="chance")
     ax.set_xscale("log")
     ax.set_xlabel("filler length (steps between the class token and the answer)")
