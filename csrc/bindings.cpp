@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fastrnn/common.h"
+#include "fastrnn/linear.h"
 #include "fastrnn/rnn.h"
 #include "fastrnn/softmax_xent.h"
 #include "fastrnn/word2vec.h"
@@ -281,6 +282,7 @@ std::string mode_name(CellMode m) {
 
 void bind_word2vec(py::module_& m);
 void bind_softmax_xent(py::module_& m);
+void bind_linear(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastrnn's C++ core (private: use the fastrnn package)";
@@ -386,6 +388,7 @@ PYBIND11_MODULE(_C, m) {
 
   bind_word2vec(m);
   bind_softmax_xent(m);
+  bind_linear(m);
 }
 
 // ============================================================================================
@@ -802,4 +805,83 @@ void bind_softmax_xent(py::module_& m) {
       "Gradient of the loss (times scale) with respect to logits [M, V].", py::arg("logits"),
       py::arg("targets"), py::arg("mask"), py::arg("stats"), py::arg("ignore_index"),
       py::arg("scale"));
+}
+
+// ============================================================================================
+// Linear: x [M, I], weight [O, I], bias [O] or None, all of one float dtype; the gradients of
+// the weight and bias accumulate in place.
+// ============================================================================================
+
+namespace {
+
+template <class Real>
+py::array linear_forward_impl(const py::array& x_obj, const py::object& w_obj,
+                              const py::object& b_obj) {
+  if (x_obj.ndim() != 2) {
+    throw py::value_error("x: expected 2 dimensions [M, I], got shape " +
+                          shape_str(shape_of(x_obj)));
+  }
+  if (!py::isinstance<py::array>(w_obj) || py::reinterpret_borrow<py::array>(w_obj).ndim() != 2) {
+    throw py::value_error("weight: expected a 2-dimensional array [O, I]");
+  }
+  const int64_t M = x_obj.shape(0), I = x_obj.shape(1);
+  const int64_t O = py::reinterpret_borrow<py::array>(w_obj).shape(0);
+  const Real* x = checked<Real>(x_obj, "x", {M, I});
+  const Real* w = checked<Real>(w_obj, "weight", {O, I});
+  const Real* b = optional_checked<Real>(b_obj, "bias", {O});
+  auto y = empty<Real>({M, O});
+  Real* y_ptr = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastrnn::linear_forward<Real>(y_ptr, x, w, b, M, I, O);
+  }
+  return std::move(y);
+}
+
+template <class Real>
+py::array linear_backward_impl(const py::array& dy_obj, const py::object& x_obj,
+                               const py::object& w_obj, const py::object& dw_obj,
+                               const py::object& db_obj) {
+  if (dy_obj.ndim() != 2 || !py::isinstance<py::array>(w_obj) ||
+      py::reinterpret_borrow<py::array>(w_obj).ndim() != 2) {
+    throw py::value_error("dy: expected [M, O] and weight [O, I]");
+  }
+  const int64_t M = dy_obj.shape(0), O = dy_obj.shape(1);
+  const int64_t I = py::reinterpret_borrow<py::array>(w_obj).shape(1);
+  const Real* dy = checked<Real>(dy_obj, "dy", {M, O});
+  const Real* x = checked<Real>(x_obj, "x", {M, I});
+  const Real* w = checked<Real>(w_obj, "weight", {O, I});
+  Real* dw = mutable_checked<Real>(dw_obj, "grad weight", {O, I});
+  if (dw == nullptr) throw py::type_error("grad weight: expected an array, got None");
+  Real* db = mutable_checked<Real>(db_obj, "grad bias", {O});
+  auto dx = empty<Real>({M, I});
+  Real* dx_ptr = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastrnn::linear_backward<Real>(dx_ptr, dw, db, dy, x, w, M, I, O);
+  }
+  return std::move(dx);
+}
+
+}  // namespace
+
+void bind_linear(py::module_& m) {
+  m.def(
+      "linear_forward",
+      [](const py::array& x, const py::object& weight, const py::object& bias) {
+        return is_float64(x) ? linear_forward_impl<double>(x, weight, bias)
+                             : linear_forward_impl<float>(x, weight, bias);
+      },
+      "y [M, O] = x [M, I] weight^T [I, O] (+ bias [O]), one GEMM over fastrnn's threads.",
+      py::arg("x"), py::arg("weight"), py::arg("bias"));
+  m.def(
+      "linear_backward",
+      [](const py::array& dy, const py::object& x, const py::object& weight,
+         const py::object& grad_weight, const py::object& grad_bias) {
+        return is_float64(dy) ? linear_backward_impl<double>(dy, x, weight, grad_weight, grad_bias)
+                              : linear_backward_impl<float>(dy, x, weight, grad_weight, grad_bias);
+      },
+      "Returns dx [M, I] = dy weight; accumulates grad_weight += dy^T x and grad_bias += "
+      "column sums of dy.",
+      py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("grad_weight"), py::arg("grad_bias"));
 }

@@ -267,3 +267,31 @@ def test_bad_input():
         nn.Recurrent(nn.Linear(2, 2))
     with pytest.raises(ValueError, match="state_dict"):
         nn.Linear(3, 2).load_state_dict({"weight": np.zeros((2, 3))})
+
+
+def test_linear_kernel_bad_input_and_thread_count():
+    x = np.random.default_rng(0).standard_normal((300, 7)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((5, 7)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"weight: expected shape \(5, 7\), got \(5, 6\)"):
+        fastrnn._C.linear_forward(x, w[:, :6].copy(), None)
+    with pytest.raises(TypeError, match="bias: expected dtype float32, got float64"):
+        fastrnn._C.linear_forward(x, w, np.zeros(5))
+    with pytest.raises(ValueError, match="x: expected 2 dimensions"):
+        fastrnn._C.linear_forward(x[None], w, None)
+    dy = np.ones((300, 5), np.float32)
+    with pytest.raises(ValueError, match="grad weight: array is read-only"):
+        ro = np.zeros((5, 7), np.float32)
+        ro.flags.writeable = False
+        fastrnn._C.linear_backward(dy, x, w, ro, None)
+    outs = []
+    old = fastrnn.get_num_threads()
+    try:
+        for n in (1, 2):
+            fastrnn.set_num_threads(n)
+            gw = np.zeros((5, 7), np.float32)
+            dx = fastrnn._C.linear_backward(dy, x, w, gw, None)
+            outs.append((fastrnn._C.linear_forward(x, w, None), dx, gw))
+    finally:
+        fastrnn.set_num_threads(old)
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -1,10 +1,12 @@
-"""Linear: y = x W^T + b over every leading position at once (one GEMM over all T·N rows), with
-torch.nn.Linear's parameter names, shapes and initialisation."""
+"""Linear: y = x W^T + b over every leading position at once (one GEMM over all T·N rows, in C++
+on fastrnn's own threads, GIL released), with torch.nn.Linear's parameter names, shapes and
+initialisation."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from fastrnn import _C
 from fastrnn.nn._checks import float_array, float_dtype, positive_int
 from fastrnn.nn.module import Module
 
@@ -37,9 +39,7 @@ class Linear(Module):
                 f"x: expected shape [..., {self.in_features}] (in_features last), got {x.shape}"
             )
         x2 = x.reshape(-1, self.in_features)  # [M, in]
-        y = x2 @ self.params["weight"].T  # [M, out]
-        if "bias" in self.params:
-            y += self.params["bias"]
+        y = _C.linear_forward(x2, self.params["weight"], self.params.get("bias"))  # [M, out]
         self._x = x2
         self._lead = x.shape[:-1]
         return y.reshape(*self._lead, self.out_features)
@@ -53,10 +53,10 @@ class Linear(Module):
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
         dy2 = dy.reshape(-1, self.out_features)  # [M, out]
-        self.grads["weight"] += dy2.T @ self._x
-        if "bias" in self.params:
-            self.grads["bias"] += dy2.sum(axis=0)
-        return (dy2 @ self.params["weight"]).reshape(*self._lead, self.in_features)
+        dx = _C.linear_backward(
+            dy2, self._x, self.params["weight"], self.grads["weight"], self.grads.get("bias")
+        )
+        return dx.reshape(*self._lead, self.in_features)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, bias={'bias' in self.params})"
