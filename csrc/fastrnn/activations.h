@@ -65,24 +65,16 @@ FASTRNN_HD float reciprocal(float d) {
 }
 #endif
 
-// The argument is kept above -80 so that 1 + e^-x stays below the largest d (about 1.6e38) whose
-// reciprocal estimate above is valid; sigmoid(-80) = 1.8e-35 is the float32 answer for anything
-// below.
-FASTRNN_HD float sigmoid(float x) {
-  x = x < -80.0f ? -80.0f : x;
-  return reciprocal(1.0f + exp_approx(-x));
-}
+FASTRNN_HD float sigmoid(float x) { return reciprocal(1.0f + exp_approx(-x)); }
 FASTRNN_HD double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 #if defined(__CUDA_ARCH__)
 FASTRNN_HD float tanh_act(float x) { return tanhf(x); }
 #else
 // Small |x|: an odd polynomial (accurate where 1 - 2/(e^2x + 1) would cancel); elsewhere the exp
-// form, with |x| capped at 10 (tanh(10) rounds to 1 in float32) so that e^2|x| stays far below the
-// range where the reciprocal estimate fails.
+// form.
 FASTRNN_HD float tanh_act(float x) {
-  float a = x < 0.0f ? -x : x;
-  a = a > 10.0f ? 10.0f : a;
+  const float a = x < 0.0f ? -x : x;
   const float z = x * x;
   float p = -5.70498872745e-3f;
   p = p * z + 2.06390887954e-2f;
