@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "fastrnn/common.h"
+#include "fastrnn/linear.h"
 #include "fastrnn/rnn.h"
+#include "fastrnn/softmax_xent.h"
 #include "fastrnn/word2vec.h"
 
 namespace py = pybind11;
@@ -282,6 +284,8 @@ std::string mode_name(CellMode m) {
 }  // namespace
 
 void bind_word2vec(py::module_& m);
+void bind_softmax_xent(py::module_& m);
+void bind_linear(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastrnn's C++ core (private: use the fastrnn package)";
@@ -386,6 +390,8 @@ PYBIND11_MODULE(_C, m) {
       py::arg("grad_weight_ch"));
 
   bind_word2vec(m);
+  bind_softmax_xent(m);
+  bind_linear(m);
 }
 
 // ============================================================================================
@@ -693,4 +699,192 @@ void bind_word2vec(py::module_& m) {
       .def_property_readonly("file_tokens",
                              [](const PyTrainer& t) { return t.st.file_tokens.load(); })
       .def_property_readonly("loss", [](const PyTrainer& t) { return t.st.loss; });
+}
+
+// ============================================================================================
+// Softmax cross-entropy: logits [M, V] float32/float64, targets [M] int64, optional mask [M]
+// bool. The targets of counted rows are checked here (before the GIL is released).
+// ============================================================================================
+
+namespace {
+
+struct XentArgs {
+  int64_t M = 0, V = 0;
+  const int64_t* targets = nullptr;
+  const uint8_t* mask = nullptr;
+};
+
+XentArgs checked_xent_args(const py::array& logits, const py::object& targets_obj,
+                           const py::object& mask_obj, int64_t ignore_index) {
+  if (logits.ndim() != 2) {
+    throw py::value_error("logits: expected 2 dimensions [M, V], got shape " +
+                          shape_str(shape_of(logits)));
+  }
+  XentArgs a;
+  a.M = logits.shape(0);
+  a.V = logits.shape(1);
+  if (a.V < 1)
+    throw py::value_error("logits: expected V >= 1 classes, got shape " +
+                          shape_str(shape_of(logits)));
+  a.targets = checked<int64_t>(targets_obj, "targets", {a.M});
+  a.mask = reinterpret_cast<const uint8_t*>(optional_checked<bool>(mask_obj, "mask", {a.M}));
+  for (int64_t m = 0; m < a.M; ++m) {
+    const int64_t t = a.targets[m];
+    if ((a.mask == nullptr || a.mask[m]) && t != ignore_index && (t < 0 || t >= a.V)) {
+      throw py::value_error("targets: expected class indices in [0, " + std::to_string(a.V) +
+                            ") or ignore_index=" + std::to_string(ignore_index) + ", got targets[" +
+                            std::to_string(m) + "] = " + std::to_string(t));
+    }
+  }
+  return a;
+}
+
+template <class Real>
+py::tuple xent_forward_impl(const py::array& logits_obj, const py::object& targets,
+                            const py::object& mask, int64_t ignore_index) {
+  const XentArgs a = checked_xent_args(logits_obj, targets, mask, ignore_index);
+  const Real* logits = checked<Real>(logits_obj, "logits", {a.M, a.V});
+  auto stats = empty<Real>({a.M, 2});
+  auto row_loss = empty<double>({a.M});
+  Real* stats_ptr = stats.mutable_data();
+  double* row_loss_ptr = row_loss.mutable_data();
+  int64_t count;
+  double total = 0.0;
+  {
+    py::gil_scoped_release release;
+    count = fastrnn::softmax_xent_forward<Real>(stats_ptr, row_loss_ptr, logits, a.targets, a.mask,
+                                                a.M, a.V, ignore_index);
+    for (int64_t m = 0; m < a.M; ++m) total += row_loss_ptr[m];  // in order: thread-count free
+  }
+  return py::make_tuple(total, count, stats);
+}
+
+template <class Real>
+py::array xent_backward_impl(const py::array& logits_obj, const py::object& targets,
+                             const py::object& mask, const py::object& stats_obj,
+                             int64_t ignore_index, double scale) {
+  const XentArgs a = checked_xent_args(logits_obj, targets, mask, ignore_index);
+  const Real* logits = checked<Real>(logits_obj, "logits", {a.M, a.V});
+  const Real* stats = checked<Real>(stats_obj, "stats", {a.M, 2});
+  auto dlogits = empty<Real>({a.M, a.V});
+  Real* d = dlogits.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastrnn::softmax_xent_backward<Real>(d, logits, stats, a.targets, a.mask, a.M, a.V,
+                                         ignore_index, static_cast<Real>(scale));
+  }
+  return std::move(dlogits);
+}
+
+bool is_float64_logits(const py::array& logits) {
+  if (logits.dtype().is(py::dtype::of<double>())) return true;
+  if (logits.dtype().is(py::dtype::of<float>())) return false;
+  throw py::type_error("logits: expected dtype float32 or float64, got " +
+                       std::string(py::str(logits.dtype())));
+}
+
+}  // namespace
+
+void bind_softmax_xent(py::module_& m) {
+  m.def(
+      "softmax_xent_forward",
+      [](const py::array& logits, const py::object& targets, const py::object& mask,
+         int64_t ignore_index) {
+        return is_float64_logits(logits)
+                   ? xent_forward_impl<double>(logits, targets, mask, ignore_index)
+                   : xent_forward_impl<float>(logits, targets, mask, ignore_index);
+      },
+      "Softmax cross-entropy over rows. Returns (sum of row losses in nats, counted rows, "
+      "stats [M, 2] for the backward).",
+      py::arg("logits"), py::arg("targets"), py::arg("mask"), py::arg("ignore_index"));
+  m.def(
+      "softmax_xent_backward",
+      [](const py::array& logits, const py::object& targets, const py::object& mask,
+         const py::object& stats, int64_t ignore_index, double scale) {
+        return is_float64_logits(logits)
+                   ? xent_backward_impl<double>(logits, targets, mask, stats, ignore_index, scale)
+                   : xent_backward_impl<float>(logits, targets, mask, stats, ignore_index, scale);
+      },
+      "Gradient of the loss (times scale) with respect to logits [M, V].", py::arg("logits"),
+      py::arg("targets"), py::arg("mask"), py::arg("stats"), py::arg("ignore_index"),
+      py::arg("scale"));
+}
+
+// ============================================================================================
+// Linear: x [M, I], weight [O, I], bias [O] or None, all of one float dtype; the gradients of
+// the weight and bias accumulate in place.
+// ============================================================================================
+
+namespace {
+
+template <class Real>
+py::array linear_forward_impl(const py::array& x_obj, const py::object& w_obj,
+                              const py::object& b_obj) {
+  if (x_obj.ndim() != 2) {
+    throw py::value_error("x: expected 2 dimensions [M, I], got shape " +
+                          shape_str(shape_of(x_obj)));
+  }
+  if (!py::isinstance<py::array>(w_obj) || py::reinterpret_borrow<py::array>(w_obj).ndim() != 2) {
+    throw py::value_error("weight: expected a 2-dimensional array [O, I]");
+  }
+  const int64_t M = x_obj.shape(0), I = x_obj.shape(1);
+  const int64_t O = py::reinterpret_borrow<py::array>(w_obj).shape(0);
+  const Real* x = checked<Real>(x_obj, "x", {M, I});
+  const Real* w = checked<Real>(w_obj, "weight", {O, I});
+  const Real* b = optional_checked<Real>(b_obj, "bias", {O});
+  auto y = empty<Real>({M, O});
+  Real* y_ptr = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastrnn::linear_forward<Real>(y_ptr, x, w, b, M, I, O);
+  }
+  return std::move(y);
+}
+
+template <class Real>
+py::array linear_backward_impl(const py::array& dy_obj, const py::object& x_obj,
+                               const py::object& w_obj, const py::object& dw_obj,
+                               const py::object& db_obj) {
+  if (dy_obj.ndim() != 2 || !py::isinstance<py::array>(w_obj) ||
+      py::reinterpret_borrow<py::array>(w_obj).ndim() != 2) {
+    throw py::value_error("dy: expected [M, O] and weight [O, I]");
+  }
+  const int64_t M = dy_obj.shape(0), O = dy_obj.shape(1);
+  const int64_t I = py::reinterpret_borrow<py::array>(w_obj).shape(1);
+  const Real* dy = checked<Real>(dy_obj, "dy", {M, O});
+  const Real* x = checked<Real>(x_obj, "x", {M, I});
+  const Real* w = checked<Real>(w_obj, "weight", {O, I});
+  Real* dw = mutable_checked<Real>(dw_obj, "grad weight", {O, I});
+  if (dw == nullptr) throw py::type_error("grad weight: expected an array, got None");
+  Real* db = mutable_checked<Real>(db_obj, "grad bias", {O});
+  auto dx = empty<Real>({M, I});
+  Real* dx_ptr = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastrnn::linear_backward<Real>(dx_ptr, dw, db, dy, x, w, M, I, O);
+  }
+  return std::move(dx);
+}
+
+}  // namespace
+
+void bind_linear(py::module_& m) {
+  m.def(
+      "linear_forward",
+      [](const py::array& x, const py::object& weight, const py::object& bias) {
+        return is_float64(x) ? linear_forward_impl<double>(x, weight, bias)
+                             : linear_forward_impl<float>(x, weight, bias);
+      },
+      "y [M, O] = x [M, I] weight^T [I, O] (+ bias [O]), one GEMM over fastrnn's threads.",
+      py::arg("x"), py::arg("weight"), py::arg("bias"));
+  m.def(
+      "linear_backward",
+      [](const py::array& dy, const py::object& x, const py::object& weight,
+         const py::object& grad_weight, const py::object& grad_bias) {
+        return is_float64(dy) ? linear_backward_impl<double>(dy, x, weight, grad_weight, grad_bias)
+                              : linear_backward_impl<float>(dy, x, weight, grad_weight, grad_bias);
+      },
+      "Returns dx [M, I] = dy weight; accumulates grad_weight += dy^T x and grad_bias += "
+      "column sums of dy.",
+      py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("grad_weight"), py::arg("grad_bias"));
 }

@@ -1,0 +1,294 @@
+"""Character-level language model: a 2-layer LSTM trained on a text file with fastrnn's numpy API.
+
+    python examples/char_lm.py                 # full run, also trains the same model in PyTorch
+    python examples/char_lm.py --quick         # a short run (about 20 s), no PyTorch
+    python examples/char_lm.py --data my.txt --steps 3000 --no-compare-torch
+
+The text is cut into N parallel streams read in chunks of k characters (truncated backpropagation
+through time: each chunk starts from the previous chunk's final state, and no gradient flows into
+the previous chunk). Model: Embedding -> LSTM (2 layers) -> Linear -> softmax cross-entropy,
+trained with Adam and gradient-norm clipping. It reports the validation loss (nats/char) and
+perplexity on the last 10% of the text, samples new text at a temperature, and saves a plot of the
+losses. With --compare-torch (on by default in the full run) the same model — the same initial
+weights, batches and optimiser — is trained in PyTorch for the same steps, and both validation
+losses and training wall times are printed. The last line is `RESULT {json}` for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import fastrnn
+import numpy as np
+from fastrnn import nn, optim
+
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tinyshakespeare.txt"
+)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a UTF-8 text file")
+    p.add_argument("--out", type=Path, default=Path("examples_out"), help="directory for the plot")
+    p.add_argument("--quick", action="store_true", help="a short run with a small model")
+    p.add_argument("--steps", type=int, help="optimiser steps (default 600, quick 150)")
+    p.add_argument("--batch-size", type=int, help="parallel streams N (default 32, quick 16)")
+    p.add_argument("--seq-len", type=int, help="TBPTT chunk length k (default 100, quick 32)")
+    p.add_argument("--hidden", type=int, help="LSTM hidden units (default 256, quick 96)")
+    p.add_argument("--embed", type=int, default=64, help="embedding size")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+    p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clip")
+    p.add_argument("--threads", type=int, help="threads for fastrnn and torch (default: all)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
+    p.add_argument("--sample-len", type=int, default=300, help="characters to sample")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--compare-torch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also train the same model in PyTorch (default: on, off with --quick)",
+    )
+    args = p.parse_args(argv)
+    quick = args.quick
+    for name, full, small in (
+        ("steps", 600, 150),
+        ("batch_size", 32, 16),
+        ("seq_len", 100, 32),
+        ("hidden", 256, 96),
+    ):
+        if getattr(args, name) is None:
+            setattr(args, name, small if quick else full)
+    if args.compare_torch is None:
+        args.compare_torch = not quick
+    return args
+
+
+def load_text(path: Path):
+    """Returns (ids int64 [C], alphabet str) for the characters of a text file."""
+    text = path.read_text(encoding="utf-8")
+    alphabet = "".join(sorted(set(text)))
+    lookup = {ch: i for i, ch in enumerate(alphabet)}
+    return np.array([lookup[ch] for ch in text], dtype=np.int64), alphabet
+
+
+def streams(ids, N: int):
+    """Cuts ids [C] into N parallel streams, time-major [C // N, N]."""
+    L = len(ids) // N
+    return np.ascontiguousarray(ids[: N * L].reshape(N, L).T)
+
+
+def batches(data, k: int, steps: int):
+    """Yields (x [k, N], y [k, N], starts_epoch) for `steps` TBPTT chunks, cycling over data."""
+    chunks = list(nn.tbptt_chunks(len(data) - 1, k, drop_last=True))
+    for step in range(steps):
+        start, stop = chunks[step % len(chunks)]
+        yield data[start:stop], data[start + 1 : stop + 1], step % len(chunks) == 0
+
+
+class CharLM:
+    """Embedding -> 2-layer LSTM (state carried across chunks) -> Linear, on fastrnn.nn."""
+
+    def __init__(self, V: int, E: int, H: int, seed: int):
+        self.embedding = nn.Embedding(V, E, seed=seed)
+        self.lstm = fastrnn.LSTM(E, H, num_layers=2, seed=seed + 1)
+        self.model = nn.Sequential(
+            self.embedding,
+            nn.Recurrent(self.lstm, carry_state=True),
+            nn.Linear(H, V, seed=seed + 2),
+        )
+        self.loss_fn = nn.SoftmaxCrossEntropy()
+
+    def train_step(self, opt, x, y, clip: float, reset: bool) -> float:
+        if reset:
+            self.model[1].reset_state()
+        opt.zero_grad()
+        loss = self.loss_fn(self.model(x), y)  # model(x): [k, N, V]
+        self.model.backward(self.loss_fn.backward())
+        optim.clip_grad_norm([self.model], clip)
+        opt.step()
+        return loss
+
+    def evaluate(self, data, k: int) -> float:
+        """Mean loss (nats/char) over a time-major [L, N] id array, state carried, no dropout."""
+        state, total, count = None, 0.0, 0
+        loss_fn = nn.SoftmaxCrossEntropy(reduction="sum")
+        for start, stop in nn.tbptt_chunks(len(data) - 1, k):
+            emb = self.embedding.forward(data[start:stop])
+            out, state = self.lstm.forward(emb, state, training=False)
+            total += loss_fn(self.model[2].forward(out), data[start + 1 : stop + 1])
+            count += loss_fn.count
+        return total / count
+
+    def sample(self, first: int, length: int, temperature: float, rng) -> list[int]:
+        """Generates `length` ids after `first`, one LSTM step at a time."""
+        ids, state = [first], None
+        for _ in range(length):
+            emb = self.embedding.params["weight"][ids[-1]][None, None]  # [1, 1, E]
+            out, state = self.lstm.forward(emb, state, training=False)
+            logits = self.model[2].forward(out[0, 0]).astype(np.float64) / temperature
+            p = np.exp(logits - logits.max())
+            ids.append(int(rng.choice(len(p), p=p / p.sum())))
+        return ids[1:]
+
+
+def train_torch(lm: CharLM, init_state: dict, train, val, args):
+    """Trains the same model in PyTorch from the same initial weights and batches.
+    Returns (losses, seconds, validation loss)."""
+    # On a machine with few cores torch's idle OpenMP workers otherwise spin on the cores its
+    # next parallel region needs (README, "PyTorch drop-in"): PASSIVE is torch's faster setting.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(fastrnn.get_num_threads())  # the same thread count as fastrnn
+
+    class TorchLM(torch.nn.Module):
+        def __init__(self, V, E, H):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(V, E)
+            self.lstm = torch.nn.LSTM(E, H, num_layers=2)
+            self.out = torch.nn.Linear(H, V)
+
+        def forward(self, x, state):
+            y, state = self.lstm(self.embedding(x), state)
+            return self.out(y), state
+
+    V, E = lm.embedding.params["weight"].shape
+    model = TorchLM(V, E, args.hidden)
+    with torch.no_grad():
+        model.embedding.weight.copy_(torch.from_numpy(init_state["0.weight"]))
+        for name, p in model.lstm.named_parameters():
+            p.copy_(torch.from_numpy(init_state["1." + name]))
+        model.out.weight.copy_(torch.from_numpy(init_state["2.weight"]))
+        model.out.bias.copy_(torch.from_numpy(init_state["2.bias"]))
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    losses, state = [], None
+    start = time.perf_counter()
+    for x, y, reset in batches(train, args.seq_len, args.steps):
+        if reset:
+            state = None
+        opt.zero_grad()
+        logits, state = model(torch.from_numpy(x), state)
+        state = tuple(s.detach() for s in state)
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, V), torch.from_numpy(y).reshape(-1)
+        )
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        losses.append(loss.item())
+    seconds = time.perf_counter() - start
+    with torch.inference_mode():
+        state, total, count = None, 0.0, 0
+        for a, b in nn.tbptt_chunks(len(val) - 1, args.seq_len):
+            logits, state = model(torch.from_numpy(val[a:b]), state)
+            target = torch.from_numpy(val[a + 1 : b + 1]).reshape(-1)
+            total += torch.nn.functional.cross_entropy(
+                logits.reshape(-1, V), target, reduction="sum"
+            ).item()
+            count += target.numel()
+    return losses, seconds, total / count
+
+
+def plot(path: Path, losses, torch_losses, val_loss, torch_val):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def smooth(v, w=20):
+        v = np.asarray(v)
+        return np.convolve(v, np.ones(w) / w, mode="valid") if len(v) > w else v
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(smooth(losses), label=f"fastrnn train (val {val_loss:.3f})")
+    if torch_losses is not None:
+        ax.plot(smooth(torch_losses), label=f"PyTorch train (val {torch_val:.3f})", alpha=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats/char), moving average")
+    ax.set_title("Character LSTM language model")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        fastrnn.set_num_threads(args.threads)
+    threads = fastrnn.get_num_threads()
+    ids, alphabet = load_text(args.data)
+    split = int(0.9 * len(ids))
+    train = streams(ids[:split], args.batch_size)
+    val_ids = ids[split:] if not args.quick else ids[split : split + 20000]
+    val = streams(val_ids, args.batch_size)
+    print(
+        f"text: {len(ids)} characters, alphabet of {len(alphabet)}; train {train.shape}, "
+        f"val {val.shape} (time-major [L, N]); {threads} threads"
+    )
+
+    lm = CharLM(len(alphabet), args.embed, args.hidden, args.seed)
+    init_state = lm.model.state_dict()
+    opt = optim.Adam([lm.model], lr=args.lr)
+    losses = []
+    start = time.perf_counter()
+    for step, (x, y, reset) in enumerate(batches(train, args.seq_len, args.steps)):
+        losses.append(lm.train_step(opt, x, y, args.clip, reset))
+        if (step + 1) % max(1, args.steps // 10) == 0:
+            print(f"step {step + 1:5d}  train loss {np.mean(losses[-20:]):.4f}", flush=True)
+    seconds = time.perf_counter() - start
+    val_loss = lm.evaluate(val, args.seq_len)
+    print(
+        f"fastrnn: validation loss {val_loss:.4f} nats/char, perplexity "
+        f"{nn.perplexity(val_loss):.2f}, training {seconds:.1f} s "
+        f"({seconds / args.steps * 1e3:.1f} ms/step)"
+    )
+
+    rng = np.random.default_rng(args.seed)
+    first = alphabet.index("\n") if "\n" in alphabet else 0
+    text = "".join(alphabet[i] for i in lm.sample(first, args.sample_len, args.temperature, rng))
+    print(f"--- sample (temperature {args.temperature}) ---\n{text}\n---")
+
+    result = {
+        "val_loss": val_loss,
+        "val_perplexity": nn.perplexity(val_loss),
+        "train_loss": float(np.mean(losses[-20:])),
+        "steps": args.steps,
+        "seconds": seconds,
+        "threads": threads,
+    }
+    torch_losses = torch_val = None
+    if args.compare_torch:
+        torch_losses, torch_seconds, torch_val = train_torch(lm, init_state, train, val, args)
+        import torch
+
+        print(
+            f"PyTorch {torch.__version__}: validation loss {torch_val:.4f} nats/char, "
+            f"training {torch_seconds:.1f} s ({torch_seconds / args.steps * 1e3:.1f} ms/step)"
+        )
+        print(
+            f"difference {val_loss - torch_val:+.4f} nats/char; fastrnn's time / PyTorch's = "
+            f"{seconds / torch_seconds:.2f}"
+        )
+        result.update(
+            torch_val_loss=torch_val,
+            torch_seconds=torch_seconds,
+            time_ratio=seconds / torch_seconds,
+        )
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot_path = args.out / "char_lm.png"
+    plot(plot_path, losses, torch_losses, val_loss, torch_val)
+    result["plot"] = str(plot_path)
+    print(f"plot: {plot_path}")
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Argument checks shared by the fastrnn.nn modules: each raises TypeError/ValueError naming the
+argument, the expected and the actual type, dtype or shape."""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_array(value, name: str) -> np.ndarray:
+    """Returns `value` (numpy array, torch tensor or nested sequence) as a numpy array."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value)
+    except Exception as e:  # noqa: BLE001 - any conversion failure is a type error here
+        raise TypeError(f"{name}: expected a numpy array, got {type(value).__name__}") from e
+
+
+def float_array(value, name: str, dtype) -> np.ndarray:
+    """`value` as a C-contiguous array of exactly `dtype` (float32 or float64)."""
+    a = as_array(value, name)
+    if a.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {a.dtype}")
+    return np.ascontiguousarray(a)
+
+
+def int_array(value, name: str) -> np.ndarray:
+    """`value` as a C-contiguous int64 array (any integer dtype accepted, bool refused)."""
+    a = as_array(value, name)
+    if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"{name}: expected an integer array, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def float_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+    return dtype
+
+
+def positive_int(value, name: str) -> int:
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+    return value
+
+
+def probability(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a probability in [0, 1), got {value}")
+    return float(value)

@@ -1,0 +1,58 @@
+"""Dropout: zeroes each element with probability p in training and scales the rest by 1/(1-p)
+(inverted dropout), drawing from its own seeded generator; the identity at inference."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastrnn.nn._checks import as_array, probability
+
+
+class Dropout:
+    """torch.nn.Dropout(p) with a seeded numpy generator (`seed`). No parameters."""
+
+    params: dict = {}
+    grads: dict = {}
+
+    def __init__(self, p: float = 0.5, *, seed=None):
+        self.p = probability(p, "p")
+        self._rng = np.random.default_rng(seed)
+        self._mask = None
+
+    def forward(self, x, training: bool = True):
+        """x: any shape, float. Returns x with dropped elements (training) or x itself."""
+        x = as_array(x, "x")
+        if x.dtype not in (np.float32, np.float64):
+            raise TypeError(f"x: expected dtype float32 or float64, got {x.dtype}")
+        if not training or self.p == 0.0:
+            self._mask = None
+            self._shape = x.shape
+            return x
+        keep = 1.0 - self.p
+        self._mask = (self._rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        self._shape = x.shape
+        return x * self._mask
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """dy: like forward's output -> dx."""
+        if not hasattr(self, "_shape"):
+            raise RuntimeError("backward: call forward first")
+        dy = as_array(dy, "dy")
+        if dy.shape != self._shape:
+            raise ValueError(f"dy: expected shape {self._shape}, got {dy.shape}")
+        return dy if self._mask is None else dy * self._mask
+
+    def zero_grad(self) -> None:
+        """Nothing to reset (no parameters)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if state_dict:
+            raise ValueError(f"state_dict: unexpected keys {sorted(state_dict)}")
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"

@@ -1,0 +1,98 @@
+"""SoftmaxCrossEntropy: the fused softmax + negative log-likelihood of a classifier or language
+model head, forward and backward in C++ (numerically stable, GIL released, rows split over
+fastrnn's threads), with torch.nn.functional.cross_entropy's ignore_index and reductions."""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+from fastrnn import _C
+from fastrnn.nn._checks import as_array, int_array
+
+
+class SoftmaxCrossEntropy:
+    """loss = mean (or sum) over counted positions of -log softmax(logits)[target], in nats.
+
+    A position counts when its target is not `ignore_index` and, if a mask is given, its mask
+    entry is True. With no counted position the mean is nan (as torch) and the gradient zero.
+    Has no parameters (`params` and `grads` are empty)."""
+
+    params: dict = {}
+    grads: dict = {}
+
+    def __init__(self, ignore_index: int = -100, reduction: str = "mean"):
+        try:
+            self.ignore_index = operator.index(ignore_index)
+        except TypeError:
+            raise TypeError(
+                f"ignore_index: expected an int, got {type(ignore_index).__name__}"
+            ) from None
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+        self._saved = None
+
+    def forward(self, logits, targets, mask=None) -> float:
+        """logits: [..., V] float32/float64; targets: [...] int; mask: [...] bool or None.
+        Returns the loss (a Python float)."""
+        logits = as_array(logits, "logits")
+        if logits.dtype not in (np.float32, np.float64):
+            raise TypeError(f"logits: expected dtype float32 or float64, got {logits.dtype}")
+        if logits.ndim < 1:
+            raise ValueError(f"logits: expected shape [..., V], got {logits.shape}")
+        targets = int_array(targets, "targets")
+        if targets.shape != logits.shape[:-1]:
+            raise ValueError(
+                f"targets: expected shape {logits.shape[:-1]} (logits' shape without V), "
+                f"got {targets.shape}"
+            )
+        if mask is not None:
+            mask = as_array(mask, "mask")
+            if mask.dtype != np.bool_:
+                raise TypeError(f"mask: expected dtype bool, got {mask.dtype}")
+            if mask.shape != targets.shape:
+                raise ValueError(f"mask: expected shape {targets.shape}, got {mask.shape}")
+            mask = np.ascontiguousarray(mask).reshape(-1)
+        shape = logits.shape
+        logits2 = np.ascontiguousarray(logits).reshape(-1, shape[-1])  # [M, V]
+        targets1 = targets.reshape(-1)  # [M]
+        total, count, stats = _C.softmax_xent_forward(logits2, targets1, mask, self.ignore_index)
+        self._saved = (logits2, targets1, mask, stats, count, shape)
+        if self.reduction == "sum":
+            return float(total)
+        return float(total / count) if count else float("nan")
+
+    __call__ = forward
+
+    @property
+    def count(self) -> int:
+        """Positions counted by the last forward."""
+        if self._saved is None:
+            raise RuntimeError("count: call forward first")
+        return self._saved[4]
+
+    def backward(self, dloss: float = 1.0):
+        """Returns dlogits (shape of logits) for an upstream gradient `dloss` of the loss."""
+        if self._saved is None:
+            raise RuntimeError("backward: call forward first")
+        if isinstance(dloss, bool) or not isinstance(dloss, numbers.Real):
+            raise TypeError(f"dloss: expected a float, got {type(dloss).__name__}")
+        logits2, targets1, mask, stats, count, shape = self._saved
+        scale = float(dloss)
+        if self.reduction == "mean":
+            scale = scale / count if count else 0.0
+        d = _C.softmax_xent_backward(logits2, targets1, mask, stats, self.ignore_index, scale)
+        return d.reshape(shape)
+
+    def zero_grad(self) -> None:
+        """Nothing to reset (no parameters); present so the module fits a Sequential."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if state_dict:
+            raise ValueError(f"state_dict: unexpected keys {sorted(state_dict)}")

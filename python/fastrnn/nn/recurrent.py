@@ -1,0 +1,107 @@
+"""Recurrent: adapts a numpy recurrent layer (fastrnn.RNN / LSTM / GRU), whose forward returns
+(y, state), to the one-input one-output module protocol of Sequential, and optionally carries its
+final state into the next forward (truncated backpropagation through time)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _copy_state(state):
+    return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()
+
+
+class Recurrent:
+    """Recurrent(layer, output="sequence" | "last", carry_state=False).
+
+    forward(x [T, N, I], training=True, *, hx=None, lengths=None) returns
+      - output="sequence": the layer's y [T, N, D*S];
+      - output="last": the top layer's final hidden state [N, D*S] (both directions concatenated,
+        forward first), i.e. the state after each sequence's last real step when `lengths` is
+        given — what a sequence classifier reads.
+    The final state is kept in `.state` (h_n, or (h_n, c_n) for LSTM).
+
+    carry_state=True is truncated BPTT: each forward without `hx` starts from the previous
+    forward's final state (copied), and backward drops the gradient with respect to that initial
+    state, so no gradient flows into the previous chunk. `reset_state()` starts again from zeros.
+
+    params, grads, zero_grad, state_dict and load_state_dict are the layer's (unprefixed names).
+    backward(dy) returns dx and keeps the initial-state gradient in `.dhx`.
+    """
+
+    def __init__(self, layer, output: str = "sequence", *, carry_state: bool = False):
+        if output not in ("sequence", "last"):
+            raise ValueError(f"output: expected 'sequence' or 'last', got {output!r}")
+        if not hasattr(layer, "num_layers") or not hasattr(layer, "backward"):
+            raise TypeError(
+                f"layer: expected a fastrnn.RNN, LSTM or GRU, got {type(layer).__name__}"
+            )
+        if getattr(layer, "batch_first", False):
+            raise ValueError("layer: Recurrent expects a time-major layer (batch_first=False)")
+        self.layer = layer
+        self.output = output
+        self.carry_state = bool(carry_state)
+        self.state = None
+        self.dhx = None
+        self._lstm = layer.mode == "lstm"
+
+    @property
+    def params(self) -> dict:
+        return self.layer.params
+
+    @property
+    def grads(self) -> dict:
+        return self.layer.grads
+
+    @property
+    def _rng(self):
+        return self.layer._rng
+
+    def zero_grad(self) -> None:
+        self.layer.zero_grad()
+
+    def state_dict(self) -> dict:
+        return self.layer.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.layer.load_state_dict(state_dict)
+
+    def reset_state(self) -> None:
+        """Forget the carried state: the next forward starts from zeros."""
+        self.state = None
+
+    def forward(self, x, training: bool = True, *, hx=None, lengths=None):
+        """x: [T, N, I]. Returns y [T, N, D*S] or, with output="last", [N, D*S]."""
+        if hx is None and self.carry_state and self.state is not None:
+            hx = self.state
+        y, state = self.layer.forward(x, hx, lengths=lengths, training=training)
+        self.state = _copy_state(state)
+        self._y_shape = y.shape
+        if self.output == "sequence":
+            return y
+        h_n = state[0] if self._lstm else state
+        D = self.layer.num_directions
+        return np.concatenate(list(h_n[-D:]), axis=1) if D > 1 else h_n[-1]
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """dy: like forward's output -> dx [T, N, I]; the layer's grads accumulate."""
+        if self.output == "sequence":
+            dx, dhx = self.layer.backward(dy)
+        else:
+            h_n = self.state[0] if self._lstm else self.state
+            D, S = self.layer.num_directions, h_n.shape[2]
+            dy = np.asarray(dy)
+            if dy.shape != (h_n.shape[1], D * S):
+                raise ValueError(f"dy: expected shape {(h_n.shape[1], D * S)}, got {dy.shape}")
+            dh_n = np.zeros_like(h_n)
+            for d in range(D):
+                dh_n[h_n.shape[0] - D + d] = dy[:, d * S : (d + 1) * S]
+            dstate = (dh_n, np.zeros_like(self.state[1])) if self._lstm else dh_n
+            dx, dhx = self.layer.backward(np.zeros(self._y_shape, h_n.dtype), dstate)
+        self.dhx = dhx
+        return dx
+
+    def __repr__(self) -> str:
+        return f"Recurrent({self.layer!r}, output={self.output!r})"

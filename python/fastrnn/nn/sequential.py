@@ -1,0 +1,85 @@
+"""Sequential: chains modules; forward runs them in order and backward in reverse, and the
+parameters, gradients and state_dict carry torch.nn.Sequential's index prefixes ("0.weight")."""
+
+from __future__ import annotations
+
+import inspect
+
+
+def _takes_training(module) -> bool:
+    try:
+        return "training" in inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class Sequential:
+    """Sequential(*modules): each module has forward(x[, training]) -> y and backward(dy) -> dx.
+
+    A recurrent layer (fastrnn.RNN / LSTM / GRU, whose forward returns (y, state)) goes in
+    through `fastrnn.nn.Recurrent(layer)`. `forward(x, training=True)` passes `training` to the
+    modules whose forward accepts it (Dropout, Recurrent). `params` and `grads` are fresh dicts
+    each time they are read, holding the modules' own arrays under "index.name"."""
+
+    def __init__(self, *modules):
+        for i, m in enumerate(modules):
+            for attr in ("forward", "backward", "params", "grads"):
+                if not hasattr(m, attr):
+                    raise TypeError(
+                        f"modules[{i}]: {type(m).__name__} has no {attr!r} (wrap a recurrent "
+                        "layer in fastrnn.nn.Recurrent)"
+                    )
+        self.modules = list(modules)
+        self._training_arg = [_takes_training(m) for m in self.modules]
+
+    def __getitem__(self, i):
+        return self.modules[i]
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    @property
+    def params(self) -> dict:
+        return {f"{i}.{k}": v for i, m in enumerate(self.modules) for k, v in m.params.items()}
+
+    @property
+    def grads(self) -> dict:
+        return {f"{i}.{k}": v for i, m in enumerate(self.modules) for k, v in m.grads.items()}
+
+    def zero_grad(self) -> None:
+        for m in self.modules:
+            m.zero_grad()
+
+    def state_dict(self) -> dict:
+        return {
+            f"{i}.{k}": v for i, m in enumerate(self.modules) for k, v in m.state_dict().items()
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        parts = [{} for _ in self.modules]
+        for key, value in state_dict.items():
+            index, _, name = key.partition(".")
+            if not index.isdigit() or int(index) >= len(self.modules) or not name:
+                raise ValueError(f"state_dict: unexpected key {key!r}")
+            parts[int(index)][name] = value
+        for i, (m, part) in enumerate(zip(self.modules, parts, strict=True)):
+            try:
+                m.load_state_dict(part)
+            except ValueError as e:
+                raise ValueError(f"state_dict (module {i}): {e}") from e
+
+    def forward(self, x, training: bool = True):
+        for m, takes_training in zip(self.modules, self._training_arg, strict=True):
+            x = m.forward(x, training=training) if takes_training else m.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dy):
+        for m in reversed(self.modules):
+            dy = m.backward(dy)
+        return dy
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {m!r}" for i, m in enumerate(self.modules))
+        return f"Sequential({inner}\n)"

@@ -1,0 +1,67 @@
+"""Adam (Kingma & Ba 2015) with torch.optim.Adam's update rule and L2 weight decay added to the
+gradient. RowGrad parameters are updated lazily, as torch.optim.SparseAdam: only the touched
+rows' moments and values change, with the parameter's step count for the bias corrections
+(SparseAdam's rule except that eps enters after the bias correction, as in dense Adam)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastrnn.nn.embedding import RowGrad
+from fastrnn.optim.optimizer import Optimizer, check_rate
+
+
+class Adam(Optimizer):
+    """m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²; p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t)
+    + eps), with g += weight_decay * p first."""
+
+    _hyper = ("betas", "eps", "weight_decay")
+
+    def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(modules, lr)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise TypeError(f"betas: expected a pair of floats, got {betas!r}") from None
+        self.betas = (check_rate(b1, "betas[0]", upper=1.0), check_rate(b2, "betas[1]", upper=1.0))
+        self.eps = check_rate(eps, "eps")
+        self.weight_decay = check_rate(weight_decay, "weight_decay")
+
+    def _update(self, key, p, g) -> None:
+        rows = None
+        if isinstance(g, RowGrad):
+            rows, g = g.indices, g.values
+        s = self.state.get(key)
+        if s is None:
+            s = self.state[key] = {
+                "step": 0,
+                "exp_avg": np.zeros_like(p),
+                "exp_avg_sq": np.zeros_like(p),
+            }
+        s["step"] += 1
+        if rows is not None and rows.size == 0:
+            return
+        b1, b2 = self.betas
+        t = s["step"]
+        step_size = self.lr / (1.0 - b1**t)
+        bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
+        if rows is None:
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            m, v = s["exp_avg"], s["exp_avg_sq"]
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            p -= step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + self.eps))
+        else:
+            p_rows = p[rows]
+            if self.weight_decay:
+                g = g + self.weight_decay * p_rows
+            m = b1 * s["exp_avg"][rows] + (1.0 - b1) * g
+            v = b2 * s["exp_avg_sq"][rows] + (1.0 - b2) * (g * g)
+            s["exp_avg"][rows] = m
+            s["exp_avg_sq"][rows] = v
+            p[rows] = p_rows - step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + self.eps))
