@@ -8,13 +8,11 @@ a model trains in another thread: they read the shared array and never resize it
 from __future__ import annotations
 
 import json
-import os
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from fastrnn._atomic import atomic_write
+from fastrnn._npz import read_npz
 from fastrnn.word2vec_format import read_word2vec, write_word2vec
 
 _FORMAT = "fastrnn.keyedvectors"
@@ -505,61 +503,18 @@ def save_npz(fname, meta: dict, arrays: dict) -> None:
 
 
 def load_npz(fname, expected_format: str) -> tuple[dict, dict]:
-    """Reads a file written by save_npz: (metadata, arrays). Nothing in it is trusted: only
-    uncompressed .npy members of numeric dtypes are read (never pickled objects), each only after
-    its declared size is checked against the member's real size; anything else is a ValueError
-    naming the file."""
-    fname = os.fspath(fname)
-    if not Path(fname).exists():
-        raise FileNotFoundError(fname)
-    arrays = {}
-    try:
-        with zipfile.ZipFile(fname) as z:
-            for info in z.infolist():
-                name = info.filename
-                if not name.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED:
-                    raise ValueError(f"unexpected member {name!r}")
-                arrays[name[: -len(".npy")]] = _read_npy_member(z, info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise ValueError(f"{fname}: not a readable {expected_format} file ({e})") from None
+    """Reads a file written by save_npz: (metadata, arrays), through the checked reader
+    (fastrnn._npz: no pickle, sizes checked before reading); anything malformed is a
+    ValueError naming the file."""
+    arrays = read_npz(fname)
     blob = arrays.pop("__meta__", None)
     if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
         raise ValueError(f"{fname}: not a fastrnn file (no metadata)")
     try:
         meta = json.loads(blob.tobytes().decode("utf8"))
-    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
         raise ValueError(f"{fname}: corrupt metadata ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != expected_format:
         got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"{fname}: expected a {expected_format} file, got {got!r}")
     return meta, arrays
-
-
-def _read_npy_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    """One .npy member as a writable array, its header checked before its data is read."""
-    with z.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"{info.filename}: unsupported .npy version {version}")
-        if dtype.hasobject or dtype.kind not in "biuf":
-            raise ValueError(f"{info.filename}: dtype {dtype} is not a plain number type")
-        count = 1
-        for s in shape:
-            count *= s
-        nbytes = count * dtype.itemsize
-        if nbytes > info.file_size:
-            raise ValueError(
-                f"{info.filename}: declares {shape} {dtype} ({nbytes} bytes) in "
-                f"{info.file_size} bytes"
-            )
-        data = f.read(nbytes)
-        if len(data) != nbytes:
-            raise ValueError(f"{info.filename}: truncated data")
-    order = "F" if fortran else "C"
-    return np.frombuffer(bytearray(data), dtype=dtype).reshape(shape, order=order)

@@ -1,10 +1,11 @@
 """Checkpoints: one .npz file holding the modules' parameters, the optimiser's and schedule's
 state, the random generators' states, the step and any extra JSON metadata. No pickle: arrays
 are npz members and everything else is one JSON document stored as a uint8 member, read back
-with np.load(allow_pickle=False). Saving is atomic (a temporary file in the same directory,
-then os.replace). Loading into freshly built objects resumes exactly: the next step gives the
-same numbers as a run that never stopped: the recurrent state a Recurrent(carry_state=True)
-carries between truncated-BPTT chunks is saved too."""
+by fastrnn._npz's checked reader (a malformed or hostile file is a ValueError). Saving is
+atomic (a temporary file in the same directory, then os.replace). Loading into freshly built
+objects resumes exactly: the next step gives the same numbers as a run that never stopped: the
+recurrent state a Recurrent(carry_state=True) carries between truncated-BPTT chunks is saved
+too."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import os
 import tempfile
 
 import numpy as np
+
+from fastrnn._npz import read_npz
 
 FORMAT = "fastrnn-checkpoint"
 VERSION = 1
@@ -141,13 +144,26 @@ def load_checkpoint(path, *, modules, optimizer=None, scheduler=None, rng=None) 
     parameters and generator, and the optimiser's, schedule's and `rng`'s states when given.
     Returns {"step": int, "extra": ...}."""
     modules = _check_modules(modules)
-    with np.load(os.fspath(path), allow_pickle=False) as z:
-        if _META not in z.files:
-            raise ValueError(f"path: {path} is not a fastrnn checkpoint (no metadata)")
-        meta = json.loads(z[_META].tobytes().decode())
-        arrays = {k: z[k] for k in z.files if k != _META}
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    arrays = read_npz(path)
+    blob = arrays.pop(_META, None)
+    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
+        raise ValueError(f"path: {path} is not a fastrnn checkpoint (no metadata)")
+    try:
+        meta = json.loads(blob.tobytes().decode())
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"path: {path} holds corrupt metadata ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise ValueError(f"path: {path} is not a fastrnn checkpoint of version {VERSION}")
+    try:
+        return _restore(meta, arrays, modules, optimizer, scheduler, rng)
+    except ValueError as e:
+        raise ValueError(f"path: {path}: {e}") from e
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        what = f"{type(e).__name__}: {e}"
+        raise ValueError(f"path: {path} is a corrupt checkpoint ({what})") from None
+
+
+def _restore(meta, arrays, modules, optimizer, scheduler, rng) -> dict:
     saved = meta["modules"]
     if set(saved) != set(modules):
         raise ValueError(f"modules: checkpoint has {sorted(saved)}, got {sorted(modules)}")
