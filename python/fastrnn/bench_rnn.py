@@ -425,7 +425,7 @@ def _arrays_in(obj, depth: int = 0) -> list[np.ndarray]:
 
 def _fastrnn_kept_bytes(layer, x, outputs) -> int | None:
     """Bytes the layer keeps for backward (every array in its saved state) + the outputs."""
-    cache = getattr(layer, "_cache", None)
+    cache = layer._thread_state()  # what this thread's training forward kept
     if cache is None:
         return None
     return numpy_bytes([*outputs, *_arrays_in(cache)], exclude=[x, *layer.params.values()])
@@ -535,8 +535,7 @@ def measure_rnn(
     else:
         mem_fr = numpy_bytes(outs_fr)
     del outs_fr
-    if hasattr(layer, "_cache"):
-        layer._cache = None  # so the forward below is measured from nothing kept
+    layer._set_thread_state(None)  # so the forward below is measured from nothing kept
     retained_fr = malloc_retained(lambda: layer.forward(x, training=training))
     layer.zero_grad()
     mem_pt = retained_pt = None

@@ -1,11 +1,12 @@
 // native_test.cpp — a plain C++ test program for the C++ core, built with AddressSanitizer,
 // UndefinedBehaviorSanitizer and LeakSanitizer (CMake option FASTRNN_SANITIZE, driven by
 // tests/test_sanitizers.py). It runs every layer mode's forward and backward (with and without
-// lengths, both directions, one and two threads), the one-step cell path and word2vec training on
-// a tiny corpus, and checks each result against an independent scalar reference written here
-// (forward), central finite differences (backward, float64), the float64 result (float32) and
-// each other (thread counts). Workspaces and reserves are filled with NaN before each call, so a
-// read of memory the core did not write shows up as a NaN in a checked result.
+// lengths, both directions, one and two threads), the one-step cell path, fastrnn.nn's linear and
+// softmax cross-entropy kernels and word2vec training on a tiny corpus, and checks each result
+// against an independent scalar reference written here (forward), central finite differences
+// (backward, float64), the float64 result (float32) and each other (thread counts). Workspaces and
+// reserves are filled with NaN before each call, so a read of memory the core did not write shows
+// up as a NaN in a checked result.
 //
 // Exit status 0 when every check passes; each failure prints one line.
 #include <cmath>
@@ -19,7 +20,9 @@
 #include <vector>
 
 #include "fastrnn/common.h"
+#include "fastrnn/linear.h"
 #include "fastrnn/rnn.h"
+#include "fastrnn/softmax_xent.h"
 #include "fastrnn/word2vec.h"
 
 namespace {
@@ -392,6 +395,74 @@ void check_refusals() {
   expect(threw, "validate: hidden_size 2^40 accepted");
 }
 
+// fastrnn.nn's kernels: the linear layer and the fused softmax cross-entropy (with a mask and an
+// ignored target) against direct loops, on one and two threads.
+void check_nn_kernels() {
+  const int64_t M = 37, I = 9, O = 13, V = 11;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  auto draw = [&](int64_t n) {
+    std::vector<double> v(static_cast<size_t>(n));
+    for (double& e : v) e = u(rng);
+    return v;
+  };
+  const std::vector<double> x = draw(M * I), w = draw(O * I), b = draw(O), dy = draw(M * O);
+  std::vector<double> y_ref(M * O), dx_ref(M * I, 0.0), dw_ref(O * I, 0.0), db_ref(O, 0.0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t o = 0; o < O; ++o) {
+      double a = b[o];
+      for (int64_t i = 0; i < I; ++i) a += x[m * I + i] * w[o * I + i];
+      y_ref[m * O + o] = a;
+      db_ref[o] += dy[m * O + o];
+      for (int64_t i = 0; i < I; ++i) {
+        dx_ref[m * I + i] += dy[m * O + o] * w[o * I + i];
+        dw_ref[o * I + i] += dy[m * O + o] * x[m * I + i];
+      }
+    }
+  const std::vector<double> logits = draw(M * V);
+  std::vector<int64_t> targets(M);
+  std::vector<uint8_t> mask(M);
+  for (int64_t m = 0; m < M; ++m) {
+    targets[m] = m % 7 == 3 ? -100 : static_cast<int64_t>(rng() % V);
+    mask[m] = m % 5 != 0;
+  }
+  for (int threads = 1; threads <= 2; ++threads) {
+    fastrnn::set_num_threads(threads);
+    auto y = poisoned<double>(M * O), dx = poisoned<double>(M * I);
+    std::vector<double> dw(O * I, 0.0), db(O, 0.0);
+    fastrnn::linear_forward<double>(y.data(), x.data(), w.data(), b.data(), M, I, O);
+    fastrnn::linear_backward<double>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(),
+                                     M, I, O);
+    expect(close(y, y_ref, 1e-12, 1e-12), "linear forward");
+    expect(close(dx, dx_ref, 1e-12, 1e-12) && close(dw, dw_ref, 1e-12, 1e-12) &&
+               close(db, db_ref, 1e-12, 1e-12),
+           "linear backward");
+    auto stats = poisoned<double>(2 * M);
+    auto row_loss = poisoned<double>(M);
+    auto dlogits = poisoned<double>(M * V);
+    const int64_t counted = fastrnn::softmax_xent_forward<double>(
+        stats.data(), row_loss.data(), logits.data(), targets.data(), mask.data(), M, V, -100);
+    fastrnn::softmax_xent_backward<double>(dlogits.data(), logits.data(), stats.data(),
+                                           targets.data(), mask.data(), M, V, -100, 0.5);
+    int64_t expected_count = 0;
+    for (int64_t m = 0; m < M; ++m) {
+      const bool counts = mask[m] && targets[m] != -100;
+      expected_count += counts;
+      double sum = 0;
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(logits[m * V + v]);
+      const double loss = counts ? std::log(sum) - logits[m * V + targets[m]] : 0.0;
+      expect(std::fabs(row_loss[m] - loss) < 1e-12, "softmax_xent row loss");
+      for (int64_t v = 0; v < V; ++v) {
+        const double p = std::exp(logits[m * V + v]) / sum - (v == targets[m] ? 1.0 : 0.0);
+        expect(std::fabs(dlogits[m * V + v] - (counts ? 0.5 * p : 0.0)) < 1e-12,
+               "softmax_xent gradient");
+      }
+    }
+    expect(counted == expected_count, "softmax_xent counted rows");
+  }
+  fastrnn::set_num_threads(1);
+}
+
 // word2vec: count a tiny corpus from a file, build the tables, train both architectures on ids
 // and on the file with two workers; vectors must stay finite and move.
 void check_word2vec(const std::string& dir) {
@@ -476,6 +547,7 @@ int main(int argc, char** argv) {
   check_step(CellMode::kGru, false, true, "gru step");
   check_step(CellMode::kGru, false, false, "gru reset_before step");
   check_refusals();
+  check_nn_kernels();
   check_word2vec(dir);
   std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "OK", failures);
   return failures ? 1 : 0;
