@@ -84,4 +84,4 @@ def test_word2vec_sizes_beyond_memory_raise_before_training():
     with pytest.raises((ValueError, MemoryError)):
         fastrnn.Word2Vec([["a", "b"]] * 5, vector_size=2**40, min_count=1, epochs=1)
     with pytest.raises((ValueError, MemoryError)):
-        fastrnn.KeyedVectors(2**62).add_vectors(["a"], np.zeros((1, 2**62), np.float32))
+        fastrnn.KeyedVectors(2**62, count=2**10)
