@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -234,6 +235,14 @@ def _meta(meta: dict) -> bytes:
     return _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
 
 
+def _lying_sizes(npz: bytes) -> bytes:
+    """The archive with its first member's sizes claimed as 2 GB in both zip headers."""
+    data = bytearray(npz)
+    struct.pack_into("<II", data, 18, 2_000_000_000, 2_000_000_000)  # local header
+    struct.pack_into("<II", data, data.find(b"PK\x01\x02") + 20, 2_000_000_000, 2_000_000_000)
+    return bytes(data)
+
+
 def hostile_npz(tmp_path) -> dict:
     _Payload.marker = str(tmp_path / "EXECUTED")
     good_meta = {"format": "fastrnn.keyedvectors", "version": 1, "index_to_key": ["a", "b"]}
@@ -270,6 +279,9 @@ def hostile_npz(tmp_path) -> dict:
             {"__meta__.npy": _meta(good_meta), "vectors.npy": vectors, "run.py": b"print(1)"}
         ),
         "not a zip": b"PK\x03\x04" + b"\x00" * 100,
+        "lying zip sizes": _lying_sizes(
+            _npz_bytes({"__meta__.npy": _meta(good_meta), "vectors.npy": vectors})
+        ),
     }
 
 

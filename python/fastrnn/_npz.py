@@ -18,12 +18,15 @@ def read_npz(path) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(path)
     arrays = {}
+    size = os.path.getsize(path)
     try:
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
                 name = info.filename
                 if not name.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED:
                     raise ValueError(f"unexpected member {name!r}")
+                if max(info.file_size, info.compress_size) > size:  # zipfile would read that much
+                    raise ValueError(f"{name}: declares more bytes than the archive holds")
                 arrays[name[: -len(".npy")]] = _read_member(z, info)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
