@@ -155,6 +155,8 @@ struct ForwardStep {
   int64_t N, H, G, GH;
   bool training, relu, peephole;
   CellMode mode;
+  int64_t next_step;  // +1 or -1: the direction of time, for prefetching the next step's rows
+  int64_t steps;
   const int64_t* lengths;
   float* gates;
   const float *b_ih, *b_hh, *w_ch;
@@ -188,6 +190,10 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
         yr[l] = 0.0f;
         hd[l] = hs[l];
       }
+      if (Training && G == 1) {  // the vanilla RNN saves the carried state here (rnn_layout.h)
+        float* g = a.gates + (t * N + n) * GH + j0;
+        for (int64_t l = 0; l < w; ++l) g[l] = hs[l];
+      }
       if (Training && a.mode == CellMode::kLstm) {
         for (int64_t l = 0; l < w; ++l) {
           a.cp_save[tn + l] = a.c[n * H + j0 + l];
@@ -197,6 +203,12 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       continue;
     }
     float* g = a.gates + (t * N + n) * GH + j0;
+    // The next step's input projection for these units comes from L3 (the whole [T,N,G*H] array
+    // is larger than L2): ask for it one step ahead.
+    if (t + a.next_step >= 0 && t + a.next_step < a.steps) {
+      const float* next = g + a.next_step * N * GH;
+      for (int64_t gate = 0; gate < G; ++gate) _mm_prefetch(next + gate * H, _MM_HINT_T1);
+    }
     if (a.mode == CellMode::kLstm) {
       float* cc = a.c + n * H + j0;
       const float* wci = a.w_ch + j0;
@@ -410,6 +422,8 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
                 d.mode == CellMode::kRnnRelu,
                 d.peephole,
                 d.mode,
+                reverse ? -1 : 1,
+                steps,
                 lengths,
                 gates,
                 b_ih,
@@ -422,12 +436,18 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
                 training ? reserve + rl.c_prev : nullptr,
                 training ? reserve + rl.extra : nullptr,
                 Wp};
-  // State buffers: in training each step reads the reserve's h_prev[t] and writes h_prev[next t];
-  // in inference two buffers alternate. `h` receives the final state.
+  // State buffers: in training with an h_prev array each step reads the reserve's h_prev[t] and
+  // writes h_prev[next t]; otherwise two buffers alternate (the vanilla RNN saves only h0).
+  // `h` receives the final state.
   float* ping = h;
   float* pong = workspace + fl.h2;
   auto step_t = [&](int64_t s) { return reverse ? steps - 1 - s : s; };
-  if (training) std::memcpy(reserve + rl.h_prev + step_t(0) * N * H, h, sizeof(float) * N * H);
+  const bool state_in_reserve = training && ReserveLayout::keeps_h_prev(d);
+  if (state_in_reserve) {
+    std::memcpy(reserve + rl.h_prev + step_t(0) * N * H, h, sizeof(float) * N * H);
+  } else if (training) {
+    std::memcpy(reserve + rl.h0, h, sizeof(float) * N * H);
+  }
 
   const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
   const int threads = threads_for(2 * N * GH * H, blocks);
@@ -439,7 +459,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
       const int64_t t = step_t(s);
       const float* src;
       float* dst;
-      if (training) {
+      if (state_in_reserve) {
         src = reserve + rl.h_prev + t * N * H;
         dst = s + 1 < steps ? reserve + rl.h_prev + step_t(s + 1) * N * H : pong;
       } else {
