@@ -159,7 +159,8 @@ struct ForwardStep {
   int64_t steps;
   const int64_t* lengths;
   float* gates;
-  const float *b_ih, *b_hh, *w_ch;
+  const float* bias;  // [G*H] b_ih + b_hh (GRU's n gate: b_ih only)
+  const float *b_hh, *w_ch;
   float clip;
   float* y;
   float* c;        // [N,H] running cell state
@@ -176,7 +177,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G, UB = unit_block(G);
   const int64_t j0 = ub * UB;
   const int64_t w = std::min<int64_t>(UB, H - j0);
-  const float* bi = a.b_ih + j0;
+  const float* bs = a.bias + j0;
   const float* bh = a.b_hh + j0;
   for (int64_t r = 0; r < R; ++r) {
     const int64_t n = r0 + r;
@@ -220,10 +221,10 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
         for (int64_t l = 0; l < width; ++l) {
           float i, f, gg, o, cn, m;
           cells::lstm_forward<decltype(peephole)::value>(
-              g[l] + tl[l] + bi[l] + bh[l], g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
-              g[2 * H + l] + tl[2 * kLanes + l] + bi[2 * H + l] + bh[2 * H + l],
-              g[3 * H + l] + tl[3 * kLanes + l] + bi[3 * H + l] + bh[3 * H + l], cc[l], wci[l],
-              wcf[l], wco[l], a.clip, i, f, gg, o, cn, m);
+              g[l] + tl[l] + bs[l], g[H + l] + tl[kLanes + l] + bs[H + l],
+              g[2 * H + l] + tl[2 * kLanes + l] + bs[2 * H + l],
+              g[3 * H + l] + tl[3 * kLanes + l] + bs[3 * H + l], cc[l], wci[l], wcf[l], wco[l],
+              a.clip, i, f, gg, o, cn, m);
           if (Training) {
             g[l] = i;
             g[H + l] = f;
@@ -249,9 +250,8 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       for (int64_t l = 0; l < w; ++l) {
         const float hn = tl[2 * kLanes + l] + bh[2 * H + l];
         float rr, z, nn, h;
-        cells::gru_forward(g[l] + tl[l] + bi[l] + bh[l],
-                           g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
-                           g[2 * H + l] + bi[2 * H + l], hn, hs[l], rr, z, nn, h);
+        cells::gru_forward(g[l] + tl[l] + bs[l], g[H + l] + tl[kLanes + l] + bs[H + l],
+                           g[2 * H + l] + bs[2 * H + l], hn, hs[l], rr, z, nn, h);
         if (Training) {
           g[l] = rr;
           g[H + l] = z;
@@ -264,7 +264,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
     } else if (a.relu) {
 #pragma omp simd
       for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(g[l] + tl[l] + bi[l] + bh[l], true);
+        const float h = cells::rnn_forward(g[l] + tl[l] + bs[l], true);
         if (Training) g[l] = h;
         hd[l] = h;
         yr[l] = h;
@@ -272,7 +272,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
     } else {
 #pragma omp simd
       for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(g[l] + tl[l] + bi[l] + bh[l], false);
+        const float h = cells::rnn_forward(g[l] + tl[l] + bs[l], false);
         if (Training) g[l] = h;
         hd[l] = h;
         yr[l] = h;
@@ -413,6 +413,9 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
   const ForwardLayout fl(d, steps, N, training);
   float* Wp = workspace + fl.packed;
   pack_forward(Wp, w_hh, G, H, H, unit_block(G));
+  float* bias = workspace + fl.bias;
+  const int64_t hh_bias_end = d.mode == CellMode::kGru ? 2 * H : GH;  // b_hn stays inside r·(…)
+  for (int64_t j = 0; j < GH; ++j) bias[j] = b_ih[j] + (j < hh_bias_end ? b_hh[j] : 0.0f);
 
   ForwardStep a{N,
                 H,
@@ -426,7 +429,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
                 steps,
                 lengths,
                 gates,
-                b_ih,
+                bias,
                 b_hh,
                 w_ch,
                 clip,

@@ -73,6 +73,7 @@ struct ForwardLayout {
   int64_t valid = 0;   // [N] bytes
   int64_t packed = 0;  // fused path: W_hhᵀ packed by unit blocks
   int64_t h2 = 0;      // [N,S] fused path: second state buffer
+  int64_t bias = 0;    // [G*H] fused path: b_ih + b_hh (GRU's n gate: b_ih only)
   int64_t total = 0;
 
   ForwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool training) {
@@ -93,6 +94,7 @@ struct ForwardLayout {
     take(valid, N);  // one element per row is more than a byte per row
     take(packed, round_up(H, 2 * kUnitBlock) * d.gates() * S);
     take(h2, N * S);
+    take(bias, GH);
     total = at;
   }
 };
