@@ -10,8 +10,9 @@ the previous chunk). Model: Embedding -> LSTM (2 layers) -> Linear -> softmax cr
 trained with Adam and gradient-norm clipping. It reports the validation loss (nats/char) and
 perplexity on the last 10% of the text, samples new text at a temperature, and saves a plot of the
 losses. With --compare-torch (on by default in the full run) the same model — the same initial
-weights, batches and optimiser — is trained in PyTorch for the same steps, and both validation
-losses and training wall times are printed. The last line is `RESULT {json}` for scripts.
+weights, batches and optimiser — is trained in PyTorch for the same steps, in lockstep (one step
+of each in turn, each timed on its own), and both validation losses and training wall times
+(the sums of the step times) are printed. The last line is `RESULT {json}` for scripts.
 """
 
 from __future__ import annotations
@@ -136,63 +137,68 @@ class CharLM:
         return ids[1:]
 
 
-def train_torch(lm: CharLM, init_state: dict, train, val, args):
-    """Trains the same model in PyTorch from the same initial weights and batches.
-    Returns (losses, seconds, validation loss)."""
-    # On a machine with few cores torch's idle OpenMP workers otherwise spin on the cores its
-    # next parallel region needs (README, "PyTorch drop-in"): PASSIVE is torch's faster setting.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
+class TorchCharLM:
+    """The same model in PyTorch (torch.nn.Embedding, LSTM, Linear, cross_entropy, Adam,
+    clip_grad_norm_), built from the fastrnn model's initial weights."""
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(fastrnn.get_num_threads())  # the same thread count as fastrnn
+    def __init__(self, init_state: dict, args):
+        # On a machine with few cores torch's idle OpenMP workers otherwise spin on the cores its
+        # next parallel region needs (README, "PyTorch drop-in"): PASSIVE is torch's faster
+        # setting here. It must be set before torch starts its threads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import torch
 
-    class TorchLM(torch.nn.Module):
-        def __init__(self, V, E, H):
-            super().__init__()
-            self.embedding = torch.nn.Embedding(V, E)
-            self.lstm = torch.nn.LSTM(E, H, num_layers=2)
-            self.out = torch.nn.Linear(H, V)
+        self.torch = torch
+        torch.manual_seed(args.seed)
+        torch.set_num_threads(fastrnn.get_num_threads())  # the same thread count as fastrnn
+        V, E = init_state["0.weight"].shape
+        self.V = V
+        self.embedding = torch.nn.Embedding(V, E)
+        self.lstm = torch.nn.LSTM(E, args.hidden, num_layers=2)
+        self.out = torch.nn.Linear(args.hidden, V)
+        with torch.no_grad():
+            self.embedding.weight.copy_(torch.from_numpy(init_state["0.weight"]))
+            for name, p in self.lstm.named_parameters():
+                p.copy_(torch.from_numpy(init_state["1." + name]))
+            self.out.weight.copy_(torch.from_numpy(init_state["2.weight"]))
+            self.out.bias.copy_(torch.from_numpy(init_state["2.bias"]))
+        self.params = [
+            *self.embedding.parameters(),
+            *self.lstm.parameters(),
+            *self.out.parameters(),
+        ]
+        self.opt = torch.optim.Adam(self.params, lr=args.lr)
+        self.clip = args.clip
+        self.state = None
 
-        def forward(self, x, state):
-            y, state = self.lstm(self.embedding(x), state)
-            return self.out(y), state
+    def forward(self, x, state):
+        y, state = self.lstm(self.embedding(self.torch.from_numpy(x)), state)
+        return self.out(y).reshape(-1, self.V), state
 
-    V, E = lm.embedding.params["weight"].shape
-    model = TorchLM(V, E, args.hidden)
-    with torch.no_grad():
-        model.embedding.weight.copy_(torch.from_numpy(init_state["0.weight"]))
-        for name, p in model.lstm.named_parameters():
-            p.copy_(torch.from_numpy(init_state["1." + name]))
-        model.out.weight.copy_(torch.from_numpy(init_state["2.weight"]))
-        model.out.bias.copy_(torch.from_numpy(init_state["2.bias"]))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    losses, state = [], None
-    start = time.perf_counter()
-    for x, y, reset in batches(train, args.seq_len, args.steps):
+    def train_step(self, x, y, reset: bool) -> float:
+        torch = self.torch
         if reset:
-            state = None
-        opt.zero_grad()
-        logits, state = model(torch.from_numpy(x), state)
-        state = tuple(s.detach() for s in state)
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, V), torch.from_numpy(y).reshape(-1)
-        )
+            self.state = None
+        self.opt.zero_grad()
+        logits, state = self.forward(x, self.state)
+        self.state = tuple(s.detach() for s in state)  # truncated BPTT: cut the gradient
+        loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y).reshape(-1))
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-        losses.append(loss.item())
-    seconds = time.perf_counter() - start
-    with torch.inference_mode():
-        state, total, count = None, 0.0, 0
-        for a, b in nn.tbptt_chunks(len(val) - 1, args.seq_len):
-            logits, state = model(torch.from_numpy(val[a:b]), state)
-            target = torch.from_numpy(val[a + 1 : b + 1]).reshape(-1)
-            total += torch.nn.functional.cross_entropy(
-                logits.reshape(-1, V), target, reduction="sum"
-            ).item()
-            count += target.numel()
-    return losses, seconds, total / count
+        torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+        self.opt.step()
+        return loss.item()
+
+    def evaluate(self, data, k: int) -> float:
+        torch = self.torch
+        with torch.inference_mode():
+            state, total, count = None, 0.0, 0
+            for a, b in nn.tbptt_chunks(len(data) - 1, k):
+                logits, state = self.forward(data[a:b], state)
+                target = torch.from_numpy(data[a + 1 : b + 1]).reshape(-1)
+                loss = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+                total += loss.item()
+                count += target.numel()
+        return total / count
 
 
 def plot(path: Path, losses, torch_losses, val_loss, torch_val):
@@ -234,15 +240,22 @@ def main(argv=None):
     )
 
     lm = CharLM(len(alphabet), args.embed, args.hidden, args.seed)
-    init_state = lm.model.state_dict()
     opt = optim.Adam([lm.model], lr=args.lr)
-    losses = []
-    start = time.perf_counter()
+    # With --compare-torch the two libraries train in lockstep, one step each in turn, each timed
+    # on its own, so both see the same machine (other processes come and go on a shared one).
+    ref = TorchCharLM(lm.model.state_dict(), args) if args.compare_torch else None
+    losses, torch_losses, seconds, torch_seconds = [], [], 0.0, 0.0
     for step, (x, y, reset) in enumerate(batches(train, args.seq_len, args.steps)):
+        start = time.perf_counter()
         losses.append(lm.train_step(opt, x, y, args.clip, reset))
+        seconds += time.perf_counter() - start
+        if ref is not None:
+            start = time.perf_counter()
+            torch_losses.append(ref.train_step(x, y, reset))
+            torch_seconds += time.perf_counter() - start
         if (step + 1) % max(1, args.steps // 10) == 0:
-            print(f"step {step + 1:5d}  train loss {np.mean(losses[-20:]):.4f}", flush=True)
-    seconds = time.perf_counter() - start
+            extra = f"  (PyTorch {np.mean(torch_losses[-20:]):.4f})" if ref is not None else ""
+            print(f"step {step + 1:5d}  train loss {np.mean(losses[-20:]):.4f}{extra}", flush=True)
     val_loss = lm.evaluate(val, args.seq_len)
     print(
         f"fastrnn: validation loss {val_loss:.4f} nats/char, perplexity "
@@ -263,13 +276,11 @@ def main(argv=None):
         "seconds": seconds,
         "threads": threads,
     }
-    torch_losses = torch_val = None
-    if args.compare_torch:
-        torch_losses, torch_seconds, torch_val = train_torch(lm, init_state, train, val, args)
-        import torch
-
+    torch_val = None
+    if ref is not None:
+        torch_val = ref.evaluate(val, args.seq_len)
         print(
-            f"PyTorch {torch.__version__}: validation loss {torch_val:.4f} nats/char, "
+            f"PyTorch {ref.torch.__version__}: validation loss {torch_val:.4f} nats/char, "
             f"training {torch_seconds:.1f} s ({torch_seconds / args.steps * 1e3:.1f} ms/step)"
         )
         print(
@@ -284,7 +295,7 @@ def main(argv=None):
 
     args.out.mkdir(parents=True, exist_ok=True)
     plot_path = args.out / "char_lm.png"
-    plot(plot_path, losses, torch_losses, val_loss, torch_val)
+    plot(plot_path, losses, torch_losses or None, val_loss, torch_val)
     result["plot"] = str(plot_path)
     print(f"plot: {plot_path}")
     print("RESULT " + json.dumps(result))

@@ -2,7 +2,7 @@
 
     python examples/seq2seq.py            # numbers below a million, e.g. "4 0 0 7 2" -> "forty
                                           # thousand seventy two" (several minutes)
-    python examples/seq2seq.py --quick    # numbers below 1000, a smaller model (~20 s)
+    python examples/seq2seq.py --quick    # numbers below 1000, a smaller model (~15 s)
 
 The task is generated: a number's digits, space-separated, are the source; its English words are
 the target. A tenth of the numbers (at most 2000) is held out for testing, so the model must learn
@@ -61,14 +61,14 @@ def parse_args(argv=None):
     p.add_argument(
         "--max-number", type=int, help="numbers 0 .. max-1 (default 1000000, quick 1000)"
     )
-    p.add_argument("--steps", type=int, help="optimiser steps (default 3000, quick 300)")
+    p.add_argument("--steps", type=int, help="optimiser steps (default 1500, quick 300)")
     p.add_argument("--hidden", type=int, help="LSTM hidden units (default 128, quick 64)")
     p.add_argument("--embed", type=int, default=32, help="embedding size E")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (cosine decay)")
     p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clip")
     p.add_argument(
-        "--eval-every", type=int, help="steps between test evaluations (default 500, quick 100)"
+        "--eval-every", type=int, help="steps between test evaluations (default 250, quick 100)"
     )
     p.add_argument("--threads", type=int, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=int, default=0)
@@ -76,9 +76,9 @@ def parse_args(argv=None):
     quick = args.quick
     for name, full, small in (
         ("max_number", 1_000_000, 1000),
-        ("steps", 3000, 300),
+        ("steps", 1500, 300),
         ("hidden", 128, 64),
-        ("eval_every", 500, 100),
+        ("eval_every", 250, 100),
     ):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)

@@ -1,7 +1,7 @@
 """Word vectors, then a sentence classifier on top of them.
 
-    python examples/word2vec_embeddings.py            # about two minutes
-    python examples/word2vec_embeddings.py --quick    # fewer epochs and steps (~25 s)
+    python examples/word2vec_embeddings.py            # about 30 s
+    python examples/word2vec_embeddings.py --quick    # fewer epochs and steps (~10 s)
 
 Data (nothing is downloaded): two sources of English text, tinyshakespeare.txt (../shared/data
 beside the repository, or --shakespeare PATH) and the Lee news corpus that gensim ships as test
