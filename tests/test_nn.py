@@ -265,6 +265,12 @@ def test_bad_input():
         nn.Recurrent(fastrnn.LSTM(2, 2), output="first")
     with pytest.raises(TypeError, match="layer: expected a fastrnn.RNN, LSTM or GRU"):
         nn.Recurrent(nn.Linear(2, 2))
+    with pytest.raises(RuntimeError, match="call forward"):
+        nn.Recurrent(fastrnn.LSTM(2, 2), output="last").backward(np.zeros((1, 2), np.float32))
+    rec = nn.Recurrent(fastrnn.GRU(2, 3), output="last")
+    rec(np.zeros((4, 5, 2), np.float32))
+    with pytest.raises(ValueError, match=r"dy: expected shape \(5, 3\), got \(5, 2\)"):
+        rec.backward(np.zeros((5, 2), np.float32))
     with pytest.raises(ValueError, match="state_dict"):
         nn.Linear(3, 2).load_state_dict({"weight": np.zeros((2, 3))})
 
