@@ -265,6 +265,12 @@ def test_bad_input():
         nn.Recurrent(fastrnn.LSTM(2, 2), output="first")
     with pytest.raises(TypeError, match="layer: expected a fastrnn.RNN, LSTM or GRU"):
         nn.Recurrent(nn.Linear(2, 2))
+    with pytest.raises(RuntimeError, match="call forward"):
+        nn.Recurrent(fastrnn.LSTM(2, 2), output="last").backward(np.zeros((1, 2), np.float32))
+    rec = nn.Recurrent(fastrnn.GRU(2, 3), output="last")
+    rec(np.zeros((4, 5, 2), np.float32))
+    with pytest.raises(ValueError, match=r"dy: expected shape \(5, 3\), got \(5, 2\)"):
+        rec.backward(np.zeros((5, 2), np.float32))
     with pytest.raises(ValueError, match="state_dict"):
         nn.Linear(3, 2).load_state_dict({"weight": np.zeros((2, 3))})
 
@@ -295,3 +301,31 @@ def test_linear_kernel_bad_input_and_thread_count():
         fastrnn.set_num_threads(old)
     for a, b in zip(*outs, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_linear_matches_numpy_reference_and_finite_differences_float64():
+    rng = np.random.default_rng(7)
+    lin = nn.Linear(4, 3, dtype=np.float64, seed=1)
+    x = rng.standard_normal((2, 5, 4))
+    targets = rng.integers(0, 3, (2, 5))
+    W, b = lin.params["weight"], lin.params["bias"]
+    np.testing.assert_allclose(lin(x), x @ W.T + b, rtol=1e-14)
+    loss_fn = nn.SoftmaxCrossEntropy()
+
+    def loss_at():
+        return loss_fn(lin.forward(x), targets)
+
+    loss_at()
+    dx = lin.backward(loss_fn.backward())
+    eps = 1e-6
+    for array, grad in ((W, lin.grads["weight"]), (b, lin.grads["bias"]), (x, dx)):
+        num = np.zeros_like(array)
+        for i in np.ndindex(array.shape):
+            keep = array[i]
+            array[i] = keep + eps
+            plus = loss_at()
+            array[i] = keep - eps
+            minus = loss_at()
+            array[i] = keep
+            num[i] = (plus - minus) / (2 * eps)
+        np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9)

@@ -87,6 +87,8 @@ class Recurrent:
 
     def backward(self, dy):
         """dy: like forward's output -> dx [T, N, I]; the layer's grads accumulate."""
+        if not hasattr(self, "_y_shape"):
+            raise RuntimeError("backward: call forward(..., training=True) first")
         if self.output == "sequence":
             dx, dhx = self.layer.backward(dy)
         else:
