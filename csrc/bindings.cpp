@@ -15,6 +15,7 @@
 
 #include "fastrnn/common.h"
 #include "fastrnn/rnn.h"
+#include "fastrnn/rnn_gpu.h"
 #include "fastrnn/word2vec.h"
 
 namespace py = pybind11;
@@ -137,7 +138,9 @@ fastrnn::RnnWeights<T> checked_weights(const RnnDesc& d, const Weights& w) {
   return out;
 }
 
-template <class Real>
+// Emulated: run the GPU layer driver and kernel bodies on the CPU (rnn_gpu.h) instead of the CPU
+// path; the arguments, checks and results are the same.
+template <class Real, bool Emulated = false>
 py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::object& lengths_obj,
                        const py::object& h0_obj, const py::object& c0_obj, const Weights& wo,
                        bool reverse, bool training) {
@@ -171,14 +174,20 @@ py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::objec
   Real* h_n_ptr = h_n.mutable_data();
   {
     py::gil_scoped_release release;
-    Real* ws = scratch<Real>(fastrnn::rnn_forward_workspace_size(d, T, N, training));
-    fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0,
-                               c0, w, reverse);
+    if constexpr (Emulated) {
+      Real* ws = scratch<Real>(fastrnn::gpu::rnn_forward_workspace_size(d, T, N, training));
+      fastrnn::gpu::emulated_rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x,
+                                               lengths, h0, c0, w, reverse);
+    } else {
+      Real* ws = scratch<Real>(fastrnn::rnn_forward_workspace_size(d, T, N, training));
+      fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0,
+                                 c0, w, reverse);
+    }
   }
   return py::make_tuple(y, h_n, c_n, reserve);
 }
 
-template <class Real>
+template <class Real, bool Emulated = false>
 py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::object& dh_n_obj,
                         const py::object& dc_n_obj, const py::array& x_obj,
                         const py::object& lengths_obj, const Weights& wo,
@@ -213,9 +222,15 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
   Real* dh0_ptr = dh0.mutable_data();
   {
     py::gil_scoped_release release;
-    Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N));
-    fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
-                                lengths, w, reserve, reverse);
+    if constexpr (Emulated) {
+      Real* ws = scratch<Real>(fastrnn::gpu::rnn_backward_workspace_size(d, T, N));
+      fastrnn::gpu::emulated_rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n,
+                                                dc_n, x, lengths, w, reserve, reverse);
+    } else {
+      Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N));
+      fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
+                                  lengths, w, reserve, reverse);
+    }
   }
   return py::make_tuple(dx, dh0, dc0);
 }
@@ -276,6 +291,56 @@ std::string mode_name(CellMode m) {
   }
 }
 
+// Defines the layer forward and backward entry points (the CPU path, or the emulated GPU one).
+template <bool Emulated>
+void def_layer_entry_points(py::module_& m, const char* forward_name, const char* backward_name,
+                            const char* what) {
+  m.def(
+      forward_name,
+      [](const RnnDesc& d, const py::array& x, const py::object& lengths, const py::object& h0,
+         const py::object& c0, const py::object& w_ih, const py::object& w_hh,
+         const py::object& b_ih, const py::object& b_hh, const py::object& w_hr,
+         const py::object& w_ch, bool reverse, bool training) {
+        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
+        return is_float64(x)
+                   ? forward_impl<double, Emulated>(d, x, lengths, h0, c0, w, reverse, training)
+                   : forward_impl<float, Emulated>(d, x, lengths, h0, c0, w, reverse, training);
+      },
+      (std::string("Runs one layer in one direction over a sequence. Returns (y, h_n, c_n, "
+                   "reserve).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
+      py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
+      py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"));
+
+  m.def(
+      backward_name,
+      [](const RnnDesc& d, const py::array& dy, const py::object& dh_n, const py::object& dc_n,
+         const py::array& x, const py::object& lengths, const py::object& w_ih,
+         const py::object& w_hh, const py::object& b_ih, const py::object& b_hh,
+         const py::object& w_hr, const py::object& w_ch, const py::object& reserve, bool reverse,
+         const py::object& g_w_ih, const py::object& g_w_hh, const py::object& g_b_ih,
+         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch) {
+        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
+        const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
+        return is_float64(x) ? backward_impl<double, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
+                                                               reserve, reverse, g)
+                             : backward_impl<float, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
+                                                              reserve, reverse, g);
+      },
+      (std::string("Backward of a training forward; accumulates into the grad_* arrays. Returns "
+                   "(dx, dh0, dc0).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("x"),
+      py::arg("lengths"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
+      py::arg("bias_hh"), py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reserve"),
+      py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
+      py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
+      py::arg("grad_weight_ch"));
+}
+
 }  // namespace
 
 void bind_word2vec(py::module_& m);
@@ -333,21 +398,11 @@ PYBIND11_MODULE(_C, m) {
       "Elements of the training reserve rnn_forward returns for T steps of N sequences.",
       py::arg("desc"), py::arg("T"), py::arg("N"));
 
-  m.def(
-      "rnn_forward",
-      [](const RnnDesc& d, const py::array& x, const py::object& lengths, const py::object& h0,
-         const py::object& c0, const py::object& w_ih, const py::object& w_hh,
-         const py::object& b_ih, const py::object& b_hh, const py::object& w_hr,
-         const py::object& w_ch, bool reverse, bool training) {
-        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
-        return is_float64(x) ? forward_impl<double>(d, x, lengths, h0, c0, w, reverse, training)
-                             : forward_impl<float>(d, x, lengths, h0, c0, w, reverse, training);
-      },
-      "Runs one layer in one direction over a sequence. Returns (y, h_n, c_n, reserve).",
-      py::arg("desc"), py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
-      py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
-      py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"));
-
+  def_layer_entry_points<false>(m, "rnn_forward", "rnn_backward", "");
+  // The same entry points on the GPU layer driver and kernel bodies, run by the grid emulator on
+  // the CPU (for the tests; see fastrnn/rnn_gpu.h).
+  def_layer_entry_points<true>(m, "_emulated_rnn_forward", "_emulated_rnn_backward",
+                               " (GPU kernels under the CPU grid emulator, for tests)");
   m.def(
       "rnn_step",
       [](const RnnDesc& d, const py::array& x, const py::object& h, const py::object& c,
@@ -359,28 +414,6 @@ PYBIND11_MODULE(_C, m) {
       "One inference step of a cell. Returns (h', c' or None).", py::arg("desc"), py::arg("x"),
       py::arg("h"), py::arg("c"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
       py::arg("bias_hh"), py::arg("weight_ch"));
-
-  m.def(
-      "rnn_backward",
-      [](const RnnDesc& d, const py::array& dy, const py::object& dh_n, const py::object& dc_n,
-         const py::array& x, const py::object& lengths, const py::object& w_ih,
-         const py::object& w_hh, const py::object& b_ih, const py::object& b_hh,
-         const py::object& w_hr, const py::object& w_ch, const py::object& reserve, bool reverse,
-         const py::object& g_w_ih, const py::object& g_w_hh, const py::object& g_b_ih,
-         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch) {
-        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
-        const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
-        return is_float64(x)
-                   ? backward_impl<double>(d, dy, dh_n, dc_n, x, lengths, w, reserve, reverse, g)
-                   : backward_impl<float>(d, dy, dh_n, dc_n, x, lengths, w, reserve, reverse, g);
-      },
-      "Backward of a training forward; accumulates into the grad_* arrays. Returns (dx, dh0, dc0).",
-      py::arg("desc"), py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("x"),
-      py::arg("lengths"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
-      py::arg("bias_hh"), py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reserve"),
-      py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
-      py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
-      py::arg("grad_weight_ch"));
 
   bind_word2vec(m);
 }

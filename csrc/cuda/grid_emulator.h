@@ -1,0 +1,51 @@
+// grid_emulator.h — the GPU driver's backend on the CPU, for tests without a GPU: kernel bodies
+// run serially for every block and thread of a small grid (few blocks of few threads, so the
+// grid-stride loops, partial blocks and several blocks are all exercised), GEMMs go to the CPU
+// BLAS, and memory is host memory.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/blas.h"
+#include "cuda/kernel_index.h"
+#include "cuda/rnn_kernels.cuh"
+
+namespace fastrnn {
+namespace gpu {
+
+struct EmulatorBackend {
+  int64_t block_dim = 32;  // threads per block
+  int64_t max_blocks = 3;  // grid size cap: larger problems loop (grid-stride)
+
+  template <class Body>
+  void launch(const Body& body) const {
+    if (body.count <= 0) return;
+    const int64_t blocks = std::min(max_blocks, (body.count + block_dim - 1) / block_dim);
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int64_t th = 0; th < block_dim; ++th) {
+        run_elements(body, KernelIndex{b, th, block_dim, blocks});
+      }
+    }
+  }
+
+  template <class T>
+  void gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K, T alpha, const T* A,
+            int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) const {
+    cpu::gemm<T>(trans_a, trans_b, M, Nc, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+
+  template <class T>
+  void zero(T* p, int64_t count) const {
+    std::fill(p, p + count, T(0));
+  }
+
+  template <class T>
+  void copy(T* dst, const T* src, int64_t count) const {
+    if (count > 0) std::memcpy(dst, src, sizeof(T) * count);
+  }
+};
+
+}  // namespace gpu
+}  // namespace fastrnn
