@@ -344,6 +344,7 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
 }  // namespace
 
 void bind_word2vec(py::module_& m);
+void bind_gpu_rnn(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastrnn's C++ core (private: use the fastrnn package)";
@@ -416,6 +417,7 @@ PYBIND11_MODULE(_C, m) {
       py::arg("bias_hh"), py::arg("weight_ch"));
 
   bind_word2vec(m);
+  bind_gpu_rnn(m);
 }
 
 // ============================================================================================
@@ -723,4 +725,187 @@ void bind_word2vec(py::module_& m) {
       .def_property_readonly("file_tokens",
                              [](const PyTrainer& t) { return t.st.file_tokens.load(); })
       .def_property_readonly("loss", [](const PyTrainer& t) { return t.st.loss; });
+}
+
+// ============================================================================================
+// The GPU layer driver's sizes and, in CUDA builds, its device entry points. These take device
+// pointers as integers (0 = absent): the caller (fastrnn.torch's CUDA implementation) owns the
+// memory, checks shapes, dtypes and devices, and passes its stream; a call queues the work on
+// that stream and returns.
+// ============================================================================================
+
+namespace {
+
+template <class Real>
+Real* device_ptr(uintptr_t p) {
+  return reinterpret_cast<Real*>(p);
+}
+
+template <class Real>
+fastrnn::RnnWeights<Real> device_weights(const std::vector<uintptr_t>& w) {
+  if (w.size() != 6) throw py::value_error("weights: expected 6 pointers");
+  fastrnn::RnnWeights<Real> out;
+  out.w_ih = device_ptr<Real>(w[0]);
+  out.w_hh = device_ptr<Real>(w[1]);
+  out.b_ih = device_ptr<Real>(w[2]);
+  out.b_hh = device_ptr<Real>(w[3]);
+  out.w_hr = device_ptr<Real>(w[4]);
+  out.w_ch = device_ptr<Real>(w[5]);
+  return out;
+}
+
+// Emulated: the same call on host memory under the grid emulator (device and stream unused), so
+// tests check the Python side of the CUDA path without a GPU.
+template <class Real, bool Emulated>
+void pointer_forward_impl(const RnnDesc& d, int64_t T, int64_t N, int device, uintptr_t stream,
+                          const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& in,
+                          const std::vector<uintptr_t>& weights, bool reverse) {
+  if (out.size() != 5 || in.size() != 4) throw py::value_error("expected 5 outputs, 4 inputs");
+  const fastrnn::RnnWeights<Real> w = device_weights<Real>(weights);
+  Real* y = device_ptr<Real>(out[0]);
+  Real* h_n = device_ptr<Real>(out[1]);
+  Real* c_n = device_ptr<Real>(out[2]);
+  Real* reserve = device_ptr<Real>(out[3]);
+  Real* ws = device_ptr<Real>(out[4]);
+  const Real* x = device_ptr<const Real>(in[0]);
+  const int64_t* lengths = device_ptr<const int64_t>(in[1]);
+  const Real* h0 = device_ptr<const Real>(in[2]);
+  const Real* c0 = device_ptr<const Real>(in[3]);
+  py::gil_scoped_release release;
+  if constexpr (Emulated) {
+    fastrnn::gpu::emulated_rnn_forward<Real>(y, h_n, c_n, reserve, ws, d, T, N, x, lengths, h0, c0,
+                                             w, reverse);
+  } else {
+#if defined(FASTRNN_WITH_CUDA)
+    fastrnn::gpu::cuda_rnn_forward<Real>(device, reinterpret_cast<void*>(stream), y, h_n, c_n,
+                                         reserve, ws, d, T, N, x, lengths, h0, c0, w, reverse);
+#endif
+  }
+}
+
+template <class Real, bool Emulated>
+void pointer_backward_impl(const RnnDesc& d, int64_t T, int64_t N, int device, uintptr_t stream,
+                           const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& grads,
+                           const std::vector<uintptr_t>& in, const std::vector<uintptr_t>& weights,
+                           bool reverse) {
+  if (out.size() != 4 || grads.size() != 6 || in.size() != 6) {
+    throw py::value_error("expected 4 outputs, 6 gradients, 6 inputs");
+  }
+  const fastrnn::RnnWeights<Real> w = device_weights<Real>(weights);
+  fastrnn::RnnWeightGrads<Real> dw;
+  dw.w_ih = device_ptr<Real>(grads[0]);
+  dw.w_hh = device_ptr<Real>(grads[1]);
+  dw.b_ih = device_ptr<Real>(grads[2]);
+  dw.b_hh = device_ptr<Real>(grads[3]);
+  dw.w_hr = device_ptr<Real>(grads[4]);
+  dw.w_ch = device_ptr<Real>(grads[5]);
+  Real* dx = device_ptr<Real>(out[0]);
+  Real* dh0 = device_ptr<Real>(out[1]);
+  Real* dc0 = device_ptr<Real>(out[2]);
+  Real* ws = device_ptr<Real>(out[3]);
+  const Real* dy = device_ptr<const Real>(in[0]);
+  const Real* dh_n = device_ptr<const Real>(in[1]);
+  const Real* dc_n = device_ptr<const Real>(in[2]);
+  const Real* x = device_ptr<const Real>(in[3]);
+  const int64_t* lengths = device_ptr<const int64_t>(in[4]);
+  const Real* reserve = device_ptr<const Real>(in[5]);
+  py::gil_scoped_release release;
+  if constexpr (Emulated) {
+    fastrnn::gpu::emulated_rnn_backward<Real>(dx, dh0, dc0, dw, ws, d, T, N, dy, dh_n, dc_n, x,
+                                              lengths, w, reserve, reverse);
+  } else {
+#if defined(FASTRNN_WITH_CUDA)
+    fastrnn::gpu::cuda_rnn_backward<Real>(device, reinterpret_cast<void*>(stream), dx, dh0, dc0, dw,
+                                          ws, d, T, N, dy, dh_n, dc_n, x, lengths, w, reserve,
+                                          reverse);
+#endif
+  }
+}
+
+void check_steps_batch(int64_t T, int64_t N) {
+  if (T < 1 || N < 1) {
+    throw py::value_error("T and N must be positive, got T=" + std::to_string(T) +
+                          " N=" + std::to_string(N));
+  }
+}
+
+// Defines the pointer-based layer entry points (on a device, or emulated on host memory).
+template <bool Emulated>
+void def_pointer_entry_points(py::module_& m, const char* forward_name, const char* backward_name,
+                              const char* what) {
+  m.def(
+      forward_name,
+      [](const RnnDesc& d, int64_t T, int64_t N, bool float64, int device, uintptr_t stream,
+         const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& in,
+         const std::vector<uintptr_t>& weights, bool reverse) {
+        check_steps_batch(T, N);
+        if (float64) {
+          pointer_forward_impl<double, Emulated>(d, T, N, device, stream, out, in, weights,
+                                                 reverse);
+        } else {
+          pointer_forward_impl<float, Emulated>(d, T, N, device, stream, out, in, weights, reverse);
+        }
+      },
+      (std::string("Queues rnn_forward on a CUDA stream. Device pointers: out (y, h_n, c_n, "
+                   "reserve, workspace), in (x, lengths, h0, c0), weights (w_ih, w_hh, b_ih, "
+                   "b_hh, w_hr, w_ch).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("T"), py::arg("N"), py::arg("float64"), py::arg("device"),
+      py::arg("stream"), py::arg("out"), py::arg("inputs"), py::arg("weights"), py::arg("reverse"));
+  m.def(
+      backward_name,
+      [](const RnnDesc& d, int64_t T, int64_t N, bool float64, int device, uintptr_t stream,
+         const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& grads,
+         const std::vector<uintptr_t>& in, const std::vector<uintptr_t>& weights, bool reverse) {
+        check_steps_batch(T, N);
+        if (float64) {
+          pointer_backward_impl<double, Emulated>(d, T, N, device, stream, out, grads, in, weights,
+                                                  reverse);
+        } else {
+          pointer_backward_impl<float, Emulated>(d, T, N, device, stream, out, grads, in, weights,
+                                                 reverse);
+        }
+      },
+      (std::string("Queues rnn_backward on a CUDA stream. Device pointers: out (dx, dh0, dc0, "
+                   "workspace), grads accumulated into (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch), in "
+                   "(dy, dh_n, dc_n, x, lengths, reserve), weights (w_ih, w_hh, b_ih, b_hh, "
+                   "w_hr, w_ch).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("T"), py::arg("N"), py::arg("float64"), py::arg("device"),
+      py::arg("stream"), py::arg("out"), py::arg("grads"), py::arg("inputs"), py::arg("weights"),
+      py::arg("reverse"));
+}
+
+}  // namespace
+
+void bind_gpu_rnn(py::module_& m) {
+  m.def(
+      "gpu_rnn_forward_workspace_size",
+      [](const RnnDesc& d, int64_t T, int64_t N, bool training) {
+        check_steps_batch(T, N);
+        return fastrnn::gpu::rnn_forward_workspace_size(d, T, N, training);
+      },
+      "Elements of the GPU driver's forward workspace.", py::arg("desc"), py::arg("T"),
+      py::arg("N"), py::arg("training"));
+  m.def(
+      "gpu_rnn_backward_workspace_size",
+      [](const RnnDesc& d, int64_t T, int64_t N) {
+        check_steps_batch(T, N);
+        return fastrnn::gpu::rnn_backward_workspace_size(d, T, N);
+      },
+      "Elements of the GPU driver's backward workspace.", py::arg("desc"), py::arg("T"),
+      py::arg("N"));
+#if defined(FASTRNN_WITH_CUDA)
+  m.def(
+      "cuda_load_cublas", [](const std::string& path) { fastrnn::gpu::load_cublas(path); },
+      "Opens libcublas.so.13 from a path or loader name (once per process).", py::arg("path"));
+  m.def("cuda_cublas_path", &fastrnn::gpu::cublas_path, "The cuBLAS library loaded, or ''.");
+  def_pointer_entry_points<false>(m, "cuda_rnn_forward", "cuda_rnn_backward", "");
+#endif
+  // The same calls on host memory under the grid emulator (device and stream unused), for tests
+  // of the Python side of the CUDA path.
+  def_pointer_entry_points<true>(m, "_emulated_rnn_forward_ptr", "_emulated_rnn_backward_ptr",
+                                 " (host memory, grid emulator: for tests)");
 }

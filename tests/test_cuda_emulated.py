@@ -206,3 +206,97 @@ def test_emulated_torch_modules_packed_bidirectional(mode, dtype, monkeypatch):
     rtol, atol = TOL[np.float32 if dtype == torch.float32 else np.float64]
     for key in cpu:
         assert_close(gpu[key], cpu[key], rtol, atol, key)
+
+
+# ---- the Python side of the CUDA path (fastrnn.torch's "cuda" kernels), on host memory ----
+
+OP_CASES = {  # name -> (mode, proj, peephole, cell_clip, reset_after, bias, lengths, hx)
+    "lstm_everything": ("lstm", 3, True, 0.7, True, True, True, True),
+    "lstm_plain": ("lstm", 0, False, 0.0, True, True, False, False),
+    "gru_reset_before": ("gru", 0, False, 0.0, False, True, True, True),
+    "gru": ("gru", 0, False, 0.0, True, False, False, True),
+    "rnn_tanh_no_bias": ("rnn_tanh", 0, False, 0.0, True, False, True, False),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("case", list(OP_CASES))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cuda_op_kernels_on_host_memory(case, reverse, dtype, monkeypatch):
+    """The ops' registered "cuda" kernels (argument checks, allocation, pointer order, workspace
+    sizes, gradient buffers) with the device entry points swapped for their host-memory emulated
+    twins: the same results as the CPU ops."""
+    from fastrnn.torch import _cuda_ops, _ops
+
+    mode, P, peephole, clip, reset_after, bias, with_lengths, with_hx = OP_CASES[case]
+    T, N, I, H = 6, 5, 4, 23  # noqa: E741
+    G = {"lstm": 4, "gru": 3, "rnn_tanh": 1}[mode]
+    S = P or H
+    g = torch.Generator().manual_seed(0)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=g, dtype=dtype) * 0.5
+
+    w = [randn(G * H, I), randn(G * H, S)]
+    w += [randn(G * H), randn(G * H)] if bias else [None, None]
+    w += [randn(P, H) if P else None, randn(3, H) if peephole else None]
+    x = randn(T, N, I)
+    lengths = torch.tensor([4, 6, 1, 3, 6]) if with_lengths else None
+    h0 = randn(N, S) if with_hx else None
+    c0 = randn(N, H) if with_hx and mode == "lstm" else None
+    flags = (mode, reverse, reset_after, clip)
+    args = (x, lengths, h0, c0, *w, mode, reverse, True, reset_after, clip)
+
+    cpu_fwd = torch.ops.fastrnn.rnn_forward(*args)
+    dy, dh_n = randn(T, N, S), randn(N, S)
+    dc_n = randn(N, H) if mode == "lstm" else None
+    bwd_args = (dy, dh_n, dc_n, x, lengths, *w, cpu_fwd[3], *flags)
+    cpu_bwd = torch.ops.fastrnn.rnn_backward(*bwd_args)
+
+    monkeypatch.setattr(_C, "cuda_rnn_forward", _C._emulated_rnn_forward_ptr, raising=False)
+    monkeypatch.setattr(_C, "cuda_rnn_backward", _C._emulated_rnn_backward_ptr, raising=False)
+    monkeypatch.setattr(_cuda_ops, "load_cublas", lambda: "")
+    monkeypatch.setattr(_cuda_ops, "_stream", lambda t: 0)
+    gpu_fwd = _ops.rnn_forward_cuda_kernel(*args)
+    gpu_bwd = _ops.rnn_backward_cuda_kernel(*bwd_args[:11], gpu_fwd[3], *flags)
+
+    rtol, atol = TOL[np.float32 if dtype == torch.float32 else np.float64]
+    for name, got, want in zip(["y", "h_n", "c_n", "reserve"], gpu_fwd, cpu_fwd, strict=True):
+        assert got.shape == want.shape and got.dtype == dtype, name
+        assert_close(got.numpy(), want.numpy(), rtol, atol, name)
+    names = ["dx", "dh0", "dc0", *(f"d{n}" for n in _cuda_ops._WEIGHT_NAMES)]
+    for name, got, want in zip(names, gpu_bwd, cpu_bwd, strict=True):
+        assert got.shape == want.shape and got.dtype == dtype, name
+        assert_close(got.numpy(), want.numpy(), rtol, atol, name)
+
+
+def test_cuda_op_kernels_check_their_arguments(monkeypatch):
+    """Raw device pointers leave no check to the C++ side: a wrong shape, dtype or device is a
+    RuntimeError naming the tensor, before anything is launched."""
+    from fastrnn.torch import _cuda_ops, _ops
+
+    monkeypatch.setattr(_cuda_ops, "load_cublas", lambda: "")
+    x = torch.zeros(3, 2, 4)
+    w_ih, w_hh = torch.zeros(8, 4), torch.zeros(8, 2)
+    flags = ("rnn_tanh", False, True, True, 0.0)
+    with pytest.raises(RuntimeError, match=r"weight_hh: expected shape \(8, 8\)"):
+        _ops.rnn_forward_cuda_kernel(x, None, None, None, w_ih, w_hh, *[None] * 4, *flags)
+    with pytest.raises(RuntimeError, match="weight_ih: expected dtype torch.float32"):
+        _ops.rnn_forward_cuda_kernel(
+            x, None, None, None, w_ih.double(), torch.zeros(8, 8), *[None] * 4, *flags
+        )
+    with pytest.raises(RuntimeError, match="h0: expected a tensor on cpu, got one on meta"):
+        _ops.rnn_forward_cuda_kernel(
+            x,
+            None,
+            torch.zeros(2, 8, device="meta"),
+            None,
+            w_ih,
+            torch.zeros(8, 8),
+            *[None] * 4,
+            *flags,
+        )
+    with pytest.raises(RuntimeError, match=r"lengths: each length must be in 1..T=3"):
+        _ops.rnn_forward_cuda_kernel(
+            x, torch.tensor([1, 4]), None, None, w_ih, torch.zeros(8, 8), *[None] * 4, *flags
+        )
