@@ -39,17 +39,21 @@ _NUMPY_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 # ---- where a call runs ----
 
 
+@torch.compiler.assume_constant_result  # torch.compile takes the answer as a constant
 def cuda_kernels_available() -> bool:
     """True when fastrnn's CUDA layer kernels can serve CUDA tensors: the build has them
     (`_C.cuda_compiled()`), the CUDA runtime sees a device and torch can use one. Then the ops'
     "cuda" implementations (_cuda_ops.py) run CUDA tensors; otherwise those run on torch's own
     implementation."""
-    return _cuda_kernels_available()
+    global _cuda_kernels
+    if _cuda_kernels is None:  # asked once: a GPU does not come and go
+        _cuda_kernels = (
+            _C.cuda_compiled() and _C.cuda_device_count() > 0 and torch.cuda.is_available()
+        )
+    return _cuda_kernels
 
 
-@functools.cache
-def _cuda_kernels_available() -> bool:
-    return _C.cuda_compiled() and _C.cuda_device_count() > 0 and torch.cuda.is_available()
+_cuda_kernels: bool | None = None
 
 
 def kernel_refusal(tensors, extras: bool = False) -> str | None:
