@@ -1,14 +1,16 @@
 // grid_emulator.h — the GPU driver's backend on the CPU, for tests without a GPU: kernel bodies
 // run serially for every block and thread of a small grid (few blocks of few threads, so the
-// grid-stride loops, partial blocks and several blocks are all exercised), GEMMs go to the CPU
-// BLAS, and memory is host memory.
+// grid-stride loops, partial blocks and several blocks are all exercised; blocks and threads in
+// descending order, so a body that relied on a lower-numbered thread having run first would show
+// it), GEMMs are the cuBLAS backend's column-major calls done by a plain reference loop, and
+// memory is host memory.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
-#include "cpu/blas.h"
+#include "cuda/column_major_gemm.h"
 #include "cuda/kernel_index.h"
 #include "cuda/rnn_kernels.cuh"
 
@@ -23,8 +25,8 @@ struct EmulatorBackend {
   void launch(const Body& body) const {
     if (body.count <= 0) return;
     const int64_t blocks = std::min(max_blocks, (body.count + block_dim - 1) / block_dim);
-    for (int64_t b = 0; b < blocks; ++b) {
-      for (int64_t th = 0; th < block_dim; ++th) {
+    for (int64_t b = blocks - 1; b >= 0; --b) {
+      for (int64_t th = block_dim - 1; th >= 0; --th) {
         run_elements(body, KernelIndex{b, th, block_dim, blocks});
       }
     }
@@ -33,7 +35,8 @@ struct EmulatorBackend {
   template <class T>
   void gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K, T alpha, const T* A,
             int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) const {
-    cpu::gemm<T>(trans_a, trans_b, M, Nc, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    reference_column_major_gemm(as_column_major(trans_a, trans_b, M, Nc, K, A, lda, B, ldb, C, ldc),
+                                alpha, beta);
   }
 
   template <class T>

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/column_major_gemm.h"
 #include "cuda/cublas_api.h"
 #include "cuda/rnn_gpu_driver.h"
 #include "fastrnn/rnn_gpu.h"
@@ -87,22 +88,25 @@ struct CudaBackend {
     check_cuda(cudaGetLastError(), "kernel launch");
   }
 
-  // Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ: swap the operands.
   template <class T>
   void gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K, T alpha, const T* A,
             int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) const {
     if (M == 0 || Nc == 0) return;
-    const int op_a = trans_a ? CublasApi::kOpT : CublasApi::kOpN;
-    const int op_b = trans_b ? CublasApi::kOpT : CublasApi::kOpN;
+    const ColumnMajorGemm<T> g =
+        as_column_major(trans_a, trans_b, M, Nc, K, A, lda, B, ldb, C, ldc);
+    const int op_first = g.trans_first ? CublasApi::kOpT : CublasApi::kOpN;
+    const int op_second = g.trans_second ? CublasApi::kOpT : CublasApi::kOpN;
+    const int m = checked_int(g.m, "m"), n = checked_int(g.n, "n"), k = checked_int(g.k, "k");
+    const int ld_first = checked_int(g.ld_first, "lda"),
+              ld_second = checked_int(g.ld_second, "ldb");
+    const int ldc_int = checked_int(g.ldc, "ldc");
     int status;
     if constexpr (sizeof(T) == sizeof(float)) {
-      status = api.sgemm(handle, op_b, op_a, checked_int(Nc, "N"), checked_int(M, "M"),
-                         checked_int(K, "K"), &alpha, B, checked_int(ldb, "ldb"), A,
-                         checked_int(lda, "lda"), &beta, C, checked_int(ldc, "ldc"));
+      status = api.sgemm(handle, op_first, op_second, m, n, k, &alpha, g.first, ld_first, g.second,
+                         ld_second, &beta, g.c, ldc_int);
     } else {
-      status = api.dgemm(handle, op_b, op_a, checked_int(Nc, "N"), checked_int(M, "M"),
-                         checked_int(K, "K"), &alpha, B, checked_int(ldb, "ldb"), A,
-                         checked_int(lda, "lda"), &beta, C, checked_int(ldc, "ldc"));
+      status = api.dgemm(handle, op_first, op_second, m, n, k, &alpha, g.first, ld_first, g.second,
+                         ld_second, &beta, g.c, ldc_int);
     }
     if (status != CublasApi::kSuccess) {
       throw std::runtime_error("cuBLAS gemm failed with status " + std::to_string(status));

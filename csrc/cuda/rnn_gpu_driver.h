@@ -1,8 +1,8 @@
 // rnn_gpu_driver.h — the GPU layer driver: one layer, one direction, a whole sequence, written
 // once over a Backend that supplies GEMM, kernel launch, zero-fill and copy. rnn_cuda.cu
 // instantiates it with cuBLAS and real launches on the caller's stream; rnn_emulated.cpp with the
-// CPU BLAS and the serial grid emulator, so the tests without a GPU exercise this driver and the
-// kernel bodies (rnn_kernels.cuh) that the device runs.
+// serial grid emulator (grid_emulator.h), so the tests without a GPU exercise this driver, the
+// kernel bodies (rnn_kernels.cuh) that the device runs and the cuBLAS calls' arguments.
 //
 // The algorithm is the CPU path's (rnn_cpu.cpp): the input projection of all T·N rows as one GEMM;
 // per step the recurrent GEMM and one fused pointwise kernel; backward per step in reverse order,

@@ -2,8 +2,9 @@
 // arguments and results as rnn.h's rnn_forward / rnn_backward, with the GPU driver's own
 // workspace sizes (the training reserve has rnn_reserve_size elements, in the CPU path's layout).
 //
-// emulated_*: the driver on the CPU (host memory, CPU BLAS, kernel bodies under the serial grid
-// emulator), compiled into every build so tests check the kernels without a GPU.
+// emulated_*: the driver on the CPU (host memory, kernel bodies under the serial grid emulator,
+// GEMMs as the cuBLAS calls done by a reference loop), compiled into every build so tests check
+// the kernels without a GPU.
 // cuda_*: the driver on a device (CUDA builds only): every pointer is device memory of `device`,
 // the work is queued on `stream` (a cudaStream_t; null is the legacy default stream) and the call
 // returns without waiting for it. cuBLAS must have been loaded with load_cublas first.
