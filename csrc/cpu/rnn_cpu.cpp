@@ -198,6 +198,8 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
 
   // The input projection of every step at once.
   parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
+  const bool keeps_h_prev = ReserveLayout::keeps_h_prev(desc);
+  if (training && !keeps_h_prev) std::memcpy(reserve + rl.h0, h, sizeof(T) * N * S);
 
   if constexpr (std::is_same_v<T, float>) {
     // One step does not repay packing the weights (the step cells' case).
@@ -215,7 +217,7 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
     T* g_t = gates + t * N * GH;
     const T* h_src = h;
     const T* c_src = c;
-    if (training) {
+    if (training && keeps_h_prev) {
       T* hp = reserve + rl.h_prev + t * N * S;
       std::memcpy(hp, h, sizeof(T) * N * S);
       h_src = hp;
@@ -378,8 +380,21 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
       parallel_gemm<T>(true, false, 2 * H, S, TN, T(1), dg, GH, h_prev_all, S, T(1), dw.w_hh, S);
       parallel_gemm<T>(true, false, H, H, TN, T(1), dg + 2 * H, GH, reserve + rl.extra, H, T(1),
                        dw.w_hh + 2 * H * S, S);
-    } else {
+    } else if (ReserveLayout::keeps_h_prev(desc)) {
       parallel_gemm<T>(true, false, GH, S, TN, T(1), dgh, GH, h_prev_all, S, T(1), dw.w_hh, S);
+    } else {
+      // The vanilla RNN's state entering a step is h0 for the first step in time order and the
+      // previous step's saved activation after it (rnn_layout.h): one GEMM with h0, one with the
+      // activations shifted by a step. Here G·H = S = H.
+      const int64_t first = reverse ? steps - 1 : 0;
+      parallel_gemm<T>(true, false, H, H, N, T(1), dg + first * N * H, H, reserve + rl.h0, H, T(1),
+                       dw.w_hh, H);
+      if (steps > 1) {
+        const T* dg_rest = dg + (reverse ? 0 : N * H);  // steps 0..T-2 backwards, 1..T-1 forwards
+        const T* h_rest = gates + (reverse ? N * H : 0);
+        parallel_gemm<T>(true, false, H, H, (steps - 1) * N, T(1), dg_rest, H, h_rest, H, T(1),
+                         dw.w_hh, H);
+      }
     }
   }
   if (dw.b_hh) add_column_sums(dw.b_hh, dgh, TN, GH, GH);

@@ -155,9 +155,12 @@ struct ForwardStep {
   int64_t N, H, G, GH;
   bool training, relu, peephole;
   CellMode mode;
+  int64_t next_step;  // +1 or -1: the direction of time, for prefetching the next step's rows
+  int64_t steps;
   const int64_t* lengths;
   float* gates;
-  const float *b_ih, *b_hh, *w_ch;
+  const float* bias;  // [G*H] b_ih + b_hh (GRU's n gate: b_ih only)
+  const float *b_hh, *w_ch;
   float clip;
   float* y;
   float* c;        // [N,H] running cell state
@@ -174,7 +177,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G, UB = unit_block(G);
   const int64_t j0 = ub * UB;
   const int64_t w = std::min<int64_t>(UB, H - j0);
-  const float* bi = a.b_ih + j0;
+  const float* bs = a.bias + j0;
   const float* bh = a.b_hh + j0;
   for (int64_t r = 0; r < R; ++r) {
     const int64_t n = r0 + r;
@@ -188,6 +191,10 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
         yr[l] = 0.0f;
         hd[l] = hs[l];
       }
+      if (Training && G == 1) {  // the vanilla RNN saves the carried state here (rnn_layout.h)
+        float* g = a.gates + (t * N + n) * GH + j0;
+        for (int64_t l = 0; l < w; ++l) g[l] = hs[l];
+      }
       if (Training && a.mode == CellMode::kLstm) {
         for (int64_t l = 0; l < w; ++l) {
           a.cp_save[tn + l] = a.c[n * H + j0 + l];
@@ -197,6 +204,12 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       continue;
     }
     float* g = a.gates + (t * N + n) * GH + j0;
+    // The next step's input projection for these units comes from L3 (the whole [T,N,G*H] array
+    // is larger than L2): ask for it one step ahead.
+    if (t + a.next_step >= 0 && t + a.next_step < a.steps) {
+      const float* next = g + a.next_step * N * GH;
+      for (int64_t gate = 0; gate < G; ++gate) _mm_prefetch(next + gate * H, _MM_HINT_T1);
+    }
     if (a.mode == CellMode::kLstm) {
       float* cc = a.c + n * H + j0;
       const float* wci = a.w_ch + j0;
@@ -208,10 +221,10 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
         for (int64_t l = 0; l < width; ++l) {
           float i, f, gg, o, cn, m;
           cells::lstm_forward<decltype(peephole)::value>(
-              g[l] + tl[l] + bi[l] + bh[l], g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
-              g[2 * H + l] + tl[2 * kLanes + l] + bi[2 * H + l] + bh[2 * H + l],
-              g[3 * H + l] + tl[3 * kLanes + l] + bi[3 * H + l] + bh[3 * H + l], cc[l], wci[l],
-              wcf[l], wco[l], a.clip, i, f, gg, o, cn, m);
+              g[l] + tl[l] + bs[l], g[H + l] + tl[kLanes + l] + bs[H + l],
+              g[2 * H + l] + tl[2 * kLanes + l] + bs[2 * H + l],
+              g[3 * H + l] + tl[3 * kLanes + l] + bs[3 * H + l], cc[l], wci[l], wcf[l], wco[l],
+              a.clip, i, f, gg, o, cn, m);
           if (Training) {
             g[l] = i;
             g[H + l] = f;
@@ -237,9 +250,8 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       for (int64_t l = 0; l < w; ++l) {
         const float hn = tl[2 * kLanes + l] + bh[2 * H + l];
         float rr, z, nn, h;
-        cells::gru_forward(g[l] + tl[l] + bi[l] + bh[l],
-                           g[H + l] + tl[kLanes + l] + bi[H + l] + bh[H + l],
-                           g[2 * H + l] + bi[2 * H + l], hn, hs[l], rr, z, nn, h);
+        cells::gru_forward(g[l] + tl[l] + bs[l], g[H + l] + tl[kLanes + l] + bs[H + l],
+                           g[2 * H + l] + bs[2 * H + l], hn, hs[l], rr, z, nn, h);
         if (Training) {
           g[l] = rr;
           g[H + l] = z;
@@ -252,7 +264,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
     } else if (a.relu) {
 #pragma omp simd
       for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(g[l] + tl[l] + bi[l] + bh[l], true);
+        const float h = cells::rnn_forward(g[l] + tl[l] + bs[l], true);
         if (Training) g[l] = h;
         hd[l] = h;
         yr[l] = h;
@@ -260,7 +272,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
     } else {
 #pragma omp simd
       for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(g[l] + tl[l] + bi[l] + bh[l], false);
+        const float h = cells::rnn_forward(g[l] + tl[l] + bs[l], false);
         if (Training) g[l] = h;
         hd[l] = h;
         yr[l] = h;
@@ -401,6 +413,9 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
   const ForwardLayout fl(d, steps, N, training);
   float* Wp = workspace + fl.packed;
   pack_forward(Wp, w_hh, G, H, H, unit_block(G));
+  float* bias = workspace + fl.bias;
+  const int64_t hh_bias_end = d.mode == CellMode::kGru ? 2 * H : GH;  // b_hn stays inside r·(…)
+  for (int64_t j = 0; j < GH; ++j) bias[j] = b_ih[j] + (j < hh_bias_end ? b_hh[j] : 0.0f);
 
   ForwardStep a{N,
                 H,
@@ -410,9 +425,11 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
                 d.mode == CellMode::kRnnRelu,
                 d.peephole,
                 d.mode,
+                reverse ? -1 : 1,
+                steps,
                 lengths,
                 gates,
-                b_ih,
+                bias,
                 b_hh,
                 w_ch,
                 clip,
@@ -422,12 +439,18 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
                 training ? reserve + rl.c_prev : nullptr,
                 training ? reserve + rl.extra : nullptr,
                 Wp};
-  // State buffers: in training each step reads the reserve's h_prev[t] and writes h_prev[next t];
-  // in inference two buffers alternate. `h` receives the final state.
+  // State buffers: in training with an h_prev array each step reads the reserve's h_prev[t] and
+  // writes h_prev[next t]; otherwise two buffers alternate (the vanilla RNN saves only h0).
+  // `h` receives the final state.
   float* ping = h;
   float* pong = workspace + fl.h2;
   auto step_t = [&](int64_t s) { return reverse ? steps - 1 - s : s; };
-  if (training) std::memcpy(reserve + rl.h_prev + step_t(0) * N * H, h, sizeof(float) * N * H);
+  const bool state_in_reserve = training && ReserveLayout::keeps_h_prev(d);
+  if (state_in_reserve) {
+    std::memcpy(reserve + rl.h_prev + step_t(0) * N * H, h, sizeof(float) * N * H);
+  } else if (training) {
+    std::memcpy(reserve + rl.h0, h, sizeof(float) * N * H);
+  }
 
   const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
   const int threads = threads_for(2 * N * GH * H, blocks);
@@ -439,7 +462,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
       const int64_t t = step_t(s);
       const float* src;
       float* dst;
-      if (training) {
+      if (state_in_reserve) {
         src = reserve + rl.h_prev + t * N * H;
         dst = s + 1 < steps ? reserve + rl.h_prev + step_t(s + 1) * N * H : pong;
       } else {

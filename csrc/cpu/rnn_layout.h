@@ -17,14 +17,25 @@ constexpr int64_t kUnitBlock =
 inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Offsets (in elements) of the arrays kept in the training reserve.
+//
+// The vanilla RNN keeps no h_prev: its activations are its states, so the state entering step t
+// is the activation of the step before (in the direction of time) and h0 for the first step. For
+// that, a sequence's rows past its end (t >= lengths[n]) hold its carried state instead of an
+// activation: the final state going forward, h0 going backward in time, where those rows come
+// first. The reserve is T·N·H + N·S elements instead of 2·T·N·H.
 struct ReserveLayout {
   int64_t gates = 0;   // [T,N,G*H] activations
-  int64_t h_prev = 0;  // [T,N,S] the state entering each step
+  int64_t h_prev = 0;  // [T,N,S] the state entering each step (LSTM, GRU)
+  int64_t h0 = 0;      // [N,S] the initial state (vanilla RNN)
   int64_t c = 0;       // [T,N,H] LSTM c'
   int64_t c_prev = 0;  // [T,N,H] LSTM c entering each step
   int64_t m = 0;       // [T,N,H] LSTM o·tanh(c') (projection only)
   int64_t extra = 0;   // [T,N,H] GRU: W_hn h + b_hn (reset_after) or r·h (reset_before)
   int64_t total = 0;
+
+  static bool keeps_h_prev(const RnnDesc& d) {
+    return d.mode == CellMode::kLstm || d.mode == CellMode::kGru;
+  }
 
   ReserveLayout(const RnnDesc& d, int64_t T, int64_t N) {
     const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
@@ -34,7 +45,11 @@ struct ReserveLayout {
       at += size;
     };
     take(gates, T * N * GH);
-    take(h_prev, T * N * S);
+    if (keeps_h_prev(d)) {
+      take(h_prev, T * N * S);
+    } else {
+      take(h0, N * S);
+    }
     if (d.mode == CellMode::kLstm) {
       take(c, T * N * H);
       take(c_prev, T * N * H);
@@ -58,6 +73,7 @@ struct ForwardLayout {
   int64_t valid = 0;   // [N] bytes
   int64_t packed = 0;  // fused path: W_hhᵀ packed by unit blocks
   int64_t h2 = 0;      // [N,S] fused path: second state buffer
+  int64_t bias = 0;    // [G*H] fused path: b_ih + b_hh (GRU's n gate: b_ih only)
   int64_t total = 0;
 
   ForwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool training) {
@@ -78,6 +94,7 @@ struct ForwardLayout {
     take(valid, N);  // one element per row is more than a byte per row
     take(packed, round_up(H, 2 * kUnitBlock) * d.gates() * S);
     take(h2, N * S);
+    take(bias, GH);
     total = at;
   }
 };

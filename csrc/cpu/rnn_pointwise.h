@@ -16,11 +16,12 @@ template <class T>
 struct RnnStepForward {
   int64_t H;
   bool relu;
-  T* gates;              // [N,H] in: x·W_ihᵀ; out: h' (the saved activation)
+  T* gates;              // [N,H] in: x·W_ihᵀ; out: h' (the saved activation), or h for
+                         // rows past their sequence's end
   const T* hg;           // [N,H] h·W_hhᵀ
   const T* b_ih;         // [H]
   const T* b_hh;         // [H]
-  T* h;                  // [N,H] out: h'
+  T* h;                  // [N,H] in: h; out: h'
   const uint8_t* valid;  // [N] or null
 };
 

@@ -16,7 +16,7 @@ the compiler traces); in eager mode it applies the op and the same autograd form
 plain autograd.Function, which costs a tenth of torch's per-call wrapper for registered autograd.
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
-(P with projection, else H), G gates, K reserve elements per (step, sequence).
+(P with projection, else H), G gates, K reserve elements per (step, sequence), E per sequence.
 """
 
 from __future__ import annotations
@@ -144,10 +144,14 @@ def _sizes(mode: str, x: Tensor, w_hh: Tensor, w_hr: Tensor | None):
     return x.shape[2], H, P, (w_hr.shape[0] if w_hr is not None else H)
 
 
-def reserve_per_step(mode: str, H, S, projection: bool):
-    """K: reserve elements per (step, sequence), asked of the C++ core (its layout is T·N·K)."""
+def reserve_size(mode: str, T, N, H, S, projection: bool):
+    """Elements of the training reserve: T·N·K + N·E, with K per (step, sequence) and E per
+    sequence asked of the C++ core (sizes for one and two steps), so that T and N may be symbolic
+    under torch.compile."""
     desc = _C.RnnDesc(mode, 1, int(H), proj_size=int(S) if projection else 0)
-    return _C.rnn_reserve_size(desc, 1, 1)
+    one, two = _C.rnn_reserve_size(desc, 1, 1), _C.rnn_reserve_size(desc, 2, 1)
+    K, E = two - one, 2 * one - two
+    return T * N * K + N * E
 
 
 def _np(t: Tensor | None):
@@ -182,7 +186,7 @@ def rnn_forward(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One layer, one direction. x: [T,N,I]; lengths: int64 [N] in 1..T or None; h0: [N,S] or None;
     c0: [N,H] or None. Returns y [T,N,S], h_n [N,S], c_n [N,H] (LSTM, else [0]) and reserve
-    [T,N,K] (training, else [0])."""
+    [T·N·K + N·E] (training, else [0])."""
     T, N = x.shape[0], x.shape[1]
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
@@ -203,13 +207,13 @@ def rnn_forward(
     )
     c_n = torch.from_numpy(c_n) if c_n is not None else x.new_empty(0)
     if training:
-        K = reserve_per_step(mode, H, S, P > 0)
-        if reserve.size != T * N * K:
+        expected = reserve_size(mode, T, N, H, S, P > 0)
+        if reserve.size != expected:
             raise RuntimeError(
                 f"fastrnn.torch: the C++ core's reserve has {reserve.size} elements, expected "
-                f"{T * N * K} (T·N·K with K = rnn_reserve_size(desc, 1, 1))"
+                f"{expected} (T·N·K + N·E from rnn_reserve_size)"
             )
-        reserve = torch.from_numpy(reserve).view(T, N, K)
+        reserve = torch.from_numpy(reserve)
     else:
         reserve = x.new_empty(0)
     return torch.from_numpy(y), torch.from_numpy(h_n), c_n, reserve
@@ -239,7 +243,7 @@ def _(
     h_n = x.new_empty(N, S)
     c_n = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
     reserve = (
-        x.new_empty(T, N, reserve_per_step(mode, H, S, w_hr is not None))
+        x.new_empty(reserve_size(mode, T, N, H, S, w_hr is not None))
         if training
         else x.new_empty(0)
     )
@@ -332,7 +336,7 @@ def _forward_setup_context(ctx, inputs, output):
     ctx.save_for_backward(x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, output[3])
     ctx.args = (mode, reverse, reset_after, cell_clip)
     ctx.training = training
-    ctx.set_materialize_grads(False)  # no zero-filled gradient for the reserve [T,N,K]
+    ctx.set_materialize_grads(False)  # no zero-filled gradient for the reserve
 
 
 def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
