@@ -7,7 +7,9 @@
 // The algorithm is the CPU path's (rnn_cpu.cpp): the input projection of all T·N rows as one GEMM;
 // per step the recurrent GEMM and one fused pointwise kernel; backward per step in reverse order,
 // then dx, dW_ih, dW_hh (and dW_hr) as one GEMM each and the bias and peephole gradients as
-// column reductions. The training reserve has the CPU path's layout (cpu/rnn_layout.h).
+// column reductions. The training reserve has the CPU path's layout (cpu/rnn_layout.h): the
+// vanilla RNN keeps h0 rather than each step's entering state (its activations are its states;
+// rows past a sequence's end hold the carried state).
 //
 // Backend interface (all asynchronous on the backend's stream, in issue order):
 //   gemm<T>(trans_a, trans_b, M, Nc, K, alpha, A, lda, B, ldb, beta, C, ldc)  row-major, as
@@ -128,6 +130,8 @@ void rnn_forward(Backend& be, T* y, T* h_n, T* c_n, T* reserve, T* workspace, co
 
   // The input projection of every step at once.
   be.gemm(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
+  const bool keeps_h_prev = ReserveLayout::keeps_h_prev(desc);
+  if (training && !keeps_h_prev) be.copy(reserve + rl.h0, h, N * S);
 
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t t = reverse ? steps - 1 - s : s;
@@ -135,7 +139,7 @@ void rnn_forward(Backend& be, T* y, T* h_n, T* c_n, T* reserve, T* workspace, co
     T* y_t = y + t * N * S;
     const T* h_src = h;
     const T* c_src = c;
-    if (training) {
+    if (training && keeps_h_prev) {
       T* hp = reserve + rl.h_prev + t * N * S;
       be.copy(hp, h, N * S);
       h_src = hp;
@@ -261,8 +265,19 @@ void rnn_backward(Backend& be, T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& d
       be.gemm(true, false, 2 * H, S, TN, T(1), dg, GH, h_prev_all, S, T(1), dw.w_hh, S);
       be.gemm(true, false, H, H, TN, T(1), dg + 2 * H, GH, reserve + rl.extra, H, T(1),
               dw.w_hh + 2 * H * S, S);
-    } else {
+    } else if (ReserveLayout::keeps_h_prev(desc)) {
       be.gemm(true, false, GH, S, TN, T(1), dgh, GH, h_prev_all, S, T(1), dw.w_hh, S);
+    } else {
+      // The vanilla RNN's state entering a step: h0 for the first step in time order, the
+      // previous step's saved activation after it. Here G·H = S = H.
+      const int64_t first = reverse ? steps - 1 : 0;
+      be.gemm(true, false, H, H, N, T(1), dg + first * N * H, H, reserve + rl.h0, H, T(1), dw.w_hh,
+              H);
+      if (steps > 1) {
+        const T* dg_rest = dg + (reverse ? 0 : N * H);  // steps 0..T-2 backwards, 1..T-1 forwards
+        const T* h_rest = gates + (reverse ? N * H : 0);
+        be.gemm(true, false, H, H, (steps - 1) * N, T(1), dg_rest, H, h_rest, H, T(1), dw.w_hh, H);
+      }
     }
   }
   if (dw.b_hh) be.launch(ColumnSums<T>{GH, TN, dgh, GH, nullptr, 0, dw.b_hh});

@@ -39,13 +39,13 @@ FASTRNN_HD void run_elements(const Body& body, const KernelIndex& k) {
 
 // ---- forward, one step ----
 
-// Vanilla RNN. count = N*H.
+// Vanilla RNN. count = N*H. A missing row's gates take its carried state (the reserve's layout).
 template <class T>
 struct RnnForwardStep {
   int64_t count, H, t;
   const int64_t* lengths;  // [N] or null
   bool relu;
-  T* gates;       // [N,H] in: x·W_ihᵀ; out: h' (the activation backward needs)
+  T* gates;       // [N,H] in: x·W_ihᵀ; out: h' (the activation backward needs), or h
   const T* hg;    // [N,H] h·W_hhᵀ
   const T* b_ih;  // [H] or null
   const T* b_hh;  // [H] or null
@@ -55,6 +55,7 @@ struct RnnForwardStep {
   FASTRNN_HD void element(int64_t i) const {
     const int64_t n = i / H, j = i % H;
     if (!row_exists(lengths, t, n)) {
+      gates[i] = h[i];
       y[i] = T(0);
       return;
     }

@@ -10,7 +10,7 @@ take raw device pointers, so every tensor's device, dtype, shape and layout is c
 cuBLAS is loaded at the first call (fastrnn._cuda).
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size,
-G gates, K reserve elements per (step, sequence).
+G gates.
 """
 
 from __future__ import annotations
@@ -64,12 +64,12 @@ def _stream(x: Tensor) -> int:
 
 
 def rnn_forward_cuda(
-    desc, x, lengths, h0, c0, weights, reverse: bool, training: bool, reserve_per_step: int
+    desc, x, lengths, h0, c0, weights, reverse: bool, training: bool, reserve_size
 ):
     """One layer, one direction on the device. x: [T,N,I]; lengths: [N] or None; h0: [N,S] or
     None; c0: [N,H] or None; weights: (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch), None where absent.
-    Returns y [T,N,S], h_n [N,S], c_n [N,H] (LSTM, else [0]) and reserve [T,N,K] (training,
-    else [0])."""
+    Returns y [T,N,S], h_n [N,S], c_n [N,H] (LSTM, else [0]) and reserve [reserve_size]
+    (training, else [0])."""
     load_cublas()
     if x.dim() != 3:
         raise RuntimeError(f"x: expected 3 dimensions [T, N, I], got shape {tuple(x.shape)}")
@@ -84,7 +84,7 @@ def rnn_forward_cuda(
     y = x.new_empty(T, N, S)
     h_n = x.new_empty(N, S)
     c_n = x.new_empty(N, H) if lstm else x.new_empty(0)
-    reserve = x.new_empty(T, N, reserve_per_step) if training else x.new_empty(0)
+    reserve = x.new_empty(reserve_size) if training else x.new_empty(0)
     workspace = x.new_empty(_C.gpu_rnn_forward_workspace_size(desc, T, N, training))
     _C.cuda_rnn_forward(
         desc,

@@ -410,8 +410,8 @@ def rnn_forward_cuda_kernel(
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
-    K = reserve_per_step(mode, H, S, P > 0)
-    return _cuda_ops.rnn_forward_cuda(desc, x, lengths, h0, c0, weights, reverse, training, K)
+    size = reserve_size(mode, x.shape[0], x.shape[1], H, S, P > 0)
+    return _cuda_ops.rnn_forward_cuda(desc, x, lengths, h0, c0, weights, reverse, training, size)
 
 
 @rnn_backward.register_kernel("cuda")
