@@ -17,6 +17,7 @@
 #include "fastrnn/rnn.h"
 #include "fastrnn/rnn_gpu.h"
 #include "fastrnn/word2vec.h"
+#include "fastrnn/word2vec_gpu.h"
 
 namespace py = pybind11;
 using fastrnn::CellMode;
@@ -478,10 +479,13 @@ py::tuple id_corpus_result(w2v::IdCorpus&& c) {
   return py::make_tuple(ids, offsets, c.raw_words, c.raw_sentences);
 }
 
-// The trainer with the arrays it writes and the tables it reads kept alive.
+// The trainer with the arrays it writes and the tables it reads kept alive. device: "cpu" (the
+// Hogwild CPU workers), "cuda" (the GPU sentence kernel) or "emulated" (that kernel under the
+// grid emulator, for tests).
 struct PyTrainer {
   w2v::TrainState st;
   w2v::TrainConfig cfg;
+  std::string device;
   py::object syn0, syn1neg, keep_obj;
   std::shared_ptr<w2v::NegativeSampler> sampler;
 };
@@ -637,7 +641,7 @@ void bind_word2vec(py::module_& m) {
                        const py::object& counts_obj, const py::object& keep_obj, bool sg,
                        int window, int negative, double ns_exponent, bool cbow_mean,
                        bool shrink_windows, bool compute_loss, double alpha, double min_alpha,
-                       int workers, uint64_t seed) {
+                       int workers, uint64_t seed, const std::string& device) {
              if (!py::isinstance<py::array>(syn0)) throw py::type_error("syn0: expected an array");
              py::array a = py::reinterpret_borrow<py::array>(syn0);
              if (a.ndim() != 2) throw py::value_error("syn0: expected [V, E]");
@@ -646,7 +650,14 @@ void bind_word2vec(py::module_& m) {
              if (window < 1 || negative < 1 || workers < 1) {
                throw py::value_error("window, negative and workers must be positive");
              }
+             const bool cuda_compiled = fastrnn::cuda_compiled();
+             if (device != "cpu" && device != "emulated" && !(device == "cuda" && cuda_compiled)) {
+               throw py::value_error("device: expected 'cpu'" +
+                                     std::string(cuda_compiled ? " or 'cuda'" : "") +
+                                     " in this build, got '" + device + "'");
+             }
              auto t = std::make_unique<PyTrainer>();
+             t->device = device;
              t->st.syn0 = mutable_checked<float>(syn0, "syn0", {V, E});
              t->st.syn1neg = mutable_checked<float>(syn1neg, "syn1neg", {V, E});
              const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
@@ -674,7 +685,7 @@ void bind_word2vec(py::module_& m) {
            py::arg("syn0"), py::arg("syn1neg"), py::arg("counts"), py::arg("keep"), py::arg("sg"),
            py::arg("window"), py::arg("negative"), py::arg("ns_exponent"), py::arg("cbow_mean"),
            py::arg("shrink_windows"), py::arg("compute_loss"), py::arg("alpha"),
-           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"))
+           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"), py::arg("device") = "cpu")
       .def(
           "start",
           [](PyTrainer& t, int64_t total_words) {
@@ -705,7 +716,15 @@ void bind_word2vec(py::module_& m) {
               if (ids[i] < 0 || ids[i] >= t.st.V) throw py::value_error("ids: out of range");
             }
             py::gil_scoped_release release;
-            w2v::train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+            if (t.device == "emulated") {
+              fastrnn::gpu::emulated_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+            } else if (t.device == "cuda") {
+#if defined(FASTRNN_WITH_CUDA)
+              fastrnn::gpu::cuda_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+#endif
+            } else {
+              w2v::train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+            }
           },
           "Trains one epoch over an id corpus (GIL released).", py::arg("ids"), py::arg("offsets"),
           py::arg("epoch"))
@@ -713,6 +732,10 @@ void bind_word2vec(py::module_& m) {
           "train_file",
           [](PyTrainer& t, const std::shared_ptr<w2v::Vocab>& vocab, const std::string& path,
              int64_t epoch) {
+            if (t.device != "cpu") {
+              throw py::value_error("train_file: the " + t.device +
+                                    " trainer takes id corpora only (train_ids)");
+            }
             py::gil_scoped_release release;
             w2v::train_epoch_file(t.st, t.cfg, *vocab, path, epoch);
           },

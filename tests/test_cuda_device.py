@@ -1,6 +1,7 @@
 """fastrnn's CUDA kernels on a real device, against the CPU path: every mode and feature through
 the ops (outputs and every gradient), the torch modules with stacking, both directions and packed
-sequences, a non-default stream, and run-to-run determinism.
+sequences, a non-default stream, and run-to-run determinism; Word2Vec(device="cuda") against the
+CPU trainer.
 
 Skips itself, with the reason, when the build has no CUDA kernels, the CUDA runtime sees no
 device, or torch has no CUDA (these machines have none: this file has not run on a GPU here)."""
@@ -169,3 +170,35 @@ def test_device_module_does_not_fall_back():
     lstm = fastrnn.torch.LSTM(3, 4, device=DEVICE, peephole=True)  # torch has no peepholes
     y, _ = lstm(torch.randn(5, 2, 3, device=DEVICE))
     assert y.device.type == DEVICE and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("sg", [1, 0], ids=["skipgram", "cbow"])
+def test_device_word2vec_matches_the_cpu_trainer(sg):
+    """Word2Vec(device="cuda") on the device (blocks in parallel, Hogwild between them) against
+    the CPU trainer, with tests/test_cuda_w2v_emulated.py's tolerances."""
+    pytest.importorskip("gensim")
+    from fastrnn import Word2Vec
+    from test_cuda_w2v_emulated import CORPUS, similarity_correlation
+
+    def train(device, seed=1):
+        model = Word2Vec(
+            sg=sg,
+            window=4,
+            negative=5,
+            min_count=5,
+            epochs=5,
+            workers=1,
+            seed=seed,
+            device=device,
+        )
+        model.build_vocab(CORPUS)
+        model.train(
+            CORPUS, total_examples=model.corpus_count, epochs=model.epochs, compute_loss=True
+        )
+        return model
+
+    cpu, cpu_other_seed, gpu = train("cpu"), train("cpu", seed=2), train("cuda")
+    baseline = similarity_correlation(cpu, cpu_other_seed)
+    assert similarity_correlation(cpu, gpu) >= baseline - 0.02
+    loss_cpu, loss_gpu = cpu.get_latest_training_loss(), gpu.get_latest_training_loss()
+    assert abs(loss_gpu - loss_cpu) <= 0.02 * loss_cpu

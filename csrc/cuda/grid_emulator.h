@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "cuda/column_major_gemm.h"
 #include "cuda/kernel_index.h"
@@ -49,6 +50,29 @@ struct EmulatorBackend {
     if (count > 0) std::memcpy(dst, src, sizeof(T) * count);
   }
 };
+
+// Runs a block kernel (one that keeps a per-block State and a float scratch in shared memory
+// and has barriers between its phases) on the host: block after block, and within a block each
+// phase for every thread (descending) before the next phase, as __syncthreads orders them.
+// Body: State, kPhases, scratch_floats(block_dim), positions(block), start/phase/finish.
+template <class Body>
+void emulate_blocks(const Body& body, int64_t blocks, int64_t block_dim) {
+  std::vector<float> scratch(static_cast<size_t>(body.scratch_floats(block_dim)));
+  for (int64_t b = 0; b < blocks; ++b) {
+    typename Body::State state{};
+    auto index = [&](int64_t th) { return KernelIndex{b, th, block_dim, blocks}; };
+    for (int64_t th = block_dim - 1; th >= 0; --th) body.start(index(th), state);
+    const int64_t n = body.positions(b);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int p = 0; p < Body::kPhases; ++p) {
+        for (int64_t th = block_dim - 1; th >= 0; --th) {
+          body.phase(p, index(th), state, scratch.data(), i);
+        }
+      }
+    }
+    for (int64_t th = block_dim - 1; th >= 0; --th) body.finish(index(th), state);
+  }
+}
 
 }  // namespace gpu
 }  // namespace fastrnn

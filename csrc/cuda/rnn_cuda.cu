@@ -12,18 +12,13 @@
 
 #include "cuda/column_major_gemm.h"
 #include "cuda/cublas_api.h"
+#include "cuda/cuda_check.h"
 #include "cuda/rnn_gpu_driver.h"
 #include "fastrnn/rnn_gpu.h"
 
 namespace fastrnn {
 namespace gpu {
 namespace {
-
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err));
-  }
-}
 
 int checked_int(int64_t v, const char* what) {
   if (v < 0 || v > INT_MAX) {
