@@ -82,3 +82,17 @@ def test_gpu_word2vec_arguments_and_availability():
     model.build_vocab([["a", "b", "c"]])
     with pytest.raises(RuntimeError, match="device='cuda'"):
         model.train([["a", "b", "c"]], total_examples=1, epochs=1)
+
+
+def test_emulated_gpu_word2vec_reads_a_plain_corpus_file(tmp_path, monkeypatch):
+    """A plain corpus_file becomes an id corpus for the GPU trainer (its workers' byte-range
+    reader is CPU-only)."""
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(" ".join(s) for s in CORPUS[:100]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(fw, "_trainer_device", lambda device: "emulated")
+    model = Word2Vec(vector_size=16, min_count=2, epochs=1, seed=3, device="cuda")
+    model.build_vocab(corpus_file=str(path))
+    before = model.wv.vectors.copy()
+    words, raw = model.train(corpus_file=str(path), total_words=model.corpus_total_words, epochs=1)
+    assert raw == sum(len(s) for s in CORPUS[:100]) and 0 < words <= raw
+    assert not np.array_equal(before, model.wv.vectors)
