@@ -16,8 +16,10 @@
 #include "fastrnn/common.h"
 #include "fastrnn/linear.h"
 #include "fastrnn/rnn.h"
+#include "fastrnn/rnn_gpu.h"
 #include "fastrnn/softmax_xent.h"
 #include "fastrnn/word2vec.h"
+#include "fastrnn/word2vec_gpu.h"
 
 namespace py = pybind11;
 using fastrnn::CellMode;
@@ -139,7 +141,9 @@ fastrnn::RnnWeights<T> checked_weights(const RnnDesc& d, const Weights& w) {
   return out;
 }
 
-template <class Real>
+// Emulated: run the GPU layer driver and kernel bodies on the CPU (rnn_gpu.h) instead of the CPU
+// path; the arguments, checks and results are the same.
+template <class Real, bool Emulated = false>
 py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::object& lengths_obj,
                        const py::object& h0_obj, const py::object& c0_obj, const Weights& wo,
                        bool reverse, bool training) {
@@ -174,14 +178,20 @@ py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::objec
   Real* h_n_ptr = h_n.mutable_data();
   {
     py::gil_scoped_release release;
-    Real* ws = scratch<Real>(fastrnn::rnn_forward_workspace_size(d, T, N, training));
-    fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0,
-                               c0, w, reverse);
+    if constexpr (Emulated) {
+      Real* ws = scratch<Real>(fastrnn::gpu::rnn_forward_workspace_size(d, T, N, training));
+      fastrnn::gpu::emulated_rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x,
+                                               lengths, h0, c0, w, reverse);
+    } else {
+      Real* ws = scratch<Real>(fastrnn::rnn_forward_workspace_size(d, T, N, training));
+      fastrnn::rnn_forward<Real>(y_ptr, h_n_ptr, c_n_ptr, reserve_ptr, ws, d, T, N, x, lengths, h0,
+                                 c0, w, reverse);
+    }
   }
   return py::make_tuple(y, h_n, c_n, reserve);
 }
 
-template <class Real>
+template <class Real, bool Emulated = false>
 py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::object& dh_n_obj,
                         const py::object& dc_n_obj, const py::array& x_obj,
                         const py::object& lengths_obj, const Weights& wo,
@@ -217,9 +227,15 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
   Real* dh0_ptr = dh0.mutable_data();
   {
     py::gil_scoped_release release;
-    Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N, lengths != nullptr));
-    fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
-                                lengths, w, reserve, reverse);
+    if constexpr (Emulated) {
+      Real* ws = scratch<Real>(fastrnn::gpu::rnn_backward_workspace_size(d, T, N));
+      fastrnn::gpu::emulated_rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n,
+                                                dc_n, x, lengths, w, reserve, reverse);
+    } else {
+      Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N, lengths != nullptr));
+      fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
+                                  lengths, w, reserve, reverse);
+    }
   }
   return py::make_tuple(dx, dh0, dc0);
 }
@@ -281,11 +297,62 @@ std::string mode_name(CellMode m) {
   }
 }
 
+// Defines the layer forward and backward entry points (the CPU path, or the emulated GPU one).
+template <bool Emulated>
+void def_layer_entry_points(py::module_& m, const char* forward_name, const char* backward_name,
+                            const char* what) {
+  m.def(
+      forward_name,
+      [](const RnnDesc& d, const py::array& x, const py::object& lengths, const py::object& h0,
+         const py::object& c0, const py::object& w_ih, const py::object& w_hh,
+         const py::object& b_ih, const py::object& b_hh, const py::object& w_hr,
+         const py::object& w_ch, bool reverse, bool training) {
+        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
+        return is_float64(x)
+                   ? forward_impl<double, Emulated>(d, x, lengths, h0, c0, w, reverse, training)
+                   : forward_impl<float, Emulated>(d, x, lengths, h0, c0, w, reverse, training);
+      },
+      (std::string("Runs one layer in one direction over a sequence. Returns (y, h_n, c_n, "
+                   "reserve).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
+      py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
+      py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"));
+
+  m.def(
+      backward_name,
+      [](const RnnDesc& d, const py::array& dy, const py::object& dh_n, const py::object& dc_n,
+         const py::array& x, const py::object& lengths, const py::object& w_ih,
+         const py::object& w_hh, const py::object& b_ih, const py::object& b_hh,
+         const py::object& w_hr, const py::object& w_ch, const py::object& reserve, bool reverse,
+         const py::object& g_w_ih, const py::object& g_w_hh, const py::object& g_b_ih,
+         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch) {
+        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
+        const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
+        return is_float64(x) ? backward_impl<double, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
+                                                               reserve, reverse, g)
+                             : backward_impl<float, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
+                                                              reserve, reverse, g);
+      },
+      (std::string("Backward of a training forward; accumulates into the grad_* arrays. Returns "
+                   "(dx, dh0, dc0).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("x"),
+      py::arg("lengths"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
+      py::arg("bias_hh"), py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reserve"),
+      py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
+      py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
+      py::arg("grad_weight_ch"));
+}
+
 }  // namespace
 
 void bind_word2vec(py::module_& m);
 void bind_softmax_xent(py::module_& m);
 void bind_linear(py::module_& m);
+void bind_gpu_rnn(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastrnn's C++ core (private: use the fastrnn package)";
@@ -340,21 +407,11 @@ PYBIND11_MODULE(_C, m) {
       "Elements of the training reserve rnn_forward returns for T steps of N sequences.",
       py::arg("desc"), py::arg("T"), py::arg("N"));
 
-  m.def(
-      "rnn_forward",
-      [](const RnnDesc& d, const py::array& x, const py::object& lengths, const py::object& h0,
-         const py::object& c0, const py::object& w_ih, const py::object& w_hh,
-         const py::object& b_ih, const py::object& b_hh, const py::object& w_hr,
-         const py::object& w_ch, bool reverse, bool training) {
-        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
-        return is_float64(x) ? forward_impl<double>(d, x, lengths, h0, c0, w, reverse, training)
-                             : forward_impl<float>(d, x, lengths, h0, c0, w, reverse, training);
-      },
-      "Runs one layer in one direction over a sequence. Returns (y, h_n, c_n, reserve).",
-      py::arg("desc"), py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
-      py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
-      py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"));
-
+  def_layer_entry_points<false>(m, "rnn_forward", "rnn_backward", "");
+  // The same entry points on the GPU layer driver and kernel bodies, run by the grid emulator on
+  // the CPU (for the tests; see fastrnn/rnn_gpu.h).
+  def_layer_entry_points<true>(m, "_emulated_rnn_forward", "_emulated_rnn_backward",
+                               " (GPU kernels under the CPU grid emulator, for tests)");
   m.def(
       "rnn_step",
       [](const RnnDesc& d, const py::array& x, const py::object& h, const py::object& c,
@@ -367,31 +424,10 @@ PYBIND11_MODULE(_C, m) {
       py::arg("h"), py::arg("c"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
       py::arg("bias_hh"), py::arg("weight_ch"));
 
-  m.def(
-      "rnn_backward",
-      [](const RnnDesc& d, const py::array& dy, const py::object& dh_n, const py::object& dc_n,
-         const py::array& x, const py::object& lengths, const py::object& w_ih,
-         const py::object& w_hh, const py::object& b_ih, const py::object& b_hh,
-         const py::object& w_hr, const py::object& w_ch, const py::object& reserve, bool reverse,
-         const py::object& g_w_ih, const py::object& g_w_hh, const py::object& g_b_ih,
-         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch) {
-        const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
-        const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
-        return is_float64(x)
-                   ? backward_impl<double>(d, dy, dh_n, dc_n, x, lengths, w, reserve, reverse, g)
-                   : backward_impl<float>(d, dy, dh_n, dc_n, x, lengths, w, reserve, reverse, g);
-      },
-      "Backward of a training forward; accumulates into the grad_* arrays. Returns (dx, dh0, dc0).",
-      py::arg("desc"), py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("x"),
-      py::arg("lengths"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
-      py::arg("bias_hh"), py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reserve"),
-      py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
-      py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
-      py::arg("grad_weight_ch"));
-
   bind_word2vec(m);
   bind_softmax_xent(m);
   bind_linear(m);
+  bind_gpu_rnn(m);
 }
 
 // ============================================================================================
@@ -452,10 +488,13 @@ py::tuple id_corpus_result(w2v::IdCorpus&& c) {
   return py::make_tuple(ids, offsets, c.raw_words, c.raw_sentences);
 }
 
-// The trainer with the arrays it writes and the tables it reads kept alive.
+// The trainer with the arrays it writes and the tables it reads kept alive. device: "cpu" (the
+// Hogwild CPU workers), "cuda" (the GPU sentence kernel) or "emulated" (that kernel under the
+// grid emulator, for tests).
 struct PyTrainer {
   w2v::TrainState st;
   w2v::TrainConfig cfg;
+  std::string device;
   py::object syn0, syn1neg, keep_obj;
   std::shared_ptr<w2v::NegativeSampler> sampler;
 };
@@ -611,7 +650,7 @@ void bind_word2vec(py::module_& m) {
                        const py::object& counts_obj, const py::object& keep_obj, bool sg,
                        int window, int negative, double ns_exponent, bool cbow_mean,
                        bool shrink_windows, bool compute_loss, double alpha, double min_alpha,
-                       int workers, uint64_t seed) {
+                       int workers, uint64_t seed, const std::string& device) {
              if (!py::isinstance<py::array>(syn0)) throw py::type_error("syn0: expected an array");
              py::array a = py::reinterpret_borrow<py::array>(syn0);
              if (a.ndim() != 2) throw py::value_error("syn0: expected [V, E]");
@@ -620,7 +659,14 @@ void bind_word2vec(py::module_& m) {
              if (window < 1 || negative < 1 || workers < 1) {
                throw py::value_error("window, negative and workers must be positive");
              }
+             const bool cuda_compiled = fastrnn::cuda_compiled();
+             if (device != "cpu" && device != "emulated" && !(device == "cuda" && cuda_compiled)) {
+               throw py::value_error("device: expected 'cpu'" +
+                                     std::string(cuda_compiled ? " or 'cuda'" : "") +
+                                     " in this build, got '" + device + "'");
+             }
              auto t = std::make_unique<PyTrainer>();
+             t->device = device;
              t->st.syn0 = mutable_checked<float>(syn0, "syn0", {V, E});
              t->st.syn1neg = mutable_checked<float>(syn1neg, "syn1neg", {V, E});
              const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
@@ -648,7 +694,7 @@ void bind_word2vec(py::module_& m) {
            py::arg("syn0"), py::arg("syn1neg"), py::arg("counts"), py::arg("keep"), py::arg("sg"),
            py::arg("window"), py::arg("negative"), py::arg("ns_exponent"), py::arg("cbow_mean"),
            py::arg("shrink_windows"), py::arg("compute_loss"), py::arg("alpha"),
-           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"))
+           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"), py::arg("device") = "cpu")
       .def(
           "start",
           [](PyTrainer& t, int64_t total_words) {
@@ -679,7 +725,15 @@ void bind_word2vec(py::module_& m) {
               if (ids[i] < 0 || ids[i] >= t.st.V) throw py::value_error("ids: out of range");
             }
             py::gil_scoped_release release;
-            w2v::train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+            if (t.device == "emulated") {
+              fastrnn::gpu::emulated_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+            } else if (t.device == "cuda") {
+#if defined(FASTRNN_WITH_CUDA)
+              fastrnn::gpu::cuda_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+#endif
+            } else {
+              w2v::train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+            }
           },
           "Trains one epoch over an id corpus (GIL released).", py::arg("ids"), py::arg("offsets"),
           py::arg("epoch"))
@@ -687,6 +741,10 @@ void bind_word2vec(py::module_& m) {
           "train_file",
           [](PyTrainer& t, const std::shared_ptr<w2v::Vocab>& vocab, const std::string& path,
              int64_t epoch) {
+            if (t.device != "cpu") {
+              throw py::value_error("train_file: the " + t.device +
+                                    " trainer takes id corpora only (train_ids)");
+            }
             py::gil_scoped_release release;
             w2v::train_epoch_file(t.st, t.cfg, *vocab, path, epoch);
           },
@@ -887,4 +945,187 @@ void bind_linear(py::module_& m) {
       "Returns dx [M, I] = dy weight; accumulates grad_weight += dy^T x and grad_bias += "
       "column sums of dy.",
       py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("grad_weight"), py::arg("grad_bias"));
+}
+
+// ============================================================================================
+// The GPU layer driver's sizes and, in CUDA builds, its device entry points. These take device
+// pointers as integers (0 = absent): the caller (fastrnn.torch's CUDA implementation) owns the
+// memory, checks shapes, dtypes and devices, and passes its stream; a call queues the work on
+// that stream and returns.
+// ============================================================================================
+
+namespace {
+
+template <class Real>
+Real* device_ptr(uintptr_t p) {
+  return reinterpret_cast<Real*>(p);
+}
+
+template <class Real>
+fastrnn::RnnWeights<Real> device_weights(const std::vector<uintptr_t>& w) {
+  if (w.size() != 6) throw py::value_error("weights: expected 6 pointers");
+  fastrnn::RnnWeights<Real> out;
+  out.w_ih = device_ptr<Real>(w[0]);
+  out.w_hh = device_ptr<Real>(w[1]);
+  out.b_ih = device_ptr<Real>(w[2]);
+  out.b_hh = device_ptr<Real>(w[3]);
+  out.w_hr = device_ptr<Real>(w[4]);
+  out.w_ch = device_ptr<Real>(w[5]);
+  return out;
+}
+
+// Emulated: the same call on host memory under the grid emulator (device and stream unused), so
+// tests check the Python side of the CUDA path without a GPU.
+template <class Real, bool Emulated>
+void pointer_forward_impl(const RnnDesc& d, int64_t T, int64_t N, int device, uintptr_t stream,
+                          const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& in,
+                          const std::vector<uintptr_t>& weights, bool reverse) {
+  if (out.size() != 5 || in.size() != 4) throw py::value_error("expected 5 outputs, 4 inputs");
+  const fastrnn::RnnWeights<Real> w = device_weights<Real>(weights);
+  Real* y = device_ptr<Real>(out[0]);
+  Real* h_n = device_ptr<Real>(out[1]);
+  Real* c_n = device_ptr<Real>(out[2]);
+  Real* reserve = device_ptr<Real>(out[3]);
+  Real* ws = device_ptr<Real>(out[4]);
+  const Real* x = device_ptr<const Real>(in[0]);
+  const int64_t* lengths = device_ptr<const int64_t>(in[1]);
+  const Real* h0 = device_ptr<const Real>(in[2]);
+  const Real* c0 = device_ptr<const Real>(in[3]);
+  py::gil_scoped_release release;
+  if constexpr (Emulated) {
+    fastrnn::gpu::emulated_rnn_forward<Real>(y, h_n, c_n, reserve, ws, d, T, N, x, lengths, h0, c0,
+                                             w, reverse);
+  } else {
+#if defined(FASTRNN_WITH_CUDA)
+    fastrnn::gpu::cuda_rnn_forward<Real>(device, reinterpret_cast<void*>(stream), y, h_n, c_n,
+                                         reserve, ws, d, T, N, x, lengths, h0, c0, w, reverse);
+#endif
+  }
+}
+
+template <class Real, bool Emulated>
+void pointer_backward_impl(const RnnDesc& d, int64_t T, int64_t N, int device, uintptr_t stream,
+                           const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& grads,
+                           const std::vector<uintptr_t>& in, const std::vector<uintptr_t>& weights,
+                           bool reverse) {
+  if (out.size() != 4 || grads.size() != 6 || in.size() != 6) {
+    throw py::value_error("expected 4 outputs, 6 gradients, 6 inputs");
+  }
+  const fastrnn::RnnWeights<Real> w = device_weights<Real>(weights);
+  fastrnn::RnnWeightGrads<Real> dw;
+  dw.w_ih = device_ptr<Real>(grads[0]);
+  dw.w_hh = device_ptr<Real>(grads[1]);
+  dw.b_ih = device_ptr<Real>(grads[2]);
+  dw.b_hh = device_ptr<Real>(grads[3]);
+  dw.w_hr = device_ptr<Real>(grads[4]);
+  dw.w_ch = device_ptr<Real>(grads[5]);
+  Real* dx = device_ptr<Real>(out[0]);
+  Real* dh0 = device_ptr<Real>(out[1]);
+  Real* dc0 = device_ptr<Real>(out[2]);
+  Real* ws = device_ptr<Real>(out[3]);
+  const Real* dy = device_ptr<const Real>(in[0]);
+  const Real* dh_n = device_ptr<const Real>(in[1]);
+  const Real* dc_n = device_ptr<const Real>(in[2]);
+  const Real* x = device_ptr<const Real>(in[3]);
+  const int64_t* lengths = device_ptr<const int64_t>(in[4]);
+  const Real* reserve = device_ptr<const Real>(in[5]);
+  py::gil_scoped_release release;
+  if constexpr (Emulated) {
+    fastrnn::gpu::emulated_rnn_backward<Real>(dx, dh0, dc0, dw, ws, d, T, N, dy, dh_n, dc_n, x,
+                                              lengths, w, reserve, reverse);
+  } else {
+#if defined(FASTRNN_WITH_CUDA)
+    fastrnn::gpu::cuda_rnn_backward<Real>(device, reinterpret_cast<void*>(stream), dx, dh0, dc0, dw,
+                                          ws, d, T, N, dy, dh_n, dc_n, x, lengths, w, reserve,
+                                          reverse);
+#endif
+  }
+}
+
+void check_steps_batch(int64_t T, int64_t N) {
+  if (T < 1 || N < 1) {
+    throw py::value_error("T and N must be positive, got T=" + std::to_string(T) +
+                          " N=" + std::to_string(N));
+  }
+}
+
+// Defines the pointer-based layer entry points (on a device, or emulated on host memory).
+template <bool Emulated>
+void def_pointer_entry_points(py::module_& m, const char* forward_name, const char* backward_name,
+                              const char* what) {
+  m.def(
+      forward_name,
+      [](const RnnDesc& d, int64_t T, int64_t N, bool float64, int device, uintptr_t stream,
+         const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& in,
+         const std::vector<uintptr_t>& weights, bool reverse) {
+        check_steps_batch(T, N);
+        if (float64) {
+          pointer_forward_impl<double, Emulated>(d, T, N, device, stream, out, in, weights,
+                                                 reverse);
+        } else {
+          pointer_forward_impl<float, Emulated>(d, T, N, device, stream, out, in, weights, reverse);
+        }
+      },
+      (std::string("Queues rnn_forward on a CUDA stream. Device pointers: out (y, h_n, c_n, "
+                   "reserve, workspace), in (x, lengths, h0, c0), weights (w_ih, w_hh, b_ih, "
+                   "b_hh, w_hr, w_ch).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("T"), py::arg("N"), py::arg("float64"), py::arg("device"),
+      py::arg("stream"), py::arg("out"), py::arg("inputs"), py::arg("weights"), py::arg("reverse"));
+  m.def(
+      backward_name,
+      [](const RnnDesc& d, int64_t T, int64_t N, bool float64, int device, uintptr_t stream,
+         const std::vector<uintptr_t>& out, const std::vector<uintptr_t>& grads,
+         const std::vector<uintptr_t>& in, const std::vector<uintptr_t>& weights, bool reverse) {
+        check_steps_batch(T, N);
+        if (float64) {
+          pointer_backward_impl<double, Emulated>(d, T, N, device, stream, out, grads, in, weights,
+                                                  reverse);
+        } else {
+          pointer_backward_impl<float, Emulated>(d, T, N, device, stream, out, grads, in, weights,
+                                                 reverse);
+        }
+      },
+      (std::string("Queues rnn_backward on a CUDA stream. Device pointers: out (dx, dh0, dc0, "
+                   "workspace), grads accumulated into (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch), in "
+                   "(dy, dh_n, dc_n, x, lengths, reserve), weights (w_ih, w_hh, b_ih, b_hh, "
+                   "w_hr, w_ch).") +
+       what)
+          .c_str(),
+      py::arg("desc"), py::arg("T"), py::arg("N"), py::arg("float64"), py::arg("device"),
+      py::arg("stream"), py::arg("out"), py::arg("grads"), py::arg("inputs"), py::arg("weights"),
+      py::arg("reverse"));
+}
+
+}  // namespace
+
+void bind_gpu_rnn(py::module_& m) {
+  m.def(
+      "gpu_rnn_forward_workspace_size",
+      [](const RnnDesc& d, int64_t T, int64_t N, bool training) {
+        check_steps_batch(T, N);
+        return fastrnn::gpu::rnn_forward_workspace_size(d, T, N, training);
+      },
+      "Elements of the GPU driver's forward workspace.", py::arg("desc"), py::arg("T"),
+      py::arg("N"), py::arg("training"));
+  m.def(
+      "gpu_rnn_backward_workspace_size",
+      [](const RnnDesc& d, int64_t T, int64_t N) {
+        check_steps_batch(T, N);
+        return fastrnn::gpu::rnn_backward_workspace_size(d, T, N);
+      },
+      "Elements of the GPU driver's backward workspace.", py::arg("desc"), py::arg("T"),
+      py::arg("N"));
+#if defined(FASTRNN_WITH_CUDA)
+  m.def(
+      "cuda_load_cublas", [](const std::string& path) { fastrnn::gpu::load_cublas(path); },
+      "Opens libcublas.so.13 from a path or loader name (once per process).", py::arg("path"));
+  m.def("cuda_cublas_path", &fastrnn::gpu::cublas_path, "The cuBLAS library loaded, or ''.");
+  def_pointer_entry_points<false>(m, "cuda_rnn_forward", "cuda_rnn_backward", "");
+#endif
+  // The same calls on host memory under the grid emulator (device and stream unused), for tests
+  // of the Python side of the CUDA path.
+  def_pointer_entry_points<true>(m, "_emulated_rnn_forward_ptr", "_emulated_rnn_backward_ptr",
+                                 " (host memory, grid emulator: for tests)");
 }

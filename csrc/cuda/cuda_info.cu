@@ -22,8 +22,9 @@ int cuda_device_count() {
 std::string cuda_runtime_info() {
   int runtime = 0;
   cudaRuntimeGetVersion(&runtime);
-  std::string info =
-      "runtime " + std::to_string(runtime / 1000) + "." + std::to_string((runtime % 1000) / 10);
+  std::string info = "runtime " + std::to_string(runtime / 1000) + "." +
+                     std::to_string((runtime % 1000) / 10) +
+                     ", architectures " FASTRNN_CUDA_ARCHITECTURES;
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {

@@ -93,6 +93,9 @@ class NegativeSampler {
     return static_cast<uint32_t>(r) < threshold_[col] ? static_cast<int32_t>(col) : alias_[col];
   }
   int64_t size() const { return V_; }
+  // The alias table, for the GPU trainer's draws on the device: [V] each.
+  const uint32_t* thresholds() const { return threshold_.data(); }
+  const int32_t* aliases() const { return alias_.data(); }
   // Probability of drawing each word, for tests: [V].
   std::vector<double> probabilities() const;
 

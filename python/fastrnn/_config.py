@@ -34,6 +34,7 @@ def config() -> dict:
         "cuda_compiled": cuda,
         "cuda_devices": _C.cuda_device_count() if cuda else 0,
         "cuda_runtime": _C.cuda_runtime_info(),
+        "cuda_cublas": _C.cuda_cublas_path() if cuda else "",
         "python": sys.version.split()[0],
     }
 
@@ -46,6 +47,8 @@ def show_config(file=None) -> None:
         cuda = f"compiled, {c['cuda_devices']} device(s) found ({c['cuda_runtime']})"
         if c["cuda_devices"] == 0:
             cuda += "; running as a CPU build"
+        else:
+            cuda += f"; cuBLAS {c['cuda_cublas'] or 'loaded at the first GPU call'}"
     lines = [
         f"fastrnn {c['version']}",
         f"  compiler : {c['compiler']}",

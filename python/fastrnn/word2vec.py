@@ -7,7 +7,8 @@ it reads the Python corpus once), then each epoch runs in C++ worker threads wit
 released (the ids are held in memory: 4 bytes per in-vocabulary token).
 A plain `corpus_file` is read by the workers themselves, each over its own byte range; compressed
 ones are decompressed here into an id corpus. Progress (for the learning-rate schedule) counts
-in-vocabulary words before subsampling, shared atomically by the workers.
+in-vocabulary words before subsampling, shared atomically by the workers. With device="cuda" the
+epochs run on fastrnn's GPU sentence kernel instead (every corpus as an id corpus).
 """
 
 from __future__ import annotations
@@ -148,7 +149,9 @@ class Word2Vec:
 
     Only negative sampling is implemented (hs=0); `negative` must be positive. Beyond gensim's
     arguments: `progress` (None: a tqdm bar when stderr is a terminal and tqdm is installed;
-    True/False: always/never).
+    True/False: always/never) and `device` ("cpu", or "cuda" for the GPU sentence kernel of a
+    CUDA build on a machine with a GPU: one block per sentence, shared negatives, Hogwild between
+    blocks; window <= 32, negative <= 31; `workers` unused there).
     """
 
     def __init__(
@@ -175,6 +178,7 @@ class Word2Vec:
         *,
         hs=0,
         progress=None,
+        device="cpu",
     ):
         if hs:
             raise ValueError(
@@ -208,6 +212,14 @@ class Word2Vec:
         self.compute_loss = bool(compute_loss)
         self.callbacks = tuple(callbacks)
         self.progress = progress
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+        if device == "cuda" and (self.window > 32 or self.negative > 31):
+            raise ValueError(
+                f"device='cuda' supports window <= 32 and negative <= 31, got window="
+                f"{self.window} negative={self.negative}"
+            )
+        self.device = device
         self.hs = 0
         self.running_training_loss = 0.0
         self.corpus_count = 0
@@ -414,7 +426,7 @@ class Word2Vec:
         elif corpus_file is None:
             ids, offsets, raw_words, _ = self._vocab.encode_sentences(corpus_iterable)
             epoch_words = len(ids)
-        elif _is_compressed(corpus_file):
+        elif _is_compressed(corpus_file) or self.device != "cpu":
             builder = _C.W2vIdCorpusBuilder(self._vocab)
             _feed_chunks(corpus_file, builder)
             ids, offsets, raw_words, _ = builder.result()
@@ -447,6 +459,7 @@ class Word2Vec:
             min_alpha=end_alpha,
             workers=self.workers,
             seed=self.seed,
+            device=_trainer_device(self.device),
         )
         total = epoch_words * epochs
         trainer.start(total)
@@ -571,6 +584,20 @@ class Word2Vec:
             f"Word2Vec<vocab={len(self.wv)}, vector_size={self.vector_size}, "
             f"alpha={self.alpha}, sg={self.sg}>"
         )
+
+
+def _trainer_device(device: str) -> str:
+    """The C++ trainer for a Word2Vec device; raises RuntimeError when "cuda" cannot run here."""
+    if device == "cpu":
+        return "cpu"
+    if not _C.cuda_compiled():
+        raise RuntimeError(
+            "Word2Vec(device='cuda'): this fastrnn build has no CUDA kernels (built with "
+            "FASTRNN_CUDA=OFF or without nvcc)"
+        )
+    if _C.cuda_device_count() == 0:
+        raise RuntimeError(f"Word2Vec(device='cuda'): no CUDA device ({_C.cuda_runtime_info()})")
+    return "cuda"
 
 
 def _call(callbacks, name: str, model) -> None:

@@ -3,8 +3,9 @@
 Change `torch.nn.LSTM` to `fastrnn.torch.LSTM` (or call `fastrnn.torch.convert(model)`) and
 nothing else: constructors, parameter names, state_dicts, inputs and outputs are torch.nn's.
 CPU float32/float64 tensors run on fastrnn's kernels, registered as the torch.library custom ops
-`torch.ops.fastrnn.rnn_forward` / `rnn_backward` (so torch.compile traces them); other devices
-and dtypes run on torch's implementation after a one-time warning.
+`torch.ops.fastrnn.rnn_forward` / `rnn_backward` (so torch.compile traces them), and so do CUDA
+float32/float64 tensors in a CUDA build with a GPU present; other devices and dtypes run on
+torch's implementation after a one-time warning.
 
 Public names: RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, convert, revert.
 """

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from fastrnn import _C
 from fastrnn.functional import MODES
+from fastrnn.torch import _cuda_ops
 
 _KERNEL_DTYPES = (torch.float32, torch.float64)
 _NUMPY_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
@@ -38,36 +39,47 @@ _NUMPY_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 # ---- where a call runs ----
 
 
+@torch.compiler.assume_constant_result  # torch.compile takes the answer as a constant
 def cuda_kernels_available() -> bool:
-    """True when fastrnn's CUDA layer kernels can serve CUDA tensors.
+    """True when fastrnn's CUDA layer kernels can serve CUDA tensors: the build has them
+    (`_C.cuda_compiled()`), the CUDA runtime sees a device and torch can use one. Then the ops'
+    "cuda" implementations (_cuda_ops.py) run CUDA tensors; otherwise those run on torch's own
+    implementation."""
+    global _cuda_kernels
+    if _cuda_kernels is None:  # asked once: a GPU does not come and go
+        _cuda_kernels = (
+            _C.cuda_compiled() and _C.cuda_device_count() > 0 and torch.cuda.is_available()
+        )
+    return _cuda_kernels
 
-    The C++ core does not expose CUDA layer kernels to Python yet, so this is False even in a CUDA
-    build with a device present, and CUDA tensors run on torch's own implementation. When it
-    becomes True, the ops gain a "cuda" implementation and `kernel_refusal` admits CUDA tensors.
-    """
-    return False
+
+_cuda_kernels: bool | None = None
 
 
 def kernel_refusal(tensors, extras: bool = False) -> str | None:
     """Why fastrnn's kernels cannot run a call on these tensors (None entries skipped), or None.
 
-    They take float32/float64 on the CPU (and CUDA once `cuda_kernels_available()`). Under CPU
-    autocast torch.nn computes in the autocast dtype, which fastrnn has no kernel for; a module that
-    uses an extra torch lacks (`extras`) runs on the kernels in the tensors' own dtype instead.
+    They take float32/float64 on the CPU, and on CUDA devices when `cuda_kernels_available()`.
+    Under autocast torch.nn computes in the autocast dtype, which fastrnn has no kernel for; a
+    module that uses an extra torch lacks (`extras`) runs on the kernels in the tensors' own dtype
+    instead.
     """
     cuda = cuda_kernels_available()
+    where = "on the CPU and CUDA devices" if cuda else "on the CPU"
     for t in tensors:
         served = t is None or ((t.is_cpu or (cuda and t.is_cuda)) and t.dtype in _KERNEL_DTYPES)
         if not served:
             return (
                 f"no fastrnn kernel for {t.dtype} tensors on device '{t.device}' (fastrnn runs "
-                "float32/float64 on the CPU)"
+                f"float32/float64 {where})"
             )
-    if not extras and torch.is_autocast_enabled("cpu"):
-        return (
-            f"CPU autocast to {torch.get_autocast_dtype('cpu')} is on and fastrnn has no "
-            "kernel in that dtype"
-        )
+    on_cuda = cuda and any(t is not None and t.is_cuda for t in tensors)
+    for device in ("cuda", "cpu") if on_cuda else ("cpu",):
+        if not extras and torch.is_autocast_enabled(device):
+            return (
+                f"{device.upper()} autocast to {torch.get_autocast_dtype(device)} is on and "
+                "fastrnn has no kernel in that dtype"
+            )
     return None
 
 
@@ -371,6 +383,60 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
 
 
 rnn_forward.register_autograd(_forward_backward, setup_context=_forward_setup_context)
+
+
+# ---- CUDA implementations (_cuda_ops.py; they raise a clear RuntimeError in a build without CUDA
+# kernels, and the modules only send CUDA tensors when cuda_kernels_available()) ----
+
+
+@rnn_forward.register_kernel("cuda")
+def rnn_forward_cuda_kernel(
+    x,
+    lengths,
+    h0,
+    c0,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    w_hr,
+    w_ch,
+    mode,
+    reverse,
+    training,
+    reset_after,
+    cell_clip,
+):
+    I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
+    weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    size = reserve_size(mode, x.shape[0], x.shape[1], H, S, P > 0)
+    return _cuda_ops.rnn_forward_cuda(desc, x, lengths, h0, c0, weights, reverse, training, size)
+
+
+@rnn_backward.register_kernel("cuda")
+def rnn_backward_cuda_kernel(
+    dy,
+    dh_n,
+    dc_n,
+    x,
+    lengths,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    w_hr,
+    w_ch,
+    reserve,
+    mode,
+    reverse,
+    reset_after,
+    cell_clip,
+):
+    I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
+    weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    return _cuda_ops.rnn_backward_cuda(desc, dy, dh_n, dc_n, x, lengths, weights, reserve, reverse)
 
 
 def _backward_setup_context(ctx, inputs, output):

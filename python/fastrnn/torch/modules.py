@@ -9,8 +9,8 @@ and friends, because torch.compile refuses to trace anything that is an instance
 Each layer and direction is one `torch.ops.fastrnn.rnn_forward` call over the whole sequence
 (through `_ops.layer_forward`); the stacking, the concatenation of directions and the dropout
 between layers (torch's RNG, training only) are torch ops here, as in fastrnn/layers.py. Tensors
-the kernels cannot take (another device, another dtype) run on torch's own implementation after a
-one-time warning.
+the kernels cannot take (another device, another dtype; CUDA without fastrnn's CUDA kernels and a
+GPU) run on torch's own implementation after a one-time warning.
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), L layers, D directions.

@@ -1,0 +1,29 @@
+// cublas_api.h — the few cuBLAS entry points the GPU driver calls, resolved at run time from
+// libcublas.so.13 (cublas_loader.cpp), so neither cuBLAS's headers nor its library are needed to
+// build, and importing fastrnn never needs them. The declarations follow cuBLAS's stable C ABI
+// (cublas_api.h of the toolkit): a handle is an opaque pointer, operations and statuses are ints.
+#pragma once
+
+namespace fastrnn {
+namespace gpu {
+
+struct CublasApi {
+  using Handle = void*;                     // cublasHandle_t
+  static constexpr int kSuccess = 0;        // CUBLAS_STATUS_SUCCESS
+  static constexpr int kOpN = 0, kOpT = 1;  // CUBLAS_OP_N, CUBLAS_OP_T
+
+  int (*create)(Handle* handle);                   // cublasCreate_v2
+  int (*set_stream)(Handle handle, void* stream);  // cublasSetStream_v2
+  int (*sgemm)(Handle, int transa, int transb, int m, int n, int k, const float* alpha,
+               const float* A, int lda, const float* B, int ldb, const float* beta, float* C,
+               int ldc);  // cublasSgemm_v2 (column-major)
+  int (*dgemm)(Handle, int transa, int transb, int m, int n, int k, const double* alpha,
+               const double* A, int lda, const double* B, int ldb, const double* beta, double* C,
+               int ldc);  // cublasDgemm_v2
+};
+
+// The loaded entry points; throws Error when load_cublas (rnn_gpu.h) has not succeeded.
+const CublasApi& cublas_api();
+
+}  // namespace gpu
+}  // namespace fastrnn

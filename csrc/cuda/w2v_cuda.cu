@@ -1,0 +1,114 @@
+// w2v_cuda.cu — the GPU word2vec kernel on a device: one block per sentence, its State and float
+// scratch in shared memory, __syncthreads between the phases of each position. A call copies the
+// weights and the sampling table to the device, trains the epoch's sentences, copies the weights
+// back and waits for the copy (the Python trainer reads them next); device memory is taken and
+// returned stream-ordered (cudaMallocAsync / cudaFreeAsync), so nothing waits in a destructor.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <string>
+
+#include "cuda/cuda_check.h"
+#include "cuda/w2v_gpu_driver.h"
+#include "fastrnn/word2vec_gpu.h"
+
+namespace fastrnn {
+namespace gpu {
+namespace {
+
+template <class Body>
+__global__ void run_block_kernel(Body body) {
+  extern __shared__ float scratch[];
+  __shared__ typename Body::State state;
+  const KernelIndex k{blockIdx.x, threadIdx.x, blockDim.x, gridDim.x};
+  body.start(k, state);
+  __syncthreads();
+  const int64_t n = body.positions(k.block);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int p = 0; p < Body::kPhases; ++p) {
+      body.phase(p, k, state, scratch, i);
+      __syncthreads();
+    }
+  }
+  body.finish(k, state);
+}
+
+// Device memory for `count` elements of T, copied from `host` when given; freed in order on the
+// stream.
+template <class T>
+class DeviceArray {
+ public:
+  DeviceArray(cudaStream_t stream, int64_t count, const T* host = nullptr) : stream_(stream) {
+    check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&data_),
+                               sizeof(T) * std::max<int64_t>(count, 1), stream),
+               "cudaMallocAsync");
+    if (host != nullptr && count > 0) {
+      check_cuda(cudaMemcpyAsync(data_, host, sizeof(T) * count, cudaMemcpyHostToDevice, stream),
+                 "cudaMemcpyAsync");
+    }
+  }
+  ~DeviceArray() { cudaFreeAsync(data_, stream_); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+
+  T* get() const { return data_; }
+  void copy_to(T* host, int64_t count) const {
+    check_cuda(cudaMemcpyAsync(host, data_, sizeof(T) * count, cudaMemcpyDeviceToHost, stream_),
+               "cudaMemcpyAsync");
+  }
+
+ private:
+  cudaStream_t stream_;
+  T* data_ = nullptr;
+};
+
+struct W2vCudaBackend {
+  cudaStream_t stream = nullptr;  // the legacy default stream of the current device
+
+  void run(const W2vSentenceKernel& host, int64_t blocks, int64_t words) const {
+    // The largest block (a power of two, 32..128 threads) whose scratch fits in 48 KiB.
+    int64_t block_dim = 128;
+    const int64_t limit = 48 * 1024 - static_cast<int64_t>(sizeof(W2vBlockState));
+    while (block_dim > 32 && host.scratch_floats(block_dim) * 4 > limit) block_dim /= 2;
+    if (host.scratch_floats(block_dim) * 4 > limit) {
+      throw Error("word2vec on the GPU: window and negative too large for a block's shared memory");
+    }
+    const int64_t VE = host.V * host.E;
+    DeviceArray<float> syn0(stream, VE, host.syn0), syn1neg(stream, VE, host.syn1neg);
+    DeviceArray<uint32_t> threshold(stream, host.V, host.ns_threshold);
+    DeviceArray<int32_t> alias(stream, host.V, host.ns_alias);
+    DeviceArray<int32_t> ids(stream, words, host.words);
+    DeviceArray<int64_t> offsets(stream, blocks + 1, host.offsets);
+    DeviceArray<float> alphas(stream, blocks, host.alphas);
+    DeviceArray<uint64_t> seeds(stream, blocks, host.seeds);
+    DeviceArray<double> losses(stream, blocks);
+    W2vSentenceKernel k = host;
+    k.syn0 = syn0.get();
+    k.syn1neg = syn1neg.get();
+    k.ns_threshold = threshold.get();
+    k.ns_alias = alias.get();
+    k.words = ids.get();
+    k.offsets = offsets.get();
+    k.alphas = alphas.get();
+    k.seeds = seeds.get();
+    k.losses = host.losses != nullptr ? losses.get() : nullptr;
+    run_block_kernel<<<static_cast<unsigned>(blocks), static_cast<unsigned>(block_dim),
+                       static_cast<size_t>(host.scratch_floats(block_dim)) * 4, stream>>>(k);
+    check_cuda(cudaGetLastError(), "kernel launch");
+    syn0.copy_to(host.syn0, VE);
+    syn1neg.copy_to(host.syn1neg, VE);
+    if (host.losses != nullptr) losses.copy_to(host.losses, blocks);
+    check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  }
+};
+
+}  // namespace
+
+void cuda_w2v_train_epoch_ids(w2v::TrainState& st, const w2v::TrainConfig& cfg, const int32_t* ids,
+                              const int64_t* offsets, int64_t S, int64_t epoch) {
+  W2vCudaBackend be;
+  w2v_train_epoch_ids(be, st, cfg, ids, offsets, S, epoch);
+}
+
+}  // namespace gpu
+}  // namespace fastrnn

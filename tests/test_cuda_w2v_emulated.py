@@ -1,0 +1,98 @@
+"""The GPU word2vec kernel without a GPU: `Word2Vec(device="cuda")` routed to the kernel under the
+grid emulator (csrc/cuda/w2v_kernels.cuh, blocks run one after another) and compared with the CPU
+trainer on gensim's Lee corpus.
+
+The kernel cannot reproduce the CPU trainer's numbers (its random streams differ, it uses the
+exact sigmoid instead of a table, and CBOW scores all targets before updating any), so the
+tolerance is the CPU trainer's own spread: the GPU kernel's similarity structure (the correlation
+of all pairwise cosine similarities among the 200 most frequent words) must be as close to the CPU
+trainer's as the CPU trainer's is to itself under another seed (measured 0.98 for both, margin
+0.02), its training loss within 2 % of the CPU trainer's (measured 0.05 %), and one block at a
+time makes it reproducible bit for bit."""
+
+import numpy as np
+import pytest
+from fastrnn import _C, LineSentence, Word2Vec
+from fastrnn import word2vec as fw
+
+gensim = pytest.importorskip("gensim")
+from gensim.test.utils import datapath  # noqa: E402
+
+CORPUS = list(LineSentence(datapath("lee_background.cor")))
+
+
+def train(sg, seed=1, emulated=False, monkeypatch=None):
+    if emulated:
+        monkeypatch.setattr(fw, "_trainer_device", lambda device: "emulated")
+    model = Word2Vec(
+        sg=sg,
+        window=4,
+        negative=5,
+        min_count=5,
+        epochs=5,
+        workers=1,
+        seed=seed,
+        device="cuda" if emulated else "cpu",
+    )
+    model.build_vocab(CORPUS)
+    model.train(CORPUS, total_examples=model.corpus_count, epochs=model.epochs, compute_loss=True)
+    if emulated:
+        monkeypatch.undo()
+    return model
+
+
+def similarity_correlation(a, b, n=200):
+    words = a.wv.index_to_key[:n]
+    sims = []
+    for m in (a, b):
+        v = np.array([m.wv[w] for w in words], dtype=np.float64)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        sims.append((v @ v.T)[np.triu_indices(n, 1)])
+    return np.corrcoef(*sims)[0, 1]
+
+
+@pytest.mark.parametrize("sg", [1, 0], ids=["skipgram", "cbow"])
+def test_emulated_gpu_word2vec_matches_the_cpu_trainer(sg, monkeypatch):
+    cpu = train(sg)
+    cpu_other_seed = train(sg, seed=2)
+    gpu = train(sg, emulated=True, monkeypatch=monkeypatch)
+    assert not np.array_equal(gpu.wv.vectors, cpu.wv.vectors)  # it did run another trainer
+    baseline = similarity_correlation(cpu, cpu_other_seed)
+    assert similarity_correlation(cpu, gpu) >= baseline - 0.02
+    loss_cpu, loss_gpu = cpu.get_latest_training_loss(), gpu.get_latest_training_loss()
+    assert abs(loss_gpu - loss_cpu) <= 0.02 * loss_cpu
+    assert abs(gpu.effective_words - cpu.effective_words) <= 0.01 * cpu.effective_words
+
+
+def test_emulated_gpu_word2vec_is_reproducible(monkeypatch):
+    a = train(0, emulated=True, monkeypatch=monkeypatch)
+    b = train(0, emulated=True, monkeypatch=monkeypatch)
+    np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
+    np.testing.assert_array_equal(a.syn1neg, b.syn1neg)
+
+
+def test_gpu_word2vec_arguments_and_availability():
+    with pytest.raises(ValueError, match="device: expected 'cpu' or 'cuda', got 'tpu'"):
+        Word2Vec(device="tpu")
+    with pytest.raises(ValueError, match="window <= 32 and negative <= 31"):
+        Word2Vec(device="cuda", window=40)
+    if _C.cuda_compiled() and _C.cuda_device_count() > 0:
+        return  # a GPU is present: device="cuda" trains (tests/test_cuda_device.py)
+    model = Word2Vec(device="cuda", min_count=1)
+    model.build_vocab([["a", "b", "c"]])
+    with pytest.raises(RuntimeError, match="device='cuda'"):
+        model.train([["a", "b", "c"]], total_examples=1, epochs=1)
+
+
+def test_emulated_gpu_word2vec_reads_a_plain_corpus_file(tmp_path, monkeypatch):
+    """A plain corpus_file becomes an id corpus for the GPU trainer (its workers' byte-range
+    reader is CPU-only)."""
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(" ".join(s) for s in CORPUS[:100]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(fw, "_trainer_device", lambda device: "emulated")
+    model = Word2Vec(vector_size=16, min_count=2, epochs=1, seed=3, device="cuda")
+    model.build_vocab(corpus_file=str(path))
+    before = model.wv.vectors.copy()
+    words, raw = model.train(corpus_file=str(path), total_words=model.corpus_total_words, epochs=1)
+    assert raw == sum(len(s) for s in CORPUS[:100]) and 0 < words <= raw
+    assert not np.array_equal(before, model.wv.vectors)
