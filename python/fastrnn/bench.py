@@ -1010,6 +1010,8 @@ def run(args) -> dict:
             progress.advance()
     finally:
         progress.close()
+    if any(r.get("bench") in ("rnn", "cell") for r in rows):
+        notes.append(bench_rnn.TIMING_METHOD)
     if any(r.get("bench") == "rnn" and r.get("pass") == "train" for r in rows):
         notes.append(bench_rnn.TRAINING_METHOD)
     if peak["gflops"] and len(rows) > 1:

@@ -47,6 +47,10 @@ TRAINING_METHOD = (
     "outside the timed region (torch: zero_grad(set_to_none=False)), so both accumulate into "
     "existing gradient buffers"
 )
+TIMING_METHOD = (
+    "timing: fastrnn and the comparison alternate, each sample after 30 ms of idleness (so "
+    "neither runs while the other's worker threads still spin), median of the repeats"
+)
 FLOPS_METHOD = (
     "GFLOP/s counts GEMM flops only: forward per layer and direction 2*T*N*G*H*(I_l+S), "
     "I_l = I for the first layer and D*S above; a training step counts 3x the forward"
@@ -63,6 +67,7 @@ def time_alternating(
     warmup: int,
     before: dict[str, Callable[[], object]] | None = None,
     min_sample_s: float = 0.005,
+    settle_s: float = 0.03,  # TIMING_METHOD says 30 ms
 ) -> dict[str, list[float]]:
     """Times each callable alternately; returns seconds per call, one entry per repeat.
 
@@ -70,6 +75,11 @@ def time_alternating(
     sample, so that a sample lasts at least `min_sample_s` (fast ops such as one cell step would
     otherwise be below the clock's resolution). `before[name]` runs outside the timed region
     before every sample of `name`. The order of the callables flips every repeat.
+
+    Each sample starts after `settle_s` of idleness, so that the worker threads the previous
+    sample left spinning (PyTorch's OpenMP workers spin for milliseconds after a parallel region,
+    fastrnn's pool for about 0.1 ms) are asleep and do not take the cores from the next sample:
+    each library is timed as it runs on its own, not in the other's wake.
     """
     before = before or {}
     names = list(fns)
@@ -95,6 +105,7 @@ def time_alternating(
                 if name in before:
                     before[name]()
                 fn, n = fns[name], number[name]
+                time.sleep(settle_s)
                 t0 = time.perf_counter()
                 for _ in range(n):
                     fn()
