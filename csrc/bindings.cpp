@@ -228,7 +228,8 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
   {
     py::gil_scoped_release release;
     if constexpr (Emulated) {
-      Real* ws = scratch<Real>(fastrnn::gpu::rnn_backward_workspace_size(d, T, N));
+      Real* ws =
+          scratch<Real>(fastrnn::gpu::rnn_backward_workspace_size(d, T, N, lengths != nullptr));
       fastrnn::gpu::emulated_rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n,
                                                 dc_n, x, lengths, w, reserve, reverse);
     } else {
@@ -1111,12 +1112,12 @@ void bind_gpu_rnn(py::module_& m) {
       py::arg("N"), py::arg("training"));
   m.def(
       "gpu_rnn_backward_workspace_size",
-      [](const RnnDesc& d, int64_t T, int64_t N) {
+      [](const RnnDesc& d, int64_t T, int64_t N, bool with_lengths) {
         check_steps_batch(T, N);
-        return fastrnn::gpu::rnn_backward_workspace_size(d, T, N);
+        return fastrnn::gpu::rnn_backward_workspace_size(d, T, N, with_lengths);
       },
-      "Elements of the GPU driver's backward workspace.", py::arg("desc"), py::arg("T"),
-      py::arg("N"));
+      "Elements of the GPU driver's backward workspace (with_lengths: the call passes lengths).",
+      py::arg("desc"), py::arg("T"), py::arg("N"), py::arg("with_lengths"));
 #if defined(FASTRNN_WITH_CUDA)
   m.def(
       "cuda_load_cublas", [](const std::string& path) { fastrnn::gpu::load_cublas(path); },

@@ -300,3 +300,20 @@ def test_cuda_op_kernels_check_their_arguments(monkeypatch):
         _ops.rnn_forward_cuda_kernel(
             x, torch.tensor([1, 4]), None, None, w_ih, torch.zeros(8, 8), *[None] * 4, *flags
         )
+
+
+# ---- padding isolation: what sits past a sequence's end gives and gets no gradient ----
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize(
+    "name", ["rnn_tanh", "lstm_proj", "lstm_peephole_clip", "gru", "gru_reset_before"]
+)
+def test_emulated_nan_in_padding_changes_nothing(name, reverse, emulated):
+    """NaN in the padded rows of x and dy leaves every output and gradient of the GPU driver equal
+    to the float64 reference run with zeros there (0 · NaN must not reach dW_ih)."""
+    from test_padding_isolation import check, padded_case
+
+    ours, ref = padded_case(name, np.float64, reverse, np.nan)
+    assert emulated == {"forward": 1, "backward": 1}
+    check(ours, ref, np.float64, name)

@@ -11,8 +11,8 @@ int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bo
   return ForwardLayout(desc, T, N, training).total;
 }
 
-int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N) {
-  return BackwardLayout(desc, T, N).total;
+int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool with_lengths) {
+  return BackwardLayout(desc, T, N, with_lengths).total;
 }
 
 template <class T>

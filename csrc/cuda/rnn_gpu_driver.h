@@ -71,9 +71,11 @@ struct BackwardLayout {
   int64_t dprev = 0;   // [N,S]
   int64_t dm = 0;      // [N,H]
   int64_t drh = 0;     // [N,H]
+  int64_t x_real = 0;  // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
   int64_t total = 0;
 
-  BackwardLayout(const RnnDesc& d, int64_t T, int64_t N) {
+  // with_lengths: the call masks padded steps, so x_real is needed.
+  BackwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool with_lengths) {
     const int64_t H = d.hidden_size, S = d.state_size(), GH = d.gates() * H;
     int64_t at = 0;
     auto take = [&](int64_t& slot, int64_t size) {
@@ -88,6 +90,7 @@ struct BackwardLayout {
     take(dprev, N * S);
     take(dm, N * H);
     take(drh, N * H);
+    if (with_lengths) take(x_real, T * N * d.input_size);
     total = at;
   }
 };
@@ -181,7 +184,7 @@ void rnn_forward(Backend& be, T* y, T* h_n, T* c_n, T* reserve, T* workspace, co
 }
 
 // Arguments and outputs as fastrnn::rnn_backward (rnn.h); every pointer is the backend's memory.
-// workspace: [BackwardLayout(desc, steps, batch).total].
+// workspace: [BackwardLayout(desc, steps, batch, lengths != null).total].
 template <class Backend, class T>
 void rnn_backward(Backend& be, T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspace,
                   const RnnDesc& desc, int64_t steps, int64_t batch, const T* dy, const T* dh_n,
@@ -193,7 +196,7 @@ void rnn_backward(Backend& be, T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& d
   const bool lstm = desc.mode == CellMode::kLstm, gru = desc.mode == CellMode::kGru;
   const bool relu = desc.mode == CellMode::kRnnRelu;
   const ReserveLayout rl(desc, steps, N);
-  const BackwardLayout bl(desc, steps, N);
+  const BackwardLayout bl(desc, steps, N, lengths != nullptr);
   const T clip = clip_value<T>(desc);
 
   const T* gates = reserve + rl.gates;
@@ -258,7 +261,16 @@ void rnn_backward(Backend& be, T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& d
 
   // Everything that does not depend on the step order, as whole-sequence GEMMs and reductions.
   be.gemm(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
-  if (dw.w_ih) be.gemm(true, false, GH, I, TN, T(1), dg, GH, x, I, T(1), dw.w_ih, I);
+  if (dw.w_ih) {
+    // Padded rows of dg are zero, but 0 · NaN is NaN: the GEMM reads a copy of x whose padded
+    // rows are zero (as the CPU path does).
+    const T* x_rows = x;
+    if (lengths != nullptr) {
+      be.launch(PaddedRowsZeroed<T>{TN * I, N, I, lengths, x, workspace + bl.x_real});
+      x_rows = workspace + bl.x_real;
+    }
+    be.gemm(true, false, GH, I, TN, T(1), dg, GH, x_rows, I, T(1), dw.w_ih, I);
+  }
   if (dw.b_ih) be.launch(ColumnSums<T>{GH, TN, dg, GH, nullptr, 0, dw.b_ih});
   if (dw.w_hh) {
     if (gru && !desc.reset_after) {

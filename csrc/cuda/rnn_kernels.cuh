@@ -409,7 +409,22 @@ struct StateGradientCommit {
   }
 };
 
-// ---- after the loop: parameter gradients that are column reductions ----
+// ---- after the loop: parameter gradients ----
+
+// dst = src [T,N,W] with the rows past each sequence's end (t >= lengths[n]) zeroed, for the
+// dW_ih GEMM. count = T·N·W.
+template <class T>
+struct PaddedRowsZeroed {
+  int64_t count, N, W;
+  const int64_t* lengths;
+  const T* src;  // [T,N,W]
+  T* dst;        // [T,N,W]
+
+  FASTRNN_HD void element(int64_t i) const {
+    const int64_t row = i / W;
+    dst[i] = row_exists(lengths, row / N, row % N) ? src[i] : T(0);
+  }
+};
 
 // acc[j] += Σ_r a[r·lda + j] (b null) or Σ_r a[r·lda + j]·b[r·ldb + j]. One thread per column,
 // rows summed in order: deterministic, no atomics. count = columns.

@@ -19,7 +19,7 @@ namespace fastrnn {
 namespace gpu {
 
 int64_t rnn_forward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool training);
-int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N);
+int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, bool with_lengths);
 
 template <class T>
 void emulated_rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& desc,

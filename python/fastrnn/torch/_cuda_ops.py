@@ -121,7 +121,7 @@ def rnn_backward_cuda(desc, dy, dh_n, dc_n, x, lengths, weights, reserve, revers
     dx = x.new_empty(T, N, desc.input_size)
     dh0 = x.new_empty(N, S)
     dc0 = x.new_empty(N, H) if lstm else x.new_empty(0)
-    workspace = x.new_empty(_C.gpu_rnn_backward_workspace_size(desc, T, N))
+    workspace = x.new_empty(_C.gpu_rnn_backward_workspace_size(desc, T, N, lengths is not None))
     _C.cuda_rnn_backward(
         desc,
         T,
