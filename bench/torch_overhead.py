@@ -64,8 +64,9 @@ def bench_mode(mode, a):
         _, _, _, reserve = _C.rnn_forward(desc, xn, None, None, None, *w, None, None, False, True)
         for g in grads:
             g.fill(0)
-        _C.rnn_backward(desc, dyn, None, None, xn, None, *w, None, None, reserve, False,
-                        *grads, None, None)
+        _C.rnn_backward(
+            desc, dyn, None, None, xn, None, *w, None, None, reserve, False, *grads, None, None
+        )
 
     def kernels_inference():
         _C.rnn_forward(desc, xn, None, None, None, *w, None, None, False, False)
@@ -76,17 +77,21 @@ def bench_mode(mode, a):
             x.grad = None
             y, _ = m(x)
             torch.autograd.backward(y, dy)
+
         return step
 
     def inference(m):
         def fwd():
             with torch.no_grad():
                 m(x)
+
         return fwd
 
     ours = {
-        "train kernels": kernels, "train fastrnn.torch": module(fast),
-        "infer kernels": kernels_inference, "infer fastrnn.torch": inference(fast),
+        "train kernels": kernels,
+        "train fastrnn.torch": module(fast),
+        "infer kernels": kernels_inference,
+        "infer fastrnn.torch": inference(fast),
     }
     theirs = {"train torch.nn": module(ref), "infer torch.nn": inference(ref)}
     times = {}
@@ -116,29 +121,37 @@ def main():
     fastrnn.set_num_threads(a.threads)
     try:
         cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        cpu = next(ln.split(":", 1)[1].strip() for ln in cpu.splitlines()
-                   if ln.startswith("Model name"))
+        cpu = next(
+            ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")
+        )
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown CPU"
-    print(f"{a.threads} threads, float32, 1 layer, 1 direction, median (and min) of {a.repeats} "
-          f"rounds; {cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the "
-          f"start; torch {torch.__version__}, fastrnn {fastrnn.__version__}")
+    print(
+        f"{a.threads} threads, float32, 1 layer, 1 direction, median (and min) of {a.repeats} "
+        f"rounds; {cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the "
+        f"start; torch {torch.__version__}, fastrnn {fastrnn.__version__}"
+    )
     sizes = [(a.T, a.N, a.I, a.H), (1, 1, 8, 8)]  # the second: kernels ~free, overhead alone
     for T, N, I, H in sizes:  # noqa: E741
         a.T, a.N, a.I, a.H = T, N, I, H
         print(f"\nT={T} N={N} I={I} H={H}\n")
-        print("| mode | pass | kernels ms | fastrnn.torch ms | overhead ms | overhead % "
-              "| torch.nn ms | torch.nn / fastrnn.torch |")
+        print(
+            "| mode | pass | kernels ms | fastrnn.torch ms | overhead ms | overhead % "
+            "| torch.nn ms | torch.nn / fastrnn.torch |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for mode in MODES:
             r = bench_mode(mode, a)
             for what in ("train", "infer"):
-                (k, k0), (f, f0), (t, _) = (r[f"{what} {c}"]
-                                            for c in ("kernels", "fastrnn.torch", "torch.nn"))
+                (k, k0), (f, f0), (t, _) = (
+                    r[f"{what} {c}"] for c in ("kernels", "fastrnn.torch", "torch.nn")
+                )
                 label = "forward+backward" if what == "train" else "forward (no_grad)"
-                print(f"| {mode} | {label} | {k:.3f} ({k0:.3f}) | {f:.3f} ({f0:.3f}) "
-                      f"| {f - k:.3f} ({f0 - k0:.3f}) | {100 * (f - k) / k:.1f} "
-                      f"({100 * (f0 - k0) / k0:.1f}) | {t:.3f} | {t / f:.2f} |")
+                print(
+                    f"| {mode} | {label} | {k:.3f} ({k0:.3f}) | {f:.3f} ({f0:.3f}) "
+                    f"| {f - k:.3f} ({f0 - k0:.3f}) | {100 * (f - k) / k:.1f} "
+                    f"({100 * (f0 - k0) / k0:.1f}) | {t:.3f} | {t / f:.2f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -56,16 +56,21 @@ def test_state_dict_through_torch_save_and_numpy_layers():
     layer = fastrnn.LSTM(I, H, 2, bidirectional=True)
     layer.load_state_dict(m.state_dict())  # the numpy layers take the same names
     x = torch.randn(T, N, I)
-    np.testing.assert_allclose(layer.forward(x.numpy(), training=False)[0],
-                               ref(x)[0].detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        layer.forward(x.numpy(), training=False)[0],
+        ref(x)[0].detach().numpy(),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_extras_add_parameters_under_the_pattern():
     m = ft.LSTM(I, H, 2, bidirectional=True, peephole=True)
     extra = [k for k in m.state_dict() if k.startswith("weight_ch")]
     assert extra == ["weight_ch_l0", "weight_ch_l0_reverse", "weight_ch_l1", "weight_ch_l1_reverse"]
-    result = m.load_state_dict(torch.nn.LSTM(I, H, 2, bidirectional=True).state_dict(),
-                               strict=False)
+    result = m.load_state_dict(
+        torch.nn.LSTM(I, H, 2, bidirectional=True).state_dict(), strict=False
+    )
     assert sorted(result.missing_keys) == sorted(extra) and not result.unexpected_keys
     assert "weight_ch" in ft.LSTMCell(I, H, peephole=True).state_dict()
 
@@ -175,8 +180,9 @@ class Tagger(torch.nn.Module):
         self.head = torch.nn.Linear(H, 3)
 
     def forward(self, tokens, lengths):
-        packed = torch.nn.utils.rnn.pack_padded_sequence(self.emb(tokens), lengths,
-                                                         batch_first=True, enforce_sorted=False)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            self.emb(tokens), lengths, batch_first=True, enforce_sorted=False
+        )
         _, (h, _) = self.rnn(packed)
         return self.head(self.cell(torch.cat([h[-2], h[-1]], 1)))
 
@@ -220,6 +226,9 @@ def test_parametrized_weights_behave_as_in_torch_nn():
     torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     a.sum().backward()
     b.sum().backward()
-    torch.testing.assert_close(new.parametrizations.weight_hh_l0.original1.grad,
-                               ref.parametrizations.weight_hh_l0.original1.grad,
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        new.parametrizations.weight_hh_l0.original1.grad,
+        ref.parametrizations.weight_hh_l0.original1.grad,
+        rtol=1e-4,
+        atol=1e-5,
+    )

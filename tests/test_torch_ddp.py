@@ -18,8 +18,10 @@ import torch.multiprocessing as mp  # noqa: E402
 WORLD, STEPS, TIMEOUT = 2, 3, 120
 T, N, I, H = 6, 4, 3, 8  # noqa: E741
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                                reason="torch.distributed with gloo is not available")
+pytestmark = pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(),
+    reason="torch.distributed with gloo is not available",
+)
 
 
 class Model(torch.nn.Module):
@@ -40,8 +42,9 @@ def _worker(rank, port, out_dir):
 
     torch.set_num_threads(1)
     fastrnn.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=WORLD)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD
+    )
     try:
         for tag, nn in (("fastrnn", ft), ("torch", torch.nn)):
             torch.manual_seed(0)  # the same initial model in every process and both runs
@@ -71,8 +74,9 @@ def _free_port():
 
 
 def test_ddp_replicas_identical_and_equal_to_torch_nn(tmp_path):
-    ctx = mp.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD,
-                             join=False, start_method="spawn")
+    ctx = mp.start_processes(
+        _worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=False, start_method="spawn"
+    )
     deadline = time.monotonic() + TIMEOUT
     try:
         while not ctx.join(timeout=1):
@@ -82,8 +86,11 @@ def test_ddp_replicas_identical_and_equal_to_torch_nn(tmp_path):
         for p in ctx.processes:
             if p.is_alive():
                 p.kill()
-    runs = {(tag, r): torch.load(tmp_path / f"{tag}_{r}.pt")
-            for tag in ("fastrnn", "torch") for r in range(WORLD)}
+    runs = {
+        (tag, r): torch.load(tmp_path / f"{tag}_{r}.pt")
+        for tag in ("fastrnn", "torch")
+        for r in range(WORLD)
+    }
     torch.manual_seed(0)
     start = Model(torch.nn).state_dict()  # the initial parameters: training must move them
     assert list(runs["fastrnn", 0]) == list(start)
@@ -91,5 +98,6 @@ def test_ddp_replicas_identical_and_equal_to_torch_nn(tmp_path):
     for name, value in runs["fastrnn", 0].items():
         assert torch.equal(value, runs["fastrnn", 1][name]), f"replicas differ in {name}"
         assert torch.equal(runs["torch", 0][name], runs["torch", 1][name])
-        torch.testing.assert_close(value, runs["torch", 0][name], rtol=1e-4, atol=1e-5,
-                                   msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(
+            value, runs["torch", 0][name], rtol=1e-4, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}"
+        )

@@ -37,8 +37,9 @@ def assert_close(actual, expected, dtype, what):
     actual, expected = actual.detach(), expected.detach()
     rtol = RTOL[dtype]
     scale = float(expected.abs().max()) if expected.numel() else 0.0
-    torch.testing.assert_close(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-3),
-                               msg=lambda m: f"{what}: {m}")
+    torch.testing.assert_close(
+        actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-3), msg=lambda m: f"{what}: {m}"
+    )
 
 
 def flatten(out):
@@ -98,6 +99,7 @@ def tensor_input(shape, dtype):
     def make():
         g = torch.Generator().manual_seed(3)
         return torch.randn(*shape, generator=g, dtype=dtype, requires_grad=True)
+
     return make
 
 
@@ -108,8 +110,9 @@ def tensor_input(shape, dtype):
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("with_hx", [False, True])
 def test_layers_match_torch(dtype, mode, layers, bidirectional, batch_first, with_hx):
-    ref, new = pair(mode, dtype, num_layers=layers, bidirectional=bidirectional,
-                    batch_first=batch_first)
+    ref, new = pair(
+        mode, dtype, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first
+    )
     D = 2 if bidirectional else 1
     hx = make_hx(mode, layers * D, N, dtype) if with_hx else []
     compare(ref, new, tensor_input((N, T, I) if batch_first else (T, N, I), dtype), hx, dtype)
@@ -133,8 +136,12 @@ class Packed:
         self.enforce_sorted, self.batch_first = enforce_sorted, batch_first
 
     def pack(self):
-        return pack_padded_sequence(self.padded, self.lengths, batch_first=self.batch_first,
-                                    enforce_sorted=self.enforce_sorted)
+        return pack_padded_sequence(
+            self.padded,
+            self.lengths,
+            batch_first=self.batch_first,
+            enforce_sorted=self.enforce_sorted,
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -147,8 +154,9 @@ def test_packed_sequences_match_torch(dtype, mode, sorted_, bidirectional, with_
     batch = len(lengths)
     proj = 3 if mode == "lstm" and with_hx else 0  # also covers projection + packed
     kwargs = {"proj_size": proj} if proj else {}
-    ref, new = pair(mode, dtype, num_layers=2, bidirectional=bidirectional, batch_first=True,
-                    **kwargs)
+    ref, new = pair(
+        mode, dtype, num_layers=2, bidirectional=bidirectional, batch_first=True, **kwargs
+    )
     D = 2 if bidirectional else 1
     hx = make_hx(mode, 2 * D, batch, dtype, proj=proj) if with_hx else []
 
@@ -198,8 +206,11 @@ def test_cells_match_torch(dtype, mode, with_hx, batched, bias):
     assert isinstance(new, type(ref))
     hx = []
     if with_hx:
-        hx = make_hx(mode, N, None, dtype, unbatched=True) if batched else \
-            make_hx(mode, 1, None, dtype, unbatched=True)
+        hx = (
+            make_hx(mode, N, None, dtype, unbatched=True)
+            if batched
+            else make_hx(mode, 1, None, dtype, unbatched=True)
+        )
         if not batched:
             hx = [h.detach()[0].requires_grad_() for h in hx]
     compare(ref, new, tensor_input((N, I) if batched else (I,), dtype), hx, dtype)
@@ -216,7 +227,7 @@ def test_same_initialisation_as_torch():
     for mode in CLASSES:
         ref, new = pair(mode, torch.float32, num_layers=2, bidirectional=True)
         assert list(ref.state_dict()) == list(new.state_dict())
-        for (a, b) in zip(ref.state_dict().values(), new.state_dict().values(), strict=True):
+        for a, b in zip(ref.state_dict().values(), new.state_dict().values(), strict=True):
             assert torch.equal(a, b)
 
 
@@ -259,14 +270,16 @@ def test_no_grad_inference_matches():
 
 
 def _numpy_twin(new, layer_cls, **kwargs):
-    twin = layer_cls(I, H, num_layers=new.num_layers, bidirectional=new.bidirectional,
-                     dtype=np.float64, **kwargs)
+    twin = layer_cls(
+        I, H, num_layers=new.num_layers, bidirectional=new.bidirectional, dtype=np.float64, **kwargs
+    )
     twin.load_state_dict({k: v.detach().numpy() for k, v in new.state_dict().items()})
     return twin
 
 
-@pytest.mark.parametrize("extra", [{"peephole": True}, {"cell_clip": 0.3},
-                                   {"peephole": True, "cell_clip": 0.3}])
+@pytest.mark.parametrize(
+    "extra", [{"peephole": True}, {"cell_clip": 0.3}, {"peephole": True, "cell_clip": 0.3}]
+)
 def test_lstm_extras_match_numpy_layer(extra):
     new = ft.LSTM(I, H, num_layers=2, bidirectional=True, dtype=torch.float64, **extra)
     if extra.get("peephole"):
@@ -355,8 +368,11 @@ def test_forward_errors_match_torch():
         with pytest.raises(type(want.value)):
             new(x, hx)
     cref, cnew = pair("gru", torch.float32, cells=True)
-    for x, hx in [(torch.randn(N, I + 1), None), (torch.randn(N, I, 1), None),
-                  (torch.randn(N, I), torch.zeros(N, H + 1))]:
+    for x, hx in [
+        (torch.randn(N, I + 1), None),
+        (torch.randn(N, I, 1), None),
+        (torch.randn(N, I), torch.zeros(N, H + 1)),
+    ]:
         with pytest.raises(Exception) as want:
             cref(x, hx)
         with pytest.raises(type(want.value)):
@@ -401,8 +417,14 @@ def test_gradient_through_one_output_only(use):
     ref, new = pair("lstm", torch.float64, num_layers=2, bidirectional=True)
     grads = []
     for m in (ref, new):
-        x = torch.randn(T, N, I, dtype=torch.float64, generator=torch.Generator().manual_seed(0),
-                        requires_grad=True)
+        x = torch.randn(
+            T,
+            N,
+            I,
+            dtype=torch.float64,
+            generator=torch.Generator().manual_seed(0),
+            requires_grad=True,
+        )
         y, (h, c) = m(x)
         out = {"y": y, "h_n": h, "c_n": c}[use]
         grads.append(torch.autograd.grad(out.sum(), [x, *m.parameters()]))

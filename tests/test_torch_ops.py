@@ -16,8 +16,19 @@ T, N, I, H = 4, 2, 3, 5  # noqa: E741
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
 
-def op_args(mode, *, proj=0, peephole=False, lengths=False, reverse=False, training=True,
-            reset_after=True, clip=0.0, dtype=torch.float64, seed=0):
+def op_args(
+    mode,
+    *,
+    proj=0,
+    peephole=False,
+    lengths=False,
+    reverse=False,
+    training=True,
+    reset_after=True,
+    clip=0.0,
+    dtype=torch.float64,
+    seed=0,
+):
     """Arguments of torch.ops.fastrnn.rnn_forward: tensors requiring grad when training."""
     g = torch.Generator().manual_seed(seed)
     G, S = GATES[mode], proj or H
@@ -50,8 +61,13 @@ VARIANTS = {
     "gru": {},
     "gru-reset_before-lengths": {"reset_after": False, "lengths": True},
     "lstm": {},
-    "lstm-proj-peephole-clip-lengths-reverse": {"proj": 2, "peephole": True, "clip": 0.5,
-                                                "lengths": True, "reverse": True},
+    "lstm-proj-peephole-clip-lengths-reverse": {
+        "proj": 2,
+        "peephole": True,
+        "clip": 0.5,
+        "lengths": True,
+        "reverse": True,
+    },
 }
 
 
@@ -71,9 +87,21 @@ def test_opcheck_backward():
     args = op_args("lstm", proj=2, peephole=True, lengths=True, training=False)
     x, lengths, h0, c0, *w, mode, reverse, _, reset_after, clip = args
     y, h_n, c_n, reserve = torch.ops.fastrnn.rnn_forward(
-        x, lengths, h0, c0, *w, mode, reverse, True, reset_after, clip)
-    bargs = (torch.randn_like(y), torch.randn_like(h_n), torch.randn_like(c_n), x, lengths, *w,
-             reserve, mode, reverse, reset_after, clip)
+        x, lengths, h0, c0, *w, mode, reverse, True, reset_after, clip
+    )
+    bargs = (
+        torch.randn_like(y),
+        torch.randn_like(h_n),
+        torch.randn_like(c_n),
+        x,
+        lengths,
+        *w,
+        reserve,
+        mode,
+        reverse,
+        reset_after,
+        clip,
+    )
     torch.library.opcheck(torch.ops.fastrnn.rnn_backward.default, bargs)
 
 
@@ -92,11 +120,14 @@ def test_gradcheck_op(name):
     assert torch.autograd.gradcheck(f, [args[k] for k in where])
 
 
-@pytest.mark.parametrize("cls, kwargs", [
-    (ft.LSTM, {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
-    (ft.GRU, {"num_layers": 2, "bidirectional": True, "batch_first": True}),
-    (ft.LSTMCell, {"peephole": True}),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        (ft.LSTM, {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
+        (ft.GRU, {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+        (ft.LSTMCell, {"peephole": True}),
+    ],
+)
 def test_gradcheck_module(cls, kwargs):
     """All inputs, initial states and parameters of a whole module at once (float64)."""
     torch.manual_seed(0)
@@ -110,11 +141,12 @@ def test_gradcheck_module(cls, kwargs):
     S = kwargs.get("proj_size") or H
     hs = [torch.randn(*((N,) if cell else (LD, N)), S, dtype=torch.float64, requires_grad=True)]
     if cls in (ft.LSTM, ft.LSTMCell):
-        hs.append(torch.randn(*((N,) if cell else (LD, N)), H, dtype=torch.float64,
-                              requires_grad=True))
+        hs.append(
+            torch.randn(*((N,) if cell else (LD, N)), H, dtype=torch.float64, requires_grad=True)
+        )
 
     def f(x, *rest):
-        states, ps = rest[: len(hs)], rest[len(hs):]
+        states, ps = rest[: len(hs)], rest[len(hs) :]
         hx = tuple(states) if len(states) == 2 else states[0]
         out = functional_call(module, dict(zip(names, ps, strict=True)), (x, hx))
         if cell:
@@ -173,9 +205,10 @@ def test_compile_fullgraph_aot_eager():
     torch._dynamo.reset()
 
 
-@pytest.mark.skipif(not os.environ.get("FASTRNN_TEST_INDUCTOR"),
-                    reason="inductor compiles C++ (about a minute on 2 cores); "
-                           "set FASTRNN_TEST_INDUCTOR=1 to run")
+@pytest.mark.skipif(
+    not os.environ.get("FASTRNN_TEST_INDUCTOR"),
+    reason="inductor compiles C++ (about a minute on 2 cores); set FASTRNN_TEST_INDUCTOR=1 to run",
+)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit inside inductor, not ours
 def test_compile_fullgraph_inductor():
     torch._dynamo.reset()
