@@ -1,7 +1,12 @@
 """Adam (Kingma & Ba 2015) with torch.optim.Adam's update rule and L2 weight decay added to the
-gradient. RowGrad parameters are updated lazily, as torch.optim.SparseAdam: only the touched
-rows' moments and values change, with the parameter's step count for the bias corrections
-(SparseAdam's rule except that eps enters after the bias correction, as in dense Adam)."""
+gradient. A RowGrad parameter (sparse embedding) is updated lazily, row-wise: only the touched
+rows' moments and values change, and the bias corrections use the parameter's step count (which
+counts every step()). This is torch.optim.SparseAdam's rule with two precise differences:
+  - eps is added after the bias correction, as in dense Adam:
+    p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t) + eps), where SparseAdam has
+    p -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps);
+  - weight decay (which SparseAdam lacks) is lazy too: weight_decay * p is added to the touched
+    rows' gradients only, so rows that are not in this step's batch neither decay nor move."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """SGD with momentum, Nesterov momentum and L2 weight decay: torch.optim.SGD's update rule
-(dampening 0). RowGrad parameters (sparse embeddings) are updated on their touched rows only;
-with momentum their buffer rows are updated lazily (only when the row appears)."""
+(dampening 0). A RowGrad parameter (sparse embedding) is updated on its touched rows only when
+plain SGD (no momentum, no weight decay) makes that exact; with momentum or weight decay every row
+moves (the buffer keeps carrying rows that had a gradient before, and weight decay shrinks all
+rows), so the RowGrad is made dense and the update is torch.optim.SGD's on the dense gradient."""
 
 from __future__ import annotations
 
@@ -25,27 +27,19 @@ class SGD(Optimizer):
             raise ValueError("nesterov: Nesterov momentum requires momentum > 0")
 
     def _update(self, key, p, g) -> None:
-        rows = None
+        # p: any shape; g: p's shape, or a RowGrad of rows of p
         if isinstance(g, RowGrad):
-            rows, g = g.indices, g.values
-            if rows.size == 0:
+            if not self.momentum and not self.weight_decay:
+                p[g.indices] -= self.lr * g.values
                 return
-        p_view = p if rows is None else p[rows]
+            g = g.to_dense(p.shape[0])
         if self.weight_decay:
-            g = g + self.weight_decay * p_view
+            g = g + self.weight_decay * p
         if self.momentum:
             buf = self.state.setdefault(key, {"momentum_buffer": np.zeros_like(p)})[
                 "momentum_buffer"
             ]
-            if rows is None:
-                buf *= self.momentum
-                buf += g
-                b = buf
-            else:
-                b = self.momentum * buf[rows] + g
-                buf[rows] = b
-            g = g + self.momentum * b if self.nesterov else b
-        if rows is None:
-            p -= self.lr * g
-        else:
-            p[rows] = p_view - self.lr * g
+            buf *= self.momentum
+            buf += g
+            g = g + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * g
