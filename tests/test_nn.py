@@ -239,7 +239,7 @@ def test_bad_input():
     lin(np.zeros((4, 3), np.float32))
     with pytest.raises(ValueError, match=r"dy: expected shape \(4, 2\), got \(4, 3\)"):
         lin.backward(np.zeros((4, 3), np.float32))
-    with pytest.raises(ValueError, match="in_features: expected a positive int"):
+    with pytest.raises(ValueError, match="in_features: expected an int >= 1"):
         nn.Linear(0, 2)
     with pytest.raises(TypeError, match="dtype: expected float32 or float64"):
         nn.Linear(2, 2, dtype=np.int32)
@@ -257,7 +257,7 @@ def test_bad_input():
     emb(np.array([1, 2]))
     with pytest.raises(ValueError, match=r"dy: expected shape \(2, 2\)"):
         emb.backward(np.zeros((3, 2), np.float32))
-    with pytest.raises(ValueError, match="p: expected a probability"):
+    with pytest.raises(ValueError, match=r"p: expected a value in \[0, 1\)"):
         nn.Dropout(1.0)
     with pytest.raises(TypeError, match=r"modules\[1\]: LSTM has no 'forward'|wrap a recurrent"):
         nn.Sequential(nn.Linear(2, 2), object())
@@ -329,3 +329,24 @@ def test_linear_matches_numpy_reference_and_finite_differences_float64():
             array[i] = keep
             num[i] = (plus - minus) / (2 * eps)
         np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9)
+
+
+def test_linear_kernel_errors_name_the_argument_and_actual_shape():
+    from fastrnn import _C
+
+    x = np.zeros((2, 3), np.float32)
+    w = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"weight: expected 2 dimensions \[O, I\], got shape"):
+        _C.linear_forward(x, w[0], None)
+    with pytest.raises(
+        TypeError, match=r"weight: expected a 2-dimensional array \[O, I\], got list"
+    ):
+        _C.linear_forward(x, [[1.0]], None)
+    with pytest.raises(
+        ValueError, match=r"dy: expected 2 dimensions \[M, O\], got shape \(2, 4, 1\)"
+    ):
+        _C.linear_backward(np.zeros((2, 4, 1), np.float32), x, w, np.zeros_like(w), None)
+    with pytest.raises(TypeError, match="dy: expected dtype float32 or float64, got float16"):
+        _C.linear_backward(np.zeros((2, 4), np.float16), x, w, np.zeros_like(w), None)
+    with pytest.raises(TypeError, match="logits: expected dtype float32 or float64, got int64"):
+        _C.softmax_xent_forward(np.zeros((2, 3), np.int64), np.zeros(2, np.int64), None, -100)

@@ -1,8 +1,8 @@
 """Tests of fastrnn.optim against torch.optim on the same parameters and gradients: SGD (plain,
 momentum, Nesterov, weight decay), Adam (with weight decay), updates from sparse embedding
 gradients (against torch.optim.SparseAdam / torch.optim.SGD on the dense gradient),
-clip_grad_norm against torch.nn.utils.clip_grad_norm_, StepLR and CosineLR against torch's schedulers, state_dict
-round trips, and bad input."""
+clip_grad_norm against torch.nn.utils.clip_grad_norm_, StepLR and CosineLR against torch's
+schedulers, state_dict round trips, and bad input."""
 
 import math
 
@@ -257,3 +257,35 @@ def test_bad_input():
         optim.StepLR(opt, step_size=0)
     with pytest.raises(ValueError, match="warmup_steps: expected fewer than total_steps"):
         optim.CosineLR(opt, total_steps=5, warmup_steps=5)
+    with pytest.raises(TypeError, match="gamma: expected a float, got str"):
+        optim.StepLR(opt, step_size=2, gamma="0.5")
+    with pytest.raises(ValueError, match="gamma: expected a float > 0"):
+        optim.StepLR(opt, step_size=2, gamma=0.0)
+    with pytest.raises(TypeError, match="min_lr: expected a float, got NoneType"):
+        optim.CosineLR(opt, total_steps=5, min_lr=None)
+
+
+@pytest.mark.parametrize(
+    "make, other",
+    [
+        (lambda o: optim.StepLR(o, step_size=3, gamma=0.5), {"step_size": 4}),
+        (lambda o: optim.StepLR(o, step_size=3, gamma=0.5), {"gamma": 0.1}),
+        (lambda o: optim.CosineLR(o, total_steps=9, min_lr=0.01), {"total_steps": 10}),
+        (lambda o: optim.CosineLR(o, total_steps=9, min_lr=0.01), {"min_lr": 0.0}),
+        (lambda o: optim.CosineLR(o, total_steps=9, warmup_steps=2), {"warmup_steps": 1}),
+    ],
+)
+def test_schedule_state_dict_keeps_and_checks_its_settings(make, other):
+    sched = make(optim.SGD([nn.Linear(2, 2)], lr=0.5))
+    for _ in range(4):
+        sched.step()
+    state = sched.state_dict()
+    resumed = make(optim.SGD([nn.Linear(2, 2)], lr=0.5))
+    resumed.load_state_dict(state)
+    assert (resumed.lr, resumed.last_step) == (sched.lr, 4)
+    changed = {**state, **other}
+    (name,) = other
+    fresh = make(optim.SGD([nn.Linear(2, 2)], lr=0.5))
+    with pytest.raises(ValueError, match=rf"state_dict\['{name}'\]: saved by a \w+ with {name}="):
+        fresh.load_state_dict(changed)
+    assert (fresh.last_step, fresh.lr) == (0, make(optim.SGD([nn.Linear(2, 2)], lr=0.5)).lr)

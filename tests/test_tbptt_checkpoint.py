@@ -15,7 +15,7 @@ def test_tbptt_chunks():
     assert list(nn.tbptt_chunks(10, 4)) == [(0, 4), (4, 8), (8, 10)]
     assert list(nn.tbptt_chunks(10, 4, drop_last=True)) == [(0, 4), (4, 8)]
     assert list(nn.tbptt_chunks(3, 5)) == [(0, 3)]
-    with pytest.raises(ValueError, match="k: expected a positive int"):
+    with pytest.raises(ValueError, match="k: expected an int >= 1"):
         list(nn.tbptt_chunks(10, 0))
 
 

@@ -14,8 +14,9 @@ import math
 
 import numpy as np
 
+from fastrnn.nn._checks import nonnegative_float
 from fastrnn.nn.embedding import RowGrad
-from fastrnn.optim.optimizer import Optimizer, check_rate
+from fastrnn.optim.optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -30,9 +31,12 @@ class Adam(Optimizer):
             b1, b2 = betas
         except (TypeError, ValueError):
             raise TypeError(f"betas: expected a pair of floats, got {betas!r}") from None
-        self.betas = (check_rate(b1, "betas[0]", upper=1.0), check_rate(b2, "betas[1]", upper=1.0))
-        self.eps = check_rate(eps, "eps")
-        self.weight_decay = check_rate(weight_decay, "weight_decay")
+        self.betas = (
+            nonnegative_float(b1, "betas[0]", upper=1.0),
+            nonnegative_float(b2, "betas[1]", upper=1.0),
+        )
+        self.eps = nonnegative_float(eps, "eps")
+        self.weight_decay = nonnegative_float(weight_decay, "weight_decay")
 
     def _update(self, key, p, g) -> None:
         rows = None

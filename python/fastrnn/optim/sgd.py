@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastrnn.nn._checks import nonnegative_float
 from fastrnn.nn.embedding import RowGrad
-from fastrnn.optim.optimizer import Optimizer, check_rate
+from fastrnn.optim.optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -20,8 +21,8 @@ class SGD(Optimizer):
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(modules, lr)
-        self.momentum = check_rate(momentum, "momentum")
-        self.weight_decay = check_rate(weight_decay, "weight_decay")
+        self.momentum = nonnegative_float(momentum, "momentum")
+        self.weight_decay = nonnegative_float(weight_decay, "weight_decay")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov: Nesterov momentum requires momentum > 0")
