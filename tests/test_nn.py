@@ -3,6 +3,8 @@ gradient): Linear, Embedding (sparse RowGrad, padding_idx, from_pretrained froze
 Dropout (masks, scaling, seeds), Sequential (prefixed names, reverse backward, with a Recurrent
 LSTM), Recurrent(output="last"), metrics; and clear exceptions for bad input."""
 
+import math
+
 import fastrnn
 import numpy as np
 import pytest
@@ -350,3 +352,29 @@ def test_linear_kernel_errors_name_the_argument_and_actual_shape():
         _C.linear_backward(np.zeros((2, 4), np.float16), x, w, np.zeros_like(w), None)
     with pytest.raises(TypeError, match="logits: expected dtype float32 or float64, got int64"):
         _C.softmax_xent_forward(np.zeros((2, 3), np.int64), np.zeros(2, np.int64), None, -100)
+
+
+def test_backward_and_metric_errors_are_clear():
+    x = np.ones((4, 5, 2), np.float32)
+    rec = nn.Recurrent(fastrnn.LSTM(2, 3), output="last")
+    rec(x, training=False)
+    with pytest.raises(RuntimeError, match=r"backward: call forward\(\.\.\., training=True\)"):
+        rec.backward(np.zeros((5, 3), np.float32))
+    out = rec(x)
+    rec.reset_state()  # the state a truncated-BPTT run forgets is not what backward needs
+    assert rec.backward(np.ones_like(out)).shape == x.shape
+    with pytest.raises(TypeError, match="dy: expected dtype float32, got float64"):
+        rec.backward(np.ones((5, 3)))
+    drop = nn.Dropout(0.5, seed=0)
+    drop(np.ones((2, 2), np.float32))
+    with pytest.raises(TypeError, match="dy: expected dtype float32 or float64, got <U1"):
+        drop.backward(np.full((2, 2), "a"))
+    assert nn.Dropout().params is not nn.Dropout().params  # per-instance, never shared
+    assert nn.SoftmaxCrossEntropy().grads is not nn.SoftmaxCrossEntropy().grads
+    targets = np.array([1, 0])
+    with pytest.raises(TypeError, match="mask: expected dtype bool, got int64"):
+        nn.accuracy(np.array([1, 0]), targets, mask=np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"mask: expected shape \(2,\), got \(3,\)"):
+        nn.accuracy(np.array([1, 0]), targets, mask=np.ones(3, bool))
+    assert nn.perplexity(800.0) == math.inf
+    assert math.isnan(nn.perplexity(float("nan")))
