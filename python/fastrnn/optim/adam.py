@@ -39,6 +39,7 @@ class Adam(Optimizer):
         self.weight_decay = nonnegative_float(weight_decay, "weight_decay")
 
     def _update(self, key, p, g) -> None:
+        # p: any shape; g: p's shape, or a RowGrad of rows of p
         rows = None
         if isinstance(g, RowGrad):
             rows, g = g.indices, g.values

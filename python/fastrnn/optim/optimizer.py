@@ -48,7 +48,8 @@ def gradients(modules):
 
 class Optimizer:
     """Base class: `lr` attribute (schedules set it), step(), zero_grad(), state_dict() and
-    load_state_dict(). Subclasses define _update(key, param, grad) and `_hyper`."""
+    load_state_dict(). Subclasses define `_hyper` and _update(key, p, g): p a parameter of any
+    shape, updated in place; g its gradient, of p's shape, or a RowGrad of rows of p."""
 
     _hyper: tuple = ()
 
