@@ -133,6 +133,8 @@ def save_checkpoint(
 def load_checkpoint(path, *, modules, optimizer=None, scheduler=None, rng=None) -> dict:
     """Loads a checkpoint into existing objects built as when it was saved: each module's
     parameters and generator, and the optimiser's, schedule's and `rng`'s states when given.
+    All or nothing: on any error (a ValueError naming the file) every parameter and state is as
+    before (gradients are zeroed if a module had to be put back).
     Returns {"step": int, "extra": ...}."""
     modules = _check_modules(modules)
     arrays = read_npz(path)
