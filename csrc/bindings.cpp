@@ -269,11 +269,12 @@ py::tuple step_impl(const RnnDesc& d, const py::array& x_obj, const py::object& 
   return py::make_tuple(h_new, c_new);
 }
 
-bool is_float64(const py::array& x) {
-  if (x.dtype().is(py::dtype::of<double>())) return true;
-  if (x.dtype().is(py::dtype::of<float>())) return false;
-  throw py::type_error("x: expected dtype float32 or float64, got " +
-                       std::string(py::str(x.dtype())));
+// Whether the array `name` is float64 (true) or float32 (false); any other dtype is a TypeError.
+bool is_float64(const py::array& a, const char* name) {
+  if (a.dtype().is(py::dtype::of<double>())) return true;
+  if (a.dtype().is(py::dtype::of<float>())) return false;
+  throw py::type_error(std::string(name) + ": expected dtype float32 or float64, got " +
+                       std::string(py::str(a.dtype())));
 }
 
 CellMode parse_mode(const std::string& mode) {
@@ -309,7 +310,7 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
          const py::object& b_ih, const py::object& b_hh, const py::object& w_hr,
          const py::object& w_ch, bool reverse, bool training) {
         const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
-        return is_float64(x)
+        return is_float64(x, "x")
                    ? forward_impl<double, Emulated>(d, x, lengths, h0, c0, w, reverse, training)
                    : forward_impl<float, Emulated>(d, x, lengths, h0, c0, w, reverse, training);
       },
@@ -331,10 +332,10 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
          const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch) {
         const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
         const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
-        return is_float64(x) ? backward_impl<double, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
-                                                               reserve, reverse, g)
-                             : backward_impl<float, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
-                                                              reserve, reverse, g);
+        return is_float64(x, "x") ? backward_impl<double, Emulated>(d, dy, dh_n, dc_n, x, lengths,
+                                                                    w, reserve, reverse, g)
+                                  : backward_impl<float, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
+                                                                   reserve, reverse, g);
       },
       (std::string("Backward of a training forward; accumulates into the grad_* arrays. Returns "
                    "(dx, dh0, dc0).") +
@@ -419,7 +420,8 @@ PYBIND11_MODULE(_C, m) {
          const py::object& w_ih, const py::object& w_hh, const py::object& b_ih,
          const py::object& b_hh, const py::object& w_ch) {
         const Weights w{w_ih, w_hh, b_ih, b_hh, py::none(), w_ch};
-        return is_float64(x) ? step_impl<double>(d, x, h, c, w) : step_impl<float>(d, x, h, c, w);
+        return is_float64(x, "x") ? step_impl<double>(d, x, h, c, w)
+                                  : step_impl<float>(d, x, h, c, w);
       },
       "One inference step of a cell. Returns (h', c' or None).", py::arg("desc"), py::arg("x"),
       py::arg("h"), py::arg("c"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"),
@@ -835,13 +837,6 @@ py::array xent_backward_impl(const py::array& logits_obj, const py::object& targ
   return std::move(dlogits);
 }
 
-bool is_float64_logits(const py::array& logits) {
-  if (logits.dtype().is(py::dtype::of<double>())) return true;
-  if (logits.dtype().is(py::dtype::of<float>())) return false;
-  throw py::type_error("logits: expected dtype float32 or float64, got " +
-                       std::string(py::str(logits.dtype())));
-}
-
 }  // namespace
 
 void bind_softmax_xent(py::module_& m) {
@@ -849,7 +844,7 @@ void bind_softmax_xent(py::module_& m) {
       "softmax_xent_forward",
       [](const py::array& logits, const py::object& targets, const py::object& mask,
          int64_t ignore_index) {
-        return is_float64_logits(logits)
+        return is_float64(logits, "logits")
                    ? xent_forward_impl<double>(logits, targets, mask, ignore_index)
                    : xent_forward_impl<float>(logits, targets, mask, ignore_index);
       },
@@ -860,7 +855,7 @@ void bind_softmax_xent(py::module_& m) {
       "softmax_xent_backward",
       [](const py::array& logits, const py::object& targets, const py::object& mask,
          const py::object& stats, int64_t ignore_index, double scale) {
-        return is_float64_logits(logits)
+        return is_float64(logits, "logits")
                    ? xent_backward_impl<double>(logits, targets, mask, stats, ignore_index, scale)
                    : xent_backward_impl<float>(logits, targets, mask, stats, ignore_index, scale);
       },
@@ -876,18 +871,27 @@ void bind_softmax_xent(py::module_& m) {
 
 namespace {
 
+// `obj` as a 2-dimensional array; otherwise a TypeError/ValueError naming `name`, the expected
+// dimensions `dims` and the actual type or shape.
+py::array checked_matrix(const py::object& obj, const char* name, const char* dims) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(name) + ": expected a 2-dimensional array " + dims + ", got " +
+                         std::string(py::str(obj.get_type().attr("__name__"))));
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (a.ndim() != 2) {
+    throw py::value_error(std::string(name) + ": expected 2 dimensions " + dims + ", got shape " +
+                          shape_str(shape_of(a)));
+  }
+  return a;
+}
+
 template <class Real>
 py::array linear_forward_impl(const py::array& x_obj, const py::object& w_obj,
                               const py::object& b_obj) {
-  if (x_obj.ndim() != 2) {
-    throw py::value_error("x: expected 2 dimensions [M, I], got shape " +
-                          shape_str(shape_of(x_obj)));
-  }
-  if (!py::isinstance<py::array>(w_obj) || py::reinterpret_borrow<py::array>(w_obj).ndim() != 2) {
-    throw py::value_error("weight: expected a 2-dimensional array [O, I]");
-  }
+  checked_matrix(x_obj, "x", "[M, I]");
   const int64_t M = x_obj.shape(0), I = x_obj.shape(1);
-  const int64_t O = py::reinterpret_borrow<py::array>(w_obj).shape(0);
+  const int64_t O = checked_matrix(w_obj, "weight", "[O, I]").shape(0);
   const Real* x = checked<Real>(x_obj, "x", {M, I});
   const Real* w = checked<Real>(w_obj, "weight", {O, I});
   const Real* b = optional_checked<Real>(b_obj, "bias", {O});
@@ -904,12 +908,9 @@ template <class Real>
 py::array linear_backward_impl(const py::array& dy_obj, const py::object& x_obj,
                                const py::object& w_obj, const py::object& dw_obj,
                                const py::object& db_obj) {
-  if (dy_obj.ndim() != 2 || !py::isinstance<py::array>(w_obj) ||
-      py::reinterpret_borrow<py::array>(w_obj).ndim() != 2) {
-    throw py::value_error("dy: expected [M, O] and weight [O, I]");
-  }
+  checked_matrix(dy_obj, "dy", "[M, O]");
   const int64_t M = dy_obj.shape(0), O = dy_obj.shape(1);
-  const int64_t I = py::reinterpret_borrow<py::array>(w_obj).shape(1);
+  const int64_t I = checked_matrix(w_obj, "weight", "[O, I]").shape(1);
   const Real* dy = checked<Real>(dy_obj, "dy", {M, O});
   const Real* x = checked<Real>(x_obj, "x", {M, I});
   const Real* w = checked<Real>(w_obj, "weight", {O, I});
@@ -931,8 +932,8 @@ void bind_linear(py::module_& m) {
   m.def(
       "linear_forward",
       [](const py::array& x, const py::object& weight, const py::object& bias) {
-        return is_float64(x) ? linear_forward_impl<double>(x, weight, bias)
-                             : linear_forward_impl<float>(x, weight, bias);
+        return is_float64(x, "x") ? linear_forward_impl<double>(x, weight, bias)
+                                  : linear_forward_impl<float>(x, weight, bias);
       },
       "y [M, O] = x [M, I] weight^T [I, O] (+ bias [O]), one GEMM over fastrnn's threads.",
       py::arg("x"), py::arg("weight"), py::arg("bias"));
@@ -940,8 +941,9 @@ void bind_linear(py::module_& m) {
       "linear_backward",
       [](const py::array& dy, const py::object& x, const py::object& weight,
          const py::object& grad_weight, const py::object& grad_bias) {
-        return is_float64(dy) ? linear_backward_impl<double>(dy, x, weight, grad_weight, grad_bias)
-                              : linear_backward_impl<float>(dy, x, weight, grad_weight, grad_bias);
+        return is_float64(dy, "dy")
+                   ? linear_backward_impl<double>(dy, x, weight, grad_weight, grad_bias)
+                   : linear_backward_impl<float>(dy, x, weight, grad_weight, grad_bias);
       },
       "Returns dx [M, I] = dy weight; accumulates grad_weight += dy^T x and grad_bias += "
       "column sums of dy.",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -71,6 +72,8 @@ def parse_args(argv=None):
 
 def load_text(path: Path):
     """Returns (ids int64 [C], alphabet str) for the characters of a text file."""
+    if not path.is_file():
+        sys.exit(f"--data: no such file: {path} (give a UTF-8 text file: --data my.txt)")
     text = path.read_text(encoding="utf-8")
     alphabet = "".join(sorted(set(text)))
     lookup = {ch: i for i, ch in enumerate(alphabet)}

@@ -149,7 +149,7 @@ class Seq2Seq:
         done = np.zeros(N, bool)
         for t in range(max_len):
             h, c = cell.step(table[token], (h, c))
-            token = (h @ self.out.params["weight"].T + self.out.params["bias"]).argmax(axis=1)
+            token = self.out.forward(h).argmax(axis=1)  # h: [N, H] -> logits [N, V]
             words[t] = np.where(done, eos, token)
             done |= token == eos
             if done.all():
@@ -163,6 +163,7 @@ class Seq2Seq:
 
 
 def exact_match(model: Seq2Seq, numbers, batch: int = 500) -> float:
+    """Fraction of numbers ([K] ints) that the model translates exactly."""
     hits = 0
     for i in range(0, len(numbers), batch):
         chunk = numbers[i : i + batch]

@@ -77,12 +77,16 @@ class Forecaster:
 
 
 def mse_loss(pred, target):
-    """(mean squared error, its gradient with respect to pred)."""
+    """(mean squared error, its gradient with respect to pred [T, N]).
+    pred: [T, N]; target: [T, N]."""
     diff = pred - target
     return float(np.mean(diff.astype(np.float64) ** 2)), (2.0 / diff.size) * diff
 
 
 def plot(path: Path, test, one_step, warm, gen_real, start_real, gen_zero):
+    """Saves the three panels. test: [L] the held-out series from its second value;
+    one_step: [L] the one-step predictions of test; gen_real: [G] generated after the real
+    window that ends at start_real; gen_zero: [G] generated after a window of zeros."""
     import matplotlib
 
     matplotlib.use("Agg")

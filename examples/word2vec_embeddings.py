@@ -86,7 +86,10 @@ def load_sources(shakespeare: Path) -> dict[str, list[str]]:
     except ImportError:
         sys.exit("this example needs gensim (pip install gensim) for its news corpus")
     if not shakespeare.is_file():
-        sys.exit(f"--shakespeare: no such file: {shakespeare}")
+        sys.exit(
+            f"--shakespeare: no such file: {shakespeare} "
+            "(give tinyshakespeare.txt or any English text: --shakespeare FILE)"
+        )
     speeches, lines = [], []
     for line in shakespeare.read_text(encoding="utf-8").splitlines():
         if SPEAKER.match(line.strip()) or not line.strip():
@@ -157,6 +160,7 @@ class SentenceClassifier:
         return self.head.forward(self.rnn.forward(x, training, lengths=lengths))
 
     def backward(self, dlogits) -> None:
+        """dlogits: [N, 2], the loss gradient of forward's logits; accumulates every grads."""
         self.embedding.backward(self.rnn.backward(self.head.backward(dlogits)))
 
 

@@ -3,36 +3,16 @@ user would (`python examples/NAME.py --quick`), and checks the metric each print
 `RESULT {json}` line against a threshold the quick mode reliably reaches, and that its plot was
 written."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+import gzip
 
 import numpy as np
 import pytest
-
-EXAMPLES = Path(__file__).parents[1] / "examples"
-SHAKESPEARE = Path(__file__).parents[2] / "shared/data/tinyshakespeare.txt"
-
-
-def run_example(name, tmp_path, *args):
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), "--quick", "--out", str(tmp_path), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, proc.stdout[-3000:]
-    result = json.loads(lines[-1][len("RESULT ") :])
-    assert Path(result["plot"]).is_file() and Path(result["plot"]).parent == tmp_path
-    return result, proc.stdout
+from _examples import SHAKESPEARE, import_example, run_example, run_example_failing
 
 
 @pytest.mark.slow
 def test_char_lm_quick(tmp_path):
-    result, out = run_example("char_lm.py", tmp_path, "--data", str(SHAKESPEARE))
+    result, out = run_example("char_lm", tmp_path, "--data", str(SHAKESPEARE))
     # A uniform guess over tinyshakespeare's 65 characters is 4.17 nats/char, unigram
     # frequencies about 3.3; 150 steps of the quick model reach about 2.35.
     assert result["val_loss"] < 2.7
@@ -43,38 +23,67 @@ def test_char_lm_quick(tmp_path):
 @pytest.mark.slow
 def test_digits_quick(tmp_path):
     pytest.importorskip("sklearn")
-    result, _ = run_example("digits.py", tmp_path)
+    result, _ = run_example("digits", tmp_path)
     assert result["test_accuracy"] >= 0.90  # quick mode reaches about 0.95; the full run 0.975
 
 
-@pytest.mark.slow
-def test_digits_reads_mnist_idx_files(tmp_path):
-    """--mnist DIR: a tiny synthetic MNIST in IDX files (gzipped and not) trains end to end."""
-    import gzip
+def write_idx(path, array):
+    """An IDX file (gzipped when path ends in .gz) of a uint8 array."""
+    header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, ">i4").tobytes()
+    with (gzip.open if path.suffix == ".gz" else open)(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
 
+
+def synthetic_mnist(directory, n_train=300, n_test=100):
+    """MNIST-shaped IDX files (some gzipped) whose image shows its label as the one lit column
+    (column 2 * label, in every row the LSTM reads): trivially learnable. Returns (labels
+    [n_train + n_test], images [n_train + n_test, 28, 28])."""
     rng = np.random.default_rng(0)
+    n = n_train + n_test
+    labels = rng.integers(0, 10, n)
+    images = np.zeros((n, 28, 28), np.uint8)
+    images[np.arange(n), :, labels * 2] = 255
+    write_idx(directory / "train-images-idx3-ubyte.gz", images[:n_train])
+    write_idx(directory / "train-labels-idx1-ubyte", labels[:n_train])
+    write_idx(directory / "t10k-images-idx3-ubyte", images[n_train:])
+    write_idx(directory / "t10k-labels-idx1-ubyte.gz", labels[n_train:])
+    return labels, images
 
-    def write(path, array):
-        header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, ">i4").tobytes()
-        data = header + array.astype(np.uint8).tobytes()
-        with (gzip.open if path.suffix == ".gz" else open)(path, "wb") as f:
-            f.write(data)
 
-    labels = rng.integers(0, 10, 120)
-    images = np.zeros((120, 28, 28), np.uint8)
-    images[np.arange(120), labels * 2, :] = 255  # the label is the lit row
-    write(tmp_path / "train-images-idx3-ubyte.gz", images[:100])
-    write(tmp_path / "train-labels-idx1-ubyte", labels[:100])
-    write(tmp_path / "t10k-images-idx3-ubyte", images[100:])
-    write(tmp_path / "t10k-labels-idx1-ubyte.gz", labels[100:])
-    result, out = run_example("digits.py", tmp_path, "--mnist", str(tmp_path), "--epochs", "2")
-    assert "28 steps of 28 pixels" in out
-    assert 0.0 <= result["test_accuracy"] <= 1.0
+def test_digits_read_idx_and_its_errors(tmp_path):
+    digits = import_example("digits")
+    labels, images = synthetic_mnist(tmp_path, n_train=30, n_test=10)
+    got = digits.read_idx(tmp_path / "train-images-idx3-ubyte.gz")
+    assert got.shape == (30, 28, 28) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, images[:30])
+    np.testing.assert_array_equal(
+        digits.read_idx(tmp_path / "train-labels-idx1-ubyte"), labels[:30]
+    )
+    (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01" + bytes(8))
+    with pytest.raises(ValueError, match="not an unsigned-byte IDX file"):
+        digits.read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 1]) + np.array([5], ">i4").tobytes() + b"ab")
+    with pytest.raises(ValueError, match=r"expected 5 values for shape \(5,\)"):
+        digits.read_idx(tmp_path / "short")
+
+
+@pytest.mark.slow
+def test_digits_learns_synthetic_mnist_idx_files(tmp_path):
+    """--mnist DIR: a synthetic MNIST in IDX files (gzipped and not) trains end to end."""
+    synthetic_mnist(tmp_path)
+    result, out = run_example("digits", tmp_path, "--mnist", str(tmp_path), "--epochs", "4")
+    assert "train (300, 28, 28), test (100, 28, 28): 28 steps of 28 pixels" in out
+    assert result["test_accuracy"] >= 0.9
+
+
+def test_char_lm_names_a_missing_data_file(tmp_path):
+    err = run_example_failing("char_lm", tmp_path, "--data", str(tmp_path / "none.txt"))
+    assert "--data: no such file" in err and "Traceback" not in err
 
 
 @pytest.mark.slow
 def test_time_series_quick(tmp_path):
-    result, _ = run_example("time_series.py", tmp_path)
+    result, _ = run_example("time_series", tmp_path)
     assert result["test_mse"] < 0.5 * result["baseline_mse"]  # quick: about 0.007 against 0.06
     assert result["generation_mse"] < result["baseline_mse"]
     assert result["zeros_generation_std"] > 0.1  # generates an oscillation, not a flat line

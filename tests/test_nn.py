@@ -3,6 +3,8 @@ gradient): Linear, Embedding (sparse RowGrad, padding_idx, from_pretrained froze
 Dropout (masks, scaling, seeds), Sequential (prefixed names, reverse backward, with a Recurrent
 LSTM), Recurrent(output="last"), metrics; and clear exceptions for bad input."""
 
+import math
+
 import fastrnn
 import numpy as np
 import pytest
@@ -239,7 +241,7 @@ def test_bad_input():
     lin(np.zeros((4, 3), np.float32))
     with pytest.raises(ValueError, match=r"dy: expected shape \(4, 2\), got \(4, 3\)"):
         lin.backward(np.zeros((4, 3), np.float32))
-    with pytest.raises(ValueError, match="in_features: expected a positive int"):
+    with pytest.raises(ValueError, match="in_features: expected an int >= 1"):
         nn.Linear(0, 2)
     with pytest.raises(TypeError, match="dtype: expected float32 or float64"):
         nn.Linear(2, 2, dtype=np.int32)
@@ -257,7 +259,7 @@ def test_bad_input():
     emb(np.array([1, 2]))
     with pytest.raises(ValueError, match=r"dy: expected shape \(2, 2\)"):
         emb.backward(np.zeros((3, 2), np.float32))
-    with pytest.raises(ValueError, match="p: expected a probability"):
+    with pytest.raises(ValueError, match=r"p: expected a value in \[0, 1\)"):
         nn.Dropout(1.0)
     with pytest.raises(TypeError, match=r"modules\[1\]: LSTM has no 'forward'|wrap a recurrent"):
         nn.Sequential(nn.Linear(2, 2), object())
@@ -329,3 +331,50 @@ def test_linear_matches_numpy_reference_and_finite_differences_float64():
             array[i] = keep
             num[i] = (plus - minus) / (2 * eps)
         np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9)
+
+
+def test_linear_kernel_errors_name_the_argument_and_actual_shape():
+    from fastrnn import _C
+
+    x = np.zeros((2, 3), np.float32)
+    w = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"weight: expected 2 dimensions \[O, I\], got shape"):
+        _C.linear_forward(x, w[0], None)
+    with pytest.raises(
+        TypeError, match=r"weight: expected a 2-dimensional array \[O, I\], got list"
+    ):
+        _C.linear_forward(x, [[1.0]], None)
+    with pytest.raises(
+        ValueError, match=r"dy: expected 2 dimensions \[M, O\], got shape \(2, 4, 1\)"
+    ):
+        _C.linear_backward(np.zeros((2, 4, 1), np.float32), x, w, np.zeros_like(w), None)
+    with pytest.raises(TypeError, match="dy: expected dtype float32 or float64, got float16"):
+        _C.linear_backward(np.zeros((2, 4), np.float16), x, w, np.zeros_like(w), None)
+    with pytest.raises(TypeError, match="logits: expected dtype float32 or float64, got int64"):
+        _C.softmax_xent_forward(np.zeros((2, 3), np.int64), np.zeros(2, np.int64), None, -100)
+
+
+def test_backward_and_metric_errors_are_clear():
+    x = np.ones((4, 5, 2), np.float32)
+    rec = nn.Recurrent(fastrnn.LSTM(2, 3), output="last")
+    rec(x, training=False)
+    with pytest.raises(RuntimeError, match=r"backward: call forward\(\.\.\., training=True\)"):
+        rec.backward(np.zeros((5, 3), np.float32))
+    out = rec(x)
+    rec.reset_state()  # the state a truncated-BPTT run forgets is not what backward needs
+    assert rec.backward(np.ones_like(out)).shape == x.shape
+    with pytest.raises(TypeError, match="dy: expected dtype float32, got float64"):
+        rec.backward(np.ones((5, 3)))
+    drop = nn.Dropout(0.5, seed=0)
+    drop(np.ones((2, 2), np.float32))
+    with pytest.raises(TypeError, match="dy: expected dtype float32 or float64, got <U1"):
+        drop.backward(np.full((2, 2), "a"))
+    assert nn.Dropout().params is not nn.Dropout().params  # per-instance, never shared
+    assert nn.SoftmaxCrossEntropy().grads is not nn.SoftmaxCrossEntropy().grads
+    targets = np.array([1, 0])
+    with pytest.raises(TypeError, match="mask: expected dtype bool, got int64"):
+        nn.accuracy(np.array([1, 0]), targets, mask=np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"mask: expected shape \(2,\), got \(3,\)"):
+        nn.accuracy(np.array([1, 0]), targets, mask=np.ones(3, bool))
+    assert nn.perplexity(800.0) == math.inf
+    assert math.isnan(nn.perplexity(float("nan")))

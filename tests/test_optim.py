@@ -1,8 +1,8 @@
 """Tests of fastrnn.optim against torch.optim on the same parameters and gradients: SGD (plain,
-momentum, Nesterov, weight decay), Adam (with weight decay), lazy row-wise updates of sparse
-embedding gradients (against torch.optim.SparseAdam / dense SGD), clip_grad_norm against
-torch.nn.utils.clip_grad_norm_, StepLR and CosineLR against torch's schedulers, state_dict
-round trips, and bad input."""
+momentum, Nesterov, weight decay), Adam (with weight decay), updates from sparse embedding
+gradients (against torch.optim.SparseAdam / torch.optim.SGD on the dense gradient),
+clip_grad_norm against torch.nn.utils.clip_grad_norm_, StepLR and CosineLR against torch's
+schedulers, state_dict round trips, and bad input."""
 
 import math
 
@@ -86,19 +86,63 @@ def test_sparse_adam_matches_torch_sparse_adam():
     assert emb.params["weight"][0].tolist() == ref.weight[0].tolist()  # untouched row
 
 
-def test_sparse_sgd_equals_dense_sgd():
+SPARSE_SGD = {
+    "plain": {},
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.8, "nesterov": True},
+    "weight_decay": {"weight_decay": 0.1},
+    "momentum_weight_decay": {"momentum": 0.9, "weight_decay": 0.05},
+}
+
+
+@pytest.mark.parametrize("name", list(SPARSE_SGD))
+def test_sparse_sgd_matches_torch_sgd_on_the_dense_gradient(name):
+    # Rows leave the batch (1, 2 then 3 only), so momentum must keep moving rows 1 and 2 and
+    # weight decay must shrink rows that never appear (0, 4, 5), as torch.optim.SGD does.
     emb = nn.Embedding(6, 2, dtype=np.float64, seed=0)
-    dense = emb.params["weight"].copy()
-    sgd = optim.SGD([emb], lr=0.3, weight_decay=0.1)
-    emb(np.array([4, 1, 4]))
-    dy = np.arange(6, dtype=np.float64).reshape(3, 2)
-    emb.backward(dy)
-    g = emb.grads["weight"].to_dense(6)
-    touched = np.array([False, True, False, False, True, False])
-    expected = dense.copy()
-    expected[touched] -= 0.3 * (g[touched] + 0.1 * dense[touched])
-    sgd.step()
-    np.testing.assert_allclose(emb.params["weight"], expected, rtol=1e-15)
+    ref = torch.tensor(emb.params["weight"].copy(), requires_grad=True)
+    ours = optim.SGD([emb], lr=0.3, **SPARSE_SGD[name])
+    theirs = torch.optim.SGD([ref], lr=0.3, **SPARSE_SGD[name])
+    for s, ids in enumerate([[1, 2], [3], [3], [2, 2]]):
+        dy = np.random.default_rng(s).standard_normal((len(ids), 2))
+        emb.zero_grad()
+        emb(np.array(ids))
+        emb.backward(dy)
+        ref.grad = torch.from_numpy(emb.grads["weight"].to_dense(6))
+        ours.step()
+        theirs.step()
+        np.testing.assert_allclose(emb.params["weight"], ref.detach().numpy(), rtol=1e-13)
+
+
+def test_sparse_adam_weight_decay_is_lazy_as_documented():
+    # Row-wise Adam with weight decay adds weight_decay * p to the touched rows' gradients only
+    # (untouched rows neither decay nor move): the same as SparseAdam given those gradients.
+    emb = nn.Embedding(6, 3, dtype=np.float64, seed=0)
+    ref = torch.tensor(emb.params["weight"].copy(), requires_grad=True)
+    ours = optim.Adam([emb], lr=0.05, eps=1e-300, weight_decay=0.2)
+    theirs = torch.optim.SparseAdam([ref], lr=0.05, eps=1e-300)
+    for s, ids in enumerate([[1, 2, 2], [2, 5], [5, 1]]):
+        dy = np.random.default_rng(s).standard_normal((len(ids), 3))
+        emb.zero_grad()
+        emb(np.array(ids))
+        emb.backward(dy)
+        rows = emb.grads["weight"]
+        decayed = rows.values + 0.2 * ref.detach().numpy()[rows.indices]
+        ref.grad = torch.sparse_coo_tensor(
+            torch.from_numpy(rows.indices)[None],
+            torch.from_numpy(decayed),
+            (6, 3),
+            check_invariants=True,
+        )
+        ours.step()
+        theirs.step()
+        np.testing.assert_allclose(emb.params["weight"], ref.detach().numpy(), rtol=1e-12)
+    untouched = [0, 3, 4]
+    assert emb.params["weight"][untouched].tolist() == ref.detach()[untouched].tolist()
+    np.testing.assert_array_equal(
+        emb.params["weight"][untouched],
+        nn.Embedding(6, 3, dtype=np.float64, seed=0).params["weight"][untouched],
+    )
 
 
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
@@ -183,8 +227,10 @@ def test_optimises_numpy_layers_too():
     before = lstm.params["weight_hh_l0"].copy()
     y, _ = lstm.forward(np.ones((2, 1, 3), np.float32))
     lstm.backward(np.ones_like(y))
+    grad = lstm.grads["weight_hh_l0"].copy()
+    assert np.abs(grad).max() > 0
     optim.SGD([lstm], lr=0.1).step()
-    assert not np.array_equal(before, lstm.params["weight_hh_l0"])
+    np.testing.assert_allclose(lstm.params["weight_hh_l0"], before - 0.1 * grad, rtol=1e-6)
 
 
 def test_bad_input():
@@ -211,3 +257,35 @@ def test_bad_input():
         optim.StepLR(opt, step_size=0)
     with pytest.raises(ValueError, match="warmup_steps: expected fewer than total_steps"):
         optim.CosineLR(opt, total_steps=5, warmup_steps=5)
+    with pytest.raises(TypeError, match="gamma: expected a float, got str"):
+        optim.StepLR(opt, step_size=2, gamma="0.5")
+    with pytest.raises(ValueError, match="gamma: expected a float > 0"):
+        optim.StepLR(opt, step_size=2, gamma=0.0)
+    with pytest.raises(TypeError, match="min_lr: expected a float, got NoneType"):
+        optim.CosineLR(opt, total_steps=5, min_lr=None)
+
+
+@pytest.mark.parametrize(
+    "make, other",
+    [
+        (lambda o: optim.StepLR(o, step_size=3, gamma=0.5), {"step_size": 4}),
+        (lambda o: optim.StepLR(o, step_size=3, gamma=0.5), {"gamma": 0.1}),
+        (lambda o: optim.CosineLR(o, total_steps=9, min_lr=0.01), {"total_steps": 10}),
+        (lambda o: optim.CosineLR(o, total_steps=9, min_lr=0.01), {"min_lr": 0.0}),
+        (lambda o: optim.CosineLR(o, total_steps=9, warmup_steps=2), {"warmup_steps": 1}),
+    ],
+)
+def test_schedule_state_dict_keeps_and_checks_its_settings(make, other):
+    sched = make(optim.SGD([nn.Linear(2, 2)], lr=0.5))
+    for _ in range(4):
+        sched.step()
+    state = sched.state_dict()
+    resumed = make(optim.SGD([nn.Linear(2, 2)], lr=0.5))
+    resumed.load_state_dict(state)
+    assert (resumed.lr, resumed.last_step) == (sched.lr, 4)
+    changed = {**state, **other}
+    (name,) = other
+    fresh = make(optim.SGD([nn.Linear(2, 2)], lr=0.5))
+    with pytest.raises(ValueError, match=rf"state_dict\['{name}'\]: saved by a \w+ with {name}="):
+        fresh.load_state_dict(changed)
+    assert (fresh.last_step, fresh.lr) == (0, make(optim.SGD([nn.Linear(2, 2)], lr=0.5)).lr)

@@ -2,6 +2,7 @@
 chunks, the gradient does not) and of checkpoints (atomic npz + JSON, no pickle; train k steps,
 save, load into fresh objects, step once == the uninterrupted run, bit for bit)."""
 
+import json
 import os
 
 import fastrnn
@@ -14,7 +15,7 @@ def test_tbptt_chunks():
     assert list(nn.tbptt_chunks(10, 4)) == [(0, 4), (4, 8), (8, 10)]
     assert list(nn.tbptt_chunks(10, 4, drop_last=True)) == [(0, 4), (4, 8)]
     assert list(nn.tbptt_chunks(3, 5)) == [(0, 3)]
-    with pytest.raises(ValueError, match="k: expected a positive int"):
+    with pytest.raises(ValueError, match="k: expected an int >= 1"):
         list(nn.tbptt_chunks(10, 0))
 
 
@@ -150,3 +151,106 @@ def test_checkpoint_bad_input(tmp_path):
     np.savez(other, a=np.zeros(2))
     with pytest.raises(ValueError, match="not a fastrnn checkpoint"):
         nn.load_checkpoint(other, modules={"lm": model})
+
+
+@pytest.mark.parametrize("kind", ["PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"])
+def test_checkpoint_keeps_every_numpy_bit_generator(tmp_path, kind):
+    # MT19937, Philox and SFC64 states hold arrays (not JSON-able as they are).
+    model, _, _, _ = build()
+    model.modules[2]._rng = np.random.Generator(getattr(np.random, kind)(1))
+    rng = np.random.Generator(getattr(np.random, kind)(2))
+    rng.random(5)
+    path = tmp_path / "g.ckpt"
+    nn.save_checkpoint(path, modules={"lm": model}, rng=rng)
+    expected = rng.random(4), model.modules[2]._rng.random(4)
+
+    model2, _, _, _ = build(seed=9)
+    model2.modules[2]._rng = np.random.Generator(getattr(np.random, kind)(7))
+    rng2 = np.random.Generator(getattr(np.random, kind)(8))
+    nn.load_checkpoint(path, modules={"lm": model2}, rng=rng2)
+    np.testing.assert_array_equal(rng2.random(4), expected[0])
+    np.testing.assert_array_equal(model2.modules[2]._rng.random(4), expected[1])
+    other = "PCG64" if kind == "MT19937" else "MT19937"
+    with pytest.raises(ValueError, match=f"rng: expected a {other} state, .* holds '{kind}'"):
+        nn.load_checkpoint(
+            path, modules={"lm": model2}, rng=np.random.Generator(getattr(np.random, other)(0))
+        )
+
+
+def snapshot(model, opt, sched, rng):
+    return (
+        {k: v.copy() for k, v in model.params.items()},
+        opt.state_dict(),
+        sched.state_dict(),
+        rng.bit_generator.state,
+        model.modules[2]._rng.bit_generator.state,
+        model.modules[1].state,
+    )
+
+
+def assert_unchanged(before, after):
+    for k, v in before[0].items():
+        np.testing.assert_array_equal(after[0][k], v, err_msg=k)
+    assert (
+        before[1]["lr"] == after[1]["lr"] and before[1]["state"].keys() == after[1]["state"].keys()
+    )
+    for key, buffers in before[1]["state"].items():
+        for b, v in buffers.items():
+            np.testing.assert_array_equal(after[1]["state"][key][b], v)
+    assert before[2:5] == after[2:5]
+    assert before[5] is after[5]
+
+
+def test_checkpoint_load_is_all_or_nothing(tmp_path):
+    model, opt, sched, rng = build()
+    for _ in range(2):
+        train_step(model, opt, sched, rng)
+    path = tmp_path / "m.ckpt"
+    nn.save_checkpoint(path, modules={"lm": model}, optimizer=opt, step=2, rng=rng)
+
+    model2, opt2, sched2, rng2 = build(seed=5)
+    train_step(model2, opt2, sched2, rng2)
+    before = snapshot(model2, opt2, sched2, rng2)
+    # the schedule is missing: found before anything is loaded
+    with pytest.raises(ValueError, match="scheduler: the checkpoint holds no schedule state"):
+        nn.load_checkpoint(path, modules={"lm": model2}, optimizer=opt2, scheduler=sched2, rng=rng2)
+    assert_unchanged(before, snapshot(model2, opt2, sched2, rng2))
+
+    # the last layer has another shape: the first layers loaded are put back
+    model3 = nn.Sequential(*model2.modules[:3], nn.Linear(8, 12, seed=3))
+    opt3 = optim.Adam([model3], lr=0.01, weight_decay=1e-4)
+    before3 = {k: v.copy() for k, v in model3.params.items()}
+    with pytest.raises(ValueError, match=r"m.ckpt: modules\['lm'\]"):
+        nn.load_checkpoint(path, modules={"lm": model3}, optimizer=opt3, rng=rng2)
+    for k, v in before3.items():
+        np.testing.assert_array_equal(model3.params[k], v, err_msg=k)
+    assert rng2.bit_generator.state == before[3]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda meta: meta.pop("generators"),
+        lambda meta: meta.pop("step"),
+        lambda meta: meta.update(modules=[1]),
+        lambda meta: meta["modules"]["lm"].update({"0.weight": {"__array__": "nowhere"}}),
+        lambda meta: meta.update(rng={"bit_generator": "MT19937", "state": 3}),
+        lambda meta: meta.update(optimizer={"lr": 0.1}),
+    ],
+)
+def test_checkpoint_crafted_metadata_is_a_value_error_naming_the_file(tmp_path, damage):
+    model, opt, _, rng = build()
+    path = tmp_path / "m.ckpt"
+    nn.save_checkpoint(path, modules={"lm": model}, optimizer=opt, rng=rng)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays["__meta__"].tobytes())
+    damage(meta)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    model2, opt2, sched2, rng2 = build(seed=5)
+    before = snapshot(model2, opt2, sched2, rng2)
+    with pytest.raises(ValueError, match="bad.npz"):
+        nn.load_checkpoint(bad, modules={"lm": model2}, optimizer=opt2, rng=rng2)
+    assert_unchanged(before, snapshot(model2, opt2, sched2, rng2))

@@ -21,10 +21,11 @@ import json
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 
 import numpy as np
+
+from fastrnn._atomic import atomic_write
 
 __all__ = ["NUM", "PAD", "UNK", "URL", "Vocabulary"]
 
@@ -274,17 +275,8 @@ class Vocabulary:
         payload = {"format": _FORMAT, "version": _VERSION, **self._settings()}
         payload["tokens"] = self.itos
         payload["counts"] = self.counts
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".vocab-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(payload, f, ensure_ascii=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_write(path, "w", encoding="utf-8") as f:
+            json.dump(payload, f, ensure_ascii=False)
 
     @classmethod
     def load(cls, path) -> Vocabulary:

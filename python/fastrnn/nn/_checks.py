@@ -44,19 +44,36 @@ def float_dtype(dtype) -> np.dtype:
     return dtype
 
 
-def positive_int(value, name: str) -> int:
+def int_at_least(value, name: str, minimum: int) -> int:
+    """`value` as an int (anything operator.index accepts) that is >= minimum."""
     try:
         value = operator.index(value)
     except TypeError:
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return value
+
+
+def positive_int(value, name: str) -> int:
+    return int_at_least(value, name, 1)
+
+
+def real_number(value, name: str) -> float:
+    """`value` (a Python or numpy real number, not a bool) as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
+    return float(value)
+
+
+def nonnegative_float(value, name: str, *, upper: float | None = None) -> float:
+    """`value` as a float >= 0 (and < upper when given)."""
+    value = real_number(value, name)
+    if not value >= 0.0 or (upper is not None and not value < upper):
+        bound = f"in [0, {upper:g})" if upper is not None else ">= 0"
+        raise ValueError(f"{name}: expected a value {bound}, got {value}")
     return value
 
 
 def probability(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name}: expected a probability in [0, 1), got {value}")
-    return float(value)
+    return nonnegative_float(value, name, upper=1.0)

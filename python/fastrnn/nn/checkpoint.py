@@ -2,19 +2,20 @@
 state, the random generators' states, the step and any extra JSON metadata. No pickle: arrays
 are npz members and everything else is one JSON document stored as a uint8 member, read back
 by fastrnn._npz's checked reader (a malformed or hostile file is a ValueError). Saving is
-atomic (a temporary file in the same directory, then os.replace). Loading into freshly built
-objects resumes exactly: the next step gives the same numbers as a run that never stopped: the
-recurrent state a Recurrent(carry_state=True) carries between truncated-BPTT chunks is saved
-too."""
+atomic (fastrnn._atomic). Loading is all-or-nothing: the file's structure and the presence of
+everything asked for are checked first, and if applying a part still fails, every object is
+put back as it was (their gradients are zeroed). Loading into freshly built objects resumes
+exactly: the next step gives the same numbers as a run that never stopped: the random
+generators (any numpy bit generator) and the recurrent state a Recurrent(carry_state=True)
+carries between truncated-BPTT chunks are saved too."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import numpy as np
 
+from fastrnn._atomic import atomic_write
 from fastrnn._npz import read_npz
 
 FORMAT = "fastrnn-checkpoint"
@@ -102,7 +103,7 @@ def save_checkpoint(
             for name, m in modules.items()
         },
         "generators": {
-            f"{name}{sub}": g.bit_generator.state
+            f"{name}{sub}": _flatten(g.bit_generator.state, f"generators/{name}{sub}", arrays)
             for name, m in modules.items()
             for sub, g in _generators(m, "")
         },
@@ -121,27 +122,19 @@ def save_checkpoint(
         "scheduler": None
         if scheduler is None
         else _flatten(scheduler.state_dict(), "scheduler", arrays),
-        "rng": None if rng is None else rng.bit_generator.state,
+        "rng": None if rng is None else _flatten(rng.bit_generator.state, "rng", arrays),
         "extra": _flatten(extra, "extra", arrays),
     }
     meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_META: meta_bytes}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **{_META: meta_bytes}, **arrays)
 
 
 def load_checkpoint(path, *, modules, optimizer=None, scheduler=None, rng=None) -> dict:
     """Loads a checkpoint into existing objects built as when it was saved: each module's
     parameters and generator, and the optimiser's, schedule's and `rng`'s states when given.
+    All or nothing: on any error (a ValueError naming the file) every parameter and state is as
+    before (gradients are zeroed if a module had to be put back).
     Returns {"step": int, "extra": ...}."""
     modules = _check_modules(modules)
     arrays = read_npz(path)
@@ -163,10 +156,108 @@ def load_checkpoint(path, *, modules, optimizer=None, scheduler=None, rng=None) 
         raise ValueError(f"path: {path} is a corrupt checkpoint ({what})") from None
 
 
-def _restore(meta, arrays, modules, optimizer, scheduler, rng) -> dict:
+_META_KEYS = {
+    "format": str,
+    "version": int,
+    "step": int,
+    "modules": dict,
+    "generators": dict,
+    "carried_states": dict,
+    "optimizer": (dict, type(None)),
+    "scheduler": (dict, type(None)),
+    "rng": (dict, type(None)),
+}
+
+
+def _check_arrays(tree, arrays, where: str) -> None:
+    """Every {"__array__": key} in `tree` names a member of `arrays`."""
+    if isinstance(tree, dict):
+        if set(tree) == {"__array__"}:
+            if not isinstance(tree["__array__"], str) or tree["__array__"] not in arrays:
+                raise ValueError(f"{where}: refers to a missing array {tree['__array__']!r}")
+            return
+        for k, v in tree.items():
+            _check_arrays(v, arrays, f"{where}/{k}")
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            _check_arrays(v, arrays, f"{where}/{i}")
+
+
+def _check_meta(meta, arrays, modules, optimizer, scheduler, rng) -> None:
+    """Checks the metadata's structure and that it holds everything asked for, before anything
+    is applied."""
+    for key, types in _META_KEYS.items():
+        if key not in meta:
+            raise ValueError(f"metadata: no {key!r} entry")
+        if not isinstance(meta[key], types) or isinstance(meta[key], bool):
+            raise ValueError(f"metadata: {key!r} has type {type(meta[key]).__name__}")
+    _check_arrays(meta, arrays, "metadata")
     saved = meta["modules"]
     if set(saved) != set(modules):
         raise ValueError(f"modules: checkpoint has {sorted(saved)}, got {sorted(modules)}")
+    for what, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("rng", rng)):
+        if obj is not None and meta[what] is None:
+            holds = {"optimizer": "optimiser", "scheduler": "schedule", "rng": "generator"}[what]
+            raise ValueError(f"{what}: the checkpoint holds no {holds} state")
+    generators = meta["generators"]
+    for name, m in modules.items():
+        for sub, g in _generators(m, ""):
+            _check_generator_state(generators.get(f"{name}{sub}"), g, f"generators[{name}{sub!r}]")
+    if rng is not None:
+        _check_generator_state(meta["rng"], rng, "rng")
+
+
+def _check_generator_state(state, generator, where: str) -> None:
+    if state is None:
+        return
+    kind = type(generator.bit_generator).__name__
+    if not isinstance(state, dict) or state.get("bit_generator") != kind:
+        saved = state.get("bit_generator") if isinstance(state, dict) else state
+        raise ValueError(f"{where}: expected a {kind} state, the checkpoint holds {saved!r}")
+
+
+def _snapshot(modules, optimizer, scheduler, rng):
+    """Everything loading may change, to put back if a part fails to load."""
+    return {
+        "modules": {name: m.state_dict() for name, m in modules.items()},
+        "generators": [
+            (g, g.bit_generator.state) for m in modules.values() for _, g in _generators(m, "")
+        ],
+        "carried": [(r, r.state) for m in modules.values() for _, r in _carriers(m, "")],
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "rng": None if rng is None else rng.bit_generator.state,
+    }
+
+
+def _roll_back(snapshot, modules, optimizer, scheduler, rng) -> None:
+    for name, m in modules.items():
+        m.load_state_dict(snapshot["modules"][name])
+    for g, state in snapshot["generators"]:
+        g.bit_generator.state = state
+    for r, state in snapshot["carried"]:
+        r.state = state
+    if optimizer is not None:
+        optimizer.load_state_dict(snapshot["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(snapshot["scheduler"])
+    if rng is not None:
+        rng.bit_generator.state = snapshot["rng"]
+
+
+def _restore(meta, arrays, modules, optimizer, scheduler, rng) -> dict:
+    _check_meta(meta, arrays, modules, optimizer, scheduler, rng)
+    snapshot = _snapshot(modules, optimizer, scheduler, rng)
+    try:
+        _apply(meta, arrays, modules, optimizer, scheduler, rng)
+    except BaseException:
+        _roll_back(snapshot, modules, optimizer, scheduler, rng)
+        raise
+    return {"step": meta["step"], "extra": _unflatten(meta.get("extra"), arrays)}
+
+
+def _apply(meta, arrays, modules, optimizer, scheduler, rng) -> None:
+    saved = meta["modules"]
     for name, m in modules.items():
         try:
             m.load_state_dict(_unflatten(saved[name], arrays))
@@ -176,22 +267,15 @@ def _restore(meta, arrays, modules, optimizer, scheduler, rng) -> dict:
     for name, m in modules.items():
         for sub, g in _generators(m, ""):
             if f"{name}{sub}" in generators:
-                g.bit_generator.state = generators[f"{name}{sub}"]
+                g.bit_generator.state = _unflatten(generators[f"{name}{sub}"], arrays)
     carried = meta["carried_states"]
     for name, m in modules.items():
         for sub, r in _carriers(m, ""):
             state = _unflatten(carried.get(f"{name}{sub}"), arrays)
             r.state = tuple(state) if isinstance(state, list) else state
     if optimizer is not None:
-        if meta["optimizer"] is None:
-            raise ValueError("optimizer: the checkpoint holds no optimiser state")
         optimizer.load_state_dict(_unflatten(meta["optimizer"], arrays))
     if scheduler is not None:
-        if meta["scheduler"] is None:
-            raise ValueError("scheduler: the checkpoint holds no schedule state")
         scheduler.load_state_dict(_unflatten(meta["scheduler"], arrays))
     if rng is not None:
-        if meta["rng"] is None:
-            raise ValueError("rng: the checkpoint holds no generator state")
-        rng.bit_generator.state = meta["rng"]
-    return {"step": meta["step"], "extra": _unflatten(meta["extra"], arrays)}
+        rng.bit_generator.state = _unflatten(meta["rng"], arrays)

@@ -6,15 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from fastrnn.nn._checks import as_array, probability
+from fastrnn.nn.parameter_free import ParameterFree
 
 
-class Dropout:
+class Dropout(ParameterFree):
     """torch.nn.Dropout(p) with a seeded numpy generator (`seed`). No parameters."""
 
-    params: dict = {}
-    grads: dict = {}
-
     def __init__(self, p: float = 0.5, *, seed=None):
+        super().__init__()
         self.p = probability(p, "p")
         self._rng = np.random.default_rng(seed)
         self._mask = None
@@ -33,26 +32,16 @@ class Dropout:
         self._shape = x.shape
         return x * self._mask
 
-    __call__ = forward
-
     def backward(self, dy):
         """dy: like forward's output -> dx."""
         if not hasattr(self, "_shape"):
             raise RuntimeError("backward: call forward first")
         dy = as_array(dy, "dy")
+        if dy.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dy: expected dtype float32 or float64, got {dy.dtype}")
         if dy.shape != self._shape:
             raise ValueError(f"dy: expected shape {self._shape}, got {dy.shape}")
         return dy if self._mask is None else dy * self._mask
-
-    def zero_grad(self) -> None:
-        """Nothing to reset (no parameters)."""
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        if state_dict:
-            raise ValueError(f"state_dict: unexpected keys {sorted(state_dict)}")
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"

@@ -11,19 +11,18 @@ import numpy as np
 
 from fastrnn import _C
 from fastrnn.nn._checks import as_array, int_array
+from fastrnn.nn.parameter_free import ParameterFree
 
 
-class SoftmaxCrossEntropy:
+class SoftmaxCrossEntropy(ParameterFree):
     """loss = mean (or sum) over counted positions of -log softmax(logits)[target], in nats.
 
     A position counts when its target is not `ignore_index` and, if a mask is given, its mask
     entry is True. With no counted position the mean is nan (as torch) and the gradient zero.
     Has no parameters (`params` and `grads` are empty)."""
 
-    params: dict = {}
-    grads: dict = {}
-
     def __init__(self, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__()
         try:
             self.ignore_index = operator.index(ignore_index)
         except TypeError:
@@ -65,8 +64,6 @@ class SoftmaxCrossEntropy:
             return float(total)
         return float(total / count) if count else float("nan")
 
-    __call__ = forward
-
     @property
     def count(self) -> int:
         """Positions counted by the last forward."""
@@ -86,13 +83,3 @@ class SoftmaxCrossEntropy:
             scale = scale / count if count else 0.0
         d = _C.softmax_xent_backward(logits2, targets1, mask, stats, self.ignore_index, scale)
         return d.reshape(shape)
-
-    def zero_grad(self) -> None:
-        """Nothing to reset (no parameters); present so the module fits a Sequential."""
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        if state_dict:
-            raise ValueError(f"state_dict: unexpected keys {sorted(state_dict)}")

@@ -10,8 +10,11 @@ from fastrnn.nn._checks import as_array
 
 
 def perplexity(loss_nats: float) -> float:
-    """exp(loss): the perplexity of a mean cross-entropy in nats."""
-    return math.exp(float(loss_nats))
+    """exp(loss): the perplexity of a mean cross-entropy in nats (inf when that overflows)."""
+    try:
+        return math.exp(float(loss_nats))
+    except OverflowError:
+        return math.inf
 
 
 def accuracy(logits_or_pred, targets, mask=None) -> float:
@@ -32,8 +35,10 @@ def accuracy(logits_or_pred, targets, mask=None) -> float:
     hit = pred == targets
     if mask is not None:
         mask = as_array(mask, "mask")
-        if mask.dtype != np.bool_ or mask.shape != targets.shape:
-            raise ValueError(f"mask: expected a bool array of shape {targets.shape}")
+        if mask.dtype != np.bool_:
+            raise TypeError(f"mask: expected dtype bool, got {mask.dtype}")
+        if mask.shape != targets.shape:
+            raise ValueError(f"mask: expected shape {targets.shape}, got {mask.shape}")
         hit = hit[mask]
     if hit.size == 0:
         raise ValueError("targets: no position to count")

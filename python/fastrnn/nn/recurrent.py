@@ -44,6 +44,7 @@ class Recurrent:
         self.state = None
         self.dhx = None
         self._lstm = layer.mode == "lstm"
+        self._shapes = None  # (y, h_n, c_n or None) shapes of the last training forward
 
     @property
     def params(self) -> dict:
@@ -76,10 +77,11 @@ class Recurrent:
             hx = self.state
         y, state = self.layer.forward(x, hx, lengths=lengths, training=training)
         self.state = _copy_state(state)
-        self._y_shape = y.shape
+        h_n = state[0] if self._lstm else state
+        c_shape = state[1].shape if self._lstm else None
+        self._shapes = (y.shape, h_n.shape, c_shape) if training else None
         if self.output == "sequence":
             return y
-        h_n = state[0] if self._lstm else state
         D = self.layer.num_directions
         return np.concatenate(list(h_n[-D:]), axis=1) if D > 1 else h_n[-1]
 
@@ -87,21 +89,24 @@ class Recurrent:
 
     def backward(self, dy):
         """dy: like forward's output -> dx [T, N, I]; the layer's grads accumulate."""
-        if not hasattr(self, "_y_shape"):
+        if self._shapes is None:
             raise RuntimeError("backward: call forward(..., training=True) first")
         if self.output == "sequence":
             dx, dhx = self.layer.backward(dy)
         else:
-            h_n = self.state[0] if self._lstm else self.state
-            D, S = self.layer.num_directions, h_n.shape[2]
+            y_shape, h_shape, c_shape = self._shapes
+            L_D, N, S = h_shape
+            D = self.layer.num_directions
             dy = np.asarray(dy)
-            if dy.shape != (h_n.shape[1], D * S):
-                raise ValueError(f"dy: expected shape {(h_n.shape[1], D * S)}, got {dy.shape}")
-            dh_n = np.zeros_like(h_n)
+            if dy.shape != (N, D * S):
+                raise ValueError(f"dy: expected shape {(N, D * S)}, got {dy.shape}")
+            if dy.dtype != self.layer.dtype:
+                raise TypeError(f"dy: expected dtype {self.layer.dtype}, got {dy.dtype}")
+            dh_n = np.zeros(h_shape, dy.dtype)  # [L*D, N, S]
             for d in range(D):
-                dh_n[h_n.shape[0] - D + d] = dy[:, d * S : (d + 1) * S]
-            dstate = (dh_n, np.zeros_like(self.state[1])) if self._lstm else dh_n
-            dx, dhx = self.layer.backward(np.zeros(self._y_shape, h_n.dtype), dstate)
+                dh_n[L_D - D + d] = dy[:, d * S : (d + 1) * S]
+            dstate = (dh_n, np.zeros(c_shape, dy.dtype)) if self._lstm else dh_n
+            dx, dhx = self.layer.backward(np.zeros(y_shape, dy.dtype), dstate)
         self.dhx = dhx
         return dx
 

@@ -1,7 +1,12 @@
 """Adam (Kingma & Ba 2015) with torch.optim.Adam's update rule and L2 weight decay added to the
-gradient. RowGrad parameters are updated lazily, as torch.optim.SparseAdam: only the touched
-rows' moments and values change, with the parameter's step count for the bias corrections
-(SparseAdam's rule except that eps enters after the bias correction, as in dense Adam)."""
+gradient. A RowGrad parameter (sparse embedding) is updated lazily, row-wise: only the touched
+rows' moments and values change, and the bias corrections use the parameter's step count (which
+counts every step()). This is torch.optim.SparseAdam's rule with two precise differences:
+  - eps is added after the bias correction, as in dense Adam:
+    p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t) + eps), where SparseAdam has
+    p -= lr·sqrt(1-b2^t)/(1-b1^t) · m / (sqrt(v) + eps);
+  - weight decay (which SparseAdam lacks) is lazy too: weight_decay * p is added to the touched
+    rows' gradients only, so rows that are not in this step's batch neither decay nor move."""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ import math
 
 import numpy as np
 
+from fastrnn.nn._checks import nonnegative_float
 from fastrnn.nn.embedding import RowGrad
-from fastrnn.optim.optimizer import Optimizer, check_rate
+from fastrnn.optim.optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -25,11 +31,15 @@ class Adam(Optimizer):
             b1, b2 = betas
         except (TypeError, ValueError):
             raise TypeError(f"betas: expected a pair of floats, got {betas!r}") from None
-        self.betas = (check_rate(b1, "betas[0]", upper=1.0), check_rate(b2, "betas[1]", upper=1.0))
-        self.eps = check_rate(eps, "eps")
-        self.weight_decay = check_rate(weight_decay, "weight_decay")
+        self.betas = (
+            nonnegative_float(b1, "betas[0]", upper=1.0),
+            nonnegative_float(b2, "betas[1]", upper=1.0),
+        )
+        self.eps = nonnegative_float(eps, "eps")
+        self.weight_decay = nonnegative_float(weight_decay, "weight_decay")
 
     def _update(self, key, p, g) -> None:
+        # p: any shape; g: p's shape, or a RowGrad of rows of p
         rows = None
         if isinstance(g, RowGrad):
             rows, g = g.indices, g.values

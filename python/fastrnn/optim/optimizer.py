@@ -4,10 +4,9 @@ per-parameter state keyed "index.name", and saves/loads that state for checkpoin
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from fastrnn.nn._checks import nonnegative_float
 from fastrnn.nn.embedding import RowGrad
 
 
@@ -47,24 +46,16 @@ def gradients(modules):
             yield key, p, g
 
 
-def check_rate(value, name: str, *, upper: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
-    if not value >= 0.0 or (upper is not None and not value < upper):
-        bound = f"in [0, {upper:g})" if upper is not None else ">= 0"
-        raise ValueError(f"{name}: expected a value {bound}, got {value}")
-    return float(value)
-
-
 class Optimizer:
     """Base class: `lr` attribute (schedules set it), step(), zero_grad(), state_dict() and
-    load_state_dict(). Subclasses define _update(key, param, grad) and `_hyper`."""
+    load_state_dict(). Subclasses define `_hyper` and _update(key, p, g): p a parameter of any
+    shape, updated in place; g its gradient, of p's shape, or a RowGrad of rows of p."""
 
     _hyper: tuple = ()
 
     def __init__(self, modules, lr):
         self.modules = as_module_list(modules)
-        self.lr = check_rate(lr, "lr")
+        self.lr = nonnegative_float(lr, "lr")
         self.state: dict = {}
 
     def zero_grad(self) -> None:

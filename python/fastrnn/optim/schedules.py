@@ -5,20 +5,15 @@ step_size steps) and CosineLR (linear warm-up, then half a cosine down to min_lr
 from __future__ import annotations
 
 import math
-import operator
 
-
-def _count(value, name: str, minimum: int) -> int:
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}") from None
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return value
+from fastrnn.nn._checks import int_at_least, nonnegative_float, real_number
 
 
 class _Schedule:
+    """A subclass sets its hyper-parameters (named in `_hyper`) and defines _lr_at(step)."""
+
+    _hyper: tuple = ()
+
     def __init__(self, optimizer):
         if not hasattr(optimizer, "lr"):
             raise TypeError(f"optimizer: expected a fastrnn.optim optimiser, got {optimizer!r}")
@@ -36,26 +31,42 @@ class _Schedule:
         self.optimizer.lr = self._lr_at(self.last_step)
 
     def state_dict(self) -> dict:
-        return {"base_lr": self.base_lr, "last_step": self.last_step}
+        """{"base_lr", "last_step", and the schedule's hyper-parameters}."""
+        return {
+            "base_lr": self.base_lr,
+            "last_step": self.last_step,
+            **{h: getattr(self, h) for h in self._hyper},
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        if set(state_dict) != {"base_lr", "last_step"}:
-            raise ValueError(
-                f"state_dict: expected keys base_lr, last_step, got {sorted(state_dict)}"
-            )
-        self.base_lr = float(state_dict["base_lr"])
-        self.last_step = int(state_dict["last_step"])
+        """Restores base_lr and last_step; the hyper-parameters saved must equal this
+        schedule's (a ValueError names the first that differs)."""
+        expected = {"base_lr", "last_step", *self._hyper}
+        if not isinstance(state_dict, dict) or set(state_dict) != expected:
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"state_dict: expected keys {sorted(expected)}, got {got}")
+        for h in self._hyper:
+            if state_dict[h] != getattr(self, h):
+                raise ValueError(
+                    f"state_dict[{h!r}]: saved by a {type(self).__name__} with {h}="
+                    f"{state_dict[h]!r}, this one has {h}={getattr(self, h)!r}"
+                )
+        base_lr = nonnegative_float(state_dict["base_lr"], "state_dict['base_lr']")
+        last_step = int_at_least(state_dict["last_step"], "state_dict['last_step']", 0)
+        self.base_lr, self.last_step = base_lr, last_step
         self.optimizer.lr = self._lr_at(self.last_step)
 
 
 class StepLR(_Schedule):
     """lr = base_lr * gamma ** (steps // step_size), as torch.optim.lr_scheduler.StepLR."""
 
+    _hyper = ("step_size", "gamma")
+
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
-        self.step_size = _count(step_size, "step_size", 1)
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
-            raise ValueError(f"gamma: expected a positive float, got {gamma!r}")
-        self.gamma = float(gamma)
+        self.step_size = int_at_least(step_size, "step_size", 1)
+        self.gamma = real_number(gamma, "gamma")
+        if not self.gamma > 0:
+            raise ValueError(f"gamma: expected a float > 0, got {gamma!r}")
         super().__init__(optimizer)
 
     def _lr_at(self, s: int) -> float:
@@ -68,17 +79,17 @@ class CosineLR(_Schedule):
     p = (s - warmup_steps) / (total_steps - warmup_steps), held at min_lr after total_steps.
     Without warm-up this is torch's CosineAnnealingLR(T_max=total_steps, eta_min=min_lr)."""
 
+    _hyper = ("total_steps", "min_lr", "warmup_steps")
+
     def __init__(self, optimizer, total_steps: int, min_lr: float = 0.0, warmup_steps: int = 0):
-        self.total_steps = _count(total_steps, "total_steps", 1)
-        self.warmup_steps = _count(warmup_steps, "warmup_steps", 0)
+        self.total_steps = int_at_least(total_steps, "total_steps", 1)
+        self.warmup_steps = int_at_least(warmup_steps, "warmup_steps", 0)
         if self.warmup_steps >= self.total_steps:
             raise ValueError(
                 f"warmup_steps: expected fewer than total_steps={self.total_steps}, "
                 f"got {self.warmup_steps}"
             )
-        if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or min_lr < 0:
-            raise ValueError(f"min_lr: expected a float >= 0, got {min_lr!r}")
-        self.min_lr = float(min_lr)
+        self.min_lr = nonnegative_float(min_lr, "min_lr")
         super().__init__(optimizer)
 
     def _lr_at(self, s: int) -> float:

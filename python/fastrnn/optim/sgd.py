@@ -1,13 +1,16 @@
 """SGD with momentum, Nesterov momentum and L2 weight decay: torch.optim.SGD's update rule
-(dampening 0). RowGrad parameters (sparse embeddings) are updated on their touched rows only;
-with momentum their buffer rows are updated lazily (only when the row appears)."""
+(dampening 0). A RowGrad parameter (sparse embedding) is updated on its touched rows only when
+plain SGD (no momentum, no weight decay) makes that exact; with momentum or weight decay every row
+moves (the buffer keeps carrying rows that had a gradient before, and weight decay shrinks all
+rows), so the RowGrad is made dense and the update is torch.optim.SGD's on the dense gradient."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from fastrnn.nn._checks import nonnegative_float
 from fastrnn.nn.embedding import RowGrad
-from fastrnn.optim.optimizer import Optimizer, check_rate
+from fastrnn.optim.optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -18,34 +21,26 @@ class SGD(Optimizer):
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(modules, lr)
-        self.momentum = check_rate(momentum, "momentum")
-        self.weight_decay = check_rate(weight_decay, "weight_decay")
+        self.momentum = nonnegative_float(momentum, "momentum")
+        self.weight_decay = nonnegative_float(weight_decay, "weight_decay")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov: Nesterov momentum requires momentum > 0")
 
     def _update(self, key, p, g) -> None:
-        rows = None
+        # p: any shape; g: p's shape, or a RowGrad of rows of p
         if isinstance(g, RowGrad):
-            rows, g = g.indices, g.values
-            if rows.size == 0:
+            if not self.momentum and not self.weight_decay:
+                p[g.indices] -= self.lr * g.values
                 return
-        p_view = p if rows is None else p[rows]
+            g = g.to_dense(p.shape[0])
         if self.weight_decay:
-            g = g + self.weight_decay * p_view
+            g = g + self.weight_decay * p
         if self.momentum:
             buf = self.state.setdefault(key, {"momentum_buffer": np.zeros_like(p)})[
                 "momentum_buffer"
             ]
-            if rows is None:
-                buf *= self.momentum
-                buf += g
-                b = buf
-            else:
-                b = self.momentum * buf[rows] + g
-                buf[rows] = b
-            g = g + self.momentum * b if self.nesterov else b
-        if rows is None:
-            p -= self.lr * g
-        else:
-            p[rows] = p_view - self.lr * g
+            buf *= self.momentum
+            buf += g
+            g = g + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * g
