@@ -49,10 +49,9 @@ FASTRNN_HD float reciprocal(float d) { return 1.0f / d; }
 // 1/d without a division instruction (whose throughput limits the vectorised cell loops): an
 // initial estimate from the exponent bits, then three Newton steps y <- y (2 - d y), each
 // squaring the relative error (12% -> 1.5% -> 2e-4 -> 5e-8). NaN propagates through the steps.
-// d is capped at 2^126 first: above it the exponent-bit estimate wraps round to a NaN pattern
-// (the callers pass 1 + e^x, up to about 2.4e38, so tanh and sigmoid saturate instead).
+// Valid for normal d up to about 1.6e38 (above it the exponent-bit estimate wraps round to a NaN
+// pattern): sigmoid and tanh_act, the callers, clamp their arguments to stay below.
 FASTRNN_HD float reciprocal(float d) {
-  d = d > 8.50705917e37f ? 8.50705917e37f : d;  // 2^126; a NaN d fails the test and stays NaN
   uint32_t bits;
   std::memcpy(&bits, &d, sizeof bits);
   bits = 0x7EF311C3u - bits;
