@@ -1,7 +1,8 @@
 // rnn_cpu.cpp — the CPU layer driver: one layer, one direction, a whole sequence.
 //
-// Forward: gates = x·W_ihᵀ for all T·N rows (one GEMM); then per step the recurrent GEMM h·W_hhᵀ
-// and one fused pointwise pass (rnn_pointwise.inc) that adds the biases, applies the cell and, in
+// Forward (the generic path; the fused AVX-512 loop, rnn_fused.h, does it all per step): gates =
+// x·W_ihᵀ for all T·N rows (one GEMM); then per step the recurrent GEMM h·W_hhᵀ and one fused
+// pointwise pass (rnn_pointwise.inc) that adds the biases, applies the cell and, in
 // training, overwrites the gate pre-activations with the activations backward needs.
 // Backward: per step (in reverse order of forward's) the pointwise backward pass and the recurrent
 // GEMM that carries dh to the previous step; after the loop dx, dW_ih, dW_hh (and dW_hr) as one
@@ -227,21 +228,21 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
   std::fill(workspace + fl.m, workspace + fl.m + N * H, T(0));
   std::fill(workspace + fl.rh, workspace + fl.rh + N * H, T(0));
 
-  // The input projection of every step at once.
-  parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
-  const bool keeps_h_prev = ReserveLayout::keeps_h_prev(desc);
-  if (training && !keeps_h_prev) std::memcpy(reserve + rl.h0, h, sizeof(T) * N * S);
-
   if constexpr (std::is_same_v<T, float>) {
     // One step does not repay packing the weights (the step cells' case).
     if (fused_loop_applies(desc) && steps > 1) {
-      fused_forward_loop(y, h, c, gates, reserve, workspace, desc, steps, N, lengths, w.w_hh, b_ih,
-                         b_hh, w_ch, clip, reverse);
+      fused_forward_loop(y, h, c, reserve, workspace, desc, steps, N, x, lengths, w.w_ih, w.w_hh,
+                         b_ih, b_hh, w_ch, clip, reverse);
       std::memcpy(h_n, h, sizeof(T) * N * S);
       if (lstm && c_n) std::memcpy(c_n, c, sizeof(T) * N * H);
       return;
     }
   }
+
+  // The input projection of every step at once.
+  parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
+  const bool keeps_h_prev = ReserveLayout::keeps_h_prev(desc);
+  if (training && !keeps_h_prev) std::memcpy(reserve + rl.h0, h, sizeof(T) * N * S);
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t t = reverse ? steps - 1 - s : s;
     const uint8_t* valid = step_mask(mask, lengths, t, N);

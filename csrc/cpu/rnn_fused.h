@@ -17,13 +17,15 @@ namespace cpu {
 // True when this CPU and this layer can use the fused loop.
 bool fused_loop_applies(const RnnDesc& desc);
 
-// The time loop of rnn_forward after the input projection. gates: [T,N,G*H] holding x·W_ihᵀ (in
-// training it is the reserve's gates array and receives the activations); h: [N,S] initial state
-// in, final state out; c: [N,H] likewise (LSTM). b_ih, b_hh: [G*H]; w_ch: [3,H]; all non-null.
-void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reserve,
-                        float* workspace, const RnnDesc& desc, int64_t steps, int64_t batch,
-                        const int64_t* lengths, const float* w_hh, const float* b_ih,
-                        const float* b_hh, const float* w_ch, float clip, bool reverse);
+// The whole of rnn_forward's time loop, the input projection included. x: [T,N,I]; y: [T,N,H];
+// h: [N,S] initial state in, final state out; c: [N,H] likewise (LSTM); reserve: null for
+// inference, else the training reserve (its gates array receives the activations). b_ih, b_hh:
+// [G*H]; w_ch: [3,H]; all non-null.
+void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* workspace,
+                        const RnnDesc& desc, int64_t steps, int64_t batch, const float* x,
+                        const int64_t* lengths, const float* w_ih, const float* w_hh,
+                        const float* b_ih, const float* b_hh, const float* w_ch, float clip,
+                        bool reverse);
 
 // The time loop of rnn_backward. dg: [T,N,G*H] and dgh (GRU: [T,N,G*H], else == dg) receive the
 // pre-activation gradients; dh: [N,S] and dc: [N,H] hold dh_n, dc_n in and dh0, dc0 out.

@@ -1,8 +1,10 @@
 // rnn_fused_avx512.cpp — the fused float32 time loop for AVX-512 CPUs (see rnn_fused.h).
 //
 // Forward, per step and per block of 16 hidden units owned by this thread: a register tile
-// [rows, G gates × 16 units] = h_prev[rows, S] · W_hhᵀ[S, G×16] (weights packed [S][G][16]), then
-// the cell from cells.h on the tile. Backward, per step: the cell's backward for this thread's
+// [rows, G gates × 16 units] = x_t[rows, I] · W_ihᵀ[I, G×16] + h_prev[rows, S] · W_hhᵀ[S, G×16]
+// (weights packed [I+S][G][16]), then the cell from cells.h on the tile. The input projection is
+// part of the step, so no [T,N,G·H] array of it is written to memory and read back (GRU keeps its
+// two halves in separate tiles: its n gate needs W_in x and W_hn h apart). Backward, per step: the cell's backward for this thread's
 // units, a barrier, then dh_prev[rows, 16 columns] = dG[rows, G·H] · W_hh[G·H, 16] (weights packed
 // [G·H][16]) for the same units, so the next step needs no second barrier.
 #include <immintrin.h>
@@ -89,9 +91,10 @@ inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, co
 
 // out[rows][C·16] = A[rows, K] · B[K, C·16] (B packed row after row), blocked over K so that a
 // 16 KB block of B and the rows' 16 KB block of A stay in L1 while every row tile uses them: B is
-// read from L2 once per call.
+// read from L2 once per call. With `accumulate` the product is added to what `out` holds.
 template <int C>
-void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K) {
+void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
+                bool accumulate = false) {
   constexpr int RM = max_rows<C>();
   constexpr int64_t KC = 4096 / (C * kLanes);
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
@@ -99,7 +102,7 @@ void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const flo
     for (int64_t r0 = 0; r0 < rows; r0 += RM) {
       const int R = static_cast<int>(std::min<int64_t>(RM, rows - r0));
       tile_gemm_rows<C>(R, out + r0 * C * kLanes, A + r0 * lda + k0, lda, B + k0 * C * kLanes, kc,
-                        k0 > 0);
+                        accumulate || k0 > 0);
     }
   }
 }
@@ -112,17 +115,24 @@ float* thread_buffer(int64_t floats) {
   return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);  // 64-byte aligned
 }
 
-// Wp[ub][k][g][l] = W_hh[g·H + ub·width + l][k] for l < width; units past H are zero.
-void pack_forward(float* Wp, const float* w_hh, int64_t G, int64_t H, int64_t S, int64_t width) {
+// Wp[ub][k][g][l] = W_ih[g·H + ub·width + l][k] for k < I, then W_hh[g·H + ub·width + l][k - I]
+// for k < I + S; units past H are zero.
+void pack_forward(float* Wp, const float* w_ih, const float* w_hh, int64_t G, int64_t H, int64_t I,
+                  int64_t S, int64_t width) {
   const int64_t blocks = round_up(H, width) / width;
+  const int64_t K = I + S;
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t ub = b0; ub < b1; ++ub) {
-      float* panel = Wp + ub * S * G * width;
+      float* panel = Wp + ub * K * G * width;
       for (int64_t g = 0; g < G; ++g) {
         for (int64_t l = 0; l < width; ++l) {
           const int64_t j = ub * width + l;
-          const float* row = j < H ? w_hh + (g * H + j) * S : nullptr;
-          for (int64_t k = 0; k < S; ++k) panel[(k * G + g) * width + l] = row ? row[k] : 0.0f;
+          const bool unit = j < H;
+          const float* in_row = w_ih + (g * H + j) * I;
+          const float* rec_row = w_hh + (g * H + j) * S;
+          for (int64_t k = 0; k < K; ++k) {
+            panel[(k * G + g) * width + l] = !unit ? 0.0f : k < I ? in_row[k] : rec_row[k - I];
+          }
         }
       }
     }
@@ -152,13 +162,12 @@ int threads_for(int64_t step_flops, int64_t blocks) {
 }
 
 struct ForwardStep {
-  int64_t N, H, G, GH;
+  int64_t N, H, G, GH, I;
   bool training, relu, peephole;
   CellMode mode;
-  int64_t next_step;  // +1 or -1: the direction of time, for prefetching the next step's rows
-  int64_t steps;
   const int64_t* lengths;
-  float* gates;
+  const float* x;  // [T,N,I] layer input
+  float* gates;    // [T,N,G*H] reserve activations (training only)
   const float* bias;  // [G*H] b_ih + b_hh (GRU's n gate: b_ih only)
   const float *b_hh, *w_ch;
   float clip;
@@ -170,10 +179,12 @@ struct ForwardStep {
   const float* Wp;
 };
 
-// Applies the cell to rows [r0, r0+R) of unit block ub at time t; tile: [R][G][16].
+// Applies the cell to rows [r0, r0+R) of unit block ub at time t. tile: [R][G][unit block], the
+// gates' input and recurrent parts summed, except for GRU, where tile holds the recurrent part
+// and tile_x: [R][G][16] the input part.
 template <bool Training>
 void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, int64_t ub,
-                      const float* tile, const float* h_src, float* h_dst) {
+                      const float* tile, const float* tile_x, const float* h_src, float* h_dst) {
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G, UB = unit_block(G);
   const int64_t j0 = ub * UB;
   const int64_t w = std::min<int64_t>(UB, H - j0);
@@ -191,9 +202,13 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
         yr[l] = 0.0f;
         hd[l] = hs[l];
       }
-      if (Training && G == 1) {  // the vanilla RNN saves the carried state here (rnn_layout.h)
+      if (Training) {
+        // The vanilla RNN saves the carried state here (rnn_layout.h); the other cells' rows of
+        // padded steps are never read: they are zeroed so the reserve is fully defined.
         float* g = a.gates + (t * N + n) * GH + j0;
-        for (int64_t l = 0; l < w; ++l) g[l] = hs[l];
+        for (int64_t gate = 0; gate < G; ++gate) {
+          for (int64_t l = 0; l < w; ++l) g[gate * H + l] = G == 1 ? hs[l] : 0.0f;
+        }
       }
       if (Training && a.mode == CellMode::kLstm) {
         for (int64_t l = 0; l < w; ++l) {
@@ -203,13 +218,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       }
       continue;
     }
-    float* g = a.gates + (t * N + n) * GH + j0;
-    // The next step's input projection for these units comes from L3 (the whole [T,N,G*H] array
-    // is larger than L2): ask for it one step ahead.
-    if (t + a.next_step >= 0 && t + a.next_step < a.steps) {
-      const float* next = g + a.next_step * N * GH;
-      for (int64_t gate = 0; gate < G; ++gate) _mm_prefetch(next + gate * H, _MM_HINT_T1);
-    }
+    float* g = Training ? a.gates + (t * N + n) * GH + j0 : nullptr;
     if (a.mode == CellMode::kLstm) {
       float* cc = a.c + n * H + j0;
       const float* wci = a.w_ch + j0;
@@ -221,10 +230,9 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
         for (int64_t l = 0; l < width; ++l) {
           float i, f, gg, o, cn, m;
           cells::lstm_forward<decltype(peephole)::value>(
-              g[l] + tl[l] + bs[l], g[H + l] + tl[kLanes + l] + bs[H + l],
-              g[2 * H + l] + tl[2 * kLanes + l] + bs[2 * H + l],
-              g[3 * H + l] + tl[3 * kLanes + l] + bs[3 * H + l], cc[l], wci[l], wcf[l], wco[l],
-              a.clip, i, f, gg, o, cn, m);
+              tl[l] + bs[l], tl[kLanes + l] + bs[H + l], tl[2 * kLanes + l] + bs[2 * H + l],
+              tl[3 * kLanes + l] + bs[3 * H + l], cc[l], wci[l], wcf[l], wco[l], a.clip, i, f, gg,
+              o, cn, m);
           if (Training) {
             g[l] = i;
             g[H + l] = f;
@@ -246,12 +254,13 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
         full ? cell(lanes, std::false_type()) : cell(w, std::false_type());
       }
     } else if (a.mode == CellMode::kGru) {
+      const float* tx = tile_x + r * G * UB;
 #pragma omp simd
       for (int64_t l = 0; l < w; ++l) {
         const float hn = tl[2 * kLanes + l] + bh[2 * H + l];
         float rr, z, nn, h;
-        cells::gru_forward(g[l] + tl[l] + bs[l], g[H + l] + tl[kLanes + l] + bs[H + l],
-                           g[2 * H + l] + bs[2 * H + l], hn, hs[l], rr, z, nn, h);
+        cells::gru_forward(tx[l] + tl[l] + bs[l], tx[kLanes + l] + tl[kLanes + l] + bs[H + l],
+                           tx[2 * kLanes + l] + bs[2 * H + l], hn, hs[l], rr, z, nn, h);
         if (Training) {
           g[l] = rr;
           g[H + l] = z;
@@ -264,7 +273,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
     } else if (a.relu) {
 #pragma omp simd
       for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(g[l] + tl[l] + bs[l], true);
+        const float h = cells::rnn_forward(tl[l] + bs[l], true);
         if (Training) g[l] = h;
         hd[l] = h;
         yr[l] = h;
@@ -272,7 +281,7 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
     } else {
 #pragma omp simd
       for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(g[l] + tl[l] + bs[l], false);
+        const float h = cells::rnn_forward(tl[l] + bs[l], false);
         if (Training) g[l] = h;
         hd[l] = h;
         yr[l] = h;
@@ -284,14 +293,19 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
 template <int C>
 void forward_blocks(const ForwardStep& a, int64_t t, int64_t ub0, int64_t ub1, const float* h_src,
                     float* h_dst) {
-  const int64_t S = a.H;
-  float* tile = thread_buffer(a.N * C * kLanes);  // [N][G][unit block]
+  const int64_t S = a.H, I = a.I, N = a.N;
+  const bool gru = a.mode == CellMode::kGru;
+  float* tile = thread_buffer(2 * N * C * kLanes);  // [N][G][unit block], GRU: two of them
+  float* tile_x = gru ? tile + N * C * kLanes : tile;
+  const float* x_t = a.x + t * N * I;
   for (int64_t ub = ub0; ub < ub1; ++ub) {
-    panel_gemm<C>(tile, h_src, S, a.N, a.Wp + ub * S * C * kLanes, S);
+    const float* panel = a.Wp + ub * (I + S) * C * kLanes;
+    panel_gemm<C>(tile_x, x_t, I, N, panel, I);
+    panel_gemm<C>(tile, h_src, S, N, panel + I * C * kLanes, S, !gru);
     if (a.training) {
-      forward_epilogue<true>(a, t, 0, a.N, ub, tile, h_src, h_dst);
+      forward_epilogue<true>(a, t, 0, N, ub, tile, tile_x, h_src, h_dst);
     } else {
-      forward_epilogue<false>(a, t, 0, a.N, ub, tile, h_src, h_dst);
+      forward_epilogue<false>(a, t, 0, N, ub, tile, tile_x, h_src, h_dst);
     }
   }
 }
@@ -403,16 +417,17 @@ bool fused_loop_applies(const RnnDesc& d) {
   return true;
 }
 
-void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reserve,
-                        float* workspace, const RnnDesc& d, int64_t steps, int64_t batch,
-                        const int64_t* lengths, const float* w_hh, const float* b_ih,
-                        const float* b_hh, const float* w_ch, float clip, bool reverse) {
-  const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H;
+void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* workspace,
+                        const RnnDesc& d, int64_t steps, int64_t batch, const float* x,
+                        const int64_t* lengths, const float* w_ih, const float* w_hh,
+                        const float* b_ih, const float* b_hh, const float* w_ch, float clip,
+                        bool reverse) {
+  const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H, I = d.input_size;
   const bool training = reserve != nullptr;
   const ReserveLayout rl(d, steps, N);
   const ForwardLayout fl(d, steps, N, training);
   float* Wp = workspace + fl.packed;
-  pack_forward(Wp, w_hh, G, H, H, unit_block(G));
+  pack_forward(Wp, w_ih, w_hh, G, H, I, H, unit_block(G));
   float* bias = workspace + fl.bias;
   const int64_t hh_bias_end = d.mode == CellMode::kGru ? 2 * H : GH;  // b_hn stays inside r·(…)
   for (int64_t j = 0; j < GH; ++j) bias[j] = b_ih[j] + (j < hh_bias_end ? b_hh[j] : 0.0f);
@@ -421,14 +436,14 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
                 H,
                 G,
                 GH,
+                I,
                 training,
                 d.mode == CellMode::kRnnRelu,
                 d.peephole,
                 d.mode,
-                reverse ? -1 : 1,
-                steps,
                 lengths,
-                gates,
+                x,
+                training ? reserve + rl.gates : nullptr,
                 bias,
                 b_hh,
                 w_ch,
@@ -453,7 +468,7 @@ void fused_forward_loop(float* y, float* h, float* c, float* gates, float* reser
   }
 
   const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
-  const int threads = threads_for(2 * N * GH * H, blocks);
+  const int threads = threads_for(2 * N * GH * (I + H), blocks);
   SpinBarrier barrier(threads);
   float* final_state = nullptr;
   parallel_region(threads, [&](int tid, int nthreads) {

@@ -71,7 +71,7 @@ struct ForwardLayout {
   int64_t hproj = 0;   // [N,P]
   int64_t zeros = 0;   // [G*H] zero biases / peepholes
   int64_t valid = 0;   // [N] bytes
-  int64_t packed = 0;  // fused path: W_hhᵀ packed by unit blocks
+  int64_t packed = 0;  // fused path: [W_ih | W_hh]ᵀ packed by unit blocks
   int64_t h2 = 0;      // [N,S] fused path: second state buffer
   int64_t bias = 0;    // [G*H] fused path: b_ih + b_hh (GRU's n gate: b_ih only)
   int64_t total = 0;
@@ -92,7 +92,7 @@ struct ForwardLayout {
     take(hproj, N * std::max<int64_t>(d.proj_size, 1));
     take(zeros, std::max<int64_t>(GH, 3 * H));
     take(valid, N);  // one element per row is more than a byte per row
-    take(packed, round_up(H, 2 * kUnitBlock) * d.gates() * S);
+    take(packed, round_up(H, 2 * kUnitBlock) * d.gates() * (d.input_size + S));
     take(h2, N * S);
     take(bias, GH);
     total = at;
