@@ -4,9 +4,11 @@
 // [rows, G gates × 16 units] = x_t[rows, I] · W_ihᵀ[I, G×16] + h_prev[rows, S] · W_hhᵀ[S, G×16]
 // (weights packed [I+S][G][16]), then the cell from cells.h on the tile. The input projection is
 // part of the step, so no [T,N,G·H] array of it is written to memory and read back (GRU keeps its
-// two halves in separate tiles: its n gate needs W_in x and W_hn h apart). Backward, per step: the cell's backward for this thread's
-// units, a barrier, then dh_prev[rows, 16 columns] = dG[rows, G·H] · W_hh[G·H, 16] (weights packed
-// [G·H][16]) for the same units, so the next step needs no second barrier.
+// two halves in separate tiles: its n gate needs W_in x and W_hn h apart).
+//
+// Backward, per step: the cell's backward for this thread's units, a barrier, then
+// dh_prev[rows, 16 columns] = dG[rows, G·H] · W_hh[G·H, 16] (weights packed [G·H][16]) for the
+// same units, so the next step needs no second barrier.
 #include <immintrin.h>
 
 #include <algorithm>
