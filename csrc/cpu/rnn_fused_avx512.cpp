@@ -168,8 +168,8 @@ struct ForwardStep {
   bool training, relu, peephole;
   CellMode mode;
   const int64_t* lengths;
-  const float* x;  // [T,N,I] layer input
-  float* gates;    // [T,N,G*H] reserve activations (training only)
+  const float* x;     // [T,N,I] layer input
+  float* gates;       // [T,N,G*H] reserve activations (training only)
   const float* bias;  // [G*H] b_ih + b_hh (GRU's n gate: b_ih only)
   const float *b_hh, *w_ch;
   float clip;
