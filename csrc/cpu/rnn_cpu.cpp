@@ -418,7 +418,19 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
     }
     parallel_gemm<T>(true, false, GH, I, TN, T(1), dg, GH, x_rows, I, T(1), dw.w_ih, I);
   }
-  if (dw.b_ih) add_column_sums(dw.b_ih, dg, TN, GH, GH);
+  if (dw.b_ih && dw.b_hh && dgh == dg) {
+    // Both biases enter every gate the same way: one column sum serves both gradients.
+    T* sums = workspace + bl.bias_sum;
+    std::fill(sums, sums + GH, T(0));
+    add_column_sums(sums, dg, TN, GH, GH);
+    for (int64_t j = 0; j < GH; ++j) {
+      dw.b_ih[j] += sums[j];
+      dw.b_hh[j] += sums[j];
+    }
+  } else {
+    if (dw.b_ih) add_column_sums(dw.b_ih, dg, TN, GH, GH);
+    if (dw.b_hh) add_column_sums(dw.b_hh, dgh, TN, GH, GH);
+  }
   if (dw.w_hh) {
     if (gru && !desc.reset_after) {
       parallel_gemm<T>(true, false, 2 * H, S, TN, T(1), dg, GH, h_prev_all, S, T(1), dw.w_hh, S);
@@ -441,7 +453,6 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
       }
     }
   }
-  if (dw.b_hh) add_column_sums(dw.b_hh, dgh, TN, GH, GH);
   if (P > 0 && dw.w_hr) {
     parallel_gemm<T>(true, false, P, H, TN, T(1), workspace + bl.dh_all, P, reserve + rl.m, H, T(1),
                      dw.w_hr, H);

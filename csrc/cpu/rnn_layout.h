@@ -101,19 +101,20 @@ struct ForwardLayout {
 
 // Scratch of the backward pass.
 struct BackwardLayout {
-  int64_t dg = 0;      // [T,N,G*H] pre-activation gradients (input side)
-  int64_t dgh = 0;     // [T,N,G*H] GRU reset_after: recurrent side
-  int64_t dh_all = 0;  // [T,N,P] LSTM projection: gradient of each step's h
-  int64_t dh = 0;      // [N,S] carried
-  int64_t dc = 0;      // [N,H] carried
-  int64_t dprev = 0;   // [N,S]
-  int64_t dm = 0;      // [N,H]
-  int64_t drh = 0;     // [N,H]
-  int64_t zeros = 0;   // [max(G*H, 3H)]
-  int64_t valid = 0;   // [N] bytes
-  int64_t packed = 0;  // fused path: W_hh packed by column blocks
-  int64_t direct = 0;  // [N,H] fused path: GRU's direct part of dh
-  int64_t x_real = 0;  // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
+  int64_t dg = 0;        // [T,N,G*H] pre-activation gradients (input side)
+  int64_t dgh = 0;       // [T,N,G*H] GRU reset_after: recurrent side
+  int64_t dh_all = 0;    // [T,N,P] LSTM projection: gradient of each step's h
+  int64_t dh = 0;        // [N,S] carried
+  int64_t dc = 0;        // [N,H] carried
+  int64_t dprev = 0;     // [N,S]
+  int64_t dm = 0;        // [N,H]
+  int64_t drh = 0;       // [N,H]
+  int64_t zeros = 0;     // [max(G*H, 3H)]
+  int64_t valid = 0;     // [N] bytes
+  int64_t packed = 0;    // fused path: W_hh packed by column blocks
+  int64_t direct = 0;    // [N,H] fused path: GRU's direct part of dh
+  int64_t bias_sum = 0;  // [G*H] the bias gradient shared by b_ih and b_hh (not GRU reset_after)
+  int64_t x_real = 0;    // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
   int64_t total = 0;
 
   // with_lengths: the call masks padded steps, so x_real is needed (it comes last, so the other
@@ -137,6 +138,7 @@ struct BackwardLayout {
     take(valid, N);
     take(packed, round_up(S, 2 * kUnitBlock) * GH);
     take(direct, N * H);
+    take(bias_sum, GH);
     if (with_lengths) take(x_real, T * N * d.input_size);
     total = at;
   }
