@@ -19,6 +19,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/rnn_fused.h"
 #include "cpu/threading.h"
+#include "cpu/vec16_avx512.h"
 #include "fastrnn/cells.h"
 
 namespace fastrnn {
@@ -221,72 +222,58 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
       continue;
     }
     float* g = Training ? a.gates + (t * N + n) * GH + j0 : nullptr;
-    if (a.mode == CellMode::kLstm) {
-      float* cc = a.c + n * H + j0;
-      const float* wci = a.w_ch + j0;
-      const float* wcf = a.w_ch + H + j0;
-      const float* wco = a.w_ch + 2 * H + j0;
-      // A full block has a trip count known at compile time: straight-line vector code.
-      auto cell = [&](auto width, auto peephole) {
-#pragma omp simd
-        for (int64_t l = 0; l < width; ++l) {
-          float i, f, gg, o, cn, m;
-          cells::lstm_forward<decltype(peephole)::value>(
-              tl[l] + bs[l], tl[kLanes + l] + bs[H + l], tl[2 * kLanes + l] + bs[2 * H + l],
-              tl[3 * kLanes + l] + bs[3 * H + l], cc[l], wci[l], wcf[l], wco[l], a.clip, i, f, gg,
-              o, cn, m);
-          if (Training) {
-            g[l] = i;
-            g[H + l] = f;
-            g[2 * H + l] = gg;
-            g[3 * H + l] = o;
-            a.cp_save[tn + l] = cc[l];
-            a.c_save[tn + l] = cn;
-          }
-          cc[l] = cn;
-          hd[l] = m;
-          yr[l] = m;
-        }
+    // The cell on whole registers (vec16_avx512.h); a partial block masks its last lanes.
+    using V = Vec16;
+    for (int64_t o = 0; o < w; o += kLanes) {
+      const __mmask16 k = first_lanes(w - o);
+      auto gate_in = [&](int64_t gate) {  // tile part + bias of one gate
+        return V::load(tl + gate * kLanes + o, k) + V::load(bs + gate * H + o, k);
       };
-      const bool full = w == kLanes;
-      const std::integral_constant<int64_t, kLanes> lanes;
-      if (a.peephole) {
-        full ? cell(lanes, std::true_type()) : cell(w, std::true_type());
-      } else {
-        full ? cell(lanes, std::false_type()) : cell(w, std::false_type());
-      }
-    } else if (a.mode == CellMode::kGru) {
-      const float* tx = tile_x + r * G * UB;
-#pragma omp simd
-      for (int64_t l = 0; l < w; ++l) {
-        const float hn = tl[2 * kLanes + l] + bh[2 * H + l];
-        float rr, z, nn, h;
-        cells::gru_forward(tx[l] + tl[l] + bs[l], tx[kLanes + l] + tl[kLanes + l] + bs[H + l],
-                           tx[2 * kLanes + l] + bs[2 * H + l], hn, hs[l], rr, z, nn, h);
-        if (Training) {
-          g[l] = rr;
-          g[H + l] = z;
-          g[2 * H + l] = nn;
-          a.hn_save[tn + l] = hn;
+      if (a.mode == CellMode::kLstm) {
+        float* cc = a.c + n * H + j0 + o;
+        const V c_prev = V::load(cc, k);
+        V i, f, gg, og, cn, m;
+        if (a.peephole) {
+          const float* wc = a.w_ch + j0 + o;
+          cells::lstm_forward<true>(gate_in(0), gate_in(1), gate_in(2), gate_in(3), c_prev,
+                                    V::load(wc, k), V::load(wc + H, k), V::load(wc + 2 * H, k),
+                                    V(a.clip), i, f, gg, og, cn, m);
+        } else {
+          const V none(0.0f);
+          cells::lstm_forward<false>(gate_in(0), gate_in(1), gate_in(2), gate_in(3), c_prev, none,
+                                     none, none, V(a.clip), i, f, gg, og, cn, m);
         }
-        hd[l] = h;
-        yr[l] = h;
-      }
-    } else if (a.relu) {
-#pragma omp simd
-      for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(tl[l] + bs[l], true);
-        if (Training) g[l] = h;
-        hd[l] = h;
-        yr[l] = h;
-      }
-    } else {
-#pragma omp simd
-      for (int64_t l = 0; l < w; ++l) {
-        const float h = cells::rnn_forward(tl[l] + bs[l], false);
-        if (Training) g[l] = h;
-        hd[l] = h;
-        yr[l] = h;
+        if (Training) {
+          i.store(g + o, k);
+          f.store(g + H + o, k);
+          gg.store(g + 2 * H + o, k);
+          og.store(g + 3 * H + o, k);
+          c_prev.store(a.cp_save + tn + o, k);
+          cn.store(a.c_save + tn + o, k);
+        }
+        cn.store(cc, k);
+        m.store(hd + o, k);
+        m.store(yr + o, k);
+      } else if (a.mode == CellMode::kGru) {
+        const float* tx = tile_x + r * G * UB + o;
+        const V hn = V::load(tl + 2 * kLanes + o, k) + V::load(bh + 2 * H + o, k);
+        V rr, z, nn, h;
+        cells::gru_forward(V::load(tx, k) + gate_in(0), V::load(tx + kLanes, k) + gate_in(1),
+                           V::load(tx + 2 * kLanes, k) + V::load(bs + 2 * H + o, k), hn,
+                           V::load(hs + o, k), rr, z, nn, h);
+        if (Training) {
+          rr.store(g + o, k);
+          z.store(g + H + o, k);
+          nn.store(g + 2 * H + o, k);
+          hn.store(a.hn_save + tn + o, k);
+        }
+        h.store(hd + o, k);
+        h.store(yr + o, k);
+      } else {
+        const V h = cells::rnn_forward(gate_in(0), a.relu);
+        if (Training) h.store(g + o, k);
+        h.store(hd + o, k);
+        h.store(yr + o, k);
       }
     }
   }

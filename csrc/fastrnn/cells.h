@@ -1,6 +1,8 @@
 // cells.h — the pointwise math of one hidden unit of each cell, forward and backward, exactly as
 // DESIGN.md writes the equations. Every function is FASTRNN_HD so the CPU kernels (which call them
 // in vectorised loops over units) and the CUDA kernels (one thread per unit) share one definition.
+// T is float, double or, in the fused AVX-512 forward loop, a 16-lane register
+// (cpu/vec16_avx512.h): so choices are written where(c, a, b), not c ? a : b.
 //
 // Naming: p* are gate pre-activations (everything summed: input part, recurrent part, biases,
 // peepholes); dp* are the loss gradients with respect to them.
@@ -16,7 +18,7 @@ namespace cells {
 
 template <class T>
 FASTRNN_HD T rnn_forward(T p, bool relu) {
-  return relu ? (p < T(0) ? T(0) : p) : tanh_act(p);
+  return relu ? where(p < T(0), T(0), p) : tanh_act(p);
 }
 
 // dh: gradient with respect to h'; h: the saved h'.
@@ -38,8 +40,8 @@ FASTRNN_HD void lstm_forward(T pi, T pf, T pg, T po, T c_prev, T w_ci, T w_cf, T
   f = sigmoid(Peephole ? pf + w_cf * c_prev : pf);
   g = tanh_act(pg);
   T raw = f * c_prev + i * g;
-  raw = raw > clip ? clip : raw;
-  raw = raw < -clip ? -clip : raw;
+  raw = where(raw > clip, clip, raw);
+  raw = where(raw < -clip, -clip, raw);
   c = raw;
   o = sigmoid(Peephole ? po + w_co * c : po);
   m = o * tanh_act(c);
