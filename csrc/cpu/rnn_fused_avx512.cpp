@@ -124,17 +124,26 @@ void pack_forward(float* Wp, const float* w_ih, const float* w_hh, int64_t G, in
                   int64_t S, int64_t width) {
   const int64_t blocks = round_up(H, width) / width;
   const int64_t K = I + S;
+  // 64 values of k at a time: the 16 KB of the panel they fill stays in L1 while every weight row
+  // of the block writes its column of it.
+  constexpr int64_t kChunk = 64;
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t ub = b0; ub < b1; ++ub) {
       float* panel = Wp + ub * K * G * width;
-      for (int64_t g = 0; g < G; ++g) {
-        for (int64_t l = 0; l < width; ++l) {
-          const int64_t j = ub * width + l;
-          const bool unit = j < H;
-          const float* in_row = w_ih + (g * H + j) * I;
-          const float* rec_row = w_hh + (g * H + j) * S;
-          for (int64_t k = 0; k < K; ++k) {
-            panel[(k * G + g) * width + l] = !unit ? 0.0f : k < I ? in_row[k] : rec_row[k - I];
+      for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+        const int64_t k1 = std::min(K, k0 + kChunk);
+        for (int64_t g = 0; g < G; ++g) {
+          for (int64_t l = 0; l < width; ++l) {
+            const int64_t j = ub * width + l;
+            float* column = panel + g * width + l;  // column[k * G * width]
+            if (j >= H) {
+              for (int64_t k = k0; k < k1; ++k) column[k * G * width] = 0.0f;
+              continue;
+            }
+            const float* in_row = w_ih + (g * H + j) * I;
+            const float* rec_row = w_hh + (g * H + j) * S;
+            for (int64_t k = k0; k < std::min(k1, I); ++k) column[k * G * width] = in_row[k];
+            for (int64_t k = std::max(k0, I); k < k1; ++k) column[k * G * width] = rec_row[k - I];
           }
         }
       }
