@@ -321,8 +321,10 @@ struct BackwardStep {
   const float* Wb;
 };
 
-// The cell's backward for all rows and the units of 32-unit blocks [b0, b1) at time t.
+// The cell's backward for all rows and the units of 32-unit blocks [b0, b1) at time t, on whole
+// registers (vec16_avx512.h; the last vector of a partial block is masked).
 void backward_cells(const BackwardStep& a, int64_t t, int64_t b0, int64_t b1) {
+  using V = Vec16;
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
   const int64_t ub0 = b0 * (kBackwardBlock / kLanes);
   const int64_t ub1 = std::min(b1 * (kBackwardBlock / kLanes), round_up(H, kLanes) / kLanes);
@@ -331,53 +333,46 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t b0, int64_t b1) {
     const int64_t row = t * N + n;
     for (int64_t ub = ub0; ub < ub1; ++ub) {
       const int64_t j0 = ub * kLanes;
-      const int64_t w = std::min<int64_t>(kLanes, H - j0);
+      const __mmask16 k = first_lanes(H - j0);
       float* dg = a.dg + row * GH + j0;
       float* dgh = a.dgh + row * GH + j0;
       if (!valid) {
         for (int64_t gate = 0; gate < G; ++gate) {
-          std::fill(dg + gate * H, dg + gate * H + w, 0.0f);
-          std::fill(dgh + gate * H, dgh + gate * H + w, 0.0f);
+          V(0.0f).store(dg + gate * H, k);
+          V(0.0f).store(dgh + gate * H, k);
         }
         continue;
       }
       const float* g = a.gates + row * GH + j0;
-      const float* dh = a.dh + n * H + j0;
-      const float* dy = a.dy + row * H + j0;
+      const V dh = V::load(a.dh + n * H + j0, k) + V::load(a.dy + row * H + j0, k);
       if (a.mode == CellMode::kLstm) {
-        const float* c = a.c + row * H + j0;
-        const float* cp = a.c_prev + row * H + j0;
         float* dc = a.dc + n * H + j0;
-        const float* wci = a.w_ch + j0;
-        const float* wcf = a.w_ch + H + j0;
-        const float* wco = a.w_ch + 2 * H + j0;
-#pragma omp simd
-        for (int64_t l = 0; l < w; ++l) {
-          cells::lstm_backward(dh[l] + dy[l], dc[l], g[l], g[H + l], g[2 * H + l], g[3 * H + l],
-                               c[l], cp[l], wci[l], wcf[l], wco[l], a.clip, dg[l], dg[H + l],
-                               dg[2 * H + l], dg[3 * H + l], dc[l]);
-        }
+        const float* wc = a.w_ch + j0;
+        V dpi, dpf, dpg, dpo, dc_prev;
+        cells::lstm_backward(dh, V::load(dc, k), V::load(g, k), V::load(g + H, k),
+                             V::load(g + 2 * H, k), V::load(g + 3 * H, k),
+                             V::load(a.c + row * H + j0, k), V::load(a.c_prev + row * H + j0, k),
+                             V::load(wc, k), V::load(wc + H, k), V::load(wc + 2 * H, k), V(a.clip),
+                             dpi, dpf, dpg, dpo, dc_prev);
+        dpi.store(dg, k);
+        dpf.store(dg + H, k);
+        dpg.store(dg + 2 * H, k);
+        dpo.store(dg + 3 * H, k);
+        dc_prev.store(dc, k);
       } else if (a.mode == CellMode::kGru) {
-        const float* hn = a.hn + row * H + j0;
-        const float* hp = a.h_prev + row * H + j0;
-        float* direct = a.direct + n * H + j0;
-#pragma omp simd
-        for (int64_t l = 0; l < w; ++l) {
-          float dpr, dpz, dpn, dpn_h, dprev;
-          cells::gru_backward(dh[l] + dy[l], g[l], g[H + l], g[2 * H + l], hn[l], hp[l], dpr, dpz,
-                              dpn, dpn_h, dprev);
-          dg[l] = dpr;
-          dg[H + l] = dpz;
-          dg[2 * H + l] = dpn;
-          dgh[l] = dpr;
-          dgh[H + l] = dpz;
-          dgh[2 * H + l] = dpn_h;
-          direct[l] = dprev;
-        }
+        V dpr, dpz, dpn, dpn_h, dprev;
+        cells::gru_backward(dh, V::load(g, k), V::load(g + H, k), V::load(g + 2 * H, k),
+                            V::load(a.hn + row * H + j0, k), V::load(a.h_prev + row * H + j0, k),
+                            dpr, dpz, dpn, dpn_h, dprev);
+        dpr.store(dg, k);
+        dpz.store(dg + H, k);
+        dpn.store(dg + 2 * H, k);
+        dpr.store(dgh, k);
+        dpz.store(dgh + H, k);
+        dpn_h.store(dgh + 2 * H, k);
+        dprev.store(a.direct + n * H + j0, k);
       } else {
-        const bool relu = a.relu;
-#pragma omp simd
-        for (int64_t l = 0; l < w; ++l) dg[l] = cells::rnn_backward(dh[l] + dy[l], g[l], relu);
+        cells::rnn_backward(dh, V::load(g, k), a.relu).store(dg, k);
       }
     }
   }

@@ -24,7 +24,7 @@ FASTRNN_HD T rnn_forward(T p, bool relu) {
 // dh: gradient with respect to h'; h: the saved h'.
 template <class T>
 FASTRNN_HD T rnn_backward(T dh, T h, bool relu) {
-  return relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
+  return relu ? where(h > T(0), dh, T(0)) : dh * (T(1) - h * h);
 }
 
 // ---- LSTM: i, f, g, o; c' = clip(f c + i g); m = o tanh(c') (h' = m, or W_hr m with projection).
@@ -55,8 +55,7 @@ FASTRNN_HD void lstm_backward(T dm, T dc, T i, T f, T g, T o, T c, T c_prev, T w
   const T tc = tanh_act(c);
   dpo = dm * tc * o * (T(1) - o);
   T dc_total = dc + dm * o * (T(1) - tc * tc) + dpo * w_co;
-  const bool inside = c < clip && c > -clip;
-  dc_total = inside ? dc_total : T(0);
+  dc_total = where(c < clip, where(c > -clip, dc_total, T(0)), T(0));  // inside the clip bounds
   dpi = dc_total * g * i * (T(1) - i);
   dpf = dc_total * c_prev * f * (T(1) - f);
   dpg = dc_total * i * (T(1) - g * g);
