@@ -3,7 +3,8 @@
 // cache without repacking) and applies the cell to the gate tile while it is still in registers or
 // L1. Threads stay inside one parallel region for the whole sequence and meet at one spin barrier
 // per step. Handles rnn_tanh, rnn_relu, lstm (peepholes and cell clip included, no projection) and
-// gru with reset_after=True; the generic path (rnn_cpu.cpp) handles everything else.
+// gru with reset_after=True; the generic path (rnn_cpu.cpp) handles everything else. Also the
+// single inference step at a few rows (rnn_step_avx512.cpp).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,15 @@ void fused_backward_loop(float* dg, float* dgh, float* dh, float* dc, float* wor
                          const RnnDesc& desc, int64_t steps, int64_t batch, const float* dy,
                          const int64_t* lengths, const float* w_hh, const float* w_ch, float clip,
                          const float* reserve, bool reverse);
+
+// True when this CPU and this cell can use fused_step for N rows (float32, AVX-512, N <= 4, no
+// projection, GRU only with reset_after=True).
+bool fused_step_applies(const RnnDesc& desc, int64_t N);
+
+// One inference step (rnn_step; rnn_step_avx512.cpp). x: [N,I]; h: [N,H] or null for zeros; c:
+// [N,H] or null (LSTM); h_new: [N,H]; c_new: [N,H] (LSTM).
+void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
+                const float* h, const float* c, const RnnWeights<float>& w);
 
 }  // namespace cpu
 }  // namespace fastrnn

@@ -1,11 +1,14 @@
 // rnn_step_cpu.cpp — one inference step of a cell (rnn.h: rnn_step). Each thread owns a range of
 // hidden units: it computes the G gate slices of x·W_ihᵀ and h·W_hhᵀ for those units (a
 // matrix-vector product per gate when N = 1) and applies the cell to them. Projection and
-// GRU reset_after=False go through the layer path with T = 1.
+// GRU reset_after=False go through the layer path with T = 1; float32 on AVX-512 CPUs takes the
+// fused step (rnn_step_avx512.cpp).
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "cpu/blas.h"
+#include "cpu/rnn_fused.h"
 #include "cpu/threading.h"
 #include "fastrnn/cells.h"
 #include "fastrnn/rnn.h"
@@ -32,6 +35,12 @@ template <class T>
 void rnn_step(T* h_new, T* c_new, T* workspace, const RnnDesc& d, int64_t N, const T* x, const T* h,
               const T* c, const RnnWeights<T>& w) {
   check_problem_size(d, 1, N);
+  if constexpr (std::is_same_v<T, float>) {
+    if (cpu::fused_step_applies(d, N)) {
+      cpu::fused_step(h_new, c_new, d, N, x, h, c, w);
+      return;
+    }
+  }
   if (!step_path_applies(d, N)) {
     T* y = workspace + rnn_forward_workspace_size(d, 1, N, false);
     rnn_forward<T>(y, h_new, c_new, nullptr, workspace, d, 1, N, x, nullptr, h, c, w, false);
