@@ -343,8 +343,8 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   bool fused = false;
   if constexpr (std::is_same_v<T, float>) {
     if (fused_loop_applies(desc) && steps > 1) {
-      fused_backward_loop(dg, dgh, dh, dc, workspace, desc, steps, N, dy, lengths, w.w_hh, w_ch,
-                          clip, reserve, reverse);
+      fused_backward_loop(dx, dg, dgh, dh, dc, workspace, desc, steps, N, dy, lengths, w.w_ih,
+                          w.w_hh, w_ch, clip, reserve, reverse);
       fused = true;
     }
   }
@@ -403,8 +403,9 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   std::memcpy(dh0, dh, sizeof(T) * N * S);
   if (lstm && dc0) std::memcpy(dc0, dc, sizeof(T) * N * H);
 
-  // Everything that does not depend on the step order, as whole-sequence GEMMs.
-  parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
+  // Everything that does not depend on the step order, as whole-sequence GEMMs (the fused loop
+  // has computed dx already).
+  if (!fused) parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
   if (dw.w_ih) {
     // Padded rows of dg are zero, but 0 * NaN is NaN: padded rows of x (which may hold anything)
     // must not enter dW_ih, so the GEMM reads a copy of x whose padded rows are zero.

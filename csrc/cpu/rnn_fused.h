@@ -28,12 +28,13 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
                         const float* b_ih, const float* b_hh, const float* w_ch, float clip,
                         bool reverse);
 
-// The time loop of rnn_backward. dg: [T,N,G*H] and dgh (GRU: [T,N,G*H], else == dg) receive the
-// pre-activation gradients; dh: [N,S] and dc: [N,H] hold dh_n, dc_n in and dh0, dc0 out.
-void fused_backward_loop(float* dg, float* dgh, float* dh, float* dc, float* workspace,
+// The time loop of rnn_backward, the input gradient included. dx: [T,N,I] receives dG·W_ih; dg:
+// [T,N,G*H] and dgh (GRU: [T,N,G*H], else == dg) receive the pre-activation gradients; dh: [N,S]
+// and dc: [N,H] hold dh_n, dc_n in and dh0, dc0 out.
+void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc, float* workspace,
                          const RnnDesc& desc, int64_t steps, int64_t batch, const float* dy,
-                         const int64_t* lengths, const float* w_hh, const float* w_ch, float clip,
-                         const float* reserve, bool reverse);
+                         const int64_t* lengths, const float* w_ih, const float* w_hh,
+                         const float* w_ch, float clip, const float* reserve, bool reverse);
 
 // True when this CPU and this cell can use fused_step for N rows (float32, AVX-512, N <= 4, no
 // projection, GRU only with reset_after=True).

@@ -7,8 +7,9 @@
 // two halves in separate tiles: its n gate needs W_in x and W_hn h apart).
 //
 // Backward, per step: the cell's backward for this thread's units, a barrier, then
-// dh_prev[rows, 16 columns] = dG[rows, G·H] · W_hh[G·H, 16] (weights packed [G·H][16]) for the
-// same units, so the next step needs no second barrier.
+// dh_prev[rows, 32 columns] = dG[rows, G·H] · W_hh[G·H, 32] (weights packed [G·H][32]) for the
+// same units, so the next step needs no second barrier, and this thread's share of the columns of
+// dx[t] = dG[t] · W_ih the same way (so dG is not read again by a whole-sequence GEMM).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -151,16 +152,17 @@ void pack_forward(float* Wp, const float* w_ih, const float* w_hh, int64_t G, in
   });
 }
 
-// Wb[cb][k][l] = W_hh[k][cb·32 + l] for k < G·H; columns past S are zero.
-void pack_backward(float* Wb, const float* w_hh, int64_t GH, int64_t S) {
-  const int64_t blocks = round_up(S, kBackwardBlock) / kBackwardBlock;
+// Wb[cb][k][l] = W[k][cb·32 + l] for k < G·H, W: [G·H, cols] (W_hh or W_ih); columns past
+// `cols` are zero.
+void pack_backward(float* Wb, const float* w, int64_t GH, int64_t cols) {
+  const int64_t blocks = round_up(cols, kBackwardBlock) / kBackwardBlock;
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t cb = b0; cb < b1; ++cb) {
       float* panel = Wb + cb * GH * kBackwardBlock;
       for (int64_t k = 0; k < GH; ++k) {
         for (int64_t l = 0; l < kBackwardBlock; ++l) {
           const int64_t col = cb * kBackwardBlock + l;
-          panel[k * kBackwardBlock + l] = col < S ? w_hh[k * S + col] : 0.0f;
+          panel[k * kBackwardBlock + l] = col < cols ? w[k * cols + col] : 0.0f;
         }
       }
     }
@@ -309,7 +311,7 @@ void forward_blocks(const ForwardStep& a, int64_t t, int64_t ub0, int64_t ub1, c
 }
 
 struct BackwardStep {
-  int64_t N, H, G, GH;
+  int64_t N, H, G, GH, I;
   bool relu;
   CellMode mode;
   const int64_t* lengths;
@@ -318,7 +320,9 @@ struct BackwardStep {
   const float* w_ch;
   float clip;
   float *dg, *dgh, *dh, *dc, *direct;
-  const float* Wb;
+  float* dx;        // [T,N,I]
+  const float* Wb;  // W_hh packed by 32-column blocks
+  const float* Wx;  // W_ih likewise
 };
 
 // The cell's backward for all rows and the units of 32-unit blocks [b0, b1) at time t, on whole
@@ -397,6 +401,21 @@ void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb0, int64_t c
       } else {
         for (int64_t l = 0; l < w; ++l) dh[l] = tl[l];
       }
+    }
+  }
+}
+
+// dx[t] for all rows and the columns of 32-column blocks [cb0, cb1): dG[t] · W_ih (padded rows
+// of dG are zero, so theirs are too).
+void backward_input(const BackwardStep& a, int64_t t, int64_t cb0, int64_t cb1) {
+  const int64_t N = a.N, I = a.I, GH = a.GH;
+  float* tile = thread_buffer(N * kBackwardBlock);  // [N][32]
+  for (int64_t cb = cb0; cb < cb1; ++cb) {
+    const int64_t j0 = cb * kBackwardBlock;
+    const int64_t w = std::min<int64_t>(kBackwardBlock, I - j0);
+    panel_gemm<2>(tile, a.dg + t * N * GH, GH, N, a.Wx + cb * GH * kBackwardBlock, GH);
+    for (int64_t n = 0; n < N; ++n) {
+      std::memcpy(a.dx + (t * N + n) * I + j0, tile + n * kBackwardBlock, sizeof(float) * w);
     }
   }
 }
@@ -491,19 +510,22 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
   if (final_state != h) std::memcpy(h, final_state, sizeof(float) * N * H);
 }
 
-void fused_backward_loop(float* dg, float* dgh, float* dh, float* dc, float* workspace,
+void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc, float* workspace,
                          const RnnDesc& d, int64_t steps, int64_t batch, const float* dy,
-                         const int64_t* lengths, const float* w_hh, const float* w_ch, float clip,
-                         const float* reserve, bool reverse) {
-  const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H;
+                         const int64_t* lengths, const float* w_ih, const float* w_hh,
+                         const float* w_ch, float clip, const float* reserve, bool reverse) {
+  const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H, I = d.input_size;
   const ReserveLayout rl(d, steps, N);
   const BackwardLayout bl(d, steps, N);
   float* Wb = workspace + bl.packed;
+  float* Wx = workspace + bl.packed_x;
   pack_backward(Wb, w_hh, GH, H);
+  pack_backward(Wx, w_ih, GH, I);
   BackwardStep a{N,
                  H,
                  G,
                  GH,
+                 I,
                  d.mode == CellMode::kRnnRelu,
                  d.mode,
                  lengths,
@@ -520,20 +542,26 @@ void fused_backward_loop(float* dg, float* dgh, float* dh, float* dc, float* wor
                  dh,
                  dc,
                  workspace + bl.direct,
-                 Wb};
+                 dx,
+                 Wb,
+                 Wx};
   const int64_t blocks = round_up(H, kBackwardBlock) / kBackwardBlock;
-  const int threads = threads_for(2 * N * GH * H, blocks);
+  const int64_t input_blocks = round_up(I, kBackwardBlock) / kBackwardBlock;
+  const int threads = threads_for(2 * N * GH * (H + I), blocks);
   SpinBarrier barrier(threads);
   parallel_region(threads, [&](int tid, int nthreads) {
     // This thread's 32-unit blocks: the units whose cells it differentiates and the columns of
     // dh_prev it computes.
     const int64_t b0 = blocks * tid / nthreads, b1 = blocks * (tid + 1) / nthreads;
+    // And its share of dx's 32-column blocks.
+    const int64_t i0 = input_blocks * tid / nthreads, i1 = input_blocks * (tid + 1) / nthreads;
     for (int64_t s = steps - 1; s >= 0; --s) {
       const int64_t t = reverse ? steps - 1 - s : s;
       backward_cells(a, t, b0, b1);
       if (nthreads > 1) barrier.wait();
       // Each thread now updates dh only for its own units, which only it reads next step.
       backward_recurrent(a, t, b0, b1);
+      backward_input(a, t, i0, i1);
     }
   });
 }

@@ -112,6 +112,7 @@ struct BackwardLayout {
   int64_t zeros = 0;     // [max(G*H, 3H)]
   int64_t valid = 0;     // [N] bytes
   int64_t packed = 0;    // fused path: W_hh packed by column blocks
+  int64_t packed_x = 0;  // fused path: W_ih packed by column blocks
   int64_t direct = 0;    // [N,H] fused path: GRU's direct part of dh
   int64_t bias_sum = 0;  // [G*H] the bias gradient shared by b_ih and b_hh (not GRU reset_after)
   int64_t x_real = 0;    // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
@@ -137,6 +138,7 @@ struct BackwardLayout {
     take(zeros, std::max<int64_t>(GH, 3 * H));
     take(valid, N);
     take(packed, round_up(S, 2 * kUnitBlock) * GH);
+    take(packed_x, round_up(d.input_size, 2 * kUnitBlock) * GH);
     take(direct, N * H);
     take(bias_sum, GH);
     if (with_lengths) take(x_real, T * N * d.input_size);
