@@ -36,6 +36,11 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc,
                          const int64_t* lengths, const float* w_ih, const float* w_hh,
                          const float* w_ch, float clip, const float* reserve, bool reverse);
 
+// C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad_avx512.cpp): A: [K, M] with row
+// stride lda, B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. AVX-512 only.
+void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
+
 // True when this CPU and this cell can use fused_step for N rows (float32, AVX-512, N <= 4, no
 // projection, GRU only with reset_after=True).
 bool fused_step_applies(const RnnDesc& desc, int64_t N);

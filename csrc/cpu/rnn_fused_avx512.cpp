@@ -20,6 +20,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/rnn_fused.h"
 #include "cpu/threading.h"
+#include "cpu/tile_gemm_avx512.h"
 #include "cpu/vec16_avx512.h"
 #include "fastrnn/cells.h"
 
@@ -27,97 +28,14 @@ namespace fastrnn {
 namespace cpu {
 namespace {
 
-constexpr int kLanes = 16;
+using tile::kLanes;
+using tile::panel_gemm;
+using tile::thread_buffer;
+
 // Hidden units per block: 16 (one vector per gate) for LSTM and GRU; 32 for the one-gate RNN and
 // for the columns of the backward GEMM, so their tiles hold two vectors per row.
 constexpr int64_t kBackwardBlock = 32;
 constexpr int64_t unit_block(int64_t gates) { return gates == 1 ? 32 : 16; }
-
-// out[R][C·16] = A[R, K] · B[K, C·16], B packed row after row. When R·C is small the K loop keeps
-// KU independent partial sums so the FMA latency is hidden.
-// With `accumulate` the tile adds to what `out` holds.
-template <int R, int C>
-inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K,
-                      bool accumulate) {
-  constexpr int KU = R * C >= 8 ? 1 : (8 + R * C - 1) / (R * C);
-  __m512 acc[KU][R][C];
-  for (int u = 0; u < KU; ++u)
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) {
-        acc[u][r][c] = u == 0 && accumulate ? _mm512_loadu_ps(out + (r * C + c) * kLanes)
-                                            : _mm512_setzero_ps();
-      }
-  int64_t k = 0;
-  for (; k + KU <= K; k += KU) {
-    for (int u = 0; u < KU; ++u) {
-      const float* b = B + (k + u) * C * kLanes;
-      __m512 bv[C];
-      for (int c = 0; c < C; ++c) bv[c] = _mm512_loadu_ps(b + c * kLanes);
-      for (int r = 0; r < R; ++r) {
-        const __m512 a = _mm512_set1_ps(A[r * lda + k + u]);
-        for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_fmadd_ps(a, bv[c], acc[u][r][c]);
-      }
-    }
-  }
-  for (; k < K; ++k) {
-    const float* b = B + k * C * kLanes;
-    for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
-      for (int c = 0; c < C; ++c) {
-        acc[0][r][c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + c * kLanes), acc[0][r][c]);
-      }
-    }
-  }
-  for (int u = 1; u < KU; ++u)
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) acc[0][r][c] = _mm512_add_ps(acc[0][r][c], acc[u][r][c]);
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + (r * C + c) * kLanes, acc[0][r][c]);
-}
-
-// Rows per tile: as many as keep the accumulators within the 32 vector registers.
-template <int C>
-constexpr int max_rows() {
-  return 24 / C;  // C = 2, 3, 4 vectors per row: 12, 8, 6 rows
-}
-
-template <int C, int R = max_rows<C>()>
-inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, const float* B,
-                           int64_t K, bool accumulate) {
-  if constexpr (R > 0) {
-    if (rows == R) {
-      tile_gemm<R, C>(out, A, lda, B, K, accumulate);
-    } else {
-      tile_gemm_rows<C, R - 1>(rows, out, A, lda, B, K, accumulate);
-    }
-  }
-}
-
-// out[rows][C·16] = A[rows, K] · B[K, C·16] (B packed row after row), blocked over K so that a
-// 16 KB block of B and the rows' 16 KB block of A stay in L1 while every row tile uses them: B is
-// read from L2 once per call. With `accumulate` the product is added to what `out` holds.
-template <int C>
-void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
-                bool accumulate = false) {
-  constexpr int RM = max_rows<C>();
-  constexpr int64_t KC = 4096 / (C * kLanes);
-  for (int64_t k0 = 0; k0 < K; k0 += KC) {
-    const int64_t kc = std::min<int64_t>(KC, K - k0);
-    for (int64_t r0 = 0; r0 < rows; r0 += RM) {
-      const int R = static_cast<int>(std::min<int64_t>(RM, rows - r0));
-      tile_gemm_rows<C>(R, out + r0 * C * kLanes, A + r0 * lda + k0, lda, B + k0 * C * kLanes, kc,
-                        accumulate || k0 > 0);
-    }
-  }
-}
-
-// A per-thread buffer reused across steps and calls.
-float* thread_buffer(int64_t floats) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<int64_t>(buffer.size()) < floats + kLanes) buffer.resize(floats + kLanes);
-  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
-  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);  // 64-byte aligned
-}
 
 // Wp[ub][k][g][l] = W_ih[g·H + ub·width + l][k] for k < I, then W_hh[g·H + ub·width + l][k - I]
 // for k < I + S; units past H are zero.

@@ -34,8 +34,9 @@ struct Vec16 {
   void store(float* p, __mmask16 lanes) const { _mm512_mask_storeu_ps(p, lanes, v); }
 };
 
-// The first `count` lanes (count >= 16: all of them).
+// The first `count` lanes (count >= 16: all of them; count <= 0: none).
 inline __mmask16 first_lanes(int64_t count) {
+  if (count <= 0) return 0;
   return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u);
 }
 

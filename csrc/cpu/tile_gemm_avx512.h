@@ -1,0 +1,111 @@
+// tile_gemm_avx512.h — the register-tile GEMM kernels of the AVX-512 loops: a tile of up to
+// 24 accumulator registers (rows × C vectors of 16 floats) over a B operand packed row after row,
+// and a per-thread scratch buffer. Used by the fused time loops (rnn_fused_avx512.cpp) and the
+// weight-gradient GEMM (rnn_weight_grad_avx512.cpp). Only for translation units compiled with
+// AVX-512F.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace fastrnn {
+namespace cpu {
+namespace tile {
+
+constexpr int kLanes = 16;
+
+// out[R][C·16] = A[R, K] · B[K, C·16], B packed row after row; A row-major (A[r·lda + k]) or, with
+// ColMajorA, column-major (A[k·lda + r]: the R values of one k are adjacent). When R·C is small
+// the K loop keeps KU independent partial sums so the FMA latency is hidden. With `accumulate`
+// the tile adds to what `out` holds.
+template <int R, int C, bool ColMajorA = false>
+inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K,
+                      bool accumulate) {
+  auto a_at = [&](int r, int64_t k) { return ColMajorA ? A[k * lda + r] : A[r * lda + k]; };
+  constexpr int KU = R * C >= 8 ? 1 : (8 + R * C - 1) / (R * C);
+  __m512 acc[KU][R][C];
+  for (int u = 0; u < KU; ++u)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) {
+        acc[u][r][c] = u == 0 && accumulate ? _mm512_loadu_ps(out + (r * C + c) * kLanes)
+                                            : _mm512_setzero_ps();
+      }
+  int64_t k = 0;
+  for (; k + KU <= K; k += KU) {
+    for (int u = 0; u < KU; ++u) {
+      const float* b = B + (k + u) * C * kLanes;
+      __m512 bv[C];
+      for (int c = 0; c < C; ++c) bv[c] = _mm512_loadu_ps(b + c * kLanes);
+      for (int r = 0; r < R; ++r) {
+        const __m512 a = _mm512_set1_ps(a_at(r, k + u));
+        for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_fmadd_ps(a, bv[c], acc[u][r][c]);
+      }
+    }
+  }
+  for (; k < K; ++k) {
+    const float* b = B + k * C * kLanes;
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(a_at(r, k));
+      for (int c = 0; c < C; ++c) {
+        acc[0][r][c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + c * kLanes), acc[0][r][c]);
+      }
+    }
+  }
+  for (int u = 1; u < KU; ++u)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[0][r][c] = _mm512_add_ps(acc[0][r][c], acc[u][r][c]);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + (r * C + c) * kLanes, acc[0][r][c]);
+}
+
+// Rows per tile: as many as keep the accumulators within the 32 vector registers.
+template <int C>
+constexpr int max_rows() {
+  return 24 / C;  // C = 2, 3, 4 vectors per row: 12, 8, 6 rows
+}
+
+// tile_gemm with the row count chosen at run time (rows <= max_rows<C>()).
+template <int C, bool ColMajorA = false, int R = max_rows<C>()>
+inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, const float* B,
+                           int64_t K, bool accumulate) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      tile_gemm<R, C, ColMajorA>(out, A, lda, B, K, accumulate);
+    } else {
+      tile_gemm_rows<C, ColMajorA, R - 1>(rows, out, A, lda, B, K, accumulate);
+    }
+  }
+}
+
+// out[rows][C·16] = A[rows, K] · B[K, C·16] (B packed row after row), blocked over K so that a
+// 16 KB block of B and the rows' 16 KB block of A stay in L1 while every row tile uses them: B is
+// read from L2 once per call. With `accumulate` the product is added to what `out` holds.
+template <int C>
+void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
+                bool accumulate = false) {
+  constexpr int RM = max_rows<C>();
+  constexpr int64_t KC = 4096 / (C * kLanes);
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    const int64_t kc = std::min<int64_t>(KC, K - k0);
+    for (int64_t r0 = 0; r0 < rows; r0 += RM) {
+      const int R = static_cast<int>(std::min<int64_t>(RM, rows - r0));
+      tile_gemm_rows<C>(R, out + r0 * C * kLanes, A + r0 * lda + k0, lda, B + k0 * C * kLanes, kc,
+                        accumulate || k0 > 0);
+    }
+  }
+}
+
+// A per-thread buffer reused across steps and calls.
+inline float* thread_buffer(int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < floats + kLanes) buffer.resize(floats + kLanes);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);  // 64-byte aligned
+}
+
+}  // namespace tile
+}  // namespace cpu
+}  // namespace fastrnn
