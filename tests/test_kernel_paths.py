@@ -83,6 +83,29 @@ def test_results_do_not_depend_on_thread_count(name):
         assert_close(two[key], one[key], 0, 0, what=key)
 
 
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("H", [127, 61])
+def test_weight_grads_do_not_depend_on_thread_count(mode, H):
+    """The weight-gradient GEMM splits C's rows between threads: a split must not change how any
+    row is summed (it once did when a thread's share left a single row over)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((20, 16, 127)).astype(np.float32)
+    dy = rng.standard_normal((20, 16, H)).astype(np.float32)
+    grads = []
+    before = fastrnn.get_num_threads()
+    try:
+        for threads in (1, 2):
+            fastrnn.set_num_threads(threads)
+            layer = getattr(fastrnn, mode)(127, H, seed=0)
+            layer.forward(x)
+            layer.backward(dy)
+            grads.append({k: v.copy() for k, v in layer.grads.items()})
+    finally:
+        fastrnn.set_num_threads(before)
+    for key in grads[0]:
+        np.testing.assert_array_equal(grads[1][key], grads[0][key], err_msg=key)
+
+
 _SUBPROCESS = """
 import sys, numpy as np
 sys.path.insert(0, {tests!r})

@@ -74,10 +74,10 @@ void check_problem_size(const RnnDesc& desc, int64_t T, int64_t N) {
     throw Error("T*N = " + std::to_string(T) + "*" + std::to_string(N) +
                 " rows is too large: it must fit the BLAS's 32-bit indices (<= 2147483647)");
   }
-  // T*N <= 2^31 and every width <= 2^31, so these products cannot overflow int64.
+  // T*N <= 2^31, every width <= 2^31 and I + S < 2^32, so these products cannot overflow int64.
   const int64_t GH = desc.gates() * desc.hidden_size;
   const int64_t widest = std::max({GH, 3 * desc.hidden_size, desc.input_size});
-  if (T * N * widest > kMaxElements || GH * desc.state_size() > kMaxElements) {
+  if (T * N * widest > kMaxElements || GH * (desc.input_size + desc.state_size()) > kMaxElements) {
     throw Error("T=" + std::to_string(T) + " N=" + std::to_string(N) +
                 " with input_size=" + std::to_string(desc.input_size) + " hidden_size=" +
                 std::to_string(desc.hidden_size) + " needs arrays beyond 2^58 elements");

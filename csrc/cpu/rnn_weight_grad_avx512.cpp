@@ -28,9 +28,13 @@ constexpr int kRows = tile::max_rows<kVectors>();  // rows of C per register til
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K) {
   if (M <= 0 || Nc <= 0 || K <= 0) return;
+  // Threads take whole tiles of kRows rows, counted from row 0, so every row is summed by the same
+  // tile shape (and in the same order) whatever the thread count or a busy pool's fallback.
+  const int64_t tiles = (M + kRows - 1) / kRows;
   const int64_t grain =
-      std::max<int64_t>(kRows, (int64_t{1} << 22) / std::max<int64_t>(2 * Nc * K, 1));
-  parallel_for(M, grain, [&](int64_t m0, int64_t m1) {
+      std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(2 * kRows * Nc * K, 1));
+  parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) {
+    const int64_t m0 = t0 * kRows, m1 = std::min(M, t1 * kRows);
     const int64_t rows = m1 - m0;
     float* scratch = tile::thread_buffer(rows * kWidth + kBlockK * kWidth);
     float* sums = scratch;                    // [rows][64] partial sums of C's rows
