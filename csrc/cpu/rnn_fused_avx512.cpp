@@ -111,108 +111,9 @@ struct ForwardStep {
   const float* Wp;
 };
 
-// Where one row of the epilogue reads and writes: unit block j0, time t, batch row n.
-struct EpilogueRow {
-  const float* tl;  // tile row [G][unit block]
-  const float* tx;  // GRU: input-part tile row [G][16]
-  const float* hs;  // h_prev[n] + j0
-  float* hd;        // new h[n] + j0
-  float* yr;        // y[t][n] + j0
-  float* g;         // training: activations [t][n] + j0
-  float* cc;        // LSTM: running c[n] + j0
-  int64_t tn;       // (t·N + n)·H + j0, in the reserve's [T,N,H] arrays
-};
-
-// The LSTM cell for P rows (1 or 2) of one 16-unit block, on whole registers (vec16_avx512.h): the
-// rows' dependency chains are in flight together (the cell is bound by their latency), and the
-// lanes outside k (a partial block) are neither read nor written.
-template <bool Training, bool Peephole, int P>
-void lstm_rows(const ForwardStep& a, const EpilogueRow* rows, const float* bs, const float* wc,
-               __mmask16 k) {
-  using V = Vec16;
-  const int64_t H = a.H;
-  V pre[P][4], c_prev[P], i[P], f[P], g[P], o[P], c[P], m[P];
-  const V wci = Peephole ? V::load(wc, k) : V(0.0f);
-  const V wcf = Peephole ? V::load(wc + H, k) : V(0.0f);
-  const V wco = Peephole ? V::load(wc + 2 * H, k) : V(0.0f);
-  for (int q = 0; q < P; ++q) {
-    for (int gate = 0; gate < 4; ++gate) {
-      pre[q][gate] = V::load(rows[q].tl + gate * kLanes, k) + V::load(bs + gate * H, k);
-    }
-    c_prev[q] = V::load(rows[q].cc, k);
-  }
-  for (int q = 0; q < P; ++q) {
-    cells::lstm_forward<Peephole>(pre[q][0], pre[q][1], pre[q][2], pre[q][3], c_prev[q], wci, wcf,
-                                  wco, V(a.clip), i[q], f[q], g[q], o[q], c[q], m[q]);
-  }
-  for (int q = 0; q < P; ++q) {
-    const EpilogueRow& row = rows[q];
-    if (Training) {
-      i[q].store(row.g, k);
-      f[q].store(row.g + H, k);
-      g[q].store(row.g + 2 * H, k);
-      o[q].store(row.g + 3 * H, k);
-      c_prev[q].store(a.cp_save + row.tn, k);
-      c[q].store(a.c_save + row.tn, k);
-    }
-    c[q].store(row.cc, k);
-    m[q].store(row.hd, k);
-    m[q].store(row.yr, k);
-  }
-}
-
-// The GRU cell for P rows of one 16-unit block, as lstm_rows.
-template <bool Training, int P>
-void gru_rows(const ForwardStep& a, const EpilogueRow* rows, const float* bs, const float* bh,
-              __mmask16 k) {
-  using V = Vec16;
-  const int64_t H = a.H;
-  V pr[P], pz[P], xn[P], hn[P], h_prev[P], r[P], z[P], n[P], h[P];
-  for (int q = 0; q < P; ++q) {
-    const EpilogueRow& row = rows[q];
-    pr[q] = V::load(row.tx, k) + V::load(row.tl, k) + V::load(bs, k);
-    pz[q] = V::load(row.tx + kLanes, k) + V::load(row.tl + kLanes, k) + V::load(bs + H, k);
-    xn[q] = V::load(row.tx + 2 * kLanes, k) + V::load(bs + 2 * H, k);
-    hn[q] = V::load(row.tl + 2 * kLanes, k) + V::load(bh + 2 * H, k);
-    h_prev[q] = V::load(row.hs, k);
-  }
-  for (int q = 0; q < P; ++q) {
-    cells::gru_forward(pr[q], pz[q], xn[q], hn[q], h_prev[q], r[q], z[q], n[q], h[q]);
-  }
-  for (int q = 0; q < P; ++q) {
-    const EpilogueRow& row = rows[q];
-    if (Training) {
-      r[q].store(row.g, k);
-      z[q].store(row.g + H, k);
-      n[q].store(row.g + 2 * H, k);
-      hn[q].store(a.hn_save + row.tn, k);
-    }
-    h[q].store(row.hd, k);
-    h[q].store(row.yr, k);
-  }
-}
-
-// The vanilla RNN's row of one 32-unit block: two vectors, both chains in flight together.
-template <bool Training>
-void rnn_row(const ForwardStep& a, const EpilogueRow& row, const float* bs, int64_t w) {
-  using V = Vec16;
-  const __mmask16 k0 = first_lanes(w), k1 = first_lanes(w - kLanes);
-  const V h0 = cells::rnn_forward(V::load(row.tl, k0) + V::load(bs, k0), a.relu);
-  const V h1 = cells::rnn_forward(V::load(row.tl + kLanes, k1) + V::load(bs + kLanes, k1), a.relu);
-  if (Training) {
-    h0.store(row.g, k0);
-    h1.store(row.g + kLanes, k1);
-  }
-  h0.store(row.hd, k0);
-  h1.store(row.hd + kLanes, k1);
-  h0.store(row.yr, k0);
-  h1.store(row.yr + kLanes, k1);
-}
-
-// Applies the cell to rows [r0, r0+R) of unit block ub at time t, two rows at a time where both
-// are inside their sequences. tile: [R][G][unit block], the gates' input and recurrent parts
-// summed, except for GRU, where tile holds the recurrent part and tile_x: [R][G][16] the input
-// part.
+// Applies the cell to rows [r0, r0+R) of unit block ub at time t. tile: [R][G][unit block], the
+// gates' input and recurrent parts summed, except for GRU, where tile holds the recurrent part
+// and tile_x: [R][G][16] the input part.
 template <bool Training>
 void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, int64_t ub,
                       const float* tile, const float* tile_x, const float* h_src, float* h_dst) {
@@ -221,59 +122,101 @@ void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, in
   const int64_t w = std::min<int64_t>(UB, H - j0);
   const float* bs = a.bias + j0;
   const float* bh = a.b_hh + j0;
-  const float* wc = a.w_ch + j0;
-  const __mmask16 k = first_lanes(w);
-  auto padded = [&](int64_t r) { return a.lengths != nullptr && t >= a.lengths[r0 + r]; };
-  auto row_at = [&](int64_t r) {
+  for (int64_t r = 0; r < R; ++r) {
     const int64_t n = r0 + r;
-    return EpilogueRow{
-        tile + r * G * UB,          tile_x + r * G * UB,
-        h_src + n * H + j0,         h_dst + n * H + j0,
-        a.y + (t * N + n) * H + j0, Training ? a.gates + (t * N + n) * GH + j0 : nullptr,
-        a.c + n * H + j0,           (t * N + n) * H + j0};
-  };
-  for (int64_t r = 0; r < R;) {
-    if (padded(r)) {
-      const EpilogueRow row = row_at(r);
+    const float* tl = tile + r * G * UB;
+    const float* hs = h_src + n * H + j0;
+    float* hd = h_dst + n * H + j0;
+    float* yr = a.y + (t * N + n) * H + j0;
+    const int64_t tn = (t * N + n) * H + j0;
+    if (a.lengths != nullptr && t >= a.lengths[n]) {
       for (int64_t l = 0; l < w; ++l) {
-        row.yr[l] = 0.0f;
-        row.hd[l] = row.hs[l];
+        yr[l] = 0.0f;
+        hd[l] = hs[l];
       }
       if (Training) {
         // The vanilla RNN saves the carried state here (rnn_layout.h); the other cells' rows of
         // padded steps are never read: they are zeroed so the reserve is fully defined.
+        float* g = a.gates + (t * N + n) * GH + j0;
         for (int64_t gate = 0; gate < G; ++gate) {
-          for (int64_t l = 0; l < w; ++l) row.g[gate * H + l] = G == 1 ? row.hs[l] : 0.0f;
+          for (int64_t l = 0; l < w; ++l) g[gate * H + l] = G == 1 ? hs[l] : 0.0f;
         }
       }
       if (Training && a.mode == CellMode::kLstm) {
         for (int64_t l = 0; l < w; ++l) {
-          a.cp_save[row.tn + l] = row.cc[l];
-          a.c_save[row.tn + l] = 0.0f;
+          a.cp_save[tn + l] = a.c[n * H + j0 + l];
+          a.c_save[tn + l] = 0.0f;
         }
       }
-      ++r;
       continue;
     }
+    float* g = Training ? a.gates + (t * N + n) * GH + j0 : nullptr;
+    // The cell on whole registers (vec16_avx512.h); a partial block masks its last lanes.
+    using V = Vec16;
     if (G == 1) {
-      rnn_row<Training>(a, row_at(r), bs, w);
-      ++r;
+      // The vanilla RNN's row is two vectors (32 units): both activations in one expression
+      // sequence, so their dependency chains overlap (a row of the gated cells has several
+      // independent activations already; pairing their rows was measured slower in training).
+      const __mmask16 k0 = first_lanes(w), k1 = first_lanes(w - kLanes);
+      const V h0 = cells::rnn_forward(V::load(tl, k0) + V::load(bs, k0), a.relu);
+      const V h1 = cells::rnn_forward(V::load(tl + kLanes, k1) + V::load(bs + kLanes, k1), a.relu);
+      if (Training) {
+        h0.store(g, k0);
+        h1.store(g + kLanes, k1);
+      }
+      h0.store(hd, k0);
+      h1.store(hd + kLanes, k1);
+      h0.store(yr, k0);
+      h1.store(yr + kLanes, k1);
       continue;
     }
-    const bool pair = r + 1 < R && !padded(r + 1);
-    const EpilogueRow rows[2] = {row_at(r), row_at(pair ? r + 1 : r)};
-    if (a.mode == CellMode::kLstm) {
-      if (a.peephole) {
-        pair ? lstm_rows<Training, true, 2>(a, rows, bs, wc, k)
-             : lstm_rows<Training, true, 1>(a, rows, bs, wc, k);
-      } else {
-        pair ? lstm_rows<Training, false, 2>(a, rows, bs, wc, k)
-             : lstm_rows<Training, false, 1>(a, rows, bs, wc, k);
+    for (int64_t o = 0; o < w; o += kLanes) {
+      const __mmask16 k = first_lanes(w - o);
+      auto gate_in = [&](int64_t gate) {  // tile part + bias of one gate
+        return V::load(tl + gate * kLanes + o, k) + V::load(bs + gate * H + o, k);
+      };
+      if (a.mode == CellMode::kLstm) {
+        float* cc = a.c + n * H + j0 + o;
+        const V c_prev = V::load(cc, k);
+        V i, f, gg, og, cn, m;
+        if (a.peephole) {
+          const float* wc = a.w_ch + j0 + o;
+          cells::lstm_forward<true>(gate_in(0), gate_in(1), gate_in(2), gate_in(3), c_prev,
+                                    V::load(wc, k), V::load(wc + H, k), V::load(wc + 2 * H, k),
+                                    V(a.clip), i, f, gg, og, cn, m);
+        } else {
+          const V none(0.0f);
+          cells::lstm_forward<false>(gate_in(0), gate_in(1), gate_in(2), gate_in(3), c_prev, none,
+                                     none, none, V(a.clip), i, f, gg, og, cn, m);
+        }
+        if (Training) {
+          i.store(g + o, k);
+          f.store(g + H + o, k);
+          gg.store(g + 2 * H + o, k);
+          og.store(g + 3 * H + o, k);
+          c_prev.store(a.cp_save + tn + o, k);
+          cn.store(a.c_save + tn + o, k);
+        }
+        cn.store(cc, k);
+        m.store(hd + o, k);
+        m.store(yr + o, k);
+      } else {  // GRU
+        const float* tx = tile_x + r * G * UB + o;
+        const V hn = V::load(tl + 2 * kLanes + o, k) + V::load(bh + 2 * H + o, k);
+        V rr, z, nn, h;
+        cells::gru_forward(V::load(tx, k) + gate_in(0), V::load(tx + kLanes, k) + gate_in(1),
+                           V::load(tx + 2 * kLanes, k) + V::load(bs + 2 * H + o, k), hn,
+                           V::load(hs + o, k), rr, z, nn, h);
+        if (Training) {
+          rr.store(g + o, k);
+          z.store(g + H + o, k);
+          nn.store(g + 2 * H + o, k);
+          hn.store(a.hn_save + tn + o, k);
+        }
+        h.store(hd + o, k);
+        h.store(yr + o, k);
       }
-    } else {
-      pair ? gru_rows<Training, 2>(a, rows, bs, bh, k) : gru_rows<Training, 1>(a, rows, bs, bh, k);
     }
-    r += pair ? 2 : 1;
   }
 }
 
