@@ -340,10 +340,14 @@ void check_layer(CellMode mode, bool peephole, double clip, bool reset_after, in
 }
 
 // The step path: one inference step equals a one-step forward.
-void check_step(CellMode mode, bool peephole, bool reset_after, const std::string& name) {
+void check_step(CellMode mode, bool peephole, bool reset_after, const std::string& name,
+                int64_t rows) {
   Case c = make_case(mode, peephole, 0.0, reset_after, 0, false, false, 5);
   c.T = 1;
+  c.N = rows;  // the first `rows` rows of the case's state
   c.x.resize(c.N * c.d.input_size);
+  c.h0.resize(c.N * c.d.state_size());
+  c.c0.resize(c.N * c.d.hidden_size);
   const std::vector<double> ref = reference_forward(c);
   const int64_t N = c.N, H = c.d.hidden_size;
   const bool lstm = mode == CellMode::kLstm;
@@ -366,6 +370,23 @@ void check_step(CellMode mode, bool peephole, bool reset_after, const std::strin
       expected.insert(expected.end(), ref.begin() + 2 * N * H, ref.end());
     }
     expect(close(out, expected, 1e-10, 1e-12), name + ": step vs reference");
+    // float32 (on AVX-512 CPUs the fused step kernel) against the same reference.
+    const auto xf = cast<float>(c.x), w_ihf = cast<float>(c.w_ih), w_hhf = cast<float>(c.w_hh);
+    const auto b_ihf = cast<float>(c.b_ih), b_hhf = cast<float>(c.b_hh);
+    const auto w_chf = cast<float>(c.w_ch), h0f = cast<float>(c.h0), c0f = cast<float>(c.c0);
+    fastrnn::RnnWeights<float> wf;
+    wf.w_ih = w_ihf.data();
+    wf.w_hh = w_hhf.data();
+    wf.b_ih = b_ihf.data();
+    wf.b_hh = b_hhf.data();
+    wf.w_ch = peephole ? w_chf.data() : nullptr;
+    auto hf = poisoned<float>(N * H), cnf = poisoned<float>(N * H);
+    auto wsf = poisoned<float>(fastrnn::rnn_step_workspace_size(c.d, N));
+    fastrnn::rnn_step<float>(hf.data(), lstm ? cnf.data() : nullptr, wsf.data(), c.d, N, xf.data(),
+                             h0f.data(), lstm ? c0f.data() : nullptr, wf);
+    std::vector<double> outf(hf.begin(), hf.end());
+    if (lstm) outf.insert(outf.end(), cnf.begin(), cnf.end());
+    expect(close(outf, expected, 1e-4, 1e-5), name + ": float32 step vs reference");
   }
   fastrnn::set_num_threads(1);
 }
@@ -542,10 +563,13 @@ int main(int argc, char** argv) {
   check_layer(CellMode::kLstm, false, 0.0, true, 7, "lstm projection");
   check_layer(CellMode::kGru, false, 0.0, true, 0, "gru");
   check_layer(CellMode::kGru, false, 0.0, false, 0, "gru reset_before");
-  check_step(CellMode::kRnnTanh, false, true, "rnn_tanh step");
-  check_step(CellMode::kLstm, true, true, "lstm step");
-  check_step(CellMode::kGru, false, true, "gru step");
-  check_step(CellMode::kGru, false, false, "gru reset_before step");
+  for (int64_t rows : {int64_t{7}, int64_t{3}, int64_t{1}}) {  // N <= 4: the fused float32 step
+    check_step(CellMode::kRnnTanh, false, true, "rnn_tanh step", rows);
+    check_step(CellMode::kLstm, true, true, "lstm step", rows);
+    check_step(CellMode::kLstm, false, true, "lstm step without peepholes", rows);
+    check_step(CellMode::kGru, false, true, "gru step", rows);
+    check_step(CellMode::kGru, false, false, "gru reset_before step", rows);
+  }
   check_refusals();
   check_nn_kernels();
   check_word2vec(dir);
