@@ -37,6 +37,16 @@ def int_array(value, name: str) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
+def bool_mask(value, name: str, shape: tuple) -> np.ndarray:
+    """`value` as a bool array of exactly `shape`."""
+    a = as_array(value, name)
+    if a.dtype != np.bool_:
+        raise TypeError(f"{name}: expected dtype bool, got {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
+    return a
+
+
 def float_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:

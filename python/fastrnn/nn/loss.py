@@ -10,7 +10,7 @@ import operator
 import numpy as np
 
 from fastrnn import _C
-from fastrnn.nn._checks import as_array, int_array
+from fastrnn.nn._checks import as_array, bool_mask, int_array
 from fastrnn.nn.parameter_free import ParameterFree
 
 
@@ -49,12 +49,7 @@ class SoftmaxCrossEntropy(ParameterFree):
                 f"got {targets.shape}"
             )
         if mask is not None:
-            mask = as_array(mask, "mask")
-            if mask.dtype != np.bool_:
-                raise TypeError(f"mask: expected dtype bool, got {mask.dtype}")
-            if mask.shape != targets.shape:
-                raise ValueError(f"mask: expected shape {targets.shape}, got {mask.shape}")
-            mask = np.ascontiguousarray(mask).reshape(-1)
+            mask = np.ascontiguousarray(bool_mask(mask, "mask", targets.shape)).reshape(-1)
         shape = logits.shape
         logits2 = np.ascontiguousarray(logits).reshape(-1, shape[-1])  # [M, V]
         targets1 = targets.reshape(-1)  # [M]

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from fastrnn.nn._checks import as_array
+from fastrnn.nn._checks import as_array, bool_mask
 
 
 def perplexity(loss_nats: float) -> float:
@@ -34,12 +34,7 @@ def accuracy(logits_or_pred, targets, mask=None) -> float:
         )
     hit = pred == targets
     if mask is not None:
-        mask = as_array(mask, "mask")
-        if mask.dtype != np.bool_:
-            raise TypeError(f"mask: expected dtype bool, got {mask.dtype}")
-        if mask.shape != targets.shape:
-            raise ValueError(f"mask: expected shape {targets.shape}, got {mask.shape}")
-        hit = hit[mask]
+        hit = hit[bool_mask(mask, "mask", targets.shape)]
     if hit.size == 0:
         raise ValueError("targets: no position to count")
     return float(hit.mean())
