@@ -84,6 +84,48 @@ def test_results_do_not_depend_on_thread_count(name):
 
 
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_results_do_not_depend_on_which_thread_runs_a_block(mode):
+    """The time loops hand out each step's unit blocks dynamically (a thread that finishes its
+    share takes the other's unclaimed blocks). A Python thread spinning beside the kernels (they
+    release the GIL) takes turns on the cores, so blocks change hands from call to call; every
+    call must still give the one-thread result bit for bit."""
+    rng = np.random.default_rng(5)
+    T_, N_, I_, H_ = 12, 24, 40, 150  # 10 unit blocks of 16 (5 of 32) per step
+    x = rng.standard_normal((T_, N_, I_)).astype(np.float32)
+    dy = rng.standard_normal((T_, N_, H_)).astype(np.float32)
+
+    def run():
+        layer = getattr(fastrnn, mode)(I_, H_, seed=1)
+        y, _ = layer.forward(x)
+        dx = layer.backward(dy)[0]
+        return [y, dx, *(layer.grads[k] for k in sorted(layer.grads))]
+
+    before = fastrnn.get_num_threads()
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    try:
+        fastrnn.set_num_threads(1)
+        expected = run()
+        fastrnn.set_num_threads(2)
+        spinner = threading.Thread(target=spin)
+        spinner.start()
+        try:
+            results = [run() for _ in range(12)]
+        finally:
+            stop.set()
+            spinner.join()
+    finally:
+        fastrnn.set_num_threads(before)
+    for got in results:
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("H", [127, 61])
 def test_weight_grads_do_not_depend_on_thread_count(mode, H):
     """The weight-gradient GEMM splits C's rows between threads: a split must not change how any

@@ -1,11 +1,12 @@
 // rnn_fused.h — the fused float32 AVX-512 time loop: per step, each thread multiplies x_t and the
-// state by its own slice of [W_ih | W_hh] (packed once per call, so every step streams them from
-// cache without repacking) and applies the cell to the gate tile while it is still in registers or
-// L1; backward likewise, dx included, leaving only the weight gradients to whole-sequence GEMMs.
-// Threads stay inside one parallel region for the whole sequence and meet at one spin barrier per
-// step. Handles rnn_tanh, rnn_relu, lstm (peepholes and cell clip included, no projection) and gru
-// with reset_after=True; the generic path (rnn_cpu.cpp) handles everything else. Also the single
-// inference step at a few rows (rnn_step_avx512.cpp).
+// state by slices of [W_ih | W_hh] (packed once per call, so every step streams them from cache
+// without repacking), its own share first and then any a slower thread has not reached, and
+// applies the cell to the gate tile while it is still in registers or L1; backward likewise, dx
+// included, leaving only the weight gradients to whole-sequence GEMMs. Threads stay inside one
+// parallel region for the whole sequence and meet at one spin barrier per step. Handles rnn_tanh,
+// rnn_relu, lstm (peepholes and cell clip included, no projection) and gru with reset_after=True;
+// the generic path (rnn_cpu.cpp) handles everything else. Also the single inference step at a few
+// rows (rnn_step_avx512.cpp).
 #pragma once
 
 #include <cstdint>

@@ -1,15 +1,17 @@
 // rnn_fused_avx512.cpp — the fused float32 time loop for AVX-512 CPUs (see rnn_fused.h).
 //
-// Forward, per step and per block of 16 hidden units owned by this thread: a register tile
+// Forward, per step and per block of 16 hidden units (blocks handed out by BlockClaims: a
+// thread's own share first, then what another has not reached): a register tile
 // [rows, G gates × 16 units] = x_t[rows, I] · W_ihᵀ[I, G×16] + h_prev[rows, S] · W_hhᵀ[S, G×16]
 // (weights packed [I+S][G][16]), then the cell from cells.h on the tile. The input projection is
 // part of the step, so no [T,N,G·H] array of it is written to memory and read back (GRU keeps its
 // two halves in separate tiles: its n gate needs W_in x and W_hn h apart).
 //
-// Backward, per step: the cell's backward for this thread's units, a barrier, then
-// dh_prev[rows, 32 columns] = dG[rows, G·H] · W_hh[G·H, 32] (weights packed [G·H][32]) for the
-// same units, so the next step needs no second barrier, and this thread's share of the columns of
-// dx[t] = dG[t] · W_ih the same way (so dG is not read again by a whole-sequence GEMM).
+// Backward, per step, after a barrier: for each block of 32 units, dh_prev[rows, 32 columns] =
+// dG[rows, G·H] · W_hh[G·H, 32] (weights packed [G·H][32]) and at once the cell's backward of the
+// step before for the same units (it needs no other block's dh_prev, so one barrier per step
+// suffices); and dx[t] = dG[t] · W_ih by blocks of 32 columns the same way (so dG is not read
+// again by a whole-sequence GEMM).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -412,9 +414,9 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
   const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
   const int threads = threads_for(2 * N * GH * (I + H), blocks);
   SpinBarrier barrier(threads);
+  BlockClaims claims(blocks);
   float* final_state = nullptr;
   parallel_region(threads, [&](int tid, int nthreads) {
-    const int64_t ub0 = blocks * tid / nthreads, ub1 = blocks * (tid + 1) / nthreads;
     for (int64_t s = 0; s < steps; ++s) {
       const int64_t t = step_t(s);
       const float* src;
@@ -426,13 +428,15 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
         src = s % 2 == 0 ? ping : pong;
         dst = s % 2 == 0 ? pong : ping;
       }
-      if (G == 4) {
-        forward_blocks<4>(a, t, ub0, ub1, src, dst);
-      } else if (G == 3) {
-        forward_blocks<3>(a, t, ub0, ub1, src, dst);
-      } else {
-        forward_blocks<2>(a, t, ub0, ub1, src, dst);  // one gate × 32 units
-      }
+      claims.run(tid, nthreads, s, [&](int64_t ub) {
+        if (G == 4) {
+          forward_blocks<4>(a, t, ub, ub + 1, src, dst);
+        } else if (G == 3) {
+          forward_blocks<3>(a, t, ub, ub + 1, src, dst);
+        } else {
+          forward_blocks<2>(a, t, ub, ub + 1, src, dst);  // one gate × 32 units
+        }
+      });
       if (tid == 0 && s + 1 == steps) final_state = dst;
       if (nthreads > 1) barrier.wait();
     }
@@ -479,19 +483,23 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc,
   const int64_t input_blocks = round_up(I, kBackwardBlock) / kBackwardBlock;
   const int threads = threads_for(2 * N * GH * (H + I), blocks);
   SpinBarrier barrier(threads);
+  BlockClaims unit_claims(blocks), input_claims(input_blocks);
+  auto step_t = [&](int64_t s) { return reverse ? steps - 1 - s : s; };
   parallel_region(threads, [&](int tid, int nthreads) {
-    // This thread's 32-unit blocks: the units whose cells it differentiates and the columns of
-    // dh_prev it computes.
-    const int64_t b0 = blocks * tid / nthreads, b1 = blocks * (tid + 1) / nthreads;
-    // And its share of dx's 32-column blocks.
-    const int64_t i0 = input_blocks * tid / nthreads, i1 = input_blocks * (tid + 1) / nthreads;
+    // Phase p = 0 differentiates the cells of the last step; phase p then computes, per 32-unit
+    // block, dh_prev of step steps - p for those units and right away the cells of the step
+    // before it for the same units (which need no other block's dh_prev), and dx of step
+    // steps - p by 32-column blocks. One barrier per step.
+    unit_claims.run(tid, nthreads, 0,
+                    [&](int64_t b) { backward_cells(a, step_t(steps - 1), b, b + 1); });
     for (int64_t s = steps - 1; s >= 0; --s) {
-      const int64_t t = reverse ? steps - 1 - s : s;
-      backward_cells(a, t, b0, b1);
+      const int64_t t = step_t(s), phase = steps - s;
       if (nthreads > 1) barrier.wait();
-      // Each thread now updates dh only for its own units, which only it reads next step.
-      backward_recurrent(a, t, b0, b1);
-      backward_input(a, t, i0, i1);
+      unit_claims.run(tid, nthreads, phase, [&](int64_t b) {
+        backward_recurrent(a, t, b, b + 1);
+        if (s > 0) backward_cells(a, step_t(s - 1), b, b + 1);
+      });
+      input_claims.run(tid, nthreads, phase, [&](int64_t b) { backward_input(a, t, b, b + 1); });
     }
   });
 }

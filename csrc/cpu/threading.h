@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace fastrnn {
 namespace cpu {
@@ -29,6 +30,45 @@ class SpinBarrier {
   const int threads_;
   std::atomic<int> arrived_{0};
   std::atomic<int> generation_{0};
+};
+
+// Hands out the blocks of each phase of a parallel_region (a time step, say) to its threads:
+// each thread takes its own share in ascending order, then the still unclaimed blocks of the
+// other shares from their ends. So a thread that the OS (or, on a VM, the host) has descheduled
+// holds the others up for at most the one block it is in, not for its whole share; when all run
+// alike, each keeps its own share (and the weights of its blocks stay in its core's cache).
+// Which thread runs a block must not change its result. Phases are numbered from 0, the same by
+// every thread, and each phase's blocks are handed out once.
+class BlockClaims {
+ public:
+  explicit BlockClaims(int64_t blocks) : blocks_(blocks), slots_(new Slot[blocks]) {}
+
+  // Calls fn(block) for each block that thread `tid` of `threads` claims in phase `phase`.
+  template <class F>
+  void run(int tid, int threads, int64_t phase, F&& fn) {
+    const int64_t mark = phase + 1;
+    auto claim = [&](int64_t b) {  // the first thread to mark a block in this phase has it
+      return slots_[b].phase.exchange(mark, std::memory_order_relaxed) != mark;
+    };
+    auto share = [&](int t, int64_t& b0, int64_t& b1) {
+      b0 = blocks_ * t / threads;
+      b1 = blocks_ * (t + 1) / threads;
+    };
+    int64_t b0, b1;
+    share(tid, b0, b1);
+    for (int64_t b = b0; b < b1 && claim(b); ++b) fn(b);
+    for (int other = 1; other < threads; ++other) {
+      share((tid + other) % threads, b0, b1);
+      for (int64_t b = b1 - 1; b >= b0 && claim(b); --b) fn(b);
+    }
+  }
+
+ private:
+  struct alignas(64) Slot {  // one cache line each: the owner and a thief touch only their own
+    std::atomic<int64_t> phase{0};
+  };
+  const int64_t blocks_;
+  std::unique_ptr<Slot[]> slots_;
 };
 
 // The row-major GEMM of blas.h with the M rows split across the pool when large enough.
