@@ -96,9 +96,8 @@ int threads_for(int64_t step_flops, int64_t blocks) {
 }
 
 struct ForwardStep {
-  int64_t N, H, G, GH, I;
+  int64_t N, H, GH, I;
   bool training, relu, peephole;
-  CellMode mode;
   const int64_t* lengths;
   const float* x;     // [T,N,I] layer input
   float* gates;       // [T,N,G*H] reserve activations (training only)
@@ -113,132 +112,175 @@ struct ForwardStep {
   const float* Wp;
 };
 
-// Applies the cell to rows [r0, r0+R) of unit block ub at time t. tile: [R][G][unit block], the
-// gates' input and recurrent parts summed, except for GRU, where tile holds the recurrent part
-// and tile_x: [R][G][16] the input part.
-template <bool Training>
-void forward_epilogue(const ForwardStep& a, int64_t t, int64_t r0, int64_t R, int64_t ub,
-                      const float* tile, const float* tile_x, const float* h_src, float* h_dst) {
-  const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G, UB = unit_block(G);
-  const int64_t j0 = ub * UB;
-  const int64_t w = std::min<int64_t>(UB, H - j0);
+// The cell on a forward tile: rows [0, R) of unit block ub at time t. The LSTM's tile is
+// [R][4 gates][16 units], input and recurrent parts summed; the block's biases (and peephole
+// weights) are loaded once for all rows; the cell is cells.h on whole registers
+// (vec16_avx512.h), a partial block masking its last lanes. Rows of sequences that have ended
+// pass their state through and write zeros (rnn_layout.h).
+template <bool Training, bool Peephole>
+void lstm_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const float* tile,
+                   const float* h_src, float* h_dst) {
+  using V = Vec16;
+  const int64_t N = a.N, H = a.H, GH = a.GH;
+  const int64_t j0 = ub * kLanes;
+  const __mmask16 k = first_lanes(H - j0);
   const float* bs = a.bias + j0;
-  const float* bh = a.b_hh + j0;
-  for (int64_t r = 0; r < R; ++r) {
-    const int64_t n = r0 + r;
-    const float* tl = tile + r * G * UB;
-    const float* hs = h_src + n * H + j0;
+  const V bi = V::load(bs, k), bf = V::load(bs + H, k), bg = V::load(bs + 2 * H, k),
+          bo = V::load(bs + 3 * H, k);
+  const float* wc = a.w_ch + j0;
+  const V wci = Peephole ? V::load(wc, k) : V(0.0f), wcf = Peephole ? V::load(wc + H, k) : V(0.0f),
+          wco = Peephole ? V::load(wc + 2 * H, k) : V(0.0f);
+  const V clip(a.clip);
+  for (int64_t n = 0; n < R; ++n) {
+    const int64_t row = t * N + n;
+    float* cc = a.c + n * H + j0;
     float* hd = h_dst + n * H + j0;
-    float* yr = a.y + (t * N + n) * H + j0;
-    const int64_t tn = (t * N + n) * H + j0;
+    float* yr = a.y + row * H + j0;
     if (a.lengths != nullptr && t >= a.lengths[n]) {
-      for (int64_t l = 0; l < w; ++l) {
-        yr[l] = 0.0f;
-        hd[l] = hs[l];
-      }
+      V(0.0f).store(yr, k);
+      V::load(h_src + n * H + j0, k).store(hd, k);
       if (Training) {
-        // The vanilla RNN saves the carried state here (rnn_layout.h); the other cells' rows of
-        // padded steps are never read: they are zeroed so the reserve is fully defined.
-        float* g = a.gates + (t * N + n) * GH + j0;
-        for (int64_t gate = 0; gate < G; ++gate) {
-          for (int64_t l = 0; l < w; ++l) g[gate * H + l] = G == 1 ? hs[l] : 0.0f;
-        }
-      }
-      if (Training && a.mode == CellMode::kLstm) {
-        for (int64_t l = 0; l < w; ++l) {
-          a.cp_save[tn + l] = a.c[n * H + j0 + l];
-          a.c_save[tn + l] = 0.0f;
-        }
+        float* g = a.gates + row * GH + j0;
+        for (int64_t gate = 0; gate < 4; ++gate) V(0.0f).store(g + gate * H, k);
+        V::load(cc, k).store(a.cp_save + row * H + j0, k);
+        V(0.0f).store(a.c_save + row * H + j0, k);
       }
       continue;
     }
-    float* g = Training ? a.gates + (t * N + n) * GH + j0 : nullptr;
-    // The cell on whole registers (vec16_avx512.h); a partial block masks its last lanes.
-    using V = Vec16;
-    if (G == 1) {
-      // The vanilla RNN's row is two vectors (32 units): both activations in one expression
-      // sequence, so their dependency chains overlap (a row of the gated cells has several
-      // independent activations already; pairing their rows was measured slower in training).
-      const __mmask16 k0 = first_lanes(w), k1 = first_lanes(w - kLanes);
-      const V h0 = cells::rnn_forward(V::load(tl, k0) + V::load(bs, k0), a.relu);
-      const V h1 = cells::rnn_forward(V::load(tl + kLanes, k1) + V::load(bs + kLanes, k1), a.relu);
+    const float* tl = tile + n * 4 * kLanes;
+    const V c_prev = V::load(cc, k);
+    V i, f, gg, og, cn, m;
+    cells::lstm_forward<Peephole>(
+        V::load(tl, k) + bi, V::load(tl + kLanes, k) + bf, V::load(tl + 2 * kLanes, k) + bg,
+        V::load(tl + 3 * kLanes, k) + bo, c_prev, wci, wcf, wco, clip, i, f, gg, og, cn, m);
+    if (Training) {
+      float* g = a.gates + row * GH + j0;
+      i.store(g, k);
+      f.store(g + H, k);
+      gg.store(g + 2 * H, k);
+      og.store(g + 3 * H, k);
+      c_prev.store(a.cp_save + row * H + j0, k);
+      cn.store(a.c_save + row * H + j0, k);
+    }
+    cn.store(cc, k);
+    m.store(hd, k);
+    m.store(yr, k);
+  }
+}
+
+// The GRU's (reset_after): tile holds the recurrent part of the gates and tile_x the input part,
+// both [R][3][16] (its n gate needs W_in x and W_hn h apart).
+template <bool Training>
+void gru_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const float* tile,
+                  const float* tile_x, const float* h_src, float* h_dst) {
+  using V = Vec16;
+  const int64_t N = a.N, H = a.H, GH = a.GH;
+  const int64_t j0 = ub * kLanes;
+  const __mmask16 k = first_lanes(H - j0);
+  const float* bs = a.bias + j0;
+  const V br = V::load(bs, k), bz = V::load(bs + H, k), bn = V::load(bs + 2 * H, k),
+          bhn = V::load(a.b_hh + 2 * H + j0, k);
+  for (int64_t n = 0; n < R; ++n) {
+    const int64_t row = t * N + n;
+    const float* hs = h_src + n * H + j0;
+    float* hd = h_dst + n * H + j0;
+    float* yr = a.y + row * H + j0;
+    if (a.lengths != nullptr && t >= a.lengths[n]) {
+      V(0.0f).store(yr, k);
+      V::load(hs, k).store(hd, k);
+      if (Training) {  // never read; zeroed so the reserve is fully defined
+        float* g = a.gates + row * GH + j0;
+        for (int64_t gate = 0; gate < 3; ++gate) V(0.0f).store(g + gate * H, k);
+      }
+      continue;
+    }
+    const float* tl = tile + n * 3 * kLanes;
+    const float* tx = tile_x + n * 3 * kLanes;
+    const V hn = V::load(tl + 2 * kLanes, k) + bhn;
+    V r, z, nn, h;
+    cells::gru_forward(V::load(tx, k) + V::load(tl, k) + br,
+                       V::load(tx + kLanes, k) + V::load(tl + kLanes, k) + bz,
+                       V::load(tx + 2 * kLanes, k) + bn, hn, V::load(hs, k), r, z, nn, h);
+    if (Training) {
+      float* g = a.gates + row * GH + j0;
+      r.store(g, k);
+      z.store(g + H, k);
+      nn.store(g + 2 * H, k);
+      hn.store(a.hn_save + row * H + j0, k);
+    }
+    h.store(hd, k);
+    h.store(yr, k);
+  }
+}
+
+// The vanilla RNN's: a block is 32 units, the two vectors of a row computed together (their
+// dependency chains overlap; pairing the gated cells' rows was measured slower in training).
+template <bool Training>
+void rnn_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const float* tile,
+                  const float* h_src, float* h_dst) {
+  using V = Vec16;
+  const int64_t N = a.N, H = a.H;
+  const int64_t j0 = ub * 2 * kLanes;
+  const __mmask16 k0 = first_lanes(H - j0), k1 = first_lanes(H - j0 - kLanes);
+  const V b0 = V::load(a.bias + j0, k0), b1 = V::load(a.bias + j0 + kLanes, k1);
+  for (int64_t n = 0; n < R; ++n) {
+    const int64_t row = t * N + n;
+    float* hd = h_dst + n * H + j0;
+    float* yr = a.y + row * H + j0;
+    float* g = Training ? a.gates + row * H + j0 : nullptr;
+    if (a.lengths != nullptr && t >= a.lengths[n]) {
+      // The vanilla RNN saves the carried state here (rnn_layout.h).
+      const float* hs = h_src + n * H + j0;
+      const V h0 = V::load(hs, k0), h1 = V::load(hs + kLanes, k1);
+      V(0.0f).store(yr, k0);
+      V(0.0f).store(yr + kLanes, k1);
+      h0.store(hd, k0);
+      h1.store(hd + kLanes, k1);
       if (Training) {
         h0.store(g, k0);
         h1.store(g + kLanes, k1);
       }
-      h0.store(hd, k0);
-      h1.store(hd + kLanes, k1);
-      h0.store(yr, k0);
-      h1.store(yr + kLanes, k1);
       continue;
     }
-    for (int64_t o = 0; o < w; o += kLanes) {
-      const __mmask16 k = first_lanes(w - o);
-      auto gate_in = [&](int64_t gate) {  // tile part + bias of one gate
-        return V::load(tl + gate * kLanes + o, k) + V::load(bs + gate * H + o, k);
-      };
-      if (a.mode == CellMode::kLstm) {
-        float* cc = a.c + n * H + j0 + o;
-        const V c_prev = V::load(cc, k);
-        V i, f, gg, og, cn, m;
-        if (a.peephole) {
-          const float* wc = a.w_ch + j0 + o;
-          cells::lstm_forward<true>(gate_in(0), gate_in(1), gate_in(2), gate_in(3), c_prev,
-                                    V::load(wc, k), V::load(wc + H, k), V::load(wc + 2 * H, k),
-                                    V(a.clip), i, f, gg, og, cn, m);
-        } else {
-          const V none(0.0f);
-          cells::lstm_forward<false>(gate_in(0), gate_in(1), gate_in(2), gate_in(3), c_prev, none,
-                                     none, none, V(a.clip), i, f, gg, og, cn, m);
-        }
-        if (Training) {
-          i.store(g + o, k);
-          f.store(g + H + o, k);
-          gg.store(g + 2 * H + o, k);
-          og.store(g + 3 * H + o, k);
-          c_prev.store(a.cp_save + tn + o, k);
-          cn.store(a.c_save + tn + o, k);
-        }
-        cn.store(cc, k);
-        m.store(hd + o, k);
-        m.store(yr + o, k);
-      } else {  // GRU
-        const float* tx = tile_x + r * G * UB + o;
-        const V hn = V::load(tl + 2 * kLanes + o, k) + V::load(bh + 2 * H + o, k);
-        V rr, z, nn, h;
-        cells::gru_forward(V::load(tx, k) + gate_in(0), V::load(tx + kLanes, k) + gate_in(1),
-                           V::load(tx + 2 * kLanes, k) + V::load(bs + 2 * H + o, k), hn,
-                           V::load(hs + o, k), rr, z, nn, h);
-        if (Training) {
-          rr.store(g + o, k);
-          z.store(g + H + o, k);
-          nn.store(g + 2 * H + o, k);
-          hn.store(a.hn_save + tn + o, k);
-        }
-        h.store(hd + o, k);
-        h.store(yr + o, k);
-      }
+    const float* tl = tile + n * 2 * kLanes;
+    const V h0 = cells::rnn_forward(V::load(tl, k0) + b0, a.relu);
+    const V h1 = cells::rnn_forward(V::load(tl + kLanes, k1) + b1, a.relu);
+    if (Training) {
+      h0.store(g, k0);
+      h1.store(g + kLanes, k1);
     }
+    h0.store(hd, k0);
+    h1.store(hd + kLanes, k1);
+    h0.store(yr, k0);
+    h1.store(yr + kLanes, k1);
   }
 }
 
+// Step t of unit block ub: the tile's products, then the cell on it (C vectors per row: 4 for
+// the LSTM, 3 for the GRU, 2 for the vanilla RNN's 32 units).
 template <int C>
-void forward_blocks(const ForwardStep& a, int64_t t, int64_t ub0, int64_t ub1, const float* h_src,
-                    float* h_dst) {
+void forward_block(const ForwardStep& a, int64_t t, int64_t ub, const float* h_src, float* h_dst) {
   const int64_t S = a.H, I = a.I, N = a.N;
-  const bool gru = a.mode == CellMode::kGru;
+  constexpr bool kGru = C == 3;
   float* tile = thread_buffer(2 * N * C * kLanes);  // [N][G][unit block], GRU: two of them
-  float* tile_x = gru ? tile + N * C * kLanes : tile;
-  const float* x_t = a.x + t * N * I;
-  for (int64_t ub = ub0; ub < ub1; ++ub) {
-    const float* panel = a.Wp + ub * (I + S) * C * kLanes;
-    panel_gemm<C>(tile_x, x_t, I, N, panel, I);
-    panel_gemm<C>(tile, h_src, S, N, panel + I * C * kLanes, S, !gru);
+  float* tile_x = kGru ? tile + N * C * kLanes : tile;
+  const float* panel = a.Wp + ub * (I + S) * C * kLanes;
+  panel_gemm<C>(tile_x, a.x + t * N * I, I, N, panel, I);
+  panel_gemm<C>(tile, h_src, S, N, panel + I * C * kLanes, S, !kGru);
+  if constexpr (C == 4) {
     if (a.training) {
-      forward_epilogue<true>(a, t, 0, N, ub, tile, tile_x, h_src, h_dst);
+      a.peephole ? lstm_epilogue<true, true>(a, t, N, ub, tile, h_src, h_dst)
+                 : lstm_epilogue<true, false>(a, t, N, ub, tile, h_src, h_dst);
     } else {
-      forward_epilogue<false>(a, t, 0, N, ub, tile, tile_x, h_src, h_dst);
+      a.peephole ? lstm_epilogue<false, true>(a, t, N, ub, tile, h_src, h_dst)
+                 : lstm_epilogue<false, false>(a, t, N, ub, tile, h_src, h_dst);
     }
+  } else if constexpr (kGru) {
+    a.training ? gru_epilogue<true>(a, t, N, ub, tile, tile_x, h_src, h_dst)
+               : gru_epilogue<false>(a, t, N, ub, tile, tile_x, h_src, h_dst);
+  } else {
+    a.training ? rnn_epilogue<true>(a, t, N, ub, tile, h_src, h_dst)
+               : rnn_epilogue<false>(a, t, N, ub, tile, h_src, h_dst);
   }
 }
 
@@ -378,13 +420,11 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
 
   ForwardStep a{N,
                 H,
-                G,
                 GH,
                 I,
                 training,
                 d.mode == CellMode::kRnnRelu,
                 d.peephole,
-                d.mode,
                 lengths,
                 x,
                 training ? reserve + rl.gates : nullptr,
@@ -430,11 +470,11 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
       }
       claims.run(tid, nthreads, s, [&](int64_t ub) {
         if (G == 4) {
-          forward_blocks<4>(a, t, ub, ub + 1, src, dst);
+          forward_block<4>(a, t, ub, src, dst);
         } else if (G == 3) {
-          forward_blocks<3>(a, t, ub, ub + 1, src, dst);
+          forward_block<3>(a, t, ub, src, dst);
         } else {
-          forward_blocks<2>(a, t, ub, ub + 1, src, dst);  // one gate × 32 units
+          forward_block<2>(a, t, ub, src, dst);  // one gate × 32 units
         }
       });
       if (tid == 0 && s + 1 == steps) final_state = dst;
