@@ -358,8 +358,8 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   bool fused = false;
   if constexpr (std::is_same_v<T, float>) {
     if (fused_loop_applies(desc) && steps > 1) {
-      fused_backward_loop(dx, dg, dgh, dh, dc, workspace, desc, steps, N, dy, lengths, w.w_ih,
-                          w.w_hh, w_ch, clip, reserve, reverse);
+      fused_backward_loop(dx, dg, dgh, workspace + bl.bias_sum, dh, dc, workspace, desc, steps, N,
+                          dy, lengths, w.w_ih, w.w_hh, w_ch, clip, reserve, reverse);
       fused = true;
     }
   }
@@ -434,18 +434,18 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
     }
     add_weight_grad<T>(dw.w_ih, I, dg, GH, x_rows, I, GH, I, TN);
   }
-  if (dw.b_ih && dw.b_hh && dgh == dg) {
-    // Both biases enter every gate the same way: one column sum serves both gradients.
-    T* sums = workspace + bl.bias_sum;
-    std::fill(sums, sums + GH, T(0));
-    add_column_sums(sums, dg, TN, GH, GH);
-    for (int64_t j = 0; j < GH; ++j) {
-      dw.b_ih[j] += sums[j];
-      dw.b_hh[j] += sums[j];
-    }
-  } else {
-    if (dw.b_ih) add_column_sums(dw.b_ih, dg, TN, GH, GH);
-    if (dw.b_hh) add_column_sums(dw.b_hh, dgh, TN, GH, GH);
+  // The bias gradients: dg's column sums (both biases enter every gate the same way, so one sum
+  // serves both), dgh's for b_hh of the GRU (reset_after). The fused loop has summed them.
+  T* sums = workspace + bl.bias_sum;  // [2, G*H]
+  if (!fused) {
+    std::fill(sums, sums + 2 * GH, T(0));
+    if (dw.b_ih || dw.b_hh) add_column_sums(sums, dg, TN, GH, GH);
+    if (dgh != dg && dw.b_hh) add_column_sums(sums + GH, dgh, TN, GH, GH);
+  }
+  const T* sums_h = dgh != dg ? sums + GH : sums;
+  for (int64_t j = 0; j < GH; ++j) {
+    if (dw.b_ih) dw.b_ih[j] += sums[j];
+    if (dw.b_hh) dw.b_hh[j] += sums_h[j];
   }
   if (dw.w_hh) {
     if (gru && !desc.reset_after) {

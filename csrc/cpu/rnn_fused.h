@@ -31,12 +31,14 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
                         bool reverse);
 
 // The time loop of rnn_backward, the input gradient included. dx: [T,N,I] receives dG·W_ih; dg:
-// [T,N,G*H] and dgh (GRU: [T,N,G*H], else == dg) receive the pre-activation gradients; dh: [N,S]
-// and dc: [N,H] hold dh_n, dc_n in and dh0, dc0 out.
-void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc, float* workspace,
-                         const RnnDesc& desc, int64_t steps, int64_t batch, const float* dy,
-                         const int64_t* lengths, const float* w_ih, const float* w_hh,
-                         const float* w_ch, float clip, const float* reserve, bool reverse);
+// [T,N,G*H] and dgh (GRU: [T,N,G*H], else == dg) receive the pre-activation gradients and
+// dg_sums: [2,G*H] their column sums (the bias gradients: dg's, then dgh's for the GRU); dh:
+// [N,S] and dc: [N,H] hold dh_n, dc_n in and dh0, dc0 out.
+void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float* dh, float* dc,
+                         float* workspace, const RnnDesc& desc, int64_t steps, int64_t batch,
+                         const float* dy, const int64_t* lengths, const float* w_ih,
+                         const float* w_hh, const float* w_ch, float clip, const float* reserve,
+                         bool reverse);
 
 // C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad_avx512.cpp): A: [K, M] with row
 // stride lda, B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. AVX-512 only.

@@ -294,27 +294,28 @@ struct BackwardStep {
   const float* w_ch;
   float clip;
   float *dg, *dgh, *dh, *dc, *direct;
+  float* dg_sums;   // [2][G*H] column sums of dg and (GRU) dgh over all steps and rows
   float* dx;        // [T,N,I]
   const float* Wb;  // W_hh packed by 32-column blocks
   const float* Wx;  // W_ih likewise
 };
 
-// The cell's backward for all rows and the units of 32-unit blocks [b0, b1) at time t, on whole
-// registers (vec16_avx512.h; the last vector of a partial block is masked).
-void backward_cells(const BackwardStep& a, int64_t t, int64_t b0, int64_t b1) {
+// The cell's backward for all rows and the units of 32-unit block b at time t, on whole
+// registers (vec16_avx512.h; the last vector of a partial block is masked). Also adds the
+// block's columns of dG (and dG_h) summed over the rows to dg_sums, the bias gradients: dG is
+// still in registers here, and each block is summed in the same order whichever thread has it.
+void backward_cells(const BackwardStep& a, int64_t t, int64_t b) {
   using V = Vec16;
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
-  const int64_t ub0 = b0 * (kBackwardBlock / kLanes);
-  const int64_t ub1 = std::min(b1 * (kBackwardBlock / kLanes), round_up(H, kLanes) / kLanes);
-  for (int64_t n = 0; n < N; ++n) {
-    const bool valid = a.lengths == nullptr || t < a.lengths[n];
-    const int64_t row = t * N + n;
-    for (int64_t ub = ub0; ub < ub1; ++ub) {
-      const int64_t j0 = ub * kLanes;
-      const __mmask16 k = first_lanes(H - j0);
+  const int64_t j1 = std::min(H, (b + 1) * kBackwardBlock);
+  for (int64_t j0 = b * kBackwardBlock; j0 < j1; j0 += kLanes) {
+    const __mmask16 k = first_lanes(H - j0);
+    V sum[4] = {V(0.0f), V(0.0f), V(0.0f), V(0.0f)}, sum_hn(0.0f);
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t row = t * N + n;
       float* dg = a.dg + row * GH + j0;
       float* dgh = a.dgh + row * GH + j0;
-      if (!valid) {
+      if (a.lengths != nullptr && t >= a.lengths[n]) {
         for (int64_t gate = 0; gate < G; ++gate) {
           V(0.0f).store(dg + gate * H, k);
           V(0.0f).store(dgh + gate * H, k);
@@ -337,6 +338,10 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t b0, int64_t b1) {
         dpg.store(dg + 2 * H, k);
         dpo.store(dg + 3 * H, k);
         dc_prev.store(dc, k);
+        sum[0] = sum[0] + dpi;
+        sum[1] = sum[1] + dpf;
+        sum[2] = sum[2] + dpg;
+        sum[3] = sum[3] + dpo;
       } else if (a.mode == CellMode::kGru) {
         V dpr, dpz, dpn, dpn_h, dprev;
         cells::gru_backward(dh, V::load(g, k), V::load(g + H, k), V::load(g + 2 * H, k),
@@ -349,9 +354,26 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t b0, int64_t b1) {
         dpz.store(dgh + H, k);
         dpn_h.store(dgh + 2 * H, k);
         dprev.store(a.direct + n * H + j0, k);
+        sum[0] = sum[0] + dpr;
+        sum[1] = sum[1] + dpz;
+        sum[2] = sum[2] + dpn;
+        sum_hn = sum_hn + dpn_h;  // dG_h's r and z columns are dG's
       } else {
-        cells::rnn_backward(dh, V::load(g, k), a.relu).store(dg, k);
+        const V dp = cells::rnn_backward(dh, V::load(g, k), a.relu);
+        dp.store(dg, k);
+        sum[0] = sum[0] + dp;
       }
+    }
+    for (int64_t gate = 0; gate < G; ++gate) {
+      float* at = a.dg_sums + gate * H + j0;
+      (V::load(at, k) + sum[gate]).store(at, k);
+    }
+    if (a.mode == CellMode::kGru) {
+      float* at = a.dg_sums + GH + j0;
+      for (int64_t gate = 0; gate < 2; ++gate) {
+        (V::load(at + gate * H, k) + sum[gate]).store(at + gate * H, k);
+      }
+      (V::load(at + 2 * H, k) + sum_hn).store(at + 2 * H, k);
     }
   }
 }
@@ -484,11 +506,13 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
   if (final_state != h) std::memcpy(h, final_state, sizeof(float) * N * H);
 }
 
-void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc, float* workspace,
-                         const RnnDesc& d, int64_t steps, int64_t batch, const float* dy,
-                         const int64_t* lengths, const float* w_ih, const float* w_hh,
-                         const float* w_ch, float clip, const float* reserve, bool reverse) {
+void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float* dh, float* dc,
+                         float* workspace, const RnnDesc& d, int64_t steps, int64_t batch,
+                         const float* dy, const int64_t* lengths, const float* w_ih,
+                         const float* w_hh, const float* w_ch, float clip, const float* reserve,
+                         bool reverse) {
   const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H, I = d.input_size;
+  std::fill(dg_sums, dg_sums + 2 * GH, 0.0f);
   const ReserveLayout rl(d, steps, N);
   const BackwardLayout bl(d, steps, N);
   float* Wb = workspace + bl.packed;
@@ -516,6 +540,7 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc,
                  dh,
                  dc,
                  workspace + bl.direct,
+                 dg_sums,
                  dx,
                  Wb,
                  Wx};
@@ -530,14 +555,13 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dh, float* dc,
     // block, dh_prev of step steps - p for those units and right away the cells of the step
     // before it for the same units (which need no other block's dh_prev), and dx of step
     // steps - p by 32-column blocks. One barrier per step.
-    unit_claims.run(tid, nthreads, 0,
-                    [&](int64_t b) { backward_cells(a, step_t(steps - 1), b, b + 1); });
+    unit_claims.run(tid, nthreads, 0, [&](int64_t b) { backward_cells(a, step_t(steps - 1), b); });
     for (int64_t s = steps - 1; s >= 0; --s) {
       const int64_t t = step_t(s), phase = steps - s;
       if (nthreads > 1) barrier.wait();
       unit_claims.run(tid, nthreads, phase, [&](int64_t b) {
         backward_recurrent(a, t, b, b + 1);
-        if (s > 0) backward_cells(a, step_t(s - 1), b, b + 1);
+        if (s > 0) backward_cells(a, step_t(s - 1), b);
       });
       input_claims.run(tid, nthreads, phase, [&](int64_t b) { backward_input(a, t, b, b + 1); });
     }

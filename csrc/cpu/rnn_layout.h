@@ -114,7 +114,7 @@ struct BackwardLayout {
   int64_t packed = 0;    // fused path: W_hh packed by column blocks
   int64_t packed_x = 0;  // fused path: W_ih packed by column blocks
   int64_t direct = 0;    // [N,H] fused path: GRU's direct part of dh
-  int64_t bias_sum = 0;  // [G*H] the bias gradient shared by b_ih and b_hh (not GRU reset_after)
+  int64_t bias_sum = 0;  // [2,G*H] column sums of dg and (GRU) dgh: the bias gradients
   int64_t x_real = 0;    // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
   int64_t total = 0;
 
@@ -140,7 +140,7 @@ struct BackwardLayout {
     take(packed, round_up(S, 2 * kUnitBlock) * GH);
     take(packed_x, round_up(d.input_size, 2 * kUnitBlock) * GH);
     take(direct, N * H);
-    take(bias_sum, GH);
+    take(bias_sum, 2 * GH);
     if (with_lengths) take(x_real, T * N * d.input_size);
     total = at;
   }
