@@ -20,7 +20,10 @@ constexpr int kLanes = 16;
 // out[R][C·16] = A[R, K] · B[K, C·16], B packed row after row; A row-major (A[r·lda + k]) or, with
 // ColMajorA, column-major (A[k·lda + r]: the R values of one k are adjacent). When R·C is small
 // the K loop keeps KU independent partial sums so the FMA latency is hidden. With `accumulate`
-// the tile adds to what `out` holds.
+// the tile adds to what `out` holds. A column-major A takes a new cache line every k, lda floats
+// apart (a row of dG in the weight gradients: kilobytes), which the hardware prefetcher does not
+// follow; the tile fetches the line kColMajorAhead values of k ahead itself.
+constexpr int64_t kColMajorAhead = 16;
 template <int R, int C, bool ColMajorA = false>
 inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K,
                       bool accumulate) {
@@ -36,6 +39,10 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
   int64_t k = 0;
   for (; k + KU <= K; k += KU) {
     for (int u = 0; u < KU; ++u) {
+      if constexpr (ColMajorA) {
+        _mm_prefetch(reinterpret_cast<const char*>(A + (k + u + kColMajorAhead) * lda),
+                     _MM_HINT_T0);
+      }
       const float* b = B + (k + u) * C * kLanes;
       __m512 bv[C];
       for (int c = 0; c < C; ++c) bv[c] = _mm512_loadu_ps(b + c * kLanes);
