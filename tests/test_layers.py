@@ -331,3 +331,33 @@ def test_default_init_is_pytorch_uniform_and_seeded(variant, dtype):
     assert_close(again.params, layer.params, 0, 0, "same seed")
     other = cls(20, hidden, seed=124, **kwargs, **extra)
     assert not np.array_equal(other.params["weight_ih_l0"], layer.params["weight_ih_l0"])
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_training_forward_frees_the_previous_forwards_saved_state_first(mode, monkeypatch):
+    """In a training loop the previous step's saved activations must be released before the next
+    forward allocates its own (else both are alive at once: twice the peak memory)."""
+    import weakref
+
+    from fastrnn import functional as F
+
+    layer = getattr(fastrnn, mode)(8, 16, num_layers=2, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 3, 8)).astype(np.float32)
+    y, _ = layer.forward(x)
+    layer.backward(np.ones_like(y))
+    saved = [weakref.ref(ctx.reserve) for ctx in layer._thread_state()[0]]
+    real_forward = F.forward
+    alive_at_call = []
+
+    def watching_forward(*args, **kwargs):
+        alive_at_call.append(sum(ref() is not None for ref in saved))
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(F, "forward", watching_forward)
+    layer.forward(x)
+    assert alive_at_call == [0, 0]
+    # A forward with bad arguments raises before touching the saved state.
+    y, _ = layer.forward(x)
+    with pytest.raises(ValueError):
+        layer.forward(x[:, :, :4])
+    layer.backward(np.ones_like(y))
