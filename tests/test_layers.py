@@ -356,7 +356,7 @@ def test_training_forward_frees_the_previous_forwards_saved_state_first(mode, mo
     monkeypatch.setattr(F, "forward", watching_forward)
     layer.forward(x)
     assert alive_at_call == [0, 0]
-    # A forward with bad arguments raises before touching the saved state.
+    # A forward whose input is invalid raises before touching the saved state.
     y, _ = layer.forward(x)
     with pytest.raises(ValueError):
         layer.forward(x[:, :, :4])

@@ -207,8 +207,8 @@ class RNNBase(ParameterHolder):
             raise ValueError(f"x: expected {self.input_size} input features, got shape {x.shape}")
         lengths = F.check_lengths(lengths, T, N)
         h0s, c0s = self._split_hx(hx, N)
-        # The arguments are valid: what the previous forward kept for backward is replaced by this
-        # one's, so free it now rather than after this forward has allocated its own (in a
+        # x, hx and lengths are valid: what the previous forward kept for backward is replaced by
+        # this one's, so free it now rather than after this forward has allocated its own (in a
         # training loop both would otherwise be alive at once, doubling the peak memory).
         self._set_thread_state(None)
         lstm = self.mode == "lstm"
