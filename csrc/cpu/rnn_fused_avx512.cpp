@@ -318,7 +318,7 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t b) {
       if (a.lengths != nullptr && t >= a.lengths[n]) {
         for (int64_t gate = 0; gate < G; ++gate) {
           V(0.0f).store(dg + gate * H, k);
-          V(0.0f).store(dgh + gate * H, k);
+          if (dgh != dg) V(0.0f).store(dgh + gate * H, k);
         }
         continue;
       }
@@ -378,41 +378,37 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t b) {
   }
 }
 
-// dh_prev for all rows and the columns of 32-column blocks [cb0, cb1) at time t: dG_h[t] · W_hh.
-void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb0, int64_t cb1) {
+// dh_prev for all rows and the columns of 32-column block cb at time t: dG_h[t] · W_hh.
+void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb) {
   const int64_t N = a.N, H = a.H, GH = a.GH;
   const bool gru = a.mode == CellMode::kGru;
   float* tile = thread_buffer(N * kBackwardBlock);  // [N][32]
-  for (int64_t cb = cb0; cb < cb1; ++cb) {
-    const int64_t j0 = cb * kBackwardBlock;
-    const int64_t w = std::min<int64_t>(kBackwardBlock, H - j0);
-    panel_gemm<2>(tile, a.dgh + t * N * GH, GH, N, a.Wb + cb * GH * kBackwardBlock, GH);
-    for (int64_t n = 0; n < N; ++n) {
-      if (a.lengths != nullptr && t >= a.lengths[n]) continue;
-      float* dh = a.dh + n * H + j0;
-      const float* tl = tile + n * kBackwardBlock;
-      if (gru) {
-        const float* direct = a.direct + n * H + j0;
-        for (int64_t l = 0; l < w; ++l) dh[l] = tl[l] + direct[l];
-      } else {
-        for (int64_t l = 0; l < w; ++l) dh[l] = tl[l];
-      }
+  const int64_t j0 = cb * kBackwardBlock;
+  const int64_t w = std::min<int64_t>(kBackwardBlock, H - j0);
+  panel_gemm<2>(tile, a.dgh + t * N * GH, GH, N, a.Wb + cb * GH * kBackwardBlock, GH);
+  for (int64_t n = 0; n < N; ++n) {
+    if (a.lengths != nullptr && t >= a.lengths[n]) continue;
+    float* dh = a.dh + n * H + j0;
+    const float* tl = tile + n * kBackwardBlock;
+    if (gru) {
+      const float* direct = a.direct + n * H + j0;
+      for (int64_t l = 0; l < w; ++l) dh[l] = tl[l] + direct[l];
+    } else {
+      for (int64_t l = 0; l < w; ++l) dh[l] = tl[l];
     }
   }
 }
 
-// dx[t] for all rows and the columns of 32-column blocks [cb0, cb1): dG[t] · W_ih (padded rows
-// of dG are zero, so theirs are too).
-void backward_input(const BackwardStep& a, int64_t t, int64_t cb0, int64_t cb1) {
+// dx[t] for all rows and the columns of 32-column block cb: dG[t] · W_ih (padded rows of dG are
+// zero, so theirs are too).
+void backward_input(const BackwardStep& a, int64_t t, int64_t cb) {
   const int64_t N = a.N, I = a.I, GH = a.GH;
   float* tile = thread_buffer(N * kBackwardBlock);  // [N][32]
-  for (int64_t cb = cb0; cb < cb1; ++cb) {
-    const int64_t j0 = cb * kBackwardBlock;
-    const int64_t w = std::min<int64_t>(kBackwardBlock, I - j0);
-    panel_gemm<2>(tile, a.dg + t * N * GH, GH, N, a.Wx + cb * GH * kBackwardBlock, GH);
-    for (int64_t n = 0; n < N; ++n) {
-      std::memcpy(a.dx + (t * N + n) * I + j0, tile + n * kBackwardBlock, sizeof(float) * w);
-    }
+  const int64_t j0 = cb * kBackwardBlock;
+  const int64_t w = std::min<int64_t>(kBackwardBlock, I - j0);
+  panel_gemm<2>(tile, a.dg + t * N * GH, GH, N, a.Wx + cb * GH * kBackwardBlock, GH);
+  for (int64_t n = 0; n < N; ++n) {
+    std::memcpy(a.dx + (t * N + n) * I + j0, tile + n * kBackwardBlock, sizeof(float) * w);
   }
 }
 
@@ -560,10 +556,10 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
       const int64_t t = step_t(s), phase = steps - s;
       if (nthreads > 1) barrier.wait();
       unit_claims.run(tid, nthreads, phase, [&](int64_t b) {
-        backward_recurrent(a, t, b, b + 1);
+        backward_recurrent(a, t, b);
         if (s > 0) backward_cells(a, step_t(s - 1), b);
       });
-      input_claims.run(tid, nthreads, phase, [&](int64_t b) { backward_input(a, t, b, b + 1); });
+      input_claims.run(tid, nthreads, phase, [&](int64_t b) { backward_input(a, t, b); });
     }
   });
 }
