@@ -1,7 +1,8 @@
 """Tests of the CPU kernel paths and their threading: the fused AVX-512 float32 time loop, the
 generic path (forced with FASTRNN_ISA in a subprocess) and the one-step cell path agree with the
 float64 reference on shapes that exercise partial unit blocks and partial row tiles; results do
-not depend on the thread count; several Python threads may call the kernels at once."""
+not depend on the thread count (threads splitting the batch or each step's unit blocks); several
+Python threads may call the kernels at once."""
 
 import os
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import fastrnn
 import numpy as np
 import pytest
+from fastrnn import _C
 from fastrnn import functional as F
 from reference import assert_close, make_params, reference_backward, reference_forward
 
@@ -27,7 +29,7 @@ PATH_VARIANTS = {
 T, N, I, H = 9, 27, 33, 70
 
 
-def run_case(name, dtype, reverse, with_lengths, seed=0):
+def run_case(name, dtype, reverse, with_lengths, seed=0, N=N, H=H):
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     rng = np.random.default_rng(seed)
     params = make_params(mode, I, H, peephole=peephole, rng=rng)
@@ -69,17 +71,38 @@ def test_float32_kernels_match_reference_on_ragged_shapes(name, reverse, with_le
         assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn_tanh"])
-def test_results_do_not_depend_on_thread_count(name):
+def loop_split(name, n, h, threads):
+    """How the float32 time loop shares n rows among `threads` threads (rnn_fused.h)."""
+    mode, peephole, _, reset_after = PATH_VARIANTS[name]
+    desc = _C.RnnDesc(mode, I, h, peephole=peephole, reset_after=reset_after)
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(threads)
+        return _C._rnn_cpu_loop_split(desc, n)
+    finally:
+        fastrnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["lstm", "lstm_peephole_clip", "gru", "rnn_tanh"])
+@pytest.mark.parametrize(("n", "split"), [(27, "rows"), (11, "units")])
+def test_results_do_not_depend_on_thread_count(name, n, split):
+    """Two threads split the batch (each runs the whole sequence for its rows) or each step's unit
+    blocks; either way every value must be the one-thread result bit for bit, the bias gradients
+    (summed by groups of rows) included."""
+    h = 150
+    if _C.simd_level() == "avx512":
+        assert loop_split(name, n, h, 2) == split
+        assert loop_split(name, n, h, 1) == "one thread"
     before = fastrnn.get_num_threads()
     try:
         fastrnn.set_num_threads(1)
-        one, _ = run_case(name, np.float32, True, True)
+        one, ref = run_case(name, np.float32, True, True, N=n, H=h)
         fastrnn.set_num_threads(2)
-        two, _ = run_case(name, np.float32, True, True)
+        two, _ = run_case(name, np.float32, True, True, N=n, H=h)
     finally:
         fastrnn.set_num_threads(before)
     for key in one:
+        assert_close(one[key], ref[key], 2e-4, 2e-5, what=key)
         assert_close(two[key], one[key], 0, 0, what=key)
 
 
@@ -90,7 +113,15 @@ def test_results_do_not_depend_on_which_thread_runs_a_block(mode):
     release the GIL) takes turns on the cores, so blocks change hands from call to call; every
     call must still give the one-thread result bit for bit."""
     rng = np.random.default_rng(5)
-    T_, N_, I_, H_ = 12, 24, 40, 150  # 10 unit blocks of 16 (5 of 32) per step
+    T_, N_, I_, H_ = 12, 12, 40, 150  # 10 unit blocks of 16 (5 of 32) per step
+    if _C.simd_level() == "avx512":
+        desc = _C.RnnDesc({"RNN": "rnn_tanh", "LSTM": "lstm", "GRU": "gru"}[mode], I_, H_)
+        before = fastrnn.get_num_threads()
+        fastrnn.set_num_threads(2)
+        try:
+            assert _C._rnn_cpu_loop_split(desc, N_) == "units"
+        finally:
+            fastrnn.set_num_threads(before)
     x = rng.standard_normal((T_, N_, I_)).astype(np.float32)
     dy = rng.standard_normal((T_, N_, H_)).astype(np.float32)
 

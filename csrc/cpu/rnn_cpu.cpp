@@ -202,6 +202,11 @@ int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, b
   return cpu::BackwardLayout(desc, T, N, with_lengths).total;
 }
 
+std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch) {
+  check_problem_size(desc, 1, batch);
+  return cpu::fused_loop_applies(desc) ? cpu::fused_loop_split(desc, batch) : "not fused";
+}
+
 template <class T>
 void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& desc, int64_t steps,
                  int64_t batch, const T* x, const int64_t* lengths, const T* h0, const T* c0,

@@ -12,6 +12,11 @@
 // step before for the same units (it needs no other block's dh_prev, so one barrier per step
 // suffices); and dx[t] = dG[t] · W_ih by blocks of 32 columns the same way (so dG is not read
 // again by a whole-sequence GEMM).
+//
+// Threads share the work in one of two ways (plan_loop): each step's unit blocks, as above, with
+// a barrier per step; or, when all the weights fit in a core's L2, the batch: each thread runs
+// the whole sequence, forward and backward, for its own rows and never waits for the other.
+// Either way each value is computed in the same order as on one thread.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -89,10 +94,35 @@ void pack_backward(float* Wb, const float* w, int64_t GH, int64_t cols) {
   });
 }
 
-// Threads worth using for a step of `flops`: a barrier costs about a microsecond.
-int threads_for(int64_t step_flops, int64_t blocks) {
-  if (step_flops < 400000) return 1;
-  return static_cast<int>(std::min<int64_t>(get_num_threads(), blocks));
+// How a fused loop shares its work: `threads` threads, each with its own rows for the whole
+// sequence (by_rows) or, step by step, with its share of the unit blocks (a barrier per step).
+// Splitting the batch means the threads never wait for each other inside the loop, but each
+// reads all of the weights every step rather than its share of them: that pays while they stay
+// in one core's L2 (measured: 12-30 % faster at H = 64-128; from 1 MB of weights, H = 192-256,
+// level or slower) and each thread has rows enough to fill its register tiles. Below a step of
+// about 400k flops one thread is faster than any split.
+struct LoopPlan {
+  int threads;
+  bool by_rows;
+};
+constexpr int64_t kMinRowsPerThread = 8;
+constexpr int64_t kMaxSplitWeightBytes = int64_t{1} << 20;
+LoopPlan plan_loop(int64_t N, int64_t I, int64_t H, int64_t G, int64_t unit_blocks) {
+  const int64_t weights = G * H * (I + H);
+  const int available = get_num_threads();
+  if (2 * N * weights < 400000 || available < 2) return {1, false};
+  if (N >= available * kMinRowsPerThread &&
+      weights * int64_t{sizeof(float)} <= kMaxSplitWeightBytes) {
+    return {available, true};
+  }
+  return {static_cast<int>(std::min<int64_t>(available, unit_blocks)), false};
+}
+
+// Rows [n0, n1) of thread tid of `threads` when the batch is split: whole groups of kSumRows.
+void rows_of_thread(int64_t N, int tid, int threads, int64_t& n0, int64_t& n1) {
+  const int64_t groups = round_up(N, kSumRows) / kSumRows;
+  n0 = std::min(N, groups * tid / threads * kSumRows);
+  n1 = std::min(N, groups * (tid + 1) / threads * kSumRows);
 }
 
 struct ForwardStep {
@@ -112,14 +142,14 @@ struct ForwardStep {
   const float* Wp;
 };
 
-// The cell on a forward tile: rows [0, R) of unit block ub at time t. The LSTM's tile is
-// [R][4 gates][16 units], input and recurrent parts summed; the block's biases (and peephole
-// weights) are loaded once for all rows; the cell is cells.h on whole registers
+// The cell on a forward tile: rows [n0, n1) of unit block ub at time t (tile row 0 is row n0). The
+// LSTM's tile is [R][4 gates][16 units], input and recurrent parts summed; the block's biases (and
+// peephole weights) are loaded once for all rows; the cell is cells.h on whole registers
 // (vec16_avx512.h), a partial block masking its last lanes. Rows of sequences that have ended
 // pass their state through and write zeros (rnn_layout.h).
 template <bool Training, bool Peephole>
-void lstm_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const float* tile,
-                   const float* h_src, float* h_dst) {
+void lstm_epilogue(const ForwardStep& a, int64_t t, int64_t n0, int64_t n1, int64_t ub,
+                   const float* tile, const float* h_src, float* h_dst) {
   using V = Vec16;
   const int64_t N = a.N, H = a.H, GH = a.GH;
   const int64_t j0 = ub * kLanes;
@@ -131,7 +161,7 @@ void lstm_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const
   const V wci = Peephole ? V::load(wc, k) : V(0.0f), wcf = Peephole ? V::load(wc + H, k) : V(0.0f),
           wco = Peephole ? V::load(wc + 2 * H, k) : V(0.0f);
   const V clip(a.clip);
-  for (int64_t n = 0; n < R; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     const int64_t row = t * N + n;
     float* cc = a.c + n * H + j0;
     float* hd = h_dst + n * H + j0;
@@ -147,7 +177,7 @@ void lstm_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const
       }
       continue;
     }
-    const float* tl = tile + n * 4 * kLanes;
+    const float* tl = tile + (n - n0) * 4 * kLanes;
     const V c_prev = V::load(cc, k);
     V i, f, gg, og, cn, m;
     cells::lstm_forward<Peephole>(
@@ -171,8 +201,8 @@ void lstm_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const
 // The GRU's (reset_after): tile holds the recurrent part of the gates and tile_x the input part,
 // both [R][3][16] (its n gate needs W_in x and W_hn h apart).
 template <bool Training>
-void gru_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const float* tile,
-                  const float* tile_x, const float* h_src, float* h_dst) {
+void gru_epilogue(const ForwardStep& a, int64_t t, int64_t n0, int64_t n1, int64_t ub,
+                  const float* tile, const float* tile_x, const float* h_src, float* h_dst) {
   using V = Vec16;
   const int64_t N = a.N, H = a.H, GH = a.GH;
   const int64_t j0 = ub * kLanes;
@@ -180,7 +210,7 @@ void gru_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const 
   const float* bs = a.bias + j0;
   const V br = V::load(bs, k), bz = V::load(bs + H, k), bn = V::load(bs + 2 * H, k),
           bhn = V::load(a.b_hh + 2 * H + j0, k);
-  for (int64_t n = 0; n < R; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     const int64_t row = t * N + n;
     const float* hs = h_src + n * H + j0;
     float* hd = h_dst + n * H + j0;
@@ -194,8 +224,8 @@ void gru_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const 
       }
       continue;
     }
-    const float* tl = tile + n * 3 * kLanes;
-    const float* tx = tile_x + n * 3 * kLanes;
+    const float* tl = tile + (n - n0) * 3 * kLanes;
+    const float* tx = tile_x + (n - n0) * 3 * kLanes;
     const V hn = V::load(tl + 2 * kLanes, k) + bhn;
     V r, z, nn, h;
     cells::gru_forward(V::load(tx, k) + V::load(tl, k) + br,
@@ -216,14 +246,14 @@ void gru_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const 
 // The vanilla RNN's: a block is 32 units, the two vectors of a row computed together (their
 // dependency chains overlap; pairing the gated cells' rows was measured slower in training).
 template <bool Training>
-void rnn_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const float* tile,
-                  const float* h_src, float* h_dst) {
+void rnn_epilogue(const ForwardStep& a, int64_t t, int64_t n0, int64_t n1, int64_t ub,
+                  const float* tile, const float* h_src, float* h_dst) {
   using V = Vec16;
   const int64_t N = a.N, H = a.H;
   const int64_t j0 = ub * 2 * kLanes;
   const __mmask16 k0 = first_lanes(H - j0), k1 = first_lanes(H - j0 - kLanes);
   const V b0 = V::load(a.bias + j0, k0), b1 = V::load(a.bias + j0 + kLanes, k1);
-  for (int64_t n = 0; n < R; ++n) {
+  for (int64_t n = n0; n < n1; ++n) {
     const int64_t row = t * N + n;
     float* hd = h_dst + n * H + j0;
     float* yr = a.y + row * H + j0;
@@ -242,7 +272,7 @@ void rnn_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const 
       }
       continue;
     }
-    const float* tl = tile + n * 2 * kLanes;
+    const float* tl = tile + (n - n0) * 2 * kLanes;
     const V h0 = cells::rnn_forward(V::load(tl, k0) + b0, a.relu);
     const V h1 = cells::rnn_forward(V::load(tl + kLanes, k1) + b1, a.relu);
     if (Training) {
@@ -256,31 +286,32 @@ void rnn_epilogue(const ForwardStep& a, int64_t t, int64_t R, int64_t ub, const 
   }
 }
 
-// Step t of unit block ub: the tile's products, then the cell on it (C vectors per row: 4 for
-// the LSTM, 3 for the GRU, 2 for the vanilla RNN's 32 units).
+// Step t of unit block ub for rows [n0, n1): the tile's products, then the cell on it (C vectors
+// per row: 4 for the LSTM, 3 for the GRU, 2 for the vanilla RNN's 32 units).
 template <int C>
-void forward_block(const ForwardStep& a, int64_t t, int64_t ub, const float* h_src, float* h_dst) {
-  const int64_t S = a.H, I = a.I, N = a.N;
+void forward_block(const ForwardStep& a, int64_t t, int64_t ub, int64_t n0, int64_t n1,
+                   const float* h_src, float* h_dst) {
+  const int64_t S = a.H, I = a.I, N = a.N, R = n1 - n0;
   constexpr bool kGru = C == 3;
-  float* tile = thread_buffer(2 * N * C * kLanes);  // [N][G][unit block], GRU: two of them
-  float* tile_x = kGru ? tile + N * C * kLanes : tile;
+  float* tile = thread_buffer(2 * R * C * kLanes);  // [R][G][unit block], GRU: two of them
+  float* tile_x = kGru ? tile + R * C * kLanes : tile;
   const float* panel = a.Wp + ub * (I + S) * C * kLanes;
-  panel_gemm<C>(tile_x, a.x + t * N * I, I, N, panel, I);
-  panel_gemm<C>(tile, h_src, S, N, panel + I * C * kLanes, S, !kGru);
+  panel_gemm<C>(tile_x, a.x + (t * N + n0) * I, I, R, panel, I);
+  panel_gemm<C>(tile, h_src + n0 * S, S, R, panel + I * C * kLanes, S, !kGru);
   if constexpr (C == 4) {
     if (a.training) {
-      a.peephole ? lstm_epilogue<true, true>(a, t, N, ub, tile, h_src, h_dst)
-                 : lstm_epilogue<true, false>(a, t, N, ub, tile, h_src, h_dst);
+      a.peephole ? lstm_epilogue<true, true>(a, t, n0, n1, ub, tile, h_src, h_dst)
+                 : lstm_epilogue<true, false>(a, t, n0, n1, ub, tile, h_src, h_dst);
     } else {
-      a.peephole ? lstm_epilogue<false, true>(a, t, N, ub, tile, h_src, h_dst)
-                 : lstm_epilogue<false, false>(a, t, N, ub, tile, h_src, h_dst);
+      a.peephole ? lstm_epilogue<false, true>(a, t, n0, n1, ub, tile, h_src, h_dst)
+                 : lstm_epilogue<false, false>(a, t, n0, n1, ub, tile, h_src, h_dst);
     }
   } else if constexpr (kGru) {
-    a.training ? gru_epilogue<true>(a, t, N, ub, tile, tile_x, h_src, h_dst)
-               : gru_epilogue<false>(a, t, N, ub, tile, tile_x, h_src, h_dst);
+    a.training ? gru_epilogue<true>(a, t, n0, n1, ub, tile, tile_x, h_src, h_dst)
+               : gru_epilogue<false>(a, t, n0, n1, ub, tile, tile_x, h_src, h_dst);
   } else {
-    a.training ? rnn_epilogue<true>(a, t, N, ub, tile, h_src, h_dst)
-               : rnn_epilogue<false>(a, t, N, ub, tile, h_src, h_dst);
+    a.training ? rnn_epilogue<true>(a, t, n0, n1, ub, tile, h_src, h_dst)
+               : rnn_epilogue<false>(a, t, n0, n1, ub, tile, h_src, h_dst);
   }
 }
 
@@ -294,24 +325,40 @@ struct BackwardStep {
   const float* w_ch;
   float clip;
   float *dg, *dgh, *dh, *dc, *direct;
-  float* dg_sums;   // [2][G*H] column sums of dg and (GRU) dgh over all steps and rows
-  float* dx;        // [T,N,I]
-  const float* Wb;  // W_hh packed by 32-column blocks
-  const float* Wx;  // W_ih likewise
+  float* group_sums;  // [N/kSumRows][2][G*H] column sums of dg and (GRU) dgh by row group
+  float* dx;          // [T,N,I]
+  const float* Wb;    // W_hh packed by 32-column blocks
+  const float* Wx;    // W_ih likewise
 };
 
-// The cell's backward for all rows and the units of 32-unit block b at time t, on whole
+// The cell's backward for rows [n0, n1) and the units of 32-unit block b at time t, on whole
 // registers (vec16_avx512.h; the last vector of a partial block is masked). Also adds the
-// block's columns of dG (and dG_h) summed over the rows to dg_sums, the bias gradients: dG is
-// still in registers here, and each block is summed in the same order whichever thread has it.
-void backward_cells(const BackwardStep& a, int64_t t, int64_t b) {
+// block's columns of dG (and dG_h), summed over each group of kSumRows rows, to that group's
+// sums (the bias gradients, once the groups are added up): dG is still in registers here, and
+// a group is summed in the same order whichever thread has it, by rows or by blocks.
+void backward_cells(const BackwardStep& a, int64_t t, int64_t b, int64_t n0, int64_t n1) {
   using V = Vec16;
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
   const int64_t j1 = std::min(H, (b + 1) * kBackwardBlock);
   for (int64_t j0 = b * kBackwardBlock; j0 < j1; j0 += kLanes) {
     const __mmask16 k = first_lanes(H - j0);
     V sum[4] = {V(0.0f), V(0.0f), V(0.0f), V(0.0f)}, sum_hn(0.0f);
-    for (int64_t n = 0; n < N; ++n) {
+    auto add_group_sums = [&](int64_t group) {
+      float* at = a.group_sums + group * 2 * GH + j0;
+      for (int64_t gate = 0; gate < G; ++gate) {
+        (V::load(at + gate * H, k) + sum[gate]).store(at + gate * H, k);
+      }
+      if (a.mode == CellMode::kGru) {  // dG_h's r and z columns are dG's
+        at += GH;
+        for (int64_t gate = 0; gate < 2; ++gate) {
+          (V::load(at + gate * H, k) + sum[gate]).store(at + gate * H, k);
+        }
+        (V::load(at + 2 * H, k) + sum_hn).store(at + 2 * H, k);
+      }
+      for (V& s : sum) s = V(0.0f);
+      sum_hn = V(0.0f);
+    };
+    for (int64_t n = n0; n < n1; ++n) {
       const int64_t row = t * N + n;
       float* dg = a.dg + row * GH + j0;
       float* dgh = a.dgh + row * GH + j0;
@@ -320,76 +367,66 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t b) {
           V(0.0f).store(dg + gate * H, k);
           if (dgh != dg) V(0.0f).store(dgh + gate * H, k);
         }
-        continue;
-      }
-      const float* g = a.gates + row * GH + j0;
-      const V dh = V::load(a.dh + n * H + j0, k) + V::load(a.dy + row * H + j0, k);
-      if (a.mode == CellMode::kLstm) {
-        float* dc = a.dc + n * H + j0;
-        const float* wc = a.w_ch + j0;
-        V dpi, dpf, dpg, dpo, dc_prev;
-        cells::lstm_backward(dh, V::load(dc, k), V::load(g, k), V::load(g + H, k),
-                             V::load(g + 2 * H, k), V::load(g + 3 * H, k),
-                             V::load(a.c + row * H + j0, k), V::load(a.c_prev + row * H + j0, k),
-                             V::load(wc, k), V::load(wc + H, k), V::load(wc + 2 * H, k), V(a.clip),
-                             dpi, dpf, dpg, dpo, dc_prev);
-        dpi.store(dg, k);
-        dpf.store(dg + H, k);
-        dpg.store(dg + 2 * H, k);
-        dpo.store(dg + 3 * H, k);
-        dc_prev.store(dc, k);
-        sum[0] = sum[0] + dpi;
-        sum[1] = sum[1] + dpf;
-        sum[2] = sum[2] + dpg;
-        sum[3] = sum[3] + dpo;
-      } else if (a.mode == CellMode::kGru) {
-        V dpr, dpz, dpn, dpn_h, dprev;
-        cells::gru_backward(dh, V::load(g, k), V::load(g + H, k), V::load(g + 2 * H, k),
-                            V::load(a.hn + row * H + j0, k), V::load(a.h_prev + row * H + j0, k),
-                            dpr, dpz, dpn, dpn_h, dprev);
-        dpr.store(dg, k);
-        dpz.store(dg + H, k);
-        dpn.store(dg + 2 * H, k);
-        dpr.store(dgh, k);
-        dpz.store(dgh + H, k);
-        dpn_h.store(dgh + 2 * H, k);
-        dprev.store(a.direct + n * H + j0, k);
-        sum[0] = sum[0] + dpr;
-        sum[1] = sum[1] + dpz;
-        sum[2] = sum[2] + dpn;
-        sum_hn = sum_hn + dpn_h;  // dG_h's r and z columns are dG's
       } else {
-        const V dp = cells::rnn_backward(dh, V::load(g, k), a.relu);
-        dp.store(dg, k);
-        sum[0] = sum[0] + dp;
+        const float* g = a.gates + row * GH + j0;
+        const V dh = V::load(a.dh + n * H + j0, k) + V::load(a.dy + row * H + j0, k);
+        if (a.mode == CellMode::kLstm) {
+          float* dc = a.dc + n * H + j0;
+          const float* wc = a.w_ch + j0;
+          V dpi, dpf, dpg, dpo, dc_prev;
+          cells::lstm_backward(dh, V::load(dc, k), V::load(g, k), V::load(g + H, k),
+                               V::load(g + 2 * H, k), V::load(g + 3 * H, k),
+                               V::load(a.c + row * H + j0, k), V::load(a.c_prev + row * H + j0, k),
+                               V::load(wc, k), V::load(wc + H, k), V::load(wc + 2 * H, k),
+                               V(a.clip), dpi, dpf, dpg, dpo, dc_prev);
+          dpi.store(dg, k);
+          dpf.store(dg + H, k);
+          dpg.store(dg + 2 * H, k);
+          dpo.store(dg + 3 * H, k);
+          dc_prev.store(dc, k);
+          sum[0] = sum[0] + dpi;
+          sum[1] = sum[1] + dpf;
+          sum[2] = sum[2] + dpg;
+          sum[3] = sum[3] + dpo;
+        } else if (a.mode == CellMode::kGru) {
+          V dpr, dpz, dpn, dpn_h, dprev;
+          cells::gru_backward(dh, V::load(g, k), V::load(g + H, k), V::load(g + 2 * H, k),
+                              V::load(a.hn + row * H + j0, k), V::load(a.h_prev + row * H + j0, k),
+                              dpr, dpz, dpn, dpn_h, dprev);
+          dpr.store(dg, k);
+          dpz.store(dg + H, k);
+          dpn.store(dg + 2 * H, k);
+          dpr.store(dgh, k);
+          dpz.store(dgh + H, k);
+          dpn_h.store(dgh + 2 * H, k);
+          dprev.store(a.direct + n * H + j0, k);
+          sum[0] = sum[0] + dpr;
+          sum[1] = sum[1] + dpz;
+          sum[2] = sum[2] + dpn;
+          sum_hn = sum_hn + dpn_h;
+        } else {
+          const V dp = cells::rnn_backward(dh, V::load(g, k), a.relu);
+          dp.store(dg, k);
+          sum[0] = sum[0] + dp;
+        }
       }
-    }
-    for (int64_t gate = 0; gate < G; ++gate) {
-      float* at = a.dg_sums + gate * H + j0;
-      (V::load(at, k) + sum[gate]).store(at, k);
-    }
-    if (a.mode == CellMode::kGru) {
-      float* at = a.dg_sums + GH + j0;
-      for (int64_t gate = 0; gate < 2; ++gate) {
-        (V::load(at + gate * H, k) + sum[gate]).store(at + gate * H, k);
-      }
-      (V::load(at + 2 * H, k) + sum_hn).store(at + 2 * H, k);
+      if ((n + 1) % kSumRows == 0 || n + 1 == n1) add_group_sums(n / kSumRows);
     }
   }
 }
 
-// dh_prev for all rows and the columns of 32-column block cb at time t: dG_h[t] · W_hh.
-void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb) {
+// dh_prev for rows [n0, n1) and the columns of 32-column block cb at time t: dG_h[t] · W_hh.
+void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb, int64_t n0, int64_t n1) {
   const int64_t N = a.N, H = a.H, GH = a.GH;
   const bool gru = a.mode == CellMode::kGru;
-  float* tile = thread_buffer(N * kBackwardBlock);  // [N][32]
+  float* tile = thread_buffer((n1 - n0) * kBackwardBlock);  // [rows][32]
   const int64_t j0 = cb * kBackwardBlock;
   const int64_t w = std::min<int64_t>(kBackwardBlock, H - j0);
-  panel_gemm<2>(tile, a.dgh + t * N * GH, GH, N, a.Wb + cb * GH * kBackwardBlock, GH);
-  for (int64_t n = 0; n < N; ++n) {
+  panel_gemm<2>(tile, a.dgh + (t * N + n0) * GH, GH, n1 - n0, a.Wb + cb * GH * kBackwardBlock, GH);
+  for (int64_t n = n0; n < n1; ++n) {
     if (a.lengths != nullptr && t >= a.lengths[n]) continue;
     float* dh = a.dh + n * H + j0;
-    const float* tl = tile + n * kBackwardBlock;
+    const float* tl = tile + (n - n0) * kBackwardBlock;
     if (gru) {
       const float* direct = a.direct + n * H + j0;
       for (int64_t l = 0; l < w; ++l) dh[l] = tl[l] + direct[l];
@@ -399,20 +436,27 @@ void backward_recurrent(const BackwardStep& a, int64_t t, int64_t cb) {
   }
 }
 
-// dx[t] for all rows and the columns of 32-column block cb: dG[t] · W_ih (padded rows of dG are
-// zero, so theirs are too).
-void backward_input(const BackwardStep& a, int64_t t, int64_t cb) {
+// dx[t] for rows [n0, n1) and the columns of 32-column block cb: dG[t] · W_ih (padded rows of dG
+// are zero, so theirs are too).
+void backward_input(const BackwardStep& a, int64_t t, int64_t cb, int64_t n0, int64_t n1) {
   const int64_t N = a.N, I = a.I, GH = a.GH;
-  float* tile = thread_buffer(N * kBackwardBlock);  // [N][32]
+  float* tile = thread_buffer((n1 - n0) * kBackwardBlock);  // [rows][32]
   const int64_t j0 = cb * kBackwardBlock;
   const int64_t w = std::min<int64_t>(kBackwardBlock, I - j0);
-  panel_gemm<2>(tile, a.dg + t * N * GH, GH, N, a.Wx + cb * GH * kBackwardBlock, GH);
-  for (int64_t n = 0; n < N; ++n) {
-    std::memcpy(a.dx + (t * N + n) * I + j0, tile + n * kBackwardBlock, sizeof(float) * w);
+  panel_gemm<2>(tile, a.dg + (t * N + n0) * GH, GH, n1 - n0, a.Wx + cb * GH * kBackwardBlock, GH);
+  for (int64_t n = n0; n < n1; ++n) {
+    std::memcpy(a.dx + (t * N + n) * I + j0, tile + (n - n0) * kBackwardBlock, sizeof(float) * w);
   }
 }
 
 }  // namespace
+
+const char* fused_loop_split(const RnnDesc& d, int64_t batch) {
+  const int64_t G = d.gates(), H = d.hidden_size;
+  const LoopPlan plan =
+      plan_loop(batch, d.input_size, H, G, round_up(H, unit_block(G)) / unit_block(G));
+  return plan.threads == 1 ? "one thread" : plan.by_rows ? "rows" : "units";
+}
 
 bool fused_loop_applies(const RnnDesc& d) {
   if (detected_isa() != Isa::kAvx512) return false;
@@ -470,11 +514,15 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
   }
 
   const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
-  const int threads = threads_for(2 * N * GH * (I + H), blocks);
+  const LoopPlan plan = plan_loop(N, I, H, G, blocks);
+  const int threads = plan.threads;
   SpinBarrier barrier(threads);
   BlockClaims claims(blocks);
   float* final_state = nullptr;
   parallel_region(threads, [&](int tid, int nthreads) {
+    const bool own_rows = plan.by_rows && nthreads > 1;
+    int64_t n0 = 0, n1 = N;
+    if (own_rows) rows_of_thread(N, tid, nthreads, n0, n1);
     for (int64_t s = 0; s < steps; ++s) {
       const int64_t t = step_t(s);
       const float* src;
@@ -486,17 +534,22 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
         src = s % 2 == 0 ? ping : pong;
         dst = s % 2 == 0 ? pong : ping;
       }
-      claims.run(tid, nthreads, s, [&](int64_t ub) {
+      auto block = [&](int64_t ub) {
         if (G == 4) {
-          forward_block<4>(a, t, ub, src, dst);
+          forward_block<4>(a, t, ub, n0, n1, src, dst);
         } else if (G == 3) {
-          forward_block<3>(a, t, ub, src, dst);
+          forward_block<3>(a, t, ub, n0, n1, src, dst);
         } else {
-          forward_block<2>(a, t, ub, src, dst);  // one gate × 32 units
+          forward_block<2>(a, t, ub, n0, n1, src, dst);  // one gate × 32 units
         }
-      });
+      };
+      if (own_rows) {
+        for (int64_t ub = 0; ub < blocks; ++ub) block(ub);
+      } else {
+        claims.run(tid, nthreads, s, block);
+      }
       if (tid == 0 && s + 1 == steps) final_state = dst;
-      if (nthreads > 1) barrier.wait();
+      if (nthreads > 1 && !own_rows) barrier.wait();
     }
   });
   if (final_state != h) std::memcpy(h, final_state, sizeof(float) * N * H);
@@ -508,9 +561,10 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                          const float* w_hh, const float* w_ch, float clip, const float* reserve,
                          bool reverse) {
   const int64_t N = batch, H = d.hidden_size, G = d.gates(), GH = G * H, I = d.input_size;
-  std::fill(dg_sums, dg_sums + 2 * GH, 0.0f);
   const ReserveLayout rl(d, steps, N);
   const BackwardLayout bl(d, steps, N);
+  float* group_sums = workspace + bl.group_sums;
+  std::fill(group_sums, group_sums + round_up(N, kSumRows) / kSumRows * 2 * GH, 0.0f);
   float* Wb = workspace + bl.packed;
   float* Wx = workspace + bl.packed_x;
   pack_backward(Wb, w_hh, GH, H);
@@ -536,32 +590,52 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                  dh,
                  dc,
                  workspace + bl.direct,
-                 dg_sums,
+                 group_sums,
                  dx,
                  Wb,
                  Wx};
   const int64_t blocks = round_up(H, kBackwardBlock) / kBackwardBlock;
   const int64_t input_blocks = round_up(I, kBackwardBlock) / kBackwardBlock;
-  const int threads = threads_for(2 * N * GH * (H + I), blocks);
+  const LoopPlan plan = plan_loop(N, I, H, G, blocks);
+  const int threads = plan.threads;
   SpinBarrier barrier(threads);
   BlockClaims unit_claims(blocks), input_claims(input_blocks);
   auto step_t = [&](int64_t s) { return reverse ? steps - 1 - s : s; };
   parallel_region(threads, [&](int tid, int nthreads) {
+    const bool own_rows = plan.by_rows && nthreads > 1;
+    int64_t n0 = 0, n1 = N;
+    if (own_rows) rows_of_thread(N, tid, nthreads, n0, n1);
+    auto each_block = [&](BlockClaims& claims, int64_t count, int64_t phase, auto&& fn) {
+      if (own_rows) {
+        for (int64_t b = 0; b < count; ++b) fn(b);
+      } else {
+        claims.run(tid, nthreads, phase, fn);
+      }
+    };
     // Phase p = 0 differentiates the cells of the last step; phase p then computes, per 32-unit
     // block, dh_prev of step steps - p for those units and right away the cells of the step
     // before it for the same units (which need no other block's dh_prev), and dx of step
-    // steps - p by 32-column blocks. One barrier per step.
-    unit_claims.run(tid, nthreads, 0, [&](int64_t b) { backward_cells(a, step_t(steps - 1), b); });
+    // steps - p by 32-column blocks. One barrier per step (none when each thread has its rows).
+    each_block(unit_claims, blocks, 0,
+               [&](int64_t b) { backward_cells(a, step_t(steps - 1), b, n0, n1); });
     for (int64_t s = steps - 1; s >= 0; --s) {
       const int64_t t = step_t(s), phase = steps - s;
-      if (nthreads > 1) barrier.wait();
-      unit_claims.run(tid, nthreads, phase, [&](int64_t b) {
-        backward_recurrent(a, t, b);
-        if (s > 0) backward_cells(a, step_t(s - 1), b);
+      if (nthreads > 1 && !own_rows) barrier.wait();
+      each_block(unit_claims, blocks, phase, [&](int64_t b) {
+        backward_recurrent(a, t, b, n0, n1);
+        if (s > 0) backward_cells(a, step_t(s - 1), b, n0, n1);
       });
-      input_claims.run(tid, nthreads, phase, [&](int64_t b) { backward_input(a, t, b); });
+      each_block(input_claims, input_blocks, phase,
+                 [&](int64_t b) { backward_input(a, t, b, n0, n1); });
     }
   });
+  // The bias gradients: the groups' sums, added in order.
+  const int64_t groups = round_up(N, kSumRows) / kSumRows;
+  std::fill(dg_sums, dg_sums + 2 * GH, 0.0f);
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* from = a.group_sums + g * 2 * GH;
+    for (int64_t j = 0; j < 2 * GH; ++j) dg_sums[j] += from[j];
+  }
 }
 
 }  // namespace cpu

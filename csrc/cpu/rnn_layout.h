@@ -16,6 +16,10 @@ constexpr int64_t kUnitBlock =
 
 inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// Rows per group of the fused backward's bias-gradient sums: each group is summed on its own and
+// the groups are added in order, so the sums do not depend on how rows are split among threads.
+constexpr int64_t kSumRows = 8;
+
 // Offsets (in elements) of the arrays kept in the training reserve.
 //
 // The vanilla RNN keeps no h_prev: its activations are its states, so the state entering step t
@@ -101,21 +105,22 @@ struct ForwardLayout {
 
 // Scratch of the backward pass.
 struct BackwardLayout {
-  int64_t dg = 0;        // [T,N,G*H] pre-activation gradients (input side)
-  int64_t dgh = 0;       // [T,N,G*H] GRU reset_after: recurrent side
-  int64_t dh_all = 0;    // [T,N,P] LSTM projection: gradient of each step's h
-  int64_t dh = 0;        // [N,S] carried
-  int64_t dc = 0;        // [N,H] carried
-  int64_t dprev = 0;     // [N,S]
-  int64_t dm = 0;        // [N,H]
-  int64_t drh = 0;       // [N,H]
-  int64_t zeros = 0;     // [max(G*H, 3H)]
-  int64_t valid = 0;     // [N] bytes
-  int64_t packed = 0;    // fused path: W_hh packed by column blocks
-  int64_t packed_x = 0;  // fused path: W_ih packed by column blocks
-  int64_t direct = 0;    // [N,H] fused path: GRU's direct part of dh
-  int64_t bias_sum = 0;  // [2,G*H] column sums of dg and (GRU) dgh: the bias gradients
-  int64_t x_real = 0;    // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
+  int64_t dg = 0;          // [T,N,G*H] pre-activation gradients (input side)
+  int64_t dgh = 0;         // [T,N,G*H] GRU reset_after: recurrent side
+  int64_t dh_all = 0;      // [T,N,P] LSTM projection: gradient of each step's h
+  int64_t dh = 0;          // [N,S] carried
+  int64_t dc = 0;          // [N,H] carried
+  int64_t dprev = 0;       // [N,S]
+  int64_t dm = 0;          // [N,H]
+  int64_t drh = 0;         // [N,H]
+  int64_t zeros = 0;       // [max(G*H, 3H)]
+  int64_t valid = 0;       // [N] bytes
+  int64_t packed = 0;      // fused path: W_hh packed by column blocks
+  int64_t packed_x = 0;    // fused path: W_ih packed by column blocks
+  int64_t direct = 0;      // [N,H] fused path: GRU's direct part of dh
+  int64_t bias_sum = 0;    // [2,G*H] column sums of dg and (GRU) dgh: the bias gradients
+  int64_t group_sums = 0;  // [N/kSumRows][2,G*H] fused path: the same by group of rows
+  int64_t x_real = 0;      // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
   int64_t total = 0;
 
   // with_lengths: the call masks padded steps, so x_real is needed (it comes last, so the other
@@ -141,6 +146,7 @@ struct BackwardLayout {
     take(packed_x, round_up(d.input_size, 2 * kUnitBlock) * GH);
     take(direct, N * H);
     take(bias_sum, 2 * GH);
+    take(group_sums, round_up(N, kSumRows) / kSumRows * 2 * GH);
     if (with_lengths) take(x_real, T * N * d.input_size);
     total = at;
   }

@@ -89,16 +89,21 @@ inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, co
 
 // out[rows][C·16] = A[rows, K] · B[K, C·16] (B packed row after row), blocked over K so that a
 // 16 KB block of B and the rows' 16 KB block of A stay in L1 while every row tile uses them: B is
-// read from L2 once per call. With `accumulate` the product is added to what `out` holds.
+// read from L2 once per call. With `accumulate` the product is added to what `out` holds. The
+// rows are cut into tiles of nearly equal size, so from 4 rows on no tile is small enough to need
+// split partial sums: each row's result is then the same in whatever rows it is computed with
+// (the time loops rely on it to give the same bits however they split a batch among threads).
 template <int C>
 void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
                 bool accumulate = false) {
   constexpr int RM = max_rows<C>();
   constexpr int64_t KC = 4096 / (C * kLanes);
+  const int64_t tiles = (rows + RM - 1) / RM;
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = std::min<int64_t>(KC, K - k0);
-    for (int64_t r0 = 0; r0 < rows; r0 += RM) {
-      const int R = static_cast<int>(std::min<int64_t>(RM, rows - r0));
+    for (int64_t i = 0; i < tiles; ++i) {
+      const int64_t r0 = rows * i / tiles;
+      const int R = static_cast<int>(rows * (i + 1) / tiles - r0);
       tile_gemm_rows<C>(R, out + r0 * C * kLanes, A + r0 * lda + k0, lda, B + k0 * C * kLanes, kc,
                         accumulate || k0 > 0);
     }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "fastrnn/common.h"
 
@@ -83,6 +84,11 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
                   const RnnDesc& desc, int64_t steps, int64_t batch, const T* dy, const T* dh_n,
                   const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
                   const T* reserve, bool reverse);
+
+// How the CPU time loop of a float32 layer shares `batch` rows among the threads set: "rows"
+// (each thread runs the whole sequence for its own rows), "units" (each step's unit blocks, a
+// barrier per step), "one thread", or "not fused" (the generic loop). For tests and benchmarks.
+std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch);
 
 // One inference step of a cell, the step cells' path: threads split the hidden units and each
 // multiplies only its share of the weight rows, read in place (no packing), so at small N a step

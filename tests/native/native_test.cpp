@@ -67,17 +67,17 @@ struct Case {
 };
 
 Case make_case(CellMode mode, bool peephole, double clip, bool reset_after, int64_t proj,
-               bool reverse, bool with_lengths, uint32_t seed) {
+               bool reverse, bool with_lengths, uint32_t seed, int64_t N = 7, int64_t H = 19) {
   Case c;
   c.d.mode = mode;
   c.d.input_size = 5;
-  c.d.hidden_size = 19;  // not a multiple of the 16-unit block
+  c.d.hidden_size = H;  // 19: not a multiple of the 16-unit block
   c.d.proj_size = proj;
   c.d.peephole = peephole;
   c.d.cell_clip = clip;
   c.d.reset_after = reset_after;
   c.T = 6;
-  c.N = 7;
+  c.N = N;
   c.reverse = reverse;
   c.with_lengths = with_lengths;
   std::mt19937 rng(seed);
@@ -87,7 +87,7 @@ Case make_case(CellMode mode, bool peephole, double clip, bool reset_after, int6
     for (double& e : v) e = u(rng);
     return v;
   };
-  const int64_t H = c.d.hidden_size, S = c.d.state_size(), GH = c.d.gates() * H, I = 5;
+  const int64_t S = c.d.state_size(), GH = c.d.gates() * H, I = 5;
   c.x = draw(c.T * c.N * I);
   c.w_ih = draw(GH * I);
   c.w_hh = draw(GH * S);
@@ -101,7 +101,8 @@ Case make_case(CellMode mode, bool peephole, double clip, bool reset_after, int6
   c.dh_n = draw(c.N * S);
   c.dc_n = draw(c.N * H);
   if (with_lengths) {
-    c.lengths = {3, c.T, 1, 5, c.T, 2, 4};
+    const int64_t pattern[] = {3, c.T, 1, 5, c.T, 2, 4};
+    for (int64_t n = 0; n < c.N; ++n) c.lengths.push_back(pattern[n % 7]);
     // Padded positions hold NaN: they must not reach any result.
     for (int64_t t = 0; t < c.T; ++t)
       for (int64_t n = 0; n < c.N; ++n)
@@ -357,6 +358,34 @@ void check_layer(CellMode mode, bool peephole, double clip, bool reset_after, in
   }
 }
 
+// Two threads in the float32 time loop, splitting the batch (N = 20) or each step's unit blocks
+// (N = 12): the one-thread result bit for bit, close to the reference, in bounds.
+void check_thread_splits(CellMode mode, const std::string& name) {
+  for (int64_t N : {int64_t{20}, int64_t{12}}) {
+    for (int rev = 0; rev < 2; ++rev) {
+      Case c = make_case(mode, false, 0.0, true, 0, rev, true, 17, N, 160);
+      // Weights within ±0.06, near a layer's own ±1/sqrt(H) = ±0.08: at ±0.6 a 160-unit vanilla
+      // RNN is chaotic, and float32 rounding grows past any tolerance within a few steps.
+      for (auto* w : {&c.w_ih, &c.w_hh}) {
+        for (double& v : *w) v *= 0.1;
+      }
+      const std::string what = name + " N=" + std::to_string(N) + (rev ? " reverse" : "");
+      fastrnn::set_num_threads(2);
+      const std::string split = fastrnn::rnn_cpu_loop_split(c.d, N);
+      expect(split == "not fused" || split == (N == 20 ? "rows" : "units"),
+             what + ": unexpected split " + split);
+      const Result<float> two = run_core<float>(c, true);
+      fastrnn::set_num_threads(1);
+      const Result<float> one = run_core<float>(c, true);
+      expect(close(one.out, reference_forward(c), 1e-4, 1e-5), what + ": float32 vs reference");
+      expect(one.out == two.out && one.dx == two.dx && one.dw_ih == two.dw_ih &&
+                 one.dw_hh == two.dw_hh && one.dh0 == two.dh0 && one.db_ih == two.db_ih &&
+                 one.db_hh == two.db_hh,
+             what + ": one and two threads differ");
+    }
+  }
+}
+
 // The step path: one inference step equals a one-step forward.
 template <class T>
 std::vector<double> run_step(const Case& c) {  // h' then, for LSTM, c'
@@ -565,6 +594,9 @@ int main(int argc, char** argv) {
   check_layer(CellMode::kLstm, false, 0.0, true, 7, "lstm projection");
   check_layer(CellMode::kGru, false, 0.0, true, 0, "gru");
   check_layer(CellMode::kGru, false, 0.0, false, 0, "gru reset_before");
+  check_thread_splits(CellMode::kRnnTanh, "rnn_tanh");
+  check_thread_splits(CellMode::kLstm, "lstm");
+  check_thread_splits(CellMode::kGru, "gru");
   for (int64_t rows : {int64_t{7}, int64_t{3}, int64_t{1}}) {  // N <= 4: the fused float32 step
     check_step(CellMode::kRnnTanh, false, true, "rnn_tanh step", rows);
     check_step(CellMode::kLstm, true, true, "lstm step", rows);
