@@ -44,32 +44,72 @@ using tile::thread_buffer;
 constexpr int64_t kBackwardBlock = 32;
 constexpr int64_t unit_block(int64_t gates) { return gates == 1 ? 32 : 16; }
 
+// Transposes 16 rows of 16 floats in registers: afterwards r[c] holds what was column c.
+void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {  // pairs of rows interleaved: a0 b0 a1 b1 | a4 b4 a5 b5 | ...
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  auto lo = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  auto hi = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  for (int i = 0; i < 4; ++i) {  // r[4i + j]: rows 4i..4i+3 of columns j, j+4, j+8, j+12
+    r[4 * i] = lo(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = hi(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = lo(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = hi(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {  // 128-bit quarters gathered across the row groups
+    t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    t[j + 4] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+    t[j + 8] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    t[j + 12] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
+    r[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
+    r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xDD);
+  }
+}
+
 // Wp[ub][k][g][l] = W_ih[g·H + ub·width + l][k] for k < I, then W_hh[g·H + ub·width + l][k - I]
-// for k < I + S; units past H are zero.
+// for k < I + S; units past H are zero. By 16 units × 16 values of k: 16 weight rows loaded,
+// transposed in registers, stored as 16 panel rows.
 void pack_forward(float* Wp, const float* w_ih, const float* w_hh, int64_t G, int64_t H, int64_t I,
                   int64_t S, int64_t width) {
   const int64_t blocks = round_up(H, width) / width;
   const int64_t K = I + S;
-  // 64 values of k at a time: the 16 KB of the panel they fill stays in L1 while every weight row
-  // of the block writes its column of it.
-  constexpr int64_t kChunk = 64;
+  // Values k0..k0+15 of the row of unit j, gate g: from W_ih below I, from W_hh from I on.
+  auto row_chunk = [&](int64_t g, int64_t j, int64_t k0) {
+    __m512 v = _mm512_setzero_ps();
+    if (j >= H) return v;
+    if (k0 < I) v = _mm512_maskz_loadu_ps(first_lanes(I - k0), w_ih + (g * H + j) * I + k0);
+    if (k0 + kLanes > I) {
+      const int64_t from = std::max(k0, I);
+      const __mmask16 lanes = first_lanes(K - k0) & ~first_lanes(from - k0);
+      const float* rec = w_hh + (g * H + j) * S + (from - I);
+      v = from == k0 ? _mm512_maskz_loadu_ps(lanes, rec)
+                     : _mm512_mask_expandloadu_ps(v, lanes, rec);
+    }
+    return v;
+  };
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t ub = b0; ub < b1; ++ub) {
       float* panel = Wp + ub * K * G * width;
-      for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
-        const int64_t k1 = std::min(K, k0 + kChunk);
+      for (int64_t k0 = 0; k0 < K; k0 += kLanes) {
+        const int64_t rows = std::min<int64_t>(kLanes, K - k0);
         for (int64_t g = 0; g < G; ++g) {
-          for (int64_t l = 0; l < width; ++l) {
-            const int64_t j = ub * width + l;
-            float* column = panel + g * width + l;  // column[k * G * width]
-            if (j >= H) {
-              for (int64_t k = k0; k < k1; ++k) column[k * G * width] = 0.0f;
-              continue;
-            }
-            const float* in_row = w_ih + (g * H + j) * I;
-            const float* rec_row = w_hh + (g * H + j) * S;
-            for (int64_t k = k0; k < std::min(k1, I); ++k) column[k * G * width] = in_row[k];
-            for (int64_t k = std::max(k0, I); k < k1; ++k) column[k * G * width] = rec_row[k - I];
+          for (int64_t l0 = 0; l0 < width; l0 += kLanes) {
+            __m512 r[16];
+            for (int l = 0; l < 16; ++l) r[l] = row_chunk(g, ub * width + l0 + l, k0);
+            transpose16(r);
+            float* at = panel + k0 * G * width + g * width + l0;
+            for (int64_t k = 0; k < rows; ++k) _mm512_storeu_ps(at + k * G * width, r[k]);
           }
         }
       }
@@ -84,11 +124,13 @@ void pack_backward(float* Wb, const float* w, int64_t GH, int64_t cols) {
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t cb = b0; cb < b1; ++cb) {
       float* panel = Wb + cb * GH * kBackwardBlock;
+      const int64_t c0 = cb * kBackwardBlock;
+      const __mmask16 first = first_lanes(cols - c0), second = first_lanes(cols - c0 - kLanes);
       for (int64_t k = 0; k < GH; ++k) {
-        for (int64_t l = 0; l < kBackwardBlock; ++l) {
-          const int64_t col = cb * kBackwardBlock + l;
-          panel[k * kBackwardBlock + l] = col < cols ? w[k * cols + col] : 0.0f;
-        }
+        const float* row = w + k * cols + c0;
+        _mm512_storeu_ps(panel + k * kBackwardBlock, _mm512_maskz_loadu_ps(first, row));
+        _mm512_storeu_ps(panel + k * kBackwardBlock + kLanes,
+                         _mm512_maskz_loadu_ps(second, row + kLanes));
       }
     }
   });
