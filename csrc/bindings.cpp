@@ -146,7 +146,7 @@ fastrnn::RnnWeights<T> checked_weights(const RnnDesc& d, const Weights& w) {
 template <class Real, bool Emulated = false>
 py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::object& lengths_obj,
                        const py::object& h0_obj, const py::object& c0_obj, const Weights& wo,
-                       bool reverse, bool training) {
+                       bool reverse, bool training, const py::object& reserve_out) {
   if (x_obj.ndim() != 3) {
     throw py::value_error("x: expected 3 dimensions [T, N, I], got shape " +
                           shape_str(shape_of(x_obj)));
@@ -169,7 +169,11 @@ py::tuple forward_impl(const RnnDesc& d, const py::array& x_obj, const py::objec
   py::object c_n = empty_if<Real>(lstm, {N, d.hidden_size}, &c_n_ptr);
   py::object reserve = py::none();
   Real* reserve_ptr = nullptr;
-  if (training) {
+  if (training && !reserve_out.is_none()) {
+    reserve_ptr =
+        mutable_checked<Real>(reserve_out, "reserve_out", {fastrnn::rnn_reserve_size(d, T, N)});
+    reserve = reserve_out;
+  } else if (training) {
     auto r = empty<Real>({fastrnn::rnn_reserve_size(d, T, N)});
     reserve_ptr = r.mutable_data();
     reserve = r;
@@ -308,19 +312,23 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
       [](const RnnDesc& d, const py::array& x, const py::object& lengths, const py::object& h0,
          const py::object& c0, const py::object& w_ih, const py::object& w_hh,
          const py::object& b_ih, const py::object& b_hh, const py::object& w_hr,
-         const py::object& w_ch, bool reverse, bool training) {
+         const py::object& w_ch, bool reverse, bool training, const py::object& reserve_out) {
         const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
-        return is_float64(x, "x")
-                   ? forward_impl<double, Emulated>(d, x, lengths, h0, c0, w, reverse, training)
-                   : forward_impl<float, Emulated>(d, x, lengths, h0, c0, w, reverse, training);
+        return is_float64(x, "x") ? forward_impl<double, Emulated>(d, x, lengths, h0, c0, w,
+                                                                   reverse, training, reserve_out)
+                                  : forward_impl<float, Emulated>(d, x, lengths, h0, c0, w, reverse,
+                                                                  training, reserve_out);
       },
       (std::string("Runs one layer in one direction over a sequence. Returns (y, h_n, c_n, "
-                   "reserve).") +
+                   "reserve). In training the reserve is written into reserve_out when given "
+                   "(an array of rnn_reserve_size elements no context still needs), else into a "
+                   "new array.") +
        what)
           .c_str(),
       py::arg("desc"), py::arg("x"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
       py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
-      py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"));
+      py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reverse"), py::arg("training"),
+      py::arg("reserve_out") = py::none());
 
   m.def(
       backward_name,

@@ -335,8 +335,9 @@ def test_default_init_is_pytorch_uniform_and_seeded(variant, dtype):
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 def test_training_forward_frees_the_previous_forwards_saved_state_first(mode, monkeypatch):
-    """In a training loop the previous step's saved activations must be released before the next
-    forward allocates its own (else both are alive at once: twice the peak memory)."""
+    """In a training loop the previous step's saved activations must be released (or written
+    over) before the next forward allocates its own (else both are alive at once: twice the peak
+    memory). Reserves nothing else holds are reused: the next forward writes into them."""
     import weakref
 
     from fastrnn import functional as F
@@ -354,10 +355,60 @@ def test_training_forward_frees_the_previous_forwards_saved_state_first(mode, mo
         return real_forward(*args, **kwargs)
 
     monkeypatch.setattr(F, "forward", watching_forward)
-    layer.forward(x)
+    layer.forward(x[:4])  # fewer steps: reserves of another size, the old ones are freed first
     assert alive_at_call == [0, 0]
+    saved = [weakref.ref(ctx.reserve) for ctx in layer._thread_state()[0]]
+    layer.forward(x[:4])  # the same size: written into the old ones
+    assert [ctx.reserve for ctx in layer._thread_state()[0]] == [ref() for ref in saved]
     # A forward whose input is invalid raises before touching the saved state.
     y, _ = layer.forward(x)
     with pytest.raises(ValueError):
         layer.forward(x[:, :, :4])
     layer.backward(np.ones_like(y))
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_reused_reserves_give_the_results_of_new_ones(mode):
+    """A training loop writes each forward's reserve over the previous one's when nothing else
+    holds it. The results must be those of a forward into new arrays, and a reserve something
+    still refers to (a context kept by the caller, a view) must not be written over."""
+    from fastrnn import functional as F
+
+    rng = np.random.default_rng(4)
+    xs = [rng.standard_normal((6, 4, 8)).astype(np.float32) for _ in range(3)]
+    lengths = np.array([6, 2, 5, 1])
+
+    def train(layer, keep):
+        out, kept = [], []
+        for x in xs:
+            y, _ = layer.forward(x, lengths=lengths)
+            if keep:
+                kept.append(layer._thread_state())  # holds the contexts: no reuse
+            dx, _ = layer.backward(np.cos(y))
+            out += [y, dx]
+        return out + [layer.grads[k].copy() for k in sorted(layer.grads)], kept
+
+    reused, _ = train(
+        getattr(fastrnn, mode)(8, 16, num_layers=2, bidirectional=True, seed=2), False
+    )
+    fresh, kept = train(
+        getattr(fastrnn, mode)(8, 16, num_layers=2, bidirectional=True, seed=2), True
+    )
+    for a, b in zip(reused, fresh, strict=True):
+        np.testing.assert_array_equal(a, b)
+    reserves = [id(ctx.reserve) for state in kept for ctx in state[0]]
+    assert len(set(reserves)) == len(reserves)  # every forward had new ones
+
+    layer = getattr(fastrnn, mode)(8, 16, seed=2)
+    layer.forward(xs[0])
+    view = layer._thread_state()[0][0].reserve[:10]
+    before = view.copy()
+    layer.forward(xs[1])
+    np.testing.assert_array_equal(view, before)
+
+    # functional.forward checks a reserve_out it is given
+    params = {k[: -len("_l0")]: v for k, v in layer.params.items()}
+    with pytest.raises(ValueError, match="reserve_out: expected shape"):
+        F.forward(layer.mode, xs[0], params, reserve_out=np.zeros(3, np.float32))
+    with pytest.raises(TypeError, match="reserve_out: expected dtype float32"):
+        F.forward(layer.mode, xs[0], params, reserve_out=np.zeros(3, np.float64))

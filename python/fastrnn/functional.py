@@ -101,6 +101,7 @@ def forward(
     reverse: bool = False,
     reset_after: bool = True,
     cell_clip: float | None = None,
+    reserve_out=None,
 ):
     """Runs one layer in one direction over a whole sequence.
 
@@ -113,6 +114,9 @@ def forward(
     reverse: run time backwards, from each sequence's last real step.
     reset_after: GRU variant (True: PyTorch/cuDNN; False: Cho et al. 2014).
     cell_clip: LSTM cell clip κ > 0, or None.
+    reserve_out: None, or in training a 1-D array of x's dtype to hold what backward needs, in
+        place of a new one: the `reserve` of an earlier call's ctx that no backward will use
+        again (a training loop reuses it so that a large reserve is not faulted in every step).
 
     Returns (y [T,N,S], state, ctx): state is h_n [N,S], or (h_n [N,S], c_n [N,H]) for LSTM;
     ctx is the backward context (None when training=False).
@@ -188,7 +192,7 @@ def forward(
     )
     weights = tuple(p.get(k) for k in PARAM_KEYS)
     y, h_n, c_n, reserve = _C.rnn_forward(
-        desc, x, lengths, h0, c0, *weights, bool(reverse), bool(training)
+        desc, x, lengths, h0, c0, *weights, bool(reverse), bool(training), reserve_out
     )
     state = (h_n, c_n) if lstm else h_n
     ctx = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import sys
 
 import numpy as np
 
@@ -209,7 +210,9 @@ class RNNBase(ParameterHolder):
         h0s, c0s = self._split_hx(hx, N)
         # x, hx and lengths are valid: what the previous forward kept for backward is replaced by
         # this one's, so free it now rather than after this forward has allocated its own (in a
-        # training loop both would otherwise be alive at once, doubling the peak memory).
+        # training loop both would otherwise be alive at once, doubling the peak memory). Its
+        # reserves, when nothing else holds them, are written over by this forward's.
+        spare = self._spare_reserves(T, N) if training else []
         self._set_thread_state(None)
         lstm = self.mode == "lstm"
         D = self.num_directions
@@ -232,6 +235,7 @@ class RNNBase(ParameterHolder):
                     reverse=d == 1,
                     reset_after=self.reset_after,
                     cell_clip=self.cell_clip or None,
+                    reserve_out=_unshared(spare, i),
                 )
                 outs.append(y)
                 ctxs.append(ctx)
@@ -260,6 +264,14 @@ class RNNBase(ParameterHolder):
         return y, state
 
     __call__ = forward
+
+    def _spare_reserves(self, T: int, N: int) -> list:
+        """The reserves of this thread's previous training forward when it ran T steps of N
+        sequences (so each is the size this one's needs), one per layer and direction."""
+        cache = self._thread_state()
+        if cache is None or cache[2:4] != (T, N):
+            return []
+        return [ctx.reserve for ctx in cache[0]]
 
     def backward(self, dy, dh_n=None):
         """Backward of the last training forward; accumulates into self.grads.
@@ -326,6 +338,16 @@ class RNNBase(ParameterHolder):
         extra += ", bidirectional=True" if self.bidirectional else ""
         extra += f", proj_size={self.proj_size}" if self.proj_size else ""
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+
+
+def _unshared(spare: list, i: int):
+    """Takes spare[i] out of the list; returns it if nothing else refers to it (no context or view
+    still sees it, so it may be written over), else None."""
+    if i >= len(spare):
+        return None
+    array, spare[i] = spare[i], None
+    # The references: `array` here and getrefcount's own argument.
+    return array if sys.getrefcount(array) == 2 else None
 
 
 class RNN(RNNBase):
