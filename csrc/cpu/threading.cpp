@@ -37,13 +37,13 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_.store(true);
-      generation_.fetch_add(1, std::memory_order_release);
+      job_.fetch_add(kSequenceStep, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
     stop_.store(false);
-    const uint64_t start = generation_.load();  // jobs after this one are the workers'
+    const uint64_t start = job_.load();  // jobs after this one are the workers'
     for (int k = 1; k < threads; ++k) workers_.emplace_back([this, k, start] { work(k, start); });
   }
 
@@ -54,15 +54,16 @@ class Pool {
     chunks = std::min<int64_t>(chunks, size());
     fn_ = &fn;
     total_ = total;
-    chunks_ = chunks;
     pending_.store(chunks - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      const uint64_t sequence =
+          (job_.load(std::memory_order_relaxed) & ~kChunksMask) + kSequenceStep;
+      job_.store(sequence | static_cast<uint64_t>(chunks), std::memory_order_release);
       // Spinning workers see the new generation by themselves; only sleepers need a wake-up.
       if (sleepers_ > 0) wake_.notify_all();
     }
-    run_chunk(0);
+    run_chunk(0, chunks);
     for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
       if (spins < kSpin) {
         cpu_relax();
@@ -77,28 +78,31 @@ class Pool {
   }
 
  private:
-  void run_chunk(int64_t k) {
-    const int64_t begin = total_ * k / chunks_;
-    const int64_t end = total_ * (k + 1) / chunks_;
+  void run_chunk(int64_t k, int64_t chunks) {
+    const int64_t begin = total_ * k / chunks;
+    const int64_t end = total_ * (k + 1) / chunks;
     if (begin < end) (*fn_)(begin, end);
   }
 
   void work(int k, uint64_t seen) {
     for (;;) {
-      for (int spins = 0; spins < kSpin && generation_.load(std::memory_order_acquire) == seen;
-           ++spins) {
+      for (int spins = 0; spins < kSpin && job_.load(std::memory_order_acquire) == seen; ++spins) {
         cpu_relax();
       }
-      if (generation_.load(std::memory_order_acquire) == seen) {
+      if (job_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
         ++sleepers_;
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        wake_.wait(lock, [&] { return job_.load(std::memory_order_acquire) != seen; });
         --sleepers_;
       }
-      seen = generation_.load(std::memory_order_acquire);
+      seen = job_.load(std::memory_order_acquire);
       if (stop_.load()) return;
-      if (k >= chunks_) continue;
-      run_chunk(k);
+      // A worker without a chunk neither touches the job nor is waited for: by the time it gets
+      // here the caller may have posted the next job, so it takes the chunk count from the word
+      // it read, never from a field the next job may be rewriting.
+      const int64_t chunks = static_cast<int64_t>(seen & kChunksMask);
+      if (k >= chunks) continue;
+      run_chunk(k, chunks);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();
@@ -110,11 +114,16 @@ class Pool {
   std::mutex mutex_;      // guards the sleeps on wake_ and done_
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
-  // The job: written by the caller before generation_ is bumped, read by workers after.
+  // The job: written by the caller before job_ is published, read by the workers that have a
+  // chunk of it (the caller waits for all of them, so these stay put while they read them).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-  int64_t total_ = 0, chunks_ = 0;
+  int64_t total_ = 0;
   std::atomic<int64_t> pending_{0};
-  std::atomic<uint64_t> generation_{0};
+  // The job's word: a sequence number (bumped for each job and each resize) above its chunk
+  // count, published together so a worker never pairs one job's number with another's count.
+  static constexpr uint64_t kChunksMask = (uint64_t{1} << 20) - 1;  // chunks <= threads
+  static constexpr uint64_t kSequenceStep = kChunksMask + 1;
+  std::atomic<uint64_t> job_{0};
   std::atomic<bool> stop_{false};
   int sleepers_ = 0;  // workers waiting on wake_ (guarded by mutex_)
 };

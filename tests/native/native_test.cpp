@@ -9,6 +9,7 @@
 // up as a NaN in a checked result.
 //
 // Exit status 0 when every check passes; each failure prints one line.
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/threading.h"
 #include "fastrnn/common.h"
 #include "fastrnn/linear.h"
 #include "fastrnn/rnn.h"
@@ -360,6 +362,27 @@ void check_layer(CellMode mode, bool peephole, double clip, bool reset_after, in
 
 // Two threads in the float32 time loop, splitting the batch (N = 20) or each step's unit blocks
 // (N = 12): the one-thread result bit for bit, close to the reference, in bounds.
+// The worker pool, more threads than cores, jobs of 2, 4 and 3 chunks back to back: a worker
+// left without a chunk of one job must not take a chunk of the next, so every chunk of every job
+// runs exactly once (and under a sanitizer, nothing touches a finished job's function).
+void check_pool() {
+  fastrnn::set_num_threads(4);
+  constexpr int kJobs = 20000;
+  const int64_t sizes[] = {2, 4, 3};
+  std::vector<std::atomic<int>> runs(kJobs * 4);
+  for (int job = 0; job < kJobs; ++job) {
+    fastrnn::cpu::parallel_for(sizes[job % 3], 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) runs[job * 4 + i].fetch_add(1);
+    });
+  }
+  fastrnn::set_num_threads(1);
+  int wrong = 0;
+  for (int job = 0; job < kJobs; ++job) {
+    for (int64_t i = 0; i < 4; ++i) wrong += runs[job * 4 + i].load() != (i < sizes[job % 3]);
+  }
+  expect(wrong == 0, "pool: " + std::to_string(wrong) + " chunks not run exactly once");
+}
+
 void check_thread_splits(CellMode mode, const std::string& name) {
   for (int64_t N : {int64_t{20}, int64_t{12}}) {
     for (int rev = 0; rev < 2; ++rev) {
@@ -594,6 +617,7 @@ int main(int argc, char** argv) {
   check_layer(CellMode::kLstm, false, 0.0, true, 7, "lstm projection");
   check_layer(CellMode::kGru, false, 0.0, true, 0, "gru");
   check_layer(CellMode::kGru, false, 0.0, false, 0, "gru reset_before");
+  check_pool();
   check_thread_splits(CellMode::kRnnTanh, "rnn_tanh");
   check_thread_splits(CellMode::kLstm, "lstm");
   check_thread_splits(CellMode::kGru, "gru");
