@@ -346,8 +346,22 @@ def _unshared(spare: list, i: int):
     if i >= len(spare):
         return None
     array, spare[i] = spare[i], None
-    # The references: `array` here and getrefcount's own argument.
-    return array if sys.getrefcount(array) == 2 else None
+    if _SOLE_REFERENCE_COUNT is None:
+        return None
+    return array if sys.getrefcount(array) == _SOLE_REFERENCE_COUNT else None
+
+
+def _sole_reference_count():
+    """What sys.getrefcount says of an array that only a local name refers to, read off such an
+    array in the same shape of code as _unshared (CPython counts the call's own argument up to
+    3.13 and may not from 3.14); None where there is no getrefcount (PyPy): never reuse there."""
+    if not hasattr(sys, "getrefcount"):
+        return None
+    array = np.empty(0)
+    return sys.getrefcount(array)
+
+
+_SOLE_REFERENCE_COUNT = _sole_reference_count()
 
 
 class RNN(RNNBase):
