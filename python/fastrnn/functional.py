@@ -64,6 +64,14 @@ def _check_shape(a: np.ndarray, name: str, expected: tuple) -> None:
         raise ValueError(f"{name}: expected shape {expected}, got {a.shape}")
 
 
+def _check_no_overlap(reserve_out, inputs: dict) -> None:
+    """A reserve_out the forward writes must not share memory with anything it reads."""
+    for name, a in inputs.items():
+        if a is not None and np.may_share_memory(reserve_out, a):
+            label = name if name in ("x", "hx", "hx[1]") else f"params['{name}']"
+            raise ValueError(f"reserve_out: must not share memory with {label}")
+
+
 def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
     """Validates `lengths` ([N] integers in 1..T) and returns it as a contiguous int64 array."""
     if lengths is None:
@@ -191,6 +199,8 @@ def forward(
         cell_clip=clip,
     )
     weights = tuple(p.get(k) for k in PARAM_KEYS)
+    if training and reserve_out is not None:
+        _check_no_overlap(reserve_out, {"x": x, "hx": h0, "hx[1]": c0, **p})
     y, h_n, c_n, reserve = _C.rnn_forward(
         desc, x, lengths, h0, c0, *weights, bool(reverse), bool(training), reserve_out
     )
