@@ -359,7 +359,8 @@ def test_training_forward_frees_the_previous_forwards_saved_state_first(mode, mo
     assert alive_at_call == [0, 0]
     saved = [weakref.ref(ctx.reserve) for ctx in layer._thread_state()[0]]
     layer.forward(x[:4])  # the same size: written into the old ones
-    assert [ctx.reserve for ctx in layer._thread_state()[0]] == [ref() for ref in saved]
+    reserves = [ctx.reserve for ctx in layer._thread_state()[0]]
+    assert all(r is ref() for r, ref in zip(reserves, saved, strict=True))
     # A forward whose input is invalid raises before touching the saved state.
     y, _ = layer.forward(x)
     with pytest.raises(ValueError):
@@ -412,3 +413,17 @@ def test_reused_reserves_give_the_results_of_new_ones(mode):
         F.forward(layer.mode, xs[0], params, reserve_out=np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="reserve_out: expected dtype float32"):
         F.forward(layer.mode, xs[0], params, reserve_out=np.zeros(3, np.float64))
+    # ... and that it shares no memory with what the forward reads (here one element of each)
+    size = F.forward(layer.mode, xs[0], params)[2].reserve.size
+
+    def overlapping(a):  # (a copy of a, a reserve_out whose first element is the copy's last)
+        buf = np.zeros(a.size + size - 1, np.float32)
+        buf[: a.size] = a.ravel()
+        return buf[: a.size].reshape(a.shape), buf[a.size - 1 :]
+
+    x, reserve_out = overlapping(xs[0])
+    with pytest.raises(ValueError, match="reserve_out: must not share memory with x"):
+        F.forward(layer.mode, x, params, reserve_out=reserve_out)
+    w_hh, reserve_out = overlapping(params["weight_hh"])
+    with pytest.raises(ValueError, match=r"share memory with params\['weight_hh'\]"):
+        F.forward(layer.mode, xs[0], dict(params, weight_hh=w_hh), reserve_out=reserve_out)

@@ -263,6 +263,7 @@ void gru_epilogue(const ForwardStep& a, int64_t t, int64_t n0, int64_t n1, int64
       if (Training) {  // never read; zeroed so the reserve is fully defined
         float* g = a.gates + row * GH + j0;
         for (int64_t gate = 0; gate < 3; ++gate) V(0.0f).store(g + gate * H, k);
+        V(0.0f).store(a.hn_save + row * H + j0, k);
       }
       continue;
     }
@@ -367,7 +368,7 @@ struct BackwardStep {
   const float* w_ch;
   float clip;
   float *dg, *dgh, *dh, *dc, *direct;
-  float* group_sums;  // [N/kSumRows][2][G*H] column sums of dg and (GRU) dgh by row group
+  float* group_sums;  // [ceil(N/kSumRows)][2][G*H] column sums of dg and (GRU) dgh by row group
   float* dx;          // [T,N,I]
   const float* Wb;    // W_hh packed by 32-column blocks
   const float* Wx;    // W_ih likewise

@@ -119,7 +119,7 @@ struct BackwardLayout {
   int64_t packed_x = 0;    // fused path: W_ih packed by column blocks
   int64_t direct = 0;      // [N,H] fused path: GRU's direct part of dh
   int64_t bias_sum = 0;    // [2,G*H] column sums of dg and (GRU) dgh: the bias gradients
-  int64_t group_sums = 0;  // [N/kSumRows][2,G*H] fused path: the same by group of rows
+  int64_t group_sums = 0;  // [ceil(N/kSumRows)][2,G*H] fused path: the same by group of rows
   int64_t x_real = 0;      // [T,N,I] with lengths: x with its padded rows zeroed, for dW_ih
   int64_t total = 0;
 
