@@ -1,9 +1,12 @@
 // rnn_weight_grad_avx512.cpp — the weight-gradient GEMM of the layer backward on AVX-512 (see
 // rnn_fused.h): C[M, Nc] += Aᵀ·B with A: [K, M] and B: [K, Nc] row-major, K = T·N large and M, Nc
-// the weight's sides. Each thread owns a range of C's rows; for each 64-column block of C it
-// keeps the rows' partial sums in a scratch tile while it walks K in blocks: a block of B is
-// packed (zero-padded past Nc) into 16 KB that stay in L1, and the register tiles read A
-// column-wise (the tile's rows are adjacent in one row of A). The tile is added to C at the end.
+// the weight's sides. Each thread owns a range of C's rows and takes them a chunk at a time,
+// keeping the chunk's partial sums (all of C's columns) in a scratch buffer while it walks K in
+// blocks. For each block of K it packs the chunk's part of A (so each register tile reads its rows
+// from a few adjacent cache lines) and, one 64-column block at a time, the part of B (zero-padded
+// past Nc; it stays in L1 while every row tile of the chunk uses it). The sums are added to C at
+// the end. Every element is summed in the same order (k ascending, by the same blocks, in a
+// tile of the same shape) whatever the thread count.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -20,8 +23,25 @@ namespace {
 
 constexpr int kVectors = 4;  // C's columns per block: 4 vectors of 16
 constexpr int64_t kWidth = kVectors * tile::kLanes;
-constexpr int64_t kBlockK = 64;                    // rows of B per packed block (16 KB)
+constexpr int64_t kBlockK = 128;                   // values of k per block (B's part: 32 KB)
 constexpr int kRows = tile::max_rows<kVectors>();  // rows of C per register tile
+constexpr int64_t kChunkRows = 64 * kRows;         // rows of C per chunk (A's part: 192 KB)
+
+// Packs rows [0, kc) of the `rows` columns of A starting at A into out[kc][rows].
+void pack_a(float* out, const float* A, int64_t lda, int64_t kc, int64_t rows) {
+  for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * rows, A + k * lda, sizeof(float) * rows);
+}
+
+// Packs rows [0, kc) of B's columns [j0, j0 + width) into out[kc][64], zero past width.
+void pack_b(float* out, const float* B, int64_t ldb, int64_t kc, int64_t width) {
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* src = B + k * ldb;
+    float* dst = out + k * kWidth;
+    for (int64_t v = 0; v < kWidth; v += tile::kLanes) {
+      _mm512_storeu_ps(dst + v, _mm512_maskz_loadu_ps(first_lanes(width - v), src + v));
+    }
+  }
+}
 
 }  // namespace
 
@@ -31,40 +51,45 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
   // Threads take whole tiles of kRows rows, counted from row 0, so every row is summed by the same
   // tile shape (and in the same order) whatever the thread count or a busy pool's fallback.
   const int64_t tiles = (M + kRows - 1) / kRows;
+  const int64_t column_blocks = (Nc + kWidth - 1) / kWidth;
   const int64_t grain =
       std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(2 * kRows * Nc * K, 1));
   parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) {
-    const int64_t m0 = t0 * kRows, m1 = std::min(M, t1 * kRows);
-    const int64_t rows = m1 - m0;
-    float* scratch = tile::thread_buffer(rows * kWidth + kBlockK * kWidth);
-    float* sums = scratch;                    // [rows][64] partial sums of C's rows
-    float* packed = scratch + rows * kWidth;  // [64 k][64 columns] block of B
-    for (int64_t j0 = 0; j0 < Nc; j0 += kWidth) {
-      const int64_t width = std::min(kWidth, Nc - j0);
-      std::fill(sums, sums + rows * kWidth, 0.0f);
+    const int64_t m_end = std::min(M, t1 * kRows);
+    const int64_t chunk_cap = std::min(kChunkRows, m_end - t0 * kRows);
+    float* scratch = tile::thread_buffer(chunk_cap * (column_blocks + kBlockK) * kWidth);
+    float* sums = scratch;  // [column block][chunk row][64] partial sums of the chunk's rows
+    float* a_part = sums + chunk_cap * column_blocks * kWidth;  // [kc][chunk rows]
+    float* b_part = a_part + kBlockK * chunk_cap;               // [kc][64]
+    for (int64_t m0 = t0 * kRows; m0 < m_end; m0 += kChunkRows) {
+      const int64_t rows = std::min(kChunkRows, m_end - m0);
+      std::fill(sums, sums + rows * column_blocks * kWidth, 0.0f);
       for (int64_t k0 = 0; k0 < K; k0 += kBlockK) {
         const int64_t kc = std::min(kBlockK, K - k0);
-        for (int64_t k = 0; k < kc; ++k) {
-          const float* src = B + (k0 + k) * ldb + j0;
-          float* dst = packed + k * kWidth;
-          for (int64_t v = 0; v < kWidth; v += tile::kLanes) {
-            _mm512_storeu_ps(dst + v, _mm512_maskz_loadu_ps(first_lanes(width - v), src + v));
+        pack_a(a_part, A + k0 * lda + m0, lda, kc, rows);
+        for (int64_t jb = 0; jb < column_blocks; ++jb) {
+          const int64_t j0 = jb * kWidth;
+          pack_b(b_part, B + k0 * ldb + j0, ldb, kc, std::min(kWidth, Nc - j0));
+          float* out = sums + jb * rows * kWidth;
+          for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
+            const int R = static_cast<int>(std::min<int64_t>(kRows, rows - r0));
+            tile::tile_gemm_rows<kVectors, true>(R, out + r0 * kWidth, a_part + r0, rows, b_part,
+                                                 kc, true);
           }
-        }
-        for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
-          const int R = static_cast<int>(std::min<int64_t>(kRows, rows - r0));
-          tile::tile_gemm_rows<kVectors, true>(R, sums + r0 * kWidth, A + k0 * lda + m0 + r0, lda,
-                                               packed, kc, true);
         }
       }
       for (int64_t r = 0; r < rows; ++r) {
-        float* c = C + (m0 + r) * ldc + j0;
-        const float* s = sums + r * kWidth;
-        for (int64_t v = 0; v < width; v += tile::kLanes) {
-          const __mmask16 lanes = first_lanes(width - v);
-          _mm512_mask_storeu_ps(
-              c + v, lanes,
-              _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, c + v), _mm512_loadu_ps(s + v)));
+        for (int64_t jb = 0; jb < column_blocks; ++jb) {
+          const int64_t j0 = jb * kWidth;
+          const int64_t width = std::min(kWidth, Nc - j0);
+          float* c = C + (m0 + r) * ldc + j0;
+          const float* s = sums + (jb * rows + r) * kWidth;
+          for (int64_t v = 0; v < width; v += tile::kLanes) {
+            const __mmask16 lanes = first_lanes(width - v);
+            _mm512_mask_storeu_ps(
+                c + v, lanes,
+                _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, c + v), _mm512_loadu_ps(s + v)));
+          }
         }
       }
     }
