@@ -1,5 +1,6 @@
-// threading.cpp — a small persistent pool: workers sleep on a condition variable, each job is cut
-// into one contiguous chunk per thread, and the calling thread runs chunk 0 itself.
+// threading.cpp — a small persistent pool: workers spin briefly, then sleep on a condition
+// variable; each job is cut into one contiguous chunk per thread, and the calling thread runs
+// chunk 0 itself. A worker woken on its caller's CPU moves off it (see Pool::work).
 #include "cpu/threading.h"
 
 #include <algorithm>
@@ -8,6 +9,10 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "cpu/blas.h"
 #include "fastrnn/common.h"
@@ -23,6 +28,33 @@ constexpr int kSpin = 3000;
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
+#endif
+}
+
+// The CPU the calling thread runs on, or -1 where that is not known.
+inline int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+// Moves the calling thread off `cpu` once, if the process may run elsewhere: it narrows the
+// thread's allowed CPUs to exclude `cpu` (the OS migrates it at once), then restores them (which
+// leaves it where it now is). See Pool::work.
+void leave_cpu(int cpu) {
+#if defined(__linux__)
+  cpu_set_t allowed;
+  if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  cpu_set_t others = allowed;
+  CPU_CLR(cpu, &others);
+  if (CPU_COUNT(&others) == 0) return;
+  if (sched_setaffinity(0, sizeof others, &others) == 0) {
+    sched_setaffinity(0, sizeof allowed, &allowed);
+  }
+#else
+  (void)cpu;
 #endif
 }
 
@@ -54,6 +86,7 @@ class Pool {
     chunks = std::min<int64_t>(chunks, size());
     fn_ = &fn;
     total_ = total;
+    caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     pending_.store(chunks - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -64,13 +97,14 @@ class Pool {
       if (sleepers_ > 0) wake_.notify_all();
     }
     run_chunk(0, chunks);
+    // The caller waits for the workers without ever sleeping (after the spin it only yields): a
+    // thread woken from a sleep is sometimes placed on the CPU of the thread that woke it, and a
+    // caller placed on a worker's CPU would share it with that worker's spin for the next jobs.
     for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
       if (spins < kSpin) {
         cpu_relax();
       } else {
-        std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
-        break;
+        std::this_thread::yield();
       }
     }
     fn_ = nullptr;
@@ -89,7 +123,9 @@ class Pool {
       for (int spins = 0; spins < kSpin && job_.load(std::memory_order_acquire) == seen; ++spins) {
         cpu_relax();
       }
+      bool slept = false;
       if (job_.load(std::memory_order_acquire) == seen) {
+        slept = true;
         std::unique_lock<std::mutex> lock(mutex_);
         ++sleepers_;
         wake_.wait(lock, [&] { return job_.load(std::memory_order_acquire) != seen; });
@@ -102,22 +138,25 @@ class Pool {
       // it read, never from a field the next job may be rewriting.
       const int64_t chunks = static_cast<int64_t>(seen & kChunksMask);
       if (k >= chunks) continue;
+      // Woken from a sleep, a worker is sometimes placed on the very CPU its caller runs on while
+      // another idles (seen on a 2-core VM after some 30 ms without jobs): the two then share one
+      // core for milliseconds, and a layer runs at one thread's speed or slower. It moves off.
+      const int caller_cpu = caller_cpu_.load(std::memory_order_relaxed);
+      if (slept && caller_cpu >= 0 && current_cpu() == caller_cpu) leave_cpu(caller_cpu);
       run_chunk(k, chunks);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_.notify_one();
-      }
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
 
   std::mutex job_mutex_;  // one job at a time
-  std::mutex mutex_;      // guards the sleeps on wake_ and done_
-  std::condition_variable wake_, done_;
+  std::mutex mutex_;      // guards the sleeps on wake_
+  std::condition_variable wake_;
   std::vector<std::thread> workers_;
   // The job: written by the caller before job_ is published, read by the workers that have a
   // chunk of it (the caller waits for all of them, so these stay put while they read them).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t total_ = 0;
+  std::atomic<int> caller_cpu_{-1};  // the CPU the caller posted the job from (-1: unknown)
   std::atomic<int64_t> pending_{0};
   // The job's word: a sequence number (bumped for each job and each resize) above its chunk
   // count, published together so a worker never pairs one job's number with another's count.
