@@ -48,8 +48,10 @@ TRAINING_METHOD = (
     "existing gradient buffers"
 )
 TIMING_METHOD = (
-    "timing: fastrnn and the comparison alternate, each sample after 30 ms of idleness (so "
-    "neither runs while the other's worker threads still spin), median of the repeats"
+    "timing: fastrnn and the comparison alternate, each sample after a 30 ms pause in which only "
+    "the timing thread runs, busy-waiting (so neither runs while the other's worker threads still "
+    "spin, and the timing thread's CPU is not idle: a core left idle for 30 ms ran the next "
+    "milliseconds of work up to 1.6x slower on a VM), median of the repeats"
 )
 FLOPS_METHOD = (
     "GFLOP/s counts GEMM flops only: forward per layer and direction 2*T*N*G*H*(I_l+S), "
@@ -59,6 +61,13 @@ FLOPS_METHOD = (
 
 # ---------------------------------------------------------------------------------------------
 # timing
+
+
+def _busy_wait(seconds: float) -> None:
+    """Keeps the calling thread on its CPU for `seconds` (see time_alternating)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def time_alternating(
@@ -76,10 +85,13 @@ def time_alternating(
     otherwise be below the clock's resolution). `before[name]` runs outside the timed region
     before every sample of `name`. The order of the callables flips every repeat.
 
-    Each sample starts after `settle_s` of idleness, so that the worker threads the previous
+    Each sample starts after a pause of `settle_s`, so that the worker threads the previous
     sample left spinning (PyTorch's OpenMP workers spin for milliseconds after a parallel region,
     fastrnn's pool for about 0.1 ms) are asleep and do not take the cores from the next sample:
-    each library is timed as it runs on its own, not in the other's wake.
+    each library is timed as it runs on its own, not in the other's wake. The timing thread
+    busy-waits through the pause rather than sleeping: a CPU left idle that long is slow to come
+    back (on a 2-core VM, a 0.2 ms layer call took 0.33 ms on average over the next 16 calls after
+    a 30 ms sleep, 0.22 ms after a 30 ms busy-wait), which no library's speed accounts for.
     """
     before = before or {}
     names = list(fns)
@@ -105,7 +117,7 @@ def time_alternating(
                 if name in before:
                     before[name]()
                 fn, n = fns[name], number[name]
-                time.sleep(settle_s)
+                _busy_wait(settle_s)
                 t0 = time.perf_counter()
                 for _ in range(n):
                     fn()
