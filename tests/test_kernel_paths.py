@@ -27,9 +27,10 @@ PATH_VARIANTS = {
 }
 # Not multiples of the 16-unit block or the row tile. With two threads, N=27 rows take the
 # by-rows split of the float32 loop; RAGGED_BATCHES adds N=11, which takes the unit-block split
-# (or one thread, where a step has too little work to share).
+# (or one thread, where a step has too little work to share), and N=2, whose input products are
+# all computed before the time loop.
 T, N, I, H = 9, 27, 33, 70
-RAGGED_BATCHES = [27, 11]
+RAGGED_BATCHES = [27, 11, 2]
 
 
 def run_case(name, dtype, reverse, with_lengths, seed=0, N=N, H=H):

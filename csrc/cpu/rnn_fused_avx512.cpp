@@ -182,6 +182,8 @@ struct ForwardStep {
   float* cp_save;  // reserve c_prev [T,N,H]
   float* hn_save;  // reserve extra [T,N,H] (GRU)
   const float* Wp;
+  int64_t T;
+  float* x_tiles;  // [unit block][T][N][G·width] x·W_ihᵀ computed before the loop, or null
 };
 
 // The cell on a forward tile: rows [n0, n1) of unit block ub at time t (tile row 0 is row n0). The
@@ -329,6 +331,19 @@ void rnn_epilogue(const ForwardStep& a, int64_t t, int64_t n0, int64_t n1, int64
   }
 }
 
+// x_tiles[ub][row] = the input part of unit block ub's tile for each of the `rows` rows of x
+// ([rows, I]: every step's), one pass per block over all rows (N <= kInputFirstRows).
+template <int C>
+void input_tiles(float* x_tiles, const float* x, int64_t rows, int64_t I, int64_t H,
+                 const float* Wp, int64_t blocks) {
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t ub = b0; ub < b1; ++ub) {
+      panel_gemm<C>(x_tiles + ub * rows * C * kLanes, x, I, rows, Wp + ub * (I + H) * C * kLanes,
+                    I);
+    }
+  });
+}
+
 // Step t of unit block ub for rows [n0, n1): the tile's products, then the cell on it (C vectors
 // per row: 4 for the LSTM, 3 for the GRU, 2 for the vanilla RNN's 32 units).
 template <int C>
@@ -336,10 +351,17 @@ void forward_block(const ForwardStep& a, int64_t t, int64_t ub, int64_t n0, int6
                    const float* h_src, float* h_dst) {
   const int64_t S = a.H, I = a.I, N = a.N, R = n1 - n0;
   constexpr bool kGru = C == 3;
-  float* tile = thread_buffer(2 * R * C * kLanes);  // [R][G][unit block], GRU: two of them
-  float* tile_x = kGru ? tile + R * C * kLanes : tile;
   const float* panel = a.Wp + ub * (I + S) * C * kLanes;
-  panel_gemm<C>(tile_x, a.x + (t * N + n0) * I, I, R, panel, I);
+  float* tile;    // [R][G][unit block]: the recurrent part (GRU) or both parts summed
+  float* tile_x;  // the input part
+  if (a.x_tiles != nullptr) {
+    tile_x = a.x_tiles + ((ub * a.T + t) * N + n0) * C * kLanes;
+    tile = kGru ? thread_buffer(R * C * kLanes) : tile_x;
+  } else {
+    tile = thread_buffer(2 * R * C * kLanes);
+    tile_x = kGru ? tile + R * C * kLanes : tile;
+    panel_gemm<C>(tile_x, a.x + (t * N + n0) * I, I, R, panel, I);
+  }
   panel_gemm<C>(tile, h_src + n0 * S, S, R, panel + I * C * kLanes, S, !kGru);
   if constexpr (C == 4) {
     if (a.training) {
@@ -523,6 +545,17 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
   const int64_t hh_bias_end = d.mode == CellMode::kGru ? 2 * H : GH;  // b_hn stays inside r·(…)
   for (int64_t j = 0; j < GH; ++j) bias[j] = b_ih[j] + (j < hh_bias_end ? b_hh[j] : 0.0f);
 
+  const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
+  float* x_tiles = N <= kInputFirstRows ? workspace + fl.x_tiles : nullptr;
+  if (x_tiles != nullptr) {
+    if (G == 4) {
+      input_tiles<4>(x_tiles, x, steps * N, I, H, Wp, blocks);
+    } else if (G == 3) {
+      input_tiles<3>(x_tiles, x, steps * N, I, H, Wp, blocks);
+    } else {
+      input_tiles<2>(x_tiles, x, steps * N, I, H, Wp, blocks);
+    }
+  }
   ForwardStep a{N,
                 H,
                 GH,
@@ -542,7 +575,9 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
                 training ? reserve + rl.c : nullptr,
                 training ? reserve + rl.c_prev : nullptr,
                 training ? reserve + rl.extra : nullptr,
-                Wp};
+                Wp,
+                steps,
+                x_tiles};
   // State buffers: in training with an h_prev array each step reads the reserve's h_prev[t] and
   // writes h_prev[next t]; otherwise two buffers alternate (the vanilla RNN saves only h0).
   // `h` receives the final state.
@@ -556,7 +591,6 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
     std::memcpy(reserve + rl.h0, h, sizeof(float) * N * H);
   }
 
-  const int64_t blocks = round_up(H, unit_block(G)) / unit_block(G);
   const LoopPlan plan = plan_loop(N, I, H, G, blocks);
   const int threads = plan.threads;
   SpinBarrier barrier(threads);

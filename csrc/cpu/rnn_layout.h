@@ -20,6 +20,11 @@ inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // the groups are added in order, so the sums do not depend on how rows are split among threads.
 constexpr int64_t kSumRows = 8;
 
+// Batches of at most this many rows: the fused forward multiplies every step's input by W_ih in one
+// pass over all T·N rows before its time loop (whole register tiles of rows instead of a one-row
+// tile per step), so that each step's chain of dependent work is only the recurrent product.
+constexpr int64_t kInputFirstRows = 2;
+
 // Offsets (in elements) of the arrays kept in the training reserve.
 //
 // The vanilla RNN keeps no h_prev: its activations are its states, so the state entering step t
@@ -66,18 +71,19 @@ struct ReserveLayout {
 
 // Scratch of the forward pass.
 struct ForwardLayout {
-  int64_t xp = 0;      // [T,N,G*H] inference only (training keeps it in the reserve)
-  int64_t hg = 0;      // [N,G*H] recurrent GEMM output
-  int64_t h = 0;       // [N,S] running state
-  int64_t c = 0;       // [N,H]
-  int64_t m = 0;       // [N,H] LSTM projection input (inference)
-  int64_t rh = 0;      // [N,H] GRU reset_before r·h (inference)
-  int64_t hproj = 0;   // [N,P]
-  int64_t zeros = 0;   // [G*H] zero biases / peepholes
-  int64_t valid = 0;   // [N] bytes
-  int64_t packed = 0;  // fused path: [W_ih | W_hh]ᵀ packed by unit blocks
-  int64_t h2 = 0;      // [N,S] fused path: second state buffer
-  int64_t bias = 0;    // [G*H] fused path: b_ih + b_hh (GRU's n gate: b_ih only)
+  int64_t xp = 0;       // [T,N,G*H] inference only (training keeps it in the reserve)
+  int64_t hg = 0;       // [N,G*H] recurrent GEMM output
+  int64_t h = 0;        // [N,S] running state
+  int64_t c = 0;        // [N,H]
+  int64_t m = 0;        // [N,H] LSTM projection input (inference)
+  int64_t rh = 0;       // [N,H] GRU reset_before r·h (inference)
+  int64_t hproj = 0;    // [N,P]
+  int64_t zeros = 0;    // [G*H] zero biases / peepholes
+  int64_t valid = 0;    // [N] bytes
+  int64_t packed = 0;   // fused path: [W_ih | W_hh]ᵀ packed by unit blocks
+  int64_t h2 = 0;       // [N,S] fused path: second state buffer
+  int64_t bias = 0;     // [G*H] fused path: b_ih + b_hh (GRU's n gate: b_ih only)
+  int64_t x_tiles = 0;  // fused path, N <= kInputFirstRows: [unit block][T][N][G·width] x·W_ihᵀ
   int64_t total = 0;
 
   ForwardLayout(const RnnDesc& d, int64_t T, int64_t N, bool training) {
@@ -99,6 +105,8 @@ struct ForwardLayout {
     take(packed, round_up(H, 2 * kUnitBlock) * d.gates() * (d.input_size + S));
     take(h2, N * S);
     take(bias, GH);
+    const int64_t units = round_up(H, 2 * kUnitBlock);  // past every block width (16 or 32)
+    take(x_tiles, N <= kInputFirstRows ? T * N * d.gates() * units : 0);
     total = at;
   }
 };
