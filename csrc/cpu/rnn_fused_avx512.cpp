@@ -678,6 +678,7 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
   SpinBarrier barrier(threads);
   BlockClaims unit_claims(blocks), input_claims(input_blocks);
   auto step_t = [&](int64_t s) { return reverse ? steps - 1 - s : s; };
+  const bool input_after = N <= kInputFirstRows;
   parallel_region(threads, [&](int tid, int nthreads) {
     const bool own_rows = plan.by_rows && nthreads > 1;
     int64_t n0 = 0, n1 = N;
@@ -692,7 +693,8 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
     // Phase p = 0 differentiates the cells of the last step; phase p then computes, per 32-unit
     // block, dh_prev of step steps - p for those units and right away the cells of the step
     // before it for the same units (which need no other block's dh_prev), and dx of step
-    // steps - p by 32-column blocks. One barrier per step (none when each thread has its rows).
+    // steps - p by 32-column blocks (for N <= kInputFirstRows, dx of all steps after the loop).
+    // One barrier per step (none when each thread has its rows).
     each_block(unit_claims, blocks, 0,
                [&](int64_t b) { backward_cells(a, step_t(steps - 1), b, n0, n1); });
     for (int64_t s = steps - 1; s >= 0; --s) {
@@ -702,10 +704,17 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
         backward_recurrent(a, t, b, n0, n1);
         if (s > 0) backward_cells(a, step_t(s - 1), b, n0, n1);
       });
-      each_block(input_claims, input_blocks, phase,
-                 [&](int64_t b) { backward_input(a, t, b, n0, n1); });
+      if (!input_after) {
+        each_block(input_claims, input_blocks, phase,
+                   [&](int64_t b) { backward_input(a, t, b, n0, n1); });
+      }
     }
   });
+  if (input_after) {  // dx of every step in one pass over all T·N rows of dG (see the forward)
+    parallel_for(input_blocks, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) backward_input(a, 0, b, 0, steps * N);
+    });
+  }
   // The bias gradients: the groups' sums, added in order.
   const int64_t groups = round_up(N, kSumRows) / kSumRows;
   std::fill(dg_sums, dg_sums + 2 * GH, 0.0f);
