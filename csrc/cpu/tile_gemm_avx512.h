@@ -17,12 +17,12 @@ namespace tile {
 
 constexpr int kLanes = 16;
 
-// out[R][C·16] = A[R, K] · B[K, C·16], B packed row after row; A row-major (A[r·lda + k]) or, with
-// ColMajorA, column-major (A[k·lda + r]: the R values of one k are adjacent). When R·C is small
-// the K loop keeps KU independent partial sums so the FMA latency is hidden. With `accumulate`
-// the tile adds to what `out` holds. A column-major A takes a new cache line every k, lda floats
-// apart (a row of dG in the weight gradients: kilobytes), which the hardware prefetcher does not
-// follow; the tile fetches the line kColMajorAhead values of k ahead itself.
+// out[R][C·16] = A[R, K] · B[K, C·16] (K >= 1), B packed row after row; A row-major (A[r·lda + k])
+// or, with ColMajorA, column-major (A[k·lda + r]: the R values of one k are adjacent). When R·C is
+// small the K loop keeps KU independent partial sums so the FMA latency is hidden. With
+// `accumulate` the tile adds to what `out` holds. A column-major A takes a new cache line every k,
+// lda floats apart (a row of dG in the weight gradients: kilobytes), which the hardware prefetcher
+// does not follow; the tile fetches the line kColMajorAhead values of k ahead itself.
 constexpr int64_t kColMajorAhead = 16;
 template <int R, int C, bool ColMajorA = false>
 inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K,
@@ -36,34 +36,35 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
         acc[u][r][c] = u == 0 && accumulate ? _mm512_loadu_ps(out + (r * C + c) * kLanes)
                                             : _mm512_setzero_ps();
       }
-  int64_t k = 0;
-  for (; k + KU <= K; k += KU) {
-    for (int u = 0; u < KU; ++u) {
-      if constexpr (ColMajorA) {
-        _mm_prefetch(reinterpret_cast<const char*>(A + (k + u + kColMajorAhead) * lda),
-                     _MM_HINT_T0);
-      }
-      const float* b = B + (k + u) * C * kLanes;
-      __m512 bv[C];
-      for (int c = 0; c < C; ++c) bv[c] = _mm512_loadu_ps(b + c * kLanes);
-      for (int r = 0; r < R; ++r) {
-        const __m512 a = _mm512_set1_ps(a_at(r, k + u));
-        for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_fmadd_ps(a, bv[c], acc[u][r][c]);
-      }
+  auto step = [&](int u, int64_t k) {  // value k of A's rows into partial sums u
+    if constexpr (ColMajorA) {
+      _mm_prefetch(reinterpret_cast<const char*>(A + (k + kColMajorAhead) * lda), _MM_HINT_T0);
     }
-  }
-  for (; k < K; ++k) {
     const float* b = B + k * C * kLanes;
+    __m512 bv[C];
+    for (int c = 0; c < C; ++c) bv[c] = _mm512_loadu_ps(b + c * kLanes);
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(a_at(r, k));
-      for (int c = 0; c < C; ++c) {
-        acc[0][r][c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + c * kLanes), acc[0][r][c]);
-      }
+      for (int c = 0; c < C; ++c) acc[u][r][c] = _mm512_fmadd_ps(a, bv[c], acc[u][r][c]);
     }
+  };
+  if constexpr (KU == 1) {
+    // One loop and no path around it (every caller has K >= 1): with a second loop or a
+    // zero-trip path, GCC kept the accumulators in memory on entry and exit (48 spills a call).
+    int64_t k = 0;
+    do {
+      step(0, k);
+    } while (++k < K);
+  } else {
+    int64_t k = 0;
+    for (; k + KU <= K; k += KU) {
+      for (int u = 0; u < KU; ++u) step(u, k + u);
+    }
+    for (; k < K; ++k) step(0, k);
+    for (int u = 1; u < KU; ++u)
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) acc[0][r][c] = _mm512_add_ps(acc[0][r][c], acc[u][r][c]);
   }
-  for (int u = 1; u < KU; ++u)
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) acc[0][r][c] = _mm512_add_ps(acc[0][r][c], acc[u][r][c]);
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + (r * C + c) * kLanes, acc[0][r][c]);
 }
