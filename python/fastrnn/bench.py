@@ -975,7 +975,7 @@ def run(args) -> dict:
                 flush=True,
             )
         backends = ("numpy", "fastrnn-openblas")
-        backends += ("torch",) if opts["compare"] == "torch" else ()
+        backends += ("torch", "torch-onednn") if opts["compare"] == "torch" else ()
         if args.wait_quiet:
             wait_quiet(QUIET_SHARE, args.wait_quiet)
         peak = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)

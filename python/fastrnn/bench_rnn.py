@@ -214,14 +214,32 @@ def _gemm_callable(backend: str, n: int):
             return None
         ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
         return lambda: torch.mm(ta, tb, out=tc)
+    if backend == "torch-onednn":
+        return _onednn_callable(a, b)
     raise ValueError(f"unknown SGEMM backend {backend!r}")
+
+
+def _onednn_callable(a, b):
+    """A·Bᵀ ([n,n] each) through oneDNN's inner product as PyTorch ships it (the kernels its LSTM
+    runs on, which dispatch on the CPU's own ISA; torch.mm goes through MKL, whose AVX-512 paths
+    some non-Intel CPUs do not get), or None where this private entry point is missing."""
+    torch = _import_torch()
+    if torch is None:
+        return None
+    try:
+        linear = torch._C._nn.mkldnn_linear
+        ta, tb = torch.from_numpy(a).to_mkldnn(), torch.from_numpy(b).to_mkldnn()
+        linear(ta, tb, None)
+    except (AttributeError, RuntimeError):
+        return None
+    return lambda: linear(ta, tb, None)
 
 
 def sgemm_peak(
     threads: int,
     sizes=(512, 1024, 2048),
     repeats: int = 7,
-    backends=("numpy", "fastrnn-openblas", "torch"),
+    backends=("numpy", "fastrnn-openblas", "torch", "torch-onednn"),
 ) -> dict:
     """The machine's float32 GEMM peak: the best median GFLOP/s over square sizes and backends.
 
@@ -232,7 +250,10 @@ def sgemm_peak(
     Backends, all at `threads`: numpy's matmul (its own OpenBLAS, threads set with threadpoolctl
     when it is installed), fastrnn's OpenBLAS (scipy-openblas32's cblas_sgemm through ctypes,
     threads set through openblas_set_num_threads and restored after; fastrnn itself keeps it at
-    one thread and parallelises GEMMs over its own pool) and torch.mm when torch is importable.
+    one thread and parallelises GEMMs over its own pool), torch.mm when torch is importable, and
+    oneDNN's float32 inner product through torch (torch-onednn). The BLAS libraries' own choice of
+    kernels can fall short of the CPU (OPENBLAS_CORETYPE pins OpenBLAS to a core type; MKL takes
+    AVX2 paths on some AMD CPUs), so the peak is the best of several.
     Each backend runs all its sizes in one block, then the CPU rests briefly, so that one
     library's spinning worker threads do not slow the next.
     """
@@ -255,7 +276,7 @@ def sgemm_peak(
                 before = blas[2]()
                 blas[1](threads)
                 restore = lambda blas=blas, before=before: blas[1](before)  # noqa: E731
-        elif backend == "torch":
+        elif backend in ("torch", "torch-onednn"):
             torch = _import_torch()
             if torch is not None:
                 torch.set_num_threads(threads)
@@ -290,7 +311,7 @@ def sgemm_peak(
             f"square float32 GEMMs C = A B of sizes {', '.join(map(str, sizes))}, median of "
             f"{repeats} repeats after a warm-up, at {threads} threads; the peak is the best median "
             "over sizes and backends (numpy matmul; fastrnn's own OpenBLAS, scipy-openblas32 "
-            "cblas_sgemm through ctypes; torch.mm)"
+            "cblas_sgemm through ctypes; torch.mm; oneDNN's inner product through torch)"
         ),
         "notes": notes,
     }
