@@ -11,15 +11,14 @@ trained with Adam and gradient-norm clipping. It reports the validation loss (na
 perplexity on the last 10% of the text, samples new text at a temperature, and saves a plot of the
 losses. With --compare-torch (on by default in the full run) the same model — the same initial
 weights, batches and optimiser — is trained in PyTorch for the same steps, in lockstep (one step
-of each in turn, each timed on its own), and both validation losses and training wall times
-(the sums of the step times) are printed. The last line is `RESULT {json}` for scripts.
+of each in turn, each timed on its own after a 20 ms pause), and both validation losses and
+training wall times (the sums of the step times) are printed. The last line is `RESULT {json}` for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -140,15 +139,25 @@ class CharLM:
         return ids[1:]
 
 
+SETTLE_S = 0.02  # the pause before each timed step when comparing with torch (main)
+
+
+def busy_wait(seconds: float) -> None:
+    """Keeps this thread on its CPU for `seconds` (a sleeping core comes back slowly on a VM)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 class TorchCharLM:
     """The same model in PyTorch (torch.nn.Embedding, LSTM, Linear, cross_entropy, Adam,
     clip_grad_norm_), built from the fastrnn model's initial weights."""
 
     def __init__(self, init_state: dict, args):
-        # On a machine with few cores torch's idle OpenMP workers otherwise spin on the cores its
-        # next parallel region needs (README, "PyTorch drop-in"): PASSIVE is torch's faster
-        # setting here. It must be set before torch starts its threads.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # torch keeps its OpenMP settings (its default wait policy: workers spin for some
+        # milliseconds after each parallel region). OMP_WAIT_POLICY=PASSIVE made its steps 1.6x
+        # slower on the 2-core machine of the record; the pause before each timed step (main)
+        # keeps its spinning workers out of fastrnn's steps instead.
         import torch
 
         self.torch = torch
@@ -246,13 +255,18 @@ def main(argv=None):
     opt = optim.Adam([lm.model], lr=args.lr)
     # With --compare-torch the two libraries train in lockstep, one step each in turn, each timed
     # on its own, so both see the same machine (other processes come and go on a shared one).
+    # Before each timed step the main thread busy-waits SETTLE_S, so that the other library's
+    # worker threads, which spin for a while after their work, are asleep by then.
     ref = TorchCharLM(lm.model.state_dict(), args) if args.compare_torch else None
     losses, torch_losses, seconds, torch_seconds = [], [], 0.0, 0.0
     for step, (x, y, reset) in enumerate(batches(train, args.seq_len, args.steps)):
+        if ref is not None:
+            busy_wait(SETTLE_S)
         start = time.perf_counter()
         losses.append(lm.train_step(opt, x, y, args.clip, reset))
         seconds += time.perf_counter() - start
         if ref is not None:
+            busy_wait(SETTLE_S)
             start = time.perf_counter()
             torch_losses.append(ref.train_step(x, y, reset))
             torch_seconds += time.perf_counter() - start
