@@ -216,12 +216,28 @@ void SpinBarrier::wait() {
 template <class T>
 void parallel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K, T alpha,
                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  const int64_t flops_per_row = 2 * Nc * K;
-  const int64_t grain =
-      std::max<int64_t>(16, (int64_t{4} << 20) / std::max<int64_t>(flops_per_row, 1));
-  parallel_for(M, grain, [&](int64_t m0, int64_t m1) {
-    const T* a = trans_a ? A + m0 : A + m0 * lda;
-    gemm<T>(trans_a, trans_b, m1 - m0, Nc, K, alpha, a, lda, B, ldb, beta, C + m0 * ldc, ldc);
+  // The GEMM is cut into pieces by its shape alone, never by the thread count, and each piece is
+  // one BLAS call, also with one thread: a BLAS may choose its kernel by a call's shape
+  // (OpenBLAS's Haswell SGEMM sums in an order that depends on it), so pieces that followed the
+  // thread count would make the results follow it too. The pieces split the longer of M and Nc,
+  // so each piece's repacking of the other operand stays small against its arithmetic.
+  constexpr int64_t kMaxPieces = 8;
+  constexpr int64_t kPieceFlops = int64_t{4} << 20;
+  const bool by_rows = M >= Nc;
+  const int64_t side = by_rows ? M : Nc;
+  const int64_t pieces =
+      std::max<int64_t>(1, std::min({2 * M * Nc * K / kPieceFlops, kMaxPieces, side}));
+  parallel_for(pieces, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t s0 = side * p / pieces, s1 = side * (p + 1) / pieces;
+      if (by_rows) {
+        const T* a = trans_a ? A + s0 : A + s0 * lda;
+        gemm<T>(trans_a, trans_b, s1 - s0, Nc, K, alpha, a, lda, B, ldb, beta, C + s0 * ldc, ldc);
+      } else {
+        const T* b = trans_b ? B + s0 * ldb : B + s0;
+        gemm<T>(trans_a, trans_b, M, s1 - s0, K, alpha, A, lda, b, ldb, beta, C + s0, ldc);
+      }
+    }
   });
 }
 template void parallel_gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*,

@@ -71,7 +71,9 @@ class BlockClaims {
   std::unique_ptr<Slot[]> slots_;
 };
 
-// The row-major GEMM of blas.h with the M rows split across the pool when large enough.
+// The row-major GEMM of blas.h, cut (when large enough) into pieces along M or Nc that the pool's
+// threads share; the pieces depend on the shape only, so the result does not depend on the
+// thread count.
 template <class T>
 void parallel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K, T alpha,
                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
