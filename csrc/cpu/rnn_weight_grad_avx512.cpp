@@ -57,10 +57,12 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
   parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) {
     const int64_t m_end = std::min(M, t1 * kRows);
     const int64_t chunk_cap = std::min(kChunkRows, m_end - t0 * kRows);
-    float* scratch = tile::thread_buffer(chunk_cap * (column_blocks + kBlockK) * kWidth);
-    float* sums = scratch;  // [column block][chunk row][64] partial sums of the chunk's rows
-    float* a_part = sums + chunk_cap * column_blocks * kWidth;  // [kc][chunk rows]
-    float* b_part = a_part + kBlockK * chunk_cap;               // [kc][64]
+    const int64_t sums_size = chunk_cap * column_blocks * kWidth;
+    const int64_t a_size = kBlockK * chunk_cap;
+    float* sums = tile::thread_buffer(sums_size + a_size + kBlockK * kWidth);
+    // sums: [column block][chunk row][64] partial sums of the chunk's rows
+    float* a_part = sums + sums_size;  // [kc][chunk rows]
+    float* b_part = a_part + a_size;   // [kc][64]
     for (int64_t m0 = t0 * kRows; m0 < m_end; m0 += kChunkRows) {
       const int64_t rows = std::min(kChunkRows, m_end - m0);
       std::fill(sums, sums + rows * column_blocks * kWidth, 0.0f);
