@@ -253,6 +253,8 @@ def test_thread_count_is_settable_and_checked():
         fastrnn.set_num_threads(before)
     with pytest.raises(ValueError, match="n"):
         fastrnn.set_num_threads(0)
+    with pytest.raises(ValueError, match=r"1\.\.4096, got 5000"):
+        fastrnn.set_num_threads(5000)
     with pytest.raises(TypeError, match="n"):
         fastrnn.set_num_threads(1.5)
 

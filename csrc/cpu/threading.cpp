@@ -24,6 +24,9 @@ namespace {
 // Spin iterations (about 100 µs) a thread polls before it sleeps: back-to-back jobs, such as the
 // steps of a cell or of a short layer, then never pay a futex wake-up.
 constexpr int kSpin = 3000;
+// Yields (each well under a microsecond when nothing else wants the CPU) before a caller waiting
+// for its workers sleeps.
+constexpr int kYields = 2000;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -50,8 +53,14 @@ void leave_cpu(int cpu) {
   cpu_set_t others = allowed;
   CPU_CLR(cpu, &others);
   if (CPU_COUNT(&others) == 0) return;
-  if (sched_setaffinity(0, sizeof others, &others) == 0) {
-    sched_setaffinity(0, sizeof allowed, &allowed);
+  if (sched_setaffinity(0, sizeof others, &others) != 0) return;
+  // Restore the CPUs allowed before; if that fails (the process's own set changed meanwhile),
+  // take whatever set it now has rather than stay barred from `cpu`.
+  if (sched_setaffinity(0, sizeof allowed, &allowed) != 0) {
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
+    sched_setaffinity(0, sizeof all, &all);
   }
 #else
   (void)cpu;
@@ -97,14 +106,21 @@ class Pool {
       if (sleepers_ > 0) wake_.notify_all();
     }
     run_chunk(0, chunks);
-    // The caller waits for the workers without ever sleeping (after the spin it only yields): a
-    // thread woken from a sleep is sometimes placed on the CPU of the thread that woke it, and a
-    // caller placed on a worker's CPU would share it with that worker's spin for the next jobs.
+    // The caller spins, then yields, and sleeps only when a worker is very late (a millisecond
+    // or more): a thread woken from a sleep is sometimes placed on the CPU of the thread that
+    // woke it, and a caller placed on a worker's CPU would share it with that worker's spin for
+    // the next jobs.
     for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
       if (spins < kSpin) {
         cpu_relax();
-      } else {
+      } else if (spins < kSpin + kYields) {
         std::this_thread::yield();
+      } else {
+        std::unique_lock<std::mutex> lock(mutex_);
+        caller_sleeping_ = true;
+        done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+        caller_sleeping_ = false;
+        break;
       }
     }
     fn_ = nullptr;
@@ -144,13 +160,17 @@ class Pool {
       const int caller_cpu = caller_cpu_.load(std::memory_order_relaxed);
       if (slept && caller_cpu >= 0 && current_cpu() == caller_cpu) leave_cpu(caller_cpu);
       run_chunk(k, chunks);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (caller_sleeping_) done_.notify_one();
+      }
     }
   }
 
   std::mutex job_mutex_;  // one job at a time
-  std::mutex mutex_;      // guards the sleeps on wake_
-  std::condition_variable wake_;
+  std::mutex mutex_;      // guards the sleeps on wake_ and done_
+  std::condition_variable wake_, done_;
+  bool caller_sleeping_ = false;  // the caller waits on done_ (guarded by mutex_)
   std::vector<std::thread> workers_;
   // The job: written by the caller before job_ is published, read by the workers that have a
   // chunk of it (the caller waits for all of them, so these stay put while they read them).
@@ -221,12 +241,13 @@ void parallel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K,
   // (OpenBLAS's Haswell SGEMM sums in an order that depends on it), so pieces that followed the
   // thread count would make the results follow it too. The pieces split the longer of M and Nc,
   // so each piece's repacking of the other operand stays small against its arithmetic.
-  constexpr int64_t kMaxPieces = 8;
+  constexpr int64_t kMaxPieces = 64;
   constexpr int64_t kPieceFlops = int64_t{4} << 20;
+  constexpr int64_t kMinPieceSide = 32;
   const bool by_rows = M >= Nc;
   const int64_t side = by_rows ? M : Nc;
-  const int64_t pieces =
-      std::max<int64_t>(1, std::min({2 * M * Nc * K / kPieceFlops, kMaxPieces, side}));
+  const int64_t pieces = std::max<int64_t>(
+      1, std::min({2 * M * Nc * K / kPieceFlops, side / kMinPieceSide, kMaxPieces}));
   parallel_for(pieces, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t s0 = side * p / pieces, s1 = side * (p + 1) / pieces;
@@ -248,7 +269,11 @@ template void parallel_gemm<double>(bool, bool, int64_t, int64_t, int64_t, doubl
 }  // namespace cpu
 
 void set_num_threads(int n) {
-  if (n < 1) throw Error("num_threads must be >= 1, got " + std::to_string(n));
+  constexpr int kMaxThreads = 4096;  // far below the pool's 20-bit chunk count
+  if (n < 1 || n > kMaxThreads) {
+    throw Error("num_threads must be in 1.." + std::to_string(kMaxThreads) + ", got " +
+                std::to_string(n));
+  }
   cpu::pool().resize(n);
   cpu::g_threads = n;
 }

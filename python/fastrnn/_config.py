@@ -7,13 +7,14 @@ from fastrnn import _C
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the threads fastrnn uses: its own pool for pointwise work and the BLAS's for GEMMs."""
+    """Sets the threads fastrnn uses (1..4096): its own pool, which runs all of its parallel
+    work; the BLAS itself stays at one thread."""
     try:
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"n: expected an int, got {type(n).__name__}") from None
-    if n < 1:
-        raise ValueError(f"n: expected a thread count >= 1, got {n}")
+    if not 1 <= n <= 4096:
+        raise ValueError(f"n: expected a thread count in 1..4096, got {n}")
     _C.set_num_threads(n)
 
 
