@@ -711,9 +711,14 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
       }
     }
   });
-  if (input_after) {  // dx of every step in one pass over all T·N rows of dG (see the forward)
+  if (input_after) {  // dx of every step after the loop, over all T·N rows of dG (see the forward)
+    constexpr int64_t kRowsPerPass = 1024;  // bounds each thread's tile buffer
     parallel_for(input_blocks, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) backward_input(a, 0, b, 0, steps * N);
+      for (int64_t b = b0; b < b1; ++b) {
+        for (int64_t r0 = 0; r0 < steps * N; r0 += kRowsPerPass) {
+          backward_input(a, 0, b, r0, std::min(steps * N, r0 + kRowsPerPass));
+        }
+      }
     });
   }
   // The bias gradients: the groups' sums, added in order.
