@@ -340,27 +340,34 @@ class RNNBase(ParameterHolder):
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
 
 
-def _unshared(spare: list, i: int):
+def _unshared(spare: list, i: int, report=None):
     """Takes spare[i] out of the list; returns it if nothing else refers to it (no context or view
-    still sees it, so it may be written over), else None."""
+    still sees it, so it may be written over), else None. `report`, when given, receives the
+    reference count read (how _sole_reference_count measures the baseline)."""
     if i >= len(spare):
         return None
     array, spare[i] = spare[i], None
-    if _SOLE_REFERENCE_COUNT is None:
+    count = sys.getrefcount(array) if hasattr(sys, "getrefcount") else None
+    if report is not None:
+        report(count)
+    if count is None or count != _SOLE_REFERENCE_COUNT:
         return None
-    return array if sys.getrefcount(array) == _SOLE_REFERENCE_COUNT else None
+    return array
 
 
 def _sole_reference_count():
-    """What sys.getrefcount says of an array that only a local name refers to, read off such an
-    array in the same shape of code as _unshared (CPython counts the call's own argument up to
-    3.13 and may not from 3.14); None where there is no getrefcount (PyPy): never reuse there."""
+    """What sys.getrefcount says, inside _unshared, of an array nothing else refers to (CPython
+    counts the call's own argument up to 3.13 and may not from 3.14): read off _unshared itself,
+    given a list holding the only reference to a new array; None where there is no getrefcount
+    (PyPy): never reuse there."""
     if not hasattr(sys, "getrefcount"):
         return None
-    array = np.empty(0)
-    return sys.getrefcount(array)
+    counts = []
+    _unshared([np.empty(0)], 0, counts.append)
+    return counts[0]
 
 
+_SOLE_REFERENCE_COUNT = None  # while _sole_reference_count reads it
 _SOLE_REFERENCE_COUNT = _sole_reference_count()
 
 
