@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -71,7 +72,7 @@ class Pool {
  public:
   ~Pool() { resize(1); }
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return size_.load(std::memory_order_acquire); }
 
   void resize(int threads) {
     std::lock_guard<std::mutex> job_lock(job_mutex_);
@@ -86,6 +87,7 @@ class Pool {
     stop_.store(false);
     const uint64_t start = job_.load();  // jobs after this one are the workers'
     for (int k = 1; k < threads; ++k) workers_.emplace_back([this, k, start] { work(k, start); });
+    size_.store(threads, std::memory_order_release);
   }
 
   // Returns false (and runs nothing) when another caller holds the pool.
@@ -105,7 +107,14 @@ class Pool {
       // Spinning workers see the new generation by themselves; only sleepers need a wake-up.
       if (sleepers_ > 0) wake_.notify_all();
     }
-    run_chunk(0, chunks);
+    // A chunk that throws on the caller still waits for the workers (they use fn) before the
+    // exception leaves.
+    std::exception_ptr error;
+    try {
+      run_chunk(0, chunks);
+    } catch (...) {
+      error = std::current_exception();
+    }
     // The caller spins, then yields, and sleeps only when a worker is very late (a millisecond
     // or more): a thread woken from a sleep is sometimes placed on the CPU of the thread that
     // woke it, and a caller placed on a worker's CPU would share it with that worker's spin for
@@ -124,6 +133,7 @@ class Pool {
       }
     }
     fn_ = nullptr;
+    if (error) std::rethrow_exception(error);
     return true;
   }
 
@@ -172,6 +182,7 @@ class Pool {
   std::condition_variable wake_, done_;
   bool caller_sleeping_ = false;  // the caller waits on done_ (guarded by mutex_)
   std::vector<std::thread> workers_;
+  std::atomic<int> size_{1};  // workers + the caller, readable without job_mutex_
   // The job: written by the caller before job_ is published, read by the workers that have a
   // chunk of it (the caller waits for all of them, so these stay put while they read them).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
