@@ -76,6 +76,22 @@ def test_float32_kernels_match_reference_on_ragged_shapes(name, reverse, with_le
         assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
 
 
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+@pytest.mark.parametrize("n", [1, 2])
+def test_small_batches_group_unit_blocks(name, n):
+    """Batches of one or two rows on one thread run each step's recurrent products for groups of
+    unit blocks in one pass (the rest block by block): H = 300 has whole groups and a rest for
+    every cell kind (16-unit blocks of the gated cells, 32-unit blocks of the vanilla RNN)."""
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        ours, ref = run_case(name, np.float32, True, n > 1, N=n, H=300)
+    finally:
+        fastrnn.set_num_threads(before)
+    for key in ours:
+        assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
+
+
 def loop_split(name, n, h, threads):
     """How the float32 time loop shares n rows among `threads` threads (rnn_fused.h)."""
     mode, peephole, _, reset_after = PATH_VARIANTS[name]

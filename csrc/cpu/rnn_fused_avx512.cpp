@@ -345,8 +345,31 @@ void input_tiles(float* x_tiles, const float* x, int64_t rows, int64_t I, int64_
   });
 }
 
-// Step t of unit block ub for rows [n0, n1): the tile's products, then the cell on it (C vectors
-// per row: 4 for the LSTM, 3 for the GRU, 2 for the vanilla RNN's 32 units).
+// The cell on unit block ub's tile at step t for rows [n0, n1) (C vectors per row: 4 for the
+// LSTM, 3 for the GRU, 2 for the vanilla RNN's 32 units); the GRU's input part is in tile_x.
+template <int C>
+void forward_cell(const ForwardStep& a, int64_t t, int64_t ub, int64_t n0, int64_t n1,
+                  const float* tile, const float* tile_x, const float* h_src, float* h_dst) {
+  if constexpr (C == 4) {
+    (void)tile_x;
+    if (a.training) {
+      a.peephole ? lstm_epilogue<true, true>(a, t, n0, n1, ub, tile, h_src, h_dst)
+                 : lstm_epilogue<true, false>(a, t, n0, n1, ub, tile, h_src, h_dst);
+    } else {
+      a.peephole ? lstm_epilogue<false, true>(a, t, n0, n1, ub, tile, h_src, h_dst)
+                 : lstm_epilogue<false, false>(a, t, n0, n1, ub, tile, h_src, h_dst);
+    }
+  } else if constexpr (C == 3) {
+    a.training ? gru_epilogue<true>(a, t, n0, n1, ub, tile, tile_x, h_src, h_dst)
+               : gru_epilogue<false>(a, t, n0, n1, ub, tile, tile_x, h_src, h_dst);
+  } else {
+    (void)tile_x;
+    a.training ? rnn_epilogue<true>(a, t, n0, n1, ub, tile, h_src, h_dst)
+               : rnn_epilogue<false>(a, t, n0, n1, ub, tile, h_src, h_dst);
+  }
+}
+
+// Step t of unit block ub for rows [n0, n1): the tile's products, then the cell on it.
 template <int C>
 void forward_block(const ForwardStep& a, int64_t t, int64_t ub, int64_t n0, int64_t n1,
                    const float* h_src, float* h_dst) {
@@ -364,21 +387,70 @@ void forward_block(const ForwardStep& a, int64_t t, int64_t ub, int64_t n0, int6
     panel_gemm<C>(tile_x, a.x + (t * N + n0) * I, I, R, panel, I);
   }
   panel_gemm<C>(tile, h_src + n0 * S, S, R, panel + I * C * kLanes, S, !kGru);
-  if constexpr (C == 4) {
-    if (a.training) {
-      a.peephole ? lstm_epilogue<true, true>(a, t, n0, n1, ub, tile, h_src, h_dst)
-                 : lstm_epilogue<true, false>(a, t, n0, n1, ub, tile, h_src, h_dst);
-    } else {
-      a.peephole ? lstm_epilogue<false, true>(a, t, n0, n1, ub, tile, h_src, h_dst)
-                 : lstm_epilogue<false, false>(a, t, n0, n1, ub, tile, h_src, h_dst);
-    }
-  } else if constexpr (kGru) {
-    a.training ? gru_epilogue<true>(a, t, n0, n1, ub, tile, tile_x, h_src, h_dst)
-               : gru_epilogue<false>(a, t, n0, n1, ub, tile, tile_x, h_src, h_dst);
-  } else {
-    a.training ? rnn_epilogue<true>(a, t, n0, n1, ub, tile, h_src, h_dst)
-               : rnn_epilogue<false>(a, t, n0, n1, ub, tile, h_src, h_dst);
+  forward_cell<C>(a, t, ub, n0, n1, tile, tile_x, h_src, h_dst);
+}
+
+// One step of a batch of R = N <= kInputFirstRows rows on one thread, the input parts already in
+// x_tiles: the recurrent products of NB unit blocks at a time in one pass over k, then their
+// cells. A one-row product is a chain of dependent FMAs per accumulator; NB blocks' chains run
+// side by side instead of one block after another. Each accumulator still sums over k in order
+// from the block's input part, whichever group its block falls in.
+template <int C, int R, int NB>
+void small_batch_products(const ForwardStep& a, int64_t t, int64_t ub0, const float* h_src,
+                          float* gru_tiles) {
+  const int64_t S = a.H, I = a.I;
+  constexpr bool kGru = C == 3;
+  __m512 acc[NB][R][C];
+  const float* panel[NB];
+  float* out[NB];
+  for (int b = 0; b < NB; ++b) {
+    const int64_t ub = ub0 + b;
+    panel[b] = a.Wp + ub * (I + S) * C * kLanes + I * C * kLanes;
+    out[b] = kGru ? gru_tiles + ub * R * C * kLanes : a.x_tiles + (ub * a.T + t) * R * C * kLanes;
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) {
+        acc[b][r][c] = kGru ? _mm512_setzero_ps() : _mm512_loadu_ps(out[b] + (r * C + c) * kLanes);
+      }
   }
+  for (int64_t k = 0; k < S; ++k) {
+    __m512 hv[R];
+    for (int r = 0; r < R; ++r) hv[r] = _mm512_set1_ps(h_src[r * S + k]);
+    for (int b = 0; b < NB; ++b)
+      for (int c = 0; c < C; ++c) {
+        const __m512 w = _mm512_loadu_ps(panel[b] + (k * C + c) * kLanes);
+        for (int r = 0; r < R; ++r) acc[b][r][c] = _mm512_fmadd_ps(hv[r], w, acc[b][r][c]);
+      }
+  }
+  for (int b = 0; b < NB; ++b)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) _mm512_storeu_ps(out[b] + (r * C + c) * kLanes, acc[b][r][c]);
+}
+
+template <int C, int R>
+void small_batch_step(const ForwardStep& a, int64_t t, int64_t blocks, const float* h_src,
+                      float* h_dst) {
+  constexpr bool kGru = C == 3;
+  // Blocks per group: as many as keep the sums within 16 registers, in groups of 4 for the GRU's
+  // three vectors a row (16-unit blocks: H = 64 is 4 blocks).
+  constexpr int kGroup = R * C == 3 ? 4 : std::max(1, 16 / (R * C));
+  float* gru_tiles = kGru ? thread_buffer(blocks * R * C * kLanes) : nullptr;
+  auto tile_x = [&](int64_t ub) { return a.x_tiles + (ub * a.T + t) * R * C * kLanes; };
+  int64_t ub0 = 0;
+  auto cells = [&](int64_t end) {
+    for (int64_t ub = ub0; ub < end; ++ub) {
+      const float* x_part = tile_x(ub);
+      const float* tile = kGru ? gru_tiles + ub * R * C * kLanes : x_part;
+      forward_cell<C>(a, t, ub, 0, R, tile, x_part, h_src, h_dst);
+    }
+    ub0 = end;
+  };
+  for (; ub0 + kGroup <= blocks;) {
+    small_batch_products<C, R, kGroup>(a, t, ub0, h_src, gru_tiles);
+    cells(ub0 + kGroup);
+  }
+  // The rest block by block: the tile kernel keeps several partial sums where a tile is small.
+  // (forward_block's GRU tile reuses this thread's buffer, whose groups' cells are done.)
+  for (int64_t ub = ub0; ub < blocks; ++ub) forward_block<C>(a, t, ub, 0, R, h_src, h_dst);
 }
 
 struct BackwardStep {
@@ -597,6 +669,18 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
   SpinBarrier barrier(threads);
   BlockClaims claims(blocks);
   float* final_state = nullptr;
+  auto small_step = [&](int64_t t, const float* src, float* dst) {  // N <= kInputFirstRows
+    if (G == 4) {
+      N == 1 ? small_batch_step<4, 1>(a, t, blocks, src, dst)
+             : small_batch_step<4, 2>(a, t, blocks, src, dst);
+    } else if (G == 3) {
+      N == 1 ? small_batch_step<3, 1>(a, t, blocks, src, dst)
+             : small_batch_step<3, 2>(a, t, blocks, src, dst);
+    } else {
+      N == 1 ? small_batch_step<2, 1>(a, t, blocks, src, dst)
+             : small_batch_step<2, 2>(a, t, blocks, src, dst);
+    }
+  };
   parallel_region(threads, [&](int tid, int nthreads) {
     const bool own_rows = plan.by_rows && nthreads > 1;
     int64_t n0 = 0, n1 = N;
@@ -621,7 +705,9 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
           forward_block<2>(a, t, ub, n0, n1, src, dst);  // one gate × 32 units
         }
       };
-      if (own_rows) {
+      if (x_tiles != nullptr && nthreads == 1) {
+        small_step(t, src, dst);
+      } else if (own_rows) {
         for (int64_t ub = 0; ub < blocks; ++ub) block(ub);
       } else {
         claims.run(tid, nthreads, s, block);

@@ -362,25 +362,28 @@ void check_layer(CellMode mode, bool peephole, double clip, bool reset_after, in
 
 // Two threads in the float32 time loop, splitting the batch (N = 20) or each step's unit blocks
 // (N = 12): the one-thread result bit for bit, close to the reference, in bounds.
-// Layers of one hidden unit (the weight-gradient GEMM's smallest shapes: M = G rows) over
-// T·N = 780 rows (whole 128-row blocks of K, where a scratch buffer once ran short): float32
+// Small shapes: layers of one hidden unit (the weight-gradient GEMM's smallest: M = G rows) over
+// T·N = 780 rows (whole 128-row blocks of K, where a scratch buffer once ran short), and one-row
+// batches of 70 units (the small-batch loop's groups of unit blocks and its rest): float32
 // gradients close to float64's, which match finite differences, on one and two threads.
-void check_tiny_layers() {
-  for (CellMode mode : {CellMode::kRnnTanh, CellMode::kLstm, CellMode::kGru}) {
-    const std::string what = "tiny " + std::to_string(static_cast<int>(mode));
-    const Case c = make_case(mode, false, 0.0, true, 0, false, false, 5, 130, 1);
-    fastrnn::set_num_threads(1);
-    const Result<double> r64 = run_core<double>(c, true);
-    check_gradient(c, &Case::w_ih, r64.dw_ih, what + " dW_ih");
-    check_gradient(c, &Case::w_hh, r64.dw_hh, what + " dW_hh");
-    const Result<float> one = run_core<float>(c, true);
-    fastrnn::set_num_threads(2);
-    const Result<float> two = run_core<float>(c, true);
-    fastrnn::set_num_threads(1);
-    expect(close(one.dw_ih, r64.dw_ih, 1e-3, 1e-4), what + ": float32 dW_ih vs float64");
-    expect(close(one.dw_hh, r64.dw_hh, 1e-3, 1e-4), what + ": float32 dW_hh vs float64");
-    expect(one.dw_ih == two.dw_ih && one.dw_hh == two.dw_hh, what + ": threads differ");
-  }
+void check_small_layers() {
+  for (int64_t N : {int64_t{130}, int64_t{1}})
+    for (CellMode mode : {CellMode::kRnnTanh, CellMode::kLstm, CellMode::kGru}) {
+      const std::string what =
+          "small N=" + std::to_string(N) + " " + std::to_string(static_cast<int>(mode));
+      const Case c = make_case(mode, false, 0.0, true, 0, false, false, 5, N, N == 1 ? 70 : 1);
+      fastrnn::set_num_threads(1);
+      const Result<double> r64 = run_core<double>(c, true);
+      check_gradient(c, &Case::w_ih, r64.dw_ih, what + " dW_ih");
+      check_gradient(c, &Case::w_hh, r64.dw_hh, what + " dW_hh");
+      const Result<float> one = run_core<float>(c, true);
+      fastrnn::set_num_threads(2);
+      const Result<float> two = run_core<float>(c, true);
+      fastrnn::set_num_threads(1);
+      expect(close(one.dw_ih, r64.dw_ih, 1e-3, 1e-4), what + ": float32 dW_ih vs float64");
+      expect(close(one.dw_hh, r64.dw_hh, 1e-3, 1e-4), what + ": float32 dW_hh vs float64");
+      expect(one.dw_ih == two.dw_ih && one.dw_hh == two.dw_hh, what + ": threads differ");
+    }
 }
 
 // The worker pool, more threads than cores, jobs of 2, 4 and 3 chunks back to back: a worker
@@ -639,7 +642,7 @@ int main(int argc, char** argv) {
   check_layer(CellMode::kGru, false, 0.0, true, 0, "gru");
   check_layer(CellMode::kGru, false, 0.0, false, 0, "gru reset_before");
   check_pool();
-  check_tiny_layers();
+  check_small_layers();
   check_thread_splits(CellMode::kRnnTanh, "rnn_tanh");
   check_thread_splits(CellMode::kLstm, "lstm");
   check_thread_splits(CellMode::kGru, "gru");
