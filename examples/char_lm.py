@@ -12,7 +12,8 @@ perplexity on the last 10% of the text, samples new text at a temperature, and s
 losses. With --compare-torch (on by default in the full run) the same model — the same initial
 weights, batches and optimiser — is trained in PyTorch for the same steps, in lockstep (one step
 of each in turn, each timed on its own after a 20 ms pause), and both validation losses and
-training wall times (the sums of the step times) are printed. The last line is `RESULT {json}` for scripts.
+training wall times (the sums of the step times) are printed. The last line is `RESULT {json}`
+for scripts.
 """
 
 from __future__ import annotations

@@ -332,6 +332,12 @@ void rnn_epilogue(const ForwardStep& a, int64_t t, int64_t n0, int64_t n1, int64
   }
 }
 
+// Where rows n0.. of step t of unit block ub start in x_tiles ([unit block][T][N][C·16]).
+template <int C>
+float* x_tile(const ForwardStep& a, int64_t ub, int64_t t, int64_t n0) {
+  return a.x_tiles + ((ub * a.T + t) * a.N + n0) * C * kLanes;
+}
+
 // x_tiles[ub][row] = the input part of unit block ub's tile for each of the `rows` rows of x
 // ([rows, I]: every step's), one pass per block over all rows (N <= kInputFirstRows).
 template <int C>
@@ -379,7 +385,7 @@ void forward_block(const ForwardStep& a, int64_t t, int64_t ub, int64_t n0, int6
   float* tile;    // [R][G][unit block]: the recurrent part (GRU) or both parts summed
   float* tile_x;  // the input part
   if (a.x_tiles != nullptr) {
-    tile_x = a.x_tiles + ((ub * a.T + t) * N + n0) * C * kLanes;
+    tile_x = x_tile<C>(a, ub, t, n0);
     tile = kGru ? thread_buffer(R * C * kLanes) : tile_x;
   } else {
     tile = thread_buffer(2 * R * C * kLanes);
@@ -406,7 +412,7 @@ void small_batch_products(const ForwardStep& a, int64_t t, int64_t ub0, const fl
   for (int b = 0; b < NB; ++b) {
     const int64_t ub = ub0 + b;
     panel[b] = a.Wp + ub * (I + S) * C * kLanes + I * C * kLanes;
-    out[b] = kGru ? gru_tiles + ub * R * C * kLanes : a.x_tiles + (ub * a.T + t) * R * C * kLanes;
+    out[b] = kGru ? gru_tiles + ub * R * C * kLanes : x_tile<C>(a, ub, t, 0);
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) {
         acc[b][r][c] = kGru ? _mm512_setzero_ps() : _mm512_loadu_ps(out[b] + (r * C + c) * kLanes);
@@ -434,19 +440,14 @@ void small_batch_step(const ForwardStep& a, int64_t t, int64_t blocks, const flo
   // three vectors a row (16-unit blocks: H = 64 is 4 blocks).
   constexpr int kGroup = R * C == 3 ? 4 : std::max(1, 16 / (R * C));
   float* gru_tiles = kGru ? thread_buffer(blocks * R * C * kLanes) : nullptr;
-  auto tile_x = [&](int64_t ub) { return a.x_tiles + (ub * a.T + t) * R * C * kLanes; };
   int64_t ub0 = 0;
-  auto cells = [&](int64_t end) {
-    for (int64_t ub = ub0; ub < end; ++ub) {
-      const float* x_part = tile_x(ub);
+  for (; ub0 + kGroup <= blocks; ub0 += kGroup) {
+    small_batch_products<C, R, kGroup>(a, t, ub0, h_src, gru_tiles);
+    for (int64_t ub = ub0; ub < ub0 + kGroup; ++ub) {
+      const float* x_part = x_tile<C>(a, ub, t, 0);
       const float* tile = kGru ? gru_tiles + ub * R * C * kLanes : x_part;
       forward_cell<C>(a, t, ub, 0, R, tile, x_part, h_src, h_dst);
     }
-    ub0 = end;
-  };
-  for (; ub0 + kGroup <= blocks;) {
-    small_batch_products<C, R, kGroup>(a, t, ub0, h_src, gru_tiles);
-    cells(ub0 + kGroup);
   }
   // The rest block by block: the tile kernel keeps several partial sums where a tile is small.
   // (forward_block's GRU tile reuses this thread's buffer, whose groups' cells are done.)

@@ -107,7 +107,7 @@ class Pool {
       const uint64_t sequence =
           (job_.load(std::memory_order_relaxed) & ~kChunksMask) + kSequenceStep;
       job_.store(sequence | static_cast<uint64_t>(chunks), std::memory_order_release);
-      // Spinning workers see the new generation by themselves; only sleepers need a wake-up.
+      // Spinning workers see the new job word by themselves; only sleepers need a wake-up.
       if (sleepers_ > 0) wake_.notify_all();
     }
     // A chunk that throws on the caller still waits for the workers (they use fn) before the

@@ -87,7 +87,7 @@ def time_alternating(
 
     Each sample starts after a pause of `settle_s`, so that the worker threads the previous
     sample left spinning (PyTorch's OpenMP workers spin for milliseconds after a parallel region,
-    fastrnn's pool for about 0.1 ms) are asleep and do not take the cores from the next sample:
+    fastrnn's pool for about 0.3 ms) are asleep and do not take the cores from the next sample:
     each library is timed as it runs on its own, not in the other's wake. The timing thread
     busy-waits through the pause rather than sleeping: a CPU left idle that long is slow to come
     back (on a 2-core VM, a 0.2 ms layer call took 0.33 ms on average over the next 16 calls after

@@ -65,11 +65,11 @@ def _check_shape(a: np.ndarray, name: str, expected: tuple) -> None:
 
 
 def _check_no_overlap(reserve_out, inputs: dict) -> None:
-    """A reserve_out the forward writes must not share memory with anything it reads."""
+    """A reserve_out the forward writes must not share memory with anything it reads
+    (inputs: the arrays by the names the error message gives them)."""
     for name, a in inputs.items():
         if a is not None and np.may_share_memory(reserve_out, a):
-            label = name if name in ("x", "hx", "hx[1]") else f"params['{name}']"
-            raise ValueError(f"reserve_out: must not share memory with {label}")
+            raise ValueError(f"reserve_out: must not share memory with {name}")
 
 
 def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
@@ -200,7 +200,8 @@ def forward(
     )
     weights = tuple(p.get(k) for k in PARAM_KEYS)
     if training and reserve_out is not None:
-        _check_no_overlap(reserve_out, {"x": x, "hx": h0, "hx[1]": c0, **p})
+        named = {f"params['{k}']": v for k, v in p.items()}
+        _check_no_overlap(reserve_out, {"x": x, "hx": h0, "hx[1]": c0, **named})
     y, h_n, c_n, reserve = _C.rnn_forward(
         desc, x, lengths, h0, c0, *weights, bool(reverse), bool(training), reserve_out
     )

@@ -360,8 +360,6 @@ def _sole_reference_count():
     counts the call's own argument up to 3.13 and may not from 3.14): read off _unshared itself,
     given a list holding the only reference to a new array; None where there is no getrefcount
     (PyPy): never reuse there."""
-    if not hasattr(sys, "getrefcount"):
-        return None
     counts = []
     _unshared([np.empty(0)], 0, counts.append)
     return counts[0]
