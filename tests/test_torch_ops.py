@@ -1,5 +1,6 @@
 """The torch.library custom ops behind fastrnn.torch: opcheck, float64 gradcheck, double backward
-and torch.compile (fullgraph, no graph breaks).
+and torch.compile (fullgraph, no graph breaks; packed inputs eagerly), torch.jit.trace, and the
+clear errors of the transforms the kernels do not support (jit.script, func.grad, forward AD).
 
 Tiny sizes (T=4, N=2, I=3, H=5) because finite differences and tracing are slow.
 """
@@ -259,3 +260,67 @@ def test_compile_fullgraph_cell_loop():
     for p, g in zip(cell.parameters(), want, strict=True):
         torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
     torch._dynamo.reset()
+
+
+def test_compile_packed_input_runs_eagerly():
+    """A PackedSequence input is not traced (torch's packing ops have no fake implementation): the
+    layer call is a graph break and runs eagerly, as torch.nn's RNNs do, with the same results."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = ft.LSTM(I, H, num_layers=2)
+    x = torch.randn(T, 3, I)
+    packed = pack_padded_sequence(x, [T, 3, 1], enforce_sorted=False)
+    y_eager, (h_eager, c_eager) = model(packed)
+    y_got, (h_got, c_got) = torch.compile(model, backend="aot_eager")(packed)
+    torch.testing.assert_close(y_got.data, y_eager.data)
+    torch.testing.assert_close(h_got, h_eager)
+    torch.testing.assert_close(c_got, c_eager)
+    torch._dynamo.reset()
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated in torch 2.13
+def test_jit_trace_saves_loads_and_differentiates(tmp_path):
+    torch.manual_seed(0)
+    for cls, reference in ((ft.GRU, torch.nn.GRU), (ft.LSTM, torch.nn.LSTM)):
+        model, ref = cls(I, H), reference(I, H)
+        ref.load_state_dict(model.state_dict())
+        x = torch.randn(T, N, I)
+        with torch.no_grad():  # the trace saves activations whatever the grad mode it is made in
+            traced = torch.jit.trace(model, (x,))
+        path = tmp_path / f"{cls.__name__}.pt"
+        torch.jit.save(traced, str(path))
+        loaded = torch.jit.load(str(path))
+        got_x, want_x = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        got, want = loaded(got_x)[0], ref(want_x)[0]
+        torch.testing.assert_close(got, want)
+        got.square().sum().backward()
+        want.square().sum().backward()
+        torch.testing.assert_close(got_x.grad, want_x.grad)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated in torch 2.13
+def test_unsupported_transforms_raise_clear_errors():
+    torch.manual_seed(0)
+    x = torch.randn(T, N, I)
+    with pytest.raises(RuntimeError, match="torch.jit.script"):
+        torch.jit.script(ft.LSTM(I, H))
+    with pytest.raises(RuntimeError, match="torch.jit.script"):
+        torch.jit.script(ft.GRUCell(I, H))
+    model = ft.GRU(I, H)
+    with pytest.raises(RuntimeError, match="torch.func.grad"):
+        torch.func.grad(lambda a: model(a)[0].sum())(x)
+    with pytest.raises(NotImplementedError, match="forward-mode AD"):
+        torch.func.jvp(lambda a: model(a)[0], (x,), (torch.ones_like(x),))
+
+
+def test_func_vjp_matches_torch():
+    torch.manual_seed(0)
+    model, ref = ft.LSTM(I, H), torch.nn.LSTM(I, H)
+    ref.load_state_dict(model.state_dict())
+    x, v = torch.randn(T, N, I), torch.randn(T, N, H)
+    _, pull = torch.func.vjp(lambda a: model(a)[0], x)
+    _, pull_ref = torch.func.vjp(lambda a: ref(a)[0], x)
+    torch.testing.assert_close(pull(v)[0], pull_ref(v)[0])

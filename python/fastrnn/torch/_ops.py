@@ -13,7 +13,8 @@ a custom op returns tensors only.
 
 The modules call `layer_forward`: under torch.compile it calls the op (whose registered autograd
 the compiler traces); in eager mode it applies the op and the same autograd formula through a
-plain autograd.Function, which costs a tenth of torch's per-call wrapper for registered autograd.
+plain autograd.Function, which costs a tenth of torch's per-call wrapper for registered autograd
+(torch.jit.trace also gets the op, which a saved trace can call).
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), G gates, K reserve elements per (step, sequence), E per sequence.
@@ -351,7 +352,7 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         dy = x.new_zeros(x.shape[0], x.shape[1], w_hh.shape[1])  # [T,N,S]
     if mode != "lstm":
         dc_n = None
-    dx, dh0, dc0, *dw = torch.ops.fastrnn.rnn_backward.default(
+    args = (
         dy.contiguous(),
         None if dh_n is None else dh_n.contiguous(),
         None if dc_n is None else dc_n.contiguous(),
@@ -366,6 +367,19 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         reserve,
         *ctx.args,
     )
+    try:
+        dx, dh0, dc0, *dw = torch.ops.fastrnn.rnn_backward.default(*args)
+    except RuntimeError as e:
+        if "functorch transforms" not in str(e):
+            raise
+        # torch.func.grad differentiates with create_graph=True, which runs rnn_backward under
+        # the transform; torch's message then blames a setup_context that is there.
+        raise RuntimeError(
+            "fastrnn.torch: torch.func.grad and grad_and_value are not supported by fastrnn's "
+            "kernels (they build the graph of the backward, as for a double backward); "
+            "torch.func.vjp, jacrev, torch.autograd.grad and .backward() work, or run that part "
+            "with the torch.nn module (fastrnn.torch.revert(model))"
+        ) from e
     need = ctx.needs_input_grad
     dw = [g if need[4 + i] else None for i, g in enumerate(dw)]
     return (
@@ -462,7 +476,8 @@ class _EagerForward(torch.autograd.Function):
 
     torch's wrapper for a custom op's registered autograd rebuilds the op's argument list from its
     schema on every call, which costs about 0.1-0.2 ms for our 15 arguments; this costs about
-    0.01 ms. Only eager calls take it: under torch.compile the op itself is called.
+    0.01 ms. Only eager calls take it: under torch.compile and torch.jit.trace the op itself is
+    called.
     """
 
     @staticmethod
@@ -472,18 +487,38 @@ class _EagerForward(torch.autograd.Function):
     setup_context = staticmethod(_forward_setup_context)
     backward = staticmethod(_forward_backward)
 
+    @staticmethod
+    def jvp(ctx, *tangents):
+        raise NotImplementedError(
+            "fastrnn.torch: forward-mode AD (torch.func.jvp, torch.autograd.forward_ad) is not "
+            "supported by fastrnn's kernels; use reverse mode (backward, torch.func.vjp) or the "
+            "torch.nn module (fastrnn.torch.revert(model))"
+        )
+
+
+def raise_not_scriptable(name: str):
+    """For the modules' __prepare_scriptable__: torch.jit.script cannot compile their forward."""
+    raise RuntimeError(
+        f"fastrnn.torch.{name} cannot be compiled by torch.jit.script (its forward calls "
+        "fastrnn's kernels from Python); use torch.compile or torch.jit.trace, or script the "
+        "torch.nn module (fastrnn.torch.revert(model))"
+    )
+
 
 def layer_forward(
     x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, mode, reverse, reset_after, cell_clip
 ):
-    """One layer, one direction, as rnn_forward; saves activations only when a gradient is due.
+    """One layer, one direction, as rnn_forward; saves activations only when a gradient is due
+    (and always under torch.jit.trace).
 
     Returns (y [T,N,S], h_n [N,S], c_n [N,H] or [0]).
     """
     tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
-    training = needs_grad(*tensors)
+    # torch.jit.trace records `training` as a constant: a trace always saves them, so that it can
+    # be differentiated whatever the grad mode it was made or is run in.
+    training = needs_grad(*tensors) or torch.jit.is_tracing()
     args = (x, lengths, *tensors[1:], mode, reverse, training, reset_after, cell_clip)
-    if training and not torch.compiler.is_compiling():
+    if training and not torch.compiler.is_compiling() and not torch.jit.is_tracing():
         y, h_n, c_n, _ = _EagerForward.apply(*args)
     else:
         y, h_n, c_n, _ = torch.ops.fastrnn.rnn_forward.default(*args)

@@ -17,13 +17,22 @@ import torch
 from torch import Tensor
 
 from fastrnn.functional import _check_clip
-from fastrnn.torch._ops import check_same_dtype, kernel_refusal, layer_forward, warn_fallback
+from fastrnn.torch._ops import (
+    check_same_dtype,
+    kernel_refusal,
+    layer_forward,
+    raise_not_scriptable,
+    warn_fallback,
+)
 
 
 class _CellMixin:
     """The shared step of the three cells (not used directly)."""
 
     _kernel_mode: str
+
+    def __prepare_scriptable__(self):
+        raise_not_scriptable(type(self).__name__)
 
     def _init_extras(self, peephole=False, cell_clip=None, reset_after=True, factory=None):
         lstm = self._kernel_mode == "lstm"

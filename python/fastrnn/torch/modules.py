@@ -24,7 +24,13 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from fastrnn.functional import _check_clip
-from fastrnn.torch._ops import check_same_dtype, kernel_refusal, layer_forward, warn_fallback
+from fastrnn.torch._ops import (
+    check_same_dtype,
+    kernel_refusal,
+    layer_forward,
+    raise_not_scriptable,
+    warn_fallback,
+)
 
 _KERNEL_MODE = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 _SUFFIX = ("", "_reverse")
@@ -91,10 +97,20 @@ class _RNNBase(torch.nn.RNNBase):
         """The tensors named by _slots (through getattr, so parametrizations apply)."""
         return [tuple(None if n is None else getattr(self, n) for n in ns) for ns in self._slots]
 
+    def __prepare_scriptable__(self):
+        raise_not_scriptable(type(self).__name__)
+
     def forward(self, input, hx=None):
         """torch.nn's forward. input: [T,N,I] ([N,T,I] when batch_first), unbatched [T,I], or a
         PackedSequence; hx: h_0 [L*D,N,S] (LSTM: (h_0, c_0 [L*D,N,H])), unbatched without N.
         Returns (output [T,N,D*S] or a PackedSequence, h_n) or for LSTM (output, (h_n, c_n))."""
+        if isinstance(input, PackedSequence) and torch.compiler.is_compiling():
+            # torch's packing ops have no fake implementation, so torch.compile cannot trace a
+            # packed input: the call runs eagerly (a graph break), as torch.nn's RNNs do.
+            return self._eager_forward(input, hx)
+        return self._forward(input, hx)
+
+    def _forward(self, input, hx):
         lstm = self.mode == "LSTM"
         packed = isinstance(input, PackedSequence)
         weights = self._weights()
@@ -209,6 +225,8 @@ class _RNNBase(torch.nn.RNNBase):
                 output = output.squeeze(batch_dim)
                 state = tuple(s.squeeze(1) for s in state)
         return output, (state if lstm else state[0])
+
+    _eager_forward = torch.compiler.disable(_forward)
 
 
 class RNN(_RNNBase):
