@@ -238,3 +238,56 @@ def test_ten_thousand_forward_backward_calls_keep_memory_flat():
     calls(3_400)  # 10,200 forward/backward pairs
     growth = resident_bytes() - before
     assert growth < 8 * 2**20, f"resident memory grew by {growth / 2**20:.1f} MiB"
+
+
+def test_shared_nn_modules_pair_each_threads_forward_with_its_backward():
+    """Thread A's forward, then thread B's forward, then A's backward: A's backward must use what
+    A's forward kept (every fastrnn.nn module keeps it per thread), not B's."""
+    from fastrnn import nn
+
+    rng = np.random.default_rng(0)
+    linear = nn.Linear(3, 2, seed=0, dtype=np.float64)
+    embedding = nn.Embedding(7, 3, seed=0, dtype=np.float64)
+    loss = nn.SoftmaxCrossEntropy()
+    dropout = nn.Dropout(0.5, seed=0)
+    recurrent = nn.Recurrent(fastrnn.GRU(3, 4, seed=0, dtype=np.float64), output="last")
+    inputs = {
+        "A": (rng.standard_normal((4, 3)), np.array([1, 2, 3]), rng.standard_normal((2, 5))),
+        "B": (rng.standard_normal((6, 3)), np.array([4, 5]), rng.standard_normal((3, 5))),
+    }
+    targets = {"A": np.array([0, 1]), "B": np.array([2, 3, 4])}
+    forwarded, done = threading.Event(), threading.Event()
+    got = {}
+
+    def thread(name, first):
+        x, ids, logits = inputs[name]
+        if not first:
+            forwarded.wait(timeout=60)
+        linear(x)
+        embedding(ids)
+        loss(logits, targets[name])
+        y = dropout(x)
+        recurrent(x[:, None, :].repeat(2, axis=1))
+        if first:
+            forwarded.set()
+            done.wait(timeout=60)
+        else:
+            done.set()
+            return
+        got["dx"] = linear.backward(np.ones((4, 2)))
+        embedding.backward(np.ones((3, 3)))
+        got["dlogits"] = loss.backward()
+        got["dropout"] = (y, x, dropout.backward(np.ones_like(x)))
+        got["recurrent_dx"] = recurrent.backward(np.ones((2, 4)))
+
+    run_threads(thread, [("A", True), ("B", False)])
+    x, ids, logits = inputs["A"]
+    assert_close(got["dx"], np.ones((4, 2)) @ linear.params["weight"], 1e-12, 1e-12)
+    assert_close(linear.grads["weight"], np.ones((2, 4)) @ x, 1e-12, 1e-12, what="dW")
+    assert np.array_equal(embedding.grads["weight"].indices, ids)
+    probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    probabilities[np.arange(2), targets["A"]] -= 1
+    assert_close(got["dlogits"], probabilities / 2, 1e-12, 1e-12, what="dlogits")
+    y, x_in, dx = got["dropout"]
+    assert_close(dx * x_in, y, 1e-12, 1e-12, what="dropout mask")  # dx is A's scaled mask
+    assert got["recurrent_dx"].shape == (4, 2, 3)

@@ -9,23 +9,15 @@ import threading
 import numpy as np
 
 
-class ParameterHolder:
-    """Mixin: a subclass defines _param_shapes() -> {name: shape} and sets dtype, hidden_size
-    and _rng before calling _init_parameters()."""
+class ThreadState:
+    """Mixin: what a forward keeps for its backward belongs to the calling thread, so threads that
+    share an object each pair their own forward with their own backward; `_grad_lock` makes their
+    backward calls accumulate gradients in turn. A subclass calls _init_thread_state() in its
+    constructor."""
 
-    def _init_parameters(self) -> None:
-        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)].
-        k = 1.0 / np.sqrt(self.hidden_size)
-        self.params = {
-            name: self._rng.uniform(-k, k, size=shape).astype(self.dtype)
-            for name, shape in self._param_shapes().items()
-        }
-        self.grads = {name: np.zeros_like(v) for name, v in self.params.items()}
-        self._grad_lock = threading.Lock()  # backward calls of one object accumulate in turn
+    def _init_thread_state(self) -> None:
+        self._grad_lock = threading.Lock()
         self._per_thread = {}  # thread id -> what that thread's forward kept for its backward
-
-    # What a training forward keeps for backward belongs to the calling thread, so threads that
-    # share an object each pair their own forward with their own backward.
 
     def _thread_state(self, default=None):
         return self._per_thread.get(threading.get_ident(), default)
@@ -45,6 +37,21 @@ class ParameterHolder:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._grad_lock = threading.Lock()
+
+
+class ParameterHolder(ThreadState):
+    """Mixin: a subclass defines _param_shapes() -> {name: shape} and sets dtype, hidden_size
+    and _rng before calling _init_parameters()."""
+
+    def _init_parameters(self) -> None:
+        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)].
+        k = 1.0 / np.sqrt(self.hidden_size)
+        self.params = {
+            name: self._rng.uniform(-k, k, size=shape).astype(self.dtype)
+            for name, shape in self._param_shapes().items()
+        }
+        self.grads = {name: np.zeros_like(v) for name, v in self.params.items()}
+        self._init_thread_state()
 
     def zero_grad(self) -> None:
         for g in self.grads.values():

@@ -1,7 +1,8 @@
 """fastrnn.nn: what a training loop without a framework needs, on numpy arrays.
 
 Modules (params/grads dicts under PyTorch's names, zero_grad, state_dict, load_state_dict,
-forward remembering what backward needs, backward accumulating into grads):
+forward remembering what backward needs — per calling thread, so threads sharing a module each
+pair their own forward and backward — backward accumulating into grads, one thread at a time):
 Embedding (sparse RowGrad), Linear, SoftmaxCrossEntropy (fused C++), Dropout, Sequential and
 Recurrent (a numpy RNN/LSTM/GRU inside a Sequential; carry_state=True for truncated BPTT).
 Helpers: tbptt_chunks, perplexity, accuracy, save_checkpoint, load_checkpoint."""

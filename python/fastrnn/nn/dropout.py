@@ -16,7 +16,6 @@ class Dropout(ParameterFree):
         super().__init__()
         self.p = probability(p, "p")
         self._rng = np.random.default_rng(seed)
-        self._mask = None
 
     def forward(self, x, training: bool = True):
         """x: any shape, float. Returns x with dropped elements (training) or x itself."""
@@ -24,24 +23,25 @@ class Dropout(ParameterFree):
         if x.dtype not in (np.float32, np.float64):
             raise TypeError(f"x: expected dtype float32 or float64, got {x.dtype}")
         if not training or self.p == 0.0:
-            self._mask = None
-            self._shape = x.shape
+            self._set_thread_state((None, x.shape))
             return x
         keep = 1.0 - self.p
-        self._mask = (self._rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
-        self._shape = x.shape
-        return x * self._mask
+        mask = (self._rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        self._set_thread_state((mask, x.shape))
+        return x * mask
 
     def backward(self, dy):
         """dy: like forward's output -> dx."""
-        if not hasattr(self, "_shape"):
-            raise RuntimeError("backward: call forward first")
+        saved = self._thread_state()
+        if saved is None:
+            raise RuntimeError("backward: call forward first (in this thread)")
+        mask, shape = saved
         dy = as_array(dy, "dy")
         if dy.dtype not in (np.float32, np.float64):
             raise TypeError(f"dy: expected dtype float32 or float64, got {dy.dtype}")
-        if dy.shape != self._shape:
-            raise ValueError(f"dy: expected shape {self._shape}, got {dy.shape}")
-        return dy if self._mask is None else dy * self._mask
+        if dy.shape != shape:
+            raise ValueError(f"dy: expected shape {shape}, got {dy.shape}")
+        return dy if mask is None else dy * mask
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"

@@ -101,7 +101,7 @@ class Embedding(Module):
         self.freeze = freeze
         self.params = {"weight": weight}
         self.grads = {} if freeze else {"weight": RowGrad.empty(weight.shape[1], self.dtype)}
-        self._ids = None
+        self._init_thread_state()
 
     @property
     def num_embeddings(self) -> int:
@@ -122,27 +122,30 @@ class Embedding(Module):
         if ids.size and (ids.min() < 0 or ids.max() >= V):
             bad = ids[(ids < 0) | (ids >= V)].flat[0]
             raise ValueError(f"ids: expected indices in [0, {V}), got {bad}")
-        self._ids = ids
+        self._set_thread_state(ids)
         return self.params["weight"][ids]
 
     def backward(self, dy) -> None:
         """dy: [..., E] like forward's output; accumulates a RowGrad (nothing when frozen)."""
-        if self._ids is None:
-            raise RuntimeError("backward: call forward first")
+        ids = self._thread_state()
+        if ids is None:
+            raise RuntimeError("backward: call forward first (in this thread)")
         dy = as_array(dy, "dy")
-        expected = (*self._ids.shape, self.embedding_dim)
+        expected = (*ids.shape, self.embedding_dim)
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
         if dy.dtype != self.dtype:
             raise TypeError(f"dy: expected dtype {self.dtype}, got {dy.dtype}")
         if self.freeze:
             return None
-        ids = self._ids.reshape(-1)
+        ids = ids.reshape(-1)
         rows = dy.reshape(-1, self.embedding_dim)
         if self.padding_idx is not None:
             keep = ids != self.padding_idx
             ids, rows = ids[keep], rows[keep]
-        self.grads["weight"] = self.grads["weight"].add(RowGrad.from_rows(ids, rows))
+        grad = RowGrad.from_rows(ids, rows)
+        with self._grad_lock:
+            self.grads["weight"] = self.grads["weight"].add(grad)
         return None
 
     def __repr__(self) -> str:

@@ -29,7 +29,7 @@ class Linear(Module):
         if bias:
             self.params["bias"] = rng.uniform(-bound, bound, self.out_features).astype(self.dtype)
         self.grads = self._new_grads()
-        self._x = None
+        self._init_thread_state()
 
     def forward(self, x):
         """x: [..., in] -> y: [..., out]."""
@@ -40,23 +40,25 @@ class Linear(Module):
             )
         x2 = x.reshape(-1, self.in_features)  # [M, in]
         y = _C.linear_forward(x2, self.params["weight"], self.params.get("bias"))  # [M, out]
-        self._x = x2
-        self._lead = x.shape[:-1]
-        return y.reshape(*self._lead, self.out_features)
+        self._set_thread_state((x2, x.shape[:-1]))
+        return y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, dy):
         """dy: [..., out] like forward's y -> dx: [..., in]; accumulates weight and bias grads."""
-        if self._x is None:
-            raise RuntimeError("backward: call forward first")
+        saved = self._thread_state()
+        if saved is None:
+            raise RuntimeError("backward: call forward first (in this thread)")
+        x2, lead = saved  # x2: [M, in]
         dy = float_array(dy, "dy", self.dtype)
-        expected = (*self._lead, self.out_features)
+        expected = (*lead, self.out_features)
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
         dy2 = dy.reshape(-1, self.out_features)  # [M, out]
-        dx = _C.linear_backward(
-            dy2, self._x, self.params["weight"], self.grads["weight"], self.grads.get("bias")
-        )
-        return dx.reshape(*self._lead, self.in_features)
+        with self._grad_lock:
+            dx = _C.linear_backward(
+                dy2, x2, self.params["weight"], self.grads["weight"], self.grads.get("bias")
+            )
+        return dx.reshape(*lead, self.in_features)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, bias={'bias' in self.params})"

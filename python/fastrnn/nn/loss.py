@@ -32,7 +32,6 @@ class SoftmaxCrossEntropy(ParameterFree):
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
-        self._saved = None
 
     def forward(self, logits, targets, mask=None) -> float:
         """logits: [..., V] float32/float64; targets: [...] int; mask: [...] bool or None.
@@ -54,25 +53,27 @@ class SoftmaxCrossEntropy(ParameterFree):
         logits2 = np.ascontiguousarray(logits).reshape(-1, shape[-1])  # [M, V]
         targets1 = targets.reshape(-1)  # [M]
         total, count, stats = _C.softmax_xent_forward(logits2, targets1, mask, self.ignore_index)
-        self._saved = (logits2, targets1, mask, stats, count, shape)
+        self._set_thread_state((logits2, targets1, mask, stats, count, shape))
         if self.reduction == "sum":
             return float(total)
         return float(total / count) if count else float("nan")
 
     @property
     def count(self) -> int:
-        """Positions counted by the last forward."""
-        if self._saved is None:
-            raise RuntimeError("count: call forward first")
-        return self._saved[4]
+        """Positions counted by this thread's last forward."""
+        saved = self._thread_state()
+        if saved is None:
+            raise RuntimeError("count: call forward first (in this thread)")
+        return saved[4]
 
     def backward(self, dloss: float = 1.0):
         """Returns dlogits (shape of logits) for an upstream gradient `dloss` of the loss."""
-        if self._saved is None:
-            raise RuntimeError("backward: call forward first")
+        saved = self._thread_state()
+        if saved is None:
+            raise RuntimeError("backward: call forward first (in this thread)")
         if isinstance(dloss, bool) or not isinstance(dloss, numbers.Real):
             raise TypeError(f"dloss: expected a float, got {type(dloss).__name__}")
-        logits2, targets1, mask, stats, count, shape = self._saved
+        logits2, targets1, mask, stats, count, shape = saved
         scale = float(dloss)
         if self.reduction == "mean":
             scale = scale / count if count else 0.0

@@ -1,16 +1,20 @@
 """The base of the fastrnn.nn modules that have no parameters (Dropout, SoftmaxCrossEntropy):
 empty per-instance `params` and `grads` dicts, and the zero_grad / state_dict /
-load_state_dict a Sequential and the optimisers expect of every module."""
+load_state_dict a Sequential and the optimisers expect of every module; what a forward keeps
+for its backward is the calling thread's (ThreadState)."""
 
 from __future__ import annotations
 
+from fastrnn._params import ThreadState
 
-class ParameterFree:
+
+class ParameterFree(ThreadState):
     """A module without parameters; `__call__` is the subclass's `forward`."""
 
     def __init__(self):
         self.params: dict = {}
         self.grads: dict = {}
+        self._init_thread_state()
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

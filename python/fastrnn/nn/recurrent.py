@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastrnn._params import ThreadState
+
 
 def _copy_state(state):
     return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()
 
 
-class Recurrent:
+class Recurrent(ThreadState):
     """Recurrent(layer, output="sequence" | "last", carry_state=False).
 
     forward(x [T, N, I], training=True, *, hx=None, lengths=None) returns
@@ -44,7 +46,8 @@ class Recurrent:
         self.state = None
         self.dhx = None
         self._lstm = layer.mode == "lstm"
-        self._shapes = None  # (y, h_n, c_n or None) shapes of the last training forward
+        # this thread's state: (y, h_n, c_n or None) shapes of its last training forward
+        self._init_thread_state()
 
     @property
     def params(self) -> dict:
@@ -79,7 +82,7 @@ class Recurrent:
         self.state = _copy_state(state)
         h_n = state[0] if self._lstm else state
         c_shape = state[1].shape if self._lstm else None
-        self._shapes = (y.shape, h_n.shape, c_shape) if training else None
+        self._set_thread_state((y.shape, h_n.shape, c_shape) if training else None)
         if self.output == "sequence":
             return y
         D = self.layer.num_directions
@@ -89,12 +92,13 @@ class Recurrent:
 
     def backward(self, dy):
         """dy: like forward's output -> dx [T, N, I]; the layer's grads accumulate."""
-        if self._shapes is None:
-            raise RuntimeError("backward: call forward(..., training=True) first")
+        shapes = self._thread_state()
+        if shapes is None:
+            raise RuntimeError("backward: call forward(..., training=True) first (in this thread)")
         if self.output == "sequence":
             dx, dhx = self.layer.backward(dy)
         else:
-            y_shape, h_shape, c_shape = self._shapes
+            y_shape, h_shape, c_shape = shapes
             L_D, N, S = h_shape
             D = self.layer.num_directions
             dy = np.asarray(dy)
