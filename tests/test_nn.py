@@ -259,7 +259,7 @@ def test_bad_input():
     emb(np.array([1, 2]))
     with pytest.raises(ValueError, match=r"dy: expected shape \(2, 2\)"):
         emb.backward(np.zeros((3, 2), np.float32))
-    with pytest.raises(ValueError, match=r"p: expected a value in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"p: expected a finite value in \[0, 1\)"):
         nn.Dropout(1.0)
     with pytest.raises(TypeError, match=r"modules\[1\]: LSTM has no 'forward'|wrap a recurrent"):
         nn.Sequential(nn.Linear(2, 2), object())

@@ -235,13 +235,15 @@ def test_optimises_numpy_layers_too():
 
 def test_bad_input():
     lin = nn.Linear(2, 2)
-    with pytest.raises(ValueError, match="lr: expected a value >= 0"):
+    with pytest.raises(ValueError, match="lr: expected a finite value >= 0"):
         optim.SGD([lin], lr=-1)
     with pytest.raises(TypeError, match="lr: expected a float"):
         optim.Adam([lin], lr="fast")
     with pytest.raises(ValueError, match="nesterov"):
         optim.SGD([lin], lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match=r"betas\[1\]: expected a value in \[0, 1\), got 1.0"):
+    with pytest.raises(
+        ValueError, match=r"betas\[1\]: expected a finite value in \[0, 1\), got 1.0"
+    ):
         optim.Adam([lin], betas=(0.9, 1.0))
     with pytest.raises(TypeError, match=r"modules\[1\]: object has no .params/.grads"):
         optim.SGD([lin, object()], lr=0.1)
@@ -259,10 +261,78 @@ def test_bad_input():
         optim.CosineLR(opt, total_steps=5, warmup_steps=5)
     with pytest.raises(TypeError, match="gamma: expected a float, got str"):
         optim.StepLR(opt, step_size=2, gamma="0.5")
-    with pytest.raises(ValueError, match="gamma: expected a float > 0"):
+    with pytest.raises(ValueError, match="gamma: expected a finite float > 0"):
         optim.StepLR(opt, step_size=2, gamma=0.0)
     with pytest.raises(TypeError, match="min_lr: expected a float, got NoneType"):
         optim.CosineLR(opt, total_steps=5, min_lr=None)
+    # non-finite hyper-parameters would turn every parameter into NaN at the first step
+    with pytest.raises(ValueError, match="lr: expected a finite value >= 0, got inf"):
+        optim.SGD([lin], lr=np.inf)
+    with pytest.raises(ValueError, match="eps: expected a finite value >= 0, got nan"):
+        optim.Adam([lin], eps=np.nan)
+    with pytest.raises(ValueError, match="gamma: expected a finite float > 0"):
+        optim.StepLR(opt, step_size=2, gamma=np.inf)
+    with pytest.raises(ValueError, match="min_lr: expected a finite value >= 0, got inf"):
+        optim.CosineLR(opt, total_steps=5, min_lr=np.inf)
+
+
+def test_step_schedule_past_the_float_range_raises():
+    opt = optim.SGD([nn.Linear(2, 2)], lr=0.1)
+    schedule = optim.StepLR(opt, step_size=1, gamma=2.0)
+    for _ in range(1000):
+        schedule.step()
+    with pytest.raises(OverflowError, match=r"StepLR: lr = base_lr \* gamma \*\* 10[0-9]{2}"):
+        for _ in range(100):
+            schedule.step()
+
+
+@pytest.mark.parametrize("make", [optim.SGD, optim.Adam])
+def test_load_state_dict_checks_every_entry_and_changes_nothing_on_error(make):
+    kwargs = {"lr": 0.1, "momentum": 0.9} if make is optim.SGD else {"lr": 0.1}
+    lin = nn.Linear(2, 3, seed=0)
+    opt = make([lin], **kwargs)
+    lin.grads["weight"][:] = 1.0
+    opt.step()
+    good = opt.state_dict()
+    buffer = "exp_avg" if make is optim.Adam else "momentum_buffer"
+
+    def edited(**changes):
+        state = opt.state_dict()
+        state.update(changes)
+        return state
+
+    def with_buffer(name, value):
+        state = opt.state_dict()
+        state["state"]["0.weight"][name] = value
+        return state
+
+    hyper = "eps" if make is optim.Adam else "momentum"
+    bad = [
+        (edited(lr="x"), TypeError, r"state_dict\['lr'\]: expected a float"),
+        (edited(**{hyper: -5.0}), ValueError, rf"state_dict\['{hyper}'\]: expected a finite"),
+        (edited(state=[1]), TypeError, r"state_dict\['state'\]: expected a dict"),
+        (with_buffer(buffer, np.zeros((2, 3), np.float32)), ValueError, "expected shape"),
+        (with_buffer(buffer, np.zeros((3, 2), np.int8)), TypeError, "expected a float array"),
+        (with_buffer("extra", np.zeros((3, 2))), ValueError, "expected buffers"),
+    ]
+    if make is optim.Adam:
+        bad += [
+            (edited(betas=[2, 3]), ValueError, r"state_dict\['betas'\]\[0\]: expected a finite"),
+            (with_buffer("step", "x"), TypeError, r"\['step'\]: expected an int"),
+            (with_buffer("step", -1), ValueError, r"\['step'\]: expected an int >= 0"),
+        ]
+    else:
+        bad.append(
+            (edited(nesterov="yes"), TypeError, r"state_dict\['nesterov'\]: expected a bool")
+        )
+    for state, error, message in bad:
+        with pytest.raises(error, match=message):
+            opt.load_state_dict(state)
+        after = opt.state_dict()
+        assert after["lr"] == good["lr"]
+        for key, value in good["state"]["0.weight"].items():
+            np.testing.assert_array_equal(after["state"]["0.weight"][key], value)
+    opt.load_state_dict(good)  # the saved state itself loads
 
 
 @pytest.mark.parametrize(

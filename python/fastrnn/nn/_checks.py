@@ -3,6 +3,7 @@ argument, the expected and the actual type, dtype or shape."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
@@ -77,11 +78,11 @@ def real_number(value, name: str) -> float:
 
 
 def nonnegative_float(value, name: str, *, upper: float | None = None) -> float:
-    """`value` as a float >= 0 (and < upper when given)."""
+    """`value` as a finite float >= 0 (and < upper when given)."""
     value = real_number(value, name)
-    if not value >= 0.0 or (upper is not None and not value < upper):
+    if not 0.0 <= value < (math.inf if upper is None else upper):
         bound = f"in [0, {upper:g})" if upper is not None else ">= 0"
-        raise ValueError(f"{name}: expected a value {bound}, got {value}")
+        raise ValueError(f"{name}: expected a finite value {bound}, got {value}")
     return value
 
 

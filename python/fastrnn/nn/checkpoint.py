@@ -25,11 +25,21 @@ _META = "__meta__"
 
 def _flatten(tree, prefix: str, arrays: dict):
     """Replaces each ndarray in a tree of dicts/lists by {"__array__": key} (storing it in
-    `arrays`) and numpy scalars by Python numbers; returns the JSON-able tree."""
+    `arrays` under its place in the tree, "modules/lm/0.weight", made unique with "#n" where keys
+    holding "/" would collide) and numpy scalars by Python numbers; returns the JSON-able tree."""
     if isinstance(tree, np.ndarray):
-        arrays[prefix] = tree
-        return {"__array__": prefix}
+        key, n = prefix, 0
+        while key in arrays:
+            n += 1
+            key = f"{prefix}#{n}"
+        arrays[key] = tree
+        return {"__array__": key}
     if isinstance(tree, dict):
+        if set(tree) == {"__array__"}:
+            raise ValueError(
+                f"{prefix}: a dict whose only key is '__array__' cannot be stored (the "
+                "checkpoint marks its arrays that way)"
+            )
         out = {}
         for k, v in tree.items():
             if not isinstance(k, str):

@@ -24,19 +24,25 @@ class Adam(Optimizer):
     + eps), with g += weight_decay * p first."""
 
     _hyper = ("betas", "eps", "weight_decay")
+    _buffers = {"step": "count", "exp_avg": "array", "exp_avg_sq": "array"}
 
     def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(modules, lr)
+        self.betas = self._check_hyper("betas", betas, "betas")
+        self.eps = self._check_hyper("eps", eps, "eps")
+        self.weight_decay = self._check_hyper("weight_decay", weight_decay, "weight_decay")
+
+    def _check_hyper(self, name: str, value, where: str):
+        if name != "betas":
+            return nonnegative_float(value, where)
         try:
-            b1, b2 = betas
+            b1, b2 = value
         except (TypeError, ValueError):
-            raise TypeError(f"betas: expected a pair of floats, got {betas!r}") from None
-        self.betas = (
-            nonnegative_float(b1, "betas[0]", upper=1.0),
-            nonnegative_float(b2, "betas[1]", upper=1.0),
+            raise TypeError(f"{where}: expected a pair of floats, got {value!r}") from None
+        return (
+            nonnegative_float(b1, f"{where}[0]", upper=1.0),
+            nonnegative_float(b2, f"{where}[1]", upper=1.0),
         )
-        self.eps = nonnegative_float(eps, "eps")
-        self.weight_decay = nonnegative_float(weight_decay, "weight_decay")
 
     def _update(self, key, p, g) -> None:
         # p: any shape; g: p's shape, or a RowGrad of rows of p

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastrnn.nn._checks import nonnegative_float
+from fastrnn.nn._checks import as_array, int_at_least, nonnegative_float
 from fastrnn.nn.embedding import RowGrad
 
 
@@ -46,12 +46,29 @@ def gradients(modules):
             yield key, p, g
 
 
+def _checked_buffer(value, kind: str, param, where: str):
+    """A saved buffer: a step count (an int >= 0), or an array of the parameter's shape and a
+    float dtype (returned as a copy in the parameter's dtype)."""
+    if kind == "count":
+        return int_at_least(value, where, 0)
+    a = as_array(value, where)
+    if a.shape != param.shape:
+        raise ValueError(f"{where}: expected shape {param.shape}, got {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"{where}: expected a float array, got dtype {a.dtype}")
+    return np.array(a, dtype=param.dtype)
+
+
 class Optimizer:
     """Base class: `lr` attribute (schedules set it), step(), zero_grad(), state_dict() and
-    load_state_dict(). Subclasses define `_hyper` and _update(key, p, g): p a parameter of any
-    shape, updated in place; g its gradient, of p's shape, or a RowGrad of rows of p."""
+    load_state_dict(). Subclasses define `_hyper` (hyper-parameter names) with _check_hyper(name,
+    value, where) returning the checked value, `_buffers` ({buffer name: "array" (a parameter's
+    shape) or "count"}: the per-parameter state, all of it created at a parameter's first update)
+    and _update(key, p, g): p a parameter of any shape, updated in place; g its gradient, of p's
+    shape, or a RowGrad of rows of p."""
 
     _hyper: tuple = ()
+    _buffers: dict = {}
 
     def __init__(self, modules, lr):
         self.modules = as_module_list(modules)
@@ -78,31 +95,38 @@ class Optimizer:
             },
         }
 
+    def _check_hyper(self, name: str, value, where: str):
+        raise NotImplementedError
+
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restores lr, the hyper-parameters and the buffers, each checked as the constructor
+        checks it (a ValueError or TypeError names the entry); nothing changes on an error."""
         expected = {"lr", "state", *self._hyper}
-        if set(state_dict) != expected:
-            raise ValueError(
-                f"state_dict: expected keys {sorted(expected)}, got {sorted(state_dict)}"
-            )
-        shapes = {key: p.shape for key, p, _ in gradients(self.modules)}
+        if not isinstance(state_dict, dict) or set(state_dict) != expected:
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"state_dict: expected keys {sorted(expected)}, got {got}")
+        lr = nonnegative_float(state_dict["lr"], "state_dict['lr']")
+        hyper = {h: self._check_hyper(h, state_dict[h], f"state_dict[{h!r}]") for h in self._hyper}
+        params = {key: p for key, p, _ in gradients(self.modules)}
+        saved = state_dict["state"]
+        if not isinstance(saved, dict):
+            raise TypeError(f"state_dict['state']: expected a dict, got {type(saved).__name__}")
         state = {}
-        for key, buffers in state_dict["state"].items():
-            if key not in shapes:
+        for key, buffers in saved.items():
+            where = f"state_dict['state'][{key!r}]"
+            if key not in params:
                 raise ValueError(f"state_dict: no parameter {key!r} in these modules")
-            state[key] = {}
-            for b, v in buffers.items():
-                if isinstance(v, np.ndarray) or isinstance(v, list):
-                    v = np.array(v)
-                    if v.shape != shapes[key]:
-                        raise ValueError(
-                            f"state_dict['state'][{key!r}][{b!r}]: expected shape "
-                            f"{shapes[key]}, got {v.shape}"
-                        )
-                state[key][b] = v
-        self.lr = float(state_dict["lr"])
-        for h in self._hyper:
-            value = state_dict[h]
-            setattr(self, h, tuple(value) if isinstance(value, list) else value)
+            if not isinstance(buffers, dict) or set(buffers) != set(self._buffers):
+                got = sorted(buffers) if isinstance(buffers, dict) else type(buffers).__name__
+                raise ValueError(f"{where}: expected buffers {sorted(self._buffers)}, got {got}")
+            state[key] = {
+                b: _checked_buffer(v, kind, params[key], f"{where}[{b!r}]")
+                for b, v in buffers.items()
+                for kind in (self._buffers[b],)
+            }
+        self.lr = lr
+        for h, value in hyper.items():
+            setattr(self, h, value)
         self.state = state
 
     def __repr__(self) -> str:

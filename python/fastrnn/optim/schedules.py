@@ -65,12 +65,22 @@ class StepLR(_Schedule):
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
         self.step_size = int_at_least(step_size, "step_size", 1)
         self.gamma = real_number(gamma, "gamma")
-        if not self.gamma > 0:
-            raise ValueError(f"gamma: expected a float > 0, got {gamma!r}")
+        if not 0 < self.gamma < math.inf:
+            raise ValueError(f"gamma: expected a finite float > 0, got {gamma!r}")
         super().__init__(optimizer)
 
     def _lr_at(self, s: int) -> float:
-        return self.base_lr * self.gamma ** (s // self.step_size)
+        k = s // self.step_size
+        try:
+            lr = self.base_lr * self.gamma**k
+        except OverflowError:
+            lr = math.inf
+        if not math.isfinite(lr):
+            raise OverflowError(
+                f"StepLR: lr = base_lr * gamma ** {k} = {self.base_lr} * {self.gamma} ** {k} "
+                "is past the float range (gamma > 1 grows it every step_size steps)"
+            )
+        return lr
 
 
 class CosineLR(_Schedule):

@@ -18,14 +18,28 @@ class SGD(Optimizer):
     buf; p -= lr * g."""
 
     _hyper = ("momentum", "weight_decay", "nesterov")
+    _buffers = {"momentum_buffer": "array"}
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(modules, lr)
-        self.momentum = nonnegative_float(momentum, "momentum")
-        self.weight_decay = nonnegative_float(weight_decay, "weight_decay")
+        self.momentum = self._check_hyper("momentum", momentum, "momentum")
+        self.weight_decay = self._check_hyper("weight_decay", weight_decay, "weight_decay")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov: Nesterov momentum requires momentum > 0")
+
+    def _check_hyper(self, name: str, value, where: str):
+        if name != "nesterov":
+            return nonnegative_float(value, where)
+        if not isinstance(value, bool):
+            raise TypeError(f"{where}: expected a bool, got {type(value).__name__}")
+        return value
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if isinstance(state_dict, dict) and state_dict.get("nesterov") is True:
+            if not state_dict.get("momentum"):
+                raise ValueError("state_dict['nesterov']: Nesterov momentum requires momentum > 0")
+        super().load_state_dict(state_dict)
 
     def _update(self, key, p, g) -> None:
         # p: any shape; g: p's shape, or a RowGrad of rows of p
