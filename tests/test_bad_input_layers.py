@@ -371,3 +371,24 @@ def test_cell_load_state_dict_bad(cls):
         cell.load_state_dict({k + "_l0": v for k, v in sd.items()})
     with pytest.raises(TypeError, match=word("bias_ih")):
         cell.load_state_dict(dict(sd, bias_ih=np.zeros(G * H, np.int64)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda seed: fastrnn.LSTM(3, 4, seed=seed),
+        lambda seed: fastrnn.GRUCell(3, 4, seed=seed),
+        lambda seed: fastrnn.nn.Linear(3, 4, seed=seed),
+        lambda seed: fastrnn.nn.Embedding(3, 4, seed=seed),
+        lambda seed: fastrnn.nn.Dropout(0.5, seed=seed),
+    ],
+)
+def test_seed_is_none_or_a_non_negative_int(make):
+    make(None)
+    make(np.int64(7))
+    with pytest.raises(ValueError, match="seed: expected None or an int >= 0, got -1"):
+        make(-1)
+    with pytest.raises(TypeError, match="seed: expected None or an int >= 0, got float"):
+        make(1.5)
+    with pytest.raises(TypeError, match="seed: expected None or an int >= 0, got str"):
+        make("a")

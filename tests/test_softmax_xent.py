@@ -169,6 +169,10 @@ def test_bad_input():
         SoftmaxCrossEntropy(reduction="none")
     with pytest.raises(TypeError, match="ignore_index"):
         SoftmaxCrossEntropy(ignore_index=1.5)
+    with pytest.raises(ValueError, match="ignore_index: expected an int64, got 2361183"):
+        SoftmaxCrossEntropy(ignore_index=2**71)
+    with pytest.raises(ValueError, match=r"logits: expected shape \[..., V\] with V >= 1"):
+        loss_fn(np.zeros((3, 0), np.float32), np.zeros(3, np.int64))
     with pytest.raises(RuntimeError, match="call forward first"):
         SoftmaxCrossEntropy().backward()
     with pytest.raises(ValueError, match=r"logits: expected V >= 1"):

@@ -224,6 +224,14 @@ def test_load_rejects_corrupt_or_hostile_files(tmp_path, change, message):
     assert str(path) in str(info.value)
 
 
+def test_load_rejects_a_number_too_long_for_python(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_text('{"format": 1' + "0" * 5000 + "}")
+    with pytest.raises(ValueError, match="invalid UTF-8 JSON") as info:
+        Vocabulary.load(path)
+    assert str(path) in str(info.value)
+
+
 def test_load_rejects_bytes_that_are_not_utf8(tmp_path):
     path = tmp_path / "v.json"
     path.write_bytes(b"\xff\xfe{}")

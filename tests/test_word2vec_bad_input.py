@@ -1,7 +1,10 @@
 """Word2Vec, KeyedVectors and the word2vec file readers reject bad input with clear errors:
 empty corpora, a vocabulary emptied by min_count, unknown words (KeyError naming them),
-non-string tokens, non-positive sizes, negative=0, malformed or truncated files (naming the
-line), and leave nothing half-written on disk."""
+non-string tokens, sizes out of range, negative=0, malformed or truncated files (naming the
+line), corrupt compressed corpora (naming the file), and leave nothing half-written on disk;
+save refuses what load would refuse."""
+
+import warnings
 
 import numpy as np
 import pytest
@@ -57,6 +60,12 @@ def test_non_string_tokens():
         (dict(sample=-1e-3), "sample"),
         (dict(max_vocab_size=0), "max_vocab_size"),
         (dict(sg=2), "sg"),
+        (dict(workers=2**31), r"workers: expected an int in \[1, 4096\]"),
+        (dict(window=2**31), r"window: expected an int in \[1, 2147483647\]"),
+        (dict(negative=2**40), "negative: expected an int in"),
+        (dict(seed=-1), "seed: expected an int in"),
+        (dict(ns_exponent=1000.0), "ns_exponent: count \\*\\* 1000.0 leaves the float range"),
+        (dict(ns_exponent=-1e308), "ns_exponent: count"),
     ],
 )
 def test_bad_parameters(kwargs, match):
@@ -168,3 +177,75 @@ def test_corpus_file_must_be_utf8(tmp_path):
     path.write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     with pytest.raises(ValueError, match="not valid UTF-8"):
         Word2Vec(corpus_file=str(path), min_count=1)
+
+
+def test_text_file_without_its_last_newline_loads_with_a_warning(tmp_path):
+    """Cut inside its last number, a text file still parses: the missing newline that every
+    writer puts after each vector is the only sign, so it is reported."""
+    from fastrnn.word2vec_format import Word2VecFormatWarning
+
+    cut = tmp_path / "cut.txt"
+    cut.write_text("1 3\nab 1.5 2.25 3.1")  # cut from "... 3.125\n"
+    with pytest.warns(Word2VecFormatWarning, match="line 2: the file ends without a newline"):
+        kv = KeyedVectors.load_word2vec_format(cut)
+    np.testing.assert_array_equal(kv["ab"], np.float32([1.5, 2.25, 3.1]))
+    whole = tmp_path / "whole.txt"
+    whole.write_text("1 3\nab 1.5 2.25 3.125\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KeyedVectors.load_word2vec_format(whole)
+
+
+def test_read_limit_must_be_an_int(tmp_path, model):
+    path = tmp_path / "m.txt"
+    model.wv.save_word2vec_format(path)
+    with pytest.raises(TypeError, match="limit: expected None or an int, got float"):
+        KeyedVectors.load_word2vec_format(path, limit=1.5)
+
+
+def test_values_past_float32_are_named_on_save(tmp_path):
+    kv = KeyedVectors(2, dtype=np.float64)
+    kv.add_vectors(["a", "b"], np.array([[1.0, 2.0], [1e300, 0.0]]))
+    with pytest.raises(ValueError, match=r"row 1 \('b'\) holds values past float32's range"):
+        kv.save_word2vec_format(tmp_path / "v.txt")
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path, model):
+    with pytest.raises(ValueError, match=r"index_to_key\[0\]: expected a str key, got None"):
+        KeyedVectors(3, count=2).save(tmp_path / "kv.npz")
+    assert not (tmp_path / "kv.npz").exists()
+    grown = Word2Vec.load(_saved(tmp_path, model))
+    grown.wv.add_vectors(["zz"], np.ones((1, 8)))
+    with pytest.raises(ValueError, match="wv: holds .* keys but the model's output weights"):
+        grown.save(tmp_path / "grown.npz")
+    grown.wv.save(tmp_path / "grown_wv.npz")  # the vectors alone save and load
+    assert "zz" in KeyedVectors.load(tmp_path / "grown_wv.npz")
+
+
+def _saved(tmp_path, model):
+    path = tmp_path / "model.npz"
+    model.save(path)
+    return path
+
+
+def test_an_empty_string_token_saves_and_loads(tmp_path):
+    trained = Word2Vec([["", "a"]] * 10, vector_size=4, min_count=1, epochs=1, workers=1)
+    path = tmp_path / "m.npz"
+    trained.save(path)
+    loaded = Word2Vec.load(path)
+    np.testing.assert_array_equal(loaded.wv[""], trained.wv[""])
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2"])
+def test_corrupt_compressed_corpus_is_named(tmp_path, suffix):
+    import bz2
+    import gzip
+
+    packed = (gzip.compress if suffix == ".gz" else bz2.compress)(b"the cat sat\n" * 200)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(packed[: len(packed) // 2])
+    junk = tmp_path / f"junk{suffix}"
+    junk.write_bytes(packed[:10] + b"\x00" * 50 + packed[60:])
+    for path in (cut, junk):
+        with pytest.raises(ValueError, match=f"{path.name}: corrupt or truncated compressed file"):
+            Word2Vec(corpus_file=str(path), min_count=1, epochs=1, workers=1)

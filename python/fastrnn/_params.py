@@ -1,12 +1,25 @@
 """Parameter dicts under PyTorch's names, shared by the numpy layers and step cells: PyTorch's
-initialisation, gradients of the same shapes, state_dict() and a checked load_state_dict(); and
-the per-thread training state that lets several Python threads train one object at once."""
+initialisation from a checked `seed`, gradients of the same shapes, state_dict() and a checked
+load_state_dict(); and the per-thread training state that lets several Python threads train one
+object at once."""
 
 from __future__ import annotations
 
+import numbers
 import threading
 
 import numpy as np
+
+
+def seeded_rng(seed) -> np.random.Generator:
+    """np.random.default_rng(seed) for a `seed` argument: None (fresh entropy) or an int >= 0;
+    anything else is a TypeError or ValueError naming `seed`."""
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed: expected None or an int >= 0, got {type(seed).__name__}")
+        if seed < 0:
+            raise ValueError(f"seed: expected None or an int >= 0, got {seed}")
+    return np.random.default_rng(seed)
 
 
 class ThreadState:

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastrnn import _C
 from fastrnn import functional as F
-from fastrnn._params import ParameterHolder
+from fastrnn._params import ParameterHolder, seeded_rng
 from fastrnn.layers import _positive_int
 
 _KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ch")
@@ -53,7 +53,7 @@ class RNNCellBase(ParameterHolder):
         if dtype not in F.FLOAT_DTYPES:
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         self.dtype = dtype
-        self._rng = np.random.default_rng(seed)
+        self._rng = seeded_rng(seed)
         # Made first: it refuses sizes the core cannot run before any parameter is allocated.
         self._desc = _C.RnnDesc(
             mode,

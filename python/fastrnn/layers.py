@@ -17,7 +17,7 @@ import numpy as np
 
 from fastrnn import _C
 from fastrnn import functional as F
-from fastrnn._params import ParameterHolder
+from fastrnn._params import ParameterHolder, seeded_rng
 
 _SUFFIX = ("", "_reverse")
 
@@ -105,7 +105,7 @@ class RNNBase(ParameterHolder):
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         self.dtype = dtype
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = seeded_rng(seed)
         self._check_core_limits()
         self._init_parameters()
 

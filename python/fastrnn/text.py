@@ -290,7 +290,7 @@ class Vocabulary:
             raw = f.read()
         try:
             payload = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON, a number too long
             raise ValueError(f"{path}: not a vocabulary file (invalid UTF-8 JSON: {e})") from None
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
             raise ValueError(f"{path}: not a vocabulary file (no 'format': '{_FORMAT}')")

@@ -14,6 +14,7 @@ epochs run on fastrnn's GPU sentence kernel instead (every corpus as an id corpu
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import logging
 import math
@@ -23,12 +24,19 @@ import sys
 import threading
 import time
 import types
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from fastrnn import _C
-from fastrnn.word2vec_kv import KeyedVectors, checked_table, load_npz, save_npz
+from fastrnn.word2vec_kv import (
+    KeyedVectors,
+    check_keys_for_save,
+    checked_table,
+    load_npz,
+    save_npz,
+)
 
 __all__ = ["KeyedVectors", "LineSentence", "Word2Vec"]
 
@@ -49,13 +57,27 @@ def _open_binary(path):
     return open(path, "rb")
 
 
+@contextlib.contextmanager
+def _naming_corruption(path):
+    """Turns the bare errors of a corrupt or truncated .gz/.bz2 file (zlib.error, EOFError,
+    BadGzipFile, bz2's OSError) into a ValueError naming the file."""
+    try:
+        yield
+    except (zlib.error, EOFError, OSError) as e:
+        if not _is_compressed(path) or isinstance(e, (FileNotFoundError, PermissionError)):
+            raise
+        raise ValueError(
+            f"{os.fspath(path)}: corrupt or truncated compressed file ({type(e).__name__}: {e})"
+        ) from e
+
+
 def _is_compressed(path) -> bool:
     return os.fspath(path).endswith((".gz", ".bz2"))
 
 
 def _feed_chunks(path, sink) -> None:
     """Feeds a (possibly compressed) file to sink.add_text in 1 MiB chunks."""
-    with _open_binary(path) as f:
+    with _naming_corruption(path), _open_binary(path) as f:
         while chunk := f.read(_CHUNK):
             sink.add_text(chunk)
 
@@ -81,7 +103,7 @@ class LineSentence:
             self.source.seek(0)
             yield from self._lines(self.source)
         else:
-            with _open_binary(self.source) as f:
+            with _naming_corruption(self.source), _open_binary(self.source) as f:
                 yield from self._lines(f)
 
     def _lines(self, f):
@@ -99,13 +121,18 @@ class LineSentence:
                     yield tokens[j : j + n]
 
 
-def _check_int(name: str, value, minimum: int, allow_none: bool = False):
+# The largest value of the C++ trainer's int fields (window, negative); workers are threads.
+_MAX_INT32 = 2**31 - 1
+_MAX_WORKERS = 4096
+
+
+def _check_int(name: str, value, minimum: int, allow_none: bool = False, maximum=2**63 - 1):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name}: expected an int in [{minimum}, {maximum}], got {value}")
     return int(value)
 
 
@@ -188,13 +215,16 @@ class Word2Vec:
         self.vector_size = _check_int("vector_size", vector_size, 1)
         self.alpha = _check_float("alpha", alpha, 0.0, strict=True)
         self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
-        self.window = _check_int("window", window, 1)
+        self.window = _check_int("window", window, 1, maximum=_MAX_INT32)
         self.min_count = _check_int("min_count", min_count, 0)
         self.max_vocab_size = _check_int("max_vocab_size", max_vocab_size, 1, allow_none=True)
         self.sample = _check_float("sample", sample, 0.0)
-        self.seed = _check_int("seed", seed, 0)
+        self.seed = _check_int("seed", seed, 0, maximum=2**64 - 1)
         self.workers = _check_int(
-            "workers", (os.cpu_count() or 1) if workers is None else workers, 1
+            "workers",
+            min(os.cpu_count() or 1, _MAX_WORKERS) if workers is None else workers,
+            1,
+            maximum=_MAX_WORKERS,
         )
         if sg not in (0, 1):
             raise ValueError(f"sg: expected 0 (CBOW) or 1 (skip-gram), got {sg!r}")
@@ -204,7 +234,7 @@ class Word2Vec:
                 "negative=0 would need hierarchical softmax, which fastrnn does not "
                 "implement: use negative >= 1 (5-20 is usual)"
             )
-        self.negative = _check_int("negative", negative, 1)
+        self.negative = _check_int("negative", negative, 1, maximum=_MAX_INT32)
         self.ns_exponent = _check_float("ns_exponent", ns_exponent, -math.inf)
         self.cbow_mean = int(bool(cbow_mean))
         self.epochs = _check_int("epochs", epochs, 1)
@@ -443,6 +473,14 @@ class Word2Vec:
         vectors = self.wv.vectors
         if not (vectors.dtype == np.float32 and vectors.flags.c_contiguous):
             raise ValueError("wv.vectors must be a C-contiguous float32 array")
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            weights = np.power(self._counts.astype(np.float64), self.ns_exponent)  # [V]
+        if not (np.isfinite(weights).all() and (weights > 0).all()):
+            raise ValueError(
+                f"ns_exponent: count ** {self.ns_exponent} leaves the float range for this "
+                f"vocabulary's counts (1 to {int(self._counts.max())}); the usual values are "
+                "-1 to 1 (0.75 by default)"
+            )
         trainer = _C.W2vTrainer(
             vectors,
             self.syn1neg,
@@ -530,6 +568,14 @@ class Word2Vec:
     def save(self, fname) -> None:
         """Saves the model to one .npz file (arrays + JSON metadata, no pickle), atomically:
         a temporary file beside `fname` replaces it only when completely written."""
+        check_keys_for_save(self.wv.index_to_key)
+        V = len(self.wv)
+        if self.syn1neg.shape[0] not in (0, V):
+            raise ValueError(
+                f"wv: holds {V} keys but the model's output weights (syn1neg) have "
+                f"{self.syn1neg.shape[0]} rows: keys added with wv.add_vectors have no output "
+                "weights, so the model cannot be saved or trained on; save model.wv instead"
+            )
         meta = {
             "format": _FORMAT,
             "version": 1,

@@ -6,13 +6,17 @@ Binary: the same header, then per word its UTF-8 bytes, a space and E little-end
 
 Reading trusts nothing in the file: the header's counts are checked against the file's size
 before anything is allocated, every record is bounds-checked, and a malformed, truncated or
-non-finite entry raises Word2VecFormatError (a ValueError) naming the line or record.
+non-finite entry raises Word2VecFormatError (a ValueError) naming the line or record. A text
+file cut inside its last number still parses, so a text file whose last vector lacks the newline
+that word2vec.c and gensim write after every line loads with a Word2VecFormatWarning naming it.
 """
 
 from __future__ import annotations
 
 import mmap
+import operator
 import os
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -24,17 +28,26 @@ class Word2VecFormatError(ValueError):
     """A malformed or truncated word2vec file; the message names the line (or record)."""
 
 
+class Word2VecFormatWarning(UserWarning):
+    """A word2vec file that loads but may have been cut short."""
+
+
 def write_word2vec(path, keys: list, vectors: np.ndarray, binary: bool = False) -> None:
     """Writes keys and vectors ([V, E]) in word2vec format, atomically."""
-    vectors = np.asarray(vectors, dtype=np.float32)
+    given = np.asarray(vectors)
+    with np.errstate(over="ignore"):
+        vectors = given.astype(np.float32)
     V, E = vectors.shape
     if len(keys) != V:
         raise ValueError(f"{len(keys)} keys for {V} vectors")
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
     if bad.size:
+        what = (
+            "NaN or Inf" if not np.isfinite(given[bad[0]]).all() else "values past float32's range"
+        )
         raise ValueError(
-            f"vectors: row {bad[0]} ({keys[bad[0]]!r}) holds NaN or Inf; word2vec files hold "
-            "finite numbers (and fastrnn refuses to read others)"
+            f"vectors: row {bad[0]} ({keys[bad[0]]!r}) holds {what}; word2vec files hold "
+            "finite float32 numbers (and fastrnn refuses to read others)"
         )
     for k in keys:
         if not isinstance(k, str) or not k or any(c.isspace() for c in k):
@@ -79,8 +92,13 @@ def read_word2vec(
     datatype=np.float32,
 ) -> tuple[list, np.ndarray]:
     """Reads a word2vec file: (keys, vectors [V, E]). `limit` reads only the first vectors."""
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit: expected None or >= 0, got {limit}")
+    if limit is not None:
+        try:
+            limit = operator.index(limit)
+        except TypeError:
+            raise TypeError(f"limit: expected None or an int, got {type(limit).__name__}") from None
+        if limit < 0:
+            raise ValueError(f"limit: expected None or >= 0, got {limit}")
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         header = f.readline(_MAX_HEADER)
@@ -134,6 +152,13 @@ def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors) -> None:
         except ValueError:
             raise Word2VecFormatError(f"{path}: line {line_no}: malformed number") from None
         _check_finite(vectors[i], where)
+        if not line.endswith(b"\n"):
+            warnings.warn(
+                f"{path}: line {line_no}: the file ends without a newline after this vector; if "
+                "it was cut short, the vector's last number may be cut too",
+                Word2VecFormatWarning,
+                stacklevel=4,  # the caller of KeyedVectors.load_word2vec_format
+            )
 
 
 def _read_binary(f, offset, n, E, vectors, keys, path, encoding, unicode_errors) -> None:

@@ -449,6 +449,7 @@ class KeyedVectors:
 
     def save(self, fname) -> None:
         """Saves to one .npz file (arrays + JSON metadata, no pickle), atomically."""
+        check_keys_for_save(self.index_to_key)
         meta = {"format": _FORMAT, "version": 1, "index_to_key": self.index_to_key}
         arrays = {"vectors": self.vectors, **{f"vecattr_{k}": v for k, v in self.expandos.items()}}
         save_npz(fname, meta, arrays)
@@ -481,12 +482,23 @@ class KeyedVectors:
         return f"<KeyedVectors: {len(self)} keys, vector_size={self.vector_size}>"
 
 
+def check_keys_for_save(keys: list) -> None:
+    """Refuses, before anything is written, keys that load() would refuse: every row needs a
+    str key (any str: the .npz format, unlike the word2vec formats, holds empty ones too)."""
+    for i, k in enumerate(keys):
+        if not isinstance(k, str):
+            raise ValueError(
+                f"index_to_key[{i}]: expected a str key, got {k!r} (the rows of "
+                "KeyedVectors(vector_size, count) need keys before they can be saved)"
+            )
+
+
 def checked_table(fname, meta: dict, arrays: dict) -> tuple[list, np.ndarray]:
     """The keys and vectors [V, E] float32 of a loaded file, checked against each other."""
     keys = meta.get("index_to_key")
     vectors = arrays.get("vectors")
-    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
-        raise ValueError(f"{fname}: index_to_key must be a list of non-empty strings")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"{fname}: index_to_key must be a list of strings")
     if vectors is None or vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[1] < 1:
         got = None if vectors is None else f"{vectors.shape} {vectors.dtype}"
         raise ValueError(f"{fname}: vectors must be a float [V, E] array, got {got}")

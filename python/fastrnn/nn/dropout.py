@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastrnn._params import seeded_rng
 from fastrnn.nn._checks import as_array, probability
 from fastrnn.nn.parameter_free import ParameterFree
 
@@ -15,7 +16,7 @@ class Dropout(ParameterFree):
     def __init__(self, p: float = 0.5, *, seed=None):
         super().__init__()
         self.p = probability(p, "p")
-        self._rng = np.random.default_rng(seed)
+        self._rng = seeded_rng(seed)
 
     def forward(self, x, training: bool = True):
         """x: any shape, float. Returns x with dropped elements (training) or x itself."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastrnn._params import seeded_rng
 from fastrnn.nn._checks import as_array, float_dtype, int_array, positive_int
 from fastrnn.nn.module import Module
 
@@ -64,7 +65,7 @@ class Embedding(Module):
         V = positive_int(num_embeddings, "num_embeddings")
         E = positive_int(embedding_dim, "embedding_dim")
         self.dtype = float_dtype(dtype)
-        weight = np.random.default_rng(seed).standard_normal((V, E)).astype(self.dtype)
+        weight = seeded_rng(seed).standard_normal((V, E)).astype(self.dtype)
         self._setup(weight, padding_idx, freeze=False)
         if self.padding_idx is not None:
             self.params["weight"][self.padding_idx] = 0

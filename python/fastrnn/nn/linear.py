@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastrnn import _C
+from fastrnn._params import seeded_rng
 from fastrnn.nn._checks import float_array, float_dtype, positive_int
 from fastrnn.nn.module import Module
 
@@ -19,7 +20,7 @@ class Linear(Module):
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
         self.dtype = float_dtype(dtype)
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         bound = 1.0 / np.sqrt(self.in_features)
         self.params = {
             "weight": rng.uniform(-bound, bound, (self.out_features, self.in_features)).astype(

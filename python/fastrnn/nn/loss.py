@@ -29,6 +29,8 @@ class SoftmaxCrossEntropy(ParameterFree):
             raise TypeError(
                 f"ignore_index: expected an int, got {type(ignore_index).__name__}"
             ) from None
+        if not -(2**63) <= self.ignore_index < 2**63:
+            raise ValueError(f"ignore_index: expected an int64, got {self.ignore_index}")
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
@@ -39,8 +41,8 @@ class SoftmaxCrossEntropy(ParameterFree):
         logits = as_array(logits, "logits")
         if logits.dtype not in (np.float32, np.float64):
             raise TypeError(f"logits: expected dtype float32 or float64, got {logits.dtype}")
-        if logits.ndim < 1:
-            raise ValueError(f"logits: expected shape [..., V], got {logits.shape}")
+        if logits.ndim < 1 or logits.shape[-1] < 1:
+            raise ValueError(f"logits: expected shape [..., V] with V >= 1, got {logits.shape}")
         targets = int_array(targets, "targets")
         if targets.shape != logits.shape[:-1]:
             raise ValueError(
