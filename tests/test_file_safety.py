@@ -402,3 +402,21 @@ def test_bench_outputs_are_written_atomically(tmp_path, monkeypatch):
 
 def _fail_replace(src, dst):
     raise OSError("replace refused (test)")
+
+
+def test_saved_files_get_a_plain_files_permissions(tmp_path):
+    """Saving goes through a temporary file (mkstemp makes it owner-only), but the saved file has
+    the permissions a plain open() would give: a new file's (0o666 less the umask), or those of the
+    file it replaces."""
+    kv = KeyedVectors(2)
+    kv.add_vectors(["a"], np.ones((1, 2)))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    new = tmp_path / "new.txt"
+    kv.save_word2vec_format(new)
+    assert os.stat(new).st_mode & 0o777 == 0o666 & ~mask
+    kept = tmp_path / "kept.npz"
+    kv.save(kept)
+    os.chmod(kept, 0o640)
+    kv.save(kept)
+    assert os.stat(kept).st_mode & 0o777 == 0o640

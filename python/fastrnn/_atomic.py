@@ -4,19 +4,46 @@ an error mid-save leaves the previous file (or no file) at the path, never a par
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc says it (Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (briefly process-wide)
+    os.umask(mask)
+    return mask
+
+
+def _plain_mode(path: Path) -> int:
+    """The permissions the file would have if written in place: the existing file's, or those
+    of a new file (0o666 less the umask) — not mkstemp's owner-only 0o600."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
 
 
 @contextmanager
 def atomic_write(path, mode: str = "wb", **open_kwargs):
     """Yields a temporary file beside `path` (same directory, so os.replace is atomic) that
     replaces `path` only when the block succeeds; on an error the temporary file is removed. A
-    process killed mid-write leaves the temporary file `.<name>.<random>.tmp` behind."""
+    process killed mid-write leaves the temporary file `.<name>.<random>.tmp` behind. The file
+    gets the permissions of the one it replaces, or a new file's."""
     path = Path(os.fspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, _plain_mode(path))
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()

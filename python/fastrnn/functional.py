@@ -127,7 +127,8 @@ def forward(
         again (a training loop reuses it so that a large reserve is not faulted in every step).
 
     Returns (y [T,N,S], state, ctx): state is h_n [N,S], or (h_n [N,S], c_n [N,H]) for LSTM;
-    ctx is the backward context (None when training=False).
+    ctx is the backward context (None when training=False). ctx refers to x and the parameters
+    without copying them: changing them in place before backward changes what backward computes.
     """
     mode = _check_mode(mode)
     x = as_float_array(x, "x")

@@ -191,7 +191,8 @@ class RNNBase(ParameterHolder):
         hx: h_0 [L*D,N,S] (LSTM: (h_0, c_0 [L*D,N,H])); [L*D,S] with unbatched x.
         lengths: int [N] in 1..T (like a PackedSequence's lengths; need not be sorted).
         Returns (y [T,N,D*S], h_n [L*D,N,S]) or for LSTM (y, (h_n, c_n [L*D,N,H])); without the
-        N axis for unbatched x.
+        N axis for unbatched x. A training forward keeps x (time-major) and the parameters for
+        backward without copying them: change them in place only after backward.
         """
         x = F.as_float_array(x, "x", self.dtype)
         unbatched = x.ndim == 2
