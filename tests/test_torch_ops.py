@@ -324,3 +324,16 @@ def test_func_vjp_matches_torch():
     _, pull = torch.func.vjp(lambda a: model(a)[0], x)
     _, pull_ref = torch.func.vjp(lambda a: ref(a)[0], x)
     torch.testing.assert_close(pull(v)[0], pull_ref(v)[0])
+
+
+def test_op_refuses_a_bad_clip_and_a_cell_state_outside_lstm():
+    args = list(op_args("lstm", training=False, clip=-1.0))
+    with pytest.raises(ValueError, match="cell_clip: expected a finite value >= 0"):
+        torch.ops.fastrnn.rnn_forward(*args)
+    args[-1] = float("nan")
+    with pytest.raises(ValueError, match="cell_clip: expected a finite value >= 0"):
+        torch.ops.fastrnn.rnn_forward(*args)
+    args = list(op_args("gru", training=False))
+    args[3] = torch.zeros(N, H, dtype=torch.float64)
+    with pytest.raises(ValueError, match="c0: only an LSTM has a cell state"):
+        torch.ops.fastrnn.rnn_forward(*args)

@@ -23,6 +23,7 @@ Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projectio
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -190,6 +191,10 @@ def rnn_forward(
     [T·N·K + N·E] (training, else [0])."""
     T, N = x.shape[0], x.shape[1]
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    if not 0.0 <= cell_clip < math.inf:
+        raise ValueError(f"cell_clip: expected a finite value >= 0 (0: no clip), got {cell_clip}")
+    if c0 is not None and mode != "lstm":
+        raise ValueError(f"c0: only an LSTM has a cell state, got one for mode {mode!r}")
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     y, h_n, c_n, reserve = _C.rnn_forward(
         desc,
