@@ -27,6 +27,7 @@ from pathlib import Path
 import fastrnn
 import numpy as np
 from fastrnn import nn, optim
+from fastrnn.bench_rnn import settle
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tinyshakespeare.txt"
@@ -143,13 +144,6 @@ class CharLM:
 SETTLE_S = 0.02  # the pause before each timed step when comparing with torch (main)
 
 
-def busy_wait(seconds: float) -> None:
-    """Keeps this thread on its CPU for `seconds` (a sleeping core comes back slowly on a VM)."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
-
-
 class TorchCharLM:
     """The same model in PyTorch (torch.nn.Embedding, LSTM, Linear, cross_entropy, Adam,
     clip_grad_norm_), built from the fastrnn model's initial weights."""
@@ -256,18 +250,19 @@ def main(argv=None):
     opt = optim.Adam([lm.model], lr=args.lr)
     # With --compare-torch the two libraries train in lockstep, one step each in turn, each timed
     # on its own, so both see the same machine (other processes come and go on a shared one).
-    # Before each timed step the main thread busy-waits SETTLE_S, so that the other library's
-    # worker threads, which spin for a while after their work, are asleep by then.
+    # Before each timed step every CPU busy-waits SETTLE_S (fastrnn-bench's settle), so that the
+    # other library's worker threads, which spin for a while after their work, are asleep by
+    # then, and no CPU has gone idle (an idle vCPU comes back slowly).
     ref = TorchCharLM(lm.model.state_dict(), args) if args.compare_torch else None
     losses, torch_losses, seconds, torch_seconds = [], [], 0.0, 0.0
     for step, (x, y, reset) in enumerate(batches(train, args.seq_len, args.steps)):
         if ref is not None:
-            busy_wait(SETTLE_S)
+            settle(SETTLE_S)
         start = time.perf_counter()
         losses.append(lm.train_step(opt, x, y, args.clip, reset))
         seconds += time.perf_counter() - start
         if ref is not None:
-            busy_wait(SETTLE_S)
+            settle(SETTLE_S)
             start = time.perf_counter()
             torch_losses.append(ref.train_step(x, y, reset))
             torch_seconds += time.perf_counter() - start

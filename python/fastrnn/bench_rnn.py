@@ -20,8 +20,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import hashlib
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -48,10 +50,11 @@ TRAINING_METHOD = (
     "existing gradient buffers"
 )
 TIMING_METHOD = (
-    "timing: fastrnn and the comparison alternate, each sample after a 30 ms pause in which only "
-    "the timing thread runs, busy-waiting (so neither runs while the other's worker threads still "
-    "spin, and the timing thread's CPU is not idle: a core left idle for 30 ms ran the next "
-    "milliseconds of work up to 1.6x slower on a VM), median of the repeats"
+    "timing: fastrnn and the comparison alternate, each sample after a 30 ms pause in which "
+    "neither runs, while the timing thread and a helper thread per other CPU busy-wait (so "
+    "neither library runs while the other's worker threads still spin, and no CPU is idle: a CPU "
+    "left idle for 30 ms ran the next milliseconds of work up to 1.6x slower on a VM), median of "
+    "the repeats"
 )
 FLOPS_METHOD = (
     "GFLOP/s counts GEMM flops only: forward per layer and direction 2*T*N*G*H*(I_l+S), "
@@ -63,11 +66,35 @@ FLOPS_METHOD = (
 # timing
 
 
-def _busy_wait(seconds: float) -> None:
-    """Keeps the calling thread on its CPU for `seconds` (see time_alternating)."""
+_SPIN_BLOCK = bytes(1 << 16)  # hashlib releases the GIL while it hashes this many bytes
+
+
+def settle(seconds: float) -> None:
+    """Busy-waits `seconds` on every CPU this process may use (up to 64): the calling thread
+    spins, and one helper thread per other CPU hashes a buffer (hashlib releases the GIL), so no
+    CPU goes idle; the helpers have stopped when it returns. On a VM an idle vCPU is slow to come
+    back: on this project's 2-core machine a fastrnn LSTM training step (T=100, N=32, H=128, 2
+    threads) took 9.5-9.6 ms after a pause that kept only the timing thread busy and 8.1-8.2 ms
+    after one that kept both CPUs busy (7.4-7.8 ms back to back); PyTorch's 9.8-10.0 and 9.2 ms.
+    """
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            hashlib.sha256(_SPIN_BLOCK).digest()
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    helpers = [threading.Thread(target=spin, daemon=True) for _ in range(min(cpus or 1, 64) - 1)]
+    for h in helpers:
+        h.start()
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
+    try:
+        while time.perf_counter() < end:
+            pass
+    finally:
+        stop.set()
+        for h in helpers:
+            h.join()
 
 
 def time_alternating(
@@ -88,10 +115,11 @@ def time_alternating(
     Each sample starts after a pause of `settle_s`, so that the worker threads the previous
     sample left spinning (PyTorch's OpenMP workers spin for milliseconds after a parallel region,
     fastrnn's pool for about 0.3 ms) are asleep and do not take the cores from the next sample:
-    each library is timed as it runs on its own, not in the other's wake. The timing thread
-    busy-waits through the pause rather than sleeping: a CPU left idle that long is slow to come
-    back (on a 2-core VM, a 0.2 ms layer call took 0.33 ms on average over the next 16 calls after
-    a 30 ms sleep, 0.22 ms after a 30 ms busy-wait), which no library's speed accounts for.
+    each library is timed as it runs on its own, not in the other's wake. The pause busy-waits
+    on every CPU (settle) rather than sleeping: a CPU left idle that long is slow to come back (on
+    a 2-core VM, a 0.2 ms layer call took 0.33 ms on average over the next 16 calls after a 30 ms
+    sleep, 0.22 ms after a 30 ms busy-wait of the timing thread), which no library's speed
+    accounts for, and a training loop, which runs its steps back to back, never sees.
     """
     before = before or {}
     names = list(fns)
@@ -117,7 +145,7 @@ def time_alternating(
                 if name in before:
                     before[name]()
                 fn, n = fns[name], number[name]
-                _busy_wait(settle_s)
+                settle(settle_s)
                 t0 = time.perf_counter()
                 for _ in range(n):
                     fn()
