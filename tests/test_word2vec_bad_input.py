@@ -199,7 +199,7 @@ def test_text_file_without_its_last_newline_loads_with_a_warning(tmp_path):
 def test_read_limit_must_be_an_int(tmp_path, model):
     path = tmp_path / "m.txt"
     model.wv.save_word2vec_format(path)
-    with pytest.raises(TypeError, match="limit: expected None or an int, got float"):
+    with pytest.raises(TypeError, match="limit: expected an int, got float"):
         KeyedVectors.load_word2vec_format(path, limit=1.5)
 
 

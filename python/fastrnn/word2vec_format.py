@@ -14,7 +14,6 @@ that word2vec.c and gensim write after every line loads with a Word2VecFormatWar
 from __future__ import annotations
 
 import mmap
-import operator
 import os
 import warnings
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fastrnn._atomic import atomic_write
+from fastrnn.nn._checks import int_at_least
 
 
 class Word2VecFormatError(ValueError):
@@ -93,12 +93,7 @@ def read_word2vec(
 ) -> tuple[list, np.ndarray]:
     """Reads a word2vec file: (keys, vectors [V, E]). `limit` reads only the first vectors."""
     if limit is not None:
-        try:
-            limit = operator.index(limit)
-        except TypeError:
-            raise TypeError(f"limit: expected None or an int, got {type(limit).__name__}") from None
-        if limit < 0:
-            raise ValueError(f"limit: expected None or >= 0, got {limit}")
+        limit = int_at_least(limit, "limit", 0)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         header = f.readline(_MAX_HEADER)
