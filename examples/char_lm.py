@@ -1,7 +1,7 @@
 """Character-level language model: a 2-layer LSTM trained on a text file with fastrnn's numpy API.
 
     python examples/char_lm.py                 # full run, also trains the same model in PyTorch
-    python examples/char_lm.py --quick         # a short run (about 20 s), no PyTorch
+    python examples/char_lm.py --quick         # a short run (seconds), no PyTorch
     python examples/char_lm.py --data my.txt --steps 3000 --no-compare-torch
 
 The text is cut into N parallel streams read in chunks of k characters (truncated backpropagation
@@ -9,23 +9,26 @@ through time: each chunk starts from the previous chunk's final state, and no gr
 the previous chunk). Model: Embedding -> LSTM (2 layers) -> Linear -> softmax cross-entropy,
 trained with Adam and gradient-norm clipping. It reports the validation loss (nats/char) and
 perplexity on the last 10% of the text, samples new text at a temperature, and saves a plot of the
-losses. With --compare-torch (on by default in the full run) the same model — the same initial
-weights, batches and optimiser — is trained in PyTorch for the same steps, in lockstep (one step
-of each in turn, each timed on its own after a 20 ms pause), and both validation losses and
-training wall times (the sums of the step times) are printed. The last line is `RESULT {json}`
-for scripts.
+losses. With --compare-torch (on by default in the full run when PyTorch is installed) the same
+model — the same initial weights, batches, Adam and clipping — is trained in PyTorch for the same
+steps, in lockstep (one step of each in turn, each timed on its own after a 20 ms pause), and both
+validation losses and training wall times (the sums of the step times) are printed. One
+difference in the optimiser: fastrnn's Adam updates the embedding lazily from its sparse row
+gradient (rows absent from a batch keep their values and moments, as torch.optim.SparseAdam),
+torch.optim.Adam on the dense gradient moves every row its moments carry. The last line is
+`RESULT {json}` for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import fastrnn
 import numpy as np
+from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int
 from fastrnn import nn, optim
 from fastrnn.bench_rnn import settle
 
@@ -37,19 +40,25 @@ DEFAULT_DATA = (
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a UTF-8 text file")
-    p.add_argument("--out", type=Path, default=Path("examples_out"), help="directory for the plot")
+    p.add_argument("--out", type=output_dir, default="examples_out", help="directory for the plot")
     p.add_argument("--quick", action="store_true", help="a short run with a small model")
-    p.add_argument("--steps", type=int, help="optimiser steps (default 600, quick 150)")
-    p.add_argument("--batch-size", type=int, help="parallel streams N (default 32, quick 16)")
-    p.add_argument("--seq-len", type=int, help="TBPTT chunk length k (default 100, quick 32)")
-    p.add_argument("--hidden", type=int, help="LSTM hidden units (default 256, quick 96)")
-    p.add_argument("--embed", type=int, default=64, help="embedding size")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
-    p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clip")
-    p.add_argument("--threads", type=int, help="threads for fastrnn and torch (default: all)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
-    p.add_argument("--sample-len", type=int, default=300, help="characters to sample")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=positive_int, help="optimiser steps (default 600, quick 150)")
+    p.add_argument(
+        "--batch-size", type=positive_int, help="parallel streams N (default 32, quick 16)"
+    )
+    p.add_argument(
+        "--seq-len", type=positive_int, help="TBPTT chunk length k (default 100, quick 32)"
+    )
+    p.add_argument("--hidden", type=positive_int, help="LSTM hidden units (default 256, quick 96)")
+    p.add_argument("--embed", type=positive_int, default=64, help="embedding size")
+    p.add_argument("--lr", type=positive_float, default=3e-3, help="Adam learning rate")
+    p.add_argument("--clip", type=positive_float, default=5.0, help="gradient-norm clip")
+    p.add_argument(
+        "--threads", type=positive_int, help="threads for fastrnn and torch (default: all)"
+    )
+    p.add_argument("--temperature", type=positive_float, default=0.8, help="sampling temperature")
+    p.add_argument("--sample-len", type=nonnegative_int, default=300, help="characters to sample")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument(
         "--compare-torch",
         action=argparse.BooleanOptionalAction,
@@ -67,15 +76,32 @@ def parse_args(argv=None):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     if args.compare_torch is None:
-        args.compare_torch = not quick
+        args.compare_torch = not quick and _torch_installed()
+    elif args.compare_torch and not _torch_installed():
+        p.error("--compare-torch: PyTorch is not installed (pip install torch)")
     return args
 
 
-def load_text(path: Path):
+def _torch_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def load_text(path: Path, min_chars: int):
     """Returns (ids int64 [C], alphabet str) for the characters of a text file."""
     if not path.is_file():
-        sys.exit(f"--data: no such file: {path} (give a UTF-8 text file: --data my.txt)")
-    text = path.read_text(encoding="utf-8")
+        fail(f"--data: no such file: {path} (give a UTF-8 text file: --data my.txt)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"--data: cannot read {path} as UTF-8 text ({e})")
+    if len(text) < min_chars:
+        fail(
+            f"--data: {path} has {len(text)} characters; this run needs at least {min_chars} "
+            "(a chunk of --seq-len + 1 for each of --batch-size streams, in the 90 % used for "
+            "training and the 10 % held out)"
+        )
     alphabet = "".join(sorted(set(text)))
     lookup = {ch: i for i, ch in enumerate(alphabet)}
     return np.array([lookup[ch] for ch in text], dtype=np.int64), alphabet
@@ -236,7 +262,7 @@ def main(argv=None):
     if args.threads:
         fastrnn.set_num_threads(args.threads)
     threads = fastrnn.get_num_threads()
-    ids, alphabet = load_text(args.data)
+    ids, alphabet = load_text(args.data, min_chars=10 * args.batch_size * (args.seq_len + 1))
     split = int(0.9 * len(ids))
     train = streams(ids[:split], args.batch_size)
     val_ids = ids[split:] if not args.quick else ids[split : split + 20000]
@@ -306,7 +332,6 @@ def main(argv=None):
             time_ratio=seconds / torch_seconds,
         )
 
-    args.out.mkdir(parents=True, exist_ok=True)
     plot_path = args.out / "char_lm.png"
     plot(plot_path, losses, torch_losses or None, val_loss, torch_val)
     result["plot"] = str(plot_path)

@@ -20,19 +20,22 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
+from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int
 from fastrnn import nn, optim
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mnist", type=Path, help="directory with MNIST's four IDX files (.gz or not)")
-    p.add_argument("--out", type=Path, default=Path("examples_out"), help="directory for the plot")
+    p.add_argument("--out", type=output_dir, default="examples_out", help="directory for the plot")
     p.add_argument("--quick", action="store_true", help="a short run")
-    p.add_argument("--epochs", type=int, help="passes over the training set (default 40, quick 12)")
-    p.add_argument("--hidden", type=int, default=64, help="LSTM hidden units")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--epochs", type=positive_int, help="passes over the training set (default 40, quick 12)"
+    )
+    p.add_argument("--hidden", type=positive_int, default=64, help="LSTM hidden units")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=5e-3, help="Adam learning rate")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     if args.epochs is None:
         args.epochs = 12 if args.quick else 40
@@ -69,16 +72,22 @@ def find(directory: Path, stem: str) -> Path:
 def load_data(args):
     """Returns (x_train [N, R, C] float32 in [0, 1], y_train [N], x_test, y_test)."""
     if args.mnist is not None:
-        parts = [
-            read_idx(find(args.mnist, stem))
-            for stem in (
-                "train-images-idx3-ubyte",
-                "train-labels-idx1-ubyte",
-                "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte",
-            )
-        ]
+        stems = (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
+        try:
+            parts = [read_idx(find(args.mnist, stem)) for stem in stems]
+        except (OSError, EOFError, ValueError) as e:  # missing, unreadable or not IDX
+            fail(f"--mnist: {e}")
         x_train, y_train, x_test, y_test = parts
+        if x_train.ndim != 3 or len(x_train) != len(y_train) or len(x_test) != len(y_test):
+            fail(
+                f"--mnist: expected images [N, rows, cols] and N labels, got {x_train.shape} "
+                f"and {y_train.shape}, {x_test.shape} and {y_test.shape}"
+            )
         return (
             x_train / np.float32(255),
             y_train.astype(np.int64),
@@ -162,7 +171,6 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     accuracy = accuracies[-1]
     print(f"test accuracy {accuracy:.4f} ({len(y_test)} images), training {seconds:.1f} s")
-    args.out.mkdir(parents=True, exist_ok=True)
     plot_path = args.out / "digits.png"
     plot(plot_path, losses, accuracies)
     print(f"plot: {plot_path}")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
+from _cli import nonnegative_int, output_dir, positive_float, positive_int
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
 
@@ -57,21 +58,25 @@ def number_words(n: int) -> str:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="numbers below 1000, a smaller model")
-    p.add_argument("--out", type=Path, default=Path("examples_out"), help="directory for the plot")
+    p.add_argument("--out", type=output_dir, default="examples_out", help="directory for the plot")
     p.add_argument(
-        "--max-number", type=int, help="numbers 0 .. max-1 (default 1000000, quick 1000)"
+        "--max-number", type=positive_int, help="numbers 0 .. max-1 (default 1000000, quick 1000)"
     )
-    p.add_argument("--steps", type=int, help="optimiser steps (default 1500, quick 300)")
-    p.add_argument("--hidden", type=int, help="LSTM hidden units (default 128, quick 64)")
-    p.add_argument("--embed", type=int, default=32, help="embedding size E")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (cosine decay)")
-    p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clip")
+    p.add_argument("--steps", type=positive_int, help="optimiser steps (default 1500, quick 300)")
+    p.add_argument("--hidden", type=positive_int, help="LSTM hidden units (default 128, quick 64)")
+    p.add_argument("--embed", type=positive_int, default=32, help="embedding size E")
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument(
-        "--eval-every", type=int, help="steps between test evaluations (default 250, quick 100)"
+        "--lr", type=positive_float, default=5e-3, help="Adam learning rate (cosine decay)"
     )
-    p.add_argument("--threads", type=int, help="fastrnn threads (default: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clip", type=positive_float, default=5.0, help="gradient-norm clip")
+    p.add_argument(
+        "--eval-every",
+        type=positive_int,
+        help="steps between test evaluations (default 250, quick 100)",
+    )
+    p.add_argument("--threads", type=positive_int, help="fastrnn threads (default: all)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     quick = args.quick
     for name, full, small in (
@@ -229,7 +234,6 @@ def main(argv=None) -> dict:
     for v in test[:5]:
         src = " ".join(str(v))
         print(f"  {src!r:>12} -> {model.translate([src])[0]!r}   (reference {number_words(v)!r})")
-    args.out.mkdir(parents=True, exist_ok=True)
     plot_path = args.out / "seq2seq.png"
     plot(losses, evals, plot_path)
     accuracy = evals[-1][1]

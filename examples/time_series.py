@@ -20,26 +20,37 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
+from _cli import nonnegative_float, nonnegative_int, output_dir, positive_float, positive_int
 from fastrnn import nn, optim
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("examples_out"), help="directory for the plot")
+    p.add_argument("--out", type=output_dir, default="examples_out", help="directory for the plot")
     p.add_argument("--quick", action="store_true", help="a short run")
-    p.add_argument("--steps", type=int, help="optimiser steps (default 1500, quick 300)")
-    p.add_argument("--length", type=int, default=6000, help="length of the generated series")
-    p.add_argument("--noise", type=float, default=0.05, help="noise standard deviation")
-    p.add_argument("--window", type=int, default=64, help="training window length T")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=48)
-    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
-    p.add_argument("--generate", type=int, default=200, help="free-running steps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=positive_int, help="optimiser steps (default 1500, quick 300)")
+    p.add_argument("--length", type=positive_int, default=6000, help="length of the series")
+    p.add_argument("--noise", type=nonnegative_float, default=0.05, help="noise standard deviation")
+    p.add_argument("--window", type=positive_int, default=64, help="training window length T")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--hidden", type=positive_int, default=48)
+    p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate")
+    p.add_argument("--generate", type=positive_int, default=200, help="free-running steps")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     if args.steps is None:
         args.steps = 300 if args.quick else 1500
+    # The held-out last 20 % holds the real seed window (2T) and the steps generation is scored
+    # on after it; the first 80 % holds training windows of T + 1 values.
+    need = 5 * (2 * args.window + GENERATION_SCORED + 1)
+    if args.length < need:
+        p.error(
+            f"argument --length: with --window {args.window} expected >= {need}, got {args.length}"
+        )
     return args
+
+
+GENERATION_SCORED = 50  # free-running steps after the real window whose MSE is reported
 
 
 def make_series(length: int, noise: float, seed: int) -> np.ndarray:
@@ -98,10 +109,11 @@ def plot(path: Path, test, one_step, warm, gen_real, start_real, gen_zero):
     axes[0].plot(t[span], test[span], label="held-out series")
     axes[0].plot(t[span], one_step[span], label="one-step prediction", alpha=0.8)
     axes[0].set_title("One-step-ahead prediction")
-    g = np.arange(start_real, start_real + len(gen_real))
-    axes[1].plot(
-        t[start_real - 100 : g[-1] + 1], test[start_real - 100 : g[-1] + 1], label="series"
-    )
+    # t indexes test from its second value: gen_real[j], the prediction of the value at
+    # start_real + j of the held-out series, is drawn at start_real + j - 1.
+    g = np.arange(start_real - 1, start_real - 1 + len(gen_real))
+    shown = slice(max(0, start_real - 100), g[-1] + 1)
+    axes[1].plot(t[shown], test[shown], label="series")
     axes[1].plot(g, gen_real, label="free-running, after a real window")
     axes[1].set_title("Generation seeded with a real window")
     axes[2].plot(gen_zero, label="free-running, after a window of zeros", color="C2")
@@ -148,17 +160,17 @@ def main(argv=None):
     baseline_mse = float(np.mean((test[warm:-1] - test[1 + warm :]) ** 2))
     start_real = 2 * T
     gen_real = net.generate(test[:start_real], args.generate)
-    gen_mse = float(np.mean((gen_real[:50] - test[start_real : start_real + 50]) ** 2))
+    scored = min(GENERATION_SCORED, args.generate)
+    gen_mse = float(np.mean((gen_real[:scored] - test[start_real : start_real + scored]) ** 2))
     gen_zero = net.generate(np.zeros(T, np.float32), args.generate)
     print(
         f"held-out one-step MSE {test_mse:.5f}; repeat-last-value baseline {baseline_mse:.5f} "
         f"(noise variance {args.noise**2:.5f}); training {seconds:.1f} s"
     )
     print(
-        f"free-running after a real window: MSE over the first 50 steps {gen_mse:.5f}; "
+        f"free-running after a real window: MSE over the first {scored} steps {gen_mse:.5f}; "
         f"after zeros: values in [{gen_zero.min():.2f}, {gen_zero.max():.2f}]"
     )
-    args.out.mkdir(parents=True, exist_ok=True)
     plot_path = args.out / "time_series.png"
     plot(plot_path, test[1:], one_step, warm, gen_real, start_real, gen_zero)
     print(f"plot: {plot_path}")

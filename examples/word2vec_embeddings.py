@@ -31,12 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
 import fastrnn
 import numpy as np
+from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
 
@@ -51,19 +51,29 @@ SPEAKER = re.compile(r"^[A-Z][A-Za-z ]*:$")  # "First Citizen:" lines in tinysha
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer word2vec epochs and steps")
-    p.add_argument("--out", type=Path, default=Path("examples_out"), help="directory for the plot")
+    p.add_argument("--out", type=output_dir, default="examples_out", help="directory for the plot")
     p.add_argument("--shakespeare", type=Path, default=DEFAULT_SHAKESPEARE)
-    p.add_argument("--vector-size", type=int, help="word vector size E (default 100, quick 50)")
-    p.add_argument("--w2v-epochs", type=int, help="word2vec epochs (default 10, quick 3)")
-    p.add_argument("--steps", type=int, help="classifier steps per run (default 300, quick 100)")
-    p.add_argument("--train-per-class", type=int, default=100, help="labelled training sentences")
-    p.add_argument("--test-per-class", type=int, default=500, help="test sentences per class")
-    p.add_argument("--hidden", type=int, default=32, help="LSTM hidden units per direction")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
-    p.add_argument("--workers", type=int, default=2, help="word2vec worker threads")
-    p.add_argument("--threads", type=int, help="fastrnn threads for the LSTM (default: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--vector-size", type=positive_int, help="word vector size E (default 100, quick 50)"
+    )
+    p.add_argument("--w2v-epochs", type=positive_int, help="word2vec epochs (default 10, quick 3)")
+    p.add_argument(
+        "--steps", type=positive_int, help="classifier steps per run (default 300, quick 100)"
+    )
+    p.add_argument(
+        "--train-per-class", type=positive_int, default=100, help="labelled training sentences"
+    )
+    p.add_argument(
+        "--test-per-class", type=positive_int, default=500, help="test sentences per class"
+    )
+    p.add_argument("--hidden", type=positive_int, default=32, help="LSTM units per direction")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=3e-3, help="Adam learning rate")
+    p.add_argument("--workers", type=positive_int, default=2, help="word2vec worker threads")
+    p.add_argument(
+        "--threads", type=positive_int, help="fastrnn threads for the LSTM (default: all)"
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     for name, full, small in (
         ("vector_size", 100, 50),
@@ -72,6 +82,12 @@ def parse_args(argv=None):
     ):
         if getattr(args, name) is None:
             setattr(args, name, small if args.quick else full)
+    if args.batch_size > 2 * args.train_per_class:
+        p.error(
+            f"argument --batch-size: expected at most 2 × --train-per-class = "
+            f"{2 * args.train_per_class} (a batch draws distinct training sentences), got "
+            f"{args.batch_size}"
+        )
     return args
 
 
@@ -84,14 +100,18 @@ def load_sources(shakespeare: Path) -> dict[str, list[str]]:
     try:
         from gensim.test.utils import datapath
     except ImportError:
-        sys.exit("this example needs gensim (pip install gensim) for its news corpus")
+        fail("this example needs gensim (pip install gensim) for its news corpus")
     if not shakespeare.is_file():
-        sys.exit(
+        fail(
             f"--shakespeare: no such file: {shakespeare} "
             "(give tinyshakespeare.txt or any English text: --shakespeare FILE)"
         )
+    try:
+        text = shakespeare.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"--shakespeare: cannot read {shakespeare} as UTF-8 text ({e})")
     speeches, lines = [], []
-    for line in shakespeare.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if SPEAKER.match(line.strip()) or not line.strip():
             speeches.append(" ".join(lines))
             lines = []
@@ -114,7 +134,10 @@ def make_task(sources, tokenizer: Vocabulary, args, rng):
     ]
     n_train, n_test = args.train_per_class, args.test_per_class
     if any(len(fit) < n_train + n_test for fit in fits):
-        sys.exit(f"a source has fewer than {n_train + n_test} sentences of 5 to 40 tokens")
+        fail(
+            f"a source has fewer than --train-per-class + --test-per-class = {n_train + n_test} "
+            "sentences of 5 to 40 tokens"
+        )
     train, test, test_ids = [], [], set()
     for label, (sentences, fit) in enumerate(zip(sources.values(), fits, strict=True)):
         chosen = rng.choice(fit, size=n_train + n_test, replace=False)
@@ -223,12 +246,12 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.threads:
         fastrnn.set_num_threads(args.threads)
-    from gensim.test.utils import datapath
-
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     tokenizer = Vocabulary(replace_numbers=True)  # its tokenize() only: lower-case, [NUM]
-    sources = load_sources(args.shakespeare)
+    sources = load_sources(args.shakespeare)  # (a clear exit when gensim is missing)
+    from gensim.test.utils import datapath
+
     train, test, corpus = make_task(sources, tokenizer, args, rng)
     print(
         f"sentences: {', '.join(f'{k} {len(v)}' for k, v in sources.items())}; classifier "
@@ -281,7 +304,6 @@ def main(argv=None) -> dict:
         print(f"  {name:>18}: test accuracy {accuracy[name]:.3f}", flush=True)
     seconds = time.perf_counter() - start
 
-    args.out.mkdir(parents=True, exist_ok=True)
     plot_path = args.out / "word2vec_embeddings.png"
     plot(losses, accuracy, plot_path)
     print(f"done in {seconds:.1f} s; plot: {plot_path}")

@@ -42,7 +42,10 @@ def run_example_failing(name: str, tmp_path: Path, *extra: str) -> str:
 
 
 def import_example(name: str):
-    """examples/<name>.py as a module (its main() does not run)."""
+    """examples/<name>.py as a module (its main() does not run); examples/ goes on sys.path, as
+    when the script runs, for its shared _cli module."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

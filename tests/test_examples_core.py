@@ -81,9 +81,59 @@ def test_char_lm_names_a_missing_data_file(tmp_path):
     assert "--data: no such file" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "name, args, message",
+    [
+        ("char_lm", ["--steps", "0"], "argument --steps: expected an int >= 1"),
+        ("char_lm", ["--temperature", "0"], "argument --temperature: expected a finite number > 0"),
+        ("char_lm", ["--data", "tiny.txt"], "--data: tiny.txt has 5 characters"),
+        ("char_lm", ["--data", "latin1.txt"], "--data: cannot read latin1.txt as UTF-8"),
+        ("char_lm", ["--out", "tiny.txt"], "argument --out: cannot use 'tiny.txt' as a directory"),
+        ("digits", ["--batch-size", "0"], "argument --batch-size: expected an int >= 1"),
+        ("digits", ["--mnist", "."], "--mnist: no train-images-idx3-ubyte"),
+        ("time_series", ["--length", "200"], "argument --length: with --window 64 expected >="),
+        ("time_series", ["--noise", "-1"], "argument --noise: expected a finite number >= 0"),
+        ("long_memory", ["--test-size", "0"], "argument --test-size: expected an int >= 1"),
+        ("seq2seq", ["--eval-every", "0"], "argument --eval-every: expected an int >= 1"),
+        (
+            "word2vec_embeddings",
+            ["--batch-size", "1000"],
+            "argument --batch-size: expected at most",
+        ),
+        ("word2vec_embeddings", ["--shakespeare", "latin1.txt"], "cannot read latin1.txt as UTF-8"),
+    ],
+)
+def test_examples_refuse_bad_arguments_before_training(tmp_path, name, args, message):
+    (tmp_path / "tiny.txt").write_text("hello")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1") * 10000)
+    err = run_example_failing(name, tmp_path, "--quick", *args)
+    assert message in err and "Traceback" not in err, err[-2000:]
+
+
 @pytest.mark.slow
 def test_time_series_quick(tmp_path):
     result, _ = run_example("time_series", tmp_path)
     assert result["test_mse"] < 0.5 * result["baseline_mse"]  # quick: about 0.007 against 0.06
     assert result["generation_mse"] < result["baseline_mse"]
     assert result["zeros_generation_std"] > 0.1  # generates an oscillation, not a flat line
+
+
+def test_char_lm_compares_with_torch_only_where_it_is_installed(monkeypatch):
+    char_lm = import_example("char_lm")
+    monkeypatch.setattr(char_lm, "_torch_installed", lambda: False)
+    assert char_lm.parse_args([]).compare_torch is False  # the full run skips the comparison
+    with pytest.raises(SystemExit):
+        char_lm.parse_args(["--compare-torch"])  # asked for: a usage error
+
+
+def test_zero_dimensional_ids_and_targets_keep_their_shape():
+    """A single id or target, as torch takes it: [..., E] and [...] with no leading axes."""
+    from fastrnn import nn
+
+    embedding = nn.Embedding(10, 4, seed=0)
+    assert embedding(3).shape == (4,) and embedding(np.array(3)).shape == (4,)
+    embedding.backward(np.ones(4, np.float32))
+    assert embedding.grads["weight"].indices.tolist() == [3]
+    loss_fn = nn.SoftmaxCrossEntropy()
+    loss = loss_fn(np.zeros(4, np.float32), np.array(2))
+    assert loss == pytest.approx(np.log(4)) and loss_fn.backward().shape == (4,)

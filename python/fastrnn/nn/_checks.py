@@ -27,7 +27,7 @@ def float_array(value, name: str, dtype) -> np.ndarray:
     a = as_array(value, name)
     if a.dtype != dtype:
         raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {a.dtype}")
-    return np.ascontiguousarray(a)
+    return np.asarray(a, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
 
 
 def int_array(value, name: str) -> np.ndarray:
@@ -35,7 +35,7 @@ def int_array(value, name: str) -> np.ndarray:
     a = as_array(value, name)
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"{name}: expected an integer array, got dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=np.int64)
+    return np.asarray(a, dtype=np.int64, order="C")  # keeps a 0-d array 0-d
 
 
 def bool_mask(value, name: str, shape: tuple) -> np.ndarray:

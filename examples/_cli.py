@@ -1,0 +1,56 @@
+"""Command-line checks shared by the examples: argparse types that refuse nonsense before any
+training starts, the output directory made (or refused) up front, and problems with a user's
+input files reported as one line instead of a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+
+def _number(text: str, kind, minimum, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not (math.isfinite(value) and value >= minimum):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, 1, "an int >= 1")
+
+
+def nonnegative_int(text: str) -> int:
+    return _number(text, int, 0, "an int >= 0")
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float, 0.0, "a finite number > 0")
+    if value == 0.0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    return _number(text, float, 0.0, "a finite number >= 0")
+
+
+def output_dir(text: str) -> Path:
+    """The --out directory, created now (so that a bad path fails before training, not after)."""
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot use {text!r} as a directory ({e})") from None
+    return path
+
+
+def fail(message: str):
+    """Ends the example with `<script>: error: message` on stderr and exit status 2 (as argparse
+    does for a bad argument)."""
+    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
+    sys.exit(2)
