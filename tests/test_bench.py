@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fastrnn import bench, bench_rnn
 
-TINY = ["--repeats", "1", "--warmup", "0", "--peak-sizes", "32", "--no-progress", "--threads", "1"]
+TINY = ["--repeats", "1", "--warmup", "1", "--peak-sizes", "32", "--no-progress", "--threads", "1"]
 
 try:
     import torch  # noqa: F401
@@ -165,7 +165,7 @@ def test_w2v_calls_the_word2vec_benchmark(tmp_path, monkeypatch):
     report = _run_json(tmp_path, ["w2v", "--tokens", "1000", "--vocab", "50", "--sg", "both"])
     (call,) = calls
     assert call["sg"] == (1, 0) and call["tokens"] == 1000 and call["vocab"] == 50
-    assert call["workers"] == 2 and call["compare_gensim"] and call["seed"] == 0
+    assert call["workers"] == 1 and call["compare_gensim"] and call["seed"] == 0  # --threads 1
     assert call["repeats"] == 1 and callable(call["progress"])
     assert [r["bench"] for r in report["rows"]] == ["w2v", "w2v"]
     assert report["summary"]["geomean_speedup"] == {"w2v": pytest.approx(1.5)}
@@ -209,6 +209,37 @@ def test_options_are_checked():
         bench.build_parser().parse_args(["rnn", "--mode", "lstmx"])
     with pytest.raises(SystemExit):
         bench.build_parser().parse_args(["rnn", "-T", "0"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threads", "5000"], "expected at most 4096 threads"),
+        (["--wait-quiet", "nan"], "expected a finite number of seconds >= 0"),
+        (["--wait-quiet", "-5"], "expected a finite number of seconds >= 0"),
+        (["--peak-sizes", "100000"], "expected sizes up to 8192"),
+        (["--warmup", "0"], "expected a positive integer"),
+        (["--json", ""], "expected a file path, got ''"),
+        (["--json", "{dir}"], "--json: {dir} is a directory"),
+        (["--plot", "{dir}/chart.txt"], "--plot: expected a .png path"),
+        (["--markdown", "{dir}/latin1.md"], "--markdown: cannot read"),
+        (["--json", "{dir}/afile/x.json"], "--json: cannot make the directory"),
+    ],
+)
+def test_bad_options_and_output_paths_fail_before_measuring(tmp_path, capsys, argv, message):
+    (tmp_path / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "afile").write_text("x")
+    argv = [a.replace("{dir}", str(tmp_path)) for a in argv]
+    with pytest.raises(SystemExit) as info:
+        bench.main(["cell", "-H", "4", "--compare", "none", "--no-progress", *argv])
+    assert info.value.code == 2
+    assert message.replace("{dir}", str(tmp_path)) in capsys.readouterr().err
+
+
+def test_w2v_markdown_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["w2v", "--markdown", "w.md"])
+    assert "--markdown: writes the RNN table" in capsys.readouterr().err
 
 
 def test_time_alternating_counts_calls():
@@ -273,7 +304,7 @@ def test_markdown_output(tmp_path):
 
 def test_progress_without_tqdm(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
-    argv = ["cell", "--mode", "rnn_relu", "-H", "4", "--repeats", "1", "--warmup", "0"]
+    argv = ["cell", "--mode", "rnn_relu", "-H", "4", "--repeats", "1", "--warmup", "1"]
     assert bench.main([*argv, "--peak-sizes", "32", "--compare", "none"]) == 0
     err = capsys.readouterr().err
     assert "[1/1] cell rnn_relu step N=1 I=4 H=4" in err
@@ -289,6 +320,17 @@ def test_markdown_updates_between_markers(tmp_path):
     fresh = tmp_path / "new.md"
     assert bench.write_markdown(str(fresh), "only this\n") == "wrote"
     assert fresh.read_text() == "only this\n"
+    # markers quoted in prose do not count: only lines of their own
+    quoted = tmp_path / "quoted.md"
+    quoted.write_text(
+        f"prose about `{bench.MD_END}` and `{bench.MD_BEGIN}`\n{bench.MD_BEGIN}\nold\n"
+        f"{bench.MD_END}\ntail\n"
+    )
+    assert bench.write_markdown(str(quoted), "new\n").startswith("updated")
+    assert quoted.read_text() == (
+        f"prose about `{bench.MD_END}` and `{bench.MD_BEGIN}`\n{bench.MD_BEGIN}\n\nnew\n\n"
+        f"{bench.MD_END}\ntail\n"
+    )
 
 
 def test_others_cpu_and_wait_quiet(tmp_path):

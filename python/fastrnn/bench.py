@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import importlib.util
 import inspect
 import json
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -50,6 +52,8 @@ QUICK_CELLS = (("lstm", 256),)
 QUIET_SHARE = 0.25  # --wait-quiet: others' CPU share below which the machine counts as quiet
 NOISY = 25  # % interquartile range / median above which a row is marked noisy in --markdown
 SUITE_THREADS = 2  # the issue's grid is defined at 2 threads
+MAX_THREADS = 4096  # fastrnn.set_num_threads' limit
+MAX_PEAK_SIZE = 8192  # the largest --peak-sizes GEMM
 # word2vec sizes of the quick suite when fastrnn.bench_w2v has no QUICK_KWARGS of its own; the
 # full suite and the w2v command use run_w2v_benchmark's defaults (the word2vec issue's setting).
 W2V_QUICK = {"tokens": 1_000_000, "vocab": 20_000, "repeats": 1}
@@ -66,13 +70,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
-
-
 def _modes(text: str) -> list[str]:
     modes = list(bench_rnn.MODES) if text == "all" else text.split(",")
     for mode in modes:
@@ -83,8 +80,37 @@ def _modes(text: str) -> list[str]:
     return modes
 
 
+def _thread_count(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_THREADS} threads, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0.0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text}")
+    return value
+
+
 def _sizes(text: str) -> tuple[int, ...]:
-    return tuple(_positive(s) for s in text.split(","))
+    sizes = tuple(_positive(s) for s in text.split(","))
+    if max(sizes) > MAX_PEAK_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"expected sizes up to {MAX_PEAK_SIZE} (three float32 matrices of {MAX_PEAK_SIZE}² "
+            f"are 0.8 GB), got {max(sizes)}"
+        )
+    return sizes
+
+
+def _path(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file path, got ''")
+    return text
 
 
 def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
@@ -96,7 +122,7 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
     g = p.add_argument_group("measurement and output")
     g.add_argument(
         "--threads",
-        type=_positive,
+        type=_thread_count,
         default=d(None),
         help="threads for fastrnn, torch and the SGEMM peak (default: 2 for suites, "
         "fastrnn's default otherwise)",
@@ -108,7 +134,10 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         help="timed repeats per row; the median is reported",
     )
     g.add_argument(
-        "--warmup", type=_non_negative, default=d(None), help="untimed calls before timing"
+        "--warmup",
+        type=_positive,
+        default=d(None),
+        help="untimed calls before timing (at least 1: they also size each timed sample)",
     )
     g.add_argument("--dtype", choices=("float32", "float64"), default=d("float32"))
     g.add_argument(
@@ -119,15 +148,19 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         "(torch and gensim both ask for it) - or 'none' for fastrnn alone; default: the "
         "reference when it is importable",
     )
-    g.add_argument("--json", metavar="PATH", default=d(None), help="write the results as JSON")
+    g.add_argument(
+        "--json", type=_path, metavar="PATH", default=d(None), help="write the results as JSON"
+    )
     g.add_argument(
         "--plot",
+        type=_path,
         metavar="PATH",
         default=d(None),
         help="write a PNG bar chart of the speedups (needs matplotlib)",
     )
     g.add_argument(
         "--markdown",
+        type=_path,
         metavar="PATH",
         default=d(None),
         help="write the RNN table, machine and targets as markdown; a file with <!-- rnn-results "
@@ -142,7 +175,7 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
     )
     g.add_argument(
         "--wait-quiet",
-        type=float,
+        type=_seconds,
         default=d(0.0),
         metavar="SECONDS",
         help="before each row, wait up to SECONDS for other processes to use less than "
@@ -223,7 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="both",
         help="1 skip-gram, 0 CBOW, or both (default)",
     )
-    w2v.add_argument("--workers", type=_positive, default=2)
+    w2v.add_argument(
+        "--workers",
+        type=_thread_count,
+        default=None,
+        help="worker threads for both libraries (default: --threads, else 2)",
+    )
     _add_common(w2v, sub=True)
 
     suite = subs.add_parser("suite", help="the quick suite, or with --full the whole grid")
@@ -404,9 +442,9 @@ def make_tasks(args, name: str, opts: dict, progress) -> tuple[list[Task], list[
             cells = [(m, 1, H, H) for (m, H) in QUICK_CELLS]
         tasks = _rnn_tasks(opts, specs, both) + _cell_tasks(opts, cells)
     if name == "w2v" or (name in ("quick", "full") and not getattr(args, "no_w2v", False)):
-        kwargs = {"workers": 2, "sg": (1, 0)}
+        kwargs = {"workers": opts["threads"], "sg": (1, 0)}
         if name == "w2v":
-            kwargs["workers"] = args.workers
+            kwargs["workers"] = args.workers or args.threads or SUITE_THREADS
             kwargs["sg"] = {"0": 0, "1": 1, "both": (1, 0)}[args.sg]
             kwargs.update({k: getattr(args, k) for k in ("tokens", "vocab") if getattr(args, k)})
             if args.repeats:
@@ -829,7 +867,10 @@ def markdown(report: dict, plot: str | None = None) -> str:
     ]
     noisy = busy = False
     for r in report["rows"]:
-        if r.get("bench") not in ("rnn", "cell") or "error" in r:
+        if "error" in r:
+            lines.append(f"| FAILED | {r.get('label', '')} | {r['error']} |" + " |" * 11)
+            continue
+        if r.get("bench") not in ("rnn", "cell"):
             continue
         fr, pt = r["fastrnn"], r.get("torch") or {}
         speed = _num(r.get("speedup"), ".2f") + ("×" if r.get("speedup") else "")
@@ -876,17 +917,21 @@ def write_markdown(path: str, text: str) -> str:
     """Writes `text` to path; if the file exists with MD_BEGIN ... MD_END markers (as
     bench/BENCHMARKS.md has), replaces only what is between them. Returns what it did."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             old = f.read()
     except FileNotFoundError:
         old = ""
-    begin, end = old.find(MD_BEGIN), old.find(MD_END)
-    if 0 <= begin < end:
-        text = old[: begin + len(MD_BEGIN)] + "\n\n" + text + "\n" + old[end:]
+    # the markers count only on lines of their own (prose may quote them)
+    begin = re.search(rf"^{re.escape(MD_BEGIN)}[ \t]*$", old, re.MULTILINE)
+    end = begin and re.compile(rf"^{re.escape(MD_END)}[ \t]*$", re.MULTILINE).search(
+        old, begin.end()
+    )
+    if begin and end:
+        text = old[: begin.end()] + "\n\n" + text + "\n" + old[end.start() :]
         how = "updated the results in"
     else:
         how = "wrote"
-    with atomic_write(path, "w") as f:
+    with atomic_write(path, "w", encoding="utf-8") as f:
         f.write(text)
     return how
 
@@ -975,7 +1020,8 @@ def run(args) -> dict:
                 flush=True,
             )
         backends = ("numpy", "fastrnn-openblas")
-        backends += ("torch", "torch-onednn") if opts["compare"] == "torch" else ()
+        # torch's GEMMs whenever torch is there, compared or not: the peak is the machine's
+        backends += ("torch", "torch-onednn") if _torch_available() else ()
         if args.wait_quiet:
             wait_quiet(QUIET_SHARE, args.wait_quiet)
         peak = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)
@@ -1076,31 +1122,80 @@ def main(argv=None) -> int:
         parser.error(
             "--compare torch: torch is not installed (pip install torch, or use --compare none)"
         )
+    if args.compare == "gensim" and args.command in ("w2v", "suite", None):
+        if importlib.util.find_spec("gensim") is None:
+            parser.error("--compare gensim: gensim is not installed (pip install gensim)")
+    if args.markdown and args.command == "w2v":
+        parser.error("--markdown: writes the RNN table, which a w2v run does not make")
     if args.plot:  # fail before measuring, not after
         try:
             importlib.import_module("matplotlib")
         except ImportError:
             parser.error("--plot needs matplotlib: pip install matplotlib")
+    for option, path in (
+        ("--json", args.json),
+        ("--plot", args.plot),
+        ("--markdown", args.markdown),
+    ):
+        problem = path and _output_problem(option, path)
+        if problem:
+            parser.error(problem)
     report = run(args)
-    written = []  # files first: a closed stdout (| head) must not lose them
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with atomic_write(args.json, "w") as f:
-            json.dump(report, f, indent=1, default=str)
-            f.write("\n")
-        written.append(f"wrote {args.json}")
-    if args.plot:
-        os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
-        write_plot(report, args.plot)
-        written.append(f"wrote {args.plot}")
-    if args.markdown:
-        where = os.path.dirname(os.path.abspath(args.markdown))
-        os.makedirs(where, exist_ok=True)
-        plot = os.path.relpath(os.path.abspath(args.plot), where) if args.plot else None
-        how = write_markdown(args.markdown, markdown(report, plot))
-        written.append(f"{how} {args.markdown}")
+    written, failed = [], []  # files first: a closed stdout (| head) must not lose them
+    writers = {
+        "--json": lambda: _write_json(report, args.json),
+        "--plot": lambda: write_plot(report, args.plot),
+        "--markdown": lambda: _write_markdown(report, args),
+    }
+    for option, path in (
+        ("--json", args.json),
+        ("--plot", args.plot),
+        ("--markdown", args.markdown),
+    ):
+        if not path:
+            continue
+        try:
+            written.append(f"{writers[option]() or 'wrote'} {path}")
+        except OSError as e:  # checked before the run; the file system may still refuse
+            failed.append(f"fastrnn-bench: {option}: could not write {path}: {e}")
     print("\n".join([render(report), *written]))
-    return 1 if any("error" in r for r in report["rows"]) else 0
+    if failed:
+        print("\n".join(failed), file=sys.stderr)
+    return 1 if failed or any("error" in r for r in report["rows"]) else 0
+
+
+def _output_problem(option: str, path: str) -> str | None:
+    """Why `path` cannot receive the file `option` writes, or None: checked before measuring."""
+    if os.path.isdir(path):
+        return f"{option}: {path} is a directory (give a file path)"
+    if option == "--plot" and Path(path).suffix.lower() != ".png":
+        return f"{option}: expected a .png path (the chart is a PNG), got {path}"
+    where = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(where, exist_ok=True)
+    except OSError as e:
+        return f"{option}: cannot make the directory {where} ({e})"
+    if not os.access(where, os.W_OK | os.X_OK):
+        return f"{option}: cannot write in {where}"
+    if option == "--markdown" and os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            return f"{option}: cannot read {path} as UTF-8 text to update it ({e})"
+    return None
+
+
+def _write_json(report: dict, path: str) -> None:
+    with atomic_write(path, "w") as f:
+        json.dump(report, f, indent=1, default=str)
+        f.write("\n")
+
+
+def _write_markdown(report: dict, args) -> str:
+    where = os.path.dirname(os.path.abspath(args.markdown))
+    plot = os.path.relpath(os.path.abspath(args.plot), where) if args.plot else None
+    return write_markdown(args.markdown, markdown(report, plot))
 
 
 if __name__ == "__main__":
