@@ -533,8 +533,9 @@ def measure_rnn(
     D = 2 if bidirectional else 1
     fastrnn.set_num_threads(threads)
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((T, N, I)).astype(dtype)  # [T,N,I]
-    dy = rng.standard_normal((T, N, D * H)).astype(dtype)  # [T,N,D*H]
+    x = rng.standard_normal((T, N, I), dtype=np.float32).astype(dtype)  # [T,N,I]
+    # dy: [T,N,D*H], training only (an inference row of a large layer needs no second array)
+    dy = rng.standard_normal((T, N, D * H), dtype=np.float32).astype(dtype) if training else None
     layer = _fastrnn_layer(mode, I, H, layers, bidirectional, dtype, seed)
     notes = []
     fns, before = {}, {}
@@ -557,7 +558,7 @@ def measure_rnn(
         torch.set_num_threads(threads)
         module = _torch_layer(torch, mode, I, H, layers, bidirectional, dtype, layer.state_dict())
         xt = torch.from_numpy(x.copy())
-        dyt = torch.from_numpy(dy)
+        dyt = torch.from_numpy(dy) if training else None
         if training:
             xt.requires_grad_(True)
 
