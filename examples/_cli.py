@@ -9,23 +9,29 @@ import math
 import sys
 from pathlib import Path
 
+_INT_MAX = 2**63 - 1  # the largest count an example takes (int64, as numpy)
 
-def _number(text: str, kind, minimum, what: str):
+
+def _number(text: str, kind, minimum, what: str, maximum=math.inf):
     try:
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if not (math.isfinite(value) and value >= minimum):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    if not minimum <= value <= maximum or value == math.inf:  # (NaN fails the first test)
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text[:40]!r}")
     return value
 
 
 def positive_int(text: str) -> int:
-    return _number(text, int, 1, "an int >= 1")
+    return _number(text, int, 1, f"an int >= 1 and <= {_INT_MAX}", maximum=_INT_MAX)
+
+
+def thread_count(text: str) -> int:
+    return _number(text, int, 1, "a thread count in 1..4096", maximum=4096)
 
 
 def nonnegative_int(text: str) -> int:
-    return _number(text, int, 0, "an int >= 0")
+    return _number(text, int, 0, f"an int >= 0 and <= {_INT_MAX}", maximum=_INT_MAX)
 
 
 def positive_float(text: str) -> float:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int
+from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
 from fastrnn import nn, optim
 from fastrnn.bench_rnn import settle
 
@@ -54,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=positive_float, default=3e-3, help="Adam learning rate")
     p.add_argument("--clip", type=positive_float, default=5.0, help="gradient-norm clip")
     p.add_argument(
-        "--threads", type=positive_int, help="threads for fastrnn and torch (default: all)"
+        "--threads", type=thread_count, help="threads for fastrnn and torch (default: all)"
     )
     p.add_argument("--temperature", type=positive_float, default=0.8, help="sampling temperature")
     p.add_argument("--sample-len", type=nonnegative_int, default=300, help="characters to sample")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import nonnegative_int, output_dir, positive_float, positive_int
+from _cli import nonnegative_int, output_dir, positive_float, positive_int, thread_count
 from fastrnn import nn, optim
 
 CELLS = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
@@ -66,7 +66,7 @@ def parse_args(argv=None):
         "--test-size", type=positive_int, default=1000, help="test sequences per filler length"
     )
     p.add_argument("--gate-init", choices=("chrono", "torch"), default="chrono")
-    p.add_argument("--threads", type=positive_int, help="fastrnn threads (default: all)")
+    p.add_argument("--threads", type=thread_count, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="first seed")
     p.add_argument("--repeats", type=positive_int, help="seeds per model (default 3, quick 1)")
     args = p.parse_args(argv)

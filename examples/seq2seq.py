@@ -30,7 +30,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import nonnegative_int, output_dir, positive_float, positive_int
+from _cli import nonnegative_int, output_dir, positive_float, positive_int, thread_count
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
 
@@ -75,7 +75,7 @@ def parse_args(argv=None):
         type=positive_int,
         help="steps between test evaluations (default 250, quick 100)",
     )
-    p.add_argument("--threads", type=positive_int, help="fastrnn threads (default: all)")
+    p.add_argument("--threads", type=thread_count, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     quick = args.quick

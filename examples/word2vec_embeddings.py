@@ -36,7 +36,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int
+from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
 
@@ -69,9 +69,9 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=positive_int, default=32, help="LSTM units per direction")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive_float, default=3e-3, help="Adam learning rate")
-    p.add_argument("--workers", type=positive_int, default=2, help="word2vec worker threads")
+    p.add_argument("--workers", type=thread_count, default=2, help="word2vec worker threads")
     p.add_argument(
-        "--threads", type=positive_int, help="fastrnn threads for the LSTM (default: all)"
+        "--threads", type=thread_count, help="fastrnn threads for the LSTM (default: all)"
     )
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)

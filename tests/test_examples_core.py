@@ -95,6 +95,8 @@ def test_char_lm_names_a_missing_data_file(tmp_path):
         ("time_series", ["--noise", "-1"], "argument --noise: expected a finite number >= 0"),
         ("long_memory", ["--test-size", "0"], "argument --test-size: expected an int >= 1"),
         ("seq2seq", ["--eval-every", "0"], "argument --eval-every: expected an int >= 1"),
+        ("seq2seq", ["--steps", "1" + "0" * 400], "argument --steps: expected an int >= 1 and <="),
+        ("seq2seq", ["--threads", "5000"], "argument --threads: expected a thread count"),
         (
             "word2vec_embeddings",
             ["--batch-size", "1000"],
@@ -118,7 +120,8 @@ def test_time_series_quick(tmp_path):
     assert result["zeros_generation_std"] > 0.1  # generates an oscillation, not a flat line
 
 
-def test_char_lm_compares_with_torch_only_where_it_is_installed(monkeypatch):
+def test_char_lm_compares_with_torch_only_where_it_is_installed(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # parse_args makes the default --out directory
     char_lm = import_example("char_lm")
     monkeypatch.setattr(char_lm, "_torch_installed", lambda: False)
     assert char_lm.parse_args([]).compare_torch is False  # the full run skips the comparison

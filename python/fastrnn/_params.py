@@ -50,6 +50,7 @@ class ThreadState:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._grad_lock = threading.Lock()
+        self.__dict__.setdefault("_per_thread", {})  # pickles made before the per-thread state
 
 
 class ParameterHolder(ThreadState):

@@ -444,7 +444,7 @@ def make_tasks(args, name: str, opts: dict, progress) -> tuple[list[Task], list[
     if name == "w2v" or (name in ("quick", "full") and not getattr(args, "no_w2v", False)):
         kwargs = {"workers": opts["threads"], "sg": (1, 0)}
         if name == "w2v":
-            kwargs["workers"] = args.workers or args.threads or SUITE_THREADS
+            kwargs["workers"] = args.workers or opts["threads"]
             kwargs["sg"] = {"0": 0, "1": 1, "both": (1, 0)}[args.sg]
             kwargs.update({k: getattr(args, k) for k in ("tokens", "vocab") if getattr(args, k)})
             if args.repeats:
@@ -868,7 +868,9 @@ def markdown(report: dict, plot: str | None = None) -> str:
     noisy = busy = False
     for r in report["rows"]:
         if "error" in r:
-            lines.append(f"| FAILED | {r.get('label', '')} | {r['error']} |" + " |" * 11)
+            if r.get("bench") in ("rnn", "cell"):
+                error = " ".join(r["error"].split()).replace("|", "\\|")  # one table cell
+                lines.append(f"| FAILED | {r.get('label', '')} | {error} |" + " |" * 11)
             continue
         if r.get("bench") not in ("rnn", "cell"):
             continue
@@ -987,7 +989,7 @@ def write_plot(report: dict, path: str) -> None:
     )
     fig.tight_layout()
     with atomic_write(path) as f:
-        fig.savefig(f, format=Path(path).suffix[1:] or "png", dpi=120)
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
 
 

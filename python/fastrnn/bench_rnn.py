@@ -66,17 +66,20 @@ FLOPS_METHOD = (
 # timing
 
 
-_SPIN_BLOCK = bytes(1 << 16)  # hashlib releases the GIL while it hashes this many bytes
+# hashlib releases the GIL while it hashes more than 2 KB: a thread hashing this (about 0.1 ms a
+# call) keeps its CPU busy whatever the other threads do
+_SPIN_BLOCK = bytes(1 << 18)
 
 
 def settle(seconds: float) -> None:
-    """Busy-waits `seconds` on every CPU this process may use (up to 64): the calling thread
-    spins, and one helper thread per other CPU hashes a buffer (hashlib releases the GIL), so no
-    CPU goes idle; the helpers have stopped when it returns. On a VM an idle vCPU is slow to come
-    back: on this project's 2-core machine a fastrnn LSTM training step (T=100, N=32, H=128, 2
-    threads) took 9.5-9.6 ms after a pause that kept only the timing thread busy and 8.1-8.2 ms
-    after one that kept both CPUs busy (7.4-7.8 ms back to back); PyTorch's 9.8-10.0 and 9.2 ms.
+    """Busy-waits `seconds` on every CPU this process may use (up to 64): the calling thread and
+    one helper thread per other CPU hash a buffer until the deadline (hashlib releases the GIL, so
+    they run at once), so no CPU goes idle; the helpers have stopped when it returns. On a VM an
+    idle vCPU is slow to come back (a CPU left idle for 30 ms ran the next milliseconds of work up
+    to 1.6x slower on this project's 2-core machine), which no library's speed accounts for and a
+    training loop, which runs its steps back to back, never sees.
     """
+    end = time.perf_counter() + seconds
     stop = threading.Event()
 
     def spin():
@@ -84,17 +87,18 @@ def settle(seconds: float) -> None:
             hashlib.sha256(_SPIN_BLOCK).digest()
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    helpers = [threading.Thread(target=spin, daemon=True) for _ in range(min(cpus or 1, 64) - 1)]
-    for h in helpers:
-        h.start()
-    end = time.perf_counter() + seconds
+    helpers = []
     try:
+        for _ in range(min(cpus or 1, 64) - 1):
+            helper = threading.Thread(target=spin, daemon=True)
+            helper.start()
+            helpers.append(helper)
         while time.perf_counter() < end:
-            pass
+            hashlib.sha256(_SPIN_BLOCK).digest()
     finally:
         stop.set()
-        for h in helpers:
-            h.join()
+        for helper in helpers:
+            helper.join()
 
 
 def time_alternating(

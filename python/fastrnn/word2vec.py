@@ -121,8 +121,9 @@ class LineSentence:
                     yield tokens[j : j + n]
 
 
-# The largest value of the C++ trainer's int fields (window, negative); workers are threads.
-_MAX_INT32 = 2**31 - 1
+# The largest window and negative: the C++ trainer sizes its scratch as 2·window + 2·negative + 4
+# in an int; workers are threads.
+_MAX_WINDOW_NEGATIVE = 2**24
 _MAX_WORKERS = 4096
 
 
@@ -215,7 +216,7 @@ class Word2Vec:
         self.vector_size = _check_int("vector_size", vector_size, 1)
         self.alpha = _check_float("alpha", alpha, 0.0, strict=True)
         self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
-        self.window = _check_int("window", window, 1, maximum=_MAX_INT32)
+        self.window = _check_int("window", window, 1, maximum=_MAX_WINDOW_NEGATIVE)
         self.min_count = _check_int("min_count", min_count, 0)
         self.max_vocab_size = _check_int("max_vocab_size", max_vocab_size, 1, allow_none=True)
         self.sample = _check_float("sample", sample, 0.0)
@@ -234,7 +235,7 @@ class Word2Vec:
                 "negative=0 would need hierarchical softmax, which fastrnn does not "
                 "implement: use negative >= 1 (5-20 is usual)"
             )
-        self.negative = _check_int("negative", negative, 1, maximum=_MAX_INT32)
+        self.negative = _check_int("negative", negative, 1, maximum=_MAX_WINDOW_NEGATIVE)
         self.ns_exponent = _check_float("ns_exponent", ns_exponent, -math.inf)
         self.cbow_mean = int(bool(cbow_mean))
         self.epochs = _check_int("epochs", epochs, 1)
@@ -473,13 +474,14 @@ class Word2Vec:
         vectors = self.wv.vectors
         if not (vectors.dtype == np.float32 and vectors.flags.c_contiguous):
             raise ValueError("wv.vectors must be a C-contiguous float32 array")
-        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             weights = np.power(self._counts.astype(np.float64), self.ns_exponent)  # [V]
-        if not (np.isfinite(weights).all() and (weights > 0).all()):
+            total = weights.sum()
+        if not (np.isfinite(total) and total > 0):  # the sampler's table needs a finite sum > 0
             raise ValueError(
-                f"ns_exponent: count ** {self.ns_exponent} leaves the float range for this "
-                f"vocabulary's counts (1 to {int(self._counts.max())}); the usual values are "
-                "-1 to 1 (0.75 by default)"
+                f"ns_exponent: count ** {self.ns_exponent} summed over this vocabulary's counts "
+                f"({int(self._counts.min())} to {int(self._counts.max())}) is {total}, not a "
+                "finite positive number; the usual values are -1 to 1 (0.75 by default)"
             )
         trainer = _C.W2vTrainer(
             vectors,
