@@ -46,7 +46,7 @@ const T* checked(const py::object& obj, const char* name, const std::vector<int6
     throw py::type_error(std::string(name) + ": expected a numpy array");
   }
   py::array a = py::reinterpret_borrow<py::array>(obj);
-  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().is(py::dtype::of<T>())) {
+  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().equal(py::dtype::of<T>())) {
     throw py::type_error(std::string(name) + ": expected dtype " +
                          std::string(py::str(py::dtype::of<T>())) + ", got " +
                          std::string(py::str(a.dtype())));
@@ -275,8 +275,8 @@ py::tuple step_impl(const RnnDesc& d, const py::array& x_obj, const py::object& 
 
 // Whether the array `name` is float64 (true) or float32 (false); any other dtype is a TypeError.
 bool is_float64(const py::array& a, const char* name) {
-  if (a.dtype().is(py::dtype::of<double>())) return true;
-  if (a.dtype().is(py::dtype::of<float>())) return false;
+  if (a.dtype().equal(py::dtype::of<double>())) return true;
+  if (a.dtype().equal(py::dtype::of<float>())) return false;
   throw py::type_error(std::string(name) + ": expected dtype float32 or float64, got " +
                        std::string(py::str(a.dtype())));
 }
@@ -406,7 +406,26 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("peephole", &RnnDesc::peephole)
       .def_readonly("cell_clip", &RnnDesc::cell_clip)
       .def_property_readonly("gates", &RnnDesc::gates)
-      .def_property_readonly("state_size", &RnnDesc::state_size);
+      .def_property_readonly("state_size", &RnnDesc::state_size)
+      .def(py::pickle(  // so that the cells and layers holding one pickle
+          [](const RnnDesc& d) {
+            return py::make_tuple(mode_name(d.mode), d.input_size, d.hidden_size, d.proj_size,
+                                  d.bias, d.reset_after, d.peephole, d.cell_clip);
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 8) throw py::value_error("RnnDesc: expected a state of 8 fields");
+            RnnDesc d;
+            d.mode = parse_mode(t[0].cast<std::string>());
+            d.input_size = t[1].cast<int64_t>();
+            d.hidden_size = t[2].cast<int64_t>();
+            d.proj_size = t[3].cast<int64_t>();
+            d.bias = t[4].cast<bool>();
+            d.reset_after = t[5].cast<bool>();
+            d.peephole = t[6].cast<bool>();
+            d.cell_clip = t[7].cast<double>();
+            d.validate();
+            return d;
+          }));
 
   m.def(
       "rnn_reserve_size",

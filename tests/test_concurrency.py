@@ -291,3 +291,36 @@ def test_shared_nn_modules_pair_each_threads_forward_with_its_backward():
     y, x_in, dx = got["dropout"]
     assert_close(dx * x_in, y, 1e-12, 1e-12, what="dropout mask")  # dx is A's scaled mask
     assert got["recurrent_dx"].shape == (4, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: fastrnn.GRU(3, 4, num_layers=2, seed=0),
+        lambda: fastrnn.LSTMCell(3, 4, seed=0),
+        lambda: fastrnn.nn.Sequential(
+            fastrnn.nn.Recurrent(fastrnn.LSTM(3, 4, seed=0)),
+            fastrnn.nn.Dropout(0.5, seed=1),
+            fastrnn.nn.Linear(4, 2, seed=2),
+        ),
+    ],
+)
+def test_copies_and_pickles_compute_like_the_original(make):
+    """copy.deepcopy and a pickle round trip give objects that run (the unpickled arrays' dtype
+    objects are equal to, not the same object as, numpy's float32) and compute the same."""
+    import copy
+    import pickle
+
+    original = make()
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    step = isinstance(original, fastrnn.LSTMCell)
+
+    def run(m):
+        if step:
+            return m.forward(x[0])[0]
+        out = m.forward(x)
+        return out[0] if isinstance(out, tuple) else out
+
+    want = run(copy.deepcopy(original))
+    for clone in (copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
+        np.testing.assert_array_equal(run(clone), want)
