@@ -345,6 +345,8 @@ def test_repr_and_attributes():
         (lambda: ft.LSTM(I, H, cell_clip=-1.0), ValueError),
         (lambda: ft.LSTM(I, H, peephole=1), TypeError),
         (lambda: ft.LSTM(I, H, proj_size=H), ValueError),
+        (lambda: ft.GRU(I, H, proj_size=2), ValueError),  # torch.nn's error for RNN and GRU
+        (lambda: ft.RNN(I, H, proj_size=2), ValueError),
         (lambda: ft.GRUCell(I, H, reset_after="no"), TypeError),
     ],
 )

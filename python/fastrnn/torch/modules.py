@@ -246,7 +246,11 @@ class RNN(_RNNBase):
         bidirectional: bool = False,
         device=None,
         dtype=None,
+        *,
+        proj_size: int = 0,  # as torch.nn.RNN: a ValueError unless 0
     ) -> None:
+        if proj_size:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
@@ -325,11 +329,14 @@ class GRU(_RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,  # as torch.nn.GRU's signature: a ValueError unless 0
         device=None,
         dtype=None,
         *,
         reset_after: bool = True,
     ) -> None:
+        if proj_size:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         super().__init__(
             "GRU",
             input_size,
@@ -339,6 +346,7 @@ class GRU(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
+            proj_size,
             device=device,
             dtype=dtype,
         )
