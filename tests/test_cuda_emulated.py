@@ -300,6 +300,19 @@ def test_cuda_op_kernels_check_their_arguments(monkeypatch):
         _ops.rnn_forward_cuda_kernel(
             x, torch.tensor([1, 4]), None, None, w_ih, torch.zeros(8, 8), *[None] * 4, *flags
         )
+    # a dtype the kernels do not have (it would be read as float32 past the buffers' ends)
+    half = [t.half() for t in (x, w_ih, torch.zeros(8, 8))]
+    with pytest.raises(TypeError, match="x: expected dtype torch.float32 or torch.float64"):
+        _ops.rnn_forward_cuda_kernel(half[0], None, None, None, *half[1:], *[None] * 4, *flags)
+    # what the CPU op refuses, the device op refuses too
+    with pytest.raises(ValueError, match="cell_clip: expected a finite value >= 0"):
+        _ops.rnn_forward_cuda_kernel(
+            x, None, None, None, w_ih, torch.zeros(8, 8), *[None] * 4, *flags[:4], -1.0
+        )
+    with pytest.raises(ValueError, match="c0: only an LSTM has a cell state"):
+        _ops.rnn_forward_cuda_kernel(
+            x, None, None, torch.zeros(2, 8), w_ih, torch.zeros(8, 8), *[None] * 4, *flags
+        )
 
 
 # ---- padding isolation: what sits past a sequence's end gives and gets no gradient ----

@@ -76,6 +76,11 @@ def test_gpu_word2vec_arguments_and_availability():
         Word2Vec(device="tpu")
     with pytest.raises(ValueError, match="window <= 32 and negative <= 31"):
         Word2Vec(device="cuda", window=40)
+    # within those limits but past a block's 48 KiB of shared memory (the kernel could not start)
+    for window, negative in ((10, 20), (20, 10), (32, 5)):
+        with pytest.raises(ValueError, match="bytes of a GPU block's shared memory"):
+            Word2Vec(device="cuda", window=window, negative=negative)
+    Word2Vec(device="cuda", window=5, negative=20)  # 34 * 2 * 5 * 21 floats + E: fits
     if _C.cuda_compiled() and _C.cuda_device_count() > 0:
         return  # a GPU is present: device="cuda" trains (tests/test_cuda_device.py)
     model = Word2Vec(device="cuda", min_count=1)

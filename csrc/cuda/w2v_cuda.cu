@@ -43,8 +43,10 @@ class DeviceArray {
                                sizeof(T) * std::max<int64_t>(count, 1), stream),
                "cudaMallocAsync");
     if (host != nullptr && count > 0) {
-      check_cuda(cudaMemcpyAsync(data_, host, sizeof(T) * count, cudaMemcpyHostToDevice, stream),
-                 "cudaMemcpyAsync");
+      const cudaError_t copied =
+          cudaMemcpyAsync(data_, host, sizeof(T) * count, cudaMemcpyHostToDevice, stream);
+      if (copied != cudaSuccess) cudaFreeAsync(data_, stream_);  // no destructor runs after a throw
+      check_cuda(copied, "cudaMemcpyAsync");
     }
   }
   ~DeviceArray() { cudaFreeAsync(data_, stream_); }
@@ -66,9 +68,14 @@ struct W2vCudaBackend {
   cudaStream_t stream = nullptr;  // the legacy default stream of the current device
 
   void run(const W2vSentenceKernel& host, int64_t blocks, int64_t words) const {
-    // The largest block (a power of two, 32..128 threads) whose scratch fits in 48 KiB.
+    // The largest block (a power of two, 32..128 threads) whose scratch fits in 48 KiB beside
+    // the kernel's static shared memory (the block state, as the device lays it out: 416 bytes
+    // where sizeof says 408, the dynamic scratch being 16-byte aligned after it).
+    cudaFuncAttributes attributes{};
+    check_cuda(cudaFuncGetAttributes(&attributes, run_block_kernel<W2vSentenceKernel>),
+               "cudaFuncGetAttributes");
     int64_t block_dim = 128;
-    const int64_t limit = 48 * 1024 - static_cast<int64_t>(sizeof(W2vBlockState));
+    const int64_t limit = 48 * 1024 - static_cast<int64_t>(attributes.sharedSizeBytes);
     while (block_dim > 32 && host.scratch_floats(block_dim) * 4 > limit) block_dim /= 2;
     if (host.scratch_floats(block_dim) * 4 > limit) {
       throw Error("word2vec on the GPU: window and negative too large for a block's shared memory");

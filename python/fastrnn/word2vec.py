@@ -127,6 +127,12 @@ _MAX_WINDOW_NEGATIVE = 2**24
 _MAX_WORKERS = 4096
 
 
+def _gpu_scratch_bytes(window: int, negative: int, E: int) -> int:
+    """Shared memory a GPU block of 32 threads needs (csrc/cuda/w2v_kernels.cuh: scratch_floats
+    floats, (32 + 2) · 2·window·(negative + 1) + E, beside its 416-byte W2vBlockState)."""
+    return 4 * ((32 + 2) * 2 * window * (negative + 1) + E) + 416
+
+
 def _check_int(name: str, value, minimum: int, allow_none: bool = False, maximum=2**63 - 1):
     if value is None and allow_none:
         return None
@@ -179,7 +185,8 @@ class Word2Vec:
     arguments: `progress` (None: a tqdm bar when stderr is a terminal and tqdm is installed;
     True/False: always/never) and `device` ("cpu", or "cuda" for the GPU sentence kernel of a
     CUDA build on a machine with a GPU: one block per sentence, shared negatives, Hogwild between
-    blocks; window <= 32, negative <= 31; `workers` unused there).
+    blocks; window <= 32, negative <= 31, and a block's scratch within 48 KiB of shared memory:
+    window * (negative + 1) up to about 170 at vector_size 100; `workers` unused there).
     """
 
     def __init__(
@@ -249,6 +256,14 @@ class Word2Vec:
             raise ValueError(
                 f"device='cuda' supports window <= 32 and negative <= 31, got window="
                 f"{self.window} negative={self.negative}"
+            )
+        shared = _gpu_scratch_bytes(self.window, self.negative, self.vector_size)
+        if device == "cuda" and shared > 48 * 1024:
+            raise ValueError(
+                f"device='cuda': window={self.window}, negative={self.negative} and vector_size="
+                f"{self.vector_size} need {shared} bytes of a GPU block's shared memory, more "
+                "than its 48 KiB: lower window or negative (window * (negative + 1) up to about "
+                "170 at vector_size 100)"
             )
         self.device = device
         self.hs = 0

@@ -50,7 +50,22 @@ def _device_lengths(lengths: Tensor | None, T: int, N: int, device) -> Tensor | 
         raise RuntimeError(f"lengths: expected shape ({N},), got {tuple(host.shape)}")
     if N and (int(host.min()) < 1 or int(host.max()) > T):
         raise RuntimeError(f"lengths: each length must be in 1..T={T}")
-    return host.to(device=device, dtype=torch.int64)
+    host = host.to(torch.int64)
+    if torch.device(device).type != "cuda":  # the host-memory emulation in the tests
+        return host.to(device)
+    # From pinned memory without waiting: a plain host-to-device copy synchronises the stream,
+    # so the host could not queue the next layer while this one's steps run.
+    return host.pin_memory().to(device, non_blocking=True)
+
+
+def _check_x(x: Tensor) -> Tensor:
+    """x [T,N,I] as a contiguous float32/float64 tensor: the kernels take no other dtype (a
+    float16 x would be read as float32, past the end of every buffer)."""
+    if x.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"x: expected dtype torch.float32 or torch.float64, got {x.dtype}")
+    if x.dim() != 3:
+        raise RuntimeError(f"x: expected 3 dimensions [T, N, I], got shape {tuple(x.shape)}")
+    return x.contiguous()
 
 
 def _weights(desc, x: Tensor, weights) -> list:
@@ -71,9 +86,7 @@ def rnn_forward_cuda(
     Returns y [T,N,S], h_n [N,S], c_n [N,H] (LSTM, else [0]) and reserve [reserve_size]
     (training, else [0])."""
     load_cublas()
-    if x.dim() != 3:
-        raise RuntimeError(f"x: expected 3 dimensions [T, N, I], got shape {tuple(x.shape)}")
-    x = x.contiguous()
+    x = _check_x(x)
     T, N = x.shape[0], x.shape[1]
     H, S = desc.hidden_size, desc.state_size
     lstm = desc.mode == "lstm"
@@ -107,7 +120,7 @@ def rnn_backward_cuda(desc, dy, dh_n, dc_n, x, lengths, weights, reserve, revers
     None. Returns dx [T,N,I], dh0 [N,S], dc0 [N,H] (LSTM, else [0]) and the gradients of the six
     weights (shaped like them; [0] for absent ones)."""
     load_cublas()
-    x = x.contiguous()
+    x = _check_x(x)
     T, N = x.shape[0], x.shape[1]
     H, S = desc.hidden_size, desc.state_size
     lstm = desc.mode == "lstm"

@@ -168,6 +168,14 @@ def _np(t: Tensor | None):
 # ---- forward ----
 
 
+def _check_call(mode: str, c0, cell_clip: float) -> None:
+    """What the modules check and a bare op call may get wrong (both devices' kernels)."""
+    if not 0.0 <= cell_clip < math.inf:
+        raise ValueError(f"cell_clip: expected a finite value >= 0 (0: no clip), got {cell_clip}")
+    if c0 is not None and mode != "lstm":
+        raise ValueError(f"c0: only an LSTM has a cell state, got one for mode {mode!r}")
+
+
 @torch.library.custom_op("fastrnn::rnn_forward", mutates_args=(), device_types="cpu")
 def rnn_forward(
     x: Tensor,
@@ -191,10 +199,7 @@ def rnn_forward(
     [T·N·K + N·E] (training, else [0])."""
     T, N = x.shape[0], x.shape[1]
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
-    if not 0.0 <= cell_clip < math.inf:
-        raise ValueError(f"cell_clip: expected a finite value >= 0 (0: no clip), got {cell_clip}")
-    if c0 is not None and mode != "lstm":
-        raise ValueError(f"c0: only an LSTM has a cell state, got one for mode {mode!r}")
+    _check_call(mode, c0, cell_clip)
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     y, h_n, c_n, reserve = _C.rnn_forward(
         desc,
@@ -427,6 +432,7 @@ def rnn_forward_cuda_kernel(
     cell_clip,
 ):
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
+    _check_call(mode, c0, cell_clip)
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
     size = reserve_size(mode, x.shape[0], x.shape[1], H, S, P > 0)
