@@ -349,3 +349,53 @@ def test_constructor_reuses_the_vocabulary_scan(lee):
     assert np.array_equal(a.wv.vectors, b.wv.vectors)
     c = Word2Vec(lee, max_vocab_size=1500, **kw)  # pruning stops the recording: still trains
     assert len(c.wv) > 0 and c.train_count == 1
+
+
+def test_keyed_vector_helpers_match_gensim_on_the_same_vectors(tmp_path):
+    """n_similarity (cosine of the mean raw vectors), the indexer of most_similar, and
+    evaluate_word_pairs' oov_ratio with dummy4unknown, beside gensim on identical vectors."""
+    keys, vectors = ["a", "b", "c", "d"], np.array([[1, 0], [0, 10], [1, 1], [2, -1]], np.float32)
+    ours, theirs = KeyedVectors(2), GensimKV(2)
+    ours.add_vectors(keys, vectors)
+    theirs.add_vectors(keys, vectors)
+    assert ours.n_similarity(["a", "b"], ["c"]) == pytest.approx(
+        float(theirs.n_similarity(["a", "b"], ["c"])), abs=1e-6
+    )
+
+    class Indexer:
+        def most_similar(self, vector, topn):
+            return [("from the indexer", topn)]
+
+    assert ours.most_similar("a", topn=3, indexer=Indexer()) == [("from the indexer", 3)]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("a\tb\t1.0\na\tc\t5.0\nx\ty\t2.0\nc\td\t3.0\nz\ta\t4.0\n")
+    for dummy in (False, True):
+        got = ours.evaluate_word_pairs(str(pairs), dummy4unknown=dummy)[2]
+        want = theirs.evaluate_word_pairs(str(pairs), dummy4unknown=dummy)[2]
+        assert got == pytest.approx(want), dummy
+
+
+def test_train_uses_its_own_callbacks_and_keeps_its_rate_and_epochs():
+    """As gensim: constructor callbacks run for the constructor's training only; train()'s
+    epochs, start_alpha and end_alpha become the model's."""
+    calls = []
+
+    class Count:
+        def on_epoch_end(self, model):
+            calls.append(model.epochs)
+
+    sentences = [["a", "b", "c", "d"]] * 20
+    model = Word2Vec(sentences, min_count=1, epochs=2, workers=1, callbacks=[Count()])
+    assert len(calls) == 2
+    model.train(sentences, total_examples=20, epochs=3, start_alpha=0.05, end_alpha=0.001)
+    assert len(calls) == 2
+    assert (model.epochs, model.alpha, model.min_alpha) == (3, 0.05, 0.001)
+
+
+def test_add_vectors_keeps_existing_keys_unless_replace():
+    for kv in (KeyedVectors(2), GensimKV(2)):
+        kv.add_vectors(["x"], np.array([[1, 0]], np.float32))
+        kv.add_vectors(["x", "y"], np.array([[5, 5], [2, 2]], np.float32))
+        np.testing.assert_array_equal(kv["x"], [1, 0])  # as gensim
+        kv.add_vectors(["x"], np.array([[5, 5]], np.float32), replace=True)
+        np.testing.assert_array_equal(kv["x"], [5, 5])

@@ -459,7 +459,9 @@ class Word2Vec:
         )
         self.compute_loss = bool(compute_loss)
         self.running_training_loss = 0.0
-        callbacks = tuple(callbacks) or self.callbacks
+        # as gensim: a call's own callbacks only, and its rate and epochs become the model's
+        callbacks = tuple(callbacks)
+        self.alpha, self.min_alpha, self.epochs = start_alpha, end_alpha, epochs
         progress = self.progress if progress is None else progress
 
         # The corpus: an id corpus in memory, or a plain file read by the workers.

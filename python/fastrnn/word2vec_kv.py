@@ -116,8 +116,9 @@ class KeyedVectors:
             self.expandos[attr] = np.zeros(len(self), dtype=np.int64)
         self.expandos[attr][self.get_index(key)] = val
 
-    def add_vectors(self, keys, weights) -> None:
-        """Appends new keys with their vectors ([n, E]); existing keys are overwritten."""
+    def add_vectors(self, keys, weights, extras=None, replace: bool = False) -> None:
+        """Appends new keys with their vectors ([n, E]); as gensim, a key already present keeps
+        its vector unless replace=True. `extras`: {attribute: [n] values} for set_vecattr."""
         keys = [keys] if isinstance(keys, str) else list(keys)
         weights = np.asarray(weights, dtype=self.vectors.dtype).reshape(len(keys), self.vector_size)
         new = []
@@ -125,7 +126,8 @@ class KeyedVectors:
             if not isinstance(k, str):
                 raise TypeError(f"keys: expected str, got {type(k).__name__}")
             if k in self.key_to_index:
-                self.vectors[self.key_to_index[k]] = w
+                if replace:
+                    self.vectors[self.key_to_index[k]] = w
             else:
                 new.append((k, w))
         if new:
@@ -136,6 +138,14 @@ class KeyedVectors:
                 self.key_to_index[k] = start + i
             for attr, arr in self.expandos.items():
                 self.expandos[attr] = np.concatenate([arr, np.zeros(len(new), dtype=arr.dtype)])
+        for attr, values in (extras or {}).items():
+            if len(values) != len(keys):
+                raise ValueError(
+                    f"extras[{attr!r}]: expected {len(keys)} values, got {len(values)}"
+                )
+            for k, v in zip(keys, values, strict=True):
+                if replace or k in dict(new):
+                    self.set_vecattr(k, attr, v)
         self.norms = None
 
     # ---- similarity ----
@@ -207,6 +217,8 @@ class KeyedVectors:
         mean = self.get_mean_vector(
             keys, weight, pre_normalize=True, post_normalize=True, ignore_missing=False
         )
+        if indexer is not None and isinstance(topn, int):  # as gensim: the indexer answers
+            return indexer.most_similar(mean, topn)
         exclude = {self.get_index(k) for k in keys if _is_key(k) and self.has_index_for(k)}
         with np.errstate(invalid="ignore", divide="ignore"):
             dists = (self.vectors[clip_start:clip_end] @ mean) / self.norms[clip_start:clip_end]
@@ -240,8 +252,9 @@ class KeyedVectors:
     def n_similarity(self, ws1, ws2) -> float:
         if not len(ws1) or not len(ws2):
             raise ZeroDivisionError("At least one of the passed lists is empty.")
-        a = _unitvec(np.mean([self.get_vector(w, norm=True) for w in ws1], axis=0))
-        b = _unitvec(np.mean([self.get_vector(w, norm=True) for w in ws2], axis=0))
+        # as gensim: the cosine of the mean raw vectors (not of the mean unit vectors)
+        a = _unitvec(np.mean([self.get_vector(w) for w in ws1], axis=0))
+        b = _unitvec(np.mean([self.get_vector(w) for w in ws2], axis=0))
         return float(np.dot(a, b))
 
     def doesnt_match(self, words):
@@ -378,7 +391,8 @@ class KeyedVectors:
             p_spearman = float(stats.spearmanr(g, m)[1])
         except ImportError:
             pass
-        oov_ratio = float(oov) / (len(gold) + oov) * 100
+        # with dummy4unknown the unknown pairs are in gold already
+        oov_ratio = float(oov) / (len(gold) if dummy4unknown else len(gold) + oov) * 100
         return (pearson, p_pearson), (spearman, p_spearman), oov_ratio
 
     # ---- files ----
