@@ -399,3 +399,24 @@ def test_add_vectors_keeps_existing_keys_unless_replace():
         np.testing.assert_array_equal(kv["x"], [1, 0])  # as gensim
         kv.add_vectors(["x"], np.array([[5, 5]], np.float32), replace=True)
         np.testing.assert_array_equal(kv["x"], [5, 5])
+
+
+@pytest.mark.parametrize("name, binary", [("v.txt.gz", False), ("v.bin.gz", True), ("v.bz2", True)])
+def test_compressed_word2vec_files_both_ways_with_gensim(tmp_path, name, binary):
+    """A path ending in .gz or .bz2 is written and read compressed, as gensim does (the
+    GoogleNews vectors come as .bin.gz)."""
+    kv = KeyedVectors(3)
+    kv.add_vectors(["a", "b"], np.array([[1, 2, 3], [4, 5, 6.5]], np.float32))
+    path = tmp_path / name
+    kv.save_word2vec_format(path, binary=binary)
+    theirs = GensimKV.load_word2vec_format(str(path), binary=binary)
+    np.testing.assert_array_equal(theirs["b"], kv["b"])
+    theirs.save_word2vec_format(str(path), binary=binary)
+    ours = KeyedVectors.load_word2vec_format(path, binary=binary)
+    assert ours.index_to_key == ["a", "b"]
+    np.testing.assert_array_equal(ours.vectors, kv.vectors)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # cut short
+    from fastrnn.word2vec_format import Word2VecFormatError
+
+    with pytest.raises(Word2VecFormatError, match="corrupt or truncated compressed file"):
+        KeyedVectors.load_word2vec_format(path, binary=binary)

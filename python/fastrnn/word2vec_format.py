@@ -1,4 +1,5 @@
-"""The word2vec file formats (word2vec.c's and gensim's, text and binary).
+"""The word2vec file formats (word2vec.c's and gensim's, text and binary), plain or compressed
+(a path ending in .gz or .bz2 is read and written through gzip or bz2, as gensim does).
 
 Text: a header line `V E`, then one line per word: the word and E numbers separated by spaces.
 Binary: the same header, then per word its UTF-8 bytes, a space and E little-endian float32
@@ -13,9 +14,15 @@ that word2vec.c and gensim write after every line loads with a Word2VecFormatWar
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import mmap
 import os
+import shutil
+import tempfile
 import warnings
+import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -52,7 +59,7 @@ def write_word2vec(path, keys: list, vectors: np.ndarray, binary: bool = False) 
     for k in keys:
         if not isinstance(k, str) or not k or any(c.isspace() for c in k):
             raise ValueError(f"key {k!r}: word2vec files need non-empty keys without whitespace")
-    with atomic_write(path) as f:
+    with atomic_write(path) as raw, _compressing(raw, path) as f:
         f.write(f"{V} {E}\n".encode())
         if binary:
             little = vectors.astype("<f4", copy=False)
@@ -79,6 +86,49 @@ def _parse_header(line: bytes, path) -> tuple[int, int]:
     return V, E
 
 
+def _compression(path):
+    """gzip or bz2 for a path ending in .gz or .bz2, else None."""
+    name = os.fspath(path)
+    return gzip if name.endswith(".gz") else bz2 if name.endswith(".bz2") else None
+
+
+@contextlib.contextmanager
+def _compressing(raw, path):
+    """`raw` (a binary file), compressed on the way when `path` asks for it."""
+    module = _compression(path)
+    if module is None:
+        yield raw
+    elif module is gzip:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+            yield f
+    else:
+        with bz2.BZ2File(raw, "wb") as f:
+            yield f
+
+
+@contextlib.contextmanager
+def _opened(path):
+    """The file at `path` for reading; a compressed one is decompressed into a temporary file
+    first (the readers check records against the file's size and map binary files)."""
+    module = _compression(path)
+    if module is None:
+        with open(path, "rb") as f:
+            yield f
+        return
+    with tempfile.TemporaryFile() as f:
+        try:
+            with module.open(path, "rb") as packed:
+                shutil.copyfileobj(packed, f, 1 << 20)
+        except (EOFError, zlib.error, OSError) as e:
+            if isinstance(e, (FileNotFoundError, PermissionError)):
+                raise
+            raise Word2VecFormatError(
+                f"{path}: corrupt or truncated compressed file ({type(e).__name__}: {e})"
+            ) from e
+        f.seek(0)
+        yield f
+
+
 # The longest header line read (two decimal numbers and a newline need far less).
 _MAX_HEADER = 1024
 
@@ -94,7 +144,7 @@ def read_word2vec(
     """Reads a word2vec file: (keys, vectors [V, E]). `limit` reads only the first vectors."""
     if limit is not None:
         limit = int_at_least(limit, "limit", 0)
-    with open(path, "rb") as f:
+    with _opened(path) as f:
         size = os.fstat(f.fileno()).st_size
         header = f.readline(_MAX_HEADER)
         if not header:
