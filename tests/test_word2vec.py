@@ -420,3 +420,15 @@ def test_compressed_word2vec_files_both_ways_with_gensim(tmp_path, name, binary)
 
     with pytest.raises(Word2VecFormatError, match="corrupt or truncated compressed file"):
         KeyedVectors.load_word2vec_format(path, binary=binary)
+
+
+def test_corpus_file_splits_tokens_as_line_sentence(tmp_path):
+    """The C++ corpus reader splits on what Python's str.split() splits on (Unicode whitespace:
+    NBSP, ideographic space, \\x1c..\\x1f, ...), so a file gives one vocabulary however it is
+    passed; a zero-width space (not whitespace) stays inside its token."""
+    path = tmp_path / "u.txt"
+    path.write_text("a\u00a0b c\u3000d e\x1cf g\u2003h i\u200bj k\u0085l\n" * 5, encoding="utf-8")
+    from_file = Word2Vec(corpus_file=str(path), min_count=1, workers=1, epochs=1)
+    from_lines = Word2Vec(LineSentence(str(path)), min_count=1, workers=1, epochs=1)
+    assert sorted(from_file.wv.index_to_key) == sorted(from_lines.wv.index_to_key)
+    assert "i\u200bj" in from_file.wv and "a" in from_file.wv and "l" in from_file.wv

@@ -119,14 +119,33 @@ void for_each_line(const std::string& path, int64_t begin, int64_t end,
                    const std::function<void(const char*, int64_t)>& on_line);
 int64_t file_size(const std::string& path);
 
+// Bytes of the whitespace character at s[i] of s[0, n) (0 when it is none): what Python's
+// str.split() splits on, so a corpus file gives the tokens LineSentence (and gensim) give —
+// ASCII space, \t..\r and \x1c..\x1f, and the UTF-8 of U+0085, U+00A0, U+1680,
+// U+2000..U+200A, U+2028, U+2029, U+202F, U+205F and U+3000.
+inline int whitespace_bytes(const char* s, int64_t i, int64_t n) {
+  const auto at = [&](int64_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = at(0);
+  if (c < 0x80) return (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f)) ? 1 : 0;
+  if (c == 0xC2) return i + 1 < n && (at(1) == 0x85 || at(1) == 0xA0) ? 2 : 0;
+  if ((c != 0xE1 && c != 0xE2 && c != 0xE3) || i + 2 >= n) return 0;
+  const unsigned char c1 = at(1), c2 = at(2);
+  const bool space = (c == 0xE1 && c1 == 0x9A && c2 == 0x80) ||                   // U+1680
+                     (c == 0xE2 && c1 == 0x80 &&                                  // U+2000..
+                      (c2 <= 0x8A || c2 == 0xA8 || c2 == 0xA9 || c2 == 0xAF)) ||  // ..U+202F
+                     (c == 0xE2 && c1 == 0x81 && c2 == 0x9F) ||                   // U+205F
+                     (c == 0xE3 && c1 == 0x80 && c2 == 0x80);                     // U+3000
+  return space ? 3 : 0;
+}
+
 // Calls on_token(token) for each whitespace-separated token of a line.
 template <class F>
 void for_each_token(const char* s, int64_t n, F&& on_token) {
   int64_t i = 0;
   while (i < n) {
-    while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+    for (int w; i < n && (w = whitespace_bytes(s, i, n)) > 0;) i += w;
     const int64_t b = i;
-    while (i < n && !(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+    while (i < n && whitespace_bytes(s, i, n) == 0) ++i;
     if (i > b) on_token(std::string_view(s + b, static_cast<size_t>(i - b)));
   }
 }
