@@ -1134,12 +1134,17 @@ def main(argv=None) -> int:
             importlib.import_module("matplotlib")
         except ImportError:
             parser.error("--plot needs matplotlib: pip install matplotlib")
-    for option, path in (
-        ("--json", args.json),
-        ("--plot", args.plot),
-        ("--markdown", args.markdown),
-    ):
-        problem = path and _output_problem(option, path)
+    outputs = [
+        (option, path)
+        for option, path in (
+            ("--json", args.json),
+            ("--plot", args.plot),
+            ("--markdown", args.markdown),
+        )
+        if path
+    ]
+    for option, path in outputs:
+        problem = _output_problem(option, path)
         if problem:
             parser.error(problem)
     report = run(args)
@@ -1149,13 +1154,7 @@ def main(argv=None) -> int:
         "--plot": lambda: write_plot(report, args.plot),
         "--markdown": lambda: _write_markdown(report, args),
     }
-    for option, path in (
-        ("--json", args.json),
-        ("--plot", args.plot),
-        ("--markdown", args.markdown),
-    ):
-        if not path:
-            continue
+    for option, path in outputs:
         try:
             written.append(f"{writers[option]() or 'wrote'} {path}")
         except OSError as e:  # checked before the run; the file system may still refuse

@@ -13,9 +13,6 @@ epochs run on fastrnn's GPU sentence kernel instead (every corpus as an id corpu
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import gzip
 import logging
 import math
 import numbers
@@ -24,12 +21,12 @@ import sys
 import threading
 import time
 import types
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from fastrnn import _C
+from fastrnn._compressed import compression, naming_corruption, open_read
 from fastrnn.word2vec_kv import (
     KeyedVectors,
     check_keys_for_save,
@@ -47,37 +44,13 @@ _CHUNK = 1 << 20
 _FORMAT = "fastrnn.word2vec"
 
 
-def _open_binary(path):
-    """A binary file object, decompressing .gz and .bz2 by extension."""
-    path = os.fspath(path)
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if path.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    return open(path, "rb")
-
-
-@contextlib.contextmanager
-def _naming_corruption(path):
-    """Turns the bare errors of a corrupt or truncated .gz/.bz2 file (zlib.error, EOFError,
-    BadGzipFile, bz2's OSError) into a ValueError naming the file."""
-    try:
-        yield
-    except (zlib.error, EOFError, OSError) as e:
-        if not _is_compressed(path) or isinstance(e, (FileNotFoundError, PermissionError)):
-            raise
-        raise ValueError(
-            f"{os.fspath(path)}: corrupt or truncated compressed file ({type(e).__name__}: {e})"
-        ) from e
-
-
 def _is_compressed(path) -> bool:
-    return os.fspath(path).endswith((".gz", ".bz2"))
+    return compression(path) is not None
 
 
 def _feed_chunks(path, sink) -> None:
     """Feeds a (possibly compressed) file to sink.add_text in 1 MiB chunks."""
-    with _naming_corruption(path), _open_binary(path) as f:
+    with naming_corruption(path), open_read(path) as f:
         while chunk := f.read(_CHUNK):
             sink.add_text(chunk)
 
@@ -103,7 +76,7 @@ class LineSentence:
             self.source.seek(0)
             yield from self._lines(self.source)
         else:
-            with _naming_corruption(self.source), _open_binary(self.source) as f:
+            with naming_corruption(self.source), open_read(self.source) as f:
                 yield from self._lines(f)
 
     def _lines(self, f):

@@ -22,12 +22,12 @@ import os
 import shutil
 import tempfile
 import warnings
-import zlib
 from collections.abc import Callable
 
 import numpy as np
 
 from fastrnn._atomic import atomic_write
+from fastrnn._compressed import compression, naming_corruption, open_read
 from fastrnn.nn._checks import int_at_least
 
 
@@ -86,16 +86,10 @@ def _parse_header(line: bytes, path) -> tuple[int, int]:
     return V, E
 
 
-def _compression(path):
-    """gzip or bz2 for a path ending in .gz or .bz2, else None."""
-    name = os.fspath(path)
-    return gzip if name.endswith(".gz") else bz2 if name.endswith(".bz2") else None
-
-
 @contextlib.contextmanager
 def _compressing(raw, path):
     """`raw` (a binary file), compressed on the way when `path` asks for it."""
-    module = _compression(path)
+    module = compression(path)
     if module is None:
         yield raw
     elif module is gzip:
@@ -110,21 +104,13 @@ def _compressing(raw, path):
 def _opened(path):
     """The file at `path` for reading; a compressed one is decompressed into a temporary file
     first (the readers check records against the file's size and map binary files)."""
-    module = _compression(path)
-    if module is None:
+    if compression(path) is None:
         with open(path, "rb") as f:
             yield f
         return
     with tempfile.TemporaryFile() as f:
-        try:
-            with module.open(path, "rb") as packed:
-                shutil.copyfileobj(packed, f, 1 << 20)
-        except (EOFError, zlib.error, OSError) as e:
-            if isinstance(e, (FileNotFoundError, PermissionError)):
-                raise
-            raise Word2VecFormatError(
-                f"{path}: corrupt or truncated compressed file ({type(e).__name__}: {e})"
-            ) from e
+        with naming_corruption(path, Word2VecFormatError), open_read(path) as packed:
+            shutil.copyfileobj(packed, f, 1 << 20)
         f.seek(0)
         yield f
 

@@ -120,9 +120,8 @@ class Optimizer:
                 got = sorted(buffers) if isinstance(buffers, dict) else type(buffers).__name__
                 raise ValueError(f"{where}: expected buffers {sorted(self._buffers)}, got {got}")
             state[key] = {
-                b: _checked_buffer(v, kind, params[key], f"{where}[{b!r}]")
+                b: _checked_buffer(v, self._buffers[b], params[key], f"{where}[{b!r}]")
                 for b, v in buffers.items()
-                for kind in (self._buffers[b],)
             }
         self.lr = lr
         for h, value in hyper.items():

@@ -1,0 +1,38 @@
+"""Files compressed by their name, as gensim treats them: a path ending in .gz or .bz2 is read
+and written through gzip or bz2. Shared by the word2vec corpus readers and the word2vec file
+formats, with one way to report a corrupt or truncated compressed file."""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import os
+import zlib
+
+
+def compression(path):
+    """The gzip or bz2 module for a path ending in .gz or .bz2, else None."""
+    name = os.fspath(path)
+    return gzip if name.endswith(".gz") else bz2 if name.endswith(".bz2") else None
+
+
+def open_read(path):
+    """A binary file object for reading `path`, decompressing .gz and .bz2."""
+    module = compression(path)
+    return open(path, "rb") if module is None else module.open(path, "rb")
+
+
+@contextlib.contextmanager
+def naming_corruption(path, error: type[ValueError] = ValueError):
+    """Turns the bare errors of a corrupt or truncated compressed file (zlib.error, EOFError,
+    BadGzipFile, bz2's OSError) into `error` naming the file; a missing or unreadable file keeps
+    its own error, and so does any error of an uncompressed one."""
+    try:
+        yield
+    except (zlib.error, EOFError, OSError) as e:
+        if compression(path) is None or isinstance(e, (FileNotFoundError, PermissionError)):
+            raise
+        raise error(
+            f"{os.fspath(path)}: corrupt or truncated compressed file ({type(e).__name__}: {e})"
+        ) from e
