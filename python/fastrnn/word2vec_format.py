@@ -10,6 +10,10 @@ before anything is allocated, every record is bounds-checked, and a malformed, t
 non-finite entry raises Word2VecFormatError (a ValueError) naming the line or record. A text
 file cut inside its last number still parses, so a text file whose last vector lacks the newline
 that word2vec.c and gensim write after every line loads with a Word2VecFormatWarning naming it.
+A word that appears twice keeps its first vector, with a Word2VecFormatWarning (as gensim).
+
+Text files without the header line (GloVe's format) are read with no_header=True: the vector size
+is the first line's count of numbers and the word count the file's count of lines.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,11 +44,22 @@ class Word2VecFormatWarning(UserWarning):
     """A word2vec file that loads but may have been cut short."""
 
 
-def write_word2vec(path, keys: list, vectors: np.ndarray, binary: bool = False) -> None:
-    """Writes keys and vectors ([V, E]) in word2vec format, atomically."""
+def write_word2vec(
+    path,
+    keys: list,
+    vectors: np.ndarray,
+    binary: bool = False,
+    *,
+    header_count: int | None = None,
+    write_header: bool = True,
+    append: bool = False,
+) -> None:
+    """Writes keys and vectors ([V, E]) in word2vec format, atomically. The header line says
+    `header_count` vectors (default V) or is left out (write_header=False, GloVe's format);
+    append=True adds to the end of an existing file (through a copy: still atomic)."""
     given = np.asarray(vectors)
     with np.errstate(over="ignore"):
-        vectors = given.astype(np.float32)
+        vectors = given.astype(np.float32, copy=False)
     V, E = vectors.shape
     if len(keys) != V:
         raise ValueError(f"{len(keys)} keys for {V} vectors")
@@ -59,16 +75,48 @@ def write_word2vec(path, keys: list, vectors: np.ndarray, binary: bool = False) 
     for k in keys:
         if not isinstance(k, str) or not k or any(c.isspace() for c in k):
             raise ValueError(f"key {k!r}: word2vec files need non-empty keys without whitespace")
-    with atomic_write(path) as raw, _compressing(raw, path) as f:
-        f.write(f"{V} {E}\n".encode())
-        if binary:
-            little = vectors.astype("<f4", copy=False)
-            for key, row in zip(keys, little, strict=True):
-                f.write(key.encode("utf8") + b" " + row.tobytes() + b"\n")
-        else:
-            text = vectors.astype(str)  # shortest repr that reads back to the same float32
-            for key, row in zip(keys, text, strict=True):
-                f.write((key + " " + " ".join(row.tolist()) + "\n").encode("utf8"))
+    with atomic_write(path) as raw:
+        if append:
+            with contextlib.suppress(FileNotFoundError), open(path, "rb") as old:
+                shutil.copyfileobj(old, raw, 1 << 20)
+        # appending to a compressed file adds a gzip member or bz2 stream: readers join them
+        with _compressing(raw, path) as f:
+            if write_header:
+                f.write(f"{V if header_count is None else header_count} {E}\n".encode())
+            if binary:
+                little = vectors.astype("<f4", copy=False)
+                for key, row in zip(keys, little, strict=True):
+                    f.write(key.encode("utf8") + b" " + row.tobytes() + b"\n")
+            else:
+                text = vectors.astype(str)  # shortest repr that reads back to the same float32
+                for key, row in zip(keys, text, strict=True):
+                    f.write((key + " " + " ".join(row.tolist()) + "\n").encode("utf8"))
+
+
+def write_vocab_counts(path, keys: list, counts: np.ndarray, append: bool = False) -> None:
+    """Writes word2vec.c's -save-vocab file: a line `word count` per key ([V] counts),
+    atomically; append=True adds to the end of an existing file (through a copy)."""
+    with atomic_write(path) as f:
+        if append:
+            with contextlib.suppress(FileNotFoundError), open(path, "rb") as old:
+                shutil.copyfileobj(old, f, 1 << 20)
+        for key, count in zip(keys, counts.tolist(), strict=True):
+            f.write(f"{key} {count}\n".encode())
+
+
+def read_vocab_counts(path, encoding: str = "utf8", unicode_errors: str = "strict") -> dict:
+    """Reads a -save-vocab file: {word: count}; a malformed line is a ValueError naming it."""
+    counts = {}
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            line = _decode(raw, lambda n=line_no: f"{path}: line {n}", encoding, unicode_errors)
+            word, _, count = line.rstrip("\r\n").rpartition(" ")
+            if not word or not count.isdigit():
+                raise ValueError(
+                    f"{path}: line {line_no}: expected 'word count', got {line[:80]!r}"
+                )
+            counts[word] = int(count)
+    return counts
 
 
 def _parse_header(line: bytes, path) -> tuple[int, int]:
@@ -119,6 +167,15 @@ def _opened(path):
 _MAX_HEADER = 1024
 
 
+class Word2VecTable(NamedTuple):
+    """What read_word2vec returns: the keys, their vectors [V, E] and the number of records read
+    (more than V when a repeated word was dropped)."""
+
+    keys: list
+    vectors: np.ndarray
+    records: int
+
+
 def read_word2vec(
     path,
     binary: bool = False,
@@ -126,18 +183,30 @@ def read_word2vec(
     encoding: str = "utf8",
     unicode_errors: str = "strict",
     datatype=np.float32,
-) -> tuple[list, np.ndarray]:
-    """Reads a word2vec file: (keys, vectors [V, E]). `limit` reads only the first vectors."""
+    no_header: bool = False,
+) -> Word2VecTable:
+    """Reads a word2vec file. `limit` reads only the first vectors (None or 0: all, as gensim)."""
     if limit is not None:
-        limit = int_at_least(limit, "limit", 0)
+        limit = int_at_least(limit, "limit", 0) or None
+    if no_header and binary:
+        raise NotImplementedError(
+            "no_header=True reads text files only: a binary file's vector size cannot be told "
+            "without its header (as gensim)"
+        )
     with _opened(path) as f:
         size = os.fstat(f.fileno()).st_size
-        header = f.readline(_MAX_HEADER)
-        if not header:
-            raise Word2VecFormatError(f"{path}: line 1: empty file (expected a header)")
-        if not header.endswith(b"\n") and len(header) == _MAX_HEADER:
-            raise Word2VecFormatError(f"{path}: line 1: no header line 'count vector_size'")
-        V, E = _parse_header(header, path)
+        if no_header:
+            V, E = _text_sizes(f, path)
+            header, first_line = b"", 1
+            f.seek(0)
+        else:
+            header = f.readline(_MAX_HEADER)
+            if not header:
+                raise Word2VecFormatError(f"{path}: line 1: empty file (expected a header)")
+            if not header.endswith(b"\n") and len(header) == _MAX_HEADER:
+                raise Word2VecFormatError(f"{path}: line 1: no header line 'count vector_size'")
+            V, E = _parse_header(header, path)
+            first_line = 2
         n = V if limit is None else min(V, limit)
         # The smallest record is a 1-byte word, a space and E floats (binary) or E one-digit
         # numbers each after a space (text), so the file holds at most `fits` records: the array
@@ -149,8 +218,44 @@ def read_word2vec(
         if binary:
             _read_binary(f, len(header), n, E, vectors, keys, path, encoding, unicode_errors)
         else:
-            _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors)
-    return keys, vectors.astype(datatype, copy=False)
+            _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors, first_line)
+    keys, vectors = _first_of_each_word(keys, vectors, path)
+    return Word2VecTable(keys, vectors.astype(datatype, copy=False), n)
+
+
+def _text_sizes(f, path) -> tuple[int, int]:
+    """(lines, numbers on the first line) of a text file without a header."""
+    first = f.readline()
+    if not first.strip():
+        raise Word2VecFormatError(f"{path}: line 1: expected a word and its vector, got {first!r}")
+    E = len(first.rstrip().split(b" ")) - 1
+    if E < 1:
+        raise Word2VecFormatError(f"{path}: line 1: a word without numbers: {first[:80]!r}")
+    lines, last = 1, b"\n"
+    while chunk := f.read(1 << 20):
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
+    if first.endswith(b"\n") and last != b"\n":
+        lines += 1  # a last line without its newline
+    return lines, E
+
+
+def _first_of_each_word(keys: list, vectors: np.ndarray, path) -> tuple[list, np.ndarray]:
+    """Drops the later vectors of a repeated word, with a warning (gensim keeps the first)."""
+    if len(set(keys)) == len(keys):
+        return keys, vectors
+    first: dict = {}
+    repeats = [i for i, k in enumerate(keys) if first.setdefault(k, i) != i]
+    warnings.warn(
+        f"{path}: {len(repeats)} repeated word(s) (the first: {keys[repeats[0]]!r} in vector "
+        f"{repeats[0] + 1}, already in vector {first[keys[repeats[0]]] + 1}); each keeps its first "
+        "vector, as gensim",
+        Word2VecFormatWarning,
+        stacklevel=4,  # the caller of KeyedVectors.load_word2vec_format
+    )
+    keep = np.ones(len(keys), dtype=bool)
+    keep[repeats] = False
+    return [k for k, kept in zip(keys, keep, strict=True) if kept], vectors[keep]
 
 
 def _decode(raw: bytes, where: Callable[[], str], encoding: str, errors: str) -> str:
@@ -160,9 +265,9 @@ def _decode(raw: bytes, where: Callable[[], str], encoding: str, errors: str) ->
         raise Word2VecFormatError(f"{where()}: cannot decode the word: {e}") from None
 
 
-def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors) -> None:
+def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors, first_line) -> None:
     for i in range(n):
-        line_no = i + 2
+        line_no = i + first_line
         line = f.readline()
         if not line or i == len(vectors):
             raise Word2VecFormatError(

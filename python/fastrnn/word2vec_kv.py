@@ -8,12 +8,20 @@ a model trains in another thread: they read the shared array and never resize it
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 
 from fastrnn._atomic import atomic_write
 from fastrnn._npz import read_npz
-from fastrnn.word2vec_format import read_word2vec, write_word2vec
+from fastrnn.nn._checks import int_at_least
+from fastrnn.word2vec_format import (
+    Word2VecFormatWarning,
+    read_vocab_counts,
+    read_word2vec,
+    write_vocab_counts,
+    write_word2vec,
+)
 
 _FORMAT = "fastrnn.keyedvectors"
 
@@ -397,17 +405,51 @@ class KeyedVectors:
 
     # ---- files ----
 
-    def save_word2vec_format(self, fname, fvocab=None, binary=False, total_vec=None, **kwargs):
-        """Writes word2vec.c's text (binary=False) or binary format, atomically."""
-        if kwargs:
-            raise TypeError(f"unsupported arguments: {', '.join(kwargs)}")
-        n = len(self) if total_vec is None else int(total_vec)
-        write_word2vec(fname, self.index_to_key[:n], self.vectors[:n], binary=binary)
+    def save_word2vec_format(
+        self,
+        fname,
+        fvocab=None,
+        binary=False,
+        total_vec=None,
+        write_header=True,
+        prefix="",
+        append=False,
+        sort_attr="count",
+    ):
+        """Writes word2vec.c's text (binary=False) or binary format atomically, as gensim: the
+        keys in descending order of their `sort_attr` vecattr (index order when they have none),
+        each written after `prefix`; a header saying `total_vec` vectors (default: all of them;
+        gensim's way of announcing vectors appended later) unless write_header=False (GloVe's
+        format); append=True adds to the end of fname (and fvocab) instead of replacing it. fvocab
+        gets word2vec.c's vocabulary file: each key and its `sort_attr` value."""
+        if total_vec is not None:
+            total_vec = int_at_least(total_vec, "total_vec", 0)
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix: expected a str, got {type(prefix).__name__}")
+        ranks = self.expandos.get(sort_attr)
+        if ranks is None and fvocab is not None:
+            raise ValueError(
+                f"sort_attr: the keys have no {sort_attr!r} attribute to write to fvocab "
+                f"(they have: {sorted(self.expandos) or 'none'})"
+            )
+        order = None if ranks is None else np.argsort(-ranks, kind="stable")
+        if order is None or (order == np.arange(len(order))).all():
+            keys, vectors = self.index_to_key, self.vectors
+        else:
+            keys, vectors = [self.index_to_key[i] for i in order], self.vectors[order]
+        keys = [prefix + k if isinstance(k, str) else k for k in keys]
+        write_word2vec(
+            fname,
+            keys,
+            vectors,
+            binary=binary,
+            header_count=total_vec,
+            write_header=write_header,
+            append=append,
+        )
         if fvocab is not None:
-            counts = self.expandos.get("count")
-            with atomic_write(fvocab, "wb") as f:
-                for i, key in enumerate(self.index_to_key[:n]):
-                    f.write(f"{key} {int(counts[i]) if counts is not None else 0}\n".encode())
+            counts = ranks if order is None else ranks[order]
+            write_vocab_counts(fvocab, keys, counts, append=append)
 
     @classmethod
     def load_word2vec_format(
@@ -421,30 +463,36 @@ class KeyedVectors:
         datatype=np.float32,
         no_header=False,
     ):
-        """Reads word2vec.c's or gensim's text or binary files; `limit` keeps the first rows."""
-        if no_header:
-            raise NotImplementedError("no_header=True is not supported")
-        keys, vectors = read_word2vec(
+        """Reads word2vec.c's or gensim's text or binary files (or a text file without the header
+        line, no_header=True), as gensim: `limit` keeps the first vectors (None or 0: all); a
+        repeated word keeps its first vector (with a Word2VecFormatWarning); the 'count' vecattr
+        comes from fvocab (word2vec.c's -save-vocab file; 0 for a word it lacks, with a warning)
+        or, without one, counts down from the number of vectors read, as gensim makes up."""
+        table = read_word2vec(
             fname,
             binary=binary,
             limit=limit,
             encoding=encoding,
             unicode_errors=unicode_errors,
             datatype=datatype,
+            no_header=no_header,
         )
-        kv = cls(vectors.shape[1])
-        kv._set(keys, vectors, None, source=str(fname))
-        if fvocab is not None:
-            counts = {}
-            with open(fvocab, encoding=encoding) as f:
-                for line_no, line in enumerate(f, 1):
-                    word, _, c = line.rstrip("\n").rpartition(" ")
-                    if not word or not c.isdigit():
-                        raise ValueError(
-                            f"{fvocab}: line {line_no}: expected 'word count', got {line[:80]!r}"
-                        )
-                    counts[word] = int(c)
-            kv.expandos["count"] = np.array([counts.get(k, 0) for k in keys], dtype=np.int64)
+        keys = table.keys
+        if fvocab is None:
+            counts = table.records - np.arange(len(keys), dtype=np.int64)
+        else:
+            known = read_vocab_counts(fvocab, encoding, unicode_errors)
+            counts = np.array([known.get(k, 0) for k in keys], dtype=np.int64)
+            missing = [k for k in keys if k not in known]
+            if missing:
+                warnings.warn(
+                    f"{fvocab}: {len(missing)} of the {len(keys)} words lack a count (the first: "
+                    f"{missing[0]!r}); their count is 0",
+                    Word2VecFormatWarning,
+                    stacklevel=2,
+                )
+        kv = cls(table.vectors.shape[1])
+        kv._set(keys, table.vectors, counts, source=str(fname))
         return kv
 
     def _set(self, keys: list, vectors: np.ndarray, counts, source: str = "") -> None:

@@ -1,0 +1,222 @@
+"""The word2vec-format options gensim users reach for, checked against gensim itself: files
+without a header (GloVe's), `limit`, repeated words, the made-up and the fvocab counts, and
+save_word2vec_format's sort_attr, prefix, total_vec, write_header and append (atomic too)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from fastrnn import KeyedVectors
+from fastrnn.word2vec_format import Word2VecFormatError, Word2VecFormatWarning
+
+gensim = pytest.importorskip("gensim")
+GensimKV = gensim.models.KeyedVectors
+
+
+def _pair(keys, vectors, counts=None):
+    """The same vectors ([V, E]) in fastrnn's KeyedVectors and gensim's, with a 'count' vecattr
+    when `counts` is given."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    ours, theirs = KeyedVectors(vectors.shape[1]), GensimKV(vectors.shape[1])
+    ours.add_vectors(keys, vectors)
+    theirs.add_vectors(keys, vectors)
+    if counts is not None:
+        for key, count in zip(keys, counts, strict=True):
+            ours.set_vecattr(key, "count", count)
+            theirs.set_vecattr(key, "count", count)
+    return ours, theirs
+
+
+def _same(ours: KeyedVectors, theirs) -> None:
+    # gensim leaves a None key (and a spare row) for each repeated word it dropped
+    keys = [k for k in theirs.index_to_key if k is not None]
+    assert ours.index_to_key == keys
+    np.testing.assert_array_equal(ours.vectors, theirs.vectors[: len(keys)])
+
+
+def _gensim_no_header(path, **kwargs):
+    """gensim's load with no_header=True, which leaves the file it reopens unclosed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        return GensimKV.load_word2vec_format(str(path), no_header=True, **kwargs)
+
+
+GLOVE = b"the 0.1 -0.2 0.3\nof 1.5 2 -3\nand 0 0 1e-3\n"
+
+
+def test_text_without_header_reads_as_gensim(tmp_path):
+    path = tmp_path / "glove.txt"
+    path.write_bytes(GLOVE)
+    ours = KeyedVectors.load_word2vec_format(path, no_header=True)
+    _same(ours, _gensim_no_header(path))
+    assert ours.vector_size == 3
+    limited = KeyedVectors.load_word2vec_format(path, no_header=True, limit=2)
+    _same(limited, _gensim_no_header(path, limit=2))
+
+
+def test_text_without_header_and_last_newline_loads_with_a_warning(tmp_path):
+    path = tmp_path / "glove.txt"
+    path.write_bytes(GLOVE.rstrip(b"\n"))
+    with pytest.warns(Word2VecFormatWarning, match="line 3: the file ends without a newline"):
+        ours = KeyedVectors.load_word2vec_format(path, no_header=True)
+    assert ours.index_to_key == ["the", "of", "and"]
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        (b"", "line 1: expected a word and its vector"),
+        (b"lonely\n", "line 1: a word without numbers"),
+        (b"a 1 2\nb 1\n", "line 2: expected a word and 2 numbers"),
+    ],
+)
+def test_malformed_text_without_header_names_the_line(tmp_path, body, match):
+    path = tmp_path / "glove.txt"
+    path.write_bytes(body)
+    with pytest.raises(Word2VecFormatError, match=match):
+        KeyedVectors.load_word2vec_format(path, no_header=True)
+
+
+def test_binary_without_header_is_refused_as_gensim(tmp_path):
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"a " + np.ones(2, "<f4").tobytes())
+    with pytest.raises(NotImplementedError, match="no_header=True reads text files only"):
+        KeyedVectors.load_word2vec_format(path, binary=True, no_header=True)
+    with pytest.raises(NotImplementedError):
+        GensimKV.load_word2vec_format(str(path), binary=True, no_header=True)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_limit_zero_reads_everything_as_gensim(tmp_path, binary):
+    ours, theirs = _pair(["a", "b", "c"], np.arange(6).reshape(3, 2))
+    path = tmp_path / "v"
+    theirs.save_word2vec_format(str(path), binary=binary)
+    for limit in (None, 0):
+        back = KeyedVectors.load_word2vec_format(path, binary=binary, limit=limit)
+        _same(back, GensimKV.load_word2vec_format(str(path), binary=binary, limit=limit))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_repeated_word_keeps_its_first_vector_as_gensim(tmp_path, binary):
+    rows = np.array([[1, 2], [3, 4], [5, 6], [7, 8]], "<f4")
+    if binary:
+        body = b"".join(
+            w + b" " + r.tobytes() for w, r in zip([b"a", b"b", b"a", b"c"], rows, strict=True)
+        )
+    else:
+        body = b"a 1 2\nb 3 4\na 5 6\nc 7 8\n"
+    path = tmp_path / "v"
+    path.write_bytes(b"4 2\n" + body)
+    with pytest.warns(Word2VecFormatWarning, match=r"1 repeated word\(s\) \(the first: 'a' in"):
+        ours = KeyedVectors.load_word2vec_format(path, binary=binary)
+    theirs = GensimKV.load_word2vec_format(str(path), binary=binary)
+    _same(ours, theirs)
+    assert [ours.get_vecattr(k, "count") for k in ours.index_to_key] == [
+        theirs.get_vecattr(k, "count") for k in theirs.index_to_key if k is not None
+    ]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_counts_made_up_without_fvocab_as_gensim(tmp_path, binary):
+    ours, theirs = _pair(["a", "b", "c", "d"], np.eye(4))
+    path = tmp_path / "v"
+    theirs.save_word2vec_format(str(path), binary=binary)
+    for limit in (None, 3):
+        back = KeyedVectors.load_word2vec_format(path, binary=binary, limit=limit)
+        gback = GensimKV.load_word2vec_format(str(path), binary=binary, limit=limit)
+        assert [back.get_vecattr(k, "count") for k in back.index_to_key] == [
+            gback.get_vecattr(k, "count") for k in gback.index_to_key
+        ]
+
+
+def test_fvocab_counts_and_a_word_missing_from_it(tmp_path):
+    ours, theirs = _pair(["a", "b", "c"], np.eye(3), counts=[5, 9, 7])
+    vec, vocab = tmp_path / "v.txt", tmp_path / "vocab.txt"
+    theirs.save_word2vec_format(str(vec), fvocab=str(vocab))
+    back = KeyedVectors.load_word2vec_format(vec, fvocab=vocab)
+    gback = GensimKV.load_word2vec_format(str(vec), fvocab=str(vocab))
+    _same(back, gback)
+    assert back.index_to_key == ["b", "c", "a"]  # most frequent first, as gensim writes
+    assert [back.get_vecattr(k, "count") for k in back.index_to_key] == [9, 7, 5]
+    vocab.write_text("b 9\r\na 5\r\n", encoding="utf8")  # 'c' missing, Windows newlines
+    with pytest.warns(Word2VecFormatWarning, match="1 of the 3 words lack a count.*'c'"):
+        back = KeyedVectors.load_word2vec_format(vec, fvocab=vocab)
+    assert back.get_vecattr("c", "count") == 0 and back.get_vecattr("b", "count") == 9
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_save_orders_by_sort_attr_with_prefix_as_gensim(tmp_path, binary):
+    rng = np.random.default_rng(0)
+    keys = [f"w{i}" for i in range(20)]
+    counts = rng.integers(1, 6, size=20).tolist()  # ties keep index order in both
+    ours, theirs = _pair(keys, rng.standard_normal((20, 4)), counts=counts)
+    mine, gensims = tmp_path / "ours", tmp_path / "theirs"
+    for kv, path in ((ours, mine), (theirs, gensims)):
+        kv.save_word2vec_format(str(path), fvocab=str(path) + ".vocab", binary=binary, prefix="x_")
+    _same(
+        KeyedVectors.load_word2vec_format(mine, binary=binary),
+        GensimKV.load_word2vec_format(str(gensims), binary=binary),
+    )
+    assert (tmp_path / "ours.vocab").read_bytes() == (tmp_path / "theirs.vocab").read_bytes()
+    # without the attribute: index order, as gensim (which needs it for fvocab)
+    ours.save_word2vec_format(mine, binary=binary, sort_attr="missing")
+    assert KeyedVectors.load_word2vec_format(mine, binary=binary).index_to_key == keys
+    with pytest.raises(ValueError, match="sort_attr: the keys have no 'missing' attribute"):
+        ours.save_word2vec_format(mine, fvocab=tmp_path / "v", sort_attr="missing")
+    with pytest.raises(ValueError):
+        theirs.save_word2vec_format(str(mine), fvocab=str(tmp_path / "v"), sort_attr="missing")
+
+
+@pytest.mark.parametrize("name", ["v.txt", "v.txt.gz", "v.txt.bz2"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_total_vec_then_append_without_header_as_gensim(tmp_path, name, binary):
+    """gensim's way of writing two tables into one file (Doc2Vec's words, then documents): the
+    first save announces both in its header, the second appends without one."""
+    first, gfirst = _pair(["a", "b"], [[1, 2], [3, 4]])
+    second, gsecond = _pair(["c"], [[5, 6]])
+    mine, gensims = tmp_path / ("ours_" + name), tmp_path / ("theirs_" + name)
+    for kv1, kv2, path in ((first, second, mine), (gfirst, gsecond, gensims)):
+        kv1.save_word2vec_format(str(path), binary=binary, total_vec=3)
+        kv2.save_word2vec_format(str(path), binary=binary, write_header=False, append=True)
+    ours = KeyedVectors.load_word2vec_format(mine, binary=binary)
+    _same(ours, GensimKV.load_word2vec_format(str(gensims), binary=binary))
+    assert ours.index_to_key == ["a", "b", "c"]
+
+
+def test_write_header_false_is_glove_format(tmp_path):
+    ours, theirs = _pair(["a", "b"], [[1, 2], [3, 4]])
+    path = tmp_path / "glove.txt"
+    ours.save_word2vec_format(path, write_header=False)
+    assert path.read_bytes().startswith(b"a 1.0 2.0\n")
+    _same(KeyedVectors.load_word2vec_format(path, no_header=True), theirs)
+    _same(ours, _gensim_no_header(path))
+
+
+def test_failed_append_leaves_the_file_as_it_was(tmp_path):
+    path, vocab = tmp_path / "v.txt", tmp_path / "vocab.txt"
+    ours, _ = _pair(["a"], [[1, 2]], counts=[3])
+    ours.save_word2vec_format(path, fvocab=vocab)
+    before, vocab_before = path.read_bytes(), vocab.read_bytes()
+    bad, _ = _pair(["b"], [[np.nan, 1]], counts=[1])
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        bad.save_word2vec_format(path, fvocab=vocab, append=True, write_header=False)
+    assert path.read_bytes() == before and vocab.read_bytes() == vocab_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.txt", "vocab.txt"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"total_vec": -1}, ValueError, "total_vec: expected an int >= 0, got -1"),
+        ({"total_vec": 1.5}, TypeError, "total_vec: expected an int"),
+        ({"prefix": 3}, TypeError, "prefix: expected a str, got int"),
+        ({"prefix": "a b"}, ValueError, "without whitespace"),
+    ],
+)
+def test_bad_save_arguments_are_named(tmp_path, kwargs, error, match):
+    ours, _ = _pair(["a"], [[1, 2]])
+    with pytest.raises(error, match=match):
+        ours.save_word2vec_format(tmp_path / "v.txt", **kwargs)
+    assert not list(tmp_path.iterdir())
