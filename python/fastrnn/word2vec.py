@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 import types
+from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +37,19 @@ from fastrnn.word2vec_kv import (
     save_npz,
 )
 
-__all__ = ["KeyedVectors", "LineSentence", "Word2Vec"]
+__all__ = ["RULE_DEFAULT", "RULE_DISCARD", "RULE_KEEP", "KeyedVectors", "LineSentence", "Word2Vec"]
 
 logger = logging.getLogger(__name__)
 
 MAX_WORDS_IN_BATCH = 10000  # sentences longer than this are split (gensim's batch size)
 _CHUNK = 1 << 20
 _FORMAT = "fastrnn.word2vec"
+
+# What a trim_rule(word, count, min_count) returns (gensim.utils' values): decide by min_count,
+# drop the word, or keep it.
+RULE_DEFAULT = 0
+RULE_DISCARD = 1
+RULE_KEEP = 2
 
 
 def _is_compressed(path) -> bool:
@@ -127,6 +135,23 @@ def _check_float(name: str, value, minimum: float, strict: bool = False) -> floa
     return value
 
 
+def _check_trim_rule(trim_rule) -> None:
+    if trim_rule is not None and not callable(trim_rule):
+        raise TypeError(
+            "trim_rule: expected None or a callable (word, count, min_count) -> RULE_DEFAULT, "
+            f"RULE_DISCARD or RULE_KEEP, got {type(trim_rule).__name__}"
+        )
+
+
+def _initial_vectors(n: int, E: int, seeds: np.random.SeedSequence) -> np.ndarray:
+    """[n, E] float32 uniform in [-1/E, 1/E) from a generator seeded with `seeds`."""
+    vectors = np.random.default_rng(seeds).random((n, E), dtype=np.float32)
+    vectors *= 2.0
+    vectors -= 1.0
+    vectors /= E
+    return vectors
+
+
 class _Progress:
     """A tqdm bar with words/s when tqdm is installed and wanted; otherwise nothing."""
 
@@ -154,12 +179,22 @@ class _Progress:
 class Word2Vec:
     """Word2vec with negative sampling; gensim's names, defaults and methods.
 
-    Only negative sampling is implemented (hs=0); `negative` must be positive. Beyond gensim's
-    arguments: `progress` (None: a tqdm bar when stderr is a terminal and tqdm is installed;
-    True/False: always/never) and `device` ("cpu", or "cuda" for the GPU sentence kernel of a
-    CUDA build on a machine with a GPU: one block per sentence, shared negatives, Hogwild between
-    blocks; window <= 32, negative <= 31, and a block's scratch within 48 KiB of shared memory:
-    window * (negative + 1) up to about 170 at vector_size 100; `workers` unused there).
+    Only negative sampling is implemented (hs=0); `negative` must be positive. The vocabulary
+    arguments are gensim's: `trim_rule` (used by the constructor's vocabulary scan only, see
+    build_vocab), `sorted_vocab` (1: by descending count, equal counts in reverse first-seen
+    order as gensim sorts them; 0: first-seen order) and `max_final_vocab` (raises min_count to
+    the count of the first word past that many, plus one; the raised value is
+    `effective_min_count`). Beyond gensim's arguments: `progress` (None: a tqdm bar when stderr
+    is a terminal and tqdm is installed; True/False: always/never) and `device` ("cpu", or
+    "cuda" for the GPU sentence kernel of a CUDA build on a machine with a GPU: one block per
+    sentence, shared negatives, Hogwild between blocks; window <= 32, negative <= 31, and a
+    block's scratch within 48 KiB of shared memory: window * (negative + 1) up to about 170 at
+    vector_size 100; `workers` unused there).
+
+    Unlike gensim, the initial vectors come from fastrnn's own seeded generator, not from a hash
+    of each word: uniform in [-1/E, 1/E) from numpy's generator seeded with `seed`, and the
+    words a build_vocab(update=True) adds from a stream of that seed keyed by the vocabulary
+    size before the update. An empty corpus, or a first vocabulary left empty, is an error.
     """
 
     def __init__(
@@ -185,6 +220,9 @@ class Word2Vec:
         callbacks=(),
         *,
         hs=0,
+        trim_rule=None,
+        sorted_vocab=1,
+        max_final_vocab=None,
         progress=None,
         device="cpu",
     ):
@@ -198,7 +236,16 @@ class Word2Vec:
         self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
         self.window = _check_int("window", window, 1, maximum=_MAX_WINDOW_NEGATIVE)
         self.min_count = _check_int("min_count", min_count, 0)
+        self.effective_min_count = self.min_count
         self.max_vocab_size = _check_int("max_vocab_size", max_vocab_size, 1, allow_none=True)
+        self.max_final_vocab = _check_int("max_final_vocab", max_final_vocab, 1, allow_none=True)
+        if sorted_vocab not in (0, 1):
+            raise ValueError(
+                f"sorted_vocab: expected 1 (by descending count) or 0 (first-seen order), "
+                f"got {sorted_vocab!r}"
+            )
+        self.sorted_vocab = int(sorted_vocab)
+        _check_trim_rule(trim_rule)
         self.sample = _check_float("sample", sample, 0.0)
         self.seed = _check_int("seed", seed, 0, maximum=2**64 - 1)
         self.workers = _check_int(
@@ -248,16 +295,27 @@ class Word2Vec:
         self._epochs_done = 0
         self.wv = KeyedVectors(self.vector_size)
         self.syn1neg = np.zeros((0, self.vector_size), dtype=np.float32)
+        self.raw_vocab = None
         self._vocab = None
+        self._counts = None
         self._keep = None
         self._recorded = None
         self._file_words: dict = {}
         if sentences is not None and corpus_file is not None:
             raise TypeError("pass either sentences or corpus_file, not both")
+        if sentences is None and corpus_file is None and trim_rule is not None:
+            logger.warning(
+                "trim_rule is used only by a vocabulary scan: without a corpus it is ignored"
+            )
         if sentences is not None or corpus_file is not None:
             # The vocabulary scan also records the corpus as ids, so train() below need not
             # read the Python corpus a second time.
-            self.build_vocab(corpus_iterable=sentences, corpus_file=corpus_file, _record=True)
+            self.build_vocab(
+                corpus_iterable=sentences,
+                corpus_file=corpus_file,
+                trim_rule=trim_rule,
+                _record=True,
+            )
             self.train(
                 corpus_iterable=sentences,
                 corpus_file=corpus_file,
@@ -284,16 +342,29 @@ class Word2Vec:
         _record=False,
         **kwargs,
     ):
-        """Counts the corpus, keeps words seen min_count times (most frequent first), and
-        initialises the vectors (uniform in [-1/E, 1/E), seeded) and the output weights (zeros)."""
-        if update:
-            raise NotImplementedError("build_vocab(update=True) is not supported")
-        if trim_rule is not None:
-            raise NotImplementedError("trim_rule is not supported")
+        """Counts the corpus and keeps the words seen min_count times (see the class for
+        max_final_vocab and sorted_vocab), with new vectors (see the class) and zero output weights.
+
+        `trim_rule(word, count, min_count)` may return RULE_KEEP or RULE_DISCARD to overrule
+        min_count for a word (RULE_DEFAULT or anything else: min_count decides); it is used by
+        this call only. With max_vocab_size, the pruning during the scan ignores trim_rule (gensim
+        applies it there too), so a word it would keep can be pruned. keep_raw_vocab=True keeps
+        the counts in `raw_vocab`.
+
+        update=True (RuntimeError without a vocabulary) adds the new words that the same rules
+        keep from the new corpus after the present ones, in first-seen order, with new vectors
+        and zero output weights, so that train() carries on with old and new words. As in gensim,
+        every present word's count grows by its count in the new corpus, the subsampling
+        thresholds of the words kept from it are computed from its counts alone, and
+        corpus_count and corpus_total_words become its own.
+        """
         if kwargs:
             raise TypeError(f"build_vocab: unexpected arguments {', '.join(kwargs)}")
-        counter = _C.W2vVocabCounter(self.max_vocab_size or 0)
         corpus_file = self._check_corpus(corpus_iterable, corpus_file)
+        _check_trim_rule(trim_rule)
+        if update:
+            self._check_updatable()
+        counter = _C.W2vVocabCounter(self.max_vocab_size or 0)
         if corpus_file is not None:
             if _is_compressed(corpus_file):
                 _feed_chunks(corpus_file, counter)
@@ -306,50 +377,173 @@ class Word2Vec:
         words, counts = counter.result()
         if counter.total_words == 0:
             raise ValueError("empty corpus: it has no tokens, so there is no vocabulary to build")
-        kept = np.flatnonzero(counts >= max(self.min_count, 1))
-        if len(kept) == 0:
-            raise ValueError(
-                f"the vocabulary is empty: no word occurs min_count={self.min_count} times "
-                f"(the most frequent occurs {int(counts.max())} times); lower min_count"
+        pruned = counter.min_reduce > 1
+        if pruned and trim_rule is not None:
+            logger.warning(
+                "max_vocab_size=%d pruned the counts during the scan without trim_rule; "
+                "trim_rule judged only the words left",
+                self.max_vocab_size,
             )
-        order = kept[np.argsort(-counts[kept], kind="stable")]
-        keys = [words[i] for i in order]
+        vocab_index = self._prepare_vocab(words, counts, trim_rule, bool(update), keep_raw_vocab)
         self.corpus_count = int(counter.sentences)
         self.corpus_total_words = int(counter.total_words)
-        self._install_vocab(keys, counts[order].astype(np.int64))
-        rng = np.random.default_rng(seed=self.seed)
-        vectors = rng.random((len(keys), self.vector_size), dtype=np.float32)
-        vectors *= 2.0
-        vectors -= 1.0
-        vectors /= self.vector_size
-        self.wv._set(keys, vectors, counts[order].astype(np.int64))
-        self.syn1neg = np.zeros_like(vectors)
-        self._file_words = {}
-        self._recorded = None
-        recorded = counter.recorded() if _record else None
+        logger.info("scanned %d tokens in %d sentences", self.corpus_total_words, self.corpus_count)
+        recorded = counter.recorded()
         if recorded is not None:
             raw_ids, raw_offsets = recorded
-            remap = np.full(len(words), -1, dtype=np.int32)
-            remap[order] = np.arange(len(order), dtype=np.int32)
-            ids = remap[raw_ids]
+            ids = vocab_index[raw_ids]
             kept_mask = ids >= 0
             ends = np.concatenate(([0], np.cumsum(kept_mask, dtype=np.int64)))
             self._recorded = (corpus_iterable, ids[kept_mask], ends[raw_offsets], len(raw_ids))
-        if corpus_file is not None and not _is_compressed(corpus_file):
-            self._file_words[self._file_key(corpus_file)] = int(counts[order].sum())
-        logger.info(
-            "vocabulary: %d of %d words kept (min_count=%d), %d tokens, %d sentences",
-            len(keys),
-            len(words),
-            self.min_count,
-            self.corpus_total_words,
-            self.corpus_count,
-        )
+        # With pruning the counts fall short of the file's words; train() counts them then.
+        if corpus_file is not None and not _is_compressed(corpus_file) and not pruned:
+            words_in_vocab = int(counts[vocab_index >= 0].sum())
+            self._file_words[self._file_key(corpus_file)] = words_in_vocab
 
-    def _install_vocab(self, keys: list, counts: np.ndarray) -> None:
-        self._vocab = _C.W2vVocab(keys)
+    def build_vocab_from_freq(
+        self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None, update=False
+    ):
+        """build_vocab from a {word: count} mapping instead of a corpus; `corpus_count` becomes
+        model.corpus_count (0 when None) and corpus_total_words is left as it is, as in gensim."""
+        if not isinstance(word_freq, Mapping):
+            raise TypeError(
+                f"word_freq: expected a dict of word counts, got {type(word_freq).__name__}"
+            )
+        words = list(word_freq)
+        for word in words:
+            if not isinstance(word, str):
+                raise TypeError(
+                    f"word_freq: expected str words, got {word!r} ({type(word).__name__})"
+                )
+        counts = np.asarray(list(word_freq.values()))
+        in_range = len(counts) == 0 or 0 <= counts.min() <= counts.max() <= 2**63 - 1
+        if counts.dtype.kind not in "iu" or not in_range:
+            for word, count in word_freq.items():
+                _check_int(f"word_freq[{word!r}]", count, 0)
+        counts = counts.astype(np.int64)
+        corpus_count = _check_int("corpus_count", corpus_count, 0, allow_none=True) or 0
+        _check_trim_rule(trim_rule)
+        if update:
+            self._check_updatable()
+        elif not words:
+            raise ValueError("word_freq: empty, so there is no vocabulary to build")
+        self._prepare_vocab(words, counts, trim_rule, bool(update), keep_raw_vocab)
+        self.corpus_count = corpus_count
+
+    def _check_updatable(self) -> None:
+        if self._vocab is None:
+            raise RuntimeError(
+                "build_vocab(update=True): the model has no vocabulary to update; build one "
+                "first with build_vocab(corpus) (or load a model that has one)"
+            )
+        self._check_output_weights(allow_none=False)
+
+    def _prepare_vocab(self, words, counts, trim_rule, update: bool, keep_raw_vocab) -> np.ndarray:
+        """Makes the vocabulary from the counted words [n] and their counts [n] (a new one, or
+        the present one extended); returns each counted word's index in it (-1: left out)."""
+        min_count = self._min_count_for(counts)
+        retained = counts >= min_count
+        if trim_rule is not None:
+            for i, (word, count) in enumerate(zip(words, counts.tolist(), strict=True)):
+                rule = trim_rule(word, count, min_count)
+                if rule == RULE_KEEP:
+                    retained[i] = True
+                elif rule == RULE_DISCARD:
+                    retained[i] = False
+        if not update and not retained.any():
+            raised = (
+                f" (max_final_vocab={self.max_final_vocab} raised it from {self.min_count})"
+                if min_count != self.min_count
+                else ""
+            )
+            ruled = " or is kept by trim_rule" if trim_rule is not None else ""
+            raise ValueError(
+                f"the vocabulary is empty: no word occurs min_count={min_count} times{raised}"
+                f"{ruled} (the most frequent occurs {int(counts.max())} times); lower min_count"
+            )
+        self.effective_min_count = min_count
+        self.raw_vocab = defaultdict(
+            int, zip(words, counts.tolist(), strict=True) if keep_raw_vocab else ()
+        )
+        self._recorded = None
+        self._file_words = {}
+        old_size = len(self.wv) if update else 0
+        if update:
+            vocab_index = self._extend_vocab(words, counts, retained)
+        else:
+            vocab_index = self._new_vocab(words, counts, retained)
+        logger.info(
+            "vocabulary: %d words, %d of them new, from %d counted (effective_min_count=%d)",
+            len(self.wv),
+            len(self.wv) - old_size,
+            len(words),
+            min_count,
+        )
+        return vocab_index
+
+    def _min_count_for(self, counts: np.ndarray) -> int:
+        """min_count, raised when max_final_vocab words would not hold the words it keeps."""
+        if self.max_final_vocab is None:
+            return self.min_count
+        first_left_out = 1
+        if self.max_final_vocab < len(counts):
+            kth_largest = -np.partition(-counts, self.max_final_vocab)[self.max_final_vocab]
+            first_left_out = int(kth_largest) + 1
+        return max(first_left_out, self.min_count)
+
+    def _new_vocab(self, words, counts, retained) -> np.ndarray:
+        kept = np.flatnonzero(retained)
+        if self.sorted_vocab:
+            kept = kept[np.lexsort((-kept, -counts[kept]))]  # equal counts: the latest seen first
+        keys = [words[i] for i in kept]
+        kept_counts = counts[kept]
+        self._install_vocab(keys, kept_counts)
+        vectors = _initial_vectors(len(keys), self.vector_size, np.random.SeedSequence(self.seed))
+        self.wv._set(keys, vectors, kept_counts.copy())
+        self.syn1neg = np.zeros_like(vectors)
+        vocab_index = np.full(len(words), -1, dtype=np.int32)
+        vocab_index[kept] = np.arange(len(kept), dtype=np.int32)
+        return vocab_index
+
+    def _extend_vocab(self, words, counts, retained) -> np.ndarray:
+        old_size = len(self.wv)
+        known = self.wv.key_to_index
+        vocab_index = np.array([known.get(w, -1) for w in words], dtype=np.int32)
+        added = np.flatnonzero(retained & (vocab_index < 0))
+        vocab_index[added] = old_size + np.arange(len(added), dtype=np.int32)
+        in_vocab = vocab_index >= 0
+        vocab_counts = np.concatenate([self._counts, np.zeros(len(added), dtype=np.int64)])
+        vocab_counts[vocab_index[in_vocab]] += counts[in_vocab]
+        keep = np.concatenate([self._keep, np.zeros(len(added), dtype=np.uint32)])
+        if retained.any():
+            keep[vocab_index[retained]] = _C.w2v_subsample_thresholds(counts[retained], self.sample)
+        if len(added):
+            seeds = np.random.SeedSequence(self.seed, spawn_key=(old_size,))
+            vectors = _initial_vectors(len(added), self.vector_size, seeds)
+            self.wv.add_vectors([words[i] for i in added], vectors)
+            self.syn1neg = np.vstack([self.syn1neg, np.zeros_like(vectors)])
+        self.wv.expandos["count"] = vocab_counts.copy()
+        self._install_vocab(self.wv.index_to_key, vocab_counts, keep)
+        return vocab_index
+
+    def _install_vocab(self, keys: list, counts: np.ndarray, keep=None) -> None:
+        """The trainer's vocabulary, counts [V] and subsampling thresholds [V] (from the counts
+        unless given)."""
+        self._vocab = _C.W2vVocab(list(keys))
         self._counts = counts
-        self._keep = _C.w2v_subsample_thresholds(counts, self.sample)
+        self._keep = _C.w2v_subsample_thresholds(counts, self.sample) if keep is None else keep
+
+    def estimate_memory(self, vocab_size=None, report=None) -> dict:
+        """Bytes the model needs for vocab_size words (default: its own), by gensim's estimate
+        (500 bytes a word for the vocabulary, 4 per float): {'vocab', 'vectors', 'syn1neg',
+        'total'}, added to `report` when given."""
+        vocab_size = _check_int("vocab_size", vocab_size, 0, allow_none=True) or len(self.wv)
+        report = {} if report is None else report
+        report["vocab"] = vocab_size * 500
+        report["vectors"] = vocab_size * self.vector_size * 4
+        report["syn1neg"] = vocab_size * self.vector_size * 4
+        report["total"] = sum(report.values())
+        return report
 
     @staticmethod
     def _file_key(path) -> tuple:
@@ -530,6 +724,31 @@ class Word2Vec:
         """The summed negative log-likelihood of the latest train() call (compute_loss=True)."""
         return self.running_training_loss
 
+    def predict_output_word(self, context_words_list, topn=10):
+        """The topn likeliest centre words for the context words (keys or row numbers; unknown
+        ones are skipped) as [(word, probability)], best first: the softmax over syn1neg of the
+        context vectors' mean (cbow_mean=1) or sum, as gensim does, also for skip-gram models.
+        None, with a warning, when no context word is known."""
+        if self._vocab is None:
+            raise RuntimeError(
+                "predict_output_word needs a vocabulary: build_vocab and train first"
+            )
+        if isinstance(context_words_list, (str, bytes)):
+            raise TypeError("context_words_list: expected a list of words, got one string")
+        topn = _check_int("topn", topn, 0)
+        rows = [self.wv.get_index(w) for w in context_words_list if w in self.wv]
+        if not rows:
+            logger.warning("predict_output_word: none of the context words is in the vocabulary")
+            return None
+        hidden = self.wv.vectors[rows].sum(axis=0)  # [E]
+        if self.cbow_mean:
+            hidden /= len(rows)
+        scores = (self.syn1neg @ hidden).astype(np.float64)  # [V]
+        probabilities = np.exp(scores - scores.max())
+        probabilities /= probabilities.sum()
+        best = np.argsort(-probabilities, kind="stable")[:topn]
+        return [(self.wv.index_to_key[i], float(probabilities[i])) for i in best]
+
     # ---- persistence ----
 
     _PARAMS = (
@@ -548,6 +767,8 @@ class Word2Vec:
         "cbow_mean",
         "epochs",
         "shrink_windows",
+        "sorted_vocab",
+        "max_final_vocab",
         "compute_loss",
         "corpus_count",
         "corpus_total_words",
@@ -555,19 +776,14 @@ class Word2Vec:
         "train_count",
         "effective_words",
         "_epochs_done",
+        "effective_min_count",
     )
 
     def save(self, fname) -> None:
         """Saves the model to one .npz file (arrays + JSON metadata, no pickle), atomically:
         a temporary file beside `fname` replaces it only when completely written."""
         check_keys_for_save(self.wv.index_to_key)
-        V = len(self.wv)
-        if self.syn1neg.shape[0] not in (0, V):
-            raise ValueError(
-                f"wv: holds {V} keys but the model's output weights (syn1neg) have "
-                f"{self.syn1neg.shape[0]} rows: keys added with wv.add_vectors have no output "
-                "weights, so the model cannot be saved or trained on; save model.wv instead"
-            )
+        self._check_output_weights(allow_none=True)
         meta = {
             "format": _FORMAT,
             "version": 1,
@@ -575,9 +791,21 @@ class Word2Vec:
             "params": {k: getattr(self, k) for k in self._PARAMS},
         }
         counts = self.wv.expandos.get("count", np.zeros(len(self.wv), dtype=np.int64))
-        save_npz(
-            fname, meta, {"vectors": self.wv.vectors, "syn1neg": self.syn1neg, "counts": counts}
-        )
+        arrays = {"vectors": self.wv.vectors, "syn1neg": self.syn1neg, "counts": counts}
+        if self._keep is not None and len(self._keep) == len(self.wv):
+            arrays["keep"] = self._keep  # after an update, not a function of the counts
+        save_npz(fname, meta, arrays)
+
+    def _check_output_weights(self, allow_none: bool) -> None:
+        """Refuses keys without output weights (added by wv.add_vectors); allow_none accepts a
+        model without any."""
+        V, rows = len(self.wv), self.syn1neg.shape[0]
+        if rows != V and not (allow_none and rows == 0):
+            raise ValueError(
+                f"wv: holds {V} keys but the model's output weights (syn1neg) have {rows} rows: "
+                "keys added with wv.add_vectors have no output weights, so the model cannot be "
+                "saved, trained on or updated; save model.wv instead"
+            )
 
     # The parameters the constructor takes (and checks); the rest of _PARAMS is progress.
     _CONSTRUCTOR_PARAMS = _PARAMS[: _PARAMS.index("compute_loss") + 1]
@@ -587,6 +815,13 @@ class Word2Vec:
         """Reads a file written by save(); a malformed or hostile file raises ValueError."""
         meta, arrays = load_npz(fname, _FORMAT)
         params = meta.get("params")
+        if isinstance(params, dict):  # files saved before these parameters were kept
+            params = {
+                "sorted_vocab": 1,
+                "max_final_vocab": None,
+                "effective_min_count": params.get("min_count"),
+                **params,
+            }
         if not isinstance(params, dict) or set(params) != set(cls._PARAMS):
             raise ValueError(f"{fname}: expected the parameters {sorted(cls._PARAMS)}")
         try:
@@ -598,7 +833,7 @@ class Word2Vec:
             raise ValueError(f"{fname}: bad model parameter: {e}") from None
         keys, vectors = checked_table(fname, meta, arrays)
         V, E = vectors.shape
-        counts, syn1neg = arrays.get("counts"), arrays.get("syn1neg")
+        counts, syn1neg, keep = arrays.get("counts"), arrays.get("syn1neg"), arrays.get("keep")
         if E != model.vector_size:
             raise ValueError(
                 f"{fname}: vectors have {E} columns, vector_size is {model.vector_size}"
@@ -609,12 +844,14 @@ class Word2Vec:
             raise ValueError(f"{fname}: counts must not be negative")
         if syn1neg is None or syn1neg.shape not in ((V, E), (0, E)) or syn1neg.dtype.kind != "f":
             raise ValueError(f"{fname}: syn1neg must be a float array of shape ({V}, {E})")
+        if keep is not None and (keep.shape != (V,) or keep.dtype != np.uint32):
+            raise ValueError(f"{fname}: keep must be a uint32 array of shape ({V},)")
         counts = counts.astype(np.int64)
         model.wv = KeyedVectors(model.vector_size)
         model.wv._set(keys, vectors, counts, source=str(fname))
         model.syn1neg = np.ascontiguousarray(syn1neg, dtype=np.float32)
         if len(keys):
-            model._install_vocab(keys, counts)
+            model._install_vocab(keys, counts, None if keep is None else np.ascontiguousarray(keep))
         return model
 
     def __repr__(self) -> str:
