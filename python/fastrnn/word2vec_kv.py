@@ -8,6 +8,8 @@ a model trains in another thread: they read the shared array and never resize it
 from __future__ import annotations
 
 import json
+import logging
+import operator
 import warnings
 
 import numpy as np
@@ -24,6 +26,10 @@ from fastrnn.word2vec_format import (
 )
 
 _FORMAT = "fastrnn.keyedvectors"
+_COSMUL_EPSILON = 1e-6  # gensim's: keeps 3CosMul finite when a negative term's shifted cosine is 0
+_ANALOGY_BLOCK = 1 << 22  # scores per analogy batch: [quads, restrict_vocab] float32 of 16 MiB
+
+logger = logging.getLogger(__name__)
 
 
 def _is_key(x) -> bool:
@@ -31,11 +37,74 @@ def _is_key(x) -> bool:
 
 
 def _ensure_list(x) -> list:
+    """positive/negative-style arguments as a list: one key or vector [E] becomes a list of one,
+    the rows of a [n, E] array become n vectors (as gensim)."""
     if x is None:
         return []
+    if isinstance(x, np.ndarray) and x.ndim == 2:
+        return list(x)
     if _is_key(x) or isinstance(x, np.ndarray):
         return [x]
     return list(x)
+
+
+def _keys_arg(value, name: str) -> list:
+    """A keys argument as a list: one key becomes [key], an iterable its items."""
+    if _is_key(value):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise TypeError(
+            f"{name}: expected a key or an iterable of keys, got {type(value).__name__}"
+        ) from None
+
+
+def _as_topn(topn) -> int | None:
+    """topn as gensim reads it: None (every score) or an int (< 1: an empty result)."""
+    if topn is None:
+        return None
+    try:
+        return operator.index(topn)
+    except TypeError:
+        raise TypeError(f"topn: expected an int or None, got {type(topn).__name__}") from None
+
+
+def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """The rows of the k highest scores ([<= k]), best first; equal scores in row order."""
+    n = len(scores)
+    if k < n:
+        kth_highest = np.partition(scores, n - k)[n - k]
+        rows = np.flatnonzero(scores >= kth_highest)
+    else:
+        rows = np.arange(n)
+    return rows[np.argsort(-scores[rows], kind="stable")][:k]
+
+
+def _cosmul(positive_cos: np.ndarray, negative_cos: np.ndarray) -> np.ndarray:
+    """3CosMul (Levy & Goldberg 2014) from cosines with the terms on axis 1 ([n, P, ...] and
+    [n, N, ...]): the product of the positives' (1 + cos) / 2 over the negatives' product + 1e-6."""
+    numerator = np.prod((1 + positive_cos) / 2, axis=1)
+    return numerator / (np.prod((1 + negative_cos) / 2, axis=1) + _COSMUL_EPSILON)
+
+
+def _analogy_3cosadd(normed: np.ndarray, abc: np.ndarray) -> np.ndarray:
+    """3CosAdd scores [B, R]: the cosine of each unit row of normed [R, E] with b + c - a, for
+    the rows abc [B, 3] (a, b, c) of B questions."""
+    target = normed[abc[:, 1]] + normed[abc[:, 2]] - normed[abc[:, 0]]
+    target /= 3.0
+    target /= np.linalg.norm(target, axis=1, keepdims=True)
+    return target @ normed.T
+
+
+def _analogy_3cosmul(normed: np.ndarray, abc: np.ndarray) -> np.ndarray:
+    """3CosMul scores [B, R] of each unit row of normed [R, E] for the rows abc [B, 3] (a, b, c)
+    of B questions: b and c positive, a negative."""
+    cos = (normed[abc.ravel()] @ normed.T).reshape(len(abc), 3, len(normed))  # [B, (a, b, c), R]
+    return _cosmul(cos[:, 1:], cos[:, :1])
+
+
+_ANALOGY_SCORES = {"most_similar": _analogy_3cosadd, "most_similar_cosmul": _analogy_3cosmul}
 
 
 def _unitvec(v: np.ndarray) -> np.ndarray:
@@ -233,13 +302,16 @@ class KeyedVectors:
         dists = np.nan_to_num(dists, nan=-np.inf)
         if not topn:
             return dists
-        k = min(len(dists), topn + len(exclude))
-        best = np.argpartition(-dists, k - 1)[:k] if k < len(dists) else np.arange(len(dists))
-        best = best[np.argsort(-dists[best], kind="stable")]
+        return self._best_keys(dists, topn, exclude, first_row=clip_start)
+
+    def _best_keys(self, scores: np.ndarray, topn: int, exclude: set, first_row: int = 0) -> list:
+        """(key, score) of the topn highest scores ([R] for rows first_row...), best first, equal
+        scores in row order, the rows in exclude left out."""
+        best = _top_rows(scores, topn + len(exclude))
         result = [
-            (self.index_to_key[i + clip_start], float(dists[i]))
+            (self.index_to_key[first_row + i], float(scores[i]))
             for i in best
-            if i + clip_start not in exclude
+            if first_row + i not in exclude
         ]
         return result[:topn]
 
@@ -267,13 +339,209 @@ class KeyedVectors:
 
     def doesnt_match(self, words):
         """The word furthest from the mean of the others (unknown words are ignored)."""
-        words = [w for w in _ensure_list(words) if w in self]
-        if not words:
-            raise ValueError("cannot select a word from an empty list")
-        vecs = np.vstack([self.get_vector(w, norm=True) for w in words]).astype(np.float32)
+        return self.rank_by_centrality(words)[-1][1]
+
+    def rank_by_centrality(self, words, use_norm: bool = True) -> list:
+        """(cosine with the words' normalised mean vector, word) pairs, most central first; equal
+        cosines put the greater word first (gensim's sorted(..., reverse=True)). Unit vectors
+        unless use_norm=False; words without a vector are left out (logged, as gensim)."""
+        words = _ensure_list(words)
+        known = [w for w in words if w in self]
+        if len(known) != len(words):
+            unknown = [w for w in words if w not in self]
+            logger.warning("rank_by_centrality: no vector for %s; left out", unknown)
+        if not known:
+            raise ValueError("words: cannot rank an empty list (no word has a vector)")
+        rows = [self.get_index(w) for w in known]
+        vecs = self._unit_rows(rows) if use_norm else self.vectors[rows]
         mean = _unitvec(vecs.mean(axis=0))
-        dists = vecs @ mean
-        return sorted(zip(dists.tolist(), words, strict=True))[0][1]
+        cos = (vecs * mean).sum(axis=1)  # row by row: equal vectors get equal cosines
+        return sorted(zip(cos.tolist(), known, strict=True), reverse=True)
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """The topn keys by 3CosMul (Levy & Goldberg 2014) as gensim computes it: the product of
+        the positive terms' shifted cosines (1 + cos) / 2 over the negative terms' product + 1e-6.
+
+        A list of (key, score), best first (equal scores: lower row first), without the input
+        keys. Items are keys (their unit vectors) or vectors [E], used as given as gensim does (a
+        vector not of unit length scales its cosines). restrict_vocab searches the first rows
+        only; topn=None returns the scores of every searched row, [V] or [restrict_vocab].
+        """
+        topn = _as_topn(topn)
+        if topn is not None and topn < 1:
+            return []
+        searched = self._searched_rows(restrict_vocab)
+        positive_terms, positive_rows = self._cosmul_terms(positive, "positive")
+        negative_terms, negative_rows = self._cosmul_terms(negative, "negative")
+        if not positive_terms:
+            raise ValueError(
+                "positive: 3CosMul needs at least one key or vector (negative terms only divide)"
+            )
+        terms = np.vstack(positive_terms + negative_terms)  # [P + N, E]
+        self.fill_norms()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = (self.vectors[:searched] @ terms.T) / self.norms[:searched, None]  # [R, P + N]
+            scores = _cosmul(cos[:, : len(positive_terms)], cos[:, len(positive_terms) :])
+        scores[np.isnan(scores)] = -np.inf  # rows of zero vectors are nobody's nearest
+        if topn is None:
+            return scores
+        return self._best_keys(scores, topn, set(positive_rows + negative_rows))
+
+    def _searched_rows(self, restrict_vocab) -> int:
+        """How many leading rows a search covers: all, or restrict_vocab when it is not 0/None."""
+        if restrict_vocab is None:
+            return len(self.vectors)
+        limit = int_at_least(restrict_vocab, "restrict_vocab", 0)
+        return min(limit, len(self.vectors)) if limit else len(self.vectors)
+
+    def _cosmul_terms(self, items, name: str) -> tuple[list, list]:
+        """The terms of positive or negative as vectors [E] (a key's unit vector, a vector as
+        given) and the rows of the keys among them."""
+        terms, rows = [], []
+        for i, item in enumerate(_ensure_list(items)):
+            if _is_key(item):
+                row = self.get_index(item)
+                rows.append(row)
+                terms.append(self._unit_rows([row])[0])
+            elif isinstance(item, np.ndarray):
+                terms.append(self._vector_arg(item, f"{name}[{i}]"))
+            else:
+                raise TypeError(
+                    f"{name}[{i}]: expected a key (str or int) or a vector [{self.vector_size}], "
+                    f"got {type(item).__name__} (3CosMul takes no (key, weight) pairs)"
+                )
+        return terms, rows
+
+    def _unit_rows(self, rows) -> np.ndarray:
+        """The vectors of rows scaled to unit length, [len(rows), E]; a zero vector stays zero."""
+        self.fill_norms()
+        norms = self.norms[rows][:, None]
+        unit = np.zeros((len(norms), self.vector_size), dtype=self.vectors.dtype)
+        return np.divide(self.vectors[rows], norms, out=unit, where=norms > 0)
+
+    def _vector_arg(self, value, name: str) -> np.ndarray:
+        """value as a vector [E] of the vectors' dtype; TypeError/ValueError naming `name`."""
+        vector = np.asarray(value)
+        if vector.dtype.kind not in "fiu":
+            raise TypeError(
+                f"{name}: expected a key or a vector of {self.vector_size} numbers, got "
+                f"{type(value).__name__} of dtype {vector.dtype}"
+            )
+        if vector.shape != (self.vector_size,):
+            raise ValueError(
+                f"{name}: expected a vector of shape ({self.vector_size},), got {vector.shape}"
+            )
+        return vector.astype(self.vectors.dtype, copy=False)
+
+    def _key_row(self, key, name: str) -> int:
+        """The row of key (KeyError when absent); TypeError naming `name` for a non-key."""
+        if not _is_key(key):
+            raise TypeError(f"{name}: expected a key (str or int), got {type(key).__name__}")
+        return self.get_index(key)
+
+    @staticmethod
+    def cosine_similarities(vector_1, vectors_all) -> np.ndarray:
+        """Cosines of vector_1 [E] with each row of vectors_all [n, E]: [n] (nan for a zero
+        vector)."""
+        vector_1, vectors_all = np.asarray(vector_1), np.asarray(vectors_all)
+        for name, a in (("vector_1", vector_1), ("vectors_all", vectors_all)):
+            if a.dtype.kind not in "fiu":
+                raise TypeError(f"{name}: expected numbers, got dtype {a.dtype}")
+        if vector_1.ndim != 1:
+            raise ValueError(f"vector_1: expected a vector [E], got shape {vector_1.shape}")
+        if vectors_all.ndim != 2 or vectors_all.shape[1] != len(vector_1):
+            raise ValueError(
+                f"vectors_all: expected shape [n, {len(vector_1)}] (vector_1 has "
+                f"{len(vector_1)} values), got {vectors_all.shape}"
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            norms = np.linalg.norm(vector_1) * np.linalg.norm(vectors_all, axis=1)
+            return (vectors_all @ vector_1) / norms
+
+    def distances(self, word_or_vector, other_words=()) -> np.ndarray:
+        """Cosine distances 1 - cos from a key's vector or a vector [E] to each of other_words
+        ([len(other_words)]), or to every row when other_words is empty ([V])."""
+        if _is_key(word_or_vector):
+            source = self.get_vector(word_or_vector)
+        else:
+            source = self._vector_arg(word_or_vector, "word_or_vector")
+        keys = [] if other_words is None else _keys_arg(other_words, "other_words")
+        rows = [self._key_row(k, f"other_words[{i}]") for i, k in enumerate(keys)]
+        return 1 - self.cosine_similarities(source, self.vectors[rows] if rows else self.vectors)
+
+    def _rows_closer(self, key1, key2) -> np.ndarray:
+        """The rows (ascending) closer by cosine distance to key1 than key2 is, key1's left out."""
+        row1, row2 = self._key_row(key1, "key1"), self._key_row(key2, "key2")
+        dist = 1 - self.cosine_similarities(self.vectors[row1], self.vectors)
+        closer = np.flatnonzero(dist < dist[row2])
+        return closer[closer != row1]
+
+    def closer_than(self, key1, key2) -> list:
+        """The keys closer to key1 than key2 is (cosine distance), in row order, key1 left out."""
+        return [self.index_to_key[i] for i in self._rows_closer(key1, key2)]
+
+    def words_closer_than(self, word1, word2) -> list:
+        """Deprecated (as in gensim 4): closer_than(word1, word2)."""
+        warnings.warn(
+            "words_closer_than is deprecated: use closer_than", DeprecationWarning, stacklevel=2
+        )
+        return self.closer_than(word1, word2)
+
+    def rank(self, key1, key2) -> int:
+        """1 + how many keys are closer to key1 than key2 is (key2's rank among key1's
+        neighbours)."""
+        return len(self._rows_closer(key1, key2)) + 1
+
+    def most_similar_to_given(self, key1, keys_list):
+        """The item of keys_list with the highest cosine with key1 (the first of equals)."""
+        row1 = self._key_row(key1, "key1")
+        keys = _keys_arg(keys_list, "keys_list")
+        if not keys:
+            raise ValueError("keys_list: expected at least one key, got none")
+        rows = [self._key_row(k, f"keys_list[{i}]") for i, k in enumerate(keys)]
+        cos = (self._unit_rows(rows) * self._unit_rows([row1])).sum(axis=1)  # row by row
+        return keys[int(np.argmax(cos))]
+
+    def relative_cosine_similarity(self, wa, wb, topn: int = 10) -> float:
+        """cos(wa, wb) over the sum of the cosines of wa's topn nearest keys (Leeuwenberg et al.
+        2016, equation 1)."""
+        self._key_row(wa, "wa")
+        self._key_row(wb, "wb")
+        topn = int_at_least(topn, "topn", 1)
+        nearest = self.similar_by_key(wa, topn=topn)
+        if not nearest:
+            raise ValueError("wa: no other key to compare with (the vocabulary has one key)")
+        return self.similarity(wa, wb) / sum(cos for _, cos in nearest)
+
+    def unit_normalize_all(self) -> None:
+        """Scales every row of vectors to unit length in place (a zero vector stays zero); norms
+        become 1 (0 for a zero vector). Training cannot sensibly continue afterwards."""
+        self.fill_norms(force=True)
+        norms = self.norms[:, None]
+        np.divide(self.vectors, norms, out=self.vectors, where=norms > 0)
+        self.norms = (self.norms > 0).astype(self.norms.dtype)
+
+    def sort_by_descending_frequency(self) -> None:
+        """Reorders the rows by descending 'count' vecattr, equal counts in reverse row order (as
+        gensim); vectors, norms, every vecattr, index_to_key and key_to_index follow. A Word2Vec
+        model's wv is sorted already: sorting it again would part it from the model's weights."""
+        if not len(self):
+            return
+        counts = self.expandos.get("count")
+        if counts is None:
+            raise KeyError(
+                "sort_by_descending_frequency: the keys have no 'count' vecattr to sort by "
+                f"(they have: {sorted(self.expandos) or 'none'})"
+            )
+        reversed_rows = np.arange(len(counts))[::-1]
+        order = reversed_rows[np.argsort(-counts[reversed_rows], kind="stable")]
+        self.index_to_key = [self.index_to_key[i] for i in order]
+        self.key_to_index = {k: i for i, k in enumerate(self.index_to_key) if k is not None}
+        self.vectors = self.vectors[order]
+        if self.norms is not None and len(self.norms) == len(order):
+            self.norms = self.norms[order]
+        for attr, values in self.expandos.items():
+            self.expandos[attr] = values[order]
 
     # ---- evaluation ----
 
@@ -291,12 +559,20 @@ class KeyedVectors:
         dummy4unknown=False,
         similarity_function="most_similar",
     ):
-        """Accuracy on a questions-words file (3CosAdd, as gensim): (score, sections)."""
-        if similarity_function != "most_similar":
-            raise ValueError("similarity_function: only 'most_similar' is supported")
+        """Accuracy on a questions-words file: (score, sections), as gensim.
+
+        similarity_function: "most_similar" (3CosAdd) or "most_similar_cosmul" (3CosMul; gensim 4.4
+        takes the name but runs 3CosAdd). Only the first restrict_vocab rows answer.
+        """
+        scores_of = _ANALOGY_SCORES.get(similarity_function)
+        if scores_of is None:
+            raise ValueError(
+                f"similarity_function: expected one of {sorted(_ANALOGY_SCORES)}, "
+                f"got {similarity_function!r}"
+            )
         ok_vocab = self._ok_vocab(restrict_vocab, case_insensitive)
-        normed = self.get_normed_vectors()[:restrict_vocab].astype(np.float32)
-        sections, section, oov, quads = [], None, 0, []
+        normed = self.get_normed_vectors()[:restrict_vocab].astype(np.float32)  # [R, E]
+        sections, section, oov, questions = [], None, 0, []  # questions: (section, quad, known)
         with open(analogies, encoding="utf8") as f:
             for line_no, line in enumerate(f, 1):
                 if line.startswith(": "):
@@ -311,36 +587,20 @@ class KeyedVectors:
                     a, b, c, expected = (w.upper() for w in words) if case_insensitive else words
                 except ValueError:
                     continue  # gensim skips lines that are not four words
-                if any(w not in ok_vocab for w in (a, b, c, expected)):
+                known = all(w in ok_vocab for w in (a, b, c, expected))
+                if not known:
                     oov += 1
-                    if dummy4unknown:
-                        section["incorrect"].append((a, b, c, expected))
-                    continue
-                quads.append((section, (a, b, c, expected)))
+                    if not dummy4unknown:
+                        continue
+                questions.append((section, (a, b, c, expected), known))
         if section:
             sections.append(section)
-        # Batched 3CosAdd: mean of unit vectors b + c - a, then the nearest rows but a, b, c.
-        for start in range(0, len(quads), 512):
-            batch = quads[start : start + 512]
-            idx = np.array([[ok_vocab[w] for w in q[:3]] for _, q in batch])
-            mean = normed[idx[:, 1]] + normed[idx[:, 2]] - normed[idx[:, 0]]
-            mean /= 3.0
-            mean /= np.linalg.norm(mean, axis=1, keepdims=True)
-            sims = mean @ normed.T
-            sims[np.arange(len(batch))[:, None], idx] = -np.inf
-            sims = np.nan_to_num(sims, nan=-np.inf)
-            top = np.argpartition(-sims, min(4, sims.shape[1] - 1), axis=1)[:, :5]
-            for r, (sec, (a, b, c, expected)) in enumerate(batch):
-                order = top[r][np.argsort(-sims[r, top[r]], kind="stable")]
-                predicted = None
-                for i in order:
-                    key = self.index_to_key[i]
-                    predicted = key.upper() if case_insensitive else key
-                    if predicted in ok_vocab and predicted not in (a, b, c):
-                        break
-                (sec["correct"] if predicted == expected else sec["incorrect"]).append(
-                    (a, b, c, expected)
-                )
+        known_quads = [quad for _, quad, known in questions if known]
+        right = iter(
+            self._analogy_answers(known_quads, ok_vocab, normed, scores_of, case_insensitive)
+        )
+        for sec, quad, known in questions:  # in file order, as gensim lists them
+            (sec["correct"] if known and next(right) else sec["incorrect"]).append(quad)
         total = {
             "section": "Total accuracy",
             "correct": [q for s in sections for q in s["correct"]],
@@ -351,6 +611,29 @@ class KeyedVectors:
         sections.append(total)
         self._analogy_oov = oov
         return score, sections
+
+    def _analogy_answers(self, quads, ok_vocab: dict, normed, scores_of, uppercase: bool) -> list:
+        """Whether each question (a, b, c, expected) of quads, all in ok_vocab, is answered right,
+        as gensim picks the answer: of the 5 best-scoring rows of normed [R, E] but a, b, c, the
+        first whose key (uppercased if asked) is in ok_vocab and none of a, b, c."""
+        answers = []
+        batch_size = max(1, min(512, _ANALOGY_BLOCK // max(len(normed), 1)))
+        for start in range(0, len(quads), batch_size):
+            batch = quads[start : start + batch_size]
+            abc = np.array([[ok_vocab[w] for w in quad[:3]] for quad in batch])  # [B, 3]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scores = scores_of(normed, abc)  # [B, R]
+            scores[np.arange(len(batch))[:, None], abc] = -np.inf
+            scores[np.isnan(scores)] = -np.inf
+            for row_scores, (a, b, c, expected) in zip(scores, batch, strict=True):
+                predicted = None
+                for i in _top_rows(row_scores, 5):
+                    key = self.index_to_key[i]
+                    predicted = key.upper() if uppercase else key
+                    if predicted in ok_vocab and predicted not in (a, b, c):
+                        break
+                answers.append(predicted == expected)
+        return answers
 
     def evaluate_word_pairs(
         self,
