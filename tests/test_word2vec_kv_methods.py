@@ -450,3 +450,44 @@ def test_evaluate_word_analogies_refuses_an_unknown_similarity_function(analogy_
     ours, _, path = analogy_world
     with pytest.raises(ValueError, match="similarity_function.*most_similar_cosmul.*'cosine'"):
         ours.evaluate_word_analogies(path, similarity_function="cosine")
+
+
+def test_similarity_with_a_zero_vector_is_zero_as_gensim():
+    ours, theirs = twin_of(["a", "zero"], np.array([[1, 2], [0, 0]], np.float32))
+    assert ours.similarity("a", "zero") == theirs.similarity("a", "zero") == 0.0
+
+
+@pytest.mark.parametrize("topn", [0, False, np.int64(0), -3])
+def test_most_similar_with_topn_below_one_is_empty_as_gensim(twin, topn):
+    ours, theirs = twin
+    assert ours.most_similar("w1", topn=topn) == theirs.most_similar("w1", topn=topn) == []
+
+
+def test_add_vectors_with_a_key_twice_in_one_call():
+    """The first occurrence is added (a key present keeps its vector), the last with
+    replace=True; the table stays one row per key, and save/load works after it."""
+    kv = KeyedVectors(2)
+    kv.add_vectors(["x", "y", "x"], np.array([[1, 1], [2, 2], [3, 3]], np.float32))
+    assert kv.index_to_key == ["x", "y"] and kv.key_to_index == {"x": 0, "y": 1}
+    np.testing.assert_array_equal(kv.vectors, [[1, 1], [2, 2]])
+    kv.add_vectors(["z", "z"], np.array([[4, 4], [5, 5]], np.float32), replace=True)
+    np.testing.assert_array_equal(kv["z"], [5, 5])
+    assert len(kv.vectors) == len(kv.index_to_key) == 3
+
+
+def test_add_vectors_checks_extras_before_changing_anything():
+    kv = KeyedVectors(2)
+    kv.add_vectors(["x"], np.ones((1, 2), np.float32), extras={"count": [3]})
+    with pytest.raises(ValueError, match=r"extras\['count'\]: expected 2 values, got 1"):
+        kv.add_vectors(["y", "z"], np.ones((2, 2), np.float32), extras={"count": [1]})
+    assert kv.index_to_key == ["x"] and len(kv.vectors) == 1 and len(kv.expandos["count"]) == 1
+    many = [f"k{i}" for i in range(20000)]  # linear in the keys (was quadratic with extras)
+    kv.add_vectors(many, np.zeros((20000, 2), np.float32), extras={"count": range(20000)})
+    assert kv.get_vecattr("k19999", "count") == 19999
+
+
+def test_analogies_skip_rows_without_keys():
+    """KeyedVectors(E, count) rows have no key until one is given; evaluation passes them by."""
+    kv = KeyedVectors(2, count=2)
+    kv.add_vectors(["a", "b"], np.array([[1, 0], [0, 1]], np.float32))
+    assert kv._ok_vocab(10, case_insensitive=True) == {"A": 2, "B": 3}

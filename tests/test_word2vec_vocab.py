@@ -393,3 +393,12 @@ def test_bad_predict_and_estimate_arguments():
         model.estimate_memory(vocab_size=1.5)
     with pytest.raises(TypeError, match="trim_rule: expected None or a callable"):
         model.build_vocab(NEW, update=True, trim_rule=1)
+
+
+def test_loaded_models_count_vecattr_is_not_the_trainers_counts(tmp_path):
+    """Changing wv's 'count' vecattr after load() must not change negative sampling."""
+    model = Word2Vec([["a", "b", "a"]] * 5, min_count=1, vector_size=4, workers=1, epochs=1)
+    model.save(tmp_path / "m.npz")
+    back = Word2Vec.load(tmp_path / "m.npz")
+    back.wv.set_vecattr("a", "count", 1)
+    assert back._counts[back.wv.get_index("a")] == 10

@@ -666,6 +666,12 @@ class Word2Vec:
                 f"ns_exponent: count ** {self.ns_exponent} summed over this vocabulary's counts "
                 f"({int(self._counts.min())} to {int(self._counts.max())}) is {total}, not a "
                 "finite positive number; the usual values are -1 to 1 (0.75 by default)"
+                + (
+                    " (a word counted 0 times, as build_vocab_from_freq may keep, weighs "
+                    "infinitely at a negative ns_exponent)"
+                    if self.ns_exponent < 0 and self._counts.min() == 0
+                    else ""
+                )
             )
         trainer = _C.W2vTrainer(
             vectors,
@@ -848,7 +854,8 @@ class Word2Vec:
             raise ValueError(f"{fname}: keep must be a uint32 array of shape ({V},)")
         counts = counts.astype(np.int64)
         model.wv = KeyedVectors(model.vector_size)
-        model.wv._set(keys, vectors, counts, source=str(fname))
+        # the vecattr is the user's to change; the trainer's counts stay apart
+        model.wv._set(keys, vectors, counts.copy(), source=str(fname))
         model.syn1neg = np.ascontiguousarray(syn1neg, dtype=np.float32)
         if len(keys):
             model._install_vocab(keys, counts, None if keep is None else np.ascontiguousarray(keep))

@@ -195,33 +195,38 @@ class KeyedVectors:
 
     def add_vectors(self, keys, weights, extras=None, replace: bool = False) -> None:
         """Appends new keys with their vectors ([n, E]); as gensim, a key already present keeps
-        its vector unless replace=True. `extras`: {attribute: [n] values} for set_vecattr."""
+        its vector unless replace=True (a key given twice: the first, or with replace the last).
+        `extras`: {attribute: [n] values} for set_vecattr. Everything is checked before anything
+        changes."""
         keys = [keys] if isinstance(keys, str) else list(keys)
         weights = np.asarray(weights, dtype=self.vectors.dtype).reshape(len(keys), self.vector_size)
-        new = []
-        for k, w in zip(keys, weights, strict=True):
+        for k in keys:
             if not isinstance(k, str):
                 raise TypeError(f"keys: expected str, got {type(k).__name__}")
-            if k in self.key_to_index:
-                if replace:
-                    self.vectors[self.key_to_index[k]] = w
-            else:
-                new.append((k, w))
-        if new:
-            start = len(self.index_to_key)
-            self.vectors = np.vstack([self.vectors, np.stack([w for _, w in new])])
-            for i, (k, _) in enumerate(new):
-                self.index_to_key.append(k)
-                self.key_to_index[k] = start + i
-            for attr, arr in self.expandos.items():
-                self.expandos[attr] = np.concatenate([arr, np.zeros(len(new), dtype=arr.dtype)])
-        for attr, values in (extras or {}).items():
+        extras = {attr: list(values) for attr, values in (extras or {}).items()}
+        for attr, values in extras.items():
             if len(values) != len(keys):
                 raise ValueError(
                     f"extras[{attr!r}]: expected {len(keys)} values, got {len(values)}"
                 )
-            for k, v in zip(keys, values, strict=True):
-                if replace or k in dict(new):
+        new_at: dict = {}  # new key -> its position in keys
+        for i, k in enumerate(keys):
+            if k in self.key_to_index:
+                if replace:
+                    self.vectors[self.key_to_index[k]] = weights[i]
+            elif replace or k not in new_at:
+                new_at[k] = i
+        if new_at:
+            start = len(self.index_to_key)
+            self.vectors = np.vstack([self.vectors, weights[list(new_at.values())]])
+            for offset, k in enumerate(new_at):
+                self.index_to_key.append(k)
+                self.key_to_index[k] = start + offset
+            for attr, arr in self.expandos.items():
+                self.expandos[attr] = np.concatenate([arr, np.zeros(len(new_at), dtype=arr.dtype)])
+        for attr, values in extras.items():
+            for i, (k, v) in enumerate(zip(keys, values, strict=True)):
+                if replace or new_at.get(k) == i:
                     self.set_vecattr(k, attr, v)
         self.norms = None
 
@@ -274,7 +279,8 @@ class KeyedVectors:
 
         Items may be keys, vectors or (key, weight) pairs. topn=None returns all similarities.
         """
-        if isinstance(topn, int) and not isinstance(topn, bool) and topn < 1:
+        topn = _as_topn(topn)
+        if topn is not None and topn < 1:
             return []
         positive, negative = _ensure_list(positive), _ensure_list(negative)
         if not positive and not negative:
@@ -294,13 +300,13 @@ class KeyedVectors:
         mean = self.get_mean_vector(
             keys, weight, pre_normalize=True, post_normalize=True, ignore_missing=False
         )
-        if indexer is not None and isinstance(topn, int):  # as gensim: the indexer answers
+        if indexer is not None and topn is not None:  # as gensim: the indexer answers
             return indexer.most_similar(mean, topn)
         exclude = {self.get_index(k) for k in keys if _is_key(k) and self.has_index_for(k)}
         with np.errstate(invalid="ignore", divide="ignore"):
             dists = (self.vectors[clip_start:clip_end] @ mean) / self.norms[clip_start:clip_end]
         dists = np.nan_to_num(dists, nan=-np.inf)
-        if not topn:
+        if topn is None:
             return dists
         return self._best_keys(dists, topn, exclude, first_row=clip_start)
 
@@ -324,7 +330,8 @@ class KeyedVectors:
         return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
 
     def similarity(self, w1, w2) -> float:
-        return float(np.dot(self.get_vector(w1, norm=True), self.get_vector(w2, norm=True)))
+        """The cosine of the two keys' vectors (0.0 when one is all zeros, as gensim)."""
+        return float(np.dot(_unitvec(self.get_vector(w1)), _unitvec(self.get_vector(w2))))
 
     def distance(self, w1, w2) -> float:
         return 1.0 - self.similarity(w1, w2)
@@ -546,10 +553,10 @@ class KeyedVectors:
     # ---- evaluation ----
 
     def _ok_vocab(self, restrict_vocab: int, case_insensitive: bool) -> dict:
-        ok = self.index_to_key[:restrict_vocab]
+        ok = [(i, k) for i, k in enumerate(self.index_to_key[:restrict_vocab]) if k is not None]
         if case_insensitive:
-            return {k.upper(): i for i, k in reversed(list(enumerate(ok)))}
-        return {k: i for i, k in enumerate(ok)}
+            return {k.upper(): i for i, k in reversed(ok)}
+        return {k: i for i, k in ok}
 
     def evaluate_word_analogies(
         self,
@@ -596,6 +603,13 @@ class KeyedVectors:
         if section:
             sections.append(section)
         known_quads = [quad for _, quad, known in questions if known]
+        logger.info(
+            "%s: %d of %d questions have a word outside the first %d keys",
+            analogies,
+            oov,
+            oov + len(known_quads),
+            restrict_vocab,
+        )
         right = iter(
             self._analogy_answers(known_quads, ok_vocab, normed, scores_of, case_insensitive)
         )
@@ -609,7 +623,6 @@ class KeyedVectors:
         n = len(total["correct"]) + len(total["incorrect"])
         score = len(total["correct"]) / n if n else 0.0
         sections.append(total)
-        self._analogy_oov = oov
         return score, sections
 
     def _analogy_answers(self, quads, ok_vocab: dict, normed, scores_of, uppercase: bool) -> list:
