@@ -81,13 +81,15 @@ class RNNCellBase(ParameterHolder):
     def _input(self, x, name: str = "x"):
         """Returns (x [N,I] contiguous of the cell's dtype, whether x was unbatched)."""
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous):
-            x = F.as_float_array(x, name, self.dtype)
+            x = F.as_float_array(x, name, self.dtype, of=f"this {type(self).__name__}")
         if x.ndim not in (1, 2):
             raise ValueError(f"{name}: expected shape [N, I] or [I], got {x.shape}")
         if x.shape[-1] != self.input_size:
             raise ValueError(
                 f"{name}: expected {self.input_size} input features, got shape {x.shape}"
             )
+        if x.ndim == 2 and x.shape[0] == 0:  # (as step's core check says; forward adds a T axis)
+            raise ValueError(f"{name}: expected N >= 1, got shape {x.shape}")
         return (x[None], True) if x.ndim == 1 else (x, False)
 
     def _state(self, state, N: int, unbatched: bool, name: str):
@@ -111,7 +113,7 @@ class RNNCellBase(ParameterHolder):
             if not (
                 type(value) is np.ndarray and value.dtype == self.dtype and value.flags.c_contiguous
             ):
-                value = F.as_float_array(value, label, self.dtype)
+                value = F.as_float_array(value, label, self.dtype, of=f"this {type(self).__name__}")
             if unbatched and value.ndim == 1:
                 value = value[None]
             if value.shape != (N, self.hidden_size):

@@ -40,8 +40,9 @@ def _shape(a) -> str:
     return str(tuple(np.shape(a)))
 
 
-def as_float_array(value, name: str, dtype=None) -> np.ndarray:
-    """Returns `value` as a C-contiguous float32/float64 array; raises TypeError naming `name`."""
+def as_float_array(value, name: str, dtype=None, *, of: str = "x") -> np.ndarray:
+    """Returns `value` as a C-contiguous float32/float64 array (of exactly `dtype` when given,
+    `of` saying whose dtype that is); raises TypeError naming `name`."""
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()
     if not isinstance(value, np.ndarray):
@@ -53,10 +54,9 @@ def as_float_array(value, name: str, dtype=None) -> np.ndarray:
         if value.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
     elif value.dtype != dtype:
-        raise TypeError(
-            f"{name}: expected dtype {np.dtype(dtype)} (the dtype of x), got {value.dtype}"
-        )
-    return np.ascontiguousarray(value)
+        why = "" if name == of else f" (the dtype of {of})"
+        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}{why}, got {value.dtype}")
+    return np.asarray(value, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
 
 
 def _check_shape(a: np.ndarray, name: str, expected: tuple) -> None:
@@ -73,7 +73,8 @@ def _check_no_overlap(reserve_out, inputs: dict) -> None:
 
 
 def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
-    """Validates `lengths` ([N] integers in 1..T) and returns it as a contiguous int64 array."""
+    """Validates `lengths` ([N] integers in 1..T) and returns a copy as a contiguous int64 array
+    (a copy: a backward context must not see the caller refill a lengths buffer)."""
     if lengths is None:
         return None
     if hasattr(lengths, "detach") and hasattr(lengths, "numpy"):
@@ -89,7 +90,7 @@ def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
         raise ValueError(
             f"lengths: each length must be in 1..T={T}, got values from {arr.min()} to {arr.max()}"
         )
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return np.array(arr, dtype=np.int64, order="C")
 
 
 def _check_mode(mode) -> str:
@@ -128,7 +129,8 @@ def forward(
 
     Returns (y [T,N,S], state, ctx): state is h_n [N,S], or (h_n [N,S], c_n [N,H]) for LSTM;
     ctx is the backward context (None when training=False). ctx refers to x and the parameters
-    without copying them: changing them in place before backward changes what backward computes.
+    without copying them: changing them in place before backward changes what backward computes
+    (lengths is copied and hx is not kept, so those two may change).
     """
     mode = _check_mode(mode)
     x = as_float_array(x, "x")
@@ -241,6 +243,8 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
     if dc_n is not None:
         dc_n = as_float_array(dc_n, "dstate[1]", dtype)
         _check_shape(dc_n, "dstate[1]", (N, H))
+    if grads is not None and not isinstance(grads, dict):
+        raise TypeError(f"grads: expected a dict of arrays, got {type(grads).__name__}")
     if grads is None:
         grads = {
             k: np.zeros_like(w)
@@ -294,6 +298,8 @@ def _check_clip(cell_clip, lstm: bool) -> float:
         return 0.0
     if not lstm:
         raise ValueError("cell_clip: only LSTM has a cell state to clip")
+    if isinstance(cell_clip, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"cell_clip: expected a positive number, got {cell_clip!r}")
     try:
         clip = float(operator.index(cell_clip)) if isinstance(cell_clip, int) else float(cell_clip)
     except (TypeError, ValueError):

@@ -11,16 +11,20 @@ tokens by count (descending), ties by the token's text, so the same texts always
 
 Tokens: a URL (http://, https:// or www. up to the next space, without trailing punctuation), a
 number (digits with optional . or , groups, not followed by a letter), a word (letters, digits,
-underscores, with inner apostrophes: "don't"), or any other single non-space character.
+underscores and the combining marks that follow them, with inner apostrophes: "don't", "हिन्दी"),
+or any other single non-space character.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import numbers
 import os
 import re
+import sys
+import unicodedata
 from collections.abc import Iterable
 
 import numpy as np
@@ -34,12 +38,38 @@ _FORMAT = "fastrnn.text.Vocabulary"
 _VERSION = 1
 _MAX_FILE_BYTES = 1 << 30  # load() refuses larger files instead of reading them into memory
 
-_TOKEN = re.compile(
-    r"(?P<url>(?:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
-    r"|(?P<num>\d+(?:[.,]\d+)*(?!\w))"
-    r"|(?P<word>\w+(?:['’]\w+)*)"
-    r"|(?P<punct>[^\w\s])"
-)
+
+def _char_class(code_points) -> str:
+    """A regex class "[...]" of the given (sorted) code points, as runs of consecutive ones."""
+    runs = []  # [first, last]
+    for c in code_points:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "[" + "".join(rf"\U{a:08x}-\U{b:08x}" for a, b in runs) + "]"
+
+
+@functools.cache
+def _token_pattern() -> re.Pattern:
+    """The tokenizer's regex, compiled on first use. Its words are \\w runs joined by the
+    combining marks (Unicode category M: accents, vowel signs, viramas), which \\w lacks: without
+    them "हिन्दी", a decomposed "café" or "İ".lower() fall apart into letters and marks. Listing
+    the marks takes tens of milliseconds, hence not at import."""
+    marks = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == "M"]
+    # The BMP class compiles to a bitmap; the astral one (a list of ranges, slow) is only tried
+    # on an astral character.
+    mark = (
+        f"(?:{_char_class(c for c in marks if c <= 0xFFFF)}"
+        f"|(?=[^\\x00-\\uffff]){_char_class(c for c in marks if c > 0xFFFF)})"
+    )
+    word = rf"\w+(?:{mark}+\w*)*"
+    return re.compile(
+        r"(?P<url>(?:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
+        rf"|(?P<num>\d+(?:[.,]\d+)*(?!\w|{mark}))"
+        rf"|(?P<word>{word}(?:['’]{word})*)"
+        r"|(?P<punct>[^\w\s])"
+    )
 
 
 def _flag(value, name: str) -> bool:
@@ -202,7 +232,7 @@ class Vocabulary:
         if self.lower:
             text = text.lower()
         tokens = []
-        for m in _TOKEN.finditer(text):
+        for m in _token_pattern().finditer(text):
             kind = m.lastgroup
             if kind == "url" and self.replace_urls:
                 tokens.append(URL)
@@ -220,6 +250,7 @@ class Vocabulary:
     def decode(self, ids, *, skip_pad: bool = True) -> str:
         """The tokens of `ids` (a 1-D int sequence) joined by single spaces; [PAD] is left out
         unless skip_pad=False."""
+        skip_pad = _flag(skip_pad, "skip_pad")
         ids = np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError(f"ids: expected a 1-D sequence of ids, got shape {ids.shape}")
@@ -239,6 +270,7 @@ class Vocabulary:
         first max_length tokens of each). Returns (ids [T, N] int64 ([N, T] with batch_first)
         padded with [PAD], lengths [N] int64), T = the longest length.
         """
+        batch_first = _flag(batch_first, "batch_first")
         if isinstance(texts, str):
             raise TypeError("texts: expected a sequence of str, got a single str")
         texts = list(texts)
@@ -275,8 +307,13 @@ class Vocabulary:
         payload = {"format": _FORMAT, "version": _VERSION, **self._settings()}
         payload["tokens"] = self.itos
         payload["counts"] = self.counts
+        try:  # lone surrogates (text decoded with errors="surrogateescape") have no UTF-8 form:
+            "".join(self.itos).encode("utf-8")  # such a vocabulary is written with \u escapes
+            ascii_only = False
+        except UnicodeEncodeError:
+            ascii_only = True
         with atomic_write(path, "w", encoding="utf-8") as f:
-            json.dump(payload, f, ensure_ascii=False)
+            json.dump(payload, f, ensure_ascii=ascii_only)
 
     @classmethod
     def load(cls, path) -> Vocabulary:
@@ -286,15 +323,19 @@ class Vocabulary:
         size = os.path.getsize(path)
         if size > _MAX_FILE_BYTES:
             raise ValueError(f"{path}: {size} bytes, more than a vocabulary file may hold")
-        with open(path, "rb") as f:
-            raw = f.read()
+        with open(path, "rb") as f:  # bounded: getsize may be 0 (a device) or stale (growing)
+            raw = f.read(_MAX_FILE_BYTES + 1)
+        if len(raw) > _MAX_FILE_BYTES:
+            raise ValueError(
+                f"{path}: over {_MAX_FILE_BYTES} bytes, more than a vocabulary file may hold"
+            )
         try:
             payload = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON, a number too long
             raise ValueError(f"{path}: not a vocabulary file (invalid UTF-8 JSON: {e})") from None
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
             raise ValueError(f"{path}: not a vocabulary file (no 'format': '{_FORMAT}')")
-        if payload.get("version") != _VERSION:
+        if type(payload.get("version")) is not int or payload["version"] != _VERSION:
             raise ValueError(
                 f"{path}: vocabulary file version {payload.get('version')!r}, expected {_VERSION}"
             )

@@ -10,9 +10,17 @@ from fastrnn.nn._checks import as_array, bool_mask
 
 
 def perplexity(loss_nats: float) -> float:
-    """exp(loss): the perplexity of a mean cross-entropy in nats (inf when that overflows)."""
+    """exp(loss): the perplexity of a mean cross-entropy in nats (inf when that overflows).
+
+    loss_nats: a real number (Python, numpy or 0-d array, torch scalar tensor)."""
+    a = as_array(loss_nats, "loss_nats")
+    if a.shape != () or a.dtype.kind not in "iuf":
+        raise TypeError(
+            "loss_nats: expected a real number (a mean cross-entropy in nats), got "
+            f"{type(loss_nats).__name__} of dtype {a.dtype} and shape {a.shape}"
+        )
     try:
-        return math.exp(float(loss_nats))
+        return math.exp(float(a))
     except OverflowError:
         return math.inf
 
@@ -20,17 +28,28 @@ def perplexity(loss_nats: float) -> float:
 def accuracy(logits_or_pred, targets, mask=None) -> float:
     """Fraction of positions whose prediction equals the target.
 
-    logits_or_pred: logits [..., C] (argmax taken) or predictions [...] (integers); targets: [...]
-    integers; mask: [...] bool or None (only True positions count)."""
+    logits_or_pred: logits [..., C] (argmax taken) or predictions [...] (integers or bools);
+    targets: [...] integers; mask: [...] bool or None (only True positions count)."""
     a = as_array(logits_or_pred, "logits_or_pred")
     targets = as_array(targets, "targets")
     if not np.issubdtype(targets.dtype, np.integer):
         raise TypeError(f"targets: expected an integer array, got dtype {targets.dtype}")
-    pred = a.argmax(axis=-1) if a.ndim == targets.ndim + 1 else a
+    logits = a.ndim == targets.ndim + 1
+    if logits and a.shape[-1] == 0:
+        raise ValueError(
+            f"logits_or_pred: expected at least one class in logits {targets.shape} + (C,), "
+            f"got {a.shape}"
+        )
+    pred = a.argmax(axis=-1) if logits else a
     if pred.shape != targets.shape:
         raise ValueError(
             f"logits_or_pred: expected shape {targets.shape} or {targets.shape} + (C,), "
             f"got {a.shape}"
+        )
+    if not logits and a.dtype.kind not in "iub":  # probabilities compared with == count nothing
+        raise TypeError(
+            f"logits_or_pred: expected integer predictions {targets.shape} or logits "
+            f"{targets.shape} + (C,), got dtype {a.dtype} with shape {a.shape}"
         )
     hit = pred == targets
     if mask is not None:
