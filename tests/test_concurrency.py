@@ -324,3 +324,33 @@ def test_copies_and_pickles_compute_like_the_original(make):
     want = run(copy.deepcopy(original))
     for clone in (copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
         np.testing.assert_array_equal(run(clone), want)
+
+
+def test_a_finished_threads_forward_is_not_handed_to_a_later_thread():
+    """Thread ids are reused: a thread that starts after one whose forward had no backward (often
+    with the same id) has no step of its own to differentiate, and the step is freed."""
+    import gc
+    import weakref
+
+    layer = fastrnn.LSTM(3, 4, seed=0)
+    x = np.ones((2, 1, 3), np.float32)
+    idents, kept = [], []
+
+    def forward_only():
+        idents.append(threading.get_ident())
+        layer.forward(x, training=True)
+        contexts = layer._thread_state()[0]  # one functional.Context per layer and direction
+        kept.extend(weakref.ref(context) for context in contexts)
+
+    def backward_only():
+        idents.append(threading.get_ident())
+        with pytest.raises(RuntimeError, match="call forward"):
+            layer.backward(np.ones((2, 1, 4), np.float32))
+
+    for _ in range(3):
+        run_threads(forward_only, [()])
+        gc.collect()
+        assert kept and all(ref() is None for ref in kept), "a dead thread's forward was kept"
+        kept.clear()
+        run_threads(backward_only, [()])
+    assert len(set(idents)) < len(idents)  # ids were reused, so the check above meant something

@@ -30,27 +30,30 @@ class ThreadState:
 
     def _init_thread_state(self) -> None:
         self._grad_lock = threading.Lock()
-        self._per_thread = {}  # thread id -> what that thread's forward kept for its backward
+        # what each thread's forward kept for its backward; a thread's entry goes with the thread
+        # (a dict keyed by thread id would hand a dead thread's step to a new thread given its id)
+        self._per_thread = threading.local()
 
     def _thread_state(self, default=None):
-        return self._per_thread.get(threading.get_ident(), default)
+        return getattr(self._per_thread, "kept", default)
 
     def _set_thread_state(self, value) -> None:
         if value is None:
-            self._per_thread.pop(threading.get_ident(), None)
+            self._per_thread.__dict__.pop("kept", None)
         else:
-            self._per_thread[threading.get_ident()] = value
+            self._per_thread.kept = value
 
     def __getstate__(self) -> dict:  # copy/deepcopy/pickle: locks and other threads' state stay
         state = dict(self.__dict__)
         state.pop("_grad_lock", None)
-        state["_per_thread"] = {}
+        state.pop("_per_thread", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.pop("_per_thread", None)  # pickles made when it was a dict
         self.__dict__.update(state)
         self._grad_lock = threading.Lock()
-        self.__dict__.setdefault("_per_thread", {})  # pickles made before the per-thread state
+        self._per_thread = threading.local()
 
 
 class ParameterHolder(ThreadState):
