@@ -270,3 +270,14 @@ def test_checkpoint_extra_arrays_round_trip_whatever_their_keys(tmp_path):
     np.testing.assert_array_equal(got["a/b"], [1, 2])
     np.testing.assert_array_equal(got["a"]["b"], [3, 4, 5])
     np.testing.assert_array_equal(got["l"][0], np.eye(2))
+
+
+def test_tbptt_chunks_are_checked_at_once_and_iterate_every_epoch():
+    chunks = nn.tbptt_chunks(10, 4)
+    assert len(chunks) == 3 and len(nn.tbptt_chunks(10, 4, drop_last=True)) == 2
+    assert list(chunks) == list(chunks) == [(0, 4), (4, 8), (8, 10)]  # a second epoch too
+    assert list(nn.tbptt_chunks(8, 4, drop_last=True)) == [(0, 4), (4, 8)]
+    with pytest.raises(ValueError, match="k"):
+        nn.tbptt_chunks(10, 0)  # raised by the call, not by the first iteration
+    with pytest.raises(TypeError, match="drop_last: expected a bool, got str"):
+        nn.tbptt_chunks(10, 3, drop_last="yes")

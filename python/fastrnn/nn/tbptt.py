@@ -13,13 +13,30 @@ from __future__ import annotations
 from fastrnn.nn._checks import positive_int
 
 
-def tbptt_chunks(T_total: int, k: int, *, drop_last: bool = False):
-    """Yields (start, stop) for consecutive chunks of k steps covering range(T_total); the last
-    chunk is shorter unless drop_last (then it is skipped)."""
+class TbpttChunks:
+    """The (start, stop) chunks of tbptt_chunks: iterable again and again (once per epoch), with
+    len() the number of chunks."""
+
+    def __init__(self, T_total: int, k: int, drop_last: bool):
+        self.T_total, self.k, self.drop_last = T_total, k, drop_last
+
+    def __len__(self) -> int:
+        return self.T_total // self.k if self.drop_last else -(-self.T_total // self.k)
+
+    def __iter__(self):
+        for start in range(0, len(self) * self.k, self.k):
+            yield start, min(start + self.k, self.T_total)
+
+    def __repr__(self) -> str:
+        return f"tbptt_chunks({self.T_total}, {self.k}, drop_last={self.drop_last})"
+
+
+def tbptt_chunks(T_total: int, k: int, *, drop_last: bool = False) -> TbpttChunks:
+    """The (start, stop) of consecutive chunks of k steps covering range(T_total), in order; the
+    last chunk is shorter unless drop_last (then it is left out). The arguments are checked here,
+    and the result can be iterated once per epoch."""
     T_total = positive_int(T_total, "T_total")
     k = positive_int(k, "k")
-    for start in range(0, T_total, k):
-        stop = min(start + k, T_total)
-        if drop_last and stop - start < k:
-            return
-        yield start, stop
+    if not isinstance(drop_last, bool):
+        raise TypeError(f"drop_last: expected a bool, got {type(drop_last).__name__}")
+    return TbpttChunks(T_total, k, drop_last)
