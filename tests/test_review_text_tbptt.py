@@ -217,3 +217,34 @@ def test_a_cells_dtype_error_says_whose_dtype_is_expected():
     rng = np.random.default_rng(0)
     with pytest.raises(TypeError, match=r"hx: expected dtype float64 \(the dtype of x\)"):
         F.forward("gru", np.ones((2, 1, 2)), _gru_params(rng, 2, 3), np.zeros((1, 3), np.float32))
+
+
+def test_accuracy_with_a_mask_selecting_nothing_names_the_mask():
+    targets = np.array([[1, 2]])
+    with pytest.raises(ValueError, match="mask: selects no position"):
+        nn.accuracy(np.array([[1, 2]]), targets, mask=np.zeros((1, 2), bool))
+    with pytest.raises(ValueError, match=r"targets: no position to count \(shape \(0,\)\)"):
+        nn.accuracy(np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+@pytest.mark.parametrize("cls", [fastrnn.LSTMCell, fastrnn.GRUCell, fastrnn.RNNCell])
+def test_an_unbatched_input_takes_unbatched_states_as_torch(cls):
+    cell = cls(3, 4, seed=0)
+    x = np.ones(3, np.float32)
+    h = np.zeros((1, 4), np.float32)
+    state = (h, h) if cls is fastrnn.LSTMCell else h
+    with pytest.raises(ValueError, match=r"expected shape \(4,\) \(x is unbatched\), got \(1, 4\)"):
+        cell(x, state)
+    torch = pytest.importorskip("torch")
+    twin = {fastrnn.LSTMCell: torch.nn.LSTMCell, fastrnn.GRUCell: torch.nn.GRUCell}.get(
+        cls, torch.nn.RNNCell
+    )(3, 4)
+    th = torch.zeros(1, 4)
+    with pytest.raises(RuntimeError):
+        twin(torch.ones(3), (th, th) if cls is fastrnn.LSTMCell else th)
+
+
+def test_a_layers_dtype_error_says_whose_dtype_is_expected():
+    layer = fastrnn.GRU(3, 4, seed=0)
+    with pytest.raises(TypeError, match=r"x: expected dtype float32 \(the dtype of this GRU\)"):
+        layer.forward(np.ones((2, 1, 3)))

@@ -114,7 +114,12 @@ class RNNCellBase(ParameterHolder):
                 type(value) is np.ndarray and value.dtype == self.dtype and value.flags.c_contiguous
             ):
                 value = F.as_float_array(value, label, self.dtype, of=f"this {type(self).__name__}")
-            if unbatched and value.ndim == 1:
+            if unbatched:  # as torch: an unbatched x takes unbatched states [H]
+                if value.shape != (self.hidden_size,):
+                    raise ValueError(
+                        f"{label}: expected shape {(self.hidden_size,)} (x is unbatched), got "
+                        f"{value.shape}"
+                    )
                 value = value[None]
             if value.shape != (N, self.hidden_size):
                 raise ValueError(

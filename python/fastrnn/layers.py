@@ -174,7 +174,7 @@ class RNNBase(ParameterHolder):
             if value is None:
                 out.append([None] * LD)
                 continue
-            value = F.as_float_array(value, name, self.dtype)
+            value = F.as_float_array(value, name, self.dtype, of=f"this {type(self).__name__}")
             if value.shape != (LD, N, size):
                 raise ValueError(
                     f"{name}: expected shape {(LD, N, size)} (num_layers*num_directions, N, "
@@ -194,7 +194,7 @@ class RNNBase(ParameterHolder):
         N axis for unbatched x. A training forward keeps x (time-major) and the parameters for
         backward without copying them: change them in place only after backward.
         """
-        x = F.as_float_array(x, "x", self.dtype)
+        x = F.as_float_array(x, "x", self.dtype, of=f"this {type(self).__name__}")
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None, :]
@@ -290,7 +290,7 @@ class RNNBase(ParameterHolder):
         ctxs, masks, T, N, unbatched = cache
         lstm = self.mode == "lstm"
         D, S = self.num_directions, self.state_size
-        dy = F.as_float_array(dy, "dy", self.dtype)
+        dy = F.as_float_array(dy, "dy", self.dtype, of=f"this {type(self).__name__}")
         if unbatched:
             expected = (T, D * S)
         else:

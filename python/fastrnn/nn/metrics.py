@@ -55,5 +55,7 @@ def accuracy(logits_or_pred, targets, mask=None) -> float:
     if mask is not None:
         hit = hit[bool_mask(mask, "mask", targets.shape)]
     if hit.size == 0:
-        raise ValueError("targets: no position to count")
+        if mask is not None and targets.size:
+            raise ValueError("mask: selects no position, so there is no accuracy to count")
+        raise ValueError(f"targets: no position to count (shape {targets.shape})")
     return float(hit.mean())
