@@ -299,6 +299,7 @@ class Word2Vec:
         self._vocab = None
         self._counts = None
         self._keep = None
+        self._keys: list = []
         self._recorded = None
         self._file_words: dict = {}
         if sentences is not None and corpus_file is not None:
@@ -436,7 +437,7 @@ class Word2Vec:
                 "build_vocab(update=True): the model has no vocabulary to update; build one "
                 "first with build_vocab(corpus) (or load a model that has one)"
             )
-        self._check_output_weights(allow_none=False)
+        self._follow_wv(allow_none=False)
 
     def _prepare_vocab(self, words, counts, trim_rule, update: bool, keep_raw_vocab) -> np.ndarray:
         """Makes the vocabulary from the counted words [n] and their counts [n] (a new one, or
@@ -461,6 +462,8 @@ class Word2Vec:
                 f"the vocabulary is empty: no word occurs min_count={min_count} times{raised}"
                 f"{ruled} (the most frequent occurs {int(counts.max())} times); lower min_count"
             )
+        if update:
+            self._check_summed_counts(words, counts)
         self.effective_min_count = min_count
         self.raw_vocab = defaultdict(
             int, zip(words, counts.tolist(), strict=True) if keep_raw_vocab else ()
@@ -480,6 +483,20 @@ class Word2Vec:
             min_count,
         )
         return vocab_index
+
+    def _check_summed_counts(self, words, counts: np.ndarray) -> None:
+        """Refuses an update that would add a present word's count past int64's range (the sum
+        wrapped round to a negative count: training refused it, a saved model did not load)."""
+        rows = np.array([self.wv.key_to_index.get(w, -1) for w in words], dtype=np.int64)
+        present = np.flatnonzero(rows >= 0)
+        room = np.iinfo(np.int64).max - self._counts[rows[present]]
+        over = present[counts[present] > room]
+        if len(over):
+            i = int(over[0])
+            raise ValueError(
+                f"counts: {words[i]!r} is counted {int(self._counts[rows[i]])} times already; "
+                f"{int(counts[i])} more would pass the largest count, 2**63 - 1"
+            )
 
     def _min_count_for(self, counts: np.ndarray) -> int:
         """min_count, raised when max_final_vocab words would not hold the words it keeps."""
@@ -530,6 +547,7 @@ class Word2Vec:
         """The trainer's vocabulary, counts [V] and subsampling thresholds [V] (from the counts
         unless given)."""
         self._vocab = _C.W2vVocab(list(keys))
+        self._keys = list(keys)  # the trainer's word ids: see _follow_wv
         self._counts = counts
         self._keep = _C.w2v_subsample_thresholds(counts, self.sample) if keep is None else keep
 
@@ -603,6 +621,7 @@ class Word2Vec:
             raise TypeError(f"train: unexpected arguments {', '.join(kwargs)}")
         if self._vocab is None:
             raise RuntimeError("you must first build the vocabulary (build_vocab) before training")
+        self._follow_wv(allow_none=False)
         corpus_file = self._check_corpus(corpus_iterable, corpus_file)
         if epochs is None:
             raise ValueError(
@@ -742,6 +761,7 @@ class Word2Vec:
         if isinstance(context_words_list, (str, bytes)):
             raise TypeError("context_words_list: expected a list of words, got one string")
         topn = _check_int("topn", topn, 0)
+        self._follow_wv(allow_none=False)
         rows = [self.wv.get_index(w) for w in context_words_list if w in self.wv]
         if not rows:
             logger.warning("predict_output_word: none of the context words is in the vocabulary")
@@ -789,7 +809,7 @@ class Word2Vec:
         """Saves the model to one .npz file (arrays + JSON metadata, no pickle), atomically:
         a temporary file beside `fname` replaces it only when completely written."""
         check_keys_for_save(self.wv.index_to_key)
-        self._check_output_weights(allow_none=True)
+        self._follow_wv(allow_none=True)
         meta = {
             "format": _FORMAT,
             "version": 1,
@@ -812,6 +832,32 @@ class Word2Vec:
                 "keys added with wv.add_vectors have no output weights, so the model cannot be "
                 "saved, trained on or updated; save model.wv instead"
             )
+
+    def _follow_wv(self, allow_none: bool) -> None:
+        """_check_output_weights, then, when wv's rows were reordered since the vocabulary was
+        made (wv.sort_by_descending_frequency), reorders the output weights, counts, subsampling
+        thresholds and the trainer's vocabulary the same way: the trainer's word ids are wv's rows
+        (before, they were the old rows, so training updated the wrong words' vectors)."""
+        self._check_output_weights(allow_none)
+        keys = self.wv.index_to_key
+        if self._vocab is None or keys == self._keys:
+            return
+        old_row = {k: i for i, k in enumerate(self._keys)}
+        order = np.array([old_row.get(k, -1) for k in keys], dtype=np.int64)  # [V] old rows
+        if (
+            len(keys) != len(self._keys)
+            or (order < 0).any()
+            or len(set(order.tolist())) < len(keys)
+        ):
+            raise ValueError(
+                "wv: its keys are no longer the model's vocabulary (index_to_key was changed in "
+                "place: keys renamed, added or removed); the model cannot be trained on, updated "
+                "or saved; save model.wv instead"
+            )
+        if len(self.syn1neg):
+            self.syn1neg = self.syn1neg[order]
+        self._install_vocab(keys, self._counts[order], self._keep[order])
+        self._recorded = None  # ids of the old rows
 
     # The parameters the constructor takes (and checks); the rest of _PARAMS is progress.
     _CONSTRUCTOR_PARAMS = _PARAMS[: _PARAMS.index("compute_loss") + 1]

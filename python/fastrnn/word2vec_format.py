@@ -95,19 +95,22 @@ def write_word2vec(
 
 def write_vocab_counts(path, keys: list, counts: np.ndarray, append: bool = False) -> None:
     """Writes word2vec.c's -save-vocab file: a line `word count` per key ([V] counts),
-    atomically; append=True adds to the end of an existing file (through a copy)."""
-    with atomic_write(path) as f:
+    atomically, compressed when the path ends in .gz or .bz2 (as gensim); append=True adds to
+    the end of an existing file (through a copy)."""
+    with atomic_write(path) as raw:
         if append:
             with contextlib.suppress(FileNotFoundError), open(path, "rb") as old:
-                shutil.copyfileobj(old, f, 1 << 20)
-        for key, count in zip(keys, counts.tolist(), strict=True):
-            f.write(f"{key} {count}\n".encode())
+                shutil.copyfileobj(old, raw, 1 << 20)
+        with _compressing(raw, path) as f:
+            for key, count in zip(keys, counts.tolist(), strict=True):
+                f.write(f"{key} {count}\n".encode())
 
 
 def read_vocab_counts(path, encoding: str = "utf8", unicode_errors: str = "strict") -> dict:
-    """Reads a -save-vocab file: {word: count}; a malformed line is a ValueError naming it."""
+    """Reads a -save-vocab file (plain, .gz or .bz2): {word: count}; a malformed line is a
+    ValueError naming it."""
     counts = {}
-    with open(path, "rb") as f:
+    with naming_corruption(path, Word2VecFormatError), open_read(path) as f:
         for line_no, raw in enumerate(f, 1):
             line = _decode(raw, lambda n=line_no: f"{path}: line {n}", encoding, unicode_errors)
             word, _, count = line.rstrip("\r\n").rpartition(" ")

@@ -420,11 +420,13 @@ class KeyedVectors:
         return terms, rows
 
     def _unit_rows(self, rows) -> np.ndarray:
-        """The vectors of rows scaled to unit length, [len(rows), E]; a zero vector stays zero."""
+        """The vectors of rows scaled to unit length, [len(rows), E]; a zero vector stays zero, a
+        vector holding NaN stays NaN (not zero: its cosines are no numbers, not 0)."""
         self.fill_norms()
         norms = self.norms[rows][:, None]
         unit = np.zeros((len(norms), self.vector_size), dtype=self.vectors.dtype)
-        return np.divide(self.vectors[rows], norms, out=unit, where=norms > 0)
+        with np.errstate(invalid="ignore"):
+            return np.divide(self.vectors[rows], norms, out=unit, where=norms != 0)
 
     def _vector_arg(self, value, name: str) -> np.ndarray:
         """value as a vector [E] of the vectors' dtype; TypeError/ValueError naming `name`."""
@@ -531,7 +533,8 @@ class KeyedVectors:
     def sort_by_descending_frequency(self) -> None:
         """Reorders the rows by descending 'count' vecattr, equal counts in reverse row order (as
         gensim); vectors, norms, every vecattr, index_to_key and key_to_index follow. A Word2Vec
-        model's wv is sorted already: sorting it again would part it from the model's weights."""
+        model whose wv is sorted follows the new order when it next trains, updates, predicts or
+        saves (its output weights, counts and subsampling thresholds are reordered the same way)."""
         if not len(self):
             return
         counts = self.expandos.get("count")
@@ -578,7 +581,10 @@ class KeyedVectors:
                 f"got {similarity_function!r}"
             )
         ok_vocab = self._ok_vocab(restrict_vocab, case_insensitive)
-        normed = self.get_normed_vectors()[:restrict_vocab].astype(np.float32)  # [R, E]
+        self.fill_norms()
+        with np.errstate(invalid="ignore", divide="ignore"):  # only the rows that answer
+            normed = self.vectors[:restrict_vocab] / self.norms[:restrict_vocab, None]  # [R, E]
+        normed = normed.astype(np.float32, copy=False)
         sections, section, oov, questions = [], None, 0, []  # questions: (section, quad, known)
         with open(analogies, encoding="utf8") as f:
             for line_no, line in enumerate(f, 1):
