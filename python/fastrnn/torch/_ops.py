@@ -2,7 +2,8 @@
 
     y, h_n, c_n, reserve = torch.ops.fastrnn.rnn_forward(x, lengths, h0, c0, w_ih, w_hh, b_ih,
         b_hh, w_hr, w_ch, mode, reverse, training, reset_after, cell_clip)
-    dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, dw_ch = torch.ops.fastrnn.rnn_backward(...)
+    dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, dw_ch = torch.ops.fastrnn.rnn_backward(...,
+        weight_grads)
 
 One op call runs one layer in one direction over a whole sequence (the C++ core's
 `rnn_forward` / `rnn_backward`); the modules stack them. Tensors reach the kernels as numpy views
@@ -264,6 +265,15 @@ def _(
 # ---- backward ----
 
 
+def _wanted(weight_grads: list[bool] | None) -> list[bool]:
+    """rnn_backward's weight_grads as six flags (None: all six)."""
+    if weight_grads is None:
+        return [True] * 6
+    if len(weight_grads) != 6:
+        raise ValueError(f"weight_grads: expected 6 flags, got {len(weight_grads)}")
+    return list(weight_grads)
+
+
 @torch.library.custom_op("fastrnn::rnn_backward", mutates_args=(), device_types="cpu")
 def rnn_backward(
     dy: Tensor,
@@ -282,16 +292,21 @@ def rnn_backward(
     reverse: bool,
     reset_after: bool,
     cell_clip: float,
+    weight_grads: list[bool] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Backward of a training rnn_forward. dy: [T,N,S]; dh_n: [N,S] or None; dc_n: [N,H] or None.
-    Returns dx [T,N,I], dh0 [N,S], dc0 [N,H] (LSTM, else [0]) and the gradients of w_ih, w_hh,
-    b_ih, b_hh, w_hr, w_ch (shaped like them; [0] for absent ones)."""
+    """Backward of a training rnn_forward. dy: [T,N,S]; dh_n: [N,S] or None; dc_n: [N,H] or None;
+    weight_grads: which of the gradients of w_ih, w_hh, b_ih, b_hh, w_hr, w_ch to compute (None:
+    all; the core skips the others' GEMMs). Returns dx [T,N,I], dh0 [N,S], dc0 [N,H] (LSTM, else
+    [0]) and those gradients (shaped like the weights; [0] for absent or skipped ones)."""
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
     # Zeroed by numpy, not torch.zeros_like: torch fills large tensors on its OpenMP pool, whose
     # workers then spin for a while and take cores from the kernel's threads.
-    grads = [np.zeros(w.shape, _NUMPY_DTYPE[w.dtype]) if w is not None else None for w in weights]
+    grads = [
+        np.zeros(w.shape, _NUMPY_DTYPE[w.dtype]) if w is not None and want else None
+        for w, want in zip(weights, _wanted(weight_grads), strict=True)
+    ]
     dx, dh0, dc0 = _C.rnn_backward(
         desc,
         _np(dy),
@@ -327,13 +342,15 @@ def _(
     reverse,
     reset_after,
     cell_clip,
+    weight_grads=None,
 ):
     N = x.shape[1]
     _, H, _, S = _sizes(mode, x, w_hh, w_hr)
     dc0 = x.new_empty(N, H) if mode == "lstm" else x.new_empty(0)
-    grads = [
-        x.new_empty(w.shape) if w is not None else x.new_empty(0)  # contiguous, as the real
-        for w in (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    grads = [  # contiguous, as the real
+        x.new_empty(w.shape) if w is not None and want else x.new_empty(0)
+        for w, want in zip(weights, _wanted(weight_grads), strict=True)
     ]
     return (x.new_empty(x.shape), x.new_empty(N, S), dc0, *grads)
 
@@ -362,6 +379,7 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         dy = x.new_zeros(x.shape[0], x.shape[1], w_hh.shape[1])  # [T,N,S]
     if mode != "lstm":
         dc_n = None
+    need = ctx.needs_input_grad
     args = (
         dy.contiguous(),
         None if dh_n is None else dh_n.contiguous(),
@@ -376,6 +394,7 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         w_ch,
         reserve,
         *ctx.args,
+        list(need[4:10]),  # the weight gradients autograd wants (frozen ones are not computed)
     )
     try:
         dx, dh0, dc0, *dw = torch.ops.fastrnn.rnn_backward.default(*args)
@@ -390,7 +409,6 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
             "torch.func.vjp, jacrev, torch.autograd.grad and .backward() work, or run that part "
             "with the torch.nn module (fastrnn.torch.revert(model))"
         ) from e
-    need = ctx.needs_input_grad
     dw = [g if need[4 + i] else None for i, g in enumerate(dw)]
     return (
         dx if need[0] else None,
@@ -457,11 +475,17 @@ def rnn_backward_cuda_kernel(
     reverse,
     reset_after,
     cell_clip,
+    weight_grads=None,
 ):
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
-    return _cuda_ops.rnn_backward_cuda(desc, dy, dh_n, dc_n, x, lengths, weights, reserve, reverse)
+    dx, dh0, dc0, *dw = _cuda_ops.rnn_backward_cuda(
+        desc, dy, dh_n, dc_n, x, lengths, weights, reserve, reverse
+    )
+    # the CUDA driver computes every gradient; skipped ones are returned as [0], as on the CPU
+    dw = [g if want else x.new_empty(0) for g, want in zip(dw, _wanted(weight_grads), strict=True)]
+    return (dx, dh0, dc0, *dw)
 
 
 def _backward_setup_context(ctx, inputs, output):

@@ -123,6 +123,8 @@ class _CellMixin:
     def _fallback(self, input: Tensor, states: tuple) -> bool:
         if input.dim() == 2 and input.shape[0] == 0:
             return True  # an empty batch: torch.nn's own forward returns the empty result
+        if input.dim() in (1, 2) and input.shape[-1] == 0 and not self._has_extras():
+            return True  # no input features (torch.nn's cells allow input_size=0, the kernels not)
         refusal = kernel_refusal([input, *states, *self.parameters()], self._has_extras())
         if refusal is None:
             return False
@@ -191,6 +193,11 @@ class LSTMCell(_CellMixin, torch.nn.LSTMCell):
             raise RuntimeError("LSTMCell: expected hx to be a tuple (h_0, c_0)")
         if self._fallback(input, states):
             return torch.nn.LSTMCell.forward(self, input, hx)
+        if isinstance(hx, Tensor) and input.dim() == 2 and all(s.dim() in (1, 2) for s in states):
+            # as torch.nn: its kernel refuses a tensor (unbatched, hx becomes a tuple and works)
+            raise TypeError(
+                "LSTMCell: expected hx to be a tuple (h_0, c_0) of tensors, got a Tensor"
+            )
         return self._step(input, states)
 
 

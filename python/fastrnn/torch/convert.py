@@ -5,10 +5,11 @@
 
 A swapped module is a new object of the other class holding the same Parameter objects (so an
 optimizer built before the swap keeps updating them), the same hooks and the same train/eval mode.
-Children are replaced in place; the return value is `model`, or its replacement when `model`
-itself is one of these modules. Only exact torch.nn classes are converted (not subclasses, which
-may override forward), and a fastrnn module that uses an extra torch.nn lacks (peephole, cell_clip,
-reset_after=False) cannot be reverted.
+Children are replaced in place (a module reachable under several names is swapped once and stays
+one object); the return value is `model`, or its replacement when `model` itself is one of these
+modules. Only exact torch.nn classes are converted (not subclasses, which may override forward),
+and a fastrnn module that uses an extra torch.nn lacks (peephole, cell_clip, reset_after=False)
+cannot be reverted.
 """
 
 from __future__ import annotations
@@ -80,14 +81,22 @@ def revert(model: torch.nn.Module) -> torch.nn.Module:
     return _apply(model, swap)
 
 
-def _apply(model: torch.nn.Module, swap) -> torch.nn.Module:
+def _apply(model: torch.nn.Module, swap, done: dict | None = None) -> torch.nn.Module:
+    """`model` with swapped modules. done: id(module) -> (module, result) of those already seen, so
+    that a module reachable under several names (shared) is swapped once and stays one object
+    (named_children() would yield it only once, leaving its other names on the old module)."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    done = {} if done is None else done
+    if id(model) in done:
+        return done[id(model)][1]
     replaced = swap(model)
+    done[id(model)] = (model, model if replaced is None else replaced)
     if replaced is not None:
         return replaced
-    for name, child in list(model.named_children()):
-        new = _apply(child, swap)
-        if new is not child:
-            setattr(model, name, new)
+    for name, child in list(model._modules.items()):
+        if child is not None:
+            new = _apply(child, swap, done)
+            if new is not child:
+                setattr(model, name, new)
     return model

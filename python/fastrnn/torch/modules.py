@@ -143,8 +143,9 @@ class _RNNBase(torch.nn.RNNBase):
             batched = True
         else:
             if input.dim() not in (2, 3):
+                word = " tensor" if self._torch_class is torch.nn.RNN else ""  # torch.nn's words
                 raise ValueError(
-                    f"{name}: Expected input to be 2D or 3D, got {input.dim()}D tensor instead"
+                    f"{name}: Expected input to be 2D or 3D, got {input.dim()}D{word} instead"
                 )
             batched = input.dim() == 3
             batch_dim = 0 if self.batch_first else 1
@@ -167,11 +168,15 @@ class _RNNBase(torch.nn.RNNBase):
         h0 = c0 = None
         if hx is not None:
             want = 3 if batched else 2
-            if any(s.dim() != want for s in states):
+            if not packed and any(s.dim() != want for s in states):  # packed: the size check
                 got = ", ".join(f"{s.dim()}-D" for s in states)
                 raise RuntimeError(
                     f"For {'batched 3-D' if batched else 'unbatched 2-D'} input, hx"
-                    f"{' and cx' if lstm else ''} should also be {want}-D but got ({got}) tensors"
+                    + (
+                        f" and cx should also be {want}-D but got ({got}) tensors"
+                        if lstm
+                        else f" should also be {want}-D but got {got} tensor"
+                    )
                 )
             if not batched:
                 states = tuple(s.unsqueeze(1) for s in states)
@@ -180,6 +185,12 @@ class _RNNBase(torch.nn.RNNBase):
                 if s.shape != sizes[k]:
                     what = f"hidden[{k}]" if lstm else "hidden"
                     raise RuntimeError(f"Expected {what} size {sizes[k]}, got {list(s.shape)}")
+            if lstm and isinstance(hx, torch.Tensor) and batched and sorted_indices is None:
+                # torch.nn indexes hx[0] and hx[1] of a tensor too, and its kernel then refuses it
+                # (unbatched or permuted, hx becomes a tuple first and works)
+                raise TypeError(
+                    f"{name}: expected hx to be a tuple (h_0, c_0) of tensors, got a Tensor"
+                )
             if sorted_indices is not None:
                 states = tuple(s.index_select(1, sorted_indices) for s in states)
             states = tuple(s.contiguous() for s in states)
