@@ -199,7 +199,8 @@ template <class Real, bool Emulated = false>
 py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::object& dh_n_obj,
                         const py::object& dc_n_obj, const py::array& x_obj,
                         const py::object& lengths_obj, const Weights& wo,
-                        const py::object& reserve_obj, bool reverse, const Weights& grads) {
+                        const py::object& reserve_obj, bool reverse, const Weights& grads,
+                        bool need_dx) {
   if (x_obj.ndim() != 3) throw py::value_error("x: expected 3 dimensions [T, N, I]");
   const int64_t T = x_obj.shape(0), N = x_obj.shape(1), H = d.hidden_size, S = d.state_size();
   fastrnn::check_problem_size(d, T, N);
@@ -223,11 +224,11 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
     dw.w_hr = mutable_checked<Real>(grads.w_hr, "grad weight_hr", {d.proj_size, H});
   if (d.peephole) dw.w_ch = mutable_checked<Real>(grads.w_ch, "grad weight_ch", {3, H});
 
-  auto dx = empty<Real>({T, N, d.input_size});
+  Real* dx_ptr;
+  py::object dx = empty_if<Real>(need_dx, {T, N, d.input_size}, &dx_ptr);
   auto dh0 = empty<Real>({N, S});
   Real* dc0_ptr;
   py::object dc0 = empty_if<Real>(lstm, {N, H}, &dc0_ptr);
-  Real* dx_ptr = dx.mutable_data();
   Real* dh0_ptr = dh0.mutable_data();
   {
     py::gil_scoped_release release;
@@ -337,16 +338,17 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
          const py::object& w_hh, const py::object& b_ih, const py::object& b_hh,
          const py::object& w_hr, const py::object& w_ch, const py::object& reserve, bool reverse,
          const py::object& g_w_ih, const py::object& g_w_hh, const py::object& g_b_ih,
-         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch) {
+         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch,
+         bool need_dx) {
         const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
         const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
         return is_float64(x, "x") ? backward_impl<double, Emulated>(d, dy, dh_n, dc_n, x, lengths,
-                                                                    w, reserve, reverse, g)
+                                                                    w, reserve, reverse, g, need_dx)
                                   : backward_impl<float, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
-                                                                   reserve, reverse, g);
+                                                                   reserve, reverse, g, need_dx);
       },
       (std::string("Backward of a training forward; accumulates into the grad_* arrays. Returns "
-                   "(dx, dh0, dc0).") +
+                   "(dx, dh0, dc0); dx is None (and not computed) with need_dx=False.") +
        what)
           .c_str(),
       py::arg("desc"), py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("x"),
@@ -354,7 +356,7 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
       py::arg("bias_hh"), py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reserve"),
       py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
       py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
-      py::arg("grad_weight_ch"));
+      py::arg("grad_weight_ch"), py::arg("need_dx") = true);
 }
 
 }  // namespace
@@ -907,7 +909,7 @@ namespace {
 py::array checked_matrix(const py::object& obj, const char* name, const char* dims) {
   if (!py::isinstance<py::array>(obj)) {
     throw py::type_error(std::string(name) + ": expected a 2-dimensional array " + dims + ", got " +
-                         std::string(py::str(obj.get_type().attr("__name__"))));
+                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   }
   auto a = py::reinterpret_borrow<py::array>(obj);
   if (a.ndim() != 2) {

@@ -289,3 +289,48 @@ def test_python_dash_m_prints_the_config():
         [sys.executable, "-m", "fastrnn"], check=True, capture_output=True, text=True, timeout=60
     ).stdout
     assert "simd" in out and "blas" in out
+
+
+@pytest.mark.parametrize("emulated", [False, True])
+@pytest.mark.parametrize("N", [4, 64])  # the fused loop's dx after the loop (N small) and per step
+@pytest.mark.parametrize("mode, G", [("lstm", 4), ("gru", 3), ("rnn_tanh", 1)])
+def test_backward_without_dx_gives_the_same_other_gradients(mode, G, N, emulated):
+    """need_dx=False skips the input gradient and changes no other output."""
+    forward = _C._emulated_rnn_forward if emulated else _C.rnn_forward
+    backward = _C._emulated_rnn_backward if emulated else _C.rnn_backward
+    T, I, H = 5, 32, 48
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, N, I)).astype(np.float32)
+    w = [0.1 * rng.standard_normal(s).astype(np.float32) for s in ((G * H, I), (G * H, H))]
+    w += [0.1 * rng.standard_normal(G * H).astype(np.float32) for _ in range(2)]
+    d = _C.RnnDesc(mode, I, H)
+    y, _, _, reserve = forward(d, x, None, None, None, *w, None, None, False, True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    results = []
+    for need_dx in (True, False):
+        grads = [np.zeros_like(a) for a in w]
+        dx, dh0, dc0 = backward(
+            d,
+            dy,
+            None,
+            None,
+            x,
+            None,
+            *w,
+            None,
+            None,
+            reserve,
+            False,
+            *grads,
+            None,
+            None,
+            need_dx=need_dx,
+        )
+        results.append((dx, dh0, dc0, grads))
+    (dx, dh0, dc0, grads), (no_dx, dh0_b, dc0_b, grads_b) = results
+    assert no_dx is None and dx.shape == x.shape
+    np.testing.assert_array_equal(dh0_b, dh0)
+    if dc0 is not None:
+        np.testing.assert_array_equal(dc0_b, dc0)
+    for a, b in zip(grads_b, grads, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -92,14 +92,17 @@ def test_shape_error_messages_are_torchs(base, fast):
         _same(lref, lnew, *args, message=True)
 
 
-def _spy_backward(monkeypatch):
-    """Records, per _C.rnn_backward call, which of the six weight-gradient arrays it was given."""
+def _spy_backward(monkeypatch, need_dx=None):
+    """Records, per _C.rnn_backward call, which of the six weight-gradient arrays it was given
+    (and, in the list need_dx when given, whether it asked for dx)."""
     calls = []
     real = _ops._C.rnn_backward
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         calls.append([g is not None for g in args[-6:]])
-        return real(*args)
+        if need_dx is not None:
+            need_dx.append(kwargs.get("need_dx", True))
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(_ops._C, "rnn_backward", spy)
     return calls
@@ -237,3 +240,38 @@ def test_cells_without_input_features_work_as_in_torch(base, fast):
     _same(ref, new, torch.randn(0))
     with pytest.raises(ValueError, match="input_size"):
         ft.LSTM(0, H)  # as torch.nn.LSTM
+
+
+@pytest.mark.parametrize("cls, ref_cls", [(ft.LSTM, torch.nn.LSTM), (ft.GRU, torch.nn.GRU)])
+def test_data_input_gets_no_input_gradient_work(monkeypatch, cls, ref_cls):
+    """x without requires_grad (data fed to the first layer): the first layer's backward skips
+    dx's GEMM (as torch's autograd does); the upper layers' inputs still get theirs, and every
+    parameter gradient is torch's."""
+    ref, new = _pair(ref_cls, cls, I, H, 2, dtype=torch.float64)
+    need_dx = []
+    _spy_backward(monkeypatch, need_dx)
+    grads = []
+    for m in (ref, new):
+        x = torch.randn(T, N, I, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        y = m(x)[0]
+        grads.append(torch.autograd.grad(y.square().sum(), list(m.parameters())))
+    for a, b in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert need_dx == [True, False]  # layer 1 (its input is layer 0's output), then layer 0
+
+
+def test_backward_op_without_input_grad_passes_opcheck():
+    g = torch.Generator().manual_seed(0)
+    x, h0 = (torch.randn(*s, generator=g) for s in ((T, N, I), (N, H)))
+    w = (torch.randn(3 * H, I, generator=g), torch.randn(3 * H, H, generator=g))
+    y, h_n, _, reserve = torch.ops.fastrnn.rnn_forward(
+        x, None, h0, None, *w, None, None, None, None, "gru", False, True, True, 0.0
+    )
+    args = (y.clone(), h_n.clone(), None, x, None, *w, None, None, None, None, reserve)
+    args = (*args, "gru", False, True, 0.0, None)
+    full = torch.ops.fastrnn.rnn_backward(*args)
+    part = torch.ops.fastrnn.rnn_backward(*args, False)
+    assert part[0].shape == (0,) and full[0].shape == x.shape
+    for a, b in zip(part[1:], full[1:], strict=True):
+        assert torch.equal(a, b)
+    torch.library.opcheck(torch.ops.fastrnn.rnn_backward.default, (*args, False))

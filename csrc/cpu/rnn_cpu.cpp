@@ -427,7 +427,9 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
 
   // Everything that does not depend on the step order, as whole-sequence GEMMs (the fused loop
   // has computed dx already).
-  if (!fused) parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
+  if (!fused && dx != nullptr) {
+    parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
+  }
   if (dw.w_ih) {
     // Padded rows of dg are zero, but 0 * NaN is NaN: padded rows of x (which may hold anything)
     // must not enter dW_ih, so the GEMM reads a copy of x whose padded rows are zero.

@@ -34,7 +34,8 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
                         const float* b_ih, const float* b_hh, const float* w_ch, float clip,
                         bool reverse);
 
-// The time loop of rnn_backward, the input gradient included. dx: [T,N,I] receives dG·W_ih; dg:
+// The time loop of rnn_backward, the input gradient included. dx: [T,N,I] receives dG·W_ih (null:
+// not computed); dg:
 // [T,N,G*H] and dgh (GRU: [T,N,G*H], else == dg) receive the pre-activation gradients and
 // dg_sums: [2,G*H] their column sums (the bias gradients: dg's, then dgh's for the GRU); dh:
 // [N,S] and dc: [N,H] hold dh_n, dc_n in and dh0, dc0 out.

@@ -733,7 +733,7 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
   float* Wb = workspace + bl.packed;
   float* Wx = workspace + bl.packed_x;
   pack_backward(Wb, w_hh, GH, H);
-  pack_backward(Wx, w_ih, GH, I);
+  if (dx != nullptr) pack_backward(Wx, w_ih, GH, I);
   BackwardStep a{N,
                  H,
                  G,
@@ -792,13 +792,15 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
         backward_recurrent(a, t, b, n0, n1);
         if (s > 0) backward_cells(a, step_t(s - 1), b, n0, n1);
       });
-      if (!input_after) {
+      if (!input_after && dx != nullptr) {
         each_block(input_claims, input_blocks, phase,
                    [&](int64_t b) { backward_input(a, t, b, n0, n1); });
       }
     }
   });
-  if (input_after) {  // dx of every step after the loop, over all T·N rows of dG (see the forward)
+  if (input_after &&
+      dx !=
+          nullptr) {  // dx of every step after the loop, over all T·N rows of dG (see the forward)
     constexpr int64_t kRowsPerPass = 1024;  // bounds each thread's tile buffer
     parallel_for(input_blocks, 1, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {

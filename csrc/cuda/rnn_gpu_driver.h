@@ -260,7 +260,7 @@ void rnn_backward(Backend& be, T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& d
   if (lstm && dc0) be.copy(dc0, dc, N * H);
 
   // Everything that does not depend on the step order, as whole-sequence GEMMs and reductions.
-  be.gemm(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
+  if (dx != nullptr) be.gemm(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
   if (dw.w_ih) {
     // Padded rows of dg are zero, but 0 · NaN is NaN: the GEMM reads a copy of x whose padded
     // rows are zero (as the CPU path does).

@@ -76,7 +76,8 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
                  int64_t batch, const T* x, const int64_t* lengths, const T* h0, const T* c0,
                  const RnnWeights<T>& w, bool reverse);
 
-// dx: [T,N,I] out; dh0: [N,S] out; dc0: [N,H] out (LSTM); dw: accumulated.
+// dx: [T,N,I] out, or null when the input gradient is not wanted (its GEMM is skipped); dh0: [N,S]
+// out; dc0: [N,H] out (LSTM); dw: accumulated.
 // workspace: [rnn_backward_workspace_size]. dy: [T,N,S]; dh_n: [N,S] or null; dc_n: [N,H] or null.
 // x, lengths, w, reverse: as given to the training forward; reserve: what it saved (read only).
 template <class T>

@@ -3,7 +3,7 @@
     y, h_n, c_n, reserve = torch.ops.fastrnn.rnn_forward(x, lengths, h0, c0, w_ih, w_hh, b_ih,
         b_hh, w_hr, w_ch, mode, reverse, training, reset_after, cell_clip)
     dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, dw_ch = torch.ops.fastrnn.rnn_backward(...,
-        weight_grads)
+        weight_grads, input_grad)
 
 One op call runs one layer in one direction over a whole sequence (the C++ core's
 `rnn_forward` / `rnn_backward`); the modules stack them. Tensors reach the kernels as numpy views
@@ -293,11 +293,14 @@ def rnn_backward(
     reset_after: bool,
     cell_clip: float,
     weight_grads: list[bool] | None = None,
+    input_grad: bool = True,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Backward of a training rnn_forward. dy: [T,N,S]; dh_n: [N,S] or None; dc_n: [N,H] or None;
     weight_grads: which of the gradients of w_ih, w_hh, b_ih, b_hh, w_hr, w_ch to compute (None:
-    all; the core skips the others' GEMMs). Returns dx [T,N,I], dh0 [N,S], dc0 [N,H] (LSTM, else
-    [0]) and those gradients (shaped like the weights; [0] for absent or skipped ones)."""
+    all; the core skips the others' GEMMs); input_grad: whether to compute dx (False: its GEMM is
+    skipped, as for an input that needs no gradient). Returns dx [T,N,I] ([0] when skipped), dh0
+    [N,S], dc0 [N,H] (LSTM, else [0]) and those gradients (shaped like the weights; [0] for absent
+    or skipped ones)."""
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
@@ -318,10 +321,12 @@ def rnn_backward(
         _np(reserve).reshape(-1),
         reverse,
         *grads,
+        need_dx=input_grad,
     )
+    dx = torch.from_numpy(dx) if dx is not None else x.new_empty(0)
     dc0 = torch.from_numpy(dc0) if dc0 is not None else x.new_empty(0)
     grads = [torch.from_numpy(g) if g is not None else x.new_empty(0) for g in grads]
-    return (torch.from_numpy(dx), torch.from_numpy(dh0), dc0, *grads)
+    return (dx, torch.from_numpy(dh0), dc0, *grads)
 
 
 @rnn_backward.register_fake
@@ -343,6 +348,7 @@ def _(
     reset_after,
     cell_clip,
     weight_grads=None,
+    input_grad=True,
 ):
     N = x.shape[1]
     _, H, _, S = _sizes(mode, x, w_hh, w_hr)
@@ -352,7 +358,8 @@ def _(
         x.new_empty(w.shape) if w is not None and want else x.new_empty(0)
         for w, want in zip(weights, _wanted(weight_grads), strict=True)
     ]
-    return (x.new_empty(x.shape), x.new_empty(N, S), dc0, *grads)
+    dx = x.new_empty(x.shape) if input_grad else x.new_empty(0)
+    return (dx, x.new_empty(N, S), dc0, *grads)
 
 
 # ---- autograd ----
@@ -395,6 +402,7 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         reserve,
         *ctx.args,
         list(need[4:10]),  # the weight gradients autograd wants (frozen ones are not computed)
+        need[0],  # dx only when x needs a gradient (not for data fed to the first layer)
     )
     try:
         dx, dh0, dc0, *dw = torch.ops.fastrnn.rnn_backward.default(*args)
@@ -476,6 +484,7 @@ def rnn_backward_cuda_kernel(
     reset_after,
     cell_clip,
     weight_grads=None,
+    input_grad=True,
 ):
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
@@ -485,7 +494,7 @@ def rnn_backward_cuda_kernel(
     )
     # the CUDA driver computes every gradient; skipped ones are returned as [0], as on the CPU
     dw = [g if want else x.new_empty(0) for g, want in zip(dw, _wanted(weight_grads), strict=True)]
-    return (dx, dh0, dc0, *dw)
+    return (dx if input_grad else x.new_empty(0), dh0, dc0, *dw)
 
 
 def _backward_setup_context(ctx, inputs, output):
