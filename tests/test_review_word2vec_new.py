@@ -194,3 +194,59 @@ def test_analogy_evaluation_normalises_only_the_rows_that_answer(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 4_000_000, peak
+
+
+def test_predict_output_word_topn_none_gives_every_word_as_gensim():
+    gensim = pytest.importorskip("gensim")
+    corpus = topic_corpus(0, sentences=200)
+    ours = Word2Vec(corpus, vector_size=8, min_count=1, workers=1, epochs=1, seed=1)
+    theirs = gensim.models.Word2Vec(vector_size=8, min_count=1, workers=1)
+    theirs.build_vocab(corpus)
+    theirs.wv.vectors[:] = ours.wv.vectors[[ours.wv.get_index(k) for k in theirs.wv.index_to_key]]
+    theirs.syn1neg[:] = ours.syn1neg[[ours.wv.get_index(k) for k in theirs.wv.index_to_key]]
+    context = corpus[0][:3]
+    got = ours.predict_output_word(context, topn=None)
+    want = theirs.predict_output_word(context, topn=None)
+    assert len(got) == len(want) == len(ours.wv)
+    assert dict(got).keys() == dict(want).keys()
+    for word, p in want:
+        assert dict(got)[word] == pytest.approx(p, rel=1e-4, abs=1e-7)
+
+
+def test_fvocab_lines_split_on_any_whitespace_as_gensim(tmp_path):
+    from fastrnn import KeyedVectors
+
+    kv = KeyedVectors(2)
+    kv.add_vectors(["a", "b"], np.eye(2, dtype=np.float32))
+    kv.save_word2vec_format(tmp_path / "v.txt")
+    (tmp_path / "vocab.txt").write_text("a\t5 \n  b 7\n", encoding="utf8")
+    back = KeyedVectors.load_word2vec_format(tmp_path / "v.txt", fvocab=tmp_path / "vocab.txt")
+    assert back.get_vecattr("a", "count") == 5 and back.get_vecattr("b", "count") == 7
+    (tmp_path / "vocab.txt").write_text("a ²\n", encoding="utf8")  # a digit int() refuses
+    with pytest.raises(ValueError, match="line 1: expected 'word count'"):
+        KeyedVectors.load_word2vec_format(tmp_path / "v.txt", fvocab=tmp_path / "vocab.txt")
+
+
+def test_unsigned_counts_sort_without_wrapping(tmp_path):
+    from fastrnn import KeyedVectors
+
+    kv = KeyedVectors(1)
+    kv.add_vectors(["zero", "big", "mid", "big2"], np.arange(4, dtype=np.float32)[:, None])
+    kv.expandos["count"] = np.array([0, 9, 3, 9], dtype=np.uint64)
+    kv.save_word2vec_format(tmp_path / "v.txt")
+    assert KeyedVectors.load_word2vec_format(tmp_path / "v.txt").index_to_key == [
+        "big",
+        "big2",
+        "mid",
+        "zero",
+    ]
+    kv.sort_by_descending_frequency()
+    assert kv.index_to_key == ["big2", "big", "mid", "zero"]  # equal counts: latest first
+
+
+def test_save_writes_the_trainers_counts(tmp_path):
+    model = Word2Vec([["a", "b", "a"]] * 5, min_count=1, vector_size=4, workers=1, epochs=1)
+    model.wv.set_vecattr("a", "count", 1)  # a user's edit of the copy
+    model.save(tmp_path / "m.npz")
+    back = Word2Vec.load(tmp_path / "m.npz")
+    assert back._counts[back.wv.get_index("a")] == 10

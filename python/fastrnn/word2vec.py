@@ -760,7 +760,7 @@ class Word2Vec:
             )
         if isinstance(context_words_list, (str, bytes)):
             raise TypeError("context_words_list: expected a list of words, got one string")
-        topn = _check_int("topn", topn, 0)
+        topn = _check_int("topn", topn, 0, allow_none=True)  # None: every word, as gensim
         self._follow_wv(allow_none=False)
         rows = [self.wv.get_index(w) for w in context_words_list if w in self.wv]
         if not rows:
@@ -816,7 +816,8 @@ class Word2Vec:
             "index_to_key": self.wv.index_to_key,
             "params": {k: getattr(self, k) for k in self._PARAMS},
         }
-        counts = self.wv.expandos.get("count", np.zeros(len(self.wv), dtype=np.int64))
+        # the trainer's counts (wv's 'count' vecattr is a copy the user may change)
+        counts = self._counts if self._counts is not None else np.zeros(len(self.wv), np.int64)
         arrays = {"vectors": self.wv.vectors, "syn1neg": self.syn1neg, "counts": counts}
         if self._keep is not None and len(self._keep) == len(self.wv):
             arrays["keep"] = self._keep  # after an update, not a function of the counts

@@ -113,8 +113,9 @@ def read_vocab_counts(path, encoding: str = "utf8", unicode_errors: str = "stric
     with naming_corruption(path, Word2VecFormatError), open_read(path) as f:
         for line_no, raw in enumerate(f, 1):
             line = _decode(raw, lambda n=line_no: f"{path}: line {n}", encoding, unicode_errors)
-            word, _, count = line.rstrip("\r\n").rpartition(" ")
-            if not word or not count.isdigit():
+            fields = line.split()  # as gensim: any whitespace between and around the two
+            word, count = fields if len(fields) == 2 else ("", "")
+            if not word or not count.isdecimal():
                 raise ValueError(
                     f"{path}: line {line_no}: expected 'word count', got {line[:80]!r}"
                 )

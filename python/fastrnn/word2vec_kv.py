@@ -70,6 +70,12 @@ def _as_topn(topn) -> int | None:
         raise TypeError(f"topn: expected an int or None, got {type(topn).__name__}") from None
 
 
+def _descending_stable(values: np.ndarray) -> np.ndarray:
+    """The rows of values [n] by descending value, equal values in row order."""
+    n = len(values)
+    return (n - 1 - np.argsort(values[::-1], kind="stable"))[::-1]
+
+
 def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """The rows of the k highest scores ([<= k]), best first; equal scores in row order."""
     n = len(scores)
@@ -543,8 +549,9 @@ class KeyedVectors:
                 "sort_by_descending_frequency: the keys have no 'count' vecattr to sort by "
                 f"(they have: {sorted(self.expandos) or 'none'})"
             )
-        reversed_rows = np.arange(len(counts))[::-1]
-        order = reversed_rows[np.argsort(-counts[reversed_rows], kind="stable")]
+        # descending counts, equal ones latest row first (gensim's order); no negation, which
+        # would wrap unsigned counts
+        order = np.argsort(counts, kind="stable")[::-1]
         self.index_to_key = [self.index_to_key[i] for i in order]
         self.key_to_index = {k: i for i, k in enumerate(self.index_to_key) if k is not None}
         self.vectors = self.vectors[order]
@@ -734,7 +741,8 @@ class KeyedVectors:
                 f"sort_attr: the keys have no {sort_attr!r} attribute to write to fvocab "
                 f"(they have: {sorted(self.expandos) or 'none'})"
             )
-        order = None if ranks is None else np.argsort(-ranks, kind="stable")
+        # descending, equal values in row order (no negation: it would wrap unsigned values)
+        order = None if ranks is None else _descending_stable(ranks)
         if order is None or (order == np.arange(len(order))).all():
             keys, vectors = self.index_to_key, self.vectors
         else:
