@@ -5,7 +5,9 @@
 Builds the example's model (Embedding -> 2-layer LSTM -> Linear -> softmax cross-entropy, Adam,
 gradient clipping) in fastrnn and in PyTorch, then alternates single training steps of the two
 (after a warm-up) and prints the median time of each phase of fastrnn's step and of the whole
-PyTorch step, so a slow phase is easy to see. Both use fastrnn's thread count.
+PyTorch step, so a slow phase is easy to see. Both use fastrnn's thread count and are timed as
+examples/char_lm.py times them: PyTorch with its own OpenMP settings, each step after a 20 ms
+pause in which every CPU busy-waits (fastrnn-bench's settle).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import time
 import fastrnn
 import numpy as np
 from fastrnn import nn, optim
+from fastrnn.bench_rnn import settle
+
+SETTLE_S = 0.02  # as examples/char_lm.py
 
 PHASES = [
     "embedding fwd",
@@ -70,7 +75,6 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.threads:
         fastrnn.set_num_threads(args.threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     torch.set_num_threads(fastrnn.get_num_threads())
@@ -98,7 +102,9 @@ def main(argv=None):
         torch_step()
     ours, theirs = [], []
     for _ in range(args.repeats):
+        settle(SETTLE_S)
         ours.append(fastrnn_step(mods, loss_fn, opt, x, y))
+        settle(SETTLE_S)
         theirs.append(torch_step())
     phases = np.median(np.array(ours), axis=0) * 1e3
     total = float(np.median(np.array(ours).sum(axis=1)) * 1e3)
