@@ -157,7 +157,7 @@ def main(argv=None):
             x = np.ascontiguousarray(x_train[idx].transpose(1, 0, 2))  # [R, B, C]
             opt.zero_grad()
             loss = loss_fn(model(x), y_train[idx])
-            model.backward(loss_fn.backward())
+            model.backward(loss_fn.backward(), input_grad=False)  # x is data: no dx
             optim.clip_grad_norm([model], 5.0)
             opt.step()
             sched.step()

@@ -378,3 +378,49 @@ def test_backward_and_metric_errors_are_clear():
         nn.accuracy(np.array([1, 0]), targets, mask=np.ones(3, bool))
     assert nn.perplexity(800.0) == math.inf
     assert math.isnan(nn.perplexity(float("nan")))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_layers": 2, "bidirectional": True},
+        {"num_layers": 2, "dropout": 0.3},
+        {"num_layers": 1},
+    ],
+)
+@pytest.mark.parametrize("cls", [fastrnn.LSTM, fastrnn.GRU])
+def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(cls, kwargs):
+    """input_grad=False (the input is data) skips dx and changes no parameter gradient, in the
+    layer, nn.Recurrent and nn.Sequential."""
+    x = np.random.default_rng(0).standard_normal((6, 3, 5)).astype(np.float32)
+    results = []
+    for input_grad in (True, False):
+        model = nn.Sequential(
+            nn.Recurrent(cls(5, 4, seed=1, **kwargs)),
+            nn.Linear(8 if kwargs.get("bidirectional") else 4, 2, seed=2),
+        )
+        y = model.forward(x, training=True)
+        dx = model.backward(np.ones_like(y), input_grad=input_grad)
+        results.append((dx, model.grads))
+    (dx, grads), (no_dx, grads_b) = results
+    assert no_dx is None and dx.shape == x.shape
+    assert grads.keys() == grads_b.keys()
+    for k in grads:
+        np.testing.assert_array_equal(grads_b[k], grads[k], err_msg=k)
+
+
+def test_layer_backward_without_input_gradient_returns_the_state_gradient():
+    layer = fastrnn.LSTM(5, 4, seed=1)
+    x = np.ones(5 * 7, np.float32).reshape(7, 5)  # unbatched
+    y, _ = layer.forward(x, training=True)
+    dx, (dh0, dc0) = layer.backward(np.ones_like(y), input_grad=False)
+    assert dx is None and dh0.shape == dc0.shape == (1, 4)
+    batch_first = fastrnn.GRU(5, 4, 2, batch_first=True, seed=1)
+    y, _ = batch_first.forward(np.ones((3, 7, 5), np.float32), training=True)
+    dx, dh0 = batch_first.backward(np.ones_like(y), input_grad=False)
+    assert dx is None and dh0.shape == (2, 3, 4)
+    y, _ = layer.forward(x, training=True)
+    with pytest.raises(TypeError, match="input_grad: expected a bool, got int"):
+        layer.backward(np.ones_like(y), input_grad=0)
+    with pytest.raises(TypeError, match="input_grad: expected a bool"):
+        nn.Sequential(nn.Linear(2, 2, seed=0)).backward(np.ones((1, 2), np.float32), input_grad=1)

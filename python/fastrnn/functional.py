@@ -215,13 +215,14 @@ def forward(
     return y, state, ctx
 
 
-def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
+def backward(ctx: Context, dy, dstate=None, grads: dict | None = None, *, input_grad: bool = True):
     """Backward of a training forward.
 
     dy: [T,N,S]; dstate: None, dh_n [N,S], or for LSTM (dh_n, dc_n) where either may be None.
     grads: optional dict (same keys as the forward's params) of arrays to accumulate into;
         by default new zero arrays are made.
-    Returns (dx [T,N,I], dhx, grads): dhx is dh0 [N,S], or (dh0, dc0) for LSTM.
+    input_grad: False skips dx (its GEMM): for an input that is data, not a result to train.
+    Returns (dx [T,N,I] or None, dhx, grads): dhx is dh0 [N,S], or (dh0, dc0) for LSTM.
     """
     if not isinstance(ctx, Context):
         raise TypeError(
@@ -245,6 +246,8 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
         _check_shape(dc_n, "dstate[1]", (N, H))
     if grads is not None and not isinstance(grads, dict):
         raise TypeError(f"grads: expected a dict of arrays, got {type(grads).__name__}")
+    if not isinstance(input_grad, bool):
+        raise TypeError(f"input_grad: expected a bool, got {type(input_grad).__name__}")
     if grads is None:
         grads = {
             k: np.zeros_like(w)
@@ -275,6 +278,7 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None):
             grads.get(k) if w is not None else None
             for k, w in zip(PARAM_KEYS, ctx.weights, strict=True)
         ),
+        need_dx=input_grad,
     )
     dhx = (dh0, dc0) if lstm else dh0
     return dx, dhx, grads

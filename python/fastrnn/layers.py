@@ -274,19 +274,23 @@ class RNNBase(ParameterHolder):
             return []
         return [ctx.reserve for ctx in cache[0]]
 
-    def backward(self, dy, dh_n=None):
+    def backward(self, dy, dh_n=None, *, input_grad: bool = True):
         """Backward of the last training forward; accumulates into self.grads.
 
         dy: like forward's y. dh_n: like forward's h_n (LSTM: (dh_n, dc_n), either may be None).
-        Returns (dx, dhx): dx like x; dhx like hx (dh_0, or (dh_0, dc_0) for LSTM).
+        input_grad=False skips dx (the first layer's input-gradient GEMM), for an x that is data.
+        Returns (dx, dhx): dx like x (None with input_grad=False); dhx like hx (dh_0, or
+        (dh_0, dc_0) for LSTM).
         """
         cache = self._thread_state()
         if cache is None:
             raise RuntimeError("backward: call forward(..., training=True) first (in this thread)")
+        if not isinstance(input_grad, bool):
+            raise TypeError(f"input_grad: expected a bool, got {type(input_grad).__name__}")
         with self._grad_lock:
-            return self._backward(cache, dy, dh_n)
+            return self._backward(cache, dy, dh_n, input_grad)
 
-    def _backward(self, cache, dy, dh_n):
+    def _backward(self, cache, dy, dh_n, input_grad: bool):
         ctxs, masks, T, N, unbatched = cache
         lstm = self.mode == "lstm"
         D, S = self.num_directions, self.state_size
@@ -319,7 +323,8 @@ class RNNBase(ParameterHolder):
                 sfx = f"_l{layer}{_SUFFIX[d]}"
                 grads = {k: self.grads[k + sfx] for k in F.PARAM_KEYS if k + sfx in self.grads}
                 dstate = (dh_list[i], dc_list[i]) if lstm else dh_list[i]
-                dx_d, dhx, _ = F.backward(ctxs[i], dy_d, dstate, grads=grads)
+                wanted = input_grad or layer > 0  # the layers above take the one below's y
+                dx_d, dhx, _ = F.backward(ctxs[i], dy_d, dstate, grads=grads, input_grad=wanted)
                 dx = dx_d if dx is None else dx + dx_d
                 if lstm:
                     dh0[i], dc0[i] = dhx
@@ -328,6 +333,8 @@ class RNNBase(ParameterHolder):
             grad = dx
         dh0 = np.stack(dh0)
         dhx = (dh0, np.stack(dc0)) if lstm else dh0
+        if grad is None:
+            return None, (_drop_batch_axis(dhx) if unbatched else dhx)
         if unbatched:
             return grad[:, 0], _drop_batch_axis(dhx)
         if self.batch_first:

@@ -90,13 +90,14 @@ class Recurrent(ThreadState):
 
     __call__ = forward
 
-    def backward(self, dy):
-        """dy: like forward's output -> dx [T, N, I]; the layer's grads accumulate."""
+    def backward(self, dy, *, input_grad: bool = True):
+        """dy: like forward's output -> dx [T, N, I] (None with input_grad=False, which skips its
+        GEMM: for an input that is data); the layer's grads accumulate."""
         shapes = self._thread_state()
         if shapes is None:
             raise RuntimeError("backward: call forward(..., training=True) first (in this thread)")
         if self.output == "sequence":
-            dx, dhx = self.layer.backward(dy)
+            dx, dhx = self.layer.backward(dy, input_grad=input_grad)
         else:
             y_shape, h_shape, c_shape = shapes
             L_D, N, S = h_shape
@@ -110,7 +111,9 @@ class Recurrent(ThreadState):
             for d in range(D):
                 dh_n[L_D - D + d] = dy[:, d * S : (d + 1) * S]
             dstate = (dh_n, np.zeros(c_shape, dy.dtype)) if self._lstm else dh_n
-            dx, dhx = self.layer.backward(np.zeros(y_shape, dy.dtype), dstate)
+            dx, dhx = self.layer.backward(
+                np.zeros(y_shape, dy.dtype), dstate, input_grad=input_grad
+            )
         self.dhx = dhx
         return dx
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import inspect
 
 
-def _takes_training(module) -> bool:
+def _takes(method, argument: str) -> bool:
     try:
-        return "training" in inspect.signature(module.forward).parameters
+        return argument in inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
 
 
 class Sequential:
-    """Sequential(*modules): each module has forward(x[, training]) -> y and backward(dy) -> dx.
+    """Sequential(*modules): each module has forward(x[, training]) -> y and backward(dy) -> dx
+    (backward(dy, input_grad=False) -> None too, where it can skip dx).
 
     A recurrent layer (fastrnn.RNN / LSTM / GRU, whose forward returns (y, state)) goes in
     through `fastrnn.nn.Recurrent(layer)`. `forward(x, training=True)` passes `training` to the
@@ -30,7 +31,7 @@ class Sequential:
                         "layer in fastrnn.nn.Recurrent)"
                     )
         self.modules = list(modules)
-        self._training_arg = [_takes_training(m) for m in self.modules]
+        self._training_arg = [_takes(m.forward, "training") for m in self.modules]
 
     def __getitem__(self, i):
         return self.modules[i]
@@ -75,8 +76,20 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dy):
-        for m in reversed(self.modules):
+    def backward(self, dy, *, input_grad: bool = True):
+        """Runs the modules' backward in reverse and returns the gradient of the input, or None
+        with input_grad=False (the input is data): then the first module skips that gradient
+        where it can (Recurrent: the first layer's input-gradient GEMM)."""
+        if not isinstance(input_grad, bool):
+            raise TypeError(f"input_grad: expected a bool, got {type(input_grad).__name__}")
+        for i in reversed(range(len(self.modules))):
+            m = self.modules[i]
+            if i == 0 and not input_grad:
+                if _takes(m.backward, "input_grad"):
+                    m.backward(dy, input_grad=False)
+                else:
+                    m.backward(dy)
+                return None
             dy = m.backward(dy)
         return dy
 
