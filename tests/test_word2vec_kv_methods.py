@@ -491,3 +491,57 @@ def test_analogies_skip_rows_without_keys():
     kv = KeyedVectors(2, count=2)
     kv.add_vectors(["a", "b"], np.array([[1, 0], [0, 1]], np.float32))
     assert kv._ok_vocab(10, case_insensitive=True) == {"A": 2, "B": 3}
+
+
+def test_add_vector_fills_preallocated_rows_then_appends_as_gensim():
+    rows = np.arange(12, dtype=np.float32).reshape(4, 3)
+    ours, theirs = KeyedVectors(3, count=2), GensimKV(3, count=2)
+    with pytest.warns(UserWarning):  # gensim warns when it appends one by one
+        got = [theirs.add_vector(k, r) for k, r in zip("abc", rows, strict=False)]
+    assert [ours.add_vector(k, r) for k, r in zip("abc", rows, strict=False)] == got == [0, 1, 2]
+    assert ours.index_to_key == list(theirs.index_to_key)
+    np.testing.assert_array_equal(ours.vectors, theirs.vectors)
+    assert ours.add_vector("a", rows[3]) == 0  # present: keeps its vector
+    np.testing.assert_array_equal(ours["a"], rows[0])
+    with pytest.raises(ValueError, match=r"vector: expected shape \(3,\), got \(2,\)"):
+        ours.add_vector("d", [1, 2])
+
+
+def test_setitem_adds_or_replaces_as_gensim():
+    ours, theirs = KeyedVectors(2), GensimKV(2)
+    for kv in (ours, theirs):
+        kv["a"] = np.array([1, 2], np.float32)
+        kv[["b", "a"]] = np.array([[3, 4], [5, 6]], np.float32)
+    assert ours.index_to_key == list(theirs.index_to_key) == ["a", "b"]
+    np.testing.assert_array_equal(ours.vectors, theirs.vectors)
+
+
+def test_vectors_for_all_as_gensim(twin):
+    ours, theirs = twin
+    ours.set_vecattr("w3", "count", 7)
+    theirs.set_vecattr("w3", "count", 7)
+    keys = ["w3", "nope", "w1", "w3", "w2"]
+    got = ours.vectors_for_all(keys, copy_vecattrs=True)
+    want = theirs.vectors_for_all(keys, copy_vecattrs=True)
+    assert got.index_to_key == list(want.index_to_key) == ["w3", "w1", "w2"]
+    np.testing.assert_array_equal(got.vectors, want.vectors)
+    assert got.get_vecattr("w3", "count") == want.get_vecattr("w3", "count") == 7
+    got.vectors[0] += 1  # a copy
+    assert not np.array_equal(got["w3"], ours["w3"])
+
+
+def test_init_sims_and_gensim3_names():
+    kv = KeyedVectors(2)
+    kv.add_vectors(["a", "b"], np.array([[3, 4], [0, 2]], np.float32))
+    kv.init_sims()
+    np.testing.assert_allclose(kv.norms, [5, 2])
+    kv.init_sims(replace=True)
+    np.testing.assert_allclose(kv.vectors, [[0.6, 0.8], [0, 1]])
+    for name, hint in [
+        ("vocab", "key_to_index"),
+        ("index2word", "index_to_key"),
+        ("index2entity", "index_to_key"),
+        ("vectors_norm", "get_normed_vectors"),
+    ]:
+        with pytest.raises(AttributeError, match=hint):
+            getattr(kv, name)

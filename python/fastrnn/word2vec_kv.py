@@ -154,6 +154,25 @@ class KeyedVectors:
         self.vectors = np.zeros((int(count), self.vector_size), dtype=dtype)
         self.norms: np.ndarray | None = None
         self.expandos: dict = {}
+        self._next_slot = 0  # add_vector fills the empty rows of KeyedVectors(E, count) in order
+
+    # gensim 3's names, which gensim 4 refuses with a pointer to the new ones: the same here
+    @property
+    def vocab(self):
+        raise AttributeError(
+            "KeyedVectors has no vocab (gensim 4's interface): use key_to_index, index_to_key, "
+            "get_vecattr(key, 'count') and set_vecattr(key, attr, value)"
+        )
+
+    @property
+    def index2word(self):
+        raise AttributeError("index2word is gensim 3's name: use index_to_key")
+
+    index2entity = index2word
+
+    @property
+    def vectors_norm(self):
+        raise AttributeError("vectors_norm is gensim 3's: use get_normed_vectors()")
 
     # ---- lookup ----
 
@@ -190,6 +209,50 @@ class KeyedVectors:
         return np.vstack([self.get_vector(k) for k in key_or_keys])
 
     word_vec = get_vector
+
+    def __setitem__(self, keys, weights) -> None:
+        """kv[key] = vector [E], or kv[[keys]] = vectors [n, E]: adds the keys, replacing the
+        vectors of those present (gensim's add_vectors(..., replace=True))."""
+        if not isinstance(keys, list):
+            keys = [keys]
+            weights = np.asarray(weights).reshape(1, -1)
+        self.add_vectors(keys, weights, replace=True)
+
+    def add_vector(self, key, vector) -> int:
+        """Adds one key with its vector [E] and returns its row: the next row KeyedVectors(E,
+        count) left without a key, else a new last row (which copies the table: add many keys at
+        once with add_vectors). A key already present keeps its vector and row."""
+        if not isinstance(key, str):
+            raise TypeError(f"key: expected a str, got {type(key).__name__}")
+        vector = np.asarray(vector, dtype=self.vectors.dtype)
+        if vector.shape != (self.vector_size,):
+            raise ValueError(f"vector: expected shape ({self.vector_size},), got {vector.shape}")
+        if key in self.key_to_index:
+            return self.key_to_index[key]
+        row = getattr(self, "_next_slot", 0)  # (absent in objects pickled before it existed)
+        while row < len(self) and self.index_to_key[row] is not None:
+            row += 1
+        if row == len(self):
+            self.add_vectors([key], vector[None])
+        else:
+            self.index_to_key[row] = key
+            self.key_to_index[key] = row
+            self.vectors[row] = vector
+            self.norms = None
+        self._next_slot = row + 1
+        return row
+
+    def vectors_for_all(self, keys, allow_inference: bool = True, copy_vecattrs: bool = False):
+        """A new KeyedVectors with (copies of) the vectors of the given keys that are present,
+        each once, in the order given (allow_inference is for gensim's FastText: word vectors
+        infer nothing); copy_vecattrs copies their vecattrs too."""
+        wanted = list(dict.fromkeys(k for k in _keys_arg(keys, "keys") if self.has_index_for(k)))
+        rows = [self.get_index(k) for k in wanted]
+        result = KeyedVectors(self.vector_size, dtype=self.vectors.dtype)
+        result._set(wanted, self.vectors[rows].copy(), None)
+        if copy_vecattrs:
+            result.expandos = {attr: values[rows].copy() for attr, values in self.expandos.items()}
+        return result
 
     def get_vecattr(self, key, attr: str):
         return self.expandos[attr][self.get_index(key)]
@@ -528,6 +591,12 @@ class KeyedVectors:
             raise ValueError("wa: no other key to compare with (the vocabulary has one key)")
         return self.similarity(wa, wb) / sum(cos for _, cos in nearest)
 
+    def init_sims(self, replace: bool = False) -> None:
+        """gensim's older call: fill_norms(), and with replace=True unit_normalize_all()."""
+        self.fill_norms()
+        if replace:
+            self.unit_normalize_all()
+
     def unit_normalize_all(self) -> None:
         """Scales every row of vectors to unit length in place (a zero vector stays zero); norms
         become 1 (0 for a zero vector). Training cannot sensibly continue afterwards."""
@@ -816,6 +885,7 @@ class KeyedVectors:
         self.vectors = vectors
         self.norms = None
         self.expandos = {}
+        self._next_slot = len(keys)
         if counts is not None:
             self.expandos["count"] = np.asarray(counts, dtype=np.int64)
 
