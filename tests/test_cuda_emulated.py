@@ -29,9 +29,9 @@ def route_to_emulator(monkeypatch):
     calls = {"forward": 0, "backward": 0}
 
     def counted(name, kernel):
-        def call(*args):
+        def call(*args, **kwargs):
             calls[name] += 1
-            return kernel(*args)
+            return kernel(*args, **kwargs)
 
         return call
 
