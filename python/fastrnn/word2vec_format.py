@@ -93,10 +93,13 @@ def write_word2vec(
                     f.write((key + " " + " ".join(row.tolist()) + "\n").encode("utf8"))
 
 
-def write_vocab_counts(path, keys: list, counts: np.ndarray, append: bool = False) -> None:
+@contextlib.contextmanager
+def vocab_counts_written(path, keys: list, counts: np.ndarray, append: bool = False):
     """Writes word2vec.c's -save-vocab file: a line `word count` per key ([V] counts),
     atomically, compressed when the path ends in .gz or .bz2 (as gensim); append=True adds to
-    the end of an existing file (through a copy)."""
+    the end of an existing file (through a copy). The file replaces `path` when the with-block
+    succeeds too: a save of two files writes the other in the block, so an error in either
+    changes neither."""
     with atomic_write(path) as raw:
         if append:
             with contextlib.suppress(FileNotFoundError), open(path, "rb") as old:
@@ -104,6 +107,7 @@ def write_vocab_counts(path, keys: list, counts: np.ndarray, append: bool = Fals
         with _compressing(raw, path) as f:
             for key, count in zip(keys, counts.tolist(), strict=True):
                 f.write(f"{key} {count}\n".encode())
+        yield
 
 
 def read_vocab_counts(path, encoding: str = "utf8", unicode_errors: str = "strict") -> dict:

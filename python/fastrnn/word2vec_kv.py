@@ -7,6 +7,7 @@ a model trains in another thread: they read the shared array and never resize it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import operator
@@ -21,7 +22,7 @@ from fastrnn.word2vec_format import (
     Word2VecFormatWarning,
     read_vocab_counts,
     read_word2vec,
-    write_vocab_counts,
+    vocab_counts_written,
     write_word2vec,
 )
 
@@ -249,26 +250,52 @@ class KeyedVectors:
         wanted = list(dict.fromkeys(k for k in _keys_arg(keys, "keys") if self.has_index_for(k)))
         rows = [self.get_index(k) for k in wanted]
         result = KeyedVectors(self.vector_size, dtype=self.vectors.dtype)
-        result._set(wanted, self.vectors[rows].copy(), None)
+        # a made-up 'count' counting down from len(wanted), as gensim's (copy_vecattrs: the real)
+        made_up = len(wanted) - np.arange(len(wanted), dtype=np.int64)
+        result._set(wanted, self.vectors[rows].copy(), made_up)
         if copy_vecattrs:
-            result.expandos = {attr: values[rows].copy() for attr, values in self.expandos.items()}
+            result.expandos.update(
+                {attr: values[rows].copy() for attr, values in self.expandos.items()}
+            )
         return result
 
     def get_vecattr(self, key, attr: str):
         return self.expandos[attr][self.get_index(key)]
 
     def set_vecattr(self, key, attr: str, val) -> None:
-        if attr not in self.expandos:
-            self.expandos[attr] = np.zeros(len(self), dtype=np.int64)
-        self.expandos[attr][self.get_index(key)] = val
+        """Sets key's value of the attribute `attr`, a number; a new attribute's array takes the
+        value's dtype (int64 for an int, float64 for a float), as gensim's, so a float is not cut
+        to an int; a float into an integer attribute is a TypeError (as gensim)."""
+        index = self.get_index(key)
+        value = np.asarray(val)
+        if value.ndim != 0 or value.dtype.kind not in "biuf":
+            raise TypeError(f"val: expected a number, got {type(val).__name__}")
+        values = self.expandos.get(attr)
+        if values is None:
+            values = self.expandos[attr] = np.zeros(len(self), dtype=value.dtype)
+        elif value.dtype.kind == "f" and values.dtype.kind in "biu":
+            raise TypeError(
+                f"val: {attr!r} holds {values.dtype} values, got the float {val!r} (it would be "
+                "cut to an int)"
+            )
+        values[index] = value
 
     def add_vectors(self, keys, weights, extras=None, replace: bool = False) -> None:
         """Appends new keys with their vectors ([n, E]); as gensim, a key already present keeps
         its vector unless replace=True (a key given twice: the first, or with replace the last).
         `extras`: {attribute: [n] values} for set_vecattr. Everything is checked before anything
         changes."""
-        keys = [keys] if isinstance(keys, str) else list(keys)
-        weights = np.asarray(weights, dtype=self.vectors.dtype).reshape(len(keys), self.vector_size)
+        weights = np.asarray(weights, dtype=self.vectors.dtype)
+        if isinstance(keys, str):  # one key: any array of E numbers (as gensim)
+            keys, weights = [keys], weights.reshape(1, -1)
+        else:
+            keys = list(keys)
+        if weights.shape != (len(keys), self.vector_size) and weights.size + len(keys) > 0:
+            raise ValueError(
+                f"weights: expected shape ({len(keys)}, {self.vector_size}) for {len(keys)} "
+                f"keys, got {weights.shape}"
+            )
+        weights = weights.reshape(len(keys), self.vector_size)
         for k in keys:
             if not isinstance(k, str):
                 raise TypeError(f"keys: expected str, got {type(k).__name__}")
@@ -817,18 +844,21 @@ class KeyedVectors:
         else:
             keys, vectors = [self.index_to_key[i] for i in order], self.vectors[order]
         keys = [prefix + k if isinstance(k, str) else k for k in keys]
-        write_word2vec(
-            fname,
-            keys,
-            vectors,
-            binary=binary,
-            header_count=total_vec,
-            write_header=write_header,
-            append=append,
-        )
-        if fvocab is not None:
-            counts = ranks if order is None else ranks[order]
-            write_vocab_counts(fvocab, keys, counts, append=append)
+        # fvocab is written first and replaced last, so an error writing either file changes
+        # neither (an append that failed on fvocab had already appended to fname)
+        with contextlib.ExitStack() as both:
+            if fvocab is not None:
+                counts = ranks if order is None else ranks[order]
+                both.enter_context(vocab_counts_written(fvocab, keys, counts, append=append))
+            write_word2vec(
+                fname,
+                keys,
+                vectors,
+                binary=binary,
+                header_count=total_vec,
+                write_header=write_header,
+                append=append,
+            )
 
     @classmethod
     def load_word2vec_format(
