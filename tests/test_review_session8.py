@@ -100,3 +100,22 @@ def test_float_vecattrs_keep_their_values_and_sort_as_gensim(tmp_path):
     with pytest.raises(KeyError):
         kv.set_vecattr("zz", "other", 1)
     assert kv.get_vecattr("b", "count") == 0 and set(kv.expandos) == {"count"}
+
+
+def test_int_arguments_refuse_bools():
+    from fastrnn import nn
+
+    with pytest.raises(TypeError, match="T_total: expected an int, got bool"):
+        nn.tbptt_chunks(True, 1)
+    with pytest.raises(TypeError, match="limit: expected an int, got bool"):
+        from fastrnn.word2vec_format import read_word2vec
+
+        read_word2vec("unused", limit=True)
+
+
+def test_an_empty_sequential_without_input_grad_returns_none():
+    from fastrnn import nn
+
+    dy = np.ones((2, 3), np.float32)
+    assert nn.Sequential().backward(dy, input_grad=False) is None
+    assert nn.Sequential().backward(dy) is dy

@@ -56,7 +56,9 @@ def float_dtype(dtype) -> np.dtype:
 
 
 def int_at_least(value, name: str, minimum: int) -> int:
-    """`value` as an int (anything operator.index accepts) that is >= minimum."""
+    """`value` as an int (anything operator.index accepts but a bool) that is >= minimum."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an int, got bool")
     try:
         value = operator.index(value)
     except TypeError:

@@ -82,6 +82,8 @@ class Sequential:
         where it can (Recurrent: the first layer's input-gradient GEMM)."""
         if not isinstance(input_grad, bool):
             raise TypeError(f"input_grad: expected a bool, got {type(input_grad).__name__}")
+        if not self.modules:
+            return dy if input_grad else None
         for i in reversed(range(len(self.modules))):
             m = self.modules[i]
             if i == 0 and not input_grad:
