@@ -1123,7 +1123,8 @@ void def_pointer_entry_points(py::module_& m, const char* forward_name, const ch
                                                  reverse);
         }
       },
-      (std::string("Queues rnn_backward on a CUDA stream. Device pointers: out (dx, dh0, dc0, "
+      (std::string("Queues rnn_backward on a CUDA stream. Device pointers (0: absent, not "
+                   "computed): out (dx, dh0, dc0, "
                    "workspace), grads accumulated into (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch), in "
                    "(dy, dh_n, dc_n, x, lengths, reserve), weights (w_ih, w_hh, b_ih, b_hh, "
                    "w_hr, w_ch).") +

@@ -275,3 +275,38 @@ def test_backward_op_without_input_grad_passes_opcheck():
     for a, b in zip(part[1:], full[1:], strict=True):
         assert torch.equal(a, b)
     torch.library.opcheck(torch.ops.fastrnn.rnn_backward.default, (*args, False))
+
+
+def test_cuda_backward_kernel_passes_no_pointer_for_what_is_not_wanted(monkeypatch):
+    """The "cuda" kernel (emulated on the host) hands the driver null pointers for dx and the
+    unwanted weight gradients, so their GEMMs are skipped there too; the rest equals the CPU op."""
+    from fastrnn import _C
+    from fastrnn.torch import _cuda_ops
+
+    g = torch.Generator().manual_seed(1)
+
+    def r(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    x = r(T, N, I)
+    w = (r(4 * H, I), r(4 * H, H), r(4 * H), r(4 * H), None, None)
+    fwd = torch.ops.fastrnn.rnn_forward(x, None, None, None, *w, "lstm", False, True, True, 0.0)
+    mask = [False, True, False, True, True, True]
+    args = (r(T, N, H), None, r(N, H), x, None, *w, fwd[3], "lstm", False, True, 0.0, mask, False)
+    cpu = torch.ops.fastrnn.rnn_backward(*args)
+    seen = []
+
+    def emulated(desc, T_, N_, float64, device, stream, out, grads, inputs, weights, reverse):
+        seen.append((out[0], [p != 0 for p in grads]))
+        return _C._emulated_rnn_backward_ptr(
+            desc, T_, N_, float64, device, stream, out, grads, inputs, weights, reverse
+        )
+
+    monkeypatch.setattr(_C, "cuda_rnn_backward", emulated, raising=False)
+    monkeypatch.setattr(_cuda_ops, "load_cublas", lambda: "")
+    monkeypatch.setattr(_cuda_ops, "_stream", lambda t: 0)
+    gpu = _ops.rnn_backward_cuda_kernel(*args)
+    assert seen == [(0, [False, True, False, True, False, False])]  # w_hr, w_ch are absent
+    assert gpu[0].shape == cpu[0].shape == (0,)
+    for a, b in zip(gpu, cpu, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -115,10 +115,24 @@ def rnn_forward_cuda(
     return y, h_n, c_n, reserve
 
 
-def rnn_backward_cuda(desc, dy, dh_n, dc_n, x, lengths, weights, reserve, reverse: bool):
+def rnn_backward_cuda(
+    desc,
+    dy,
+    dh_n,
+    dc_n,
+    x,
+    lengths,
+    weights,
+    reserve,
+    reverse: bool,
+    wanted=(True,) * 6,
+    input_grad: bool = True,
+):
     """Backward of a training rnn_forward_cuda. dy: [T,N,S]; dh_n: [N,S] or None; dc_n: [N,H] or
-    None. Returns dx [T,N,I], dh0 [N,S], dc0 [N,H] (LSTM, else [0]) and the gradients of the six
-    weights (shaped like them; [0] for absent ones)."""
+    None; wanted: which of the six weights' gradients to compute, input_grad: whether dx (the
+    driver skips the GEMMs of the others). Returns dx [T,N,I] ([0] when not wanted), dh0 [N,S],
+    dc0 [N,H] (LSTM, else [0]) and the gradients of the six weights (shaped like them; [0] for
+    absent or unwanted ones)."""
     load_cublas()
     x = _check_x(x)
     T, N = x.shape[0], x.shape[1]
@@ -130,8 +144,11 @@ def rnn_backward_cuda(desc, dy, dh_n, dc_n, x, lengths, weights, reserve, revers
     dc_n = _checked(dc_n, "dc_n", (N, H), x) if lstm else None
     reserve = _checked(reserve.reshape(-1), "reserve", (_C.rnn_reserve_size(desc, T, N),), x)
     lengths = _device_lengths(lengths, T, N, x.device)
-    grads = [torch.zeros_like(t) if t is not None else None for t in w]  # accumulated into
-    dx = x.new_empty(T, N, desc.input_size)
+    grads = [  # accumulated into
+        torch.zeros_like(t) if t is not None and want else None
+        for t, want in zip(w, wanted, strict=True)
+    ]
+    dx = x.new_empty(T, N, desc.input_size) if input_grad else x.new_empty(0)
     dh0 = x.new_empty(N, S)
     dc0 = x.new_empty(N, H) if lstm else x.new_empty(0)
     workspace = x.new_empty(_C.gpu_rnn_backward_workspace_size(desc, T, N, lengths is not None))
@@ -142,7 +159,12 @@ def rnn_backward_cuda(desc, dy, dh_n, dc_n, x, lengths, weights, reserve, revers
         x.dtype == torch.float64,
         x.get_device(),
         _stream(x),
-        [dx.data_ptr(), dh0.data_ptr(), _ptr(dc0 if lstm else None), workspace.data_ptr()],
+        [
+            _ptr(dx if input_grad else None),
+            dh0.data_ptr(),
+            _ptr(dc0 if lstm else None),
+            workspace.data_ptr(),
+        ],
         [_ptr(g) for g in grads],
         [dy.data_ptr(), _ptr(dh_n), _ptr(dc_n), x.data_ptr(), _ptr(lengths), reserve.data_ptr()],
         [_ptr(t) for t in w],

@@ -489,12 +489,19 @@ def rnn_backward_cuda_kernel(
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
-    dx, dh0, dc0, *dw = _cuda_ops.rnn_backward_cuda(
-        desc, dy, dh_n, dc_n, x, lengths, weights, reserve, reverse
+    return _cuda_ops.rnn_backward_cuda(
+        desc,
+        dy,
+        dh_n,
+        dc_n,
+        x,
+        lengths,
+        weights,
+        reserve,
+        reverse,
+        _wanted(weight_grads),
+        input_grad,
     )
-    # the CUDA driver computes every gradient; skipped ones are returned as [0], as on the CPU
-    dw = [g if want else x.new_empty(0) for g, want in zip(dw, _wanted(weight_grads), strict=True)]
-    return (dx if input_grad else x.new_empty(0), dh0, dc0, *dw)
 
 
 def _backward_setup_context(ctx, inputs, output):
