@@ -531,7 +531,7 @@ struct PyTrainer {
   w2v::TrainState st;
   w2v::TrainConfig cfg;
   std::string device;
-  py::object syn0, syn1neg, keep_obj;
+  py::object syn0, syn1neg, keep_obj, lockf_obj;  // kept alive while the trainer reads them
   std::shared_ptr<w2v::NegativeSampler> sampler;
 };
 
@@ -682,55 +682,59 @@ void bind_word2vec(py::module_& m) {
   m.def("w2v_max_sentence", [] { return w2v::kMaxSentence; });
 
   py::class_<PyTrainer>(m, "W2vTrainer")
-      .def(py::init([](const py::object& syn0, const py::object& syn1neg,
-                       const py::object& counts_obj, const py::object& keep_obj, bool sg,
-                       int window, int negative, double ns_exponent, bool cbow_mean,
-                       bool shrink_windows, bool compute_loss, double alpha, double min_alpha,
-                       int workers, uint64_t seed, const std::string& device) {
-             if (!py::isinstance<py::array>(syn0)) throw py::type_error("syn0: expected an array");
-             py::array a = py::reinterpret_borrow<py::array>(syn0);
-             if (a.ndim() != 2) throw py::value_error("syn0: expected [V, E]");
-             const int64_t V = a.shape(0), E = a.shape(1);
-             if (V < 1 || E < 1) throw py::value_error("syn0: V and E must be positive");
-             if (window < 1 || negative < 1 || workers < 1) {
-               throw py::value_error("window, negative and workers must be positive");
-             }
-             const bool cuda_compiled = fastrnn::cuda_compiled();
-             if (device != "cpu" && device != "emulated" && !(device == "cuda" && cuda_compiled)) {
-               throw py::value_error("device: expected 'cpu'" +
-                                     std::string(cuda_compiled ? " or 'cuda'" : "") +
-                                     " in this build, got '" + device + "'");
-             }
-             auto t = std::make_unique<PyTrainer>();
-             t->device = device;
-             t->st.syn0 = mutable_checked<float>(syn0, "syn0", {V, E});
-             t->st.syn1neg = mutable_checked<float>(syn1neg, "syn1neg", {V, E});
-             const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
-             t->st.keep = checked<uint32_t>(keep_obj, "keep", {V});
-             t->st.V = V;
-             t->sampler = std::make_shared<w2v::NegativeSampler>(counts, V, ns_exponent);
-             t->st.sampler = t->sampler.get();
-             t->syn0 = syn0;
-             t->syn1neg = syn1neg;
-             t->keep_obj = keep_obj;
-             w2v::TrainConfig& c = t->cfg;
-             c.sg = sg;
-             c.E = E;
-             c.window = window;
-             c.negative = negative;
-             c.cbow_mean = cbow_mean;
-             c.shrink_windows = shrink_windows;
-             c.compute_loss = compute_loss;
-             c.alpha = alpha;
-             c.min_alpha = min_alpha;
-             c.workers = workers;
-             c.seed = seed;
-             return t;
-           }),
-           py::arg("syn0"), py::arg("syn1neg"), py::arg("counts"), py::arg("keep"), py::arg("sg"),
-           py::arg("window"), py::arg("negative"), py::arg("ns_exponent"), py::arg("cbow_mean"),
-           py::arg("shrink_windows"), py::arg("compute_loss"), py::arg("alpha"),
-           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"), py::arg("device") = "cpu")
+      .def(
+          py::init([](const py::object& syn0, const py::object& syn1neg,
+                      const py::object& counts_obj, const py::object& keep_obj, bool sg, int window,
+                      int negative, double ns_exponent, bool cbow_mean, bool shrink_windows,
+                      bool compute_loss, double alpha, double min_alpha, int workers, uint64_t seed,
+                      const std::string& device, const py::object& lockf) {
+            if (!py::isinstance<py::array>(syn0)) throw py::type_error("syn0: expected an array");
+            py::array a = py::reinterpret_borrow<py::array>(syn0);
+            if (a.ndim() != 2) throw py::value_error("syn0: expected [V, E]");
+            const int64_t V = a.shape(0), E = a.shape(1);
+            if (V < 1 || E < 1) throw py::value_error("syn0: V and E must be positive");
+            if (window < 1 || negative < 1 || workers < 1) {
+              throw py::value_error("window, negative and workers must be positive");
+            }
+            const bool cuda_compiled = fastrnn::cuda_compiled();
+            if (device != "cpu" && device != "emulated" && !(device == "cuda" && cuda_compiled)) {
+              throw py::value_error("device: expected 'cpu'" +
+                                    std::string(cuda_compiled ? " or 'cuda'" : "") +
+                                    " in this build, got '" + device + "'");
+            }
+            auto t = std::make_unique<PyTrainer>();
+            t->device = device;
+            t->st.syn0 = mutable_checked<float>(syn0, "syn0", {V, E});
+            t->st.syn1neg = mutable_checked<float>(syn1neg, "syn1neg", {V, E});
+            const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+            t->st.keep = checked<uint32_t>(keep_obj, "keep", {V});
+            t->st.lockf = optional_checked<float>(lockf, "lockf", {V});
+            t->st.V = V;
+            t->sampler = std::make_shared<w2v::NegativeSampler>(counts, V, ns_exponent);
+            t->st.sampler = t->sampler.get();
+            t->syn0 = syn0;
+            t->syn1neg = syn1neg;
+            t->keep_obj = keep_obj;
+            t->lockf_obj = lockf;
+            w2v::TrainConfig& c = t->cfg;
+            c.sg = sg;
+            c.E = E;
+            c.window = window;
+            c.negative = negative;
+            c.cbow_mean = cbow_mean;
+            c.shrink_windows = shrink_windows;
+            c.compute_loss = compute_loss;
+            c.alpha = alpha;
+            c.min_alpha = min_alpha;
+            c.workers = workers;
+            c.seed = seed;
+            return t;
+          }),
+          py::arg("syn0"), py::arg("syn1neg"), py::arg("counts"), py::arg("keep"), py::arg("sg"),
+          py::arg("window"), py::arg("negative"), py::arg("ns_exponent"), py::arg("cbow_mean"),
+          py::arg("shrink_windows"), py::arg("compute_loss"), py::arg("alpha"),
+          py::arg("min_alpha"), py::arg("workers"), py::arg("seed"), py::arg("device") = "cpu",
+          py::arg("lockf") = py::none())
       .def(
           "start",
           [](PyTrainer& t, int64_t total_words) {

@@ -25,6 +25,7 @@ struct W2vKernelArgs {
   bool compute_loss;
   const w2v::NegativeSampler* sampler;
   const float* sigmoid;  // [kW2vSigmoidTable + 1]
+  const float* lockf;    // [V] scales of the input-vector updates, or null (w2v::TrainState)
 };
 
 // Sizes of a worker's scratch for the kernels.

@@ -72,6 +72,7 @@ struct Worker {
         rng(seed) {
     args.syn0 = st.syn0;
     args.syn1neg = st.syn1neg;
+    args.lockf = st.lockf;
     args.E = cfg.E;
     args.window = cfg.window;
     args.negative = cfg.negative;

@@ -82,6 +82,7 @@ struct W2vCudaBackend {
     }
     const int64_t VE = host.V * host.E;
     DeviceArray<float> syn0(stream, VE, host.syn0), syn1neg(stream, VE, host.syn1neg);
+    DeviceArray<float> lockf(stream, host.lockf != nullptr ? host.V : 0, host.lockf);
     DeviceArray<uint32_t> threshold(stream, host.V, host.ns_threshold);
     DeviceArray<int32_t> alias(stream, host.V, host.ns_alias);
     DeviceArray<int32_t> ids(stream, words, host.words);
@@ -92,6 +93,7 @@ struct W2vCudaBackend {
     W2vSentenceKernel k = host;
     k.syn0 = syn0.get();
     k.syn1neg = syn1neg.get();
+    k.lockf = host.lockf != nullptr ? lockf.get() : nullptr;
     k.ns_threshold = threshold.get();
     k.ns_alias = alias.get();
     k.words = ids.get();

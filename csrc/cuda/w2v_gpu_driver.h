@@ -84,6 +84,7 @@ void w2v_train_epoch_ids(Backend& be, w2v::TrainState& st, const w2v::TrainConfi
     W2vSentenceKernel k{};
     k.sg = cfg.sg;
     k.syn0 = st.syn0;
+    k.lockf = st.lockf;
     k.syn1neg = st.syn1neg;
     k.V = st.V;
     k.E = cfg.E;

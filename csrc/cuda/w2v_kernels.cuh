@@ -57,6 +57,7 @@ struct W2vSentenceKernel {
   int64_t V, E;
   int window, negative;
   bool cbow_mean, shrink_windows, compute_loss;
+  const float* lockf;            // [V] scales of the input-vector updates, or null: 1
   const uint32_t* ns_threshold;  // [V] alias table: keep the column when coin < threshold
   const int32_t* ns_alias;       // [V]
   const int32_t* words;          // kept words of all sentences
@@ -208,10 +209,10 @@ struct W2vSentenceKernel {
           for (int c = 0; c < C; ++c) d += grad[c * T + t] * x_old[c];
           syn1neg[int64_t{s.tgt[t]} * E + e] += d;
         }
-        for (int c = 0; c < C; ++c) {  // X += G·Y
+        for (int c = 0; c < C; ++c) {  // X += G·Y, scaled by the word's lock factor
           float d = 0.0f;
           for (int t = 0; t < T; ++t) d += grad[c * T + t] * y_old[t];
-          syn0[int64_t{s.ctx[c]} * E + e] += d;
+          syn0[int64_t{s.ctx[c]} * E + e] += lockf != nullptr ? lockf[s.ctx[c]] * d : d;
         }
       } else {
         float err = 0.0f;
@@ -220,7 +221,10 @@ struct W2vSentenceKernel {
           syn1neg[int64_t{s.tgt[t]} * E + e] += grad[t] * h[e];
         }
         const float err_scale = cbow_mean ? 1.0f : 1.0f / static_cast<float>(C);
-        for (int c = 0; c < C; ++c) syn0[int64_t{s.ctx[c]} * E + e] += err_scale * err;
+        for (int c = 0; c < C; ++c) {
+          const float lock = lockf != nullptr ? lockf[s.ctx[c]] : 1.0f;
+          syn0[int64_t{s.ctx[c]} * E + e] += err_scale * lock * err;
+        }
       }
     }
   }

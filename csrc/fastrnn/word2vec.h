@@ -216,6 +216,9 @@ struct TrainState {
   int64_t V = 0;
   const NegativeSampler* sampler = nullptr;
   const uint32_t* keep = nullptr;  // [V] subsampling thresholds
+  // [V] each word's lock factor (gensim's vectors_lockf): its input-vector updates are scaled by
+  // it (0: the vector stays as it is); null: 1 for every word.
+  const float* lockf = nullptr;
   // Progress in in-vocabulary words before subsampling, over all epochs: the learning rate is
   // alpha + (min_alpha - alpha) * words_done / total_words.
   std::atomic<int64_t> words_done{0};

@@ -32,6 +32,7 @@ from fastrnn._compressed import compression, naming_corruption, open_read
 from fastrnn.word2vec_kv import (
     KeyedVectors,
     check_keys_for_save,
+    checked_lockf,
     checked_table,
     load_npz,
     save_npz,
@@ -709,6 +710,7 @@ class Word2Vec:
             workers=self.workers,
             seed=self.seed,
             device=_trainer_device(self.device),
+            lockf=self._trainer_lockf(),
         )
         total = epoch_words * epochs
         trainer.start(total)
@@ -744,6 +746,15 @@ class Word2Vec:
         _call(callbacks, "on_train_end", self)
         raw = raw_words * epochs if raw_words is not None else int(trainer.file_tokens)
         return int(trainer.trained_words), int(raw)
+
+    def _trainer_lockf(self):
+        """wv.vectors_lockf as the trainer takes it: None when every factor is 1 (the plain
+        update), else [V] float32."""
+        V = len(self.wv)
+        lockf = checked_lockf(self.wv.vectors_lockf, V, "wv.vectors_lockf")
+        if (lockf == 1.0).all():
+            return None
+        return lockf if len(lockf) == V else np.full(V, lockf[0], dtype=np.float32)
 
     def get_latest_training_loss(self) -> float:
         """The summed negative log-likelihood of the latest train() call (compute_loss=True)."""
@@ -821,6 +832,9 @@ class Word2Vec:
         arrays = {"vectors": self.wv.vectors, "syn1neg": self.syn1neg, "counts": counts}
         if self._keep is not None and len(self._keep) == len(self.wv):
             arrays["keep"] = self._keep  # after an update, not a function of the counts
+        arrays["vectors_lockf"] = checked_lockf(
+            self.wv.vectors_lockf, len(self.wv), "wv.vectors_lockf"
+        )
         save_npz(fname, meta, arrays)
 
     def _check_output_weights(self, allow_none: bool) -> None:
@@ -904,6 +918,8 @@ class Word2Vec:
         # the vecattr is the user's to change; the trainer's counts stay apart
         model.wv._set(keys, vectors, counts.copy(), source=str(fname))
         model.syn1neg = np.ascontiguousarray(syn1neg, dtype=np.float32)
+        if "vectors_lockf" in arrays:  # (files from before lock factors have none)
+            model.wv.vectors_lockf = checked_lockf(arrays["vectors_lockf"], V, f"{fname}: lockf")
         if len(keys):
             model._install_vocab(keys, counts, None if keep is None else np.ascontiguousarray(keep))
         return model

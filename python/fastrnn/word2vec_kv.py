@@ -17,7 +17,7 @@ import numpy as np
 
 from fastrnn._atomic import atomic_write
 from fastrnn._npz import read_npz
-from fastrnn.nn._checks import int_at_least
+from fastrnn.nn._checks import int_at_least, real_number
 from fastrnn.word2vec_format import (
     Word2VecFormatWarning,
     read_vocab_counts,
@@ -156,6 +156,9 @@ class KeyedVectors:
         self.norms: np.ndarray | None = None
         self.expandos: dict = {}
         self._next_slot = 0  # add_vector fills the empty rows of KeyedVectors(E, count) in order
+        # gensim's lock factors: Word2Vec scales each word's input-vector updates by its factor
+        # (0: frozen); [1] one factor for all, or [V] one per row (intersect_word2vec_format)
+        self.vectors_lockf = np.ones(1, dtype=np.float32)
 
     # gensim 3's names, which gensim 4 refuses with a pointer to the new ones: the same here
     @property
@@ -320,6 +323,9 @@ class KeyedVectors:
                 self.key_to_index[k] = start + offset
             for attr, arr in self.expandos.items():
                 self.expandos[attr] = np.concatenate([arr, np.zeros(len(new_at), dtype=arr.dtype)])
+            if len(self.vectors_lockf) == start > 1:  # per-row factors: new rows train freely
+                extra = np.ones(len(new_at), dtype=np.float32)
+                self.vectors_lockf = np.concatenate([self.vectors_lockf, extra])
         for attr, values in extras.items():
             for i, (k, v) in enumerate(zip(keys, values, strict=True)):
                 if replace or new_at.get(k) == i:
@@ -655,6 +661,8 @@ class KeyedVectors:
             self.norms = self.norms[order]
         for attr, values in self.expandos.items():
             self.expandos[attr] = values[order]
+        if len(self.vectors_lockf) == len(order) > 1:
+            self.vectors_lockf = self.vectors_lockf[order]
 
     # ---- evaluation ----
 
@@ -904,6 +912,37 @@ class KeyedVectors:
         kv._set(keys, table.vectors, counts, source=str(fname))
         return kv
 
+    def intersect_word2vec_format(
+        self, fname, lockf=0.0, binary=False, encoding="utf8", unicode_errors="strict"
+    ) -> int:
+        """Copies into this table the vectors a word2vec file holds for keys already here (no key
+        is added) and gives those keys the lock factor `lockf` (0, the default: Word2Vec's
+        training leaves them as loaded; 1: trains them as the others). Returns how many keys took
+        a vector. vectors_lockf becomes per row ([V], 1 for the other rows) if it was not."""
+        lock = real_number(lockf, "lockf")
+        if not np.isfinite(lock):
+            raise ValueError(f"lockf: expected a finite number, got {lockf}")
+        table = read_word2vec(
+            fname, binary=binary, encoding=encoding, unicode_errors=unicode_errors
+        )
+        if table.vectors.shape[1] != self.vector_size:
+            raise ValueError(
+                f"{fname}: vectors of size {table.vectors.shape[1]}, this table's are "
+                f"{self.vector_size}"
+            )
+        pairs = [
+            (self.key_to_index[k], i) for i, k in enumerate(table.keys) if k in self.key_to_index
+        ]
+        rows = np.array([r for r, _ in pairs], dtype=np.int64)
+        found = np.array([i for _, i in pairs], dtype=np.int64)
+        if len(self.vectors_lockf) != len(self):
+            self.vectors_lockf = np.full(len(self), self.vectors_lockf[0], dtype=np.float32)
+        self.vectors[rows] = table.vectors[found]
+        self.vectors_lockf[rows] = lock
+        self.norms = None
+        logger.info("%s: %d of its %d vectors merged", fname, len(rows), len(table.keys))
+        return len(rows)
+
     def _set(self, keys: list, vectors: np.ndarray, counts, source: str = "") -> None:
         key_to_index = {}
         for i, k in enumerate(keys):
@@ -916,6 +955,7 @@ class KeyedVectors:
         self.norms = None
         self.expandos = {}
         self._next_slot = len(keys)
+        self.vectors_lockf = np.ones(1, dtype=np.float32)
         if counts is not None:
             self.expandos["count"] = np.asarray(counts, dtype=np.int64)
 
@@ -924,6 +964,7 @@ class KeyedVectors:
         check_keys_for_save(self.index_to_key)
         meta = {"format": _FORMAT, "version": 1, "index_to_key": self.index_to_key}
         arrays = {"vectors": self.vectors, **{f"vecattr_{k}": v for k, v in self.expandos.items()}}
+        arrays["vectors_lockf"] = checked_lockf(self.vectors_lockf, len(self), "vectors_lockf")
         save_npz(fname, meta, arrays)
 
     @classmethod
@@ -938,6 +979,8 @@ class KeyedVectors:
                 if v.shape != (len(keys),):
                     raise ValueError(f"{fname}: {k}: expected shape ({len(keys)},), got {v.shape}")
                 kv.expandos[k[len("vecattr_") :]] = v
+        if "vectors_lockf" in arrays:  # (files from before lock factors have none)
+            kv.vectors_lockf = checked_lockf(arrays["vectors_lockf"], len(keys), f"{fname}: lockf")
         return kv
 
     def to_torch_embedding(self, freeze: bool = True):
@@ -963,6 +1006,20 @@ def check_keys_for_save(keys: list) -> None:
                 f"index_to_key[{i}]: expected a str key, got {k!r} (the rows of "
                 "KeyedVectors(vector_size, count) need keys before they can be saved)"
             )
+
+
+def checked_lockf(lockf, V: int, name: str) -> np.ndarray:
+    """Lock factors as a float32 array [1] or [V] of finite numbers; a ValueError naming `name`
+    otherwise."""
+    a = np.asarray(lockf)
+    if a.dtype.kind not in "biuf" or a.shape not in ((1,), (V,)):
+        raise ValueError(
+            f"{name}: expected a float array of shape (1,) or ({V},), got {a.shape} {a.dtype}"
+        )
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: NaN or Inf among the lock factors")
+    return a
 
 
 def checked_table(fname, meta: dict, arrays: dict) -> tuple[list, np.ndarray]:
