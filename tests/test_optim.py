@@ -52,6 +52,11 @@ CONFIGS = {
         lambda m: optim.Adam(m, lr=0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
         lambda p: torch.optim.Adam(p, lr=0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
     ),
+    "adamw": (lambda m: optim.AdamW(m, lr=0.01), lambda p: torch.optim.AdamW(p, lr=0.01)),
+    "adamw_wd": (
+        lambda m: optim.AdamW(m, lr=0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.3),
+        lambda p: torch.optim.AdamW(p, lr=0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.3),
+    ),
 }
 
 
@@ -359,3 +364,21 @@ def test_schedule_state_dict_keeps_and_checks_its_settings(make, other):
     with pytest.raises(ValueError, match=rf"state_dict\['{name}'\]: saved by a \w+ with {name}="):
         fresh.load_state_dict(changed)
     assert (fresh.last_step, fresh.lr) == (0, make(optim.SGD([nn.Linear(2, 2)], lr=0.5)).lr)
+
+
+def test_sparse_adamw_decays_and_moves_only_the_touched_rows():
+    """AdamW on a sparse embedding gradient: the rows in the batch take torch.optim.AdamW's dense
+    step (first step: the moments start at zero for them too); the other rows stay as they are."""
+    emb = nn.Embedding(6, 3, dtype=np.float64, seed=0)
+    start = emb.params["weight"].copy()
+    opt = optim.AdamW([emb], lr=0.05, weight_decay=0.3)
+    emb(np.array([1, 4, 4]))
+    emb.backward(np.random.default_rng(0).standard_normal((3, 3)))
+    rows = emb.grads["weight"]
+    ref = torch.tensor(start[rows.indices], requires_grad=True)
+    ref.grad = torch.from_numpy(rows.values.copy())
+    torch.optim.AdamW([ref], lr=0.05, weight_decay=0.3).step()
+    opt.step()
+    np.testing.assert_allclose(emb.params["weight"][rows.indices], ref.detach().numpy(), rtol=1e-12)
+    untouched = [0, 2, 3, 5]
+    np.testing.assert_array_equal(emb.params["weight"][untouched], start[untouched])

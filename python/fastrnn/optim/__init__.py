@@ -2,9 +2,10 @@
 global gradient-norm clip and learning-rate schedules. Update rules follow torch.optim."""
 
 from fastrnn.optim.adam import Adam
+from fastrnn.optim.adamw import AdamW
 from fastrnn.optim.clip import clip_grad_norm
 from fastrnn.optim.optimizer import Optimizer
 from fastrnn.optim.schedules import CosineLR, StepLR
 from fastrnn.optim.sgd import SGD
 
-__all__ = ["SGD", "Adam", "CosineLR", "Optimizer", "StepLR", "clip_grad_norm"]
+__all__ = ["SGD", "Adam", "AdamW", "CosineLR", "Optimizer", "StepLR", "clip_grad_norm"]

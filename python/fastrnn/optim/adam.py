@@ -25,6 +25,7 @@ class Adam(Optimizer):
 
     _hyper = ("betas", "eps", "weight_decay")
     _buffers = {"step": "count", "exp_avg": "array", "exp_avg_sq": "array"}
+    _decoupled_decay = False  # AdamW: p *= 1 - lr·weight_decay instead of g += weight_decay·p
 
     def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(modules, lr)
@@ -63,9 +64,13 @@ class Adam(Optimizer):
         t = s["step"]
         step_size = self.lr / (1.0 - b1**t)
         bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
+        l2 = 0.0 if self._decoupled_decay else self.weight_decay
+        shrink = 1.0 - self.lr * self.weight_decay if self._decoupled_decay else 1.0
         if rows is None:
-            if self.weight_decay:
-                g = g + self.weight_decay * p
+            if shrink != 1.0:
+                p *= shrink
+            if l2:
+                g = g + l2 * p
             m, v = s["exp_avg"], s["exp_avg_sq"]
             m *= b1
             m += (1.0 - b1) * g
@@ -73,9 +78,9 @@ class Adam(Optimizer):
             v += (1.0 - b2) * (g * g)
             p -= step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + self.eps))
         else:
-            p_rows = p[rows]
-            if self.weight_decay:
-                g = g + self.weight_decay * p_rows
+            p_rows = p[rows] * shrink if shrink != 1.0 else p[rows]
+            if l2:
+                g = g + l2 * p_rows
             m = b1 * s["exp_avg"][rows] + (1.0 - b1) * g
             v = b2 * s["exp_avg_sq"][rows] + (1.0 - b2) * (g * g)
             s["exp_avg"][rows] = m
