@@ -382,3 +382,63 @@ def test_sparse_adamw_decays_and_moves_only_the_touched_rows():
     np.testing.assert_allclose(emb.params["weight"][rows.indices], ref.detach().numpy(), rtol=1e-12)
     untouched = [0, 2, 3, 5]
     np.testing.assert_array_equal(emb.params["weight"][untouched], start[untouched])
+
+
+PLATEAU_SETTINGS = [
+    {},
+    {"mode": "max", "factor": 0.5, "patience": 2, "threshold": 0.1, "cooldown": 1},
+    {"patience": 1, "threshold_mode": "abs", "threshold": 0.05, "min_lr": 0.02, "cooldown": 2},
+    {"factor": 0.9, "patience": 0, "eps": 0.05},
+]
+
+
+@pytest.mark.parametrize("settings", PLATEAU_SETTINGS)
+def test_reduce_lr_on_plateau_matches_torch(settings):
+    rng = np.random.default_rng(0)
+    metrics = np.concatenate([np.linspace(1, 0.5, 8), 0.5 + 0.05 * rng.standard_normal(40)])
+    ours_opt = optim.SGD([nn.Linear(2, 2, seed=0)], lr=0.1)
+    ours = optim.ReduceLROnPlateau(ours_opt, **settings)
+    param = torch.zeros(1, requires_grad=True)
+    theirs_opt = torch.optim.SGD([param], lr=0.1)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs_opt, **settings)
+    for m in metrics:
+        ours.step(float(m))
+        theirs.step(float(m))
+        assert ours.lr == theirs_opt.param_groups[0]["lr"]
+        assert ours.num_bad_epochs == theirs.num_bad_epochs
+        assert ours.cooldown_counter == theirs.cooldown_counter
+    # it did reduce, but for eps=0.05: a change of 0.01 is below it, so lr stays (as torch's)
+    assert ours.lr == 0.1 if "eps" in settings else ours.lr < 0.1
+
+
+def test_reduce_lr_on_plateau_state_dict_resumes_and_checks():
+    opt = optim.SGD([nn.Linear(2, 2, seed=0)], lr=1.0)
+    sched = optim.ReduceLROnPlateau(opt, patience=1)
+    for m in (3.0, 2.0, 2.5):
+        sched.step(m)
+    saved = sched.state_dict()
+    twin = optim.ReduceLROnPlateau(optim.SGD([nn.Linear(2, 2, seed=0)], lr=1.0), patience=1)
+    twin.load_state_dict(saved)
+    for s in (sched, twin):
+        s.step(2.6)
+    assert sched.lr == 0.1 and twin.state_dict() == sched.state_dict()
+    with pytest.raises(ValueError, match="state_dict\\['patience'\\]: saved with patience=1"):
+        optim.ReduceLROnPlateau(opt, patience=3).load_state_dict(saved)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"factor": 1.0}, ValueError, "factor: expected a float < 1"),
+        ({"mode": "lowest"}, ValueError, "mode: expected 'min' or 'max'"),
+        ({"threshold_mode": "pct"}, ValueError, "threshold_mode: expected 'rel' or 'abs'"),
+        ({"patience": -1}, ValueError, "patience: expected an int >= 0"),
+        ({"cooldown": 1.5}, TypeError, "cooldown: expected an int"),
+    ],
+)
+def test_reduce_lr_on_plateau_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        optim.ReduceLROnPlateau(optim.SGD([nn.Linear(2, 2, seed=0)], lr=0.1), **kwargs)
+    sched = optim.ReduceLROnPlateau(optim.SGD([nn.Linear(2, 2, seed=0)], lr=0.1))
+    with pytest.raises(TypeError, match="metric"):
+        sched.step("0.5")
