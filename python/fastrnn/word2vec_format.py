@@ -192,8 +192,11 @@ def read_word2vec(
     unicode_errors: str = "strict",
     datatype=np.float32,
     no_header: bool = False,
+    keep_repeats: bool = False,
 ) -> Word2VecTable:
-    """Reads a word2vec file. `limit` reads only the first vectors (None or 0: all, as gensim)."""
+    """Reads a word2vec file. `limit` reads only the first vectors (None or 0: all, as gensim).
+    A repeated word keeps its first vector (with a warning) unless keep_repeats=True, which
+    returns every record as read."""
     if limit is not None:
         limit = int_at_least(limit, "limit", 0) or None
     if no_header and binary:
@@ -227,7 +230,8 @@ def read_word2vec(
             _read_binary(f, len(header), n, E, vectors, keys, path, encoding, unicode_errors)
         else:
             _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors, first_line)
-    keys, vectors = _first_of_each_word(keys, vectors, path)
+    if not keep_repeats:
+        keys, vectors = _first_of_each_word(keys, vectors, path)
     return Word2VecTable(keys, vectors.astype(datatype, copy=False), n)
 
 

@@ -323,7 +323,9 @@ class KeyedVectors:
                 self.key_to_index[k] = start + offset
             for attr, arr in self.expandos.items():
                 self.expandos[attr] = np.concatenate([arr, np.zeros(len(new_at), dtype=arr.dtype)])
-            if len(self.vectors_lockf) == start > 1:  # per-row factors: new rows train freely
+            # per-row factors: new rows train freely (np.shape: a list or a number assigned by
+            # the user is left for train() to name)
+            if np.shape(self.vectors_lockf) == (start,) and start > 1:
                 extra = np.ones(len(new_at), dtype=np.float32)
                 self.vectors_lockf = np.concatenate([self.vectors_lockf, extra])
         for attr, values in extras.items():
@@ -661,8 +663,8 @@ class KeyedVectors:
             self.norms = self.norms[order]
         for attr, values in self.expandos.items():
             self.expandos[attr] = values[order]
-        if len(self.vectors_lockf) == len(order) > 1:
-            self.vectors_lockf = self.vectors_lockf[order]
+        if np.shape(self.vectors_lockf) == (len(order),) and len(order) > 1:
+            self.vectors_lockf = np.asarray(self.vectors_lockf)[order]
 
     # ---- evaluation ----
 
@@ -918,27 +920,33 @@ class KeyedVectors:
         """Copies into this table the vectors a word2vec file holds for keys already here (no key
         is added) and gives those keys the lock factor `lockf` (0, the default: Word2Vec's
         training leaves them as loaded; 1: trains them as the others). Returns how many keys took
-        a vector. vectors_lockf becomes per row ([V], 1 for the other rows) if it was not."""
+        a vector; a word the file repeats takes its last vector, as gensim's. vectors_lockf
+        becomes a float32 array per row ([V], 1 for the other rows) if it was not."""
         lock = real_number(lockf, "lockf")
         if not np.isfinite(lock):
             raise ValueError(f"lockf: expected a finite number, got {lockf}")
+        factors = checked_lockf(self.vectors_lockf, len(self), "vectors_lockf")
         table = read_word2vec(
-            fname, binary=binary, encoding=encoding, unicode_errors=unicode_errors
+            fname,
+            binary=binary,
+            encoding=encoding,
+            unicode_errors=unicode_errors,
+            keep_repeats=True,
         )
         if table.vectors.shape[1] != self.vector_size:
             raise ValueError(
                 f"{fname}: vectors of size {table.vectors.shape[1]}, this table's are "
                 f"{self.vector_size}"
             )
-        pairs = [
-            (self.key_to_index[k], i) for i, k in enumerate(table.keys) if k in self.key_to_index
-        ]
+        last = {k: i for i, k in enumerate(table.keys)}  # each word's last record
+        pairs = [(self.key_to_index[k], i) for k, i in last.items() if k in self.key_to_index]
         rows = np.array([r for r, _ in pairs], dtype=np.int64)
         found = np.array([i for _, i in pairs], dtype=np.int64)
-        if len(self.vectors_lockf) != len(self):
-            self.vectors_lockf = np.full(len(self), self.vectors_lockf[0], dtype=np.float32)
+        if len(self):  # (an empty table keeps its one factor for the keys added later)
+            factors = np.array(np.broadcast_to(factors, (len(self),)), dtype=np.float32)
+            factors[rows] = lock
         self.vectors[rows] = table.vectors[found]
-        self.vectors_lockf[rows] = lock
+        self.vectors_lockf = factors
         self.norms = None
         logger.info("%s: %d of its %d vectors merged", fname, len(rows), len(table.keys))
         return len(rows)
