@@ -442,3 +442,28 @@ def test_reduce_lr_on_plateau_bad_arguments(kwargs, error, match):
     sched = optim.ReduceLROnPlateau(optim.SGD([nn.Linear(2, 2, seed=0)], lr=0.1))
     with pytest.raises(TypeError, match="metric"):
         sched.step("0.5")
+
+
+def test_adamw_state_carries_its_decoupled_decay_as_torch():
+    """torch.optim.Adam(decoupled_weight_decay=True) is AdamW, and a state dict carries the flag:
+    an Adam that loads an AdamW's state decays as AdamW (as torch's does); older state dicts
+    without the flag load with the class's own rule."""
+    lin = nn.Linear(2, 2, seed=0)
+    adamw = optim.AdamW([lin], lr=0.1, weight_decay=0.5)
+    adam = optim.Adam([nn.Linear(2, 2, seed=0)], lr=0.1)
+    adam.load_state_dict(adamw.state_dict())
+    assert adam.decoupled_weight_decay and adam.weight_decay == 0.5
+    old = adamw.state_dict()
+    del old["decoupled_weight_decay"]
+    fresh = optim.AdamW([nn.Linear(2, 2, seed=0)], lr=0.1)
+    fresh.load_state_dict(old)
+    assert fresh.decoupled_weight_decay
+    twin, ref = run_pair(
+        lambda m: optim.Adam(m, lr=0.01, weight_decay=0.2, decoupled_weight_decay=True),
+        lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.2, decoupled_weight_decay=True),
+        dtype=np.float64,
+    )
+    for k, p in ref.items():
+        np.testing.assert_allclose(twin.params[k], p.detach().numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match="decoupled_weight_decay: expected a bool"):
+        optim.Adam([lin], decoupled_weight_decay=1)

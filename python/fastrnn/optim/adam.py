@@ -21,19 +21,36 @@ from fastrnn.optim.optimizer import Optimizer
 
 class Adam(Optimizer):
     """m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²; p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t)
-    + eps), with g += weight_decay * p first."""
+    + eps), with g += weight_decay * p first, or with decoupled_weight_decay=True (AdamW, as
+    torch's flag) p *= 1 - lr·weight_decay first instead."""
 
-    _hyper = ("betas", "eps", "weight_decay")
+    _hyper = ("betas", "eps", "weight_decay", "decoupled_weight_decay")
+    _hyper_defaults = {"decoupled_weight_decay": False}  # state dicts from before the flag
     _buffers = {"step": "count", "exp_avg": "array", "exp_avg_sq": "array"}
-    _decoupled_decay = False  # AdamW: p *= 1 - lr·weight_decay instead of g += weight_decay·p
 
-    def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(
+        self,
+        modules,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        *,
+        decoupled_weight_decay=False,
+    ):
         super().__init__(modules, lr)
         self.betas = self._check_hyper("betas", betas, "betas")
         self.eps = self._check_hyper("eps", eps, "eps")
         self.weight_decay = self._check_hyper("weight_decay", weight_decay, "weight_decay")
+        self.decoupled_weight_decay = self._check_hyper(
+            "decoupled_weight_decay", decoupled_weight_decay, "decoupled_weight_decay"
+        )
 
     def _check_hyper(self, name: str, value, where: str):
+        if name == "decoupled_weight_decay":
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{where}: expected a bool, got {type(value).__name__}")
+            return bool(value)
         if name != "betas":
             return nonnegative_float(value, where)
         try:
@@ -64,8 +81,8 @@ class Adam(Optimizer):
         t = s["step"]
         step_size = self.lr / (1.0 - b1**t)
         bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
-        l2 = 0.0 if self._decoupled_decay else self.weight_decay
-        shrink = 1.0 - self.lr * self.weight_decay if self._decoupled_decay else 1.0
+        l2 = 0.0 if self.decoupled_weight_decay else self.weight_decay
+        shrink = 1.0 - self.lr * self.weight_decay if self.decoupled_weight_decay else 1.0
         if rows is None:
             if shrink != 1.0:
                 p *= shrink

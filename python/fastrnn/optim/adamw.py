@@ -9,10 +9,10 @@ from fastrnn.optim.adam import Adam
 
 
 class AdamW(Adam):
-    """p *= 1 - lr·weight_decay; then Adam's step on the unchanged gradient (torch's default
-    weight_decay 0.01)."""
+    """Adam with decoupled_weight_decay=True: p *= 1 - lr·weight_decay, then Adam's step on the
+    unchanged gradient (torch's default weight_decay 0.01)."""
 
-    _decoupled_decay = True
+    _hyper_defaults = {"decoupled_weight_decay": True}
 
     def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
-        super().__init__(modules, lr, betas, eps, weight_decay)
+        super().__init__(modules, lr, betas, eps, weight_decay, decoupled_weight_decay=True)

@@ -69,6 +69,7 @@ class Optimizer:
 
     _hyper: tuple = ()
     _buffers: dict = {}
+    _hyper_defaults: dict = {}  # values for hyper-parameters older state dicts lack
 
     def __init__(self, modules, lr):
         self.modules = as_module_list(modules)
@@ -102,6 +103,8 @@ class Optimizer:
         """Restores lr, the hyper-parameters and the buffers, each checked as the constructor
         checks it (a ValueError or TypeError names the entry); nothing changes on an error."""
         expected = {"lr", "state", *self._hyper}
+        if isinstance(state_dict, dict):
+            state_dict = {**self._hyper_defaults, **state_dict}
         if not isinstance(state_dict, dict) or set(state_dict) != expected:
             got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(f"state_dict: expected keys {sorted(expected)}, got {got}")
