@@ -131,3 +131,26 @@ def test_intersect_refuses_another_vector_size_and_a_bad_factor(tmp_path, pretra
         small.wv.intersect_word2vec_format(path)
     with pytest.raises(ValueError, match="lockf: expected a finite number"):
         model(1).wv.intersect_word2vec_format(path, lockf=float("inf"))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_intersect_keeps_only_the_tables_words_in_memory(tmp_path, binary):
+    """A large file (as GoogleNews's 3M vectors) is read record by record and only this table's
+    words are kept: memory for them, not for the file."""
+    import tracemalloc
+
+    big = KeyedVectors(16)
+    big.add_vectors([f"x{i}" for i in range(80000)], np.ones((80000, 16), np.float32))
+    big.add_vectors(["w1"], np.full((1, 16), 3, np.float32))
+    path = tmp_path / "big"
+    big.save_word2vec_format(path, binary=binary)  # 5 MB of vectors (binary), more as text
+    del big
+    m = model(1)
+    tracemalloc.start()
+    try:
+        assert m.wv.intersect_word2vec_format(path, binary=binary) == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(m.wv["w1"], np.full(16, 3, np.float32))
+    assert peak < 2 * 2**20  # the whole table read would take 5 MB and 80,000 keys

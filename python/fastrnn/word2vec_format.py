@@ -192,11 +192,12 @@ def read_word2vec(
     unicode_errors: str = "strict",
     datatype=np.float32,
     no_header: bool = False,
-    keep_repeats: bool = False,
+    only=None,
 ) -> Word2VecTable:
     """Reads a word2vec file. `limit` reads only the first vectors (None or 0: all, as gensim).
-    A repeated word keeps its first vector (with a warning) unless keep_repeats=True, which
-    returns every record as read."""
+    A repeated word keeps its first vector (with a warning). With `only` (a set or dict of
+    words) just those words are kept, each with its last record (KeyedVectors'
+    intersect_word2vec_format, as gensim's): memory for them alone, whatever the file's size."""
     if limit is not None:
         limit = int_at_least(limit, "limit", 0) or None
     if no_header and binary:
@@ -224,15 +225,39 @@ def read_word2vec(
         # is never larger than that, whatever the header claims (reading stops with an error at
         # the first record the file lacks).
         fits = (size - len(header)) // (4 * E + 2 if binary else 2 * E + 1)
-        vectors = np.empty((min(n, fits), E), dtype=np.float32)
-        keys: list = []
+        rows = _Rows(min(n, fits) if only is None else min(n, fits, len(only)), E, only)
         if binary:
-            _read_binary(f, len(header), n, E, vectors, keys, path, encoding, unicode_errors)
+            _read_binary(f, len(header), n, E, rows, path, encoding, unicode_errors)
         else:
-            _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors, first_line)
-    if not keep_repeats:
+            _read_text(f, n, E, fits, rows, path, encoding, unicode_errors, first_line)
+    keys, vectors = rows.keys, rows.vectors[: len(rows.keys)]
+    if only is None:
         keys, vectors = _first_of_each_word(keys, vectors, path)
     return Word2VecTable(keys, vectors.astype(datatype, copy=False), n)
+
+
+class _Rows:
+    """Where a reader puts the records: every record in order (only=None), or just the words in
+    `only`, each in one row that its later records overwrite. vectors: [capacity, E]."""
+
+    def __init__(self, capacity: int, E: int, only):
+        self.vectors = np.empty((capacity, E), dtype=np.float32)
+        self.keys: list = []
+        self.only = only
+        self.row_of: dict = {}
+
+    def slot(self, word: str) -> int | None:
+        """The row for this record of `word`, or None to skip it."""
+        if self.only is None:
+            self.keys.append(word)
+            return len(self.keys) - 1
+        if word not in self.only:
+            return None
+        row = self.row_of.get(word)
+        if row is None:
+            row = self.row_of[word] = len(self.keys)
+            self.keys.append(word)
+        return row
 
 
 def _text_sizes(f, path) -> tuple[int, int]:
@@ -277,11 +302,11 @@ def _decode(raw: bytes, where: Callable[[], str], encoding: str, errors: str) ->
         raise Word2VecFormatError(f"{where()}: cannot decode the word: {e}") from None
 
 
-def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors, first_line) -> None:
+def _read_text(f, n, E, fits, rows, path, encoding, unicode_errors, first_line) -> None:
     for i in range(n):
         line_no = i + first_line
         line = f.readline()
-        if not line or i == len(vectors):
+        if not line or i == fits:
             raise Word2VecFormatError(
                 f"{path}: line {line_no}: unexpected end of file after {i} of {n} vectors"
             )
@@ -294,12 +319,15 @@ def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors, first_lin
         where = lambda n=line_no: f"{path}: line {n}"  # noqa: E731
         if not parts[0]:
             raise Word2VecFormatError(f"{where()}: empty word")
-        keys.append(_decode(parts[0], where, encoding, unicode_errors))
+        word = _decode(parts[0], where, encoding, unicode_errors)
         try:
-            vectors[i] = np.array(parts[1:], dtype=np.float32)
+            vector = np.array(parts[1:], dtype=np.float32)
         except ValueError:
             raise Word2VecFormatError(f"{path}: line {line_no}: malformed number") from None
-        _check_finite(vectors[i], where)
+        _check_finite(vector, where)
+        row = rows.slot(word)
+        if row is not None:
+            rows.vectors[row] = vector
         if not line.endswith(b"\n"):
             warnings.warn(
                 f"{path}: line {line_no}: the file ends without a newline after this vector; if "
@@ -309,7 +337,7 @@ def _read_text(f, n, E, vectors, keys, path, encoding, unicode_errors, first_lin
             )
 
 
-def _read_binary(f, offset, n, E, vectors, keys, path, encoding, unicode_errors) -> None:
+def _read_binary(f, offset, n, E, rows, path, encoding, unicode_errors) -> None:
     size = os.fstat(f.fileno()).st_size
     if n == 0:
         return
@@ -338,9 +366,10 @@ def _read_binary(f, offset, n, E, vectors, keys, path, encoding, unicode_errors)
                 )
             if not word:
                 raise Word2VecFormatError(f"{where()}: empty word")
-            keys.append(word)
-            vectors[i] = np.frombuffer(buf, dtype="<f4", count=E, offset=space + 1)
-            _check_finite(vectors[i], where)
+            row = rows.slot(word)
+            if row is not None:
+                rows.vectors[row] = np.frombuffer(buf, dtype="<f4", count=E, offset=space + 1)
+                _check_finite(rows.vectors[row], where)
             pos = space + 1 + nbytes
 
 

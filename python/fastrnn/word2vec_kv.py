@@ -926,29 +926,27 @@ class KeyedVectors:
         if not np.isfinite(lock):
             raise ValueError(f"lockf: expected a finite number, got {lockf}")
         factors = checked_lockf(self.vectors_lockf, len(self), "vectors_lockf")
-        table = read_word2vec(
+        table = read_word2vec(  # this table's words only, each with its last record
             fname,
             binary=binary,
             encoding=encoding,
             unicode_errors=unicode_errors,
-            keep_repeats=True,
+            only=self.key_to_index,
         )
         if table.vectors.shape[1] != self.vector_size:
             raise ValueError(
                 f"{fname}: vectors of size {table.vectors.shape[1]}, this table's are "
                 f"{self.vector_size}"
             )
-        last = {k: i for i, k in enumerate(table.keys)}  # each word's last record
-        pairs = [(self.key_to_index[k], i) for k, i in last.items() if k in self.key_to_index]
-        rows = np.array([r for r, _ in pairs], dtype=np.int64)
-        found = np.array([i for _, i in pairs], dtype=np.int64)
+        rows = np.array([self.key_to_index[k] for k in table.keys], dtype=np.int64)
+        found = np.arange(len(rows))
         if len(self):  # (an empty table keeps its one factor for the keys added later)
             factors = np.array(np.broadcast_to(factors, (len(self),)), dtype=np.float32)
             factors[rows] = lock
         self.vectors[rows] = table.vectors[found]
         self.vectors_lockf = factors
         self.norms = None
-        logger.info("%s: %d of its %d vectors merged", fname, len(rows), len(table.keys))
+        logger.info("%s: %d of its %d vectors merged", fname, len(rows), table.records)
         return len(rows)
 
     def _set(self, keys: list, vectors: np.ndarray, counts, source: str = "") -> None:
