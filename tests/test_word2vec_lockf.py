@@ -154,3 +154,11 @@ def test_intersect_keeps_only_the_tables_words_in_memory(tmp_path, binary):
         tracemalloc.stop()
     np.testing.assert_array_equal(m.wv["w1"], np.full(16, 3, np.float32))
     assert peak < 2 * 2**20  # the whole table read would take 5 MB and 80,000 keys
+
+
+def test_bad_factors_leave_the_models_settings_alone():
+    m = model(1)
+    m.wv.vectors_lockf = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="wv.vectors_lockf"):
+        m.train(CORPUS, total_examples=len(CORPUS), epochs=7, start_alpha=0.5)
+    assert m.epochs == 1 and m.alpha == 0.025

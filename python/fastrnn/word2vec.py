@@ -644,6 +644,7 @@ class Word2Vec:
         end_alpha = (
             self.min_alpha if end_alpha is None else _check_float("end_alpha", end_alpha, 0.0)
         )
+        lockf = self._trainer_lockf()  # checked before the model changes
         self.compute_loss = bool(compute_loss)
         self.running_training_loss = 0.0
         # as gensim: a call's own callbacks only, and its rate and epochs become the model's
@@ -710,7 +711,7 @@ class Word2Vec:
             workers=self.workers,
             seed=self.seed,
             device=_trainer_device(self.device),
-            lockf=self._trainer_lockf(),
+            lockf=lockf,
         )
         total = epoch_words * epochs
         trainer.start(total)
