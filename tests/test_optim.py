@@ -422,7 +422,9 @@ def test_reduce_lr_on_plateau_state_dict_resumes_and_checks():
     for s in (sched, twin):
         s.step(2.6)
     assert sched.lr == 0.1 and twin.state_dict() == sched.state_dict()
-    with pytest.raises(ValueError, match="state_dict\\['patience'\\]: saved with patience=1"):
+    with pytest.raises(
+        ValueError, match="state_dict\\['patience'\\]: saved by a ReduceLROnPlateau with patience=1"
+    ):
         optim.ReduceLROnPlateau(opt, patience=3).load_state_dict(saved)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from fastrnn.nn._checks import int_at_least, nonnegative_float, real_number
+from fastrnn.optim._saved import check_saved_settings
 
 
 class ReduceLROnPlateau:
@@ -104,15 +105,7 @@ class ReduceLROnPlateau:
         """Restores the counters; the settings saved must equal this object's (a ValueError names
         the first that differs); nothing changes on an error."""
         expected = {*self._settings, *self._counters}
-        if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(f"state_dict: expected keys {sorted(expected)}, got {got}")
-        for k in self._settings:
-            if state_dict[k] != getattr(self, k):
-                raise ValueError(
-                    f"state_dict[{k!r}]: saved with {k}={state_dict[k]!r}, this one has "
-                    f"{k}={getattr(self, k)!r}"
-                )
+        check_saved_settings(state_dict, expected, self, self._settings)
         best = real_number(state_dict["best"], "state_dict['best']")
         counters = {
             k: int_at_least(state_dict[k], f"state_dict[{k!r}]", 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from fastrnn.nn._checks import int_at_least, nonnegative_float, real_number
+from fastrnn.optim._saved import check_saved_settings
 
 
 class _Schedule:
@@ -41,16 +42,7 @@ class _Schedule:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restores base_lr and last_step; the hyper-parameters saved must equal this
         schedule's (a ValueError names the first that differs)."""
-        expected = {"base_lr", "last_step", *self._hyper}
-        if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(f"state_dict: expected keys {sorted(expected)}, got {got}")
-        for h in self._hyper:
-            if state_dict[h] != getattr(self, h):
-                raise ValueError(
-                    f"state_dict[{h!r}]: saved by a {type(self).__name__} with {h}="
-                    f"{state_dict[h]!r}, this one has {h}={getattr(self, h)!r}"
-                )
+        check_saved_settings(state_dict, {"base_lr", "last_step", *self._hyper}, self, self._hyper)
         base_lr = nonnegative_float(state_dict["base_lr"], "state_dict['base_lr']")
         last_step = int_at_least(state_dict["last_step"], "state_dict['last_step']", 0)
         self.base_lr, self.last_step = base_lr, last_step
