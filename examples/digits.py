@@ -66,7 +66,7 @@ def find(directory: Path, stem: str) -> Path:
     ):
         if (directory / name).exists():
             return directory / name
-    raise FileNotFoundError(f"--mnist: no {stem}[.gz] in {directory}")
+    raise FileNotFoundError(f"no {stem}[.gz] in {directory}")
 
 
 def load_data(args):
