@@ -71,3 +71,21 @@ def test_each_classs_members_are_the_extensions(name):
         m for m in stub_classes()[name] if not m.startswith("_") or m in ("__init__", "__len__")
     }
     assert members == stubbed
+
+
+def stub_init_parameters(name: str) -> list:
+    """The parameter names of a stub class's __init__, self left out."""
+    for node in stub_tree().body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            for m in node.body:
+                if isinstance(m, ast.FunctionDef) and m.name == "__init__":
+                    return [a.arg for a in m.args.args[1:] + m.args.kwonlyargs]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(stub_classes()))
+def test_each_constructors_parameters_are_the_extensions(name):
+    doc = getattr(_C, name).__init__.__doc__ or ""
+    if not doc.startswith("__init__("):  # CoreError (Python's), or an overloaded constructor
+        pytest.skip(f"{name}'s constructor has no single pybind11 signature")
+    assert stub_init_parameters(name) == extension_parameters(getattr(_C, name).__init__)[1:]
