@@ -942,9 +942,9 @@ py::array linear_forward_impl(const py::array& x_obj, const py::object& w_obj,
 }
 
 template <class Real>
-py::array linear_backward_impl(const py::array& dy_obj, const py::object& x_obj,
-                               const py::object& w_obj, const py::object& dw_obj,
-                               const py::object& db_obj) {
+py::object linear_backward_impl(const py::array& dy_obj, const py::object& x_obj,
+                                const py::object& w_obj, const py::object& dw_obj,
+                                const py::object& db_obj, bool need_dx) {
   checked_matrix(dy_obj, "dy", "[M, O]");
   const int64_t M = dy_obj.shape(0), O = dy_obj.shape(1);
   const int64_t I = checked_matrix(w_obj, "weight", "[O, I]").shape(1);
@@ -954,13 +954,13 @@ py::array linear_backward_impl(const py::array& dy_obj, const py::object& x_obj,
   Real* dw = mutable_checked<Real>(dw_obj, "grad weight", {O, I});
   if (dw == nullptr) throw py::type_error("grad weight: expected an array, got None");
   Real* db = mutable_checked<Real>(db_obj, "grad bias", {O});
-  auto dx = empty<Real>({M, I});
-  Real* dx_ptr = dx.mutable_data();
+  Real* dx_ptr;
+  py::object dx = empty_if<Real>(need_dx, {M, I}, &dx_ptr);
   {
     py::gil_scoped_release release;
     fastrnn::linear_backward<Real>(dx_ptr, dw, db, dy, x, w, M, I, O);
   }
-  return std::move(dx);
+  return dx;
 }
 
 }  // namespace
@@ -977,14 +977,15 @@ void bind_linear(py::module_& m) {
   m.def(
       "linear_backward",
       [](const py::array& dy, const py::object& x, const py::object& weight,
-         const py::object& grad_weight, const py::object& grad_bias) {
+         const py::object& grad_weight, const py::object& grad_bias, bool need_dx) {
         return is_float64(dy, "dy")
-                   ? linear_backward_impl<double>(dy, x, weight, grad_weight, grad_bias)
-                   : linear_backward_impl<float>(dy, x, weight, grad_weight, grad_bias);
+                   ? linear_backward_impl<double>(dy, x, weight, grad_weight, grad_bias, need_dx)
+                   : linear_backward_impl<float>(dy, x, weight, grad_weight, grad_bias, need_dx);
       },
-      "Returns dx [M, I] = dy weight; accumulates grad_weight += dy^T x and grad_bias += "
-      "column sums of dy.",
-      py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("grad_weight"), py::arg("grad_bias"));
+      "Returns dx [M, I] = dy weight (None, not computed, with need_dx=False); accumulates "
+      "grad_weight += dy^T x and grad_bias += column sums of dy.",
+      py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("grad_weight"), py::arg("grad_bias"),
+      py::arg("need_dx") = true);
 }
 
 // ============================================================================================

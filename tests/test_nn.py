@@ -424,3 +424,22 @@ def test_layer_backward_without_input_gradient_returns_the_state_gradient():
         layer.backward(np.ones_like(y), input_grad=0)
     with pytest.raises(TypeError, match="input_grad: expected a bool"):
         nn.Sequential(nn.Linear(2, 2, seed=0)).backward(np.ones((1, 2), np.float32), input_grad=1)
+
+
+def test_a_first_linear_skips_its_input_gradient_when_asked():
+    """Linear.backward(input_grad=False) returns None without dx's GEMM and the same weight
+    gradients; Sequential passes input_grad=False to its first module (Linear here)."""
+    x = np.random.default_rng(1).standard_normal((6, 3, 5)).astype(np.float32)
+    results = []
+    for input_grad in (True, False):
+        model = nn.Sequential(nn.Linear(5, 4, seed=0), nn.Recurrent(fastrnn.GRU(4, 3, seed=1)))
+        y = model.forward(x)
+        results.append((model.backward(np.ones_like(y), input_grad=input_grad), model.grads))
+    (dx, grads), (no_dx, grads_b) = results
+    assert no_dx is None and dx.shape == x.shape
+    for k in grads:
+        np.testing.assert_array_equal(grads_b[k], grads[k], err_msg=k)
+    lin = nn.Linear(5, 4, seed=0)
+    lin(x)
+    with pytest.raises(TypeError, match="input_grad: expected a bool, got str"):
+        lin.backward(np.ones((6, 3, 4), np.float32), input_grad="no")

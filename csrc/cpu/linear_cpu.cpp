@@ -20,7 +20,7 @@ void linear_forward(T* y, const T* x, const T* w, const T* b, int64_t M, int64_t
 template <class T>
 void linear_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, int64_t M, int64_t I,
                      int64_t O) {
-  cpu::parallel_gemm<T>(false, false, M, I, O, T(1), dy, O, w, I, T(0), dx, I);
+  if (dx != nullptr) cpu::parallel_gemm<T>(false, false, M, I, O, T(1), dy, O, w, I, T(0), dx, I);
   cpu::parallel_gemm<T>(true, false, O, I, M, T(1), dy, O, x, I, T(1), dw, I);
   if (db != nullptr) {
     cpu::parallel_for(O, 16, [&](int64_t o0, int64_t o1) {

@@ -11,8 +11,8 @@ namespace fastrnn {
 template <class T>
 void linear_forward(T* y, const T* x, const T* w, const T* b, int64_t M, int64_t I, int64_t O);
 
-// dx = dy W; dw += dy^T x; db += the column sums of dy (when db is not null).
-// dx: [M,I]  dw: [O,I]  db: [O] or null  dy: [M,O]  x: [M,I]  w: [O,I]
+// dx = dy W (when dx is not null); dw += dy^T x; db += the column sums of dy (when db is not null).
+// dx: [M,I] or null  dw: [O,I]  db: [O] or null  dy: [M,O]  x: [M,I]  w: [O,I]
 template <class T>
 void linear_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, int64_t M, int64_t I,
                      int64_t O);

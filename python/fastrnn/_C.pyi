@@ -338,9 +338,10 @@ def linear_backward(
     weight: typing.Any,
     grad_weight: typing.Any,
     grad_bias: typing.Any,
-) -> numpy.ndarray:
+    need_dx: bool = True,
+) -> typing.Any:
     """
-    Returns dx [M, I] = dy weight; accumulates grad_weight += dy^T x and grad_bias += column sums of dy.
+    Returns dx [M, I] = dy weight (None, not computed, with need_dx=False); accumulates grad_weight += dy^T x and grad_bias += column sums of dy.
     """
 
 def linear_forward(x: numpy.ndarray, weight: typing.Any, bias: typing.Any) -> numpy.ndarray:

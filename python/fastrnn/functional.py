@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastrnn import _C
+from fastrnn.nn._checks import bool_flag
 
 MODES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 PARAM_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_ch")
@@ -246,8 +247,7 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None, *, input_
         _check_shape(dc_n, "dstate[1]", (N, H))
     if grads is not None and not isinstance(grads, dict):
         raise TypeError(f"grads: expected a dict of arrays, got {type(grads).__name__}")
-    if not isinstance(input_grad, bool):
-        raise TypeError(f"input_grad: expected a bool, got {type(input_grad).__name__}")
+    input_grad = bool_flag(input_grad, "input_grad")
     if grads is None:
         grads = {
             k: np.zeros_like(w)

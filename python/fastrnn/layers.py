@@ -18,6 +18,7 @@ import numpy as np
 from fastrnn import _C
 from fastrnn import functional as F
 from fastrnn._params import ParameterHolder, seeded_rng
+from fastrnn.nn._checks import bool_flag
 
 _SUFFIX = ("", "_reverse")
 
@@ -285,8 +286,7 @@ class RNNBase(ParameterHolder):
         cache = self._thread_state()
         if cache is None:
             raise RuntimeError("backward: call forward(..., training=True) first (in this thread)")
-        if not isinstance(input_grad, bool):
-            raise TypeError(f"input_grad: expected a bool, got {type(input_grad).__name__}")
+        input_grad = bool_flag(input_grad, "input_grad")
         with self._grad_lock:
             return self._backward(cache, dy, dh_n, input_grad)
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from fastrnn._atomic import atomic_write
+from fastrnn.nn._checks import bool_flag
 
 __all__ = ["NUM", "PAD", "UNK", "URL", "Vocabulary"]
 
@@ -72,12 +73,6 @@ def _token_pattern() -> re.Pattern:
     )
 
 
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
-    return bool(value)
-
-
 def _text(value, name: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name}: expected a str, got {type(value).__name__}")
@@ -100,9 +95,9 @@ class Vocabulary:
         replace_numbers: bool = False,
         replace_urls: bool = False,
     ):
-        self.lower = _flag(lower, "lower")
-        self.replace_numbers = _flag(replace_numbers, "replace_numbers")
-        self.replace_urls = _flag(replace_urls, "replace_urls")
+        self.lower = bool_flag(lower, "lower")
+        self.replace_numbers = bool_flag(replace_numbers, "replace_numbers")
+        self.replace_urls = bool_flag(replace_urls, "replace_urls")
         if isinstance(tokens, str):
             raise TypeError("tokens: expected an iterable of str tokens, got a str")
         tokens = list(tokens)
@@ -250,7 +245,7 @@ class Vocabulary:
     def decode(self, ids, *, skip_pad: bool = True) -> str:
         """The tokens of `ids` (a 1-D int sequence) joined by single spaces; [PAD] is left out
         unless skip_pad=False."""
-        skip_pad = _flag(skip_pad, "skip_pad")
+        skip_pad = bool_flag(skip_pad, "skip_pad")
         ids = np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError(f"ids: expected a 1-D sequence of ids, got shape {ids.shape}")
@@ -270,7 +265,7 @@ class Vocabulary:
         first max_length tokens of each). Returns (ids [T, N] int64 ([N, T] with batch_first)
         padded with [PAD], lengths [N] int64), T = the longest length.
         """
-        batch_first = _flag(batch_first, "batch_first")
+        batch_first = bool_flag(batch_first, "batch_first")
         if isinstance(texts, str):
             raise TypeError("texts: expected a sequence of str, got a single str")
         texts = list(texts)

@@ -72,6 +72,13 @@ def positive_int(value, name: str) -> int:
     return int_at_least(value, name, 1)
 
 
+def bool_flag(value, name: str) -> bool:
+    """`value` (a Python or numpy bool) as a bool; TypeError naming `name` otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return bool(value)
+
+
 def real_number(value, name: str) -> float:
     """`value` (a Python or numpy real number, not a bool) as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -8,7 +8,7 @@ import numpy as np
 
 from fastrnn import _C
 from fastrnn._params import seeded_rng
-from fastrnn.nn._checks import float_array, float_dtype, positive_int
+from fastrnn.nn._checks import bool_flag, float_array, float_dtype, positive_int
 from fastrnn.nn.module import Module
 
 
@@ -44,8 +44,9 @@ class Linear(Module):
         self._set_thread_state((x2, x.shape[:-1]))
         return y.reshape(*x.shape[:-1], self.out_features)
 
-    def backward(self, dy):
-        """dy: [..., out] like forward's y -> dx: [..., in]; accumulates weight and bias grads."""
+    def backward(self, dy, *, input_grad: bool = True):
+        """dy: [..., out] like forward's y -> dx: [..., in] (None with input_grad=False, which
+        skips its GEMM: for an input that is data); accumulates weight and bias grads."""
         saved = self._thread_state()
         if saved is None:
             raise RuntimeError("backward: call forward first (in this thread)")
@@ -54,12 +55,18 @@ class Linear(Module):
         expected = (*lead, self.out_features)
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
+        input_grad = bool_flag(input_grad, "input_grad")
         dy2 = dy.reshape(-1, self.out_features)  # [M, out]
         with self._grad_lock:
             dx = _C.linear_backward(
-                dy2, x2, self.params["weight"], self.grads["weight"], self.grads.get("bias")
+                dy2,
+                x2,
+                self.params["weight"],
+                self.grads["weight"],
+                self.grads.get("bias"),
+                need_dx=input_grad,
             )
-        return dx.reshape(*lead, self.in_features)
+        return None if dx is None else dx.reshape(*lead, self.in_features)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, bias={'bias' in self.params})"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 
+from fastrnn.nn._checks import bool_flag
+
 
 def _takes(method, argument: str) -> bool:
     try:
@@ -80,8 +82,7 @@ class Sequential:
         """Runs the modules' backward in reverse and returns the gradient of the input, or None
         with input_grad=False (the input is data): then the first module skips that gradient
         where it can (Recurrent: the first layer's input-gradient GEMM)."""
-        if not isinstance(input_grad, bool):
-            raise TypeError(f"input_grad: expected a bool, got {type(input_grad).__name__}")
+        input_grad = bool_flag(input_grad, "input_grad")
         if not self.modules:
             return dy if input_grad else None
         for i in reversed(range(len(self.modules))):
