@@ -469,3 +469,14 @@ def test_adamw_state_carries_its_decoupled_decay_as_torch():
         np.testing.assert_allclose(twin.params[k], p.detach().numpy(), rtol=1e-12)
     with pytest.raises(TypeError, match="decoupled_weight_decay: expected a bool"):
         optim.Adam([lin], decoupled_weight_decay=1)
+
+
+def test_reduce_lr_on_plateau_takes_numpy_and_torch_scalars_as_torch():
+    sched = optim.ReduceLROnPlateau(optim.SGD([nn.Linear(2, 2, seed=0)], lr=0.1), patience=0)
+    for metric in (np.float32(1.0), np.array(0.5), torch.tensor(0.25), 2):
+        sched.step(metric)
+    assert sched.best == 0.25 and sched.lr == pytest.approx(0.01)
+    with pytest.raises(
+        TypeError, match=r"metric: expected a real number, got ndarray .* shape \(2,\)"
+    ):
+        sched.step(np.ones(2))

@@ -79,6 +79,18 @@ def bool_flag(value, name: str) -> bool:
     return bool(value)
 
 
+def real_scalar(value, name: str, what: str = "a real number") -> float:
+    """`value` (a Python or numpy number, a 0-d array, a torch scalar tensor) as a float; a
+    TypeError naming `name` and `what` was expected otherwise."""
+    a = as_array(value, name)
+    if a.shape != () or a.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name}: expected {what}, got {type(value).__name__} of dtype {a.dtype} and shape "
+            f"{a.shape}"
+        )
+    return float(a)
+
+
 def real_number(value, name: str) -> float:
     """`value` (a Python or numpy real number, not a bool) as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -6,21 +6,16 @@ import math
 
 import numpy as np
 
-from fastrnn.nn._checks import as_array, bool_mask
+from fastrnn.nn._checks import as_array, bool_mask, real_scalar
 
 
 def perplexity(loss_nats: float) -> float:
     """exp(loss): the perplexity of a mean cross-entropy in nats (inf when that overflows).
 
     loss_nats: a real number (Python, numpy or 0-d array, torch scalar tensor)."""
-    a = as_array(loss_nats, "loss_nats")
-    if a.shape != () or a.dtype.kind not in "iuf":
-        raise TypeError(
-            "loss_nats: expected a real number (a mean cross-entropy in nats), got "
-            f"{type(loss_nats).__name__} of dtype {a.dtype} and shape {a.shape}"
-        )
+    loss = real_scalar(loss_nats, "loss_nats", "a real number (a mean cross-entropy in nats)")
     try:
-        return math.exp(float(a))
+        return math.exp(loss)
     except OverflowError:
         return math.inf
 

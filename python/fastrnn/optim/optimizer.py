@@ -103,10 +103,11 @@ class Optimizer:
         """Restores lr, the hyper-parameters and the buffers, each checked as the constructor
         checks it (a ValueError or TypeError names the entry); nothing changes on an error."""
         expected = {"lr", "state", *self._hyper}
+        given = state_dict  # the error names the keys given, not the defaults filled in
         if isinstance(state_dict, dict):
             state_dict = {**self._hyper_defaults, **state_dict}
         if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            got = sorted(given) if isinstance(given, dict) else type(given).__name__
             raise ValueError(f"state_dict: expected keys {sorted(expected)}, got {got}")
         lr = nonnegative_float(state_dict["lr"], "state_dict['lr']")
         hyper = {h: self._check_hyper(h, state_dict[h], f"state_dict[{h!r}]") for h in self._hyper}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from fastrnn.nn._checks import int_at_least, nonnegative_float, real_number
+from fastrnn.nn._checks import int_at_least, nonnegative_float, real_number, real_scalar
 from fastrnn.optim._saved import check_saved_settings
 
 
@@ -80,8 +80,9 @@ class ReduceLROnPlateau:
         return value > bar
 
     def step(self, metric) -> None:
-        """Takes this evaluation's metric (a real number) and lowers lr when it is due."""
-        value = real_number(metric, "metric")
+        """Takes this evaluation's metric (a real number: Python, numpy, 0-d array or torch scalar
+        tensor) and lowers lr when it is due."""
+        value = real_scalar(metric, "metric")
         self.last_epoch += 1
         if self._is_better(value):
             self.best, self.num_bad_epochs = value, 0
