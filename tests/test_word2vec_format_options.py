@@ -220,3 +220,22 @@ def test_bad_save_arguments_are_named(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         ours.save_word2vec_format(tmp_path / "v.txt", **kwargs)
     assert not list(tmp_path.iterdir())
+
+
+def test_text_without_header_and_a_limit_stops_counting_there(tmp_path):
+    """no_header=True with a limit counts lines only as far as the limit needs (GloVe files are
+    gigabytes): the count reads about a megabyte here, not the 3 MB file."""
+    import io
+
+    from fastrnn.word2vec_format import _text_sizes
+
+    body = GLOVE + b"w 1 2 3\n" * (3 << 17)
+    f = io.BytesIO(body)
+    lines, E = _text_sizes(f, "glove.txt", enough=2)
+    assert E == 3 and lines >= 2 and f.tell() < len(body) // 2
+    path = tmp_path / "glove.txt"
+    path.write_bytes(body)
+    assert KeyedVectors.load_word2vec_format(path, no_header=True, limit=2).index_to_key == [
+        "the",
+        "of",
+    ]

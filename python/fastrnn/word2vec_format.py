@@ -193,11 +193,13 @@ def read_word2vec(
     datatype=np.float32,
     no_header: bool = False,
     only=None,
+    vector_size: int | None = None,
 ) -> Word2VecTable:
     """Reads a word2vec file. `limit` reads only the first vectors (None or 0: all, as gensim).
     A repeated word keeps its first vector (with a warning). With `only` (a set or dict of
     words) just those words are kept, each with its last record (KeyedVectors'
-    intersect_word2vec_format, as gensim's): memory for them alone, whatever the file's size."""
+    intersect_word2vec_format, as gensim's): memory for them alone, whatever the file's size.
+    With `vector_size`, a file of other vectors is refused right after its header."""
     if limit is not None:
         limit = int_at_least(limit, "limit", 0) or None
     if no_header and binary:
@@ -208,7 +210,7 @@ def read_word2vec(
     with _opened(path) as f:
         size = os.fstat(f.fileno()).st_size
         if no_header:
-            V, E = _text_sizes(f, path)
+            V, E = _text_sizes(f, path, enough=limit)
             header, first_line = b"", 1
             f.seek(0)
         else:
@@ -219,6 +221,8 @@ def read_word2vec(
                 raise Word2VecFormatError(f"{path}: line 1: no header line 'count vector_size'")
             V, E = _parse_header(header, path)
             first_line = 2
+        if vector_size is not None and E != vector_size:
+            raise ValueError(f"{path}: vectors of size {E}, this table's are {vector_size}")
         n = V if limit is None else min(V, limit)
         # The smallest record is a 1-byte word, a space and E floats (binary) or E one-digit
         # numbers each after a space (text), so the file holds at most `fits` records: the array
@@ -260,8 +264,9 @@ class _Rows:
         return row
 
 
-def _text_sizes(f, path) -> tuple[int, int]:
-    """(lines, numbers on the first line) of a text file without a header."""
+def _text_sizes(f, path, enough: int | None = None) -> tuple[int, int]:
+    """(lines, numbers on the first line) of a text file without a header; with `enough`, the
+    count may stop once it reaches that many lines (all a limit reads)."""
     first = f.readline()
     if not first.strip():
         raise Word2VecFormatError(f"{path}: line 1: expected a word and its vector, got {first!r}")
@@ -269,7 +274,7 @@ def _text_sizes(f, path) -> tuple[int, int]:
     if E < 1:
         raise Word2VecFormatError(f"{path}: line 1: a word without numbers: {first[:80]!r}")
     lines, last = 1, b"\n"
-    while chunk := f.read(1 << 20):
+    while (enough is None or lines < enough) and (chunk := f.read(1 << 20)):
         lines += chunk.count(b"\n")
         last = chunk[-1:]
     if first.endswith(b"\n") and last != b"\n":

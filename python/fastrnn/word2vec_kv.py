@@ -932,12 +932,8 @@ class KeyedVectors:
             encoding=encoding,
             unicode_errors=unicode_errors,
             only=self.key_to_index,
+            vector_size=self.vector_size,
         )
-        if table.vectors.shape[1] != self.vector_size:
-            raise ValueError(
-                f"{fname}: vectors of size {table.vectors.shape[1]}, this table's are "
-                f"{self.vector_size}"
-            )
         rows = np.array([self.key_to_index[k] for k in table.keys], dtype=np.int64)
         found = np.arange(len(rows))
         if len(self):  # (an empty table keeps its one factor for the keys added later)
