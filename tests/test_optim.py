@@ -480,3 +480,17 @@ def test_reduce_lr_on_plateau_takes_numpy_and_torch_scalars_as_torch():
         TypeError, match=r"metric: expected a real number, got ndarray .* shape \(2,\)"
     ):
         sched.step(np.ones(2))
+
+
+def test_numpy_bools_are_bools_and_still_checked():
+    """np.True_ is taken where a bool is (nesterov, decoupled_weight_decay, drop_last), and a
+    saved nesterov=np.True_ without momentum is refused as nesterov=True is."""
+    lin = nn.Linear(2, 2, seed=0)
+    assert optim.SGD([lin], lr=0.1, momentum=0.9, nesterov=np.True_).nesterov is True
+    assert optim.Adam([lin], decoupled_weight_decay=np.True_).decoupled_weight_decay is True
+    assert len(nn.tbptt_chunks(10, 4, drop_last=np.True_)) == 2
+    sgd = optim.SGD([lin], lr=0.1)
+    saved = sgd.state_dict()
+    saved["nesterov"] = np.True_
+    with pytest.raises(ValueError, match="Nesterov momentum requires momentum > 0"):
+        sgd.load_state_dict(saved)

@@ -10,7 +10,7 @@ the gradient there (the chunk's dh0 is not passed back)."""
 
 from __future__ import annotations
 
-from fastrnn.nn._checks import positive_int
+from fastrnn.nn._checks import bool_flag, positive_int
 
 
 class TbpttChunks:
@@ -37,6 +37,4 @@ def tbptt_chunks(T_total: int, k: int, *, drop_last: bool = False) -> TbpttChunk
     and the result can be iterated once per epoch."""
     T_total = positive_int(T_total, "T_total")
     k = positive_int(k, "k")
-    if not isinstance(drop_last, bool):
-        raise TypeError(f"drop_last: expected a bool, got {type(drop_last).__name__}")
-    return TbpttChunks(T_total, k, drop_last)
+    return TbpttChunks(T_total, k, bool_flag(drop_last, "drop_last"))

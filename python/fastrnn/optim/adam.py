@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from fastrnn.nn._checks import nonnegative_float
+from fastrnn.nn._checks import bool_flag, nonnegative_float
 from fastrnn.nn.embedding import RowGrad
 from fastrnn.optim.optimizer import Optimizer
 
@@ -48,9 +48,7 @@ class Adam(Optimizer):
 
     def _check_hyper(self, name: str, value, where: str):
         if name == "decoupled_weight_decay":
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{where}: expected a bool, got {type(value).__name__}")
-            return bool(value)
+            return bool_flag(value, where)
         if name != "betas":
             return nonnegative_float(value, where)
         try:

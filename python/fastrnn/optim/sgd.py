@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastrnn.nn._checks import nonnegative_float
+from fastrnn.nn._checks import bool_flag, nonnegative_float
 from fastrnn.nn.embedding import RowGrad
 from fastrnn.optim.optimizer import Optimizer
 
@@ -31,12 +31,11 @@ class SGD(Optimizer):
     def _check_hyper(self, name: str, value, where: str):
         if name != "nesterov":
             return nonnegative_float(value, where)
-        if not isinstance(value, bool):
-            raise TypeError(f"{where}: expected a bool, got {type(value).__name__}")
-        return value
+        return bool_flag(value, where)
 
     def load_state_dict(self, state_dict: dict) -> None:
-        if isinstance(state_dict, dict) and state_dict.get("nesterov") is True:
+        nesterov = state_dict.get("nesterov") if isinstance(state_dict, dict) else None
+        if isinstance(nesterov, (bool, np.bool_)) and nesterov:
             if not state_dict.get("momentum"):
                 raise ValueError("state_dict['nesterov']: Nesterov momentum requires momentum > 0")
         super().load_state_dict(state_dict)
