@@ -95,17 +95,25 @@ inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, co
 // loops.) With `accumulate` the product is added to what `out` holds. The rows are cut into tiles
 // of nearly equal size, so from 4 rows on no tile is small enough to need split partial sums: each
 // row's result is then the same in whatever rows it is computed with (the time loops rely on it
-// to give the same bits however they split a batch among threads).
-template <int C>
+// to give the same bits however they split a batch among threads). before_tile(r0, r1) runs before
+// the tile of rows [r0, r1) (the backward loop prefetches there what comes after the product).
+template <int C, class BeforeTile>
 void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
-                bool accumulate = false) {
+                bool accumulate, BeforeTile&& before_tile) {
   constexpr int RM = max_rows<C>();
   const int64_t tiles = (rows + RM - 1) / RM;
   for (int64_t i = 0; i < tiles; ++i) {
     const int64_t r0 = rows * i / tiles;
     const int R = static_cast<int>(rows * (i + 1) / tiles - r0);
+    before_tile(r0, r0 + R);
     tile_gemm_rows<C>(R, out + r0 * C * kLanes, A + r0 * lda, lda, B, K, accumulate);
   }
+}
+
+template <int C>
+void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
+                bool accumulate = false) {
+  panel_gemm<C>(out, A, lda, rows, B, K, accumulate, [](int64_t, int64_t) {});
 }
 
 // A per-thread buffer reused across steps and calls.
