@@ -37,6 +37,7 @@ namespace {
 
 using tile::kLanes;
 using tile::panel_gemm;
+using tile::prefetch_l1;
 using tile::thread_buffer;
 
 // Hidden units per block: 16 (one vector per gate) for LSTM and GRU; 32 for the one-gate RNN and
@@ -562,7 +563,7 @@ void prefetch_cells(const BackwardStep& a, int64_t t, int64_t b, int64_t n0, int
   const int64_t lines = (std::min(H, j0 + kBackwardBlock) - j0 + kLanes - 1) / kLanes;
   auto fetch = [&](const float* p) {
     for (int64_t l = 0; l < lines; ++l) {
-      _mm_prefetch(reinterpret_cast<const char*>(p + l * kLanes), _MM_HINT_T0);
+      prefetch_l1(p + l * kLanes);
     }
   };
   for (int64_t n = n0; n < n1; ++n) {

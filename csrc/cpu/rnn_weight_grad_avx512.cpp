@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "cpu/rnn_fused.h"
@@ -43,6 +44,52 @@ void pack_b(float* out, const float* B, int64_t ldb, int64_t kc, int64_t width) 
   }
 }
 
+// The cache lines of a strided region of floats (rows of `width` floats, `stride` apart),
+// prefetched a few at a time so that the fetches spread over the tiles computed before the region
+// is packed.
+class RegionPrefetch {
+ public:
+  void add(const float* base, int64_t stride, int64_t rows, int64_t width) {
+    if (count_ == kMaxRegions || rows <= 0 || width <= 0) return;
+    regions_[count_++] = Region{base, stride, rows, width};
+  }
+  int64_t lines() const {
+    int64_t total = 0;
+    for (int i = 0; i < count_; ++i) total += regions_[i].rows * lines_of(regions_[i], 0);
+    return total;
+  }
+  // Issues the next `n` prefetches (fewer once the regions are done).
+  void next(int64_t n) {
+    for (; n > 0 && current_ < count_; --n) {
+      const Region& r = regions_[current_];
+      const char* row = reinterpret_cast<const char*>(r.base + row_ * r.stride);
+      tile::prefetch_l1(row + line_ * 64);
+      if (++line_ == lines_of(r, row_)) {
+        line_ = 0;
+        if (++row_ == r.rows) {
+          row_ = 0;
+          ++current_;
+        }
+      }
+    }
+  }
+
+ private:
+  struct Region {
+    const float* base;
+    int64_t stride, rows, width;
+  };
+  static int64_t lines_of(const Region& r, int64_t row) {
+    const uintptr_t first = reinterpret_cast<uintptr_t>(r.base + row * r.stride);
+    const uintptr_t last = first + r.width * sizeof(float) - 1;
+    return static_cast<int64_t>(last / 64 - first / 64 + 1);
+  }
+  static constexpr int kMaxRegions = 2;
+  Region regions_[kMaxRegions];
+  int count_ = 0, current_ = 0;
+  int64_t row_ = 0, line_ = 0;
+};
+
 }  // namespace
 
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
@@ -73,7 +120,20 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
           const int64_t j0 = jb * kWidth;
           pack_b(b_part, B + k0 * ldb + j0, ldb, kc, std::min(kWidth, Nc - j0));
           float* out = sums + jb * rows * kWidth;
+          // While the tiles run, fetch what the next packing reads: the next column block of B,
+          // or after the last one the next K block of A and B's first column block.
+          RegionPrefetch ahead;
+          if (jb + 1 < column_blocks) {
+            ahead.add(B + k0 * ldb + j0 + kWidth, ldb, kc, std::min(kWidth, Nc - j0 - kWidth));
+          } else if (k0 + kBlockK < K) {
+            const int64_t kn = std::min(kBlockK, K - k0 - kBlockK);
+            ahead.add(A + (k0 + kBlockK) * lda + m0, lda, kn, rows);
+            ahead.add(B + (k0 + kBlockK) * ldb, ldb, kn, std::min(kWidth, Nc));
+          }
+          const int64_t row_tiles = (rows + kRows - 1) / kRows;
+          const int64_t per_tile = (ahead.lines() + row_tiles - 1) / row_tiles;
           for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
+            ahead.next(per_tile);
             const int R = static_cast<int>(std::min<int64_t>(kRows, rows - r0));
             tile::tile_gemm_rows<kVectors, true>(R, out + r0 * kWidth, a_part + r0, rows, b_part,
                                                  kc, true);

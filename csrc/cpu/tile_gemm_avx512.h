@@ -17,6 +17,12 @@ namespace tile {
 
 constexpr int kLanes = 16;
 
+// Fetches the cache line holding p into L1. Written as volatile asm: GCC 12 takes a function whose
+// only effect is __builtin_prefetch (_mm_prefetch) for a pure one and deletes calls to it.
+inline void prefetch_l1(const void* p) {
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+}
+
 // out[R][C·16] = A[R, K] · B[K, C·16] (K >= 1), B packed row after row; A row-major (A[r·lda + k])
 // or, with ColMajorA, column-major (A[k·lda + r]: the R values of one k are adjacent). When R·C is
 // small the K loop keeps KU independent partial sums so the FMA latency is hidden. With
