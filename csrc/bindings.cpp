@@ -438,9 +438,11 @@ PYBIND11_MODULE(_C, m) {
       "Elements of the training reserve rnn_forward returns for T steps of N sequences.",
       py::arg("desc"), py::arg("T"), py::arg("N"));
 
-  m.def("_rnn_cpu_loop_split", &fastrnn::rnn_cpu_loop_split,
-        "How the CPU time loop shares `N` rows among the threads set (for tests).", py::arg("desc"),
-        py::arg("N"));
+  m.def(
+      "_rnn_cpu_loop_split", &fastrnn::rnn_cpu_loop_split,
+      "How the CPU time loop shares `N` rows among the threads set, in training or inference (for "
+      "tests).",
+      py::arg("desc"), py::arg("N"), py::arg("training") = true);
 
   def_layer_entry_points<false>(m, "rnn_forward", "rnn_backward", "");
   // The same entry points on the GPU layer driver and kernel bodies, run by the grid emulator on

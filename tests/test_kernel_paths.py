@@ -92,27 +92,40 @@ def test_small_batches_group_unit_blocks(name, n):
         assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
 
 
-def loop_split(name, n, h, threads):
+def loop_split(name, n, h, threads, training=True):
     """How the float32 time loop shares n rows among `threads` threads (rnn_fused.h)."""
     mode, peephole, _, reset_after = PATH_VARIANTS[name]
     desc = _C.RnnDesc(mode, I, h, peephole=peephole, reset_after=reset_after)
     before = fastrnn.get_num_threads()
     try:
         fastrnn.set_num_threads(threads)
-        return _C._rnn_cpu_loop_split(desc, n)
+        return _C._rnn_cpu_loop_split(desc, n, training=training)
     finally:
         fastrnn.set_num_threads(before)
 
 
+# (rows, weights, the training split at two threads, the inference split): weights within one
+# core's L2 ("small", under 1 MB) split by rows from 8 rows a thread; larger ones ("large", 1-8 MB)
+# from 16 rows a thread, and only in training.
+SPLIT_CASES = [
+    (27, "small", "rows", "rows"),
+    (11, "small", "units", "units"),
+    (34, "large", "rows", "units"),
+    (27, "large", "units", "units"),
+]
+
+
 @pytest.mark.parametrize("name", ["lstm", "lstm_peephole_clip", "gru", "rnn_tanh"])
-@pytest.mark.parametrize(("n", "split"), [(27, "rows"), (11, "units")])
-def test_results_do_not_depend_on_thread_count(name, n, split):
+@pytest.mark.parametrize(("n", "weights", "split", "inference_split"), SPLIT_CASES)
+def test_results_do_not_depend_on_thread_count(name, n, weights, split, inference_split):
     """Two threads split the batch (each runs the whole sequence for its rows) or each step's unit
     blocks; either way every value must be the one-thread result bit for bit, the bias gradients
     (summed by groups of rows) included."""
-    h = 150
+    one_gate = PATH_VARIANTS[name][0] == "rnn_tanh"
+    h = 150 if weights == "small" else 520 if one_gate else 300  # 1.1-1.6 MB when large
     if _C.simd_level() == "avx512":
         assert loop_split(name, n, h, 2) == split
+        assert loop_split(name, n, h, 2, training=False) == inference_split
         assert loop_split(name, n, h, 1) == "one thread"
     before = fastrnn.get_num_threads()
     try:

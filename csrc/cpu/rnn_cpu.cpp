@@ -204,9 +204,9 @@ int64_t rnn_backward_workspace_size(const RnnDesc& desc, int64_t T, int64_t N, b
   return cpu::BackwardLayout(desc, T, N, with_lengths).total;
 }
 
-std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch) {
+std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch, bool training) {
   check_problem_size(desc, 1, batch);
-  return cpu::fused_loop_applies(desc) ? cpu::fused_loop_split(desc, batch) : "not fused";
+  return cpu::fused_loop_applies(desc) ? cpu::fused_loop_split(desc, batch, training) : "not fused";
 }
 
 template <class T>

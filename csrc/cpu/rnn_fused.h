@@ -20,9 +20,10 @@ namespace cpu {
 // True when this CPU and this layer can use the fused loop.
 bool fused_loop_applies(const RnnDesc& desc);
 
-// How the fused loop shares `batch` rows among the threads set: "rows" (each thread its own
-// rows for the whole sequence), "units" (each step's unit blocks) or "one thread". For the tests.
-const char* fused_loop_split(const RnnDesc& desc, int64_t batch);
+// How the fused loop shares `batch` rows among the threads set, in training (forward and
+// backward) or inference: "rows" (each thread its own rows for the whole sequence), "units" (each
+// step's unit blocks) or "one thread". For the tests.
+const char* fused_loop_split(const RnnDesc& desc, int64_t batch, bool training);
 
 // The whole of rnn_forward's time loop, the input projection included. x: [T,N,I]; y: [T,N,H];
 // h: [N,S] initial state in, final state out; c: [N,H] likewise (LSTM); reserve: null for

@@ -86,13 +86,14 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
                   const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
                   const T* reserve, bool reverse);
 
-// How the CPU time loop of a float32 layer's forward shares `batch` rows among the threads set:
-// "rows" (each thread runs the whole sequence for its own rows), "units" (each step's unit blocks,
-// a barrier per step), "one thread", or "not fused" (the generic loop). For tests and benchmarks,
-// with these limits: it tells the plan of a sequence of two or more steps (one step is never
-// fused); the backward plans alike but may use fewer threads at H <= 32; and it cannot know that
-// the pool is busy with another caller's job at call time (the loop then runs on one thread).
-std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch);
+// How the CPU time loop of a float32 layer's forward, in training or inference, shares `batch`
+// rows among the threads set: "rows" (each thread runs the whole sequence for its own rows),
+// "units" (each step's unit blocks, a barrier per step), "one thread", or "not fused" (the generic
+// loop). For tests and benchmarks, with these limits: it tells the plan of a sequence of two or
+// more steps (one step is never fused); the backward plans like the training forward but may use
+// fewer threads at H <= 32; and it cannot know that the pool is busy with another caller's job at
+// call time (the loop then runs on one thread).
+std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch, bool training);
 
 // One inference step of a cell, the step cells' path: threads split the hidden units and each
 // multiplies only its share of the weight rows, read in place (no packing), so at small N a step

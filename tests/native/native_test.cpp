@@ -418,7 +418,7 @@ void check_thread_splits(CellMode mode, const std::string& name) {
       }
       const std::string what = name + " N=" + std::to_string(N) + (rev ? " reverse" : "");
       fastrnn::set_num_threads(2);
-      const std::string split = fastrnn::rnn_cpu_loop_split(c.d, N);
+      const std::string split = fastrnn::rnn_cpu_loop_split(c.d, N, true);
       expect(split == "not fused" || split == (N == 20 ? "rows" : "units"),
              what + ": unexpected split " + split);
       const Result<float> two = run_core<float>(c, true);
