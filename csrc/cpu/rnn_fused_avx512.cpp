@@ -14,9 +14,11 @@
 // again by a whole-sequence GEMM).
 //
 // Threads share the work in one of two ways (plan_loop): each step's unit blocks, as above, with
-// a barrier per step; or, when all the weights fit in a core's L2, the batch: each thread runs
-// the whole sequence, forward and backward, for its own rows and never waits for the other.
-// Either way each value is computed in the same order as on one thread.
+// a barrier per step; or, when all the weights fit in a core's L2 (or, in training, in a part of
+// L3 and each thread has 16 rows or more), the batch: each thread runs the whole sequence, forward
+// and backward, for its own rows and never waits for the other. Either way each value is computed
+// in the same order as on one thread. Where loads wait on memory the hardware prefetchers do not
+// follow (the weight rows being packed, the backward cell's inputs) the loops prefetch ahead.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -114,7 +116,7 @@ void pack_forward(float* Wp, const float* w_ih, const float* w_hh, int64_t G, in
           for (int64_t k0 = 0; k0 < K; k0 += kLanes) {
             const int64_t rows = std::min<int64_t>(kLanes, K - k0);
             // The 16 rows' lines kPackAhead lines on: the loads otherwise wait on memory one
-            // block at a time (LSTM (50, 64, 512) inference 2-3 % faster, GRU 1 %).
+            // block at a time (LSTM (50, 64, 512) inference 1-2 % faster).
             if (k0 + kPackAhead * kLanes < K) {
               for (int l = 0; l < kLanes; ++l) {
                 const int64_t j = ub * width + l0 + l;
@@ -577,23 +579,24 @@ void backward_cells(const BackwardStep& a, int64_t t, int64_t b, int64_t n0, int
 
 // Fetches into L1 the lines backward_cells(a, t, b, n0, n1) reads and writes: dy[t], the
 // reserve's rows of step t and dG[t] come from L3 or memory, and the cell stalls on each of them.
+// (Rows of sequences that have ended only get zeros written to dG.)
 void prefetch_cells(const BackwardStep& a, int64_t t, int64_t b, int64_t n0, int64_t n1) {
   const int64_t N = a.N, H = a.H, GH = a.GH, G = a.G;
   const int64_t j0 = b * kBackwardBlock;
-  const int64_t lines = (std::min(H, j0 + kBackwardBlock) - j0 + kLanes - 1) / kLanes;
-  auto fetch = [&](const float* p) {
-    for (int64_t l = 0; l < lines; ++l) {
-      prefetch_l1(p + l * kLanes);
-    }
+  const int64_t width = std::min(H, j0 + kBackwardBlock) - j0;
+  auto fetch = [&](const float* p) {  // the lines of p[0, width), p anywhere in a line
+    for (int64_t l = 0; l < width; l += kLanes) prefetch_l1(p + l);
+    prefetch_l1(p + width - 1);
   };
   for (int64_t n = n0; n < n1; ++n) {
     const int64_t row = t * N + n;
-    fetch(a.dy + row * H + j0);
     for (int64_t gate = 0; gate < G; ++gate) {
-      fetch(a.gates + row * GH + j0 + gate * H);
       fetch(a.dg + row * GH + j0 + gate * H);
       if (a.dgh != a.dg) fetch(a.dgh + row * GH + j0 + gate * H);
     }
+    if (a.lengths != nullptr && t >= a.lengths[n]) continue;
+    fetch(a.dy + row * H + j0);
+    for (int64_t gate = 0; gate < G; ++gate) fetch(a.gates + row * GH + j0 + gate * H);
     if (a.mode == CellMode::kLstm) {
       fetch(a.c + row * H + j0);
       fetch(a.c_prev + row * H + j0);

@@ -5,8 +5,9 @@
 // blocks. For each block of K it packs the chunk's part of A (so each register tile reads its rows
 // from a few adjacent cache lines) and, one 64-column block at a time, the part of B (zero-padded
 // past Nc; it stays in L1 while every row tile of the chunk uses it). The sums are added to C at
-// the end. Every element is summed in the same order (k ascending, by the same blocks, in a
-// tile of the same shape) whatever the thread count.
+// the end. While a block's tiles run, they prefetch what the next packing reads (RegionPrefetch).
+// Every element is summed in the same order (k ascending, by the same blocks, in a tile of the
+// same shape) whatever the thread count.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -44,26 +45,36 @@ void pack_b(float* out, const float* B, int64_t ldb, int64_t kc, int64_t width) 
   }
 }
 
-// The cache lines of a strided region of floats (rows of `width` floats, `stride` apart),
-// prefetched a few at a time so that the fetches spread over the tiles computed before the region
-// is packed.
+// The cache lines of up to two strided regions of floats (rows of `width` floats, `stride`
+// apart), prefetched a few at a time so that the fetches spread over the tiles computed before the
+// regions are packed; each region into L1 or, when it is larger than L1, into L2.
 class RegionPrefetch {
  public:
-  void add(const float* base, int64_t stride, int64_t rows, int64_t width) {
-    if (count_ == kMaxRegions || rows <= 0 || width <= 0) return;
-    regions_[count_++] = Region{base, stride, rows, width};
+  enum class Level { kL1, kL2 };
+  void add(const float* base, int64_t stride, int64_t rows, int64_t width, Level level) {
+    if (rows <= 0 || width <= 0) return;
+    regions_[count_++] = Region{base, stride, rows, width, level};  // callers add at most two
   }
   int64_t lines() const {
     int64_t total = 0;
-    for (int i = 0; i < count_; ++i) total += regions_[i].rows * lines_of(regions_[i], 0);
+    for (int i = 0; i < count_; ++i) {
+      for (int64_t row = 0; row < regions_[i].rows; ++row) total += lines_of(regions_[i], row);
+    }
     return total;
   }
   // Issues the next `n` prefetches (fewer once the regions are done).
   void next(int64_t n) {
     for (; n > 0 && current_ < count_; --n) {
       const Region& r = regions_[current_];
-      const char* row = reinterpret_cast<const char*>(r.base + row_ * r.stride);
-      tile::prefetch_l1(row + line_ * 64);
+      const float* row = r.base + row_ * r.stride;
+      // Line line_ of the row, addressed inside the row (its first and last lines are partial).
+      const char* at = std::min(reinterpret_cast<const char*>(row) + line_ * 64,
+                                reinterpret_cast<const char*>(row + r.width) - 1);
+      if (r.level == Level::kL1) {
+        tile::prefetch_l1(at);
+      } else {
+        tile::prefetch_l2(at);
+      }
       if (++line_ == lines_of(r, row_)) {
         line_ = 0;
         if (++row_ == r.rows) {
@@ -78,14 +89,14 @@ class RegionPrefetch {
   struct Region {
     const float* base;
     int64_t stride, rows, width;
+    Level level;
   };
   static int64_t lines_of(const Region& r, int64_t row) {
     const uintptr_t first = reinterpret_cast<uintptr_t>(r.base + row * r.stride);
     const uintptr_t last = first + r.width * sizeof(float) - 1;
     return static_cast<int64_t>(last / 64 - first / 64 + 1);
   }
-  static constexpr int kMaxRegions = 2;
-  Region regions_[kMaxRegions];
+  Region regions_[2];
   int count_ = 0, current_ = 0;
   int64_t row_ = 0, line_ = 0;
 };
@@ -123,12 +134,14 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
           // While the tiles run, fetch what the next packing reads: the next column block of B,
           // or after the last one the next K block of A and B's first column block.
           RegionPrefetch ahead;
+          using Level = RegionPrefetch::Level;
           if (jb + 1 < column_blocks) {
-            ahead.add(B + k0 * ldb + j0 + kWidth, ldb, kc, std::min(kWidth, Nc - j0 - kWidth));
+            ahead.add(B + k0 * ldb + j0 + kWidth, ldb, kc, std::min(kWidth, Nc - j0 - kWidth),
+                      Level::kL1);
           } else if (k0 + kBlockK < K) {
             const int64_t kn = std::min(kBlockK, K - k0 - kBlockK);
-            ahead.add(A + (k0 + kBlockK) * lda + m0, lda, kn, rows);
-            ahead.add(B + (k0 + kBlockK) * ldb, ldb, kn, std::min(kWidth, Nc));
+            ahead.add(A + (k0 + kBlockK) * lda + m0, lda, kn, rows, Level::kL2);  // up to 192 KB
+            ahead.add(B + (k0 + kBlockK) * ldb, ldb, kn, std::min(kWidth, Nc), Level::kL1);
           }
           const int64_t row_tiles = (rows + kRows - 1) / kRows;
           const int64_t per_tile = (ahead.lines() + row_tiles - 1) / row_tiles;

@@ -1,8 +1,9 @@
 // tile_gemm_avx512.h — the register-tile GEMM kernels of the AVX-512 loops: a tile of up to
 // 24 accumulator registers (rows × C vectors of 16 floats) over a B operand packed row after row,
-// and a per-thread scratch buffer. Used by the fused time loops (rnn_fused_avx512.cpp) and the
-// weight-gradient GEMM (rnn_weight_grad_avx512.cpp). Only for translation units compiled with
-// AVX-512F.
+// the panel GEMM that runs tiles over a panel's rows (with a hook before each tile, where callers
+// prefetch), software prefetch that the compiler keeps, and a per-thread scratch buffer. Used by
+// the fused time loops (rnn_fused_avx512.cpp) and the weight-gradient GEMM
+// (rnn_weight_grad_avx512.cpp). Only for translation units compiled with AVX-512F.
 #pragma once
 
 #include <immintrin.h>
@@ -17,10 +18,14 @@ namespace tile {
 
 constexpr int kLanes = 16;
 
-// Fetches the cache line holding p into L1. Written as volatile asm: GCC 12 takes a function whose
-// only effect is __builtin_prefetch (_mm_prefetch) for a pure one and deletes calls to it.
+// Fetch the cache line holding p (which must point into an array) into L1, or L2. Written as
+// volatile asm: GCC 12 takes a function whose only effect is __builtin_prefetch (_mm_prefetch)
+// for a pure one and deletes calls to it.
 inline void prefetch_l1(const void* p) {
   asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+}
+inline void prefetch_l2(const void* p) {
+  asm volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
 }
 
 // out[R][C·16] = A[R, K] · B[K, C·16] (K >= 1), B packed row after row; A row-major (A[r·lda + k])
