@@ -29,6 +29,7 @@ from pathlib import Path
 import fastrnn
 import numpy as np
 from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _figure import save_figure
 from fastrnn import nn, optim
 from fastrnn.bench_rnn import settle
 
@@ -253,7 +254,7 @@ def plot(path: Path, losses, torch_losses, val_loss, torch_val):
     ax.set_title("Character LSTM language model")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

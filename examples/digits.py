@@ -21,6 +21,7 @@ from pathlib import Path
 import fastrnn
 import numpy as np
 from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int
+from _figure import save_figure
 from fastrnn import nn, optim
 
 
@@ -83,11 +84,28 @@ def load_data(args):
         except (OSError, EOFError, ValueError) as e:  # missing, unreadable or not IDX
             fail(f"--mnist: {e}")
         x_train, y_train, x_test, y_test = parts
-        if x_train.ndim != 3 or len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        shapes = (
+            f"training images {x_train.shape} and labels {y_train.shape}, test images "
+            f"{x_test.shape} and labels {y_test.shape}"
+        )
+        if (
+            x_train.ndim != 3
+            or x_test.ndim != 3
+            or x_train.shape[1:] != x_test.shape[1:]
+            or y_train.ndim != 1
+            or y_test.ndim != 1
+            or len(x_train) != len(y_train)
+            or len(x_test) != len(y_test)
+            or len(x_train) == 0
+            or len(x_test) == 0
+        ):
             fail(
-                f"--mnist: expected images [N, rows, cols] and N labels, got {x_train.shape} "
-                f"and {y_train.shape}, {x_test.shape} and {y_test.shape}"
+                "--mnist: expected training and test images [N, rows, cols] of the same rows "
+                f"and cols (N >= 1) and N labels each, got {shapes}"
             )
+        for name, labels in (("training", y_train), ("test", y_test)):
+            if labels.max() > 9:
+                fail(f"--mnist: expected {name} labels 0..9, got {int(labels.max())}")
         return (
             x_train / np.float32(255),
             y_train.astype(np.int64),
@@ -130,7 +148,7 @@ def plot(path: Path, losses, accuracies):
     ax.set_title("Digits read row by row by an LSTM")
     fig.legend(loc="center right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

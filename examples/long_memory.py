@@ -36,6 +36,7 @@ from pathlib import Path
 import fastrnn
 import numpy as np
 from _cli import nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _figure import save_figure
 from fastrnn import nn, optim
 
 CELLS = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
@@ -148,7 +149,7 @@ def plot(fillers, runs, chance, path: Path) -> None:
     ax.set_title("Remembering the first tokens through a noise filler")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

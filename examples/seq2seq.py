@@ -31,6 +31,7 @@ from pathlib import Path
 import fastrnn
 import numpy as np
 from _cli import nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _figure import save_figure
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
 
@@ -195,7 +196,7 @@ def plot(losses, evals, path: Path) -> None:
     ax2.set_ylabel("exact match on held-out numbers")
     fig.suptitle("Digits to number words: LSTM encoder-decoder")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import fastrnn
 import numpy as np
 from _cli import nonnegative_float, nonnegative_int, output_dir, positive_float, positive_int
+from _figure import save_figure
 from fastrnn import nn, optim
 
 
@@ -121,7 +122,7 @@ def plot(path: Path, test, one_step, warm, gen_real, start_real, gen_zero):
     for ax in axes:
         ax.legend(loc="upper right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

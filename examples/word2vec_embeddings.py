@@ -37,6 +37,7 @@ from pathlib import Path
 import fastrnn
 import numpy as np
 from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _figure import save_figure
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
 
@@ -238,7 +239,7 @@ def plot(losses: dict, accuracy: dict, path: Path) -> None:
         ax2.text(i, accuracy[n] + 0.005, f"{accuracy[n]:.3f}", ha="center")
     fig.suptitle("Shakespeare or news? BiLSTM on word2vec embeddings")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -12,11 +12,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 
 
-def run_example(name: str, tmp_path: Path, *extra: str) -> tuple[dict, str]:
-    """Runs examples/<name>.py --quick --out tmp_path *extra in tmp_path; checks it succeeded,
-    printed exactly one RESULT line and saved a PNG plot in tmp_path. Returns (the RESULT dict,
-    stdout)."""
-    cmd = [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(tmp_path)]
+def run_example(name: str, tmp_path: Path, *extra: str, quick: bool = True) -> tuple[dict, str]:
+    """Runs examples/<name>.py --quick (unless not quick) --out tmp_path *extra in tmp_path;
+    checks it succeeded, printed exactly one RESULT line and saved a PNG plot in tmp_path. Returns
+    (the RESULT dict, stdout)."""
+    mode = ["--quick"] if quick else []
+    cmd = [sys.executable, str(EXAMPLES / f"{name}.py"), *mode, "--out", str(tmp_path)]
     proc = subprocess.run([*cmd, *extra], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

@@ -27,6 +27,16 @@ def test_digits_quick(tmp_path):
     assert result["test_accuracy"] >= 0.90  # quick mode reaches about 0.95; the full run 0.975
 
 
+@pytest.mark.slow
+def test_digits_full_run_reaches_95_percent(tmp_path):
+    """The example's own target (issue 8): test accuracy >= 95 % on the digits. The full run takes
+    a few seconds, so it is tested as well as the quick one."""
+    pytest.importorskip("sklearn")
+    result, _ = run_example("digits", tmp_path, quick=False)
+    assert result["epochs"] == 40
+    assert result["test_accuracy"] >= 0.95
+
+
 def write_idx(path, array):
     """An IDX file (gzipped when path ends in .gz) of a uint8 array."""
     header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, ">i4").tobytes()
@@ -74,6 +84,32 @@ def test_digits_learns_synthetic_mnist_idx_files(tmp_path):
     result, out = run_example("digits", tmp_path, "--mnist", str(tmp_path), "--epochs", "4")
     assert "train (300, 28, 28), test (100, 28, 28): 28 steps of 28 pixels" in out
     assert result["test_accuracy"] >= 0.9
+
+
+# (file replaced, its new content from the synthetic images [400, 28, 28] and labels [400], the
+# message expected)
+MNIST_BREAKS = {
+    "test images of another size": (
+        "t10k-images-idx3-ubyte",
+        lambda images, labels: images[300:, :20, :20],
+        "same rows",
+    ),
+    "2-D test images": ("t10k-images-idx3-ubyte", lambda i, l: i[300:, 0], "test images (100, 28)"),
+    "labels past 9": ("t10k-labels-idx1-ubyte.gz", lambda i, l: l[300:] + 3, "test labels 0..9"),
+    "2-D labels": ("train-labels-idx1-ubyte", lambda i, l: l[:300, None], "labels (300, 1)"),
+    "no training images": ("train-images-idx3-ubyte.gz", lambda i, l: i[:0], "N >= 1"),
+}
+
+
+@pytest.mark.parametrize("case", list(MNIST_BREAKS))
+def test_digits_refuses_inconsistent_mnist_files_before_training(tmp_path, case):
+    """Wrong IDX files (mismatched image sizes, 2-D images or labels, labels past 9, no images)
+    end with one line naming --mnist, not a traceback after an epoch of training."""
+    name, content, message = MNIST_BREAKS[case]
+    labels, images = synthetic_mnist(tmp_path)
+    write_idx(tmp_path / name, content(images, labels))
+    err = run_example_failing("digits", tmp_path, "--mnist", str(tmp_path))
+    assert "--mnist: expected" in err and message in err and "Traceback" not in err, err
 
 
 def test_char_lm_names_a_missing_data_file(tmp_path):
