@@ -266,7 +266,9 @@ def main(argv=None):
     ids, alphabet = load_text(args.data, min_chars=10 * args.batch_size * (args.seq_len + 1))
     split = int(0.9 * len(ids))
     train = streams(ids[:split], args.batch_size)
-    val_ids = ids[split:] if not args.quick else ids[split : split + 20000]
+    # (quick: at most 20000 characters of it, but never fewer than one chunk per stream)
+    quick_cap = max(20000, args.batch_size * (args.seq_len + 1))
+    val_ids = ids[split:] if not args.quick else ids[split : split + quick_cap]
     val = streams(val_ids, args.batch_size)
     print(
         f"text: {len(ids)} characters, alphabet of {len(alphabet)}; train {train.shape}, "

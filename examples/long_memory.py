@@ -1,7 +1,7 @@
 """Long memory: which recurrent cell remembers the start of a sequence through a long filler?
 
-    python examples/long_memory.py            # filler lengths 5 .. 100, 3 seeds (several minutes)
-    python examples/long_memory.py --quick    # filler lengths 10 and 100, 1 seed (~15 s)
+    python examples/long_memory.py            # filler lengths 5 .. 100, 3 seeds (half a minute)
+    python examples/long_memory.py --quick    # filler lengths 10 and 100, 1 seed (a few seconds)
 
 The task: each sequence opens with a class token (one of --classes) shown for --signal steps,
 then --filler noise tokens drawn uniformly from --noise other tokens. A recurrent layer reads the

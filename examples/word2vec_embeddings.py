@@ -70,12 +70,19 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=positive_int, default=32, help="LSTM units per direction")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive_float, default=3e-3, help="Adam learning rate")
-    p.add_argument("--workers", type=thread_count, default=2, help="word2vec worker threads")
+    p.add_argument(
+        "--workers",
+        type=thread_count,
+        help="word2vec worker threads (default: --threads if given, else 2; one worker is "
+        "reproducible with a seed, more are not)",
+    )
     p.add_argument(
         "--threads", type=thread_count, help="fastrnn threads for the LSTM (default: all)"
     )
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
+    if args.workers is None:
+        args.workers = args.threads or 2
     for name, full, small in (
         ("vector_size", 100, 50),
         ("w2v_epochs", 10, 3),
@@ -128,29 +135,31 @@ def load_sources(shakespeare: Path) -> dict[str, list[str]]:
 
 def make_task(sources, tokenizer: Vocabulary, args, rng):
     """Balanced labelled train and test sentences, and the word2vec corpus (token lists of every
-    sentence that is not a test sentence)."""
-    fits = [
-        [i for i, s in enumerate(sentences) if 5 <= len(tokenizer.tokenize(s)) <= 40]
-        for sentences in sources.values()
-    ]
+    sentence that is not a test sentence). Sentences are told apart by their tokens: each text is
+    used once (a repeated line, "Exeunt." say, is one candidate), texts found in both sources are
+    left out, and the corpus leaves out every copy of a test sentence's text."""
+    tokens = [[tuple(tokenizer.tokenize(s)) for s in sentences] for sentences in sources.values()]
+    in_both = set.intersection(*(set(t) for t in tokens)) if len(tokens) > 1 else set()
+    fits = []
+    for source_tokens in tokens:
+        first = {}  # text -> index of its first sentence
+        for i, t in enumerate(source_tokens):
+            if 5 <= len(t) <= 40 and t not in in_both:
+                first.setdefault(t, i)
+        fits.append(sorted(first.values()))
     n_train, n_test = args.train_per_class, args.test_per_class
     if any(len(fit) < n_train + n_test for fit in fits):
         fail(
             f"a source has fewer than --train-per-class + --test-per-class = {n_train + n_test} "
-            "sentences of 5 to 40 tokens"
+            "distinct sentences of 5 to 40 tokens"
         )
-    train, test, test_ids = [], [], set()
+    train, test, test_texts = [], [], set()
     for label, (sentences, fit) in enumerate(zip(sources.values(), fits, strict=True)):
         chosen = rng.choice(fit, size=n_train + n_test, replace=False)
         train += [(sentences[i], label) for i in chosen[:n_train]]
         test += [(sentences[i], label) for i in chosen[n_train:]]
-        test_ids |= {(label, i) for i in chosen[n_train:]}
-    corpus = [
-        tokenizer.tokenize(s)
-        for label, sentences in enumerate(sources.values())
-        for i, s in enumerate(sentences)
-        if (label, i) not in test_ids
-    ]
+        test_texts |= {tokens[label][i] for i in chosen[n_train:]}
+    corpus = [list(t) for source_tokens in tokens for t in source_tokens if t not in test_texts]
     return train, test, corpus
 
 

@@ -31,10 +31,20 @@ def test_long_memory_gated_cells_remember_where_the_vanilla_rnn_forgets(tmp_path
 
 @pytest.mark.slow
 def test_seq2seq_translates_held_out_numbers(tmp_path):
+    # The issue's target, 95 % exact matches: the quick run's 450 steps reached 0.98-1.00 for
+    # seeds 0-7 (300 steps: 0.93-1.00).
     r, _ = run_example("seq2seq", tmp_path, "--seed", "0", *ONE_THREAD)
     assert r["test_size"] == 100
-    assert r["exact_match"] >= 0.8, r
+    assert r["exact_match"] >= 0.95, r
     assert r["final_loss"] < 0.2, r
+
+
+@pytest.mark.slow
+def test_seq2seq_full_run_translates_numbers_below_a_million(tmp_path):
+    """The full run (numbers below a million, 2000 held out; a few seconds) against the target."""
+    r, _ = run_example("seq2seq", tmp_path, "--seed", "0", quick=False)
+    assert r["test_size"] == 2000 and r["steps"] == 1500
+    assert r["exact_match"] >= 0.95, r
 
 
 @pytest.mark.slow
@@ -69,3 +79,40 @@ def test_word2vec_example_trains_only_the_trainable_embeddings():
     changed = np.abs(trainable.params["weight"] - weight).max(axis=1) > 0
     used = sorted({i for s in sentences for i in vocab.encode(s)})
     assert changed[used].all() and not changed[vocab.pad_id]
+
+
+def test_word2vec_example_keeps_test_sentences_out_of_training_and_the_corpus():
+    """make_task tells sentences apart by their tokens: a repeated line is one candidate, a text
+    in both sources is left out, and no copy of a test sentence is trained on or in the corpus."""
+    example = import_example("word2vec_embeddings")
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    rng = np.random.default_rng(0)
+
+    def sentence():
+        return " ".join(rng.choice(words, size=6))
+
+    shared = "one two three four five six"
+    a = [sentence() for _ in range(20)] * 3 + [shared]  # every text three times
+    b = [sentence().upper() + " x" for _ in range(20)] + [shared]
+    tokenizer = Vocabulary(replace_numbers=True)
+    args = argparse.Namespace(train_per_class=12, test_per_class=6)
+    train, test, corpus = example.make_task({"a": a, "b": b}, tokenizer, args, rng)
+    key = lambda s: tuple(tokenizer.tokenize(s))  # noqa: E731
+    test_texts = {key(s) for s, _ in test}
+    assert len(test) == 12 and len(test_texts) == 12
+    assert len(train) == 24 and not test_texts & {key(s) for s, _ in train}
+    assert not test_texts & {tuple(t) for t in corpus}
+    assert key(shared) not in {key(s) for s, _ in train + test}
+    assert len(corpus) == len(a) + len(b) - 3 * 6 - 6  # every copy of the test texts left out
+    too_many = argparse.Namespace(train_per_class=12, test_per_class=9)  # 20 texts a source
+    with pytest.raises(SystemExit):
+        example.make_task({"a": a, "b": b}, tokenizer, too_many, rng)
+
+
+def test_word2vec_example_workers_follow_threads():
+    """One fastrnn thread means one word2vec worker (reproducible with a seed) unless --workers
+    says otherwise; the default without --threads is 2."""
+    example = import_example("word2vec_embeddings")
+    assert example.parse_args(["--threads", "1"]).workers == 1
+    assert example.parse_args(["--threads", "1", "--workers", "3"]).workers == 3
+    assert example.parse_args([]).workers == 2
