@@ -20,7 +20,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int
+from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
 from _figure import save_figure
 from fastrnn import nn, optim
 
@@ -36,6 +36,7 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=positive_int, default=64, help="LSTM hidden units")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive_float, default=5e-3, help="Adam learning rate")
+    p.add_argument("--threads", type=thread_count, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     if args.epochs is None:
@@ -154,6 +155,8 @@ def plot(path: Path, losses, accuracies):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads:
+        fastrnn.set_num_threads(args.threads)
     x_train, y_train, x_test, y_test = load_data(args)
     R, C = x_train.shape[1:]
     print(f"train {x_train.shape}, test {x_test.shape}: {R} steps of {C} pixels per image")

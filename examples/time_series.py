@@ -20,7 +20,14 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import nonnegative_float, nonnegative_int, output_dir, positive_float, positive_int
+from _cli import (
+    nonnegative_float,
+    nonnegative_int,
+    output_dir,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from _figure import save_figure
 from fastrnn import nn, optim
 
@@ -37,6 +44,7 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=positive_int, default=48)
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate")
     p.add_argument("--generate", type=positive_int, default=200, help="free-running steps")
+    p.add_argument("--threads", type=thread_count, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     if args.steps is None:
@@ -128,6 +136,8 @@ def plot(path: Path, test, one_step, warm, gen_real, start_real, gen_zero):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads:
+        fastrnn.set_num_threads(args.threads)
     series = make_series(args.length, args.noise, args.seed)
     cut = int(0.8 * len(series))
     train, test = series[:cut], series[cut:]
