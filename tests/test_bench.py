@@ -382,3 +382,108 @@ def test_compare_gensim_is_accepted(monkeypatch):
     args = bench.build_parser().parse_args(["rnn", "--compare", "gensim"])
     args.argv = []
     assert bench.plan(args)[1]["compare"] == ("torch" if HAVE_TORCH else "none")
+
+
+def test_markdown_refuses_a_file_without_both_markers(tmp_path, capsys):
+    """An existing file with text is updated only between both markers: one marker alone, or none
+    (README.md given by mistake), is refused before measuring and by write_markdown itself, and
+    the file is left as it was."""
+    half = tmp_path / "half.md"
+    half.write_text(f"# keep me\n\n{bench.MD_BEGIN}\nold\n")
+    prose = tmp_path / "README.md"
+    prose.write_text("# a readme\n\nprose\n")
+    for doc in (half, prose):
+        before = doc.read_text()
+        with pytest.raises(ValueError, match="exists without both"):
+            bench.write_markdown(str(doc), "NEW TABLE\n")
+        with pytest.raises(SystemExit) as info:
+            bench.main(
+                ["cell", "-H", "4", "--compare", "none", "--no-progress", "--markdown", str(doc)]
+            )
+        assert info.value.code == 2 and "--markdown:" in capsys.readouterr().err
+        assert doc.read_text() == before
+    empty = tmp_path / "empty.md"
+    empty.write_text("\n")
+    assert bench.write_markdown(str(empty), "table\n") == "wrote"
+
+
+def test_output_directory_that_refuses_files_fails_before_measuring(tmp_path, capsys, monkeypatch):
+    """The writability check creates a file where the atomic write will (os.access says yes to
+    root whatever the file system does)."""
+    import tempfile as tempfile_module
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile_module, "NamedTemporaryFile", refuse)
+    with pytest.raises(SystemExit) as info:
+        bench.main(["cell", "-H", "4", "--compare", "none", "--json", str(tmp_path / "x.json")])
+    assert info.value.code == 2 and "--json: cannot write in" in capsys.readouterr().err
+
+
+def test_plot_without_any_comparison_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench.main(["cell", "-H", "4", "--compare", "none", "--plot", str(tmp_path / "c.png")])
+    assert info.value.code == 2 and "--plot: the chart shows speedups" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_w2v_refuses_float64(capsys):
+    with pytest.raises(SystemExit) as info:
+        bench.main(["w2v", "--dtype", "float64"])
+    assert info.value.code == 2 and "word2vec trains float32 only" in capsys.readouterr().err
+
+
+def test_non_numbers_are_named_in_the_error(capsys):
+    with pytest.raises(SystemExit):
+        bench.build_parser().parse_args(["rnn", "-T", "abc"])
+    err = capsys.readouterr().err
+    assert "expected a positive integer, got 'abc'" in err and "_positive" not in err
+
+
+def test_float64_rows_have_no_peak_fraction_and_no_targets():
+    """The peak is float32's SGEMM: a float64 row reports no fraction of it, and issue 5's targets
+    (a float32 grid) leave float64 rows out."""
+    row = bench_rnn.measure_rnn(
+        "gru", 3, 2, 4, 4, dtype="float64", repeats=1, warmup=1, compare="none", peak=100.0
+    )
+    assert row["fastrnn"]["peak_fraction"] is None
+    assert bench_rnn.PEAK_FLOAT32_ONLY in row["notes"]
+    f64 = dict(_row("lstm", "train", (50, 64, 512), 0.5, peak=0.1), dtype="float64")
+    assert bench.check_targets([f64], 100.0) == []
+
+
+def test_measurements_leave_thread_counts_as_they_were():
+    import fastrnn
+
+    before = fastrnn.get_num_threads()
+    other = 1 if before != 1 else 2
+    bench_rnn.measure_cell("lstm", 1, 4, 4, threads=other, repeats=1, warmup=1, compare="none")
+    bench_rnn.measure_rnn("lstm", 2, 2, 4, 4, threads=other, repeats=1, warmup=1, compare="none")
+    assert fastrnn.get_num_threads() == before
+    if HAVE_TORCH:
+        torch_before = torch.get_num_threads()
+        bench_rnn.measure_cell("gru", 1, 4, 4, threads=other, repeats=1, warmup=1)
+        assert torch.get_num_threads() == torch_before
+
+
+def test_w2v_rows_follow_repeats_and_warmup(monkeypatch):
+    """--repeats and --warmup reach the word2vec rows of every run that has them."""
+    seen = []
+
+    def fake_run(**kwargs):
+        seen.append(kwargs)
+        return []
+
+    module = types.SimpleNamespace(run_w2v_benchmark=fake_run, QUICK_KWARGS={"repeats": 2})
+    monkeypatch.setattr(bench, "_w2v_module", lambda: module)
+    for argv in (["w2v"], ["suite"], ["suite", "--full"]):
+        args = bench.build_parser().parse_args([*argv, "--repeats", "9", "--warmup", "4"])
+        args.argv = argv
+        name, opts = bench.plan(args)
+        tasks, _ = bench.make_tasks(args, name, opts, bench.Progress(enabled=False))
+        for task in tasks:
+            if task.label.startswith("w2v"):
+                task.run()
+    assert len(seen) == 3
+    assert all(kw["repeats"] == 9 and kw["warmups"] == 4 for kw in seen), seen

@@ -3,7 +3,7 @@
     fastrnn-bench                        quick suite (< 2 minutes on 2 cores): RNN rows + word2vec
     fastrnn-bench rnn --mode lstm -T 100 -N 32 -H 128      a layer: training step and inference
     fastrnn-bench cell --mode lstm -H 256                   one streaming step at N=1
-    fastrnn-bench w2v                    word2vec (fastrnn.bench_w2v, once it exists)
+    fastrnn-bench w2v                    word2vec beside gensim (fastrnn.bench_w2v)
     fastrnn-bench suite --full           the grid of issue 5, recorded in bench/BENCHMARKS.md
 
 Every run first measures the machine's SGEMM peak, then one row per measurement (bench_rnn.py
@@ -29,6 +29,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,6 +54,9 @@ QUIET_SHARE = 0.25  # --wait-quiet: others' CPU share below which the machine co
 NOISY = 25  # % interquartile range / median above which a row is marked noisy in --markdown
 SUITE_THREADS = 2  # the issue's grid is defined at 2 threads
 MAX_THREADS = 4096  # fastrnn.set_num_threads' limit
+# A row above this fraction of the measured SGEMM peak means the peak measured low: fastrnn's tiles
+# reach the FMA peak, which is about 1.1-1.2x oneDNN's SGEMM (bench/BENCHMARKS.md).
+PEAK_SUSPECT = 1.25
 MAX_PEAK_SIZE = 8192  # the largest --peak-sizes GEMM
 # word2vec sizes of the quick suite when fastrnn.bench_w2v has no QUICK_KWARGS of its own; the
 # full suite and the w2v command use run_w2v_benchmark's defaults (the word2vec issue's setting).
@@ -64,7 +68,10 @@ W2V_QUICK = {"tokens": 1_000_000, "vocab": 20_000, "repeats": 1}
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
@@ -260,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_thread_count,
         default=None,
-        help="worker threads for both libraries (default: --threads, else 2)",
+        help="worker threads for both libraries (default: --threads, else fastrnn's default "
+        "thread count)",
     )
     _add_common(w2v, sub=True)
 
@@ -447,11 +455,15 @@ def make_tasks(args, name: str, opts: dict, progress) -> tuple[list[Task], list[
             kwargs["workers"] = args.workers or opts["threads"]
             kwargs["sg"] = {"0": 0, "1": 1, "both": (1, 0)}[args.sg]
             kwargs.update({k: getattr(args, k) for k in ("tokens", "vocab") if getattr(args, k)})
-            if args.repeats:
-                kwargs["repeats"] = args.repeats
         elif name == "quick":
             module = _w2v_module()
             kwargs.update(getattr(module, "QUICK_KWARGS", W2V_QUICK))
+        if args.repeats:
+            kwargs["repeats"] = args.repeats
+        if args.warmup is not None:
+            kwargs["warmups"] = args.warmup
+        if args.dtype != "float32":
+            notes.append("word2vec trains float32 only: its rows are float32")
         w2v = _w2v_tasks(opts, kwargs, progress)
         if not w2v:
             notes.append(W2V_MISSING)
@@ -738,8 +750,15 @@ def _label(r) -> str:
 
 
 def check_targets(rows, peak: float | None) -> list[dict]:
-    """Issue 5's targets, for the rows this run has: each {target, ok, failing: [row labels]}."""
-    compared = [r for r in rows if r.get("bench") in ("rnn", "cell") and r.get("speedup")]
+    """Issue 5's targets, for the rows this run has: each {target, ok, failing: [row labels]}.
+    The targets are float32's (issue 5's grid): rows of another dtype are left out."""
+    compared = [
+        r
+        for r in rows
+        if r.get("bench") in ("rnn", "cell")
+        and r.get("speedup")
+        and r.get("dtype", "float32") == "float32"
+    ]
     train = [r for r in compared if r["pass"] == "train"]
     out = []
 
@@ -820,7 +839,7 @@ def render(report: dict) -> str:
         "",
     ]
     rnn_rows = [r for r in report["rows"] if r.get("bench") in ("rnn", "cell") and "error" not in r]
-    w2v_rows = [r for r in report["rows"] if r.get("bench") == "w2v"]
+    w2v_rows = [r for r in report["rows"] if r.get("bench") == "w2v" and "error" not in r]
     errors = [r for r in report["rows"] if "error" in r]
     if rnn_rows:
         lines.append(_rnn_table(rnn_rows))
@@ -915,19 +934,46 @@ def markdown(report: dict, plot: str | None = None) -> str:
 MD_BEGIN, MD_END = "<!-- rnn-results -->", "<!-- /rnn-results -->"
 
 
+def _markers(old: str):
+    """(begin, end) matches of MD_BEGIN ... MD_END in a file's text, either None. The markers count
+    only on lines of their own (prose may quote them)."""
+    begin = re.search(rf"^{re.escape(MD_BEGIN)}[ \t]*$", old, re.MULTILINE)
+    end = re.compile(rf"^{re.escape(MD_END)}[ \t]*$", re.MULTILINE).search(
+        old, begin.end() if begin else 0
+    )
+    return begin, end
+
+
+def markdown_problem(path: str) -> str | None:
+    """Why write_markdown would refuse `path`, or None: an existing file with text is updated only
+    between both markers, never replaced."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except FileNotFoundError:
+        return None
+    begin, end = _markers(old)
+    if begin and end or not old.strip():
+        return None
+    return (
+        f"{path} exists without both {MD_BEGIN} and {MD_END} (each on a line of its own, in "
+        "that order); the results go between them: add them, or give a new file"
+    )
+
+
 def write_markdown(path: str, text: str) -> str:
-    """Writes `text` to path; if the file exists with MD_BEGIN ... MD_END markers (as
-    bench/BENCHMARKS.md has), replaces only what is between them. Returns what it did."""
+    """Writes `text` to a new (or empty) file at path, or, in a file with MD_BEGIN ... MD_END
+    markers (as bench/BENCHMARKS.md has), replaces only what is between them; refuses any other
+    existing file (ValueError). Returns what it did."""
+    problem = markdown_problem(path)
+    if problem:
+        raise ValueError(problem)
     try:
         with open(path, encoding="utf-8") as f:
             old = f.read()
     except FileNotFoundError:
         old = ""
-    # the markers count only on lines of their own (prose may quote them)
-    begin = re.search(rf"^{re.escape(MD_BEGIN)}[ \t]*$", old, re.MULTILINE)
-    end = begin and re.compile(rf"^{re.escape(MD_END)}[ \t]*$", re.MULTILINE).search(
-        old, begin.end()
-    )
+    begin, end = _markers(old)
     if begin and end:
         text = old[: begin.end()] + "\n\n" + text + "\n" + old[end.start() :]
         how = "updated the results in"
@@ -1070,9 +1116,24 @@ def run(args) -> dict:
         peak = dict(again if again["gflops"] > peak["gflops"] else peak, first=peak, last=again)
         peak["method"] += "; measured before and after the rows, the higher kept"
         for row in rows:
+            if row.get("dtype", "float32") != "float32":
+                continue  # (bench_rnn.PEAK_FLOAT32_ONLY)
             for side in (row.get("fastrnn"), row.get("torch")):
                 if isinstance(side, dict) and side.get("gflops") is not None:
                     side["peak_fraction"] = side["gflops"] / peak["gflops"]
+    above = [
+        f"{_label(r)} {100 * side['peak_fraction']:.0f}%"
+        for r in rows
+        if r.get("bench") in ("rnn", "cell")
+        for side in (r.get("fastrnn"), r.get("torch"))
+        if isinstance(side, dict) and (side.get("peak_fraction") or 0) > PEAK_SUSPECT
+    ]
+    if above:
+        notes.append(
+            f"rows above {PEAK_SUSPECT:.0%} of the SGEMM peak ({', '.join(above[:4])}"
+            f"{', ...' if len(above) > 4 else ''}): the peak measured low (a busy moment, or "
+            "--peak-sizes too small); re-run, or give larger --peak-sizes"
+        )
     load = {"start": load_start, "end": _load()}
     cores = machine["cores"] or 1
     shares = [r["others_cpu"] for r in rows if r.get("others_cpu") is not None]
@@ -1129,6 +1190,8 @@ def main(argv=None) -> int:
             parser.error("--compare gensim: gensim is not installed (pip install gensim)")
     if args.markdown and args.command == "w2v":
         parser.error("--markdown: writes the RNN table, which a w2v run does not make")
+    if args.command == "w2v" and args.dtype != "float32":
+        parser.error("--dtype: word2vec trains float32 only")
     if args.plot:  # fail before measuring, not after
         try:
             importlib.import_module("matplotlib")
@@ -1147,6 +1210,11 @@ def main(argv=None) -> int:
         problem = _output_problem(option, path)
         if problem:
             parser.error(problem)
+    if args.plot and not _compares_anything(args):
+        parser.error(
+            "--plot: the chart shows speedups over PyTorch or gensim, and this run compares "
+            "with neither (--compare none, or neither installed for its rows)"
+        )
     report = run(args)
     written, failed = [], []  # files first: a closed stdout (| head) must not lose them
     writers = {
@@ -1165,6 +1233,18 @@ def main(argv=None) -> int:
     return 1 if failed or any("error" in r for r in report["rows"]) else 0
 
 
+def _compares_anything(args) -> bool:
+    """Whether the run will measure a reference beside fastrnn: torch for RNN and cell rows,
+    gensim for word2vec rows."""
+    if args.compare == "none":
+        return False
+    command = args.command or "suite"
+    rnn_rows = command in ("rnn", "cell", "suite")
+    w2v_rows = command == "w2v" or (command == "suite" and not getattr(args, "no_w2v", False))
+    gensim = importlib.util.find_spec("gensim") is not None
+    return (rnn_rows and _torch_available()) or (w2v_rows and gensim and _w2v_module() is not None)
+
+
 def _output_problem(option: str, path: str) -> str | None:
     """Why `path` cannot receive the file `option` writes, or None: checked before measuring."""
     if os.path.isdir(path):
@@ -1176,14 +1256,18 @@ def _output_problem(option: str, path: str) -> str | None:
         os.makedirs(where, exist_ok=True)
     except OSError as e:
         return f"{option}: cannot make the directory {where} ({e})"
-    if not os.access(where, os.W_OK | os.X_OK):
-        return f"{option}: cannot write in {where}"
+    try:  # as the atomic write will: a new file in that directory, renamed later
+        with tempfile.NamedTemporaryFile(dir=where, prefix=".fastrnn-bench-", delete=True):
+            pass
+    except OSError as e:
+        return f"{option}: cannot write in {where} ({e})"
     if option == "--markdown" and os.path.exists(path):
         try:
-            with open(path, encoding="utf-8") as f:
-                f.read()
+            problem = markdown_problem(path)
         except (OSError, UnicodeDecodeError) as e:
             return f"{option}: cannot read {path} as UTF-8 text to update it ({e})"
+        if problem:
+            return f"{option}: {problem}"
     return None
 
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import hashlib
+import inspect
 import math
 import os
 import threading
@@ -44,6 +46,29 @@ MEMORY_METHOD = (
     "kernels. malloc_retained_bytes cross-checks it: the growth of glibc's in-use heap "
     "(mallinfo2) across one forward, which also sees C++ allocations"
 )
+PEAK_FLOAT32_ONLY = "no % of peak: the peak is float32's SGEMM and this row is not float32"
+
+
+def _restores_thread_counts(measure):
+    """Decorates a measurement that sets fastrnn's (and, comparing, torch's) thread count to the
+    row's: both are as before once it returns, so a library caller keeps its own settings."""
+
+    @functools.wraps(measure)
+    def wrapper(*args, **kwargs):
+        bound = inspect.signature(measure).bind(*args, **kwargs)
+        bound.apply_defaults()
+        torch = _import_torch() if bound.arguments.get("compare") == "torch" else None
+        before = fastrnn.get_num_threads(), torch.get_num_threads() if torch else None
+        try:
+            return measure(*args, **kwargs)
+        finally:
+            fastrnn.set_num_threads(before[0])
+            if torch is not None:
+                torch.set_num_threads(before[1])
+
+    return wrapper
+
+
 TRAINING_METHOD = (
     "training step = forward + backward with the input gradient computed; gradients are zeroed "
     "outside the timed region (torch: zero_grad(set_to_none=False)), so both accumulate into "
@@ -311,7 +336,9 @@ def sgemm_peak(
         elif backend in ("torch", "torch-onednn"):
             torch = _import_torch()
             if torch is not None:
+                before_torch = torch.get_num_threads()
                 torch.set_num_threads(threads)
+                restore = lambda t=torch, b=before_torch: t.set_num_threads(b)  # noqa: E731
         try:
             for n in sizes:
                 fn = _gemm_callable(backend, n)
@@ -507,6 +534,7 @@ def _fastrnn_kept_bytes(layer, x, outputs) -> int | None:
     return numpy_bytes([*outputs, *_arrays_in(cache)], exclude=[x, *layer.params.values()])
 
 
+@_restores_thread_counts
 def measure_rnn(
     mode: str,
     T: int,
@@ -534,6 +562,8 @@ def measure_rnn(
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     dtype = np.dtype(dtype)
+    if dtype != np.float32:
+        peak = None
     D = 2 if bidirectional else 1
     fastrnn.set_num_threads(threads)
     rng = np.random.default_rng(seed)
@@ -541,7 +571,7 @@ def measure_rnn(
     # dy: [T,N,D*H], training only (an inference row of a large layer needs no second array)
     dy = rng.standard_normal((T, N, D * H), dtype=np.float32).astype(dtype) if training else None
     layer = _fastrnn_layer(mode, I, H, layers, bidirectional, dtype, seed)
-    notes = []
+    notes = [] if dtype == np.float32 else [PEAK_FLOAT32_ONLY]
     fns, before = {}, {}
     if training:
 
@@ -705,6 +735,7 @@ def _fastrnn_cell_step(mode, x, H, params, notes):
     return step, state
 
 
+@_restores_thread_counts
 def measure_cell(
     mode: str,
     N: int,
@@ -727,6 +758,8 @@ def measure_cell(
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     dtype = np.dtype(dtype)
+    if dtype != np.float32:
+        peak = None
     fastrnn.set_num_threads(threads)
     G = gates(mode)
     rng = np.random.default_rng(seed)
@@ -738,7 +771,7 @@ def measure_cell(
         "bias_hh": rng.uniform(-k, k, (G * H,)).astype(dtype),  # [G*H]
     }
     x = rng.standard_normal((N, I)).astype(dtype)  # [N,I]
-    notes = []
+    notes = [] if dtype == np.float32 else [PEAK_FLOAT32_ONLY]
     fr_step, fr_state = _fastrnn_cell_step(mode, x, H, params, notes)
     fns = {"fastrnn": fr_step}
     diff = None

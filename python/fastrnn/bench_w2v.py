@@ -110,13 +110,17 @@ def run_w2v_benchmark(
     epochs: int = 1,
     sentence_length: tuple[int, int] = (5, 40),
     corpus_file: bool = False,
+    warmups: int = 1,
 ) -> list[dict]:
     """Words per second of fastrnn and gensim (alternating, median of `repeats`), one row per
     model (sg=1 skip-gram, sg=0 CBOW), on zipf_corpus(tokens, vocab, seed, sentence_length=...).
-    Returns rows with keys: model, sg, tokens, vocab, sentence_length, workers, repeats,
+    Returns rows with keys: model, sg, tokens, vocab, sentence_length, workers, repeats, warmups,
     fastrnn_words_per_s, gensim_words_per_s (None without gensim), speedup (None without
     gensim), fastrnn_s, gensim_s (median seconds), input, note. With corpus_file=True both
-    libraries read the corpus from a temporary text file (`corpus_file=`) instead of lists."""
+    libraries read the corpus from a temporary text file (`corpus_file=`) instead of lists. Before
+    the timed runs each library builds `warmups` untimed models on a hundredth of the corpus."""
+    if not isinstance(warmups, int) or isinstance(warmups, bool) or warmups < 0:
+        raise ValueError(f"warmups: expected an int >= 0, got {warmups!r}")
     from fastrnn.word2vec import Word2Vec
 
     say = progress or (lambda msg: None)
@@ -140,6 +144,7 @@ def run_w2v_benchmark(
             sentence_length=list(sentence_length),
             workers=workers,
             repeats=repeats,
+            warmups=warmups,
             input="corpus_file" if corpus_file else "sentences",
             note=note,
         )
@@ -153,19 +158,22 @@ def run_w2v_benchmark(
             min_count=5,
             seed=seed + 1,
         )
-        rows = _run(Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, say, info, base_params)
+        rows = _run(
+            Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, warmups, say, info, base_params
+        )
     return rows
 
 
-def _run(Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, say, info, base_params):
+def _run(Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, warmups, say, info, base_params):
     """The alternating timed runs of run_w2v_benchmark, one row per model."""
     rows = []
     for s in sgs:
         params = dict(base_params, sg=s)
         warm_params = dict(params, min_count=1)
-        _time_build(Word2Vec, warm, warm_params)
-        if GensimWord2Vec is not None:
-            _time_build(GensimWord2Vec, warm, warm_params)
+        for _ in range(warmups):
+            _time_build(Word2Vec, warm, warm_params)
+            if GensimWord2Vec is not None:
+                _time_build(GensimWord2Vec, warm, warm_params)
         ours, theirs = [], []
         for r in range(repeats):
             order = [("fastrnn", Word2Vec), ("gensim", GensimWord2Vec)]
