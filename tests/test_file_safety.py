@@ -391,11 +391,12 @@ def test_bench_outputs_are_written_atomically(tmp_path, monkeypatch):
     from fastrnn import bench
 
     path = tmp_path / "BENCH.md"
-    path.write_text("old")
+    old = f"intro\n{bench.MD_BEGIN}\nold\n{bench.MD_END}\n"
+    path.write_text(old)
     monkeypatch.setattr(os, "replace", _fail_replace)
     with pytest.raises(OSError):
         bench.write_markdown(str(path), "new")
-    assert path.read_text() == "old"
+    assert path.read_text() == old
     assert os.listdir(tmp_path) == ["BENCH.md"]
 
 
