@@ -319,7 +319,10 @@ def test_markdown_updates_between_markers(tmp_path):
     assert text.startswith("# title\n\nintro\n\n") and text.endswith(f"{bench.MD_END}\n\ntail\n")
     fresh = tmp_path / "new.md"
     assert bench.write_markdown(str(fresh), "only this\n") == "wrote"
-    assert fresh.read_text() == "only this\n"
+    assert fresh.read_text() == f"{bench.MD_BEGIN}\n\nonly this\n\n{bench.MD_END}\n"
+    # a file the tool wrote is one it updates
+    assert bench.write_markdown(str(fresh), "then this\n").startswith("updated")
+    assert "then this" in fresh.read_text() and "only this" not in fresh.read_text()
     # markers quoted in prose do not count: only lines of their own
     quoted = tmp_path / "quoted.md"
     quoted.write_text(
@@ -463,7 +466,8 @@ def test_measurements_leave_thread_counts_as_they_were():
     assert fastrnn.get_num_threads() == before
     if HAVE_TORCH:
         torch_before = torch.get_num_threads()
-        bench_rnn.measure_cell("gru", 1, 4, 4, threads=other, repeats=1, warmup=1)
+        torch_other = 1 if torch_before != 1 else 2
+        bench_rnn.measure_cell("gru", 1, 4, 4, threads=torch_other, repeats=1, warmup=1)
         assert torch.get_num_threads() == torch_before
 
 
@@ -487,3 +491,54 @@ def test_w2v_rows_follow_repeats_and_warmup(monkeypatch):
                 task.run()
     assert len(seen) == 3
     assert all(kw["repeats"] == 9 and kw["warmups"] == 4 for kw in seen), seen
+
+
+def test_a_refused_run_makes_no_directories(tmp_path, capsys):
+    """The output paths are checked before measuring without making their directories (they are
+    made when the file is written), so a run refused later leaves nothing behind."""
+    plot = tmp_path / "new" / "sub" / "x.png"
+    data = tmp_path / "other" / "a.json"
+    with pytest.raises(SystemExit):
+        bench.main(
+            ["cell", "-H", "4", "--compare", "none", "--plot", str(plot), "--json", str(data)]
+        )
+    assert "--plot: the chart shows speedups" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_outputs_in_new_directories_are_written(tmp_path):
+    path = tmp_path / "deep" / "er" / "out.json"
+    assert bench.main(["cell", "-H", "4", "--compare", "none", *TINY, "--json", str(path)]) == 0
+    assert json.loads(path.read_text())["rows"]
+
+
+def test_compares_anything_follows_what_is_installed(monkeypatch):
+    parse = bench.build_parser().parse_args
+    monkeypatch.setattr(bench, "_torch_available", lambda: False)
+    assert not bench._compares_anything(parse(["rnn"]))
+    assert not bench._compares_anything(parse(["suite", "--no-w2v"]))
+    assert not bench._compares_anything(parse(["suite", "--compare", "none"]))
+    monkeypatch.setattr(bench, "_torch_available", lambda: True)
+    assert bench._compares_anything(parse(["cell"]))
+    assert not bench._compares_anything(parse(["rnn", "--compare", "none"]))
+
+
+def test_rows_far_above_the_peak_get_a_note(monkeypatch):
+    """A row above 125 % of the measured SGEMM peak means the peak measured low: the report says
+    so, naming the row and which library's time it was."""
+    monkeypatch.setattr(
+        bench_rnn,
+        "sgemm_peak",
+        lambda threads, sizes, backends: {
+            "gflops": 1e-3,
+            "backend": "numpy",
+            "size": 32,
+            "by_backend": {},
+            "method": "fake",
+        },  # fmt: skip
+    )
+    args = bench.build_parser().parse_args(["cell", "-H", "4", "--compare", "none", *TINY])
+    args.argv = ["cell"]
+    report = bench.run(args)
+    notes = [n for n in report["notes"] if "of the SGEMM peak (" in n]
+    assert len(notes) == 1 and "fastrnn lstm step" in notes[0] and "numpy gave the peak" in notes[0]

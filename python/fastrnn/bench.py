@@ -144,7 +144,8 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
         "--warmup",
         type=_positive,
         default=d(None),
-        help="untimed calls before timing (at least 1: they also size each timed sample)",
+        help="untimed calls before timing (at least 1: they also size each timed sample); for "
+        "word2vec, untimed builds on a hundredth of the corpus",
     )
     g.add_argument("--dtype", choices=("float32", "float64"), default=d("float32"))
     g.add_argument(
@@ -962,9 +963,9 @@ def markdown_problem(path: str) -> str | None:
 
 
 def write_markdown(path: str, text: str) -> str:
-    """Writes `text` to a new (or empty) file at path, or, in a file with MD_BEGIN ... MD_END
-    markers (as bench/BENCHMARKS.md has), replaces only what is between them; refuses any other
-    existing file (ValueError). Returns what it did."""
+    """Writes `text` between MD_BEGIN ... MD_END markers to a new (or empty) file at path, or, in
+    a file with the markers (as bench/BENCHMARKS.md has), replaces only what is between them;
+    refuses any other existing file (ValueError). Returns what it did."""
     problem = markdown_problem(path)
     if problem:
         raise ValueError(problem)
@@ -977,7 +978,8 @@ def write_markdown(path: str, text: str) -> str:
     if begin and end:
         text = old[: begin.end()] + "\n\n" + text + "\n" + old[end.start() :]
         how = "updated the results in"
-    else:
+    else:  # a new file, with the markers, so that the next run updates it
+        text = f"{MD_BEGIN}\n\n{text}\n{MD_END}\n"
         how = "wrote"
     with atomic_write(path, "w", encoding="utf-8") as f:
         f.write(text)
@@ -1122,17 +1124,18 @@ def run(args) -> dict:
                 if isinstance(side, dict) and side.get("gflops") is not None:
                     side["peak_fraction"] = side["gflops"] / peak["gflops"]
     above = [
-        f"{_label(r)} {100 * side['peak_fraction']:.0f}%"
+        f"{who} {_label(r)} {100 * r[who]['peak_fraction']:.0f}%"
         for r in rows
         if r.get("bench") in ("rnn", "cell")
-        for side in (r.get("fastrnn"), r.get("torch"))
-        if isinstance(side, dict) and (side.get("peak_fraction") or 0) > PEAK_SUSPECT
+        for who in ("fastrnn", "torch")
+        if isinstance(r.get(who), dict) and (r[who].get("peak_fraction") or 0) > PEAK_SUSPECT
     ]
     if above:
         notes.append(
             f"rows above {PEAK_SUSPECT:.0%} of the SGEMM peak ({', '.join(above[:4])}"
-            f"{', ...' if len(above) > 4 else ''}): the peak measured low (a busy moment, or "
-            "--peak-sizes too small); re-run, or give larger --peak-sizes"
+            f"{', ...' if len(above) > 4 else ''}): the peak measured low - a busy moment, "
+            f"--peak-sizes too small, or a BLAS short of this CPU ({peak['backend']} gave the "
+            "peak; torch's oneDNN, when installed, usually measures the highest)"
         )
     load = {"start": load_start, "end": _load()}
     cores = machine["cores"] or 1
@@ -1224,8 +1227,9 @@ def main(argv=None) -> int:
     }
     for option, path in outputs:
         try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             written.append(f"{writers[option]() or 'wrote'} {path}")
-        except OSError as e:  # checked before the run; the file system may still refuse
+        except (OSError, ValueError) as e:  # checked before the run; things may have changed
             failed.append(f"fastrnn-bench: {option}: could not write {path}: {e}")
     print("\n".join([render(report), *written]))
     if failed:
@@ -1252,15 +1256,16 @@ def _output_problem(option: str, path: str) -> str | None:
     if option == "--plot" and Path(path).suffix.lower() != ".png":
         return f"{option}: expected a .png path (the chart is a PNG), got {path}"
     where = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(where, exist_ok=True)
-    except OSError as e:
-        return f"{option}: cannot make the directory {where} ({e})"
-    try:  # as the atomic write will: a new file in that directory, renamed later
-        with tempfile.NamedTemporaryFile(dir=where, prefix=".fastrnn-bench-", delete=True):
+    existing = where  # the directories are made when the file is written, not now
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{option}: cannot make the directory {where} ({existing} is a file)"
+    try:  # as the atomic write will: a new file in that directory (or the one to hold it)
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".fastrnn-bench-", delete=True):
             pass
     except OSError as e:
-        return f"{option}: cannot write in {where} ({e})"
+        return f"{option}: cannot write in {existing} ({e})"
     if option == "--markdown" and os.path.exists(path):
         try:
             problem = markdown_problem(path)

@@ -14,6 +14,7 @@ it the rows carry fastrnn's numbers and a note.
 
 from __future__ import annotations
 
+import operator
 import os
 import platform
 import re
@@ -119,8 +120,13 @@ def run_w2v_benchmark(
     gensim), fastrnn_s, gensim_s (median seconds), input, note. With corpus_file=True both
     libraries read the corpus from a temporary text file (`corpus_file=`) instead of lists. Before
     the timed runs each library builds `warmups` untimed models on a hundredth of the corpus."""
-    if not isinstance(warmups, int) or isinstance(warmups, bool) or warmups < 0:
+    try:
+        count = -1 if isinstance(warmups, bool) else operator.index(warmups)
+    except TypeError:
+        count = -1
+    if count < 0:
         raise ValueError(f"warmups: expected an int >= 0, got {warmups!r}")
+    warmups = count
     from fastrnn.word2vec import Word2Vec
 
     say = progress or (lambda msg: None)
