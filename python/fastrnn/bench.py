@@ -873,7 +873,9 @@ def markdown(report: dict, plot: str | None = None) -> str:
         f"Command: `{report['command']}` ({report['created']}).",
         "",
         f"Machine: {m['model']}, {m['cores']} cores ({m['logical_cpus']} logical CPUs); "
-        f"{st['threads']} threads for both libraries; fastrnn {cfg['version']} ({cfg['simd']}, "
+        f"{st['threads']} threads"
+        + (" for both libraries" if st.get("compare") == "torch" else " (fastrnn alone)")
+        + f"; fastrnn {cfg['version']} ({cfg['simd']}, "
         f"{cfg['blas'].split(' (')[0]}, {cfg['compiler']}), "
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if k != "fastrnn")
         + f". 1-minute load average {load['start']} at the start, {load['end']} at the end.",
