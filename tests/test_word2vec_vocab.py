@@ -1,8 +1,8 @@
 """Word2Vec's vocabulary features against gensim's on the same corpora: build_vocab(update=True)
 (order, counts, corpus counts and subsampling thresholds after an update, from lists and plain,
 .gz and .bz2 files, and training that carries on with old and new words), trim_rule,
-max_final_vocab, sorted_vocab, build_vocab_from_freq, predict_output_word and estimate_memory;
-reproducibility and save/load after an update; the argument errors."""
+max_final_vocab, sorted_vocab, build_vocab_from_freq, reset_from, predict_output_word and
+estimate_memory; reproducibility and save/load after an update; the argument errors."""
 
 import bz2
 import gzip
@@ -402,3 +402,45 @@ def test_loaded_models_count_vecattr_is_not_the_trainers_counts(tmp_path):
     back = Word2Vec.load(tmp_path / "m.npz")
     back.wv.set_vecattr("a", "count", 1)
     assert back._counts[back.wv.get_index("a")] == 10
+
+
+def test_reset_from_takes_the_vocabulary_and_starts_the_weights_afresh():
+    """reset_from(other) as gensim's: other's words in its order, counts, corpus counts and
+    subsampling thresholds; this model's own vector_size and seed for new vectors, zero output
+    weights. Training it then gives what a model that counted the corpus itself gives, bit for
+    bit (one worker, the same seed)."""
+    counted = Word2Vec(vector_size=8, min_count=3, seed=5, workers=1)
+    counted.build_vocab(OLD)
+    kwargs = dict(vector_size=12, min_count=3, window=3, negative=4, seed=9, workers=1)
+    reset = Word2Vec(**kwargs)
+    reset.reset_from(counted)
+    own = Word2Vec(**kwargs)
+    own.build_vocab(OLD)
+    theirs = GensimW2V(vector_size=12, min_count=3, seed=9, workers=1)
+    theirs.build_vocab(OLD)
+    other_gensim = GensimW2V(vector_size=8, min_count=3, seed=5, workers=1)
+    other_gensim.build_vocab(OLD)
+    theirs.reset_from(other_gensim)
+    assert reset.wv.index_to_key == own.wv.index_to_key == theirs.wv.index_to_key
+    np.testing.assert_array_equal(reset.wv.expandos["count"], theirs.wv.expandos["count"])
+    assert (reset.corpus_count, reset.corpus_total_words) == (
+        theirs.corpus_count,
+        theirs.corpus_total_words,
+    )
+    assert reset.wv.vectors.shape == (len(own.wv), 12) and not reset.syn1neg.any()
+    np.testing.assert_array_equal(reset.wv.vectors, own.wv.vectors)
+    np.testing.assert_array_equal(reset._keep, own._keep)
+    for model in (reset, own):
+        model.train(OLD, total_examples=model.corpus_count, epochs=2)
+    np.testing.assert_array_equal(reset.wv.vectors, own.wv.vectors)
+    np.testing.assert_array_equal(reset.syn1neg, own.syn1neg)
+    # the source is left as it was
+    assert counted.wv.vectors.shape[1] == 8 and counted.wv.index_to_key == own.wv.index_to_key
+
+
+def test_reset_from_refuses_what_it_cannot_take():
+    model = Word2Vec(vector_size=4)
+    with pytest.raises(TypeError, match="other_model: expected a fastrnn Word2Vec, got dict"):
+        model.reset_from({})
+    with pytest.raises(RuntimeError, match="other_model: has no vocabulary"):
+        model.reset_from(Word2Vec(vector_size=4))

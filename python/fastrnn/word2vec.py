@@ -432,6 +432,34 @@ class Word2Vec:
         self._prepare_vocab(words, counts, trim_rule, bool(update), keep_raw_vocab)
         self.corpus_count = corpus_count
 
+    def reset_from(self, other_model) -> None:
+        """Takes other_model's vocabulary in place of this model's (its words in its order, their
+        counts and subsampling thresholds, corpus_count and corpus_total_words, as gensim's
+        reset_from) and starts this model's weights afresh: new vectors drawn from this model's
+        seed at its vector_size, zero output weights. A corpus counted once then serves models of
+        other sizes, windows or seeds."""
+        if not isinstance(other_model, Word2Vec):
+            raise TypeError(
+                f"other_model: expected a fastrnn Word2Vec, got {type(other_model).__name__}"
+            )
+        if other_model._vocab is None:
+            raise RuntimeError(
+                "other_model: has no vocabulary to take; build one first with build_vocab(corpus)"
+            )
+        other_model._follow_wv(allow_none=False)
+        keys = list(other_model._keys)
+        counts = other_model._counts.copy()
+        self._install_vocab(keys, counts, other_model._keep.copy())
+        vectors = _initial_vectors(len(keys), self.vector_size, np.random.SeedSequence(self.seed))
+        self.wv._set(keys, vectors, counts.copy())
+        self.syn1neg = np.zeros_like(vectors)
+        self.corpus_count = other_model.corpus_count
+        self.corpus_total_words = other_model.corpus_total_words
+        self.effective_min_count = other_model.effective_min_count
+        self.raw_vocab = defaultdict(int)
+        self._recorded = None
+        self._file_words = dict(other_model._file_words)
+
     def _check_updatable(self) -> None:
         if self._vocab is None:
             raise RuntimeError(
