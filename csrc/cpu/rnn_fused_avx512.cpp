@@ -93,15 +93,15 @@ void pack_forward(float* Wp, const float* w_ih, const float* w_hh, int64_t G, in
   auto row_at = [&](int64_t g, int64_t j, int64_t k) {
     return k < I ? w_ih + (g * H + j) * I + k : w_hh + (g * H + j) * S + (k - I);
   };
-  // Values k0..k0+15 of the row of unit j, gate g: from W_ih below I, from W_hh from I on.
+  // Values k0..k0+15 of that row (zero past K, and for units past H).
   auto row_chunk = [&](int64_t g, int64_t j, int64_t k0) {
     __m512 v = _mm512_setzero_ps();
     if (j >= H) return v;
-    if (k0 < I) v = _mm512_maskz_loadu_ps(first_lanes(I - k0), w_ih + (g * H + j) * I + k0);
+    if (k0 < I) v = _mm512_maskz_loadu_ps(first_lanes(I - k0), row_at(g, j, k0));
     if (k0 + kLanes > I) {
       const int64_t from = std::max(k0, I);
       const __mmask16 lanes = first_lanes(K - k0) & ~first_lanes(from - k0);
-      const float* rec = w_hh + (g * H + j) * S + (from - I);
+      const float* rec = row_at(g, j, from);
       v = from == k0 ? _mm512_maskz_loadu_ps(lanes, rec)
                      : _mm512_mask_expandloadu_ps(v, lanes, rec);
     }

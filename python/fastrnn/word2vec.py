@@ -447,12 +447,9 @@ class Word2Vec:
                 "other_model: has no vocabulary to take; build one first with build_vocab(corpus)"
             )
         other_model._follow_wv(allow_none=False)
-        keys = list(other_model._keys)
-        counts = other_model._counts.copy()
-        self._install_vocab(keys, counts, other_model._keep.copy())
-        vectors = _initial_vectors(len(keys), self.vector_size, np.random.SeedSequence(self.seed))
-        self.wv._set(keys, vectors, counts.copy())
-        self.syn1neg = np.zeros_like(vectors)
+        self._start_vocab(
+            list(other_model._keys), other_model._counts.copy(), other_model._keep.copy()
+        )
         self.corpus_count = other_model.corpus_count
         self.corpus_total_words = other_model.corpus_total_words
         self.effective_min_count = other_model.effective_min_count
@@ -541,12 +538,7 @@ class Word2Vec:
         kept = np.flatnonzero(retained)
         if self.sorted_vocab:
             kept = kept[np.lexsort((-kept, -counts[kept]))]  # equal counts: the latest seen first
-        keys = [words[i] for i in kept]
-        kept_counts = counts[kept]
-        self._install_vocab(keys, kept_counts)
-        vectors = _initial_vectors(len(keys), self.vector_size, np.random.SeedSequence(self.seed))
-        self.wv._set(keys, vectors, kept_counts.copy())
-        self.syn1neg = np.zeros_like(vectors)
+        self._start_vocab([words[i] for i in kept], counts[kept])
         vocab_index = np.full(len(words), -1, dtype=np.int32)
         vocab_index[kept] = np.arange(len(kept), dtype=np.int32)
         return vocab_index
@@ -571,6 +563,14 @@ class Word2Vec:
         self.wv.expandos["count"] = vocab_counts.copy()
         self._install_vocab(self.wv.index_to_key, vocab_counts, keep)
         return vocab_index
+
+    def _start_vocab(self, keys: list, counts: np.ndarray, keep=None) -> None:
+        """A new vocabulary of `keys` with counts [V] (and subsampling thresholds [V], from the
+        counts unless given): new vectors from the model's seed, zero output weights."""
+        self._install_vocab(keys, counts, keep)
+        vectors = _initial_vectors(len(keys), self.vector_size, np.random.SeedSequence(self.seed))
+        self.wv._set(keys, vectors, counts.copy())
+        self.syn1neg = np.zeros_like(vectors)
 
     def _install_vocab(self, keys: list, counts: np.ndarray, keep=None) -> None:
         """The trainer's vocabulary, counts [V] and subsampling thresholds [V] (from the counts
