@@ -6,6 +6,7 @@ approximations' pieces (sigmoid's zero below -80, tanh's polynomial below 0.625,
 exp's range near ±88) and ±1e30 are checked against float64. (±inf and NaN cannot go through the
 identity GEMM without spreading over the row, as 0·inf is NaN; test_properties.py has them.)
 On AVX-512 machines this is the fused loop's register-wide activations (csrc/cpu/vec16_avx512.h),
+on AVX2 ones those of csrc/cpu/vec8_avx2.h (also run under FASTRNN_ISA=avx2 by test_kernel_paths),
 on others the scalar ones; H = 32 fills whole vectors, H = 21 leaves masked lanes."""
 
 import fastrnn

@@ -1,8 +1,9 @@
-"""Tests of the CPU kernel paths and their threading: the fused AVX-512 float32 time loop, the
-generic path (forced with FASTRNN_ISA in a subprocess) and the one-step cell path agree with the
-float64 reference on shapes that exercise partial unit blocks and partial row tiles; results do
-not depend on the thread count (threads splitting the batch or each step's unit blocks); several
-Python threads may call the kernels at once."""
+"""Tests of the CPU kernel paths and their threading: the fused float32 time loop (AVX-512, and
+AVX2 forced with FASTRNN_ISA in a subprocess), the generic path (likewise) and the one-step cell
+path agree with the float64 reference on shapes that exercise partial unit blocks and partial row
+tiles; results do not depend on the thread count (threads splitting the batch or each step's unit
+blocks); several Python threads may call the kernels at once. The kernel tests of this and other
+files also run again under FASTRNN_ISA=avx2 (test_kernel_tests_pass_on_the_avx2_path)."""
 
 import os
 import subprocess
@@ -123,7 +124,7 @@ def test_results_do_not_depend_on_thread_count(name, n, weights, split, inferenc
     (summed by groups of rows) included."""
     one_gate = PATH_VARIANTS[name][0] == "rnn_tanh"
     h = 150 if weights == "small" else 520 if one_gate else 300  # 1.1-1.6 MB when large
-    if _C.simd_level() == "avx512":
+    if _C.simd_level() in ("avx512", "avx2"):
         assert loop_split(name, n, h, 2) == split
         assert loop_split(name, n, h, 2, training=False) == inference_split
         assert loop_split(name, n, h, 1) == "one thread"
@@ -347,3 +348,30 @@ def test_backward_without_dx_gives_the_same_other_gradients(mode, G, N, emulated
         np.testing.assert_array_equal(dc0_b, dc0)
     for a, b in zip(grads_b, grads, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# The files whose tests cover the float32 time loops, their activations and their threading: run
+# again with the AVX2 loops (rnn_fused_avx2.cpp), which an AVX-512 machine otherwise never takes.
+AVX2_RERUN = [
+    "test_kernel_paths.py",
+    "test_activation_accuracy.py",
+    "test_activation_range.py",
+    "test_activation_saturation.py",
+    "test_padding_isolation.py",
+    "test_extreme_values.py",
+    "test_reference.py",
+    "test_layers.py",
+    "test_properties_training.py",
+]
+
+
+@pytest.mark.skipif("FASTRNN_ISA" in os.environ, reason="already running under a capped ISA")
+def test_kernel_tests_pass_on_the_avx2_path():
+    if _C.simd_level() not in ("avx2", "avx512"):
+        pytest.skip("this CPU has no AVX2")
+    tests = os.path.dirname(__file__)
+    env = dict(os.environ, FASTRNN_ISA="avx2")
+    files = [os.path.join(tests, f) for f in AVX2_RERUN]
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

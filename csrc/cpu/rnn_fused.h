@@ -1,12 +1,12 @@
-// rnn_fused.h — the fused float32 AVX-512 time loop: per step, each thread multiplies x_t and the
-// state by slices of [W_ih | W_hh] (packed once per call, so every step streams them from cache
-// without repacking), its own share first and then any a slower thread has not reached, and
-// applies the cell to the gate tile while it is still in registers or L1; backward likewise, dx
-// included, leaving only the weight gradients to whole-sequence GEMMs. Threads stay inside one
-// parallel region for the whole sequence and meet at one spin barrier per step. Handles rnn_tanh,
-// rnn_relu, lstm (peepholes and cell clip included, no projection) and gru with reset_after=True;
-// the generic path (rnn_cpu.cpp) handles everything else. Also the single inference step at a few
-// rows (rnn_step_avx512.cpp).
+// rnn_fused.h — the fused float32 time loop for AVX-512 and AVX2 CPUs: per step, each thread
+// multiplies x_t and the state by slices of [W_ih | W_hh] (packed once per call, so every step
+// streams them from cache without repacking), its own share first and then any a slower thread has
+// not reached, and applies the cell to the gate tile while it is still in registers or L1; backward
+// likewise, dx included, leaving only the weight gradients to whole-sequence GEMMs. Threads stay
+// inside one parallel region for the whole sequence and meet at one spin barrier per step. Handles
+// rnn_tanh, rnn_relu, lstm (peepholes and cell clip included, no projection) and gru with
+// reset_after=True; the generic path (rnn_cpu.cpp) handles everything else. Also the single
+// inference step at a few rows (rnn_step_avx512.cpp).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +45,19 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                          const float* dy, const int64_t* lengths, const float* w_ih,
                          const float* w_hh, const float* w_ch, float clip, const float* reserve,
                          bool reverse);
+
+// The time loops compiled for one instruction set (rnn_fused.inc), which the functions above call.
+struct FusedLoops {
+  decltype(fused_forward_loop)* forward;
+  decltype(fused_backward_loop)* backward;
+  decltype(fused_loop_split)* split;
+};
+namespace avx512 {
+const FusedLoops& fused_loops();
+}
+namespace avx2 {
+const FusedLoops& fused_loops();
+}
 
 // C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad_avx512.cpp): A: [K, M] with row
 // stride lda, B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. AVX-512 only.

@@ -15,19 +15,20 @@
 #include <cstring>
 
 #include "cpu/rnn_fused.h"
+#include "cpu/simd_avx512.h"
 #include "cpu/threading.h"
-#include "cpu/tile_gemm_avx512.h"
-#include "cpu/vec16_avx512.h"
+#include "cpu/tile_gemm.h"
 
 namespace fastrnn {
 namespace cpu {
 namespace {
 
 constexpr int kVectors = 4;  // C's columns per block: 4 vectors of 16
-constexpr int64_t kWidth = kVectors * tile::kLanes;
-constexpr int64_t kBlockK = 128;                   // values of k per block (B's part: 32 KB)
-constexpr int kRows = tile::max_rows<kVectors>();  // rows of C per register tile
-constexpr int64_t kChunkRows = 64 * kRows;         // rows of C per chunk (A's part: 192 KB)
+constexpr int64_t kLanes = Simd512::kLanes;
+constexpr int64_t kWidth = kVectors * kLanes;
+constexpr int64_t kBlockK = 128;  // values of k per block (B's part: 32 KB)
+constexpr int kRows = tile::max_rows<Simd512, kVectors>();  // rows of C per register tile
+constexpr int64_t kChunkRows = 64 * kRows;  // rows of C per chunk (A's part: 192 KB)
 
 // Packs rows [0, kc) of the `rows` columns of A starting at A into out[kc][rows].
 void pack_a(float* out, const float* A, int64_t lda, int64_t kc, int64_t rows) {
@@ -39,7 +40,7 @@ void pack_b(float* out, const float* B, int64_t ldb, int64_t kc, int64_t width) 
   for (int64_t k = 0; k < kc; ++k) {
     const float* src = B + k * ldb;
     float* dst = out + k * kWidth;
-    for (int64_t v = 0; v < kWidth; v += tile::kLanes) {
+    for (int64_t v = 0; v < kWidth; v += kLanes) {
       _mm512_storeu_ps(dst + v, _mm512_maskz_loadu_ps(first_lanes(width - v), src + v));
     }
   }
@@ -148,8 +149,8 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
           for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
             ahead.next(per_tile);
             const int R = static_cast<int>(std::min<int64_t>(kRows, rows - r0));
-            tile::tile_gemm_rows<kVectors, true>(R, out + r0 * kWidth, a_part + r0, rows, b_part,
-                                                 kc, true);
+            tile::tile_gemm_rows<Simd512, kVectors, true>(R, out + r0 * kWidth, a_part + r0, rows,
+                                                          b_part, kc, true);
           }
         }
       }
@@ -159,7 +160,7 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
           const int64_t width = std::min(kWidth, Nc - j0);
           float* c = C + (m0 + r) * ldc + j0;
           const float* s = sums + (jb * rows + r) * kWidth;
-          for (int64_t v = 0; v < width; v += tile::kLanes) {
+          for (int64_t v = 0; v < width; v += kLanes) {
             const __mmask16 lanes = first_lanes(width - v);
             _mm512_mask_storeu_ps(
                 c + v, lanes,

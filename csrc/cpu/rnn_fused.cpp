@@ -1,0 +1,48 @@
+// rnn_fused.cpp — which fused time loop a layer runs: the one compiled for this CPU's instruction
+// set (rnn_fused_avx512.cpp or rnn_fused_avx2.cpp), for the layers it handles (rnn_fused.h).
+#include "cpu/rnn_fused.h"
+
+#include "cpu/cpu_features.h"
+
+namespace fastrnn {
+namespace cpu {
+namespace {
+
+const FusedLoops& loops() {
+  return detected_isa() == Isa::kAvx512 ? avx512::fused_loops() : avx2::fused_loops();
+}
+
+}  // namespace
+
+bool fused_loop_applies(const RnnDesc& d) {
+  const Isa isa = detected_isa();
+  if (isa != Isa::kAvx512 && isa != Isa::kAvx2) return false;
+  if (d.proj_size > 0) return false;
+  if (d.mode == CellMode::kGru && !d.reset_after) return false;
+  return true;
+}
+
+const char* fused_loop_split(const RnnDesc& d, int64_t batch, bool training) {
+  return loops().split(d, batch, training);
+}
+
+void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* workspace,
+                        const RnnDesc& d, int64_t steps, int64_t batch, const float* x,
+                        const int64_t* lengths, const float* w_ih, const float* w_hh,
+                        const float* b_ih, const float* b_hh, const float* w_ch, float clip,
+                        bool reverse) {
+  loops().forward(y, h, c, reserve, workspace, d, steps, batch, x, lengths, w_ih, w_hh, b_ih, b_hh,
+                  w_ch, clip, reverse);
+}
+
+void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float* dh, float* dc,
+                         float* workspace, const RnnDesc& d, int64_t steps, int64_t batch,
+                         const float* dy, const int64_t* lengths, const float* w_ih,
+                         const float* w_hh, const float* w_ch, float clip, const float* reserve,
+                         bool reverse) {
+  loops().backward(dx, dg, dgh, dg_sums, dh, dc, workspace, d, steps, batch, dy, lengths, w_ih,
+                   w_hh, w_ch, clip, reserve, reverse);
+}
+
+}  // namespace cpu
+}  // namespace fastrnn

@@ -1,0 +1,64 @@
+// simd_avx2.h — the AVX2 registers as the fused loops (rnn_fused.inc) and the tile GEMM
+// (tile_gemm.h) use them: 8 floats a register, 16 registers, lane masks as vectors, the cell math
+// on Vec8 (vec8_avx2.h). Only for translation units compiled with AVX2 and FMA.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "cpu/vec8_avx2.h"
+
+namespace fastrnn {
+namespace cpu {
+
+struct Simd256 {
+  using Reg = __m256;
+  using Vec = Vec8;
+  using Lanes = Lanes8;
+  static constexpr int kLanes = 8;
+  static constexpr int kRegisters = 16;
+  static constexpr int kAccumulators = 12;  // a register tile's sums at most
+  static constexpr int kOneSumFrom = 4;     // tiles with fewer sums keep partial sums (tile_gemm)
+
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Reg r) { _mm256_storeu_ps(p, r); }
+  static Reg set1(float s) { return _mm256_set1_ps(s); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+
+  static Lanes first_lanes(int64_t count) { return first_lanes8(count); }
+  // Lanes outside `lanes` read as 0.
+  static Reg load(const float* p, Lanes lanes) { return Vec8::load(p, lanes).v; }
+
+  // Lanes [0, na) from a, [na, na + nb) from b, the rest 0 (na, nb >= 0, na + nb <= 8).
+  static Reg load_two(const float* a, int64_t na, const float* b, int64_t nb) {
+    alignas(32) float lanes[8] = {};
+    for (int64_t l = 0; l < na; ++l) lanes[l] = a[l];
+    for (int64_t l = 0; l < nb; ++l) lanes[na + l] = b[l];
+    return _mm256_load_ps(lanes);
+  }
+
+  // Transposes 8 rows of 8 floats in registers: afterwards r[c] holds what was column c.
+  static void transpose(Reg r[8]) {
+    Reg t[8], u[8];
+    for (int i = 0; i < 4; ++i) {  // pairs of rows interleaved: a0 b0 a1 b1 | a4 b4 a5 b5
+      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; ++i) {  // u[4i + j]: rows 4i..4i+3 of columns j and j + 4
+      u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+      u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+      u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+      u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {  // 128-bit halves gathered across the two row groups
+      r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+      r[j + 4] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+    }
+  }
+};
+
+}  // namespace cpu
+}  // namespace fastrnn

@@ -1,0 +1,78 @@
+// simd_avx512.h — the AVX-512 registers as the fused loops (rnn_fused.inc) and the tile GEMM
+// (tile_gemm.h) use them: 16 floats a register, 32 registers, lane masks in mask registers, the
+// cell math on Vec16 (vec16_avx512.h). Only for translation units compiled with AVX-512F/DQ.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "cpu/vec16_avx512.h"
+
+namespace fastrnn {
+namespace cpu {
+
+struct Simd512 {
+  using Reg = __m512;
+  using Vec = Vec16;
+  using Lanes = __mmask16;  // which lanes a masked load reads and a masked store writes
+  static constexpr int kLanes = 16;
+  static constexpr int kRegisters = 32;
+  static constexpr int kAccumulators = 24;  // a register tile's sums at most
+  static constexpr int kOneSumFrom = 8;     // tiles with fewer sums keep partial sums (tile_gemm)
+
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Reg r) { _mm512_storeu_ps(p, r); }
+  static Reg set1(float s) { return _mm512_set1_ps(s); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+
+  // The first `count` lanes (count >= 16: all of them; count <= 0: none).
+  static Lanes first_lanes(int64_t count) { return cpu::first_lanes(count); }
+  // Lanes outside `lanes` read as 0.
+  static Reg load(const float* p, Lanes lanes) { return _mm512_maskz_loadu_ps(lanes, p); }
+
+  // Lanes [0, na) from a, [na, na + nb) from b, the rest 0 (na, nb >= 0, na + nb <= 16).
+  static Reg load_two(const float* a, int64_t na, const float* b, int64_t nb) {
+    const Reg v = _mm512_maskz_loadu_ps(first_lanes(na), a);
+    if (nb <= 0) return v;
+    return _mm512_mask_expandloadu_ps(v, first_lanes(na + nb) & ~first_lanes(na), b);
+  }
+
+  // Transposes 16 rows of 16 floats in registers: afterwards r[c] holds what was column c.
+  static void transpose(Reg r[16]) {
+    Reg t[16];
+    for (int i = 0; i < 8; ++i) {  // pairs of rows interleaved: a0 b0 a1 b1 | a4 b4 a5 b5 | ...
+      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    auto lo = [](Reg a, Reg b) {
+      return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+    };
+    auto hi = [](Reg a, Reg b) {
+      return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+    };
+    for (int i = 0; i < 4; ++i) {  // r[4i + j]: rows 4i..4i+3 of columns j, j+4, j+8, j+12
+      r[4 * i] = lo(t[4 * i], t[4 * i + 2]);
+      r[4 * i + 1] = hi(t[4 * i], t[4 * i + 2]);
+      r[4 * i + 2] = lo(t[4 * i + 1], t[4 * i + 3]);
+      r[4 * i + 3] = hi(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int j = 0; j < 4; ++j) {  // 128-bit quarters gathered across the row groups
+      t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+      t[j + 4] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+      t[j + 8] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+      t[j + 12] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+    }
+    for (int j = 0; j < 4; ++j) {
+      r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+      r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
+      r[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
+      r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xDD);
+    }
+  }
+};
+
+}  // namespace cpu
+}  // namespace fastrnn
