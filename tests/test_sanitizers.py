@@ -49,7 +49,7 @@ def native_test_program(tmp_path_factory):
     return build / "fastrnn_native_test"
 
 
-@pytest.mark.parametrize("isa", ["native", "generic"])
+@pytest.mark.parametrize("isa", ["native", "avx2", "generic"])
 def test_native_program_is_clean_under_sanitizers(native_test_program, isa, tmp_path):
     env = dict(os.environ, **SANITIZER_ENV)
     env.pop("LD_PRELOAD", None)
