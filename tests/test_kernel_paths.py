@@ -141,6 +141,32 @@ def test_results_do_not_depend_on_thread_count(name, n, weights, split, inferenc
         assert_close(two[key], one[key], 0, 0, what=key)
 
 
+@pytest.mark.parametrize("name", ["lstm", "lstm_peephole_clip", "gru", "rnn_tanh"])
+@pytest.mark.parametrize("n", [1, 2])
+def test_small_batches_do_not_depend_on_thread_count(name, n):
+    """Batches of one or two rows with enough work to share: one thread runs each step's groups of
+    unit blocks together (small_batch_step), two threads share the step's unit blocks. A block's
+    recurrent product must be summed the same way in both, so every value is the one-thread
+    result bit for bit (a lone block's tile once kept split partial sums where a grouped block
+    keeps one, on AVX-512 and on AVX2)."""
+    one_gate = PATH_VARIANTS[name][0] == "rnn_tanh"
+    h = 520 if one_gate else 300
+    if _C.simd_level() in ("avx512", "avx2"):
+        assert loop_split(name, n, h, 2) == "units"
+        assert loop_split(name, n, h, 1) == "one thread"
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        one, ref = run_case(name, np.float32, True, n > 1, N=n, H=h)
+        fastrnn.set_num_threads(2)
+        two, _ = run_case(name, np.float32, True, n > 1, N=n, H=h)
+    finally:
+        fastrnn.set_num_threads(before)
+    for key in one:
+        assert_close(one[key], ref[key], 2e-4, 2e-5, what=key)
+        assert_close(two[key], one[key], 0, 0, what=key)
+
+
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 def test_results_do_not_depend_on_which_thread_runs_a_block(mode):
     """The time loops hand out each step's unit blocks dynamically (a thread that finishes its
