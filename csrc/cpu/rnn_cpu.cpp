@@ -170,15 +170,15 @@ void add_column_dots(T* acc, const T* a, int64_t lda, const T* b, int64_t ldb, i
 }
 
 // C[M, Nc] += Aᵀ·B with A: [K, M] and B: [K, Nc] (strides lda, ldb, ldc): the weight gradients.
-// Float32 on AVX-512 takes the packed tile GEMM (rnn_weight_grad_avx512.cpp): its result does not
-// depend on the thread count (OpenBLAS's does, where its edge kernels sum in another order), and
-// it was measured within 5 % of OpenBLAS's AVX-512 SGEMM and faster than its AVX2 kernels (which
-// OpenBLAS runs on an AVX-512 machine when OPENBLAS_CORETYPE says so): bench/BENCHMARKS.md.
+// Float32 on AVX-512 and AVX2 takes the packed tile GEMM (rnn_weight_grad.inc): its result does
+// not depend on the thread count (OpenBLAS's does, where its edge kernels sum in another order),
+// and it was measured within 5 % of OpenBLAS's AVX-512 SGEMM and faster than its AVX2 kernels
+// (which OpenBLAS runs on an AVX-512 machine when OPENBLAS_CORETYPE says so): bench/BENCHMARKS.md.
 template <class T>
 void add_weight_grad(T* C, int64_t ldc, const T* A, int64_t lda, const T* B, int64_t ldb, int64_t M,
                      int64_t Nc, int64_t K) {
   if constexpr (std::is_same_v<T, float>) {
-    if (detected_isa() == Isa::kAvx512) {
+    if (detected_isa() == Isa::kAvx512 || detected_isa() == Isa::kAvx2) {
       weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
       return;
     }

@@ -1,5 +1,6 @@
-// rnn_fused.cpp — which fused time loop a layer runs: the one compiled for this CPU's instruction
-// set (rnn_fused_avx512.cpp or rnn_fused_avx2.cpp), for the layers it handles (rnn_fused.h).
+// rnn_fused.cpp — which fused time loop and weight-gradient GEMM a layer runs: those compiled for
+// this CPU's instruction set (rnn_fused_avx512.cpp or rnn_fused_avx2.cpp, rnn_weight_grad_*.cpp),
+// for the layers they handle (rnn_fused.h).
 #include "cpu/rnn_fused.h"
 
 #include "cpu/cpu_features.h"
@@ -33,6 +34,15 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
                         bool reverse) {
   loops().forward(y, h, c, reserve, workspace, d, steps, batch, x, lengths, w_ih, w_hh, b_ih, b_hh,
                   w_ch, clip, reverse);
+}
+
+void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K) {
+  if (detected_isa() == Isa::kAvx512) {
+    avx512::weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
+  } else {
+    avx2::weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
+  }
 }
 
 void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float* dh, float* dc,

@@ -46,7 +46,14 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                          const float* w_hh, const float* w_ch, float clip, const float* reserve,
                          bool reverse);
 
-// The time loops compiled for one instruction set (rnn_fused.inc), which the functions above call.
+// C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad.inc): A: [K, M] with row stride lda,
+// B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. AVX-512 and AVX2 CPUs only
+// (fused_loop_applies's instruction sets).
+void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
+
+// The time loops (rnn_fused.inc) and weight-gradient GEMM (rnn_weight_grad.inc) compiled for one
+// instruction set, which the functions above call.
 struct FusedLoops {
   decltype(fused_forward_loop)* forward;
   decltype(fused_backward_loop)* backward;
@@ -54,15 +61,14 @@ struct FusedLoops {
 };
 namespace avx512 {
 const FusedLoops& fused_loops();
-}
-namespace avx2 {
-const FusedLoops& fused_loops();
-}
-
-// C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad_avx512.cpp): A: [K, M] with row
-// stride lda, B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. AVX-512 only.
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K);
+}  // namespace avx512
+namespace avx2 {
+const FusedLoops& fused_loops();
+void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
+}  // namespace avx2
 
 // True when this CPU and this cell can use fused_step for N rows (float32, AVX-512, N <= 4, no
 // projection, GRU only with reset_after=True).

@@ -32,6 +32,9 @@ struct Simd256 {
   // Lanes outside `lanes` read as 0.
   static Reg load(const float* p, Lanes lanes) { return Vec8::load(p, lanes).v; }
 
+  // Stores the lanes in `lanes` only.
+  static void store(float* p, Reg r, Lanes lanes) { Vec8(r).store(p, lanes); }
+
   // Lanes [0, na) from a, [na, na + nb) from b, the rest 0 (na, nb >= 0, na + nb <= 8).
   static Reg load_two(const float* a, int64_t na, const float* b, int64_t nb) {
     alignas(32) float lanes[8] = {};

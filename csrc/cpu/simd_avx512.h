@@ -33,6 +33,9 @@ struct Simd512 {
   // Lanes outside `lanes` read as 0.
   static Reg load(const float* p, Lanes lanes) { return _mm512_maskz_loadu_ps(lanes, p); }
 
+  // Stores the lanes in `lanes` only.
+  static void store(float* p, Reg r, Lanes lanes) { _mm512_mask_storeu_ps(p, lanes, r); }
+
   // Lanes [0, na) from a, [na, na + nb) from b, the rest 0 (na, nb >= 0, na + nb <= 16).
   static Reg load_two(const float* a, int64_t na, const float* b, int64_t nb) {
     const Reg v = _mm512_maskz_loadu_ps(first_lanes(na), a);
