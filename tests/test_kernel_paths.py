@@ -380,6 +380,7 @@ def test_backward_without_dx_gives_the_same_other_gradients(mode, G, N, emulated
 # again with the AVX2 loops (rnn_fused_avx2.cpp), which an AVX-512 machine otherwise never takes.
 AVX2_RERUN = [
     "test_kernel_paths.py",
+    "test_cells.py",
     "test_activation_accuracy.py",
     "test_activation_range.py",
     "test_activation_saturation.py",

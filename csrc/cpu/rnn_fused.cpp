@@ -1,6 +1,6 @@
-// rnn_fused.cpp — which fused time loop and weight-gradient GEMM a layer runs: those compiled for
-// this CPU's instruction set (rnn_fused_avx512.cpp or rnn_fused_avx2.cpp, rnn_weight_grad_*.cpp),
-// for the layers they handle (rnn_fused.h).
+// rnn_fused.cpp — which fused time loop, weight-gradient GEMM and few-row step a layer or cell
+// runs: those compiled for this CPU's instruction set (rnn_fused_*.cpp, rnn_weight_grad_*.cpp,
+// rnn_step_*.cpp), for the cases they handle (rnn_fused.h).
 #include "cpu/rnn_fused.h"
 
 #include "cpu/cpu_features.h"
@@ -52,6 +52,21 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                          bool reverse) {
   loops().backward(dx, dg, dgh, dg_sums, dh, dc, workspace, d, steps, batch, dy, lengths, w_ih,
                    w_hh, w_ch, clip, reserve, reverse);
+}
+
+bool fused_step_applies(const RnnDesc& d, int64_t N) {
+  const Isa isa = detected_isa();
+  return (isa == Isa::kAvx512 || isa == Isa::kAvx2) && N <= 4 && d.proj_size == 0 &&
+         !(d.mode == CellMode::kGru && !d.reset_after);
+}
+
+void fused_step(float* h_new, float* c_new, const RnnDesc& d, int64_t N, const float* x,
+                const float* h, const float* c, const RnnWeights<float>& w) {
+  if (detected_isa() == Isa::kAvx512) {
+    avx512::fused_step(h_new, c_new, d, N, x, h, c, w);
+  } else {
+    avx2::fused_step(h_new, c_new, d, N, x, h, c, w);
+  }
 }
 
 }  // namespace cpu

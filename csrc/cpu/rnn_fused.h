@@ -70,14 +70,22 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K);
 }  // namespace avx2
 
-// True when this CPU and this cell can use fused_step for N rows (float32, AVX-512, N <= 4, no
-// projection, GRU only with reset_after=True).
+// True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2,
+// N <= 4, no projection, GRU only with reset_after=True).
 bool fused_step_applies(const RnnDesc& desc, int64_t N);
 
-// One inference step (rnn_step; rnn_step_avx512.cpp). x: [N,I]; h: [N,H] or null for zeros; c:
-// [N,H] or null (LSTM); h_new: [N,H]; c_new: [N,H] (LSTM).
+// One inference step (rnn_step; rnn_step.inc). x: [N,I]; h: [N,H] or null for zeros; c: [N,H] or
+// null (LSTM); h_new: [N,H]; c_new: [N,H] (LSTM).
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
+namespace avx512 {
+void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
+                const float* h, const float* c, const RnnWeights<float>& w);
+}
+namespace avx2 {
+void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
+                const float* h, const float* c, const RnnWeights<float>& w);
+}
 
 }  // namespace cpu
 }  // namespace fastrnn

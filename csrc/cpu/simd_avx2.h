@@ -43,6 +43,21 @@ struct Simd256 {
     return _mm256_load_ps(lanes);
   }
 
+  // r with the lanes outside `lanes` set to 0.
+  static Reg keep(Reg r, Lanes lanes) { return _mm256_and_ps(r, _mm256_castsi256_ps(lanes.m)); }
+
+  // The 8 lane sums of acc[0..7], in order: lane l of the result is the sum of acc[l]'s lanes.
+  static Reg sum_lanes(const Reg acc[8]) {
+    // Pairwise sums within each 128-bit half: h[i] = a0+a1, a2+a3, b0+b1, b2+b3 | the same of the
+    // high halves, for a = acc[2i], b = acc[2i + 1]; then each half's four sums of each register.
+    Reg h[4];
+    for (int i = 0; i < 4; ++i) h[i] = _mm256_hadd_ps(acc[2 * i], acc[2 * i + 1]);
+    const Reg q0 = _mm256_hadd_ps(h[0], h[1]), q1 = _mm256_hadd_ps(h[2], h[3]);
+    // q0: the low halves' sums of acc[0..3] | their high halves'; q1 the same for acc[4..7].
+    return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20),
+                         _mm256_permute2f128_ps(q0, q1, 0x31));
+  }
+
   // Transposes 8 rows of 8 floats in registers: afterwards r[c] holds what was column c.
   static void transpose(Reg r[8]) {
     Reg t[8], u[8];

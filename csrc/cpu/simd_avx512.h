@@ -43,6 +43,31 @@ struct Simd512 {
     return _mm512_mask_expandloadu_ps(v, first_lanes(na + nb) & ~first_lanes(na), b);
   }
 
+  // r with the lanes outside `lanes` set to 0.
+  static Reg keep(Reg r, Lanes lanes) { return _mm512_maskz_mov_ps(lanes, r); }
+
+  // The 16 lane sums of acc[0..15], in order: lane l of the result is the sum of acc[l]'s lanes.
+  static Reg sum_lanes(const Reg acc[16]) {
+    Reg pairs[8];  // each 128-bit lane: partial sums of acc[2i], acc[2i+1], acc[2i], acc[2i+1]
+    for (int i = 0; i < 8; ++i) {
+      pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(acc[2 * i], acc[2 * i + 1]),
+                               _mm512_unpackhi_ps(acc[2 * i], acc[2 * i + 1]));
+    }
+    Reg quads[4];  // each 128-bit lane: partial sums of acc[4i .. 4i+3]
+    for (int i = 0; i < 4; ++i) {
+      const __m512d a = _mm512_castps_pd(pairs[2 * i]), b = _mm512_castps_pd(pairs[2 * i + 1]);
+      quads[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                               _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+    // Add the four 128-bit lanes of each quad: lanes (0, 2) + (1, 3), twice.
+    const Reg halves0 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[0], quads[1], 0x88),
+                                      _mm512_shuffle_f32x4(quads[0], quads[1], 0xDD));
+    const Reg halves1 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2], quads[3], 0x88),
+                                      _mm512_shuffle_f32x4(quads[2], quads[3], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(halves0, halves1, 0x88),
+                         _mm512_shuffle_f32x4(halves0, halves1, 0xDD));
+  }
+
   // Transposes 16 rows of 16 floats in registers: afterwards r[c] holds what was column c.
   static void transpose(Reg r[16]) {
     Reg t[16];
