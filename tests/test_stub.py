@@ -1,6 +1,7 @@
 """python/fastrnn/_C.pyi, the extension's type stub, names what the built extension defines: every
 public function and class (CUDA builds define a few more, cuda_*), every class member, and each
-function's parameters in order, so an editor's or mypy's view of fastrnn._C stays true."""
+function's parameters in order, so an editor's or mypy's view of fastrnn._C stays true. The
+installed package carries the PEP 561 marker, so type checkers read its annotations and the stub."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import ast
 import re
 from pathlib import Path
 
+import fastrnn
 import pytest
 from fastrnn import _C
 
@@ -89,3 +91,9 @@ def test_each_constructors_parameters_are_the_extensions(name):
     if not doc.startswith("__init__("):  # CoreError (Python's), or an overloaded constructor
         pytest.skip(f"{name}'s constructor has no single pybind11 signature")
     assert stub_init_parameters(name) == extension_parameters(getattr(_C, name).__init__)[1:]
+
+
+def test_the_installed_package_is_marked_typed_and_ships_the_stub():
+    installed = Path(fastrnn.__file__).resolve().parent
+    assert (installed / "py.typed").is_file()
+    assert (installed / "_C.pyi").is_file()
