@@ -22,7 +22,7 @@ H = 17  # a partial 16-unit block too
 def extreme_case(mode, dtype):
     """(y, expected) for steps whose pre-activations are ±VALUES (x = value, W_ih = ±1)."""
     G = GATES[mode]
-    # [T=2, N, I=1]: two steps, so float32 on AVX-512 takes the fused time loop
+    # [T=2, N, I=1]: two steps, so float32 on AVX-512 or AVX2 takes the fused time loop
     x = np.repeat(np.concatenate([VALUES, -VALUES])[None, :, None], 2, axis=0)
     sign = np.where(np.arange(G * H) % 2 == 0, 1.0, -1.0)[:, None]
     params = {"weight_ih": sign, "weight_hh": np.zeros((G * H, H))}

@@ -1,7 +1,8 @@
 """Padded positions (t >= lengths[n]) give and get no gradient, whatever they hold: NaN or Inf in
 the padded rows of x or dy must leave every output and gradient equal to the float64 reference
 run with zeros there — for every mode, both directions, both dtypes, and on each CPU kernel path
-(the fused AVX-512 float32 loop, and the generic path forced by FASTRNN_ISA in a subprocess)."""
+(the fused float32 loop, and the generic path forced by FASTRNN_ISA in a subprocess; the AVX2 loop
+in test_kernel_paths' AVX2 re-run)."""
 
 import os
 import subprocess
