@@ -240,6 +240,30 @@ def test_weight_grads_do_not_depend_on_thread_count(mode, H):
         np.testing.assert_array_equal(grads[1][key], grads[0][key], err_msg=key)
 
 
+def test_weight_grads_of_a_very_wide_input():
+    """A one-hot-sized input (I = 40000): the weight-gradient GEMM keeps its partial sums within a
+    fixed budget by taking fewer of C's rows at a time, which must change neither the float32
+    result (against float64) nor its independence of the thread count."""
+    rng = np.random.default_rng(4)
+    T_, N_, I_, H_ = 3, 2, 40000, 64
+    x = rng.standard_normal((T_, N_, I_))
+    dy = rng.standard_normal((T_, N_, H_))
+    grads = {}
+    before = fastrnn.get_num_threads()
+    try:
+        for dtype, threads in ((np.float64, 1), (np.float32, 1), (np.float32, 2)):
+            fastrnn.set_num_threads(threads)
+            layer = fastrnn.LSTM(I_, H_, seed=0, dtype=dtype)
+            layer.forward(x.astype(dtype))
+            layer.backward(dy.astype(dtype))
+            grads[np.dtype(dtype).name, threads] = {k: v.copy() for k, v in layer.grads.items()}
+    finally:
+        fastrnn.set_num_threads(before)
+    for key, want in grads["float64", 1].items():
+        assert_close(grads["float32", 1][key], want, 2e-4, 2e-5, what=key)
+        np.testing.assert_array_equal(grads["float32", 2][key], grads["float32", 1][key])
+
+
 _SUBPROCESS = """
 import sys, numpy as np
 sys.path.insert(0, {tests!r})
