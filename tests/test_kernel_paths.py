@@ -287,7 +287,8 @@ def test_instruction_set_paths_agree(isa, tmp_path):
     code = _SUBPROCESS.format(tests=os.path.dirname(__file__), names=names, path=path)
     env = dict(os.environ, FASTRNN_ISA=isa)
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
-    other = np.load(path)
+    with np.load(path) as npz:  # closed before a skip, too
+        other = dict(npz)
     if isa == "avx2" and str(other["simd"]) == "generic":
         pytest.skip("this CPU has no AVX2")
     assert str(other["simd"]) == isa

@@ -285,6 +285,20 @@ def twin(lee):
     return model.wv, g
 
 
+def assert_same_ranking(a, b, tol=1e-5):
+    """Two most_similar results: the same scores, and the same words in the same order except
+    where scores tie within tol, which the two libraries' roundings may order either way (the
+    vectors fastrnn's generic kernels train give a tie between "a" and "A" here)."""
+    assert np.allclose([s for _, s in a], [s for _, s in b], atol=tol)
+    scores = [s for _, s in b]
+    for i, ((wa, _), (wb, _)) in enumerate(zip(a, b, strict=True)):
+        if wa != wb:
+            # Ours is one of gensim's words with this score, or the tie runs to the end of the
+            # list, where the cut at topn may have left it out.
+            tied = {w for w, s in b if abs(s - scores[i]) <= tol}
+            assert wa in tied or abs(scores[-1] - scores[i]) <= tol, f"{wa!r} != {wb!r} at {i}"
+
+
 def test_most_similar_matches_gensim(twin):
     ours, theirs = twin
     for args in [
@@ -293,9 +307,7 @@ def test_most_similar_matches_gensim(twin):
         dict(positive=[("attacks", 2.0), "fire"], topn=4, restrict_vocab=500),
         dict(positive=[ours["police"]], topn=3),
     ]:
-        a, b = ours.most_similar(**args), theirs.most_similar(**args)
-        assert [w for w, _ in a] == [w for w, _ in b]
-        assert np.allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+        assert_same_ranking(ours.most_similar(**args), theirs.most_similar(**args))
     assert np.isclose(ours.similarity("attacks", "police"), theirs.similarity("attacks", "police"))
     words = ["attacks", "police", "bombings", "australia"]
     assert ours.doesnt_match(words) == theirs.doesnt_match(words)

@@ -14,7 +14,7 @@ namespace {
 
 Isa detect() {
   Isa best = Isa::kGeneric;
-#if defined(__x86_64__) || defined(__i386__)
+#if FASTRNN_X86_KERNELS  // built only for x86-64 (CMakeLists.txt)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::kAvx2;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&

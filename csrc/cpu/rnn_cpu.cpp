@@ -90,10 +90,12 @@ template <class T>
 const PointwiseKernels<T>& pointwise_kernels() {
   static const PointwiseKernels<T>& table = []() -> const PointwiseKernels<T>& {
     switch (detected_isa()) {
+#if FASTRNN_X86_KERNELS
       case Isa::kAvx512:
         return avx512::kernels<T>();
       case Isa::kAvx2:
         return avx2::kernels<T>();
+#endif
       default:
         return generic::kernels<T>();
     }

@@ -4,20 +4,33 @@
 #include "cpu/rnn_fused.h"
 
 #include "cpu/cpu_features.h"
+#include "fastrnn/common.h"
 
 namespace fastrnn {
 namespace cpu {
 namespace {
 
+// AVX-512 or AVX2 (the only instruction sets that have these kernels; a build without the x86
+// kernels detects neither, so its callers, asking *_applies first, never get here).
+bool avx512_or_avx2() {
+  const Isa isa = detected_isa();
+  return isa == Isa::kAvx512 || isa == Isa::kAvx2;
+}
+
+#if FASTRNN_X86_KERNELS
 const FusedLoops& loops() {
   return detected_isa() == Isa::kAvx512 ? avx512::fused_loops() : avx2::fused_loops();
 }
+#else
+[[noreturn]] const FusedLoops& loops() {
+  throw Error("fastrnn was built without its x86 kernels (FASTRNN_X86_KERNELS=OFF)");
+}
+#endif
 
 }  // namespace
 
 bool fused_loop_applies(const RnnDesc& d) {
-  const Isa isa = detected_isa();
-  if (isa != Isa::kAvx512 && isa != Isa::kAvx2) return false;
+  if (!avx512_or_avx2()) return false;
   if (d.proj_size > 0) return false;
   if (d.mode == CellMode::kGru && !d.reset_after) return false;
   return true;
@@ -38,11 +51,16 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
 
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K) {
+#if FASTRNN_X86_KERNELS
   if (detected_isa() == Isa::kAvx512) {
     avx512::weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
   } else {
     avx2::weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
   }
+#else
+  (void)C, (void)ldc, (void)A, (void)lda, (void)B, (void)ldb, (void)M, (void)Nc, (void)K;
+  loops();  // throws
+#endif
 }
 
 void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float* dh, float* dc,
@@ -55,18 +73,22 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
 }
 
 bool fused_step_applies(const RnnDesc& d, int64_t N) {
-  const Isa isa = detected_isa();
-  return (isa == Isa::kAvx512 || isa == Isa::kAvx2) && N <= 4 && d.proj_size == 0 &&
+  return avx512_or_avx2() && N <= 4 && d.proj_size == 0 &&
          !(d.mode == CellMode::kGru && !d.reset_after);
 }
 
 void fused_step(float* h_new, float* c_new, const RnnDesc& d, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w) {
+#if FASTRNN_X86_KERNELS
   if (detected_isa() == Isa::kAvx512) {
     avx512::fused_step(h_new, c_new, d, N, x, h, c, w);
   } else {
     avx2::fused_step(h_new, c_new, d, N, x, h, c, w);
   }
+#else
+  (void)h_new, (void)c_new, (void)d, (void)N, (void)x, (void)h, (void)c, (void)w;
+  loops();  // throws
+#endif
 }
 
 }  // namespace cpu

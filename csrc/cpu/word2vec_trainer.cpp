@@ -19,10 +19,12 @@ namespace cpu {
 const W2vKernels& w2v_kernels() {
   static const W2vKernels& k = []() -> const W2vKernels& {
     switch (detected_isa()) {
+#if FASTRNN_X86_KERNELS
       case Isa::kAvx512:
         return avx512::w2v_kernels();
       case Isa::kAvx2:
         return avx2::w2v_kernels();
+#endif
       default:
         return generic::w2v_kernels();
     }
