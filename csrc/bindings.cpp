@@ -578,7 +578,7 @@ void bind_word2vec(py::module_& m) {
           "result",
           [](const w2v::VocabCounter& c) {
             const int64_t n = c.index.size();
-            py::list words(n);
+            py::list words(static_cast<py::ssize_t>(n));  // py::ssize_t: 32 bits on a 32-bit CPU
             for (int64_t i = 0; i < n; ++i) {
               const std::string& k = c.index.key(static_cast<int32_t>(i));
               PyObject* w =

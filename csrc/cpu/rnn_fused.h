@@ -6,7 +6,7 @@
 // inside one parallel region for the whole sequence and meet at one spin barrier per step. Handles
 // rnn_tanh, rnn_relu, lstm (peepholes and cell clip included, no projection) and gru with
 // reset_after=True; the generic path (rnn_cpu.cpp) handles everything else. Also the single
-// inference step at a few rows (rnn_step_avx512.cpp).
+// inference step at a few rows (rnn_step.inc).
 #pragma once
 
 #include <cstdint>

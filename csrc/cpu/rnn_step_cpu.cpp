@@ -1,8 +1,8 @@
 // rnn_step_cpu.cpp — one inference step of a cell (rnn.h: rnn_step). Each thread owns a range of
 // hidden units: it computes the G gate slices of x·W_ihᵀ and h·W_hhᵀ for those units (a
 // matrix-vector product per gate when N = 1) and applies the cell to them. Projection and
-// GRU reset_after=False go through the layer path with T = 1; float32 on AVX-512 CPUs takes the
-// fused step (rnn_step_avx512.cpp).
+// GRU reset_after=False go through the layer path with T = 1; float32 on AVX-512 and AVX2 CPUs
+// takes the fused step (rnn_step.inc).
 #include <algorithm>
 #include <limits>
 #include <type_traits>

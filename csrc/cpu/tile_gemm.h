@@ -3,8 +3,8 @@
 // floats, 16 registers): a tile of accumulator registers (rows × C vectors) over a B operand
 // packed row after row, the panel GEMM that runs tiles over a panel's rows (with a hook before
 // each tile, where callers prefetch), software prefetch that the compiler keeps, and a per-thread
-// scratch buffer. Used by the fused time loops (rnn_fused.inc) and the AVX-512 weight-gradient
-// GEMM (rnn_weight_grad_avx512.cpp). Only for translation units compiled for S's instructions.
+// scratch buffer. Used by the fused time loops (rnn_fused.inc) and the weight-gradient GEMM
+// (rnn_weight_grad.inc). Only for translation units compiled for S's instructions.
 #pragma once
 
 #include <immintrin.h>
