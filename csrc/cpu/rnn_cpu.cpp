@@ -180,7 +180,7 @@ template <class T>
 void add_weight_grad(T* C, int64_t ldc, const T* A, int64_t lda, const T* B, int64_t ldb, int64_t M,
                      int64_t Nc, int64_t K) {
   if constexpr (std::is_same_v<T, float>) {
-    if (detected_isa() == Isa::kAvx512 || detected_isa() == Isa::kAvx2) {
+    if (fused_kernels_available()) {
       weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
       return;
     }

@@ -10,34 +10,33 @@ namespace fastrnn {
 namespace cpu {
 namespace {
 
-// AVX-512 or AVX2 (the only instruction sets that have these kernels; a build without the x86
-// kernels detects neither, so its callers, asking *_applies first, never get here).
-bool avx512_or_avx2() {
-  const Isa isa = detected_isa();
-  return isa == Isa::kAvx512 || isa == Isa::kAvx2;
-}
-
 #if FASTRNN_X86_KERNELS
-const FusedLoops& loops() {
-  return detected_isa() == Isa::kAvx512 ? avx512::fused_loops() : avx2::fused_loops();
+const FusedKernels& kernels() {
+  return detected_isa() == Isa::kAvx512 ? avx512::fused_kernels() : avx2::fused_kernels();
 }
 #else
-[[noreturn]] const FusedLoops& loops() {
+[[noreturn]] const FusedKernels& kernels() {  // unreachable: fused_kernels_available() is false
   throw Error("fastrnn was built without its x86 kernels (FASTRNN_X86_KERNELS=OFF)");
 }
 #endif
 
 }  // namespace
 
+bool fused_kernels_available() {
+  // A build without the x86 kernels detects neither (cpu_features.cpp).
+  const Isa isa = detected_isa();
+  return isa == Isa::kAvx512 || isa == Isa::kAvx2;
+}
+
 bool fused_loop_applies(const RnnDesc& d) {
-  if (!avx512_or_avx2()) return false;
+  if (!fused_kernels_available()) return false;
   if (d.proj_size > 0) return false;
   if (d.mode == CellMode::kGru && !d.reset_after) return false;
   return true;
 }
 
 const char* fused_loop_split(const RnnDesc& d, int64_t batch, bool training) {
-  return loops().split(d, batch, training);
+  return kernels().split(d, batch, training);
 }
 
 void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* workspace,
@@ -45,22 +44,8 @@ void fused_forward_loop(float* y, float* h, float* c, float* reserve, float* wor
                         const int64_t* lengths, const float* w_ih, const float* w_hh,
                         const float* b_ih, const float* b_hh, const float* w_ch, float clip,
                         bool reverse) {
-  loops().forward(y, h, c, reserve, workspace, d, steps, batch, x, lengths, w_ih, w_hh, b_ih, b_hh,
-                  w_ch, clip, reverse);
-}
-
-void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
-                      int64_t ldb, int64_t M, int64_t Nc, int64_t K) {
-#if FASTRNN_X86_KERNELS
-  if (detected_isa() == Isa::kAvx512) {
-    avx512::weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
-  } else {
-    avx2::weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
-  }
-#else
-  (void)C, (void)ldc, (void)A, (void)lda, (void)B, (void)ldb, (void)M, (void)Nc, (void)K;
-  loops();  // throws
-#endif
+  kernels().forward(y, h, c, reserve, workspace, d, steps, batch, x, lengths, w_ih, w_hh, b_ih,
+                    b_hh, w_ch, clip, reverse);
 }
 
 void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float* dh, float* dc,
@@ -68,27 +53,23 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                          const float* dy, const int64_t* lengths, const float* w_ih,
                          const float* w_hh, const float* w_ch, float clip, const float* reserve,
                          bool reverse) {
-  loops().backward(dx, dg, dgh, dg_sums, dh, dc, workspace, d, steps, batch, dy, lengths, w_ih,
-                   w_hh, w_ch, clip, reserve, reverse);
+  kernels().backward(dx, dg, dgh, dg_sums, dh, dc, workspace, d, steps, batch, dy, lengths, w_ih,
+                     w_hh, w_ch, clip, reserve, reverse);
+}
+
+void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K) {
+  kernels().weight_grad(C, ldc, A, lda, B, ldb, M, Nc, K);
 }
 
 bool fused_step_applies(const RnnDesc& d, int64_t N) {
-  return avx512_or_avx2() && N <= 4 && d.proj_size == 0 &&
+  return fused_kernels_available() && N <= 4 && d.proj_size == 0 &&
          !(d.mode == CellMode::kGru && !d.reset_after);
 }
 
 void fused_step(float* h_new, float* c_new, const RnnDesc& d, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w) {
-#if FASTRNN_X86_KERNELS
-  if (detected_isa() == Isa::kAvx512) {
-    avx512::fused_step(h_new, c_new, d, N, x, h, c, w);
-  } else {
-    avx2::fused_step(h_new, c_new, d, N, x, h, c, w);
-  }
-#else
-  (void)h_new, (void)c_new, (void)d, (void)N, (void)x, (void)h, (void)c, (void)w;
-  loops();  // throws
-#endif
+  kernels().step(h_new, c_new, d, N, x, h, c, w);
 }
 
 }  // namespace cpu

@@ -47,28 +47,10 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                          bool reverse);
 
 // C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad.inc): A: [K, M] with row stride lda,
-// B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. AVX-512 and AVX2 CPUs only
-// (fused_loop_applies's instruction sets).
+// B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. Only where
+// fused_kernels_available().
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K);
-
-// The time loops (rnn_fused.inc) and weight-gradient GEMM (rnn_weight_grad.inc) compiled for one
-// instruction set, which the functions above call.
-struct FusedLoops {
-  decltype(fused_forward_loop)* forward;
-  decltype(fused_backward_loop)* backward;
-  decltype(fused_loop_split)* split;
-};
-namespace avx512 {
-const FusedLoops& fused_loops();
-void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
-                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
-}  // namespace avx512
-namespace avx2 {
-const FusedLoops& fused_loops();
-void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
-                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
-}  // namespace avx2
 
 // True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2,
 // N <= 4, no projection, GRU only with reset_after=True).
@@ -78,14 +60,33 @@ bool fused_step_applies(const RnnDesc& desc, int64_t N);
 // null (LSTM); h_new: [N,H]; c_new: [N,H] (LSTM).
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
+
+// True when this CPU has the kernels above: AVX-512 or AVX2, in a build with the x86 kernels.
+bool fused_kernels_available();
+
+// The kernels above compiled for one instruction set (rnn_fused.inc, rnn_weight_grad.inc,
+// rnn_step.inc), which the functions above call.
+struct FusedKernels {
+  decltype(fused_forward_loop)* forward;
+  decltype(fused_backward_loop)* backward;
+  decltype(fused_loop_split)* split;
+  decltype(weight_grad_gemm)* weight_grad;
+  decltype(fused_step)* step;
+};
 namespace avx512 {
+const FusedKernels& fused_kernels();  // rnn_fused.inc, from the functions below and its own
+void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
-}
+}  // namespace avx512
 namespace avx2 {
+const FusedKernels& fused_kernels();
+void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
-}
+}  // namespace avx2
 
 }  // namespace cpu
 }  // namespace fastrnn
