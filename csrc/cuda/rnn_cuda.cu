@@ -8,11 +8,11 @@
 #include <climits>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "cuda/column_major_gemm.h"
 #include "cuda/cublas_api.h"
 #include "cuda/cuda_check.h"
+#include "cuda/handle_pool.h"
 #include "cuda/rnn_gpu_driver.h"
 #include "fastrnn/rnn_gpu.h"
 
@@ -51,20 +51,15 @@ class DeviceGuard {
   int previous_ = 0, device_ = 0;
 };
 
-// One cuBLAS handle per thread and device, made at first use and kept for the life of the thread
-// (never destroyed: destroying a handle may synchronise the device).
+// The calling thread's cuBLAS handle for `device` (handle_pool.h: kept for the thread's life, then
+// left for the next thread; never destroyed).
 CublasApi::Handle handle_for(const CublasApi& api, int device) {
-  thread_local std::vector<CublasApi::Handle> handles;
-  if (static_cast<int>(handles.size()) <= device) handles.resize(device + 1, nullptr);
-  if (handles[device] == nullptr) {
-    CublasApi::Handle h = nullptr;
-    const int status = api.create(&h);
+  return HandlePool<CublasApi::Handle>::instance().get(device, [&](CublasApi::Handle* handle) {
+    const int status = api.create(handle);
     if (status != CublasApi::kSuccess) {
       throw std::runtime_error("cublasCreate failed with status " + std::to_string(status));
     }
-    handles[device] = h;
-  }
-  return handles[device];
+  });
 }
 
 struct CudaBackend {

@@ -6,7 +6,8 @@
 // against an independent scalar reference written here (forward), central finite differences
 // (backward, float64), the float64 result (float32) and each other (thread counts). Workspaces and
 // reserves are filled with NaN before each call, so a read of memory the core did not write shows
-// up as a NaN in a checked result.
+// up as a NaN in a checked result. It also checks the worker pool and the GPU driver's per-thread
+// handle pool (with a stand-in handle type).
 //
 // Exit status 0 when every check passes; each failure prints one line.
 #include <atomic>
@@ -18,9 +19,11 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpu/threading.h"
+#include "cuda/handle_pool.h"
 #include "fastrnn/common.h"
 #include "fastrnn/linear.h"
 #include "fastrnn/rnn.h"
@@ -407,6 +410,40 @@ void check_pool() {
   expect(wrong == 0, "pool: " + std::to_string(wrong) + " chunks not run exactly once");
 }
 
+// The GPU driver's per-thread handles (cuda/handle_pool.h), with a stand-in handle type: threads
+// run one after another share one handle; threads running at once hold distinct ones; each device
+// has its own; a thread's handle goes back to the pool when the thread ends.
+struct FakeLibraryHandle;
+void check_handle_pool() {
+  using Handle = FakeLibraryHandle*;
+  auto& pool = fastrnn::gpu::HandlePool<Handle>::instance();
+  std::atomic<uintptr_t> created{0};
+  auto create = [&](Handle* handle) { *handle = reinterpret_cast<Handle>(++created); };
+  std::vector<Handle> seen;
+  for (int i = 0; i < 5; ++i) {
+    std::thread([&] { seen.push_back(pool.get(0, create)); }).join();
+  }
+  expect(created == 1 && seen == std::vector<Handle>(5, seen[0]),
+         "handle pool: 5 threads in turn made " + std::to_string(created.load()) + " handles");
+  expect(pool.pooled(0) == 1, "handle pool: an ended thread's handle is not back in the pool");
+  Handle first = nullptr, second = nullptr, other_device = nullptr;
+  std::atomic<int> arrived{0};
+  auto hold = [&](Handle* out, bool also_device_1) {
+    *out = pool.get(0, create);
+    if (also_device_1) other_device = pool.get(1, create);
+    ++arrived;
+    while (arrived.load() < 2) std::this_thread::yield();  // both hold theirs at once
+  };
+  std::thread a(hold, &first, true), b(hold, &second, false);
+  a.join();
+  b.join();
+  expect(first != second && (first == seen[0] || second == seen[0]) && created == 3 &&
+             other_device != first && other_device != second,
+         "handle pool: two threads at once (and a second device) did not get distinct handles");
+  expect(pool.pooled(0) == 2 && pool.pooled(1) == 1,
+         "handle pool: the two threads' handles are not back in the pool");
+}
+
 void check_thread_splits(CellMode mode, const std::string& name) {
   for (int64_t N : {int64_t{20}, int64_t{12}}) {
     for (int rev = 0; rev < 2; ++rev) {
@@ -642,6 +679,7 @@ int main(int argc, char** argv) {
   check_layer(CellMode::kGru, false, 0.0, true, 0, "gru");
   check_layer(CellMode::kGru, false, 0.0, false, 0, "gru reset_before");
   check_pool();
+  check_handle_pool();
   check_small_layers();
   check_thread_splits(CellMode::kRnnTanh, "rnn_tanh");
   check_thread_splits(CellMode::kLstm, "lstm");
