@@ -1,5 +1,5 @@
 """Bad input to the issue-3 layer options and to the step cells: proj_size >= hidden_size or
-on RNN/GRU, peepholes and cell clip on a non-LSTM, dropout outside [0, 1), num_layers, initial
+on RNN/GRU, peepholes and cell clip on a non-LSTM, dropout outside [0, 1], num_layers, initial
 and final state shapes that do not match num_layers * num_directions, cell states of the wrong
 shape or dtype, cell inputs of the wrong shape, state_dicts of stacked layers.  Each raises
 ValueError or TypeError whose message names the offending argument; backward without a forward
@@ -71,7 +71,7 @@ def test_proj_size_and_dropout_not_on_cells(cls):
 
 @pytest.mark.parametrize("cls", LAYERS, ids=ids)
 @pytest.mark.parametrize(
-    "p", [-0.1, -1e-12, 1.0, 1, 1.5, float("nan"), float("inf"), -float("inf")]
+    "p", [-0.1, -1e-12, 1.0000001, 1.5, float("nan"), float("inf"), -float("inf")]
 )
 def test_dropout_out_of_range(cls, p):
     with pytest.raises(ValueError, match=word("dropout")):
@@ -86,10 +86,10 @@ def test_dropout_not_a_number(cls, p):
 
 
 @pytest.mark.parametrize(
-    "p", [0, 0.0, 0.5, np.float64(0.25), np.float32(0.25), np.int64(0)], ids=repr
+    "p", [0, 0.0, 0.5, np.float64(0.25), np.float32(0.25), np.int64(0), 1.0, 1], ids=repr
 )
 def test_dropout_numbers_torch_accepts(p):
-    """torch.nn.RNNBase accepts any numbers.Number in range (numpy scalars included)."""
+    """torch.nn.RNNBase accepts any numbers.Number in [0, 1] (numpy scalars included)."""
     layer = fastrnn.LSTM(I_SIZE, H, 2, dropout=p)
     assert layer.dropout == pytest.approx(float(p))
     layer.forward(np.zeros((T, N, I_SIZE), np.float32))

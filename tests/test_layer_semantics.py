@@ -473,6 +473,42 @@ def test_dropout_reproducible_from_seed():
     assert not np.array_equal(yc, yd)
 
 
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_dropout_one_matches_torch(variant):
+    """dropout=1 (valid in torch.nn.RNNBase) zeroes the input of every layer above the first,
+    deterministically: outputs, states and every gradient equal torch's in training mode."""
+    kind, _, kwargs = VARIANTS[variant]
+    L, D, S = 2, 2, kwargs.get("proj_size") or H
+    dtype = np.float64
+    x, hx, dy, dh_n = make_data(kind, S, L, D, True, False, dtype, np.random.default_rng(8))
+    dh_n = as_tuple(dh_n)[0]  # the gradient of h_n (c_n's is None)
+    ours = getattr(fastrnn, kind)(
+        I_SIZE, H, L, dropout=1.0, bidirectional=True, dtype=dtype, seed=3, **kwargs
+    )
+    ref = getattr(torch.nn, kind)(
+        I_SIZE, H, L, dropout=1.0, bidirectional=True, dtype=torch.float64, **kwargs
+    )
+    ref.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    ref.train()
+    tx = torch.tensor(x, requires_grad=True)
+    thx = tuple(torch.tensor(h, requires_grad=True) for h in as_tuple(hx))
+    ty, tstate = ref(tx, thx if kind == "LSTM" else thx[0])
+    tstate = as_tuple(tstate)
+    total = (ty * torch.from_numpy(dy)).sum() + (tstate[0] * torch.from_numpy(dh_n)).sum()
+    total.backward()
+    y, state = ours.forward(x, hx, training=True)
+    assert np.isfinite(y).all()
+    dx, dhx = ours.backward(dy, (dh_n, None) if kind == "LSTM" else dh_n)
+    assert_close(y, ty.detach().numpy(), 1e-12, 1e-13, "y")
+    for a, b in zip(as_tuple(state), tstate, strict=True):
+        assert_close(a, b.detach().numpy(), 1e-12, 1e-13, "state")
+    assert_close(dx, tx.grad.numpy(), 1e-12, 1e-13, "dx")
+    for a, b in zip(as_tuple(dhx), thx, strict=True):
+        assert_close(a, b.grad.numpy(), 1e-12, 1e-13, "dhx")
+    for name, p in ref.named_parameters():
+        assert_close(ours.grads[name], p.grad.numpy(), 1e-12, 1e-13, name)
+
+
 @pytest.mark.parametrize("variant", ["rnn_tanh", "lstm_proj", "gru"])
 def test_dropout_absent_in_eval_and_after_last_layer(variant):
     kind, _, kwargs = VARIANTS[variant]

@@ -118,6 +118,19 @@ def test_dropout_masks_scale_and_inference():
     assert not np.array_equal(drop(x), y)  # the generator advances
 
 
+@pytest.mark.parametrize("p", [1.0, 1])
+def test_dropout_p_one_zeroes_everything_as_torch(p):
+    """torch.nn.Dropout(1.0) is valid: every element (and its gradient) is zero, no nan."""
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    drop = nn.Dropout(p, seed=0)
+    tx = t(x, True)
+    ty = torch.nn.Dropout(p)(tx)
+    ty.backward(torch.ones_like(ty))
+    np.testing.assert_array_equal(drop(x), ty.detach().numpy())
+    np.testing.assert_array_equal(drop.backward(np.ones_like(x)), tx.grad.numpy())
+    assert drop(x, training=False) is x
+
+
 def test_sequential_matches_torch_mlp():
     seq = nn.Sequential(nn.Linear(4, 8, seed=0), nn.Dropout(0.5, seed=1), nn.Linear(8, 3, seed=2))
     assert list(seq.params) == ["0.weight", "0.bias", "2.weight", "2.bias"]
@@ -259,8 +272,10 @@ def test_bad_input():
     emb(np.array([1, 2]))
     with pytest.raises(ValueError, match=r"dy: expected shape \(2, 2\)"):
         emb.backward(np.zeros((3, 2), np.float32))
-    with pytest.raises(ValueError, match=r"p: expected a finite value in \[0, 1\)"):
-        nn.Dropout(1.0)
+    with pytest.raises(ValueError, match=r"p: expected a probability in \[0, 1\], got 1.5"):
+        nn.Dropout(1.5)
+    with pytest.raises(ValueError, match=r"p: expected a finite value >= 0, got -0.1"):
+        nn.Dropout(-0.1)
     with pytest.raises(TypeError, match=r"modules\[1\]: LSTM has no 'forward'|wrap a recurrent"):
         nn.Sequential(nn.Linear(2, 2), object())
     with pytest.raises(ValueError, match="output"):

@@ -80,9 +80,9 @@ class RNNBase(ParameterHolder):
         self.reset_after = bool(reset_after)
         self.peephole = bool(peephole)
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"dropout: expected a float in [0, 1), got {dropout!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
+            raise TypeError(f"dropout: expected a float in [0, 1], got {dropout!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout}")
         self.dropout = float(dropout)
         try:
             proj_size = operator.index(proj_size)
@@ -250,9 +250,12 @@ class RNNBase(ParameterHolder):
             mask = None
             if training and self.dropout > 0 and layer < self.num_layers - 1:
                 keep = 1.0 - self.dropout
-                mask = (self._rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype.type(
-                    keep
-                )
+                if keep == 0.0:  # dropout=1 drops everything, as torch.nn.LSTM(dropout=1)
+                    mask = np.zeros(inp.shape, self.dtype)
+                else:
+                    mask = (self._rng.random(inp.shape) < keep).astype(
+                        self.dtype
+                    ) / self.dtype.type(keep)
                 inp = inp * mask
             masks.append(mask)
         y = inp

@@ -105,7 +105,3 @@ def nonnegative_float(value, name: str, *, upper: float | None = None) -> float:
         bound = f"in [0, {upper:g})" if upper is not None else ">= 0"
         raise ValueError(f"{name}: expected a finite value {bound}, got {value}")
     return value
-
-
-def probability(value, name: str) -> float:
-    return nonnegative_float(value, name, upper=1.0)

@@ -1,12 +1,13 @@
 """Dropout: zeroes each element with probability p in training and scales the rest by 1/(1-p)
-(inverted dropout), drawing from its own seeded generator; the identity at inference."""
+(inverted dropout), drawing from its own seeded generator; the identity at inference. p=1 zeroes
+everything (as torch.nn.Dropout(1.0))."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from fastrnn._params import seeded_rng
-from fastrnn.nn._checks import as_array, probability
+from fastrnn.nn._checks import as_array, nonnegative_float
 from fastrnn.nn.parameter_free import ParameterFree
 
 
@@ -15,7 +16,9 @@ class Dropout(ParameterFree):
 
     def __init__(self, p: float = 0.5, *, seed=None):
         super().__init__()
-        self.p = probability(p, "p")
+        self.p = nonnegative_float(p, "p")
+        if self.p > 1.0:
+            raise ValueError(f"p: expected a probability in [0, 1], got {self.p}")
         self._rng = seeded_rng(seed)
 
     def forward(self, x, training: bool = True):
@@ -27,7 +30,10 @@ class Dropout(ParameterFree):
             self._set_thread_state((None, x.shape))
             return x
         keep = 1.0 - self.p
-        mask = (self._rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        if keep == 0.0:  # p = 1: everything dropped (no 1/(1-p) scale)
+            mask = np.zeros(x.shape, x.dtype)
+        else:
+            mask = (self._rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
         self._set_thread_state((mask, x.shape))
         return x * mask
 
