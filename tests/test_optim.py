@@ -70,6 +70,34 @@ def test_optimisers_match_torch(name, dtype):
         np.testing.assert_allclose(lin.params[k], p.detach().numpy(), rtol=rtol, atol=rtol)
 
 
+@pytest.mark.parametrize("name", ["sgd_momentum_wd", "adam_wd", "adamw_wd"])
+def test_a_parameter_whose_grad_is_none_is_skipped_as_torch(name):
+    """torch.optim and clip_grad_norm_ skip a parameter whose .grad is None (no update, no state,
+    no step count); so do ours for a grads entry that is None, and their state round-trips."""
+    make_ours, make_torch = CONFIGS[name]
+    lin = nn.Linear(4, 3, dtype=np.float64, seed=0)
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in lin.params.items()}
+    ours, theirs = make_ours([lin]), make_torch(list(params.values()))
+    bias_before = lin.params["bias"].copy()
+    for s in range(STEPS):
+        g = grads_for(s, {"weight": (3, 4)}, np.float64)["weight"]
+        lin.grads["weight"] = g.copy()
+        lin.grads["bias"] = None if s < 2 else g[:, 0].copy()
+        params["weight"].grad = torch.from_numpy(g.copy())
+        params["bias"].grad = None if s < 2 else torch.from_numpy(g[:, 0].copy())
+        norm = optim.clip_grad_norm([lin], 0.5)
+        ref_norm = torch.nn.utils.clip_grad_norm_(list(params.values()), 0.5)
+        assert norm == pytest.approx(float(ref_norm), rel=1e-12)
+        ours.step()
+        theirs.step()
+        if s == 1:
+            np.testing.assert_array_equal(lin.params["bias"], bias_before)
+            assert "0.bias" not in ours.state
+            ours.load_state_dict(ours.state_dict())
+    for k, p in params.items():
+        np.testing.assert_allclose(lin.params[k], p.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_sparse_adam_matches_torch_sparse_adam():
     emb = nn.Embedding(8, 3, dtype=np.float64, seed=0)
     ref = torch.nn.Embedding(8, 3, sparse=True, dtype=torch.float64)

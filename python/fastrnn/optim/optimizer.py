@@ -29,10 +29,13 @@ def as_module_list(modules, name: str = "modules") -> list:
 
 def gradients(modules):
     """Yields (key, param, grad) for every parameter that has a gradient; grad is an ndarray of
-    the parameter's shape or a RowGrad. Frozen parameters (no entry in grads) are skipped."""
+    the parameter's shape or a RowGrad. Frozen parameters (no entry in grads) are skipped, and
+    so are those whose gradient is None (as torch.optim skips a parameter whose .grad is None)."""
     for i, m in enumerate(modules):
         params, grads = m.params, m.grads
         for name, g in grads.items():
+            if g is None:
+                continue
             key = f"{i}.{name}"
             p = params[name]
             if isinstance(g, RowGrad):
@@ -111,7 +114,9 @@ class Optimizer:
             raise ValueError(f"state_dict: expected keys {sorted(expected)}, got {got}")
         lr = nonnegative_float(state_dict["lr"], "state_dict['lr']")
         hyper = {h: self._check_hyper(h, state_dict[h], f"state_dict[{h!r}]") for h in self._hyper}
-        params = {key: p for key, p, _ in gradients(self.modules)}
+        params = {  # every trainable parameter, whether or not it has a gradient now
+            f"{i}.{name}": m.params[name] for i, m in enumerate(self.modules) for name in m.grads
+        }
         saved = state_dict["state"]
         if not isinstance(saved, dict):
             raise TypeError(f"state_dict['state']: expected a dict, got {type(saved).__name__}")
