@@ -201,6 +201,26 @@ def test_clip_grad_norm_matches_torch(max_norm):
     assert after <= max_norm * (1 + 1e-5)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_clip_grad_norm_of_a_nonfinite_gradient_is_torchs(bad):
+    """A nan norm makes torch's clip coefficient nan (clamp keeps nan), so every gradient becomes
+    nan; an inf norm makes it 0. Ours returns the same norm and leaves the same gradients."""
+    lin = nn.Linear(3, 2, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    for g in lin.grads.values():
+        g += rng.standard_normal(g.shape)
+    lin.grads["bias"][1] = bad
+    tensors = [torch.tensor(p, requires_grad=True) for p in lin.params.values()]
+    for tp, g in zip(tensors, lin.grads.values(), strict=True):
+        tp.grad = torch.from_numpy(g.copy())
+    with np.errstate(invalid="ignore"):
+        norm = optim.clip_grad_norm([lin], 1.0)
+    t_norm = torch.nn.utils.clip_grad_norm_(tensors, 1.0)
+    np.testing.assert_array_equal(norm, t_norm.item())
+    for g, tp in zip(lin.grads.values(), tensors, strict=True):
+        np.testing.assert_array_equal(g, tp.grad.numpy())
+
+
 def test_step_lr_matches_torch():
     opt = optim.SGD([nn.Linear(2, 2)], lr=0.5)
     sched = optim.StepLR(opt, step_size=3, gamma=0.5)
