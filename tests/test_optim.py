@@ -221,6 +221,20 @@ def test_clip_grad_norm_of_a_nonfinite_gradient_is_torchs(bad):
         np.testing.assert_array_equal(g, tp.grad.numpy())
 
 
+def test_clip_grad_norm_to_zero_zeroes_the_gradients_as_torch():
+    lin = nn.Linear(3, 2, dtype=np.float64, seed=0)
+    for g in lin.grads.values():
+        g += 1.5
+    tensors = [torch.tensor(p, requires_grad=True) for p in lin.params.values()]
+    for tp, g in zip(tensors, lin.grads.values(), strict=True):
+        tp.grad = torch.from_numpy(g.copy())
+    norm = optim.clip_grad_norm([lin], 0.0)
+    assert norm == pytest.approx(torch.nn.utils.clip_grad_norm_(tensors, 0.0).item(), rel=1e-15)
+    for g, tp in zip(lin.grads.values(), tensors, strict=True):
+        np.testing.assert_array_equal(g, tp.grad.numpy())
+        assert not g.any()
+
+
 def test_step_lr_matches_torch():
     opt = optim.SGD([nn.Linear(2, 2)], lr=0.5)
     sched = optim.StepLR(opt, step_size=3, gamma=0.5)
@@ -300,8 +314,8 @@ def test_bad_input():
         optim.Adam([lin], betas=(0.9, 1.0))
     with pytest.raises(TypeError, match=r"modules\[1\]: object has no .params/.grads"):
         optim.SGD([lin, object()], lr=0.1)
-    with pytest.raises(ValueError, match="max_norm: expected a positive value"):
-        optim.clip_grad_norm([lin], 0.0)
+    with pytest.raises(ValueError, match="max_norm: expected a value >= 0, got -1"):
+        optim.clip_grad_norm([lin], -1.0)
     lin.grads["weight"] = np.zeros((3, 3), np.float32)
     with pytest.raises(ValueError, match=r"grads\['0.weight'\]: expected shape \(2, 2\)"):
         optim.SGD([lin], lr=0.1).step()

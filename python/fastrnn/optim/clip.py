@@ -18,8 +18,8 @@ def clip_grad_norm(modules, max_norm: float) -> float:
     every gradient nan and an inf norm multiplies them by 0, as torch)."""
     if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
         raise TypeError(f"max_norm: expected a float, got {type(max_norm).__name__}")
-    if not max_norm > 0:
-        raise ValueError(f"max_norm: expected a positive value, got {max_norm}")
+    if not max_norm >= 0:  # 0 zeroes every gradient, as torch's
+        raise ValueError(f"max_norm: expected a value >= 0, got {max_norm}")
     grads = [g for _, _, g in gradients(as_module_list(modules))]
     arrays = [g.values if isinstance(g, RowGrad) else g for g in grads]
     total = math.sqrt(sum(float(np.vdot(a, a)) for a in arrays))
