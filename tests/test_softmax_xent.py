@@ -88,6 +88,21 @@ def test_matches_torch_cross_entropy(dtype, reduction):
     np.testing.assert_allclose(d, t_logits.grad.numpy(), rtol=TOL[dtype], atol=TOL[dtype] * 1e-3)
 
 
+def test_upstream_gradient_may_be_a_0d_array_or_tensor():
+    logits, targets = make((6,), 5, np.float64, seed=2)
+    loss_fn = SoftmaxCrossEntropy()
+    loss_fn(logits, targets)
+    expected = loss_fn.backward(0.5)
+    for dloss in (np.array(0.5), np.float32(0.5), torch.tensor(0.5, dtype=torch.float64)):
+        np.testing.assert_array_equal(loss_fn.backward(dloss), expected)
+    with pytest.raises(
+        TypeError, match=r"dloss: expected a float or a 0-d real array, got shape \(2,\)"
+    ):
+        loss_fn.backward(np.array([0.5, 0.5]))
+    with pytest.raises(TypeError, match="dloss: expected a float or a 0-d array, got str"):
+        loss_fn.backward("0.5")
+
+
 def test_large_logits_are_stable():
     logits = np.array([[1000.0, 0.0, -1000.0], [-5e4, -5e4 + 1, -5e4]], np.float32)
     targets = np.array([0, 1])

@@ -69,15 +69,28 @@ class SoftmaxCrossEntropy(ParameterFree):
         return saved[4]
 
     def backward(self, dloss: float = 1.0):
-        """Returns dlogits (shape of logits) for an upstream gradient `dloss` of the loss."""
+        """Returns dlogits (shape of logits) for an upstream gradient `dloss` of the loss (a float
+        or a 0-d array: a torch scalar tensor, say)."""
         saved = self._thread_state()
         if saved is None:
             raise RuntimeError("backward: call forward first (in this thread)")
         if isinstance(dloss, bool) or not isinstance(dloss, numbers.Real):
-            raise TypeError(f"dloss: expected a float, got {type(dloss).__name__}")
+            dloss = _scalar(dloss)
         logits2, targets1, mask, stats, count, shape = saved
         scale = float(dloss)
         if self.reduction == "mean":
             scale = scale / count if count else 0.0
         d = _C.softmax_xent_backward(logits2, targets1, mask, stats, self.ignore_index, scale)
         return d.reshape(shape)
+
+
+def _scalar(value) -> float:
+    """A 0-d real array (numpy's, or anything with __array__: a torch scalar tensor) as a float."""
+    if not hasattr(value, "__array__"):
+        raise TypeError(f"dloss: expected a float or a 0-d array, got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.shape != () or arr.dtype.kind not in "fiu":
+        raise TypeError(
+            f"dloss: expected a float or a 0-d real array, got shape {arr.shape} dtype {arr.dtype}"
+        )
+    return float(arr)
