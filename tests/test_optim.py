@@ -314,6 +314,18 @@ def test_bad_input():
         optim.Adam([lin], betas=(0.9, 1.0))
     with pytest.raises(TypeError, match=r"modules\[1\]: object has no .params/.grads"):
         optim.SGD([lin, object()], lr=0.1)
+    with pytest.raises(ValueError, match="modules: expected at least one module, got an empty"):
+        optim.Adam([], lr=0.1)
+    with pytest.raises(ValueError, match=r"modules\[1\]: the same module as modules\[0\]"):
+        optim.SGD([lin, lin], lr=0.1)
+    tied = nn.Linear(2, 2)
+    tied.params["weight"] = lin.params["weight"]
+    with pytest.raises(
+        ValueError, match=r"modules\[1\].params\['weight'\]: the same array as modules\[0\]"
+    ):
+        optim.Adam([lin, tied])
+    with pytest.raises(ValueError, match="tied parameters are not supported"):
+        optim.clip_grad_norm([lin, tied], 1.0)
     with pytest.raises(ValueError, match="max_norm: expected a value >= 0, got -1"):
         optim.clip_grad_norm([lin], -1.0)
     lin.grads["weight"] = np.zeros((3, 3), np.float32)

@@ -24,7 +24,30 @@ def as_module_list(modules, name: str = "modules") -> list:
     for i, m in enumerate(modules):
         if not hasattr(m, "params") or not hasattr(m, "grads"):
             raise TypeError(f"{name}[{i}]: {type(m).__name__} has no .params/.grads")
+    _check_distinct(modules, name)
     return modules
+
+
+def _check_distinct(modules, name: str) -> None:
+    """Each module listed once and no parameter array held in two places: an optimiser would
+    update such an array twice and clip_grad_norm count it twice (tied weights, one array with
+    the gradients of both uses summed, are not supported)."""
+    first_module: dict = {}
+    first_param: dict = {}
+    for i, m in enumerate(modules):
+        if id(m) in first_module:
+            raise ValueError(
+                f"{name}[{i}]: the same module as {name}[{first_module[id(m)]}] (list each once)"
+            )
+        first_module[id(m)] = i
+        for pname, p in m.params.items():
+            where = f"{name}[{i}].params[{pname!r}]"
+            if id(p) in first_param:
+                raise ValueError(
+                    f"{where}: the same array as {first_param[id(p)]} (tied parameters are not "
+                    "supported: it would be updated twice)"
+                )
+            first_param[id(p)] = where
 
 
 def gradients(modules):
@@ -76,6 +99,8 @@ class Optimizer:
 
     def __init__(self, modules, lr):
         self.modules = as_module_list(modules)
+        if not self.modules:
+            raise ValueError("modules: expected at least one module, got an empty list")
         self.lr = nonnegative_float(lr, "lr")
         self.state: dict = {}
 
