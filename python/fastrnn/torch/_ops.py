@@ -539,6 +539,15 @@ class _EagerForward(torch.autograd.Function):
     backward = staticmethod(_forward_backward)
 
     @staticmethod
+    def vmap(info, in_dims, *args):
+        # reached only for torch.func.grad or jvp inside vmap (plain vmap calls the op)
+        raise NotImplementedError(
+            "fastrnn.torch: torch.func.grad and jvp under torch.func.vmap are not supported by "
+            "fastrnn's kernels; vmap alone, vmap then backward, torch.func.vjp and jacrev work, "
+            "or use the torch.nn module (fastrnn.torch.revert(model))"
+        )
+
+    @staticmethod
     def jvp(ctx, *tangents):
         raise NotImplementedError(
             "fastrnn.torch: forward-mode AD (torch.func.jvp, torch.autograd.forward_ad) is not "
@@ -567,9 +576,14 @@ def layer_forward(
     tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
     # torch.jit.trace records `training` as a constant: a trace always saves them, so that it can
     # be differentiated whatever the grad mode it was made or is run in.
-    training = needs_grad(*tensors) or torch.jit.is_tracing()
+    # Under torch.func.vmap the op itself runs (vmap runs it once per mapped slice, as it runs
+    # torch.nn's cells); a mapped tensor does not say whether it requires grad, so grad mode does.
+    vmapped = any(t is not None and torch._C._functorch.is_batchedtensor(t) for t in tensors)
+    training = (
+        torch.is_grad_enabled() if vmapped else needs_grad(*tensors)
+    ) or torch.jit.is_tracing()
     args = (x, lengths, *tensors[1:], mode, reverse, training, reset_after, cell_clip)
-    if training and not torch.compiler.is_compiling() and not torch.jit.is_tracing():
+    if training and not (vmapped or torch.compiler.is_compiling() or torch.jit.is_tracing()):
         y, h_n, c_n, _ = _EagerForward.apply(*args)
     else:
         y, h_n, c_n, _ = torch.ops.fastrnn.rnn_forward.default(*args)
