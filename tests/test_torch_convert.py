@@ -1,5 +1,6 @@
 """state_dict interchange between torch.nn and fastrnn.torch, pickling, and convert/revert."""
 
+import copy
 import io
 
 import numpy as np
@@ -232,3 +233,30 @@ def test_parametrized_weights_behave_as_in_torch_nn():
         rtol=1e-4,
         atol=1e-5,
     )
+
+
+@pytest.mark.parametrize("base, fast, kwargs", PAIRS, ids=[p[0].__name__ for p in PAIRS])
+def test_convert_and_revert_modules_with_parametrized_weights(base, fast, kwargs):
+    """torch.nn.utils.parametrize moves a module into a generated subclass (ParametrizedGRU, say)
+    that only adds a property per parametrized tensor; convert and revert left such a module
+    unconverted without a word. Now it gets the same subclass of the other class: same
+    parametrizations, same results, and removing them leaves the plain other class."""
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.parametrizations import weight_norm
+
+    torch.manual_seed(0)
+    ref = base(I, H, **kwargs)
+    name = "weight_hh" if issubclass(base, torch.nn.RNNCellBase) else "weight_hh_l0"
+    weight_norm(ref, name)
+    model = torch.nn.Sequential(copy.deepcopy(ref))
+    x = _input(ref)
+    fast_model = ft.convert(model)
+    new = fast_model[0]
+    assert isinstance(new, fast) and parametrize.is_parametrized(new, name)
+    torch.testing.assert_close(_out(new, x), _out(ref, x), rtol=1e-4, atol=1e-5)
+    back = ft.revert(fast_model)[0]
+    assert isinstance(back, base) and not isinstance(back, fast)
+    assert parametrize.is_parametrized(back, name)
+    torch.testing.assert_close(_out(back, x), _out(ref, x), rtol=1e-4, atol=1e-5)
+    parametrize.remove_parametrizations(new, name)
+    assert type(new) is fast

@@ -7,9 +7,10 @@ A swapped module is a new object of the other class holding the same Parameter o
 optimizer built before the swap keeps updating them), the same hooks and the same train/eval mode.
 Children are replaced in place (a module reachable under several names is swapped once and stays
 one object); the return value is `model`, or its replacement when `model` itself is one of these
-modules. Only exact torch.nn classes are converted (not subclasses, which may override forward),
-and a fastrnn module that uses an extra torch.nn lacks (peephole, cell_clip, reset_after=False)
-cannot be reverted.
+modules. Only exact torch.nn classes are converted (not subclasses, which may override forward;
+but a module with tensors parametrized by torch.nn.utils.parametrize, whose generated subclass
+only adds their properties, gets the same subclass of the other class), and a fastrnn module
+that uses an extra torch.nn lacks (peephole, cell_clip, reset_after=False) cannot be reverted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch.nn.utils import parametrize
 
 from fastrnn.torch.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.torch.modules import GRU, LSTM, RNN
@@ -45,11 +47,27 @@ def _swap_class(module: torch.nn.Module, cls: type) -> torch.nn.Module:
     return new
 
 
+def _counterpart(module: torch.nn.Module, table: dict) -> type | None:
+    """The class `module` swaps to under `table`, or None (left alone).
+
+    torch.nn.utils.parametrize moves a parametrized module into a generated subclass holding a
+    property per parametrized tensor (and __getstate__/__deepcopy__); such a module gets the
+    same subclass of its counterpart (removing the parametrizations then leaves the counterpart)."""
+    cls = type(module)
+    if cls in table:
+        return table[cls]
+    base = cls.__bases__[0]
+    if len(cls.__bases__) == 1 and base in table and parametrize.is_parametrized(module):
+        members = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
+        return type(f"Parametrized{table[base].__name__}", (table[base],), members)
+    return None
+
+
 def convert(model: torch.nn.Module) -> torch.nn.Module:
     """Replaces every torch.nn RNN/LSTM/GRU/RNNCell/LSTMCell/GRUCell in `model` by fastrnn's."""
 
     def swap(module):
-        cls = _TO_FASTRNN.get(type(module))
+        cls = _counterpart(module, _TO_FASTRNN)
         if cls is None:
             return None
         new = _swap_class(module, cls)
@@ -65,13 +83,13 @@ def revert(model: torch.nn.Module) -> torch.nn.Module:
     """Replaces every fastrnn.torch module in `model` by the torch.nn one (undoes `convert`)."""
 
     def swap(module):
-        cls = _TO_TORCH.get(type(module))
+        cls = _counterpart(module, _TO_TORCH)
         if cls is None:
             return None
         if module._has_extras():
             raise ValueError(
                 f"revert: {type(module).__name__} uses peephole, cell_clip or reset_after=False, "
-                f"which torch.nn.{cls.__name__} does not have"
+                f"which torch.nn.{cls.__name__.removeprefix('Parametrized')} does not have"
             )
         new = _swap_class(module, cls)
         for key in _EXTRAS:
