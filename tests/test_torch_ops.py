@@ -337,3 +337,20 @@ def test_op_refuses_a_bad_clip_and_a_cell_state_outside_lstm():
     args[3] = torch.zeros(N, H, dtype=torch.float64)
     with pytest.raises(ValueError, match="c0: only an LSTM has a cell state"):
         torch.ops.fastrnn.rnn_forward(*args)
+
+
+def test_op_names_a_bad_mode_and_a_bad_input_rank():
+    """A mode outside MODES raised KeyError('foo') and a 2-D x IndexError('tuple index out of
+    range'), in the op and in its fake implementation (torch.compile, opcheck)."""
+    args = list(op_args("lstm", training=False))
+    args[10] = "foo"
+    with pytest.raises(ValueError, match="mode: expected one of .*'lstm'.*, got 'foo'"):
+        torch.ops.fastrnn.rnn_forward(*args)
+    args = list(op_args("lstm", training=False))
+    args[0] = args[0][0]
+    with pytest.raises(ValueError, match=r"x: expected a 3-D \[T,N,I\] tensor, got 2-D"):
+        torch.ops.fastrnn.rnn_forward(*args)
+    with torch._subclasses.fake_tensor.FakeTensorMode() as mode:
+        fake = [mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in args]
+        with pytest.raises(ValueError, match="x: expected a 3-D"):
+            torch.ops.fastrnn.rnn_forward(*fake)

@@ -142,6 +142,10 @@ def _desc(mode, input_size, hidden_size, proj_size, bias, reset_after, peephole,
 
 def _sizes(mode: str, x: Tensor, w_hh: Tensor, w_hr: Tensor | None):
     """(I, H, P, S) from the input [T,N,I] and weights (plain ints or symbolic sizes)."""
+    if mode not in MODES:  # every implementation asks this first: the checks of a bare op call
+        raise ValueError(f"mode: expected one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    if x.dim() != 3:
+        raise ValueError(f"x: expected a 3-D [T,N,I] tensor, got {x.dim()}-D")
     H = w_hh.shape[0] // MODES[mode]
     P = w_hr.shape[0] if w_hr is not None else 0
     return x.shape[2], H, P, (w_hr.shape[0] if w_hr is not None else H)
