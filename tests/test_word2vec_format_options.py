@@ -239,3 +239,22 @@ def test_text_without_header_and_a_limit_stops_counting_there(tmp_path):
         "the",
         "of",
     ]
+
+
+@pytest.mark.parametrize("datatype", [np.float64, np.float16])
+@pytest.mark.parametrize("binary", [False, True])
+def test_datatype_reads_the_numbers_as_gensim(tmp_path, datatype, binary):
+    """datatype: gensim parses a text file's numbers straight into it (float64 keeps 0.1's
+    digits, float16 rounds once) and converts a binary file's float32 values; a float32 parse in
+    between rounded twice (float64 got 0.10000000149, float16 could round the other way)."""
+    path = tmp_path / "v.bin"
+    if binary:
+        vectors = np.array([[0.1, 1 + 2**-11 + 2**-30], [0.3, -3.5]], dtype=np.float32)
+        ours, _ = _pair(["a", "b"], vectors)
+        ours.save_word2vec_format(path, binary=True)
+    else:
+        path.write_bytes(b"2 2\na 0.1 %.20f\nb 0.3 -3.5\n" % (1 + 2**-11 + 2**-30))
+    loaded = KeyedVectors.load_word2vec_format(path, binary=binary, datatype=datatype)
+    theirs = GensimKV.load_word2vec_format(str(path), binary=binary, datatype=datatype)
+    assert loaded.vectors.dtype == theirs.vectors.dtype == datatype
+    np.testing.assert_array_equal(loaded.vectors, theirs.vectors)

@@ -199,7 +199,9 @@ def read_word2vec(
     A repeated word keeps its first vector (with a warning). With `only` (a set or dict of
     words) just those words are kept, each with its last record (KeyedVectors'
     intersect_word2vec_format, as gensim's): memory for them alone, whatever the file's size.
-    With `vector_size`, a file of other vectors is refused right after its header."""
+    With `vector_size`, a file of other vectors is refused right after its header. `datatype`
+    is the vectors' dtype: a text file's numbers are parsed once into it, a binary file's float32
+    values converted (as gensim)."""
     if limit is not None:
         limit = int_at_least(limit, "limit", 0) or None
     if no_header and binary:
@@ -229,7 +231,8 @@ def read_word2vec(
         # is never larger than that, whatever the header claims (reading stops with an error at
         # the first record the file lacks).
         fits = (size - len(header)) // (4 * E + 2 if binary else 2 * E + 1)
-        rows = _Rows(min(n, fits) if only is None else min(n, fits, len(only)), E, only)
+        capacity = min(n, fits) if only is None else min(n, fits, len(only))
+        rows = _Rows(capacity, E, only, datatype)
         if binary:
             _read_binary(f, len(header), n, E, rows, path, encoding, unicode_errors)
         else:
@@ -244,8 +247,8 @@ class _Rows:
     """Where a reader puts the records: every record in order (only=None), or just the words in
     `only`, each in one row that its later records overwrite. vectors: [capacity, E]."""
 
-    def __init__(self, capacity: int, E: int, only):
-        self.vectors = np.empty((capacity, E), dtype=np.float32)
+    def __init__(self, capacity: int, E: int, only, dtype=np.float32):
+        self.vectors = np.empty((capacity, E), dtype=dtype)
         self.keys: list = []
         self.only = only
         self.row_of: dict = {}
@@ -325,8 +328,8 @@ def _read_text(f, n, E, fits, rows, path, encoding, unicode_errors, first_line) 
         if not parts[0]:
             raise Word2VecFormatError(f"{where()}: empty word")
         word = _decode(parts[0], where, encoding, unicode_errors)
-        try:
-            vector = np.array(parts[1:], dtype=np.float32)
+        try:  # as gensim: each number parsed once into the table's dtype (float32 by default)
+            vector = np.array(parts[1:], dtype=_parsed_dtype(rows.vectors.dtype))
         except ValueError:
             raise Word2VecFormatError(f"{path}: line {line_no}: malformed number") from None
         _check_finite(vector, where)
@@ -373,9 +376,18 @@ def _read_binary(f, offset, n, E, rows, path, encoding, unicode_errors) -> None:
                 raise Word2VecFormatError(f"{where()}: empty word")
             row = rows.slot(word)
             if row is not None:
-                rows.vectors[row] = np.frombuffer(buf, dtype="<f4", count=E, offset=space + 1)
-                _check_finite(rows.vectors[row], where)
+                # a copy (not a view that would keep the map open), checked before any cast
+                vector = np.frombuffer(buf, dtype="<f4", count=E, offset=space + 1).copy()
+                _check_finite(vector, where)
+                rows.vectors[row] = vector
             pos = space + 1 + nbytes
+
+
+def _parsed_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype a text file's numbers are parsed into for a table of `dtype`: float32 for
+    float32, else float64 (cast to `dtype` once: gensim's datatype(x) rounds once, a float32
+    parse first would round float16's twice and cut float64's digits)."""
+    return dtype if dtype == np.float32 else np.dtype(np.float64)
 
 
 def _check_finite(row: np.ndarray, where: Callable[[], str]) -> None:
