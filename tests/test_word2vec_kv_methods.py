@@ -545,3 +545,20 @@ def test_init_sims_and_gensim3_names():
     ]:
         with pytest.raises(AttributeError, match=hint):
             getattr(kv, name)
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, 2.0, 3.0], [[1.0, 2.0]]])
+def test_get_mean_vector_names_weights_of_the_wrong_length(twin, weights):
+    """gensim refuses weights that are not one per key; the error names the argument (it was
+    zip()'s 'argument 2 is shorter than argument 1')."""
+    ours, theirs = twin
+    with pytest.raises(ValueError, match="same number"):
+        theirs.get_mean_vector(["w1", "w2"], weights=weights)
+    with pytest.raises(ValueError, match=r"weights: expected one weight per key, shape \(2,\)"):
+        ours.get_mean_vector(["w1", "w2"], weights=weights)
+    np.testing.assert_allclose(
+        ours.get_mean_vector(["w1", "w2"], weights=[2.0, -1.0]),
+        theirs.get_mean_vector(["w1", "w2"], weights=[2.0, -1.0]),
+        rtol=RTOL,
+        atol=ATOL,
+    )

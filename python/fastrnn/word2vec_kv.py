@@ -352,6 +352,10 @@ class KeyedVectors:
         if not keys:
             raise ValueError("cannot compute the mean of an empty list of keys")
         weights = np.ones(len(keys)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(keys),):
+            raise ValueError(
+                f"weights: expected one weight per key, shape ({len(keys)},), got {weights.shape}"
+            )
         mean = np.zeros(self.vector_size, dtype=np.float64)
         total = 0.0
         for w, key in zip(weights, keys, strict=True):
