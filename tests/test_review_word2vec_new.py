@@ -250,3 +250,19 @@ def test_save_writes_the_trainers_counts(tmp_path):
     model.save(tmp_path / "m.npz")
     back = Word2Vec.load(tmp_path / "m.npz")
     assert back._counts[back.wv.get_index("a")] == 10
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+def test_keyedvectors_save_load_keeps_the_vectors_dtype(tmp_path, dtype):
+    """KeyedVectors(E, dtype=...) (or load_word2vec_format(datatype=...)) saved and loaded keeps
+    its dtype and values, as gensim's save/load (load cast them to float32: a float64 table lost
+    its digits)."""
+    from fastrnn import KeyedVectors
+
+    kv = KeyedVectors(3, dtype=dtype)
+    kv.add_vectors(["a", "b"], np.array([[0.1, 0.2, 0.3], [1.0, -2.0, 3.5]]))
+    kv.save(tmp_path / "kv.npz")
+    loaded = KeyedVectors.load(tmp_path / "kv.npz")
+    assert loaded.vectors.dtype == dtype
+    np.testing.assert_array_equal(loaded.vectors, kv.vectors)
+    assert loaded.most_similar("a", topn=1)[0][0] == "b"

@@ -977,8 +977,8 @@ class KeyedVectors:
     def load(cls, fname) -> KeyedVectors:
         """Reads a file written by save(); a malformed or hostile file raises ValueError."""
         meta, arrays = load_npz(fname, _FORMAT)
-        keys, vectors = checked_table(fname, meta, arrays)
-        kv = cls(vectors.shape[1])
+        keys, vectors = checked_table(fname, meta, arrays, dtype=None)  # as saved (as gensim)
+        kv = cls(vectors.shape[1], dtype=vectors.dtype)
         kv._set(keys, vectors, None, source=str(fname))
         for k, v in arrays.items():
             if k.startswith("vecattr_"):
@@ -1028,8 +1028,9 @@ def checked_lockf(lockf, V: int, name: str) -> np.ndarray:
     return a
 
 
-def checked_table(fname, meta: dict, arrays: dict) -> tuple[list, np.ndarray]:
-    """The keys and vectors [V, E] float32 of a loaded file, checked against each other."""
+def checked_table(fname, meta: dict, arrays: dict, dtype=np.float32) -> tuple[list, np.ndarray]:
+    """The keys and vectors [V, E] of a loaded file, checked against each other; the vectors as
+    `dtype` (None: the float dtype they were saved in)."""
     keys = meta.get("index_to_key")
     vectors = arrays.get("vectors")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
@@ -1039,7 +1040,8 @@ def checked_table(fname, meta: dict, arrays: dict) -> tuple[list, np.ndarray]:
         raise ValueError(f"{fname}: vectors must be a float [V, E] array, got {got}")
     if vectors.shape[0] != len(keys):
         raise ValueError(f"{fname}: {len(keys)} keys for {vectors.shape[0]} vectors")
-    return keys, np.ascontiguousarray(vectors, dtype=np.float32)
+    dtype = vectors.dtype.newbyteorder("=") if dtype is None else dtype
+    return keys, np.ascontiguousarray(vectors, dtype=dtype)
 
 
 def save_npz(fname, meta: dict, arrays: dict) -> None:
