@@ -444,3 +444,32 @@ def test_corpus_file_splits_tokens_as_line_sentence(tmp_path):
     from_lines = Word2Vec(LineSentence(str(path)), min_count=1, workers=1, epochs=1)
     assert sorted(from_file.wv.index_to_key) == sorted(from_lines.wv.index_to_key)
     assert "i\u200bj" in from_file.wv and "a" in from_file.wv and "l" in from_file.wv
+
+
+def test_blank_lines_are_no_sentences_as_gensims_line_sentence(tmp_path):
+    """gensim's LineSentence yields nothing for a blank line and a line of more than
+    max_sentence_length tokens as several sentences, and its Word2Vec counts a corpus_file's
+    sentences so; fastrnn's LineSentence yielded [] per blank line and corpus_count counted the
+    file's lines (5 here, gensim 3)."""
+    from gensim.models.word2vec import LineSentence as GensimLineSentence
+
+    path = tmp_path / "c.txt"
+    path.write_text("a b c\n\n \t \nd e\n" + " ".join(["x"] * 25) + "\n\n")
+    ours, theirs = LineSentence(str(path), 10), GensimLineSentence(str(path), 10)
+    assert list(ours) == list(theirs)
+    assert list(LineSentence(str(path), limit=3)) == list(GensimLineSentence(str(path), limit=3))
+    kwargs = dict(min_count=1, vector_size=4, workers=1, epochs=1)
+    for corpus in (dict(sentences=LineSentence(str(path))), dict(corpus_file=str(path))):
+        model, reference = Word2Vec(**corpus, **kwargs), GensimW2V(**corpus, **kwargs)
+        assert (model.corpus_count, model.corpus_total_words) == (
+            reference.corpus_count,
+            reference.corpus_total_words,
+        )
+    long_line = tmp_path / "long.txt"
+    long_line.write_text(" ".join(["y"] * 25_000) + "\n")
+    for corpus in (dict(sentences=LineSentence(str(long_line))), dict(corpus_file=str(long_line))):
+        assert (
+            Word2Vec(**corpus, **kwargs).corpus_count
+            == 3
+            == GensimW2V(**corpus, **kwargs).corpus_count
+        )

@@ -115,13 +115,11 @@ void VocabCounter::add_text(const char* data, int64_t n) {
     if (data[i] != '\n') continue;
     if (!carry_.empty()) {
       carry_.append(data + start, static_cast<size_t>(i - start));
-      for_each_token(carry_.data(), static_cast<int64_t>(carry_.size()),
-                     [this](std::string_view w) { add_word(w); });
+      add_line(carry_.data(), static_cast<int64_t>(carry_.size()));
       carry_.clear();
     } else {
-      for_each_token(data + start, i - start, [this](std::string_view w) { add_word(w); });
+      add_line(data + start, i - start);
     }
-    end_sentence();
     start = i + 1;
   }
   carry_.append(data + start, static_cast<size_t>(n - start));
@@ -129,18 +127,26 @@ void VocabCounter::add_text(const char* data, int64_t n) {
 
 void VocabCounter::finish_text() {
   if (!carry_.empty()) {
-    for_each_token(carry_.data(), static_cast<int64_t>(carry_.size()),
-                   [this](std::string_view w) { add_word(w); });
-    end_sentence();
+    add_line(carry_.data(), static_cast<int64_t>(carry_.size()));
     carry_.clear();
   }
 }
 
-void VocabCounter::count_file(const std::string& path) {
-  for_each_line(path, 0, file_size(path), [this](const char* s, int64_t n) {
-    for_each_token(s, n, [this](std::string_view w) { add_word(w); });
-    end_sentence();
+// A line of text counts as the sentences gensim's LineSentence makes of it: none when blank,
+// else one per kMaxSentence tokens (a longer line is yielded in pieces).
+void VocabCounter::add_line(const char* s, int64_t n) {
+  int64_t tokens = 0;
+  for_each_token(s, n, [this, &tokens](std::string_view w) {
+    add_word(w);
+    ++tokens;
   });
+  if (tokens == 0) return;
+  end_sentence();
+  sentences += (tokens - 1) / kMaxSentence;
+}
+
+void VocabCounter::count_file(const std::string& path) {
+  for_each_line(path, 0, file_size(path), [this](const char* s, int64_t n) { add_line(s, n); });
 }
 
 }  // namespace w2v

@@ -53,7 +53,7 @@ class VocabCounter {
   void count_file(const std::string& path);  // a plain text file, whole
 
   int64_t total_words = 0;  // tokens seen, including pruned ones
-  int64_t sentences = 0;    // lines or token lists seen
+  int64_t sentences = 0;    // token lists seen, or lines as gensim's LineSentence yields them
   int64_t min_reduce = 1;   // the next pruning threshold
   StringIndex index;
   std::vector<int64_t> counts;  // [size] by index number
@@ -67,6 +67,7 @@ class VocabCounter {
   std::vector<int64_t> recorded_offsets{0};
 
  private:
+  void add_line(const char* s, int64_t n);  // one line of text, without its '\n'
   void prune();
   int64_t max_vocab_size_;
   std::string carry_;  // an unfinished line of add_text

@@ -67,8 +67,9 @@ def _feed_chunks(path, sink) -> None:
 class LineSentence:
     """Sentences of a text file (plain, .gz or .bz2), one per line, tokens split on whitespace.
 
-    Lines longer than max_sentence_length tokens are yielded in pieces; `limit` reads only the
-    first lines. `source` may also be an open binary or text file object (rewound each pass).
+    Lines longer than max_sentence_length tokens are yielded in pieces, blank lines not at all
+    (as gensim's); `limit` reads only the first lines. `source` may also be an open binary or
+    text file object (rewound each pass).
     """
 
     def __init__(self, source, max_sentence_length: int = MAX_WORDS_IN_BATCH, limit=None):
@@ -96,11 +97,8 @@ class LineSentence:
                 line = line.decode("utf8", errors="strict")
             tokens = line.split()
             n = self.max_sentence_length
-            if len(tokens) <= n:
-                yield tokens
-            else:
-                for j in range(0, len(tokens), n):
-                    yield tokens[j : j + n]
+            for j in range(0, len(tokens), n):  # (a blank line yields nothing, as gensim's)
+                yield tokens[j : j + n]
 
 
 # The largest window and negative: the C++ trainer sizes its scratch as 2·window + 2·negative + 4
