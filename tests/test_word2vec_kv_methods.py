@@ -562,3 +562,13 @@ def test_get_mean_vector_names_weights_of_the_wrong_length(twin, weights):
         rtol=RTOL,
         atol=ATOL,
     )
+
+
+def test_similar_by_word_takes_gensims_argument_names(twin):
+    """similar_by_word(word=...) as gensim's (it was similar_by_key under another name, whose
+    argument is key: TypeError)."""
+    ours, theirs = twin
+    assert_same_ranking(
+        ours.similar_by_word(word="w3", topn=4, restrict_vocab=50),
+        theirs.similar_by_word(word="w3", topn=4, restrict_vocab=50),
+    )

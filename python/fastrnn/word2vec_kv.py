@@ -432,7 +432,9 @@ class KeyedVectors:
     def similar_by_key(self, key, topn=10, restrict_vocab=None):
         return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
 
-    similar_by_word = similar_by_key
+    def similar_by_word(self, word, topn=10, restrict_vocab=None):
+        """gensim's older name of similar_by_key (its argument named word, as gensim's)."""
+        return self.similar_by_key(word, topn=topn, restrict_vocab=restrict_vocab)
 
     def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
         return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
