@@ -172,6 +172,21 @@ def test_generators_are_refused():
         Word2Vec((s for s in CORPUS), min_count=1)
 
 
+def test_an_iterator_read_by_build_vocab_is_named_when_train_finds_it_empty():
+    """build_vocab(it) then train(it) with one iterator: the second read is empty. The error said
+    the corpus had no words in the vocabulary; it names the iterator (gensim trains nothing)."""
+    model = Word2Vec(min_count=1, vector_size=4, workers=1)
+    sentences = iter(CORPUS)
+    model.build_vocab(sentences)
+    with pytest.raises(TypeError, match="corpus_iterable: an iterator, read already"):
+        model.train(sentences, total_examples=model.corpus_count, epochs=1)
+    with pytest.raises(ValueError, match="no words in the vocabulary"):  # an unknown corpus
+        model.train([["zzz"]], total_examples=1, epochs=1)
+    with pytest.raises(ValueError, match="no words in the vocabulary"):  # unread, unknown words
+        model.train(iter([["zzz"]]), total_examples=1, epochs=1)
+    model.train(iter(CORPUS), total_examples=model.corpus_count, epochs=2)  # read once: fine
+
+
 def test_hierarchical_softmax_is_refused():
     with pytest.raises(ValueError, match="hs=1"):
         Word2Vec(CORPUS, min_count=1, hs=1)

@@ -700,6 +700,15 @@ class Word2Vec:
                 epoch_words = self._vocab.count_file_words(corpus_file, self.workers)
                 self._file_words[key] = epoch_words
         if epoch_words == 0:
+            if (
+                not raw_words
+                and corpus_iterable is not None
+                and iter(corpus_iterable) is corpus_iterable
+            ):
+                raise TypeError(
+                    "corpus_iterable: an iterator, read already (by build_vocab?) and empty now; "
+                    "pass a list or a restartable iterable such as LineSentence"
+                )
             raise ValueError("the corpus has no words in the vocabulary: nothing to train")
 
         vectors = self.wv.vectors
