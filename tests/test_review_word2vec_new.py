@@ -266,3 +266,21 @@ def test_keyedvectors_save_load_keeps_the_vectors_dtype(tmp_path, dtype):
     assert loaded.vectors.dtype == dtype
     np.testing.assert_array_equal(loaded.vectors, kv.vectors)
     assert loaded.most_similar("a", topn=1)[0][0] == "b"
+
+
+def test_loading_a_gensim_pickle_says_so(tmp_path):
+    """KeyedVectors.load / Word2Vec.load of a file gensim's save() wrote (a pickle): the error
+    says what the file is and how to bring its vectors over (it said 'not a readable .npz file
+    (File is not a zip file)')."""
+    gensim = pytest.importorskip("gensim")
+    from fastrnn import KeyedVectors
+
+    theirs = gensim.models.KeyedVectors(3)
+    theirs.add_vectors(["a", "b"], np.ones((2, 3)))
+    theirs.save(str(tmp_path / "g.kv"))
+    gensim.models.Word2Vec([["a", "b"]] * 5, vector_size=3, min_count=1).save(
+        str(tmp_path / "g.model")
+    )
+    for cls, name in ((KeyedVectors, "g.kv"), (Word2Vec, "g.model"), (KeyedVectors, "g.model")):
+        with pytest.raises(ValueError, match="a pickle .* load_word2vec_format"):
+            cls.load(tmp_path / name)

@@ -1057,7 +1057,18 @@ def load_npz(fname, expected_format: str) -> tuple[dict, dict]:
     """Reads a file written by save_npz: (metadata, arrays), through the checked reader
     (fastrnn._npz: no pickle, sizes checked before reading); anything malformed is a
     ValueError naming the file."""
-    arrays = read_npz(fname)
+    try:
+        arrays = read_npz(fname)
+    except ValueError:
+        with open(fname, "rb") as f:
+            magic = f.read(2)
+        if len(magic) == 2 and magic[0] == 0x80 and 2 <= magic[1] <= 5:
+            raise ValueError(
+                f"{fname}: a pickle (as gensim's save() writes), not a fastrnn .npz file: fastrnn "
+                "reads no pickles; write the vectors from gensim with save_word2vec_format and "
+                "read them with load_word2vec_format"
+            ) from None
+        raise
     blob = arrays.pop("__meta__", None)
     if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
         raise ValueError(f"{fname}: not a fastrnn file (no metadata)")
