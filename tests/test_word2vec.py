@@ -387,6 +387,26 @@ def test_keyed_vector_helpers_match_gensim_on_the_same_vectors(tmp_path):
         assert got == pytest.approx(want), dummy
 
 
+def test_evaluate_word_pairs_skips_lines_of_other_than_three_fields_as_gensim(tmp_path):
+    """gensim skips a line that is not exactly 'word, word, score' (a fourth column too);
+    fastrnn read the first three fields of any line, so the same file scored otherwise."""
+    keys = ["a", "b", "c", "d", "e"]
+    vectors = np.array([[1, 0], [0, 10], [1, 1], [2, -1], [-1, 3]], np.float32)
+    ours, theirs = KeyedVectors(2), GensimKV(2)
+    ours.add_vectors(keys, vectors)
+    theirs.add_vectors(keys, vectors)
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        "a\tb\t1.0\na\tc\t5.0\tnote\nc\td\t3.0\t\nb\te\t2.5\nd\te\t0.5\na\te\t4\n"
+        "b\td\t9.0\t1\t2\nx\ta\t1.0\textra\n"
+    )
+    for dummy in (False, True):
+        (p1, _), (s1, _), o1 = ours.evaluate_word_pairs(str(pairs), dummy4unknown=dummy)
+        (p2, _), (s2, _), o2 = theirs.evaluate_word_pairs(str(pairs), dummy4unknown=dummy)
+        assert (p1, s1, o1) == pytest.approx((p2, s2, o2), abs=1e-6), dummy
+        assert o1 == 0.0  # the one line with an unknown word has four fields
+
+
 def test_train_uses_its_own_callbacks_and_keeps_its_rate_and_epochs():
     """As gensim: constructor callbacks run for the constructor's training only; train()'s
     epochs, start_alpha and end_alpha become the model's."""

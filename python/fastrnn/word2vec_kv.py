@@ -794,10 +794,10 @@ class KeyedVectors:
                 if not line.strip() or line.startswith("#"):
                     continue
                 try:
-                    a, b, sim = line.rstrip("\n").split(delimiter)[:3]
+                    a, b, sim = line.rstrip("\n").split(delimiter)
                     sim = float(sim)
                 except ValueError:
-                    continue  # gensim skips lines it cannot parse
+                    continue  # gensim skips lines it cannot parse (and not of three fields)
                 if case_insensitive:
                     a, b = a.upper(), b.upper()
                 if a not in ok_vocab or b not in ok_vocab:
