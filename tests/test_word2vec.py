@@ -329,6 +329,32 @@ def test_evaluations_match_gensim(twin):
     assert o1 == pytest.approx(o2)
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".bz2"])
+def test_evaluation_files_may_be_compressed_as_in_gensim(twin, tmp_path, suffix):
+    """gensim opens the analogy and word-pair files through smart_open: .gz and .bz2 by name."""
+    import bz2
+    import gzip
+
+    ours, _ = twin
+    module = gzip if suffix == ".gz" else bz2
+    results = []
+    for name, evaluate in [
+        ("questions-words.txt", ours.evaluate_word_analogies),
+        ("wordsim353.tsv", ours.evaluate_word_pairs),
+    ]:
+        packed = tmp_path / (name + suffix)
+        with open(datapath(name), "rb") as src, module.open(packed, "wb") as dst:
+            dst.write(src.read())
+        results.append((evaluate(datapath(name)), evaluate(packed)))
+    (plain_score, plain_sections), (packed_score, packed_sections) = results[0]
+    assert packed_score == plain_score and packed_sections == plain_sections
+    assert results[1][1] == results[1][0]
+    broken = tmp_path / ("broken" + suffix)
+    broken.write_bytes(packed.read_bytes()[:200])
+    with pytest.raises(ValueError, match="corrupt or truncated compressed file"):
+        ours.evaluate_word_pairs(broken)
+
+
 def test_every_instruction_set_trains_the_same(tmp_path):
     """The generic, AVX2 and AVX-512 kernels differ only in rounding (workers=1, same seed)."""
     import subprocess

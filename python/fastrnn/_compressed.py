@@ -23,6 +23,14 @@ def open_read(path):
     return open(path, "rb") if module is None else module.open(path, "rb")
 
 
+def open_text(path, encoding: str = "utf8"):
+    """A text file object for reading `path` in `encoding`, decompressing .gz and .bz2."""
+    module = compression(path)
+    if module is None:
+        return open(path, encoding=encoding)
+    return module.open(path, "rt", encoding=encoding)
+
+
 @contextlib.contextmanager
 def naming_corruption(path, error: type[ValueError] = ValueError):
     """Turns the bare errors of a corrupt or truncated compressed file (zlib.error, EOFError,

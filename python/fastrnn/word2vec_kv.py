@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from fastrnn._atomic import atomic_write
+from fastrnn._compressed import naming_corruption, open_text
 from fastrnn._npz import read_npz
 from fastrnn.nn._checks import int_at_least, real_number
 from fastrnn.word2vec_format import (
@@ -705,7 +706,7 @@ class KeyedVectors:
             normed = self.vectors[:restrict_vocab] / self.norms[:restrict_vocab, None]  # [R, E]
         normed = normed.astype(np.float32, copy=False)
         sections, section, oov, questions = [], None, 0, []  # questions: (section, quad, known)
-        with open(analogies, encoding="utf8") as f:
+        with open_text(analogies) as f, naming_corruption(analogies):
             for line_no, line in enumerate(f, 1):
                 if line.startswith(": "):
                     if section:
@@ -789,7 +790,7 @@ class KeyedVectors:
         """
         ok_vocab = self._ok_vocab(restrict_vocab, case_insensitive)
         gold, model, oov = [], [], 0
-        with open(pairs, encoding=encoding) as f:
+        with open_text(pairs, encoding) as f, naming_corruption(pairs):
             for line in f:
                 if not line.strip() or line.startswith("#"):
                     continue
