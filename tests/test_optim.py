@@ -568,3 +568,27 @@ def test_numpy_bools_are_bools_and_still_checked():
     saved["nesterov"] = np.True_
     with pytest.raises(ValueError, match="Nesterov momentum requires momentum > 0"):
         sgd.load_state_dict(saved)
+
+
+def test_arrays_that_are_never_updated_may_be_shared():
+    """The tied-parameter check is about arrays an optimiser updates (an entry in grads): a
+    frozen table shared by two embeddings, a module listing one trained array under a second,
+    untrained name, and a frozen module listed twice update nothing twice and are accepted."""
+    table = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    src = nn.Embedding.from_pretrained(table, freeze=True)
+    tgt = nn.Embedding.from_pretrained(table, freeze=True)
+    tgt.params["weight"] = src.params["weight"]
+    lin = nn.Linear(3, 2, seed=0)
+    optim.Adam([src, tgt, lin], lr=0.1).step()
+    optim.SGD([src, lin, src], lr=0.1).step()
+    assert optim.clip_grad_norm([src, tgt, lin], 1.0) == 0.0
+
+    class Aliased:  # one array trained as "weight", also reachable as "tied"
+        def __init__(self):
+            w = np.ones((2, 2), np.float32)
+            self.params = {"weight": w, "tied": w}
+            self.grads = {"weight": np.full((2, 2), 0.5, np.float32)}
+
+    m = Aliased()
+    optim.SGD([m], lr=1.0).step()
+    np.testing.assert_array_equal(m.params["tied"], np.full((2, 2), 0.5, np.float32))

@@ -29,18 +29,23 @@ def as_module_list(modules, name: str = "modules") -> list:
 
 
 def _check_distinct(modules, name: str) -> None:
-    """Each module listed once and no parameter array held in two places: an optimiser would
-    update such an array twice and clip_grad_norm count it twice (tied weights, one array with
-    the gradients of both uses summed, are not supported)."""
+    """Each module with trainable parameters listed once and no trainable parameter array held
+    in two places: an optimiser would update such an array twice and clip_grad_norm count it
+    twice (tied weights, one array with the gradients of both uses summed, are not supported).
+    Only parameters with an entry in `grads` count: a frozen one (an Embedding's with
+    freeze=True, a module's alias of an array it trains under one name) is never updated."""
     first_module: dict = {}
     first_param: dict = {}
     for i, m in enumerate(modules):
+        trainable = [(pname, m.params[pname]) for pname in m.grads if pname in m.params]
+        if not trainable:
+            continue
         if id(m) in first_module:
             raise ValueError(
                 f"{name}[{i}]: the same module as {name}[{first_module[id(m)]}] (list each once)"
             )
         first_module[id(m)] = i
-        for pname, p in m.params.items():
+        for pname, p in trainable:
             where = f"{name}[{i}].params[{pname!r}]"
             if id(p) in first_param:
                 raise ValueError(
