@@ -93,7 +93,12 @@ def test_upstream_gradient_may_be_a_0d_array_or_tensor():
     loss_fn = SoftmaxCrossEntropy()
     loss_fn(logits, targets)
     expected = loss_fn.backward(0.5)
-    for dloss in (np.array(0.5), np.float32(0.5), torch.tensor(0.5, dtype=torch.float64)):
+    for dloss in (
+        np.array(0.5),
+        np.float32(0.5),
+        torch.tensor(0.5, dtype=torch.float64),
+        torch.tensor(0.5, requires_grad=True),
+    ):
         np.testing.assert_array_equal(loss_fn.backward(dloss), expected)
     with pytest.raises(
         TypeError, match=r"dloss: expected a float or a 0-d real array, got shape \(2,\)"

@@ -88,6 +88,8 @@ def _scalar(value) -> float:
     """A 0-d real array (numpy's, or anything with __array__: a torch scalar tensor) as a float."""
     if not hasattr(value, "__array__"):
         raise TypeError(f"dloss: expected a float or a 0-d array, got {type(value).__name__}")
+    if hasattr(value, "detach"):  # a torch tensor that requires grad refuses __array__
+        value = value.detach().cpu()
     arr = np.asarray(value)
     if arr.shape != () or arr.dtype.kind not in "fiu":
         raise TypeError(
