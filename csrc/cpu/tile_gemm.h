@@ -27,10 +27,11 @@ inline void prefetch_l2(const void* p) {
   asm volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
 }
 
-// out[R][C·L] = A[R, K] · B[K, C·L] (K >= 1, L = S::kLanes), B packed row after row; A row-major
-// (A[r·lda + k]) or, with ColMajorA, column-major (A[k·lda + r]: the R values of one k are
-// adjacent). When R·C is below S::kOneSumFrom the K loop keeps KU independent partial sums so the
-// FMA latency is hidden. With `accumulate` the tile adds to what `out` holds. A column-major A
+// out[R][C·L] = A[R, K] · B[K, C·L] (K >= 1, L = S::kLanes), B packed row after row, out's rows
+// ldo floats apart (C·L: a tile of its own; more: rows of a wider array written in place); A
+// row-major (A[r·lda + k]) or, with ColMajorA, column-major (A[k·lda + r]: the R values of one k
+// are adjacent). When R·C is below S::kOneSumFrom the K loop keeps KU independent partial sums so
+// the FMA latency is hidden. With `accumulate` the tile adds to what `out` holds. A column-major A
 // takes a new cache line every k, lda floats apart (a row of dG in the weight gradients:
 // kilobytes), which the hardware prefetcher does not follow; the tile fetches the line
 // kColMajorAhead values of k ahead itself.
@@ -46,7 +47,7 @@ constexpr bool broadcast_first() {
 
 template <class S, int R, int C, bool ColMajorA = false>
 inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K,
-                      bool accumulate) {
+                      bool accumulate, int64_t ldo = C * S::kLanes) {
   using Reg = typename S::Reg;
   constexpr int kLanes = S::kLanes;
   auto a_at = [&](int r, int64_t k) { return ColMajorA ? A[k * lda + r] : A[r * lda + k]; };
@@ -55,7 +56,7 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
   for (int u = 0; u < KU; ++u)
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) {
-        acc[u][r][c] = u == 0 && accumulate ? S::load(out + (r * C + c) * kLanes) : S::zero();
+        acc[u][r][c] = u == 0 && accumulate ? S::load(out + r * ldo + c * kLanes) : S::zero();
       }
   auto step = [&](int u, int64_t k) {  // value k of A's rows into partial sums u
     if constexpr (ColMajorA) {
@@ -96,7 +97,7 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
         for (int c = 0; c < C; ++c) acc[0][r][c] = S::add(acc[0][r][c], acc[u][r][c]);
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) S::store(out + (r * C + c) * kLanes, acc[0][r][c]);
+    for (int c = 0; c < C; ++c) S::store(out + r * ldo + c * kLanes, acc[0][r][c]);
 }
 
 // Rows per tile: as many as keep the sums and the operands of one k within the registers (either
@@ -111,17 +112,18 @@ constexpr int max_rows() {
 // tile_gemm with the row count chosen at run time (rows <= max_rows<S, C>()).
 template <class S, int C, bool ColMajorA = false, int R = max_rows<S, C>()>
 inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, const float* B,
-                           int64_t K, bool accumulate) {
+                           int64_t K, bool accumulate, int64_t ldo = C * S::kLanes) {
   if constexpr (R > 0) {
     if (rows == R) {
-      tile_gemm<S, R, C, ColMajorA>(out, A, lda, B, K, accumulate);
+      tile_gemm<S, R, C, ColMajorA>(out, A, lda, B, K, accumulate, ldo);
     } else {
-      tile_gemm_rows<S, C, ColMajorA, R - 1>(rows, out, A, lda, B, K, accumulate);
+      tile_gemm_rows<S, C, ColMajorA, R - 1>(rows, out, A, lda, B, K, accumulate, ldo);
     }
   }
 }
 
-// out[rows][C·L] = A[rows, K] · B[K, C·L] (B packed row after row), each tile of rows over the
+// out[rows][C·L] = A[rows, K] · B[K, C·L] (B packed row after row; out's rows ldo floats apart),
+// each tile of rows over the
 // whole of K, so its sums stay in registers from the first k to the last; B is read from L2 (the
 // hardware prefetcher follows it) once per tile. (Blocking K so that a block of B stays in L1 for
 // all the tiles, with the sums stored and reloaded between blocks, was 1-4 % slower on the layers'
@@ -132,23 +134,22 @@ inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, co
 // to give the same bits however they split a batch among threads). before_tile(r0, r1) runs before
 // the tile of rows [r0, r1) (the backward loop prefetches there what comes after the product).
 template <class S, int C, class BeforeTile>
-void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
-                bool accumulate, BeforeTile&& before_tile) {
+void panel_gemm(float* out, int64_t ldo, const float* A, int64_t lda, int64_t rows, const float* B,
+                int64_t K, bool accumulate, BeforeTile&& before_tile) {
   constexpr int RM = max_rows<S, C>();
-  constexpr int kLanes = S::kLanes;
   const int64_t tiles = (rows + RM - 1) / RM;
   for (int64_t i = 0; i < tiles; ++i) {
     const int64_t r0 = rows * i / tiles;
     const int R = static_cast<int>(rows * (i + 1) / tiles - r0);
     before_tile(r0, r0 + R);
-    tile_gemm_rows<S, C>(R, out + r0 * C * kLanes, A + r0 * lda, lda, B, K, accumulate);
+    tile_gemm_rows<S, C>(R, out + r0 * ldo, A + r0 * lda, lda, B, K, accumulate, ldo);
   }
 }
 
 template <class S, int C>
 void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
                 bool accumulate = false) {
-  panel_gemm<S, C>(out, A, lda, rows, B, K, accumulate, [](int64_t, int64_t) {});
+  panel_gemm<S, C>(out, C * S::kLanes, A, lda, rows, B, K, accumulate, [](int64_t, int64_t) {});
 }
 
 // A per-thread buffer reused across steps and calls.
