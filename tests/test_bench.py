@@ -293,6 +293,25 @@ def test_check_targets():
     assert len(targets["training memory <= PyTorch's"]["failing"]) == 1
 
 
+def test_a_missed_target_never_prints_as_the_target():
+    rows = [
+        _row("rnn_tanh", "train", (50, 64, 512), 0.9996, peak=0.89996, torch_peak=0.2),
+        _row("lstm", "step", (1, 1, 256), 2.9999, bench_name="cell"),
+        _row("gru", "train", (100, 32, 128), 0.29, torch_peak=0.2),
+    ]
+    failing = {t["target"]: t["failing"] for t in bench.check_targets(rows, 100.0)}
+    assert failing["fastrnn >= 1.0x PyTorch on every row"] == [
+        "rnn_tanh train (50,64,512,512): 0.99x",
+        "gru train (100,32,128,128): 0.29x",
+    ]
+    assert failing["(50, 64, 512) training rows >= 90% of the SGEMM peak"] == [
+        "rnn_tanh train (50,64,512,512): 89.9%"
+    ]
+    assert failing["LSTM step at N=1, H=256 >= 3x torch.nn.LSTMCell"] == [
+        "lstm step (1,1,256,256): 2.99x"
+    ]
+
+
 def test_markdown_output(tmp_path):
     md = tmp_path / "section.md"
     argv = ["rnn", "--mode", "gru", "-T", "2", "-N", "2", "-H", "4", "--pass", "train"]
