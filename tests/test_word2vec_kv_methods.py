@@ -572,3 +572,33 @@ def test_similar_by_word_takes_gensims_argument_names(twin):
         ours.similar_by_word(word="w3", topn=4, restrict_vocab=50),
         theirs.similar_by_word(word="w3", topn=4, restrict_vocab=50),
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_get_mean_vector_has_gensims_dtype(dtype):
+    """gensim returns the vectors' dtype, float32 once post-normalized."""
+    vectors = np.random.default_rng(3).standard_normal((4, 5)).astype(dtype)
+    keys = ["a", "b", "c", "d"]
+    ours, theirs = KeyedVectors(5, dtype=dtype), GensimKV(5, dtype=dtype)
+    ours.add_vectors(keys, vectors)
+    theirs.add_vectors(keys, vectors)
+    for post in (False, True):
+        got = ours.get_mean_vector(["a", "c"], weights=[1.0, 3.0], post_normalize=post)
+        want = theirs.get_mean_vector(["a", "c"], weights=[1.0, 3.0], post_normalize=post)
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_evaluate_word_pairs_results_read_as_gensims(twin, tmp_path):
+    """gensim's pearson and spearman are scipy results: .statistic and .pvalue, or unpacked."""
+    ours, theirs = twin
+    path = tmp_path / "pairs.tsv"
+    path.write_text("w1\tw2\t3.0\nw2\tw3\t1.0\nw1\tw3\t2.0\nw4\tw5\t5.0\n")
+    got, want = ours.evaluate_word_pairs(path), theirs.evaluate_word_pairs(str(path))
+    for g, w in zip(got[:2], want[:2], strict=True):
+        assert g.statistic == pytest.approx(w.statistic, abs=1e-6)
+        statistic, pvalue = g
+        assert (statistic, pvalue) == (g.statistic, g.pvalue)
+        if not np.isnan(w.pvalue):
+            assert g.pvalue == pytest.approx(w.pvalue, rel=1e-6)
+    assert got[2] == pytest.approx(want[2])

@@ -12,6 +12,7 @@ import json
 import logging
 import operator
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -133,6 +134,13 @@ def _rank(x: np.ndarray) -> np.ndarray:
         ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
         i = j + 1
     return ranks
+
+
+class CorrelationResult(NamedTuple):
+    """A correlation and its p-value; unpacks as (statistic, pvalue), as scipy's results do."""
+
+    statistic: float
+    pvalue: float
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -349,6 +357,9 @@ class KeyedVectors:
     def get_mean_vector(
         self, keys, weights=None, pre_normalize=True, post_normalize=False, ignore_missing=True
     ) -> np.ndarray:
+        """The weighted mean of keys' vectors (unit length with pre_normalize) and of vectors
+        given as keys, as gensim: [E] float32 with post_normalize (unit length), else in the
+        vectors' dtype."""
         keys = _ensure_list(keys)
         if not keys:
             raise ValueError("cannot compute the mean of an empty list of keys")
@@ -371,8 +382,8 @@ class KeyedVectors:
         if total > 0:
             mean /= total
         if post_normalize:
-            mean = _unitvec(mean)
-        return mean.astype(np.float32)
+            return _unitvec(mean).astype(np.float32)
+        return mean.astype(self.vectors.dtype)  # as gensim: the vectors' dtype
 
     def most_similar(
         self,
@@ -785,7 +796,8 @@ class KeyedVectors:
     ):
         """(pearson, spearman, oov_ratio) on a word-pair similarity file such as WordSim-353.
 
-        pearson and spearman are (statistic, pvalue) pairs (pvalue from scipy when installed,
+        pearson and spearman are CorrelationResult (statistic, pvalue) pairs, read as gensim's
+        scipy results are (`.statistic`, `.pvalue`, or unpacked; pvalue from scipy when installed,
         else nan); oov_ratio is the percentage of pairs with an unknown word.
         """
         ok_vocab = self._ok_vocab(restrict_vocab, case_insensitive)
@@ -823,7 +835,11 @@ class KeyedVectors:
             pass
         # with dummy4unknown the unknown pairs are in gold already
         oov_ratio = float(oov) / (len(gold) if dummy4unknown else len(gold) + oov) * 100
-        return (pearson, p_pearson), (spearman, p_spearman), oov_ratio
+        return (
+            CorrelationResult(pearson, p_pearson),
+            CorrelationResult(spearman, p_spearman),
+            oov_ratio,
+        )
 
     # ---- files ----
 
