@@ -312,6 +312,21 @@ def test_a_missed_target_never_prints_as_the_target():
     ]
 
 
+def test_grid_targets_leave_out_rows_off_the_grid():
+    # issue 5's (50, 64, 512) and N=1, H=256 targets are for one unidirectional layer with I = H:
+    # a row with another I, more layers or two directions is another workload
+    rows = [
+        dict(_row("lstm", "train", (50, 64, 512), 1.5, peak=0.3), I=16),
+        dict(_row("gru", "train", (50, 64, 512), 1.5, peak=0.3), layers=2),
+        dict(_row("rnn_tanh", "train", (50, 64, 512), 1.5, peak=0.3), bidirectional=True),
+        dict(_row("lstm", "step", (1, 1, 256), 1.5, bench_name="cell"), I=64),
+    ]
+    targets = {t["target"] for t in bench.check_targets(rows, 100.0)}
+    assert "(50, 64, 512) training rows >= 90% of the SGEMM peak" not in targets
+    assert "LSTM step at N=1, H=256 >= 3x torch.nn.LSTMCell" not in targets
+    assert "fastrnn >= 1.0x PyTorch on every row" in targets
+
+
 def test_markdown_output(tmp_path):
     md = tmp_path / "section.md"
     argv = ["rnn", "--mode", "gru", "-T", "2", "-N", "2", "-H", "4", "--pass", "train"]

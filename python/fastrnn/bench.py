@@ -757,6 +757,15 @@ def _short_of(value: float, digits: int) -> str:
     return f"{whole}.{decimals[:digits]}"
 
 
+def _grid(r, shape) -> bool:
+    """Whether row r is issue 5's (T, N, I, H): one unidirectional layer of that shape."""
+    return (
+        (r["T"], r["N"], r["I"], r["H"]) == shape
+        and r.get("layers", 1) == 1
+        and not r.get("bidirectional")
+    )
+
+
 def check_targets(rows, peak: float | None) -> list[dict]:
     """Issue 5's targets, for the rows this run has: each {target, ok, failing: [row labels]}.
     The targets are float32's (issue 5's grid): rows of another dtype are left out."""
@@ -794,7 +803,7 @@ def check_targets(rows, peak: float | None) -> list[dict]:
         slow,
         [f"{_label(r)}: {_short_of(r['speedup'], 2)}x" for r in slow if r["speedup"] < 2.0],
     )
-    big = [r for r in train if r["bench"] == "rnn" and (r["T"], r["N"], r["H"]) == (50, 64, 512)]
+    big = [r for r in train if r["bench"] == "rnn" and _grid(r, (50, 64, 512, 512))]
     add(
         "(50, 64, 512) training rows >= 90% of the SGEMM peak",
         big,
@@ -807,7 +816,7 @@ def check_targets(rows, peak: float | None) -> list[dict]:
     step = [
         r
         for r in compared
-        if r["bench"] == "cell" and r["mode"] == "lstm" and (r["N"], r["H"]) == (1, 256)
+        if r["bench"] == "cell" and r["mode"] == "lstm" and _grid(r, (1, 1, 256, 256))
     ]
     add(
         "LSTM step at N=1, H=256 >= 3x torch.nn.LSTMCell",
