@@ -224,6 +224,8 @@ def test_options_are_checked():
         (["--plot", "{dir}/chart.txt"], "--plot: expected a .png path"),
         (["--markdown", "{dir}/latin1.md"], "--markdown: cannot read"),
         (["--json", "{dir}/afile/x.json"], "--json: cannot make the directory"),
+        # one file for two outputs: the second would replace the first (or refuse it, after the run)
+        (["--json", "{dir}/r.md", "--markdown", "{dir}/./r.md"], "--markdown: {dir}/./r.md is"),
     ],
 )
 def test_bad_options_and_output_paths_fail_before_measuring(tmp_path, capsys, argv, message):

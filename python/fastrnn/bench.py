@@ -1227,10 +1227,13 @@ def main(argv=None) -> int:
         )
         if path
     ]
-    for option, path in outputs:
+    for i, (option, path) in enumerate(outputs):
         problem = _output_problem(option, path)
         if problem:
             parser.error(problem)
+        for other, other_path in outputs[:i]:
+            if os.path.realpath(path) == os.path.realpath(other_path):
+                parser.error(f"{option}: {path} is also the {other} path (give each its own file)")
     if args.plot and not _compares_anything(args):
         parser.error(
             "--plot: the chart shows speedups over PyTorch or gensim, and this run compares "
