@@ -212,7 +212,9 @@ def main(argv=None) -> dict:
     tgt_vocab = Vocabulary([GO, EOS, *ONES, *TENS[2:], "hundred", "thousand"])
     model = Seq2Seq(src_vocab, tgt_vocab, args)
     opt = optim.Adam(model.modules, lr=args.lr)
-    schedule = optim.CosineLR(opt, total_steps=args.steps, min_lr=args.lr / 20, warmup_steps=50)
+    # a 50-step warm-up (shorter in a run of 50 steps or fewer: CosineLR wants steps after it)
+    warmup = min(50, args.steps - 1)
+    schedule = optim.CosineLR(opt, args.steps, min_lr=args.lr / 20, warmup_steps=warmup)
     print(
         f"numbers 0..{args.max_number - 1}: {len(train)} train, {len(test)} test; "
         f"target vocabulary {len(tgt_vocab)}; E={args.embed} H={args.hidden}, {args.steps} steps"

@@ -39,6 +39,15 @@ def test_seq2seq_translates_held_out_numbers(tmp_path):
     assert r["final_loss"] < 0.2, r
 
 
+def test_seq2seq_runs_fewer_steps_than_its_warm_up(tmp_path):
+    # --steps at or below the learning-rate warm-up (50 steps) is a short run, not an error; it
+    # raised CosineLR's ValueError ("warmup_steps: expected fewer than total_steps") as a traceback
+    for steps in ("1", "50"):
+        argv = ("--steps", steps, "--max-number", "20", "--hidden", "8", "--embed", "4")
+        r, _ = run_example("seq2seq", tmp_path, *argv, *ONE_THREAD)
+        assert r["steps"] == int(steps)
+
+
 @pytest.mark.slow
 def test_seq2seq_full_run_translates_numbers_below_a_million(tmp_path):
     """The full run (numbers below a million, 2000 held out; a few seconds) against the target."""
