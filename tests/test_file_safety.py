@@ -387,6 +387,23 @@ def test_a_failing_save_removes_its_temporary_file(tmp_path):
         small_kv().save(tmp_path / "missing-dir" / "kv.npz")
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
+def test_saving_through_a_symbolic_link_writes_the_file_it_leads_to(tmp_path):
+    from fastrnn._atomic import atomic_write
+
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "BENCHMARKS.md"
+    target.write_text("old")
+    link = tmp_path / "link.md"
+    link.symlink_to(target)
+    with atomic_write(link, "w") as f:
+        f.write("new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert sorted(os.listdir(tmp_path / "real")) == ["BENCHMARKS.md"]
+    small_kv().save(link)  # a saver through the same path
+    assert link.is_symlink() and KeyedVectors.load(target).index_to_key == small_kv().index_to_key
+
+
 def test_bench_outputs_are_written_atomically(tmp_path, monkeypatch):
     from fastrnn import bench
 

@@ -38,8 +38,9 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     """Yields a temporary file beside `path` (same directory, so os.replace is atomic) that
     replaces `path` only when the block succeeds; on an error the temporary file is removed. A
     process killed mid-write leaves the temporary file `.<name>.<random>.tmp` behind. The file
-    gets the permissions of the one it replaces, or a new file's."""
-    path = Path(os.fspath(path))
+    gets the permissions of the one it replaces, or a new file's. A path through symbolic links
+    writes the file they lead to (beside it), so a link stays a link."""
+    path = Path(os.path.realpath(os.fspath(path)))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         if hasattr(os, "fchmod"):
