@@ -7,6 +7,8 @@ is per thread), and backward calls of one object accumulate into its grads one a
 grads end as the sum of every thread's contribution."""
 
 import os
+import subprocess
+import sys
 import threading
 
 import fastrnn
@@ -354,3 +356,50 @@ def test_a_finished_threads_forward_is_not_handed_to_a_later_thread():
         kept.clear()
         run_threads(backward_only, [()])
     assert len(set(idents)) < len(idents)  # ids were reused, so the check above meant something
+
+
+FORK_CHILD = """
+import multiprocessing as mp
+import sys
+
+import fastrnn
+import numpy as np
+
+
+def run(q=None):
+    layer = fastrnn.LSTM(64, 256, seed=0)  # 64 rows: the time loop splits the batch among threads
+    y, _ = layer.forward(np.ones((20, 64, 64), np.float32), training=False)
+    if q is None:
+        return y
+    q.put(y)
+
+
+if __name__ == "__main__":
+    fastrnn.set_num_threads(2)
+    expected = run()  # the pool's workers now run in the parent
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=run, args=(q,))
+    child.start()
+    try:
+        y = q.get(timeout=60)  # (before join: a child exits only once its queue is read)
+    except Exception:
+        child.kill()
+        sys.exit("the forked child hung in fastrnn's thread pool")
+    child.join(60)
+    assert child.exitcode == 0, child.exitcode
+    assert np.array_equal(y, expected)
+    assert fastrnn.get_num_threads() == 2
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_child_forked_after_the_pool_started_runs_the_kernels(tmp_path):
+    # multiprocessing's fork start method (Linux's default before Python 3.14): the child has
+    # only the forking thread, so it must not wait for the parent's pool workers.
+    script = tmp_path / "fork_child.py"
+    script.write_text(FORK_CHILD)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -14,6 +14,9 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 #include "cpu/blas.h"
 #include "fastrnn/common.h"
@@ -201,18 +204,38 @@ class Pool {
   int sleepers_ = 0;  // workers waiting on wake_ (guarded by mutex_)
 };
 
-Pool& pool() {
-  static Pool* p = [] {
-    auto* made = new Pool();  // never destroyed: workers must not be joined during static teardown
-    blas_set_num_threads(1);  // all parallelism is ours (see parallel_gemm)
-    const unsigned hw = std::thread::hardware_concurrency();
-    made->resize(hw == 0 ? 1 : static_cast<int>(hw));
-    return made;
-  }();
-  return *p;
-}
-
 std::atomic<int> g_threads{0};  // 0 = not set yet: the pool's default
+std::atomic<Pool*> g_pool{nullptr};
+
+#if defined(__unix__) || defined(__APPLE__)
+// A child forked from a process whose pool had started has only the forking thread: the pool's
+// workers (and whatever locks they or another caller held) stayed behind in the parent. The
+// child leaves that pool untouched and makes its own at its first parallel call.
+void forget_pool_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); }
+#endif
+
+Pool& pool() {
+  Pool* p = g_pool.load(std::memory_order_acquire);
+  if (p != nullptr) return *p;
+  static const bool registered = [] {
+#if defined(__unix__) || defined(__APPLE__)
+    pthread_atfork(nullptr, nullptr, forget_pool_in_child);
+#endif
+    blas_set_num_threads(1);  // all parallelism is ours (see parallel_gemm)
+    return true;
+  }();
+  (void)registered;
+  // Never destroyed: workers must not be joined during static teardown (or in a forked child).
+  auto* made = new Pool();
+  const int set = g_threads.load();
+  const unsigned hw = std::thread::hardware_concurrency();
+  made->resize(set > 0 ? set : (hw == 0 ? 1 : static_cast<int>(hw)));
+  if (!g_pool.compare_exchange_strong(p, made, std::memory_order_acq_rel)) {
+    delete made;  // another thread made the pool first (joins this one's workers)
+    return *p;
+  }
+  return *made;
+}
 
 }  // namespace
 
