@@ -99,6 +99,7 @@ T* scratch(int64_t elements) {
   const int64_t need = (elements * static_cast<int64_t>(sizeof(T)) + 7) / 8;
   if (need > capacity) {
     block.reset();
+    capacity = 0;  // (until the allocation below succeeds: if it throws, the next call retries)
     block.reset(static_cast<double*>(
         ::operator new[](sizeof(double) * static_cast<size_t>(need), std::align_val_t(64))));
     capacity = need;

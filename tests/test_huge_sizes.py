@@ -3,6 +3,9 @@ or for memory raise ValueError or MemoryError before anything is allocated — n
 The sizes here are impossible to allocate, so a missing check would show as a crash or an
 out-of-memory kill, not as a slow test."""
 
+import subprocess
+import sys
+
 import fastrnn
 import numpy as np
 import pytest
@@ -85,3 +88,40 @@ def test_word2vec_sizes_beyond_memory_raise_before_training():
         fastrnn.Word2Vec([["a", "b"]] * 5, vector_size=2**40, min_count=1, epochs=1)
     with pytest.raises((ValueError, MemoryError)):
         fastrnn.KeyedVectors(2**62, count=2**10)
+
+
+SCRATCH_AFTER_MEMORY_ERROR = """
+import numpy as np
+from fastrnn import functional as F
+
+small = {"weight_ih": np.ones((8, 1), np.float32), "weight_hh": np.ones((8, 2), np.float32)}
+x = np.ones((3, 2, 1), np.float32)
+expected = F.forward("lstm", x, small, training=False)[0]
+# An LSTM with a projection to one unit: small inputs and outputs, but an inference workspace
+# (the input projection of every step, [T, N, 4 * H]) of 2^49 bytes, beyond any address space.
+H = 2**24
+huge = {
+    "weight_ih": np.zeros((4 * H, 1), np.float32),
+    "weight_hh": np.zeros((4 * H, 1), np.float32),
+    "weight_hr": np.zeros((1, H), np.float32),
+}
+try:
+    F.forward("lstm", np.zeros((2**19, 4, 1), np.float32), huge, training=False)
+except MemoryError:
+    pass
+else:
+    raise AssertionError("expected a MemoryError")
+np.testing.assert_array_equal(F.forward("lstm", x, small, training=False)[0], expected)
+"""
+
+
+def test_a_workspace_too_large_for_memory_leaves_later_calls_working():
+    # The per-thread scratch arena must not keep its old capacity after failing to grow (a later,
+    # smaller call would then get no memory at all); in a subprocess, as that was a crash.
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRATCH_AFTER_MEMORY_ERROR],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
