@@ -213,6 +213,16 @@ def test_bad_lengths(lengths):
         F.forward("lstm", x, params, None, lengths)
 
 
+@pytest.mark.parametrize("lengths", [[T, [2], 1], [[T], [2, 1], [1]]], ids=["nested", "ragged"])
+def test_lengths_numpy_cannot_convert_name_the_argument(lengths):
+    # numpy's own ValueError ("inhomogeneous shape") would not say which argument was wrong
+    x, params, _ = problem()
+    with pytest.raises(BAD, match=word("lengths")):
+        F.forward("lstm", x, params, None, lengths)
+    with pytest.raises(BAD, match=word("lengths")):
+        fastrnn.LSTM(x.shape[2], 4).forward(x, None, lengths)
+
+
 @pytest.mark.parametrize("clip", [-1.0, float("nan")])
 def test_bad_cell_clip(clip):
     x, params, _ = problem()

@@ -80,7 +80,10 @@ def check_lengths(lengths, T: int, N: int) -> np.ndarray | None:
         return None
     if hasattr(lengths, "detach") and hasattr(lengths, "numpy"):
         lengths = lengths.detach().cpu().numpy()
-    arr = np.asarray(lengths)
+    try:
+        arr = np.asarray(lengths)
+    except (TypeError, ValueError) as e:  # nested or ragged sequences
+        raise TypeError(f"lengths: expected an integer array, got {type(lengths).__name__}") from e
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
     if arr.shape != (N,):
