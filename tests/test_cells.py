@@ -540,6 +540,41 @@ def test_cells_leave_inputs_alone_and_return_new_arrays(variant):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_training_steps_from_refilled_buffers_backpropagate_each_steps_values(variant, dtype):
+    """A decoder that refills one input buffer (and one state buffer) in place for every step
+    gets the gradients of the values each step saw, as torch's autograd gives them (or refuses):
+    the tape must not see the buffers' later contents."""
+    kind, kwargs = VARIANTS[variant]
+    rng = np.random.default_rng(16)
+    xs = [rng.standard_normal((N, I_SIZE)).astype(dtype) for _ in range(3)]
+    dstate = draw_state(kind, rng, dtype, (N, H))
+
+    def run(refill):
+        cell = our_cell(kind, kwargs, dtype)
+        x_buf = np.empty((N, I_SIZE), dtype)
+        state_bufs = [np.empty((N, H), dtype) for _ in range(2)]
+        state = None
+        for x in xs:
+            if refill:
+                x_buf[...] = x
+                x = x_buf
+                if state is not None:
+                    parts = state if isinstance(state, tuple) else (state,)
+                    for buf, part in zip(state_bufs, parts, strict=False):
+                        buf[...] = part
+                    state = tuple(state_bufs) if isinstance(state, tuple) else state_bufs[0]
+            state = cell.forward(x, state)
+        dxs = [cell.backward(dstate)[0] for _ in xs]
+        return dxs, cell.grads
+
+    dxs, grads = run(refill=True)
+    ref_dxs, ref_grads = run(refill=False)
+    assert_close(dxs, ref_dxs, 0, 0, "dx")
+    assert_close(grads, ref_grads, 0, 0, "grads")
+
+
 @pytest.mark.parametrize("variant", ["rnn_tanh", "lstm", "gru_reset_before"])
 def test_bidirectional_layer_reverse_half_equals_cell_steps_backwards(variant):
     """The reverse direction of a bidirectional layer with lengths is a cell run from each

@@ -154,8 +154,10 @@ class RNNCellBase(ParameterHolder):
         return self._result(h_new, c_new, unbatched)
 
     def forward(self, x, state=None):
-        """One training step; remembers it for backward. Returns the new state like step()."""
+        """One training step; remembers it for backward. Returns the new state like step().
+        The tape keeps a copy of x, so the caller may refill its input buffer for the next step."""
         x, unbatched = self._input(x)
+        x = x.copy()  # ([N, I], one step: backward must not see the caller's later values)
         h, c = self._state(state, x.shape[0], unbatched, "state")
         hx = (h, c) if self.mode == "lstm" else h
         if self.mode == "lstm" and h is None and c is None:
