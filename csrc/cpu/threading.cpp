@@ -96,10 +96,13 @@ class Pool {
     size_.store(threads, std::memory_order_release);
   }
 
-  // Returns false (and runs nothing) when another caller holds the pool.
-  bool try_run(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn) {
+  // Returns false (and runs nothing) when another caller holds the pool, or with all_chunks when
+  // the pool has fewer threads than `chunks` (else the chunks are cut to the pool's threads).
+  bool try_run(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn,
+               bool all_chunks = false) {
     std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
     if (!job_lock.owns_lock()) return false;
+    if (all_chunks && chunks > size()) return false;
     chunks = std::min<int64_t>(chunks, size());
     fn_ = &fn;
     total_ = total;
@@ -247,11 +250,11 @@ void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t
 }
 
 void parallel_region(int threads, const std::function<void(int, int)>& fn) {
-  const int n = std::min(threads, get_num_threads());
-  if (n <= 1 ||
-      !pool().try_run(n, n, [&](int64_t begin, int64_t) { fn(static_cast<int>(begin), n); })) {
-    fn(0, 1);
-  }
+  // All `threads` threads or the caller alone: callers size their barriers and splits by the
+  // count they planned with, and a set_num_threads on another thread may have shrunk the pool
+  // since (fewer threads would leave work undone or a barrier waiting).
+  auto chunk = [&](int64_t begin, int64_t) { fn(static_cast<int>(begin), threads); };
+  if (threads <= 1 || !pool().try_run(threads, threads, chunk, /*all_chunks=*/true)) fn(0, 1);
 }
 
 void SpinBarrier::wait() {

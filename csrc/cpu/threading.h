@@ -16,8 +16,9 @@ namespace cpu {
 // or when another caller is using the pool (so concurrent Python threads are safe).
 void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-// Runs fn(thread, threads) once on each of up to `threads` pool threads (the caller is thread 0);
-// `threads` passed to fn is the count actually used (1 when the pool is busy).
+// Runs fn(thread, threads) once on each of `threads` pool threads (the caller is thread 0), or
+// fn(0, 1) on the caller alone when the pool is busy or has fewer threads now (a set_num_threads
+// on another thread): the count passed to fn is the one used.
 void parallel_region(int threads, const std::function<void(int, int)>& fn);
 
 // A reusable barrier for the threads of one parallel_region: spins briefly, then yields.

@@ -408,6 +408,21 @@ void check_pool() {
     for (int64_t i = 0; i < 4; ++i) wrong += runs[job * 4 + i].load() != (i < sizes[job % 3]);
   }
   expect(wrong == 0, "pool: " + std::to_string(wrong) + " chunks not run exactly once");
+
+  // A parallel region asked for more threads than the pool has (set_num_threads shrank it after
+  // the caller planned) runs on the caller alone, never on fewer threads told the planned count.
+  fastrnn::set_num_threads(2);
+  for (int asked : {2, 3}) {
+    std::atomic<int> calls{0}, wrong_count{0};
+    fastrnn::cpu::parallel_region(asked, [&](int, int nthreads) {
+      ++calls;
+      wrong_count += nthreads != (asked == 2 ? 2 : 1);
+    });
+    expect(calls == (asked == 2 ? 2 : 1) && wrong_count == 0,
+           "pool: a region of " + std::to_string(asked) + " threads on a pool of 2 ran " +
+               std::to_string(calls.load()) + " calls");
+  }
+  fastrnn::set_num_threads(1);
 }
 
 // The GPU driver's per-thread handles (cuda/handle_pool.h), with a stand-in handle type: threads
