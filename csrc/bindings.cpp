@@ -378,7 +378,9 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_compiled", &fastrnn::cuda_compiled);
   m.def("cuda_device_count", &fastrnn::cuda_device_count);
   m.def("cuda_runtime_info", &fastrnn::cuda_runtime_info);
-  m.def("set_num_threads", &fastrnn::set_num_threads, py::arg("n"));
+  // Waits for another thread's parallel region to end before resizing the pool: without the GIL.
+  m.def("set_num_threads", &fastrnn::set_num_threads, py::arg("n"),
+        py::call_guard<py::gil_scoped_release>());
   m.def("get_num_threads", &fastrnn::get_num_threads);
 
   py::class_<RnnDesc>(m, "RnnDesc")

@@ -403,3 +403,45 @@ def test_a_child_forked_after_the_pool_started_runs_the_kernels(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_set_num_threads_waits_for_a_running_kernel_without_the_gil():
+    """set_num_threads waits for another thread's parallel region to end (it resizes the pool);
+    meanwhile other Python threads keep running."""
+    import time
+
+    previous = fastrnn.get_num_threads()
+    fastrnn.set_num_threads(2)
+    layer = fastrnn.LSTM(512, 512, seed=0)  # about 0.4 s: 160 GFLOP in one parallel region
+    x = np.random.default_rng(0).standard_normal((600, 64, 512)).astype(np.float32)
+    layer.forward(x[:2], training=False)  # warm up
+    started, resizing = threading.Event(), threading.Event()
+    timing = {}
+
+    def run_kernel():
+        started.set()
+        layer.forward(x, training=False)  # one parallel region for the whole sequence
+
+    def resize():
+        started.wait()
+        time.sleep(0.02)  # the kernel is inside its region by now
+        resizing.set()
+        t0 = time.perf_counter()
+        fastrnn.set_num_threads(2)
+        timing["resize"] = time.perf_counter() - t0
+        resizing.clear()
+
+    threads = [threading.Thread(target=run_kernel), threading.Thread(target=resize)]
+    for t in threads:
+        t.start()
+    resizing.wait()
+    ticks = 0
+    while resizing.is_set():
+        ticks += 1
+        time.sleep(0.001)
+    for t in threads:
+        t.join()
+    fastrnn.set_num_threads(previous)
+    if timing["resize"] < 0.1:
+        pytest.skip(f"the kernel ended before set_num_threads waited ({timing['resize']:.3f} s)")
+    assert ticks >= 20, f"{ticks} ticks while set_num_threads waited {timing['resize']:.2f} s"
