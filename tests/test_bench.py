@@ -238,6 +238,11 @@ def test_bad_options_and_output_paths_fail_before_measuring(tmp_path, capsys, ar
     assert message.replace("{dir}", str(tmp_path)) in capsys.readouterr().err
 
 
+def test_a_mode_named_twice_is_measured_once():
+    assert bench._modes("lstm,gru,lstm") == ["lstm", "gru"]
+    assert bench._modes("all") == list(bench_rnn.MODES)
+
+
 def test_w2v_markdown_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["w2v", "--markdown", "w.md"])

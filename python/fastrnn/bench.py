@@ -84,7 +84,7 @@ def _modes(text: str) -> list[str]:
             raise argparse.ArgumentTypeError(
                 f"unknown mode {mode!r}: expected 'all' or a comma list of {bench_rnn.MODES}"
             )
-    return modes
+    return list(dict.fromkeys(modes))  # each mode once, in the order given
 
 
 def _thread_count(text: str) -> int:
