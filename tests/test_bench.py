@@ -224,6 +224,8 @@ def test_options_are_checked():
         (["--plot", "{dir}/chart.txt"], "--plot: expected a .png path"),
         (["--markdown", "{dir}/latin1.md"], "--markdown: cannot read"),
         (["--json", "{dir}/afile/x.json"], "--json: cannot make the directory"),
+        # a link leading into that file: atomic_write writes beside the file the link leads to
+        (["--json", "{dir}/link.json"], "--json: cannot make the directory"),
         # one file for two outputs: the second would replace the first (or refuse it, after the run)
         (["--json", "{dir}/r.md", "--markdown", "{dir}/./r.md"], "--markdown: {dir}/./r.md is"),
     ],
@@ -231,6 +233,8 @@ def test_options_are_checked():
 def test_bad_options_and_output_paths_fail_before_measuring(tmp_path, capsys, argv, message):
     (tmp_path / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "afile").write_text("x")
+    if hasattr(os, "symlink"):
+        (tmp_path / "link.json").symlink_to(tmp_path / "afile" / "x.json")
     argv = [a.replace("{dir}", str(tmp_path)) for a in argv]
     with pytest.raises(SystemExit) as info:
         bench.main(["cell", "-H", "4", "--compare", "none", "--no-progress", *argv])

@@ -1248,7 +1248,7 @@ def main(argv=None) -> int:
     }
     for option, path in outputs:
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.realpath(path)), exist_ok=True)
             written.append(f"{writers[option]() or 'wrote'} {path}")
         except (OSError, ValueError) as e:  # checked before the run; things may have changed
             failed.append(f"fastrnn-bench: {option}: could not write {path}: {e}")
@@ -1276,7 +1276,8 @@ def _output_problem(option: str, path: str) -> str | None:
         return f"{option}: {path} is a directory (give a file path)"
     if option == "--plot" and Path(path).suffix.lower() != ".png":
         return f"{option}: expected a .png path (the chart is a PNG), got {path}"
-    where = os.path.dirname(os.path.abspath(path))
+    # the directory atomic_write writes in: the one a symbolic link leads to
+    where = os.path.dirname(os.path.realpath(path))
     existing = where  # the directories are made when the file is written, not now
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
