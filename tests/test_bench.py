@@ -347,6 +347,19 @@ def test_markdown_output(tmp_path):
     assert "| train | gru | 2,2,4,4 |" in text
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
+def test_markdown_through_a_link_points_at_the_plot_from_where_it_is_written(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "BENCH.md").write_text("")
+    link = tmp_path / "BENCH.md"
+    link.symlink_to(tmp_path / "docs" / "BENCH.md")
+    args = types.SimpleNamespace(markdown=str(link), plot=str(tmp_path / "docs" / "chart.png"))
+    report = _run_json(tmp_path, ["cell", "--mode", "gru", "-H", "4"])
+    bench._write_markdown(report, args)
+    assert link.is_symlink()
+    assert "](chart.png)" in (tmp_path / "docs" / "BENCH.md").read_text()
+
+
 def test_progress_without_tqdm(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
     argv = ["cell", "--mode", "rnn_relu", "-H", "4", "--repeats", "1", "--warmup", "1"]

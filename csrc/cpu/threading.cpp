@@ -209,25 +209,21 @@ class Pool {
 
 std::atomic<int> g_threads{0};  // 0 = not set yet: the pool's default
 std::atomic<Pool*> g_pool{nullptr};
+std::mutex g_set_threads;  // set_num_threads: the pool's size and g_threads change together
 
 #if defined(__unix__) || defined(__APPLE__)
 // A child forked from a process whose pool had started has only the forking thread: the pool's
 // workers (and whatever locks they or another caller held) stayed behind in the parent. The
-// child leaves that pool untouched and makes its own at its first parallel call.
+// child leaves that pool untouched and makes its own at its first parallel call. Registered as
+// the library loads, so a fork at any moment finds it in place.
 void forget_pool_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); }
+[[maybe_unused]] const int g_fork_handler = pthread_atfork(nullptr, nullptr, forget_pool_in_child);
 #endif
 
 Pool& pool() {
   Pool* p = g_pool.load(std::memory_order_acquire);
   if (p != nullptr) return *p;
-  static const bool registered = [] {
-#if defined(__unix__) || defined(__APPLE__)
-    pthread_atfork(nullptr, nullptr, forget_pool_in_child);
-#endif
-    blas_set_num_threads(1);  // all parallelism is ours (see parallel_gemm)
-    return true;
-  }();
-  (void)registered;
+  blas_set_num_threads(1);  // all parallelism is ours (see parallel_gemm)
   // Never destroyed: workers must not be joined during static teardown (or in a forked child).
   auto* made = new Pool();
   const int set = g_threads.load();
@@ -314,6 +310,7 @@ void set_num_threads(int n) {
     throw Error("num_threads must be in 1.." + std::to_string(kMaxThreads) + ", got " +
                 std::to_string(n));
   }
+  std::lock_guard<std::mutex> lock(cpu::g_set_threads);  // two callers at once: one pool size
   cpu::pool().resize(n);
   cpu::g_threads = n;
 }

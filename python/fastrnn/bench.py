@@ -1305,8 +1305,9 @@ def _write_json(report: dict, path: str) -> None:
 
 
 def _write_markdown(report: dict, args) -> str:
-    where = os.path.dirname(os.path.abspath(args.markdown))
-    plot = os.path.relpath(os.path.abspath(args.plot), where) if args.plot else None
+    # (where the file is written: through a link, beside the file it leads to; see atomic_write)
+    where = os.path.dirname(os.path.realpath(args.markdown))
+    plot = os.path.relpath(os.path.realpath(args.plot), where) if args.plot else None
     return write_markdown(args.markdown, markdown(report, plot))
 
 
