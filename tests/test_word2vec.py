@@ -177,6 +177,25 @@ def test_callbacks_and_progress(lee, monkeypatch):
     Word2Vec(lee, vector_size=8, epochs=1, progress=True)
 
 
+def test_similarities_in_epoch_callbacks_use_the_epochs_vectors(lee):
+    """A callback's most_similar at each epoch's end scores by the vectors as they are then: the
+    norms cached before training (by a query, or an earlier epoch's callback) were kept until
+    train() ended, so cosines came out far above 1 (gensim 4 has the same stale cache)."""
+    scores = []
+
+    class Nearest:
+        def on_epoch_end(self, model):
+            scores.append(model.wv.most_similar("attacks", topn=1)[0][1])
+            v = model.wv["attacks"]
+            assert np.allclose(model.wv.get_vector("attacks", norm=True), v / np.linalg.norm(v))
+
+    model = Word2Vec(vector_size=16, min_count=2, workers=1)
+    model.build_vocab(lee)
+    model.wv.most_similar("attacks")  # norms of the initial vectors
+    model.train(lee, total_examples=model.corpus_count, epochs=2, callbacks=[Nearest()])
+    assert len(scores) == 2 and all(s <= 1.0 + 1e-5 for s in scores), scores
+
+
 def test_lookups_are_safe_during_training(lee):
     model = Word2Vec(vector_size=32, workers=2, min_count=2)
     model.build_vocab(lee)

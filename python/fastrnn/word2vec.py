@@ -772,6 +772,7 @@ class Word2Vec:
                     trainer.words_done / max(elapsed, 1e-9),
                 )
                 self.running_training_loss = float(trainer.loss)
+                self.wv.fill_norms(force=True)  # a callback's queries see this epoch's vectors
                 _call(callbacks, "on_epoch_end", self)
         finally:
             bar.close()
