@@ -5,6 +5,7 @@ evaluations against gensim's on the same vectors."""
 
 import bz2
 import gzip
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -98,6 +99,27 @@ def test_long_sentences_are_split_not_cut():
     for w in "abcd":
         assert not np.array_equal(before[model.wv.key_to_index[w]], model.wv[w])
     assert _C.w2v_max_sentence() == 10000
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_a_huge_window_takes_no_memory_beyond_the_longest_sentence(sg):
+    """A window past any sentence (item2vec's "whole basket" window) costs what a window of
+    kMaxSentence words does: a worker's scratch grew as window * vector_size (248 MB for
+    window=2**20 at vector_size 16, about 4 GB per worker at the allowed 2**24) though a
+    trained sentence holds at most 10,000 words; gensim needs no memory for the window."""
+    code = (
+        "import resource\n"
+        "from fastrnn import Word2Vec\n"
+        "s = [['a', 'b', 'c', 'd']] * 10\n"
+        f"m = Word2Vec(vector_size=16, min_count=1, window=2**20, workers=1, sg={sg})\n"
+        "m.build_vocab(s)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "m.train(s, total_examples=10, epochs=1)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    grown_kib = int(out.stdout.split()[-1])
+    assert grown_kib < 32 * 1024, f"training grew the process by {grown_kib} KiB"
 
 
 def test_compute_loss_is_double_and_positive(lee):

@@ -3,6 +3,7 @@
 // w2v_kernels() returns the table for this CPU.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "fastrnn/word2vec.h"
@@ -28,13 +29,23 @@ struct W2vKernelArgs {
   const float* lockf;    // [V] scales of the input-vector updates, or null (w2v::TrainState)
 };
 
+// The most context words of a position: 2·window, but no more than a trained sentence (at most
+// w2v::kMaxSentence words) holds, so a window past any sentence needs no more scratch.
+inline int64_t w2v_max_context(int window) {
+  return 2 * std::min<int64_t>(window, w2v::kMaxSentence - 1);
+}
+
 // Sizes of a worker's scratch for the kernels.
 inline int64_t w2v_scratch_floats(int64_t E, int window, int negative) {
-  return (2 * static_cast<int64_t>(window) + 2) * ((E + 15) / 16 * 16) +
-         4 * int64_t{window} * (negative + 1) + 64;
+  const int64_t C = w2v_max_context(window);
+  return (C + 2) * ((E + 15) / 16 * 16) + 2 * C * (negative + int64_t{1}) + 64;
 }
-inline int64_t w2v_scratch_ints(int window, int negative) { return 2 * window + 2 * negative + 4; }
-inline int64_t w2v_scratch_pointers(int window, int negative) { return 2 * window + negative + 2; }
+inline int64_t w2v_scratch_ints(int window, int negative) {
+  return w2v_max_context(window) + 2 * int64_t{negative} + 4;
+}
+inline int64_t w2v_scratch_pointers(int window, int negative) {
+  return w2v_max_context(window) + negative + 2;
+}
 
 // Trains one (already subsampled) sentence. words: [n]; rng: the worker's w2v_next state;
 // loss: accumulates -log σ terms when compute_loss; f/i/pscratch: the sizes above.
