@@ -506,7 +506,11 @@ void for_each_python_token(const py::handle& corpus, OnToken&& on_token, EndSent
       }
       Py_ssize_t len = 0;
       const char* utf8 = PyUnicode_AsUTF8AndSize(items[j], &len);
-      if (utf8 == nullptr) throw py::error_already_set();
+      if (utf8 == nullptr) {  // a lone surrogate ('\udc80', from errors="surrogateescape")
+        PyErr_Clear();
+        throw py::value_error("sentences: sentence " + std::to_string(s) + ", token " +
+                              std::to_string(j) + ": not encodable as UTF-8 (a lone surrogate)");
+      }
       on_token(std::string_view(utf8, static_cast<size_t>(len)));
     }
     end();

@@ -44,6 +44,9 @@ def test_non_string_tokens():
         Word2Vec(["a sentence as one string"], min_count=1)
     with pytest.raises(TypeError, match="corpus_iterable"):
         Word2Vec("path/as/sentences.txt")
+    surrogate = b"caf\xe9".decode("utf8", errors="surrogateescape")  # a lone '\udce9'
+    with pytest.raises(ValueError, match="sentence 1, token 0: not encodable as UTF-8"):
+        Word2Vec([["a", "b"], [surrogate, "d"]], min_count=1)
 
 
 @pytest.mark.parametrize(
