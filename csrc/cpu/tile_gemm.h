@@ -123,16 +123,15 @@ inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, co
 }
 
 // out[rows][C·L] = A[rows, K] · B[K, C·L] (B packed row after row; out's rows ldo floats apart),
-// each tile of rows over the
-// whole of K, so its sums stay in registers from the first k to the last; B is read from L2 (the
-// hardware prefetcher follows it) once per tile. (Blocking K so that a block of B stays in L1 for
-// all the tiles, with the sums stored and reloaded between blocks, was 1-4 % slower on the layers'
-// loops.) With `accumulate` the product is added to what `out` holds. The rows are cut into tiles
-// of nearly equal size, so from 4 rows on (AVX-512; 2 with AVX2's tiles) no tile is small enough
-// to need split partial sums: each
-// row's result is then the same in whatever rows it is computed with (the time loops rely on it
-// to give the same bits however they split a batch among threads). before_tile(r0, r1) runs before
-// the tile of rows [r0, r1) (the backward loop prefetches there what comes after the product).
+// each tile of rows over the whole of K, so its sums stay in registers from the first k to the
+// last; B is read from L2 (the hardware prefetcher follows it) once per tile. (Blocking K so that a
+// block of B stays in L1 for all the tiles, with the sums stored and reloaded between blocks, was
+// 1-4 % slower on the layers' loops.) With `accumulate` the product is added to what `out` holds.
+// The rows are cut into tiles of nearly equal size, so from 4 rows on (AVX-512; 2 with AVX2's
+// tiles) no tile is small enough to need split partial sums: each row's result is then the same in
+// whatever rows it is computed with (the time loops rely on it to give the same bits however they
+// split a batch among threads). before_tile(r0, r1) runs before the tile of rows [r0, r1) (the
+// backward loop prefetches there what comes after the product).
 template <class S, int C, class BeforeTile>
 void panel_gemm(float* out, int64_t ldo, const float* A, int64_t lda, int64_t rows, const float* B,
                 int64_t K, bool accumulate, BeforeTile&& before_tile) {

@@ -1,7 +1,7 @@
 """Parameter dicts under PyTorch's names, shared by the numpy layers and step cells: PyTorch's
 initialisation from a checked `seed`, gradients of the same shapes, state_dict() and a checked
-load_state_dict(); and the per-thread training state that lets several Python threads train one
-object at once."""
+load_state_dict(); the inverted-dropout mask; and the per-thread training state that lets several
+Python threads train one object at once."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def seeded_rng(seed) -> np.random.Generator:
         if seed < 0:
             raise ValueError(f"seed: expected None or an int >= 0, got {seed}")
     return np.random.default_rng(seed)
+
+
+def dropout_mask(rng: np.random.Generator, shape, p: float, dtype) -> np.ndarray:
+    """An inverted-dropout mask of `shape`: 0 with probability p, else 1/(1-p); all zeros at
+    p = 1 (as torch's dropout, with no 0/0 scale)."""
+    keep = 1.0 - p
+    if keep == 0.0:
+        return np.zeros(shape, dtype)
+    return (rng.random(shape) < keep).astype(dtype) / np.dtype(dtype).type(keep)
 
 
 class ThreadState:

@@ -17,7 +17,7 @@ import numpy as np
 
 from fastrnn import _C
 from fastrnn import functional as F
-from fastrnn._params import ParameterHolder, seeded_rng
+from fastrnn._params import ParameterHolder, dropout_mask, seeded_rng
 from fastrnn.nn._checks import bool_flag
 
 _SUFFIX = ("", "_reverse")
@@ -249,13 +249,7 @@ class RNNBase(ParameterHolder):
             inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
             mask = None
             if training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = 1.0 - self.dropout
-                if keep == 0.0:  # dropout=1 drops everything, as torch.nn.LSTM(dropout=1)
-                    mask = np.zeros(inp.shape, self.dtype)
-                else:
-                    mask = (self._rng.random(inp.shape) < keep).astype(
-                        self.dtype
-                    ) / self.dtype.type(keep)
+                mask = dropout_mask(self._rng, inp.shape, self.dropout, self.dtype)
                 inp = inp * mask
             masks.append(mask)
         y = inp

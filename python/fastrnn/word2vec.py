@@ -772,7 +772,8 @@ class Word2Vec:
                     trainer.words_done / max(elapsed, 1e-9),
                 )
                 self.running_training_loss = float(trainer.loss)
-                self.wv.fill_norms(force=True)  # a callback's queries see this epoch's vectors
+                if callbacks:  # a callback's queries see this epoch's vectors
+                    self.wv.fill_norms(force=True)
                 _call(callbacks, "on_epoch_end", self)
         finally:
             bar.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastrnn._params import seeded_rng
+from fastrnn._params import dropout_mask, seeded_rng
 from fastrnn.nn._checks import as_array, nonnegative_float
 from fastrnn.nn.parameter_free import ParameterFree
 
@@ -29,11 +29,7 @@ class Dropout(ParameterFree):
         if not training or self.p == 0.0:
             self._set_thread_state((None, x.shape))
             return x
-        keep = 1.0 - self.p
-        if keep == 0.0:  # p = 1: everything dropped (no 1/(1-p) scale)
-            mask = np.zeros(x.shape, x.dtype)
-        else:
-            mask = (self._rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        mask = dropout_mask(self._rng, x.shape, self.p, x.dtype)
         self._set_thread_state((mask, x.shape))
         return x * mask
 
