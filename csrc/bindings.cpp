@@ -689,6 +689,15 @@ void bind_word2vec(py::module_& m) {
       py::arg("exponent"));
 
   m.def("w2v_max_sentence", [] { return w2v::kMaxSentence; });
+  m.def(
+      "w2v_file_pieces",
+      [](const std::string& path, int parts) {
+        py::gil_scoped_release release;
+        return w2v::file_pieces(path, parts);
+      },
+      "The byte offsets [parts+1] cutting a plain text corpus file into the pieces its readers "
+      "take (for tests).",
+      py::arg("path"), py::arg("parts"));
 
   py::class_<PyTrainer>(m, "W2vTrainer")
       .def(
@@ -797,7 +806,7 @@ void bind_word2vec(py::module_& m) {
             py::gil_scoped_release release;
             w2v::train_epoch_file(t.st, t.cfg, *vocab, path, epoch);
           },
-          "Trains one epoch over a plain text file by per-thread byte ranges (GIL released).",
+          "Trains one epoch over a plain text file by per-thread pieces (GIL released).",
           py::arg("vocab"), py::arg("path"), py::arg("epoch"))
       .def_property_readonly("words_done",
                              [](const PyTrainer& t) { return t.st.words_done.load(); })

@@ -1,5 +1,5 @@
 """Word2Vec and KeyedVectors: vocabulary and sampling tables against gensim, training mechanics
-(reproducibility, long sentences, corpus files and their byte ranges, loss, callbacks, progress),
+(reproducibility, long sentences, corpus files and their pieces, loss, callbacks, progress),
 saving and loading, thread safety of lookups during training, and KeyedVectors' lookups and
 evaluations against gensim's on the same vectors."""
 
@@ -8,6 +8,7 @@ import gzip
 import subprocess
 import sys
 import threading
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,57 @@ def test_byte_ranges_never_split_or_repeat_lines(tmp_path):
     model.build_vocab(corpus_file=str(path))
     trained, raw = model.train(corpus_file=str(path), total_words=total + 3, epochs=1)
     assert raw == total + 3 and trained == total
+
+
+def _pieces_tokens(data: bytes, bounds):
+    return [t for b, e in pairwise(bounds) for t in data[b:e].decode().split()]
+
+
+def test_a_one_line_corpus_file_is_shared_by_the_workers(tmp_path):
+    """text8's layout, one line of many megabytes: every worker reads its own part of the line,
+    cut between two tokens (never inside one, nor inside a UTF-8 character); lines shorter than
+    the 1 MiB window stay whole. Before, the line belonged to the first worker alone."""
+    rng = np.random.default_rng(1)
+    words = np.array([f"w{i}" for i in range(200)] + ["café", "naïve", "日本"])
+    seps = np.array([" "] * 40 + ["  ", "\t", "\u00a0", "\u3000", "\u2003"])
+    n = 400_000
+    line = "".join(
+        w + sep
+        for w, sep in zip(
+            words[rng.integers(0, len(words), n)], seps[rng.integers(0, len(seps), n)], strict=True
+        )
+    )
+    path = tmp_path / "one_line.txt"
+    path.write_text(line, encoding="utf-8")
+    data = path.read_bytes()
+    assert len(data) > 2 * _C.w2v_max_sentence() and b"\n" not in data
+    tokens = data.decode().split()
+    for parts in (1, 2, 3, 5, 8):
+        bounds = _C.w2v_file_pieces(str(path), parts)
+        assert bounds[0] == 0 and bounds[-1] == len(data) and len(bounds) == parts + 1
+        assert all(b < e for b, e in pairwise(bounds))  # every worker has a part
+        assert all(data[b - 1 : b].isspace() for b in bounds[1:-1])  # cut after ASCII space
+        assert _pieces_tokens(data, bounds) == tokens
+    vocab = _C.W2vVocab(list(words))
+    for workers in (1, 2, 5):
+        assert vocab.count_file_words(str(path), workers) == len(tokens)
+    model = Word2Vec(vector_size=8, min_count=1, workers=2, sample=0)
+    model.build_vocab(corpus_file=str(path))
+    assert model.corpus_total_words == len(tokens)
+    trained, raw = model.train(corpus_file=str(path), total_words=len(tokens), epochs=1)
+    assert trained == raw == len(tokens)
+
+    # Short lines after a long one: cuts at line ends, except inside the long line.
+    short = "\n".join(" ".join(words[rng.integers(0, 200, 12)]) for _ in range(30_000))
+    path.write_text(line + "\n" + short + "\n", encoding="utf-8")
+    data = path.read_bytes()
+    bounds = _C.w2v_file_pieces(str(path), 8)  # the first cut lies over 1 MiB before the '\n'
+    first_newline = data.index(b"\n")
+    for b in bounds[1:-1]:
+        assert data[b - 1 : b] == b"\n" or b <= first_newline
+    assert any(b < first_newline for b in bounds[1:-1])  # the long line was cut
+    assert any(b > first_newline for b in bounds[1:-1])
+    assert _pieces_tokens(data, bounds) == data.decode().split()
 
 
 def test_callbacks_and_progress(lee, monkeypatch):

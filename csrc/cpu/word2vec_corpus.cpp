@@ -1,6 +1,7 @@
-// word2vec_corpus.cpp — reading corpora: lines of a plain text file by byte range (a line belongs
-// to the range holding its first byte), text chunks to id corpora, and counting a file's
-// in-vocabulary words with several threads.
+// word2vec_corpus.cpp — reading corpora: a plain text file cut into pieces for the workers (at
+// line ends, or between tokens of a very long line) and read line by line, text chunks to id
+// corpora, and counting a file's in-vocabulary words with several threads.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -34,60 +35,73 @@ int64_t file_size(const std::string& path) {
   return static_cast<int64_t>(std::ftell(f.get()));
 }
 
+namespace {
+
+constexpr int64_t kBlock = 1 << 20;  // bytes read at a time
+
+// The piece boundary at or after byte b of a file of `size` bytes (see file_pieces).
+int64_t piece_boundary(std::FILE* f, const std::string& path, int64_t b, int64_t size) {
+  if (b <= 0) return 0;
+  if (b >= size) return size;
+  if (std::fseek(f, b - 1, SEEK_SET) != 0) throw Error("cannot seek in '" + path + "'");
+  std::vector<unsigned char> buf(kBlock);
+  int64_t pos = b - 1;    // file offset of buf[0]
+  int64_t first_ws = -1;  // offset of the first ASCII whitespace byte at or after b - 1
+  for (;;) {
+    const size_t got = std::fread(buf.data(), 1, buf.size(), f);
+    if (got == 0) return first_ws >= 0 ? first_ws + 1 : size;  // the window ran past the end
+    for (size_t i = 0; i < got; ++i) {
+      const int64_t at = pos + static_cast<int64_t>(i);
+      if (buf[i] == '\n' && at < b - 1 + kLineWindow) return at + 1;
+      if (first_ws < 0 && ascii_whitespace(buf[i])) first_ws = at;
+      if (first_ws >= 0 && at + 1 >= b - 1 + kLineWindow) return first_ws + 1;
+    }
+    pos += static_cast<int64_t>(got);
+  }
+}
+
+}  // namespace
+
+std::vector<int64_t> file_pieces(const std::string& path, int parts) {
+  if (parts < 1) parts = 1;
+  const int64_t size = file_size(path);
+  File f = open_file(path);
+  std::vector<int64_t> bounds(parts + 1);
+  for (int w = 0; w <= parts; ++w) {
+    bounds[w] = piece_boundary(f.get(), path, size * w / parts, size);
+  }
+  return bounds;
+}
+
 void for_each_line(const std::string& path, int64_t begin, int64_t end,
                    const std::function<void(const char*, int64_t)>& on_line) {
   if (begin >= end) return;
   File f = open_file(path);
-  constexpr int64_t kBlock = 1 << 20;
+  if (std::fseek(f.get(), begin, SEEK_SET) != 0) throw Error("cannot seek in '" + path + "'");
   std::vector<char> buf(kBlock);
   int64_t head = 0, tail = 0;  // unconsumed bytes are buf[head, tail)
-  int64_t pos = begin;         // file offset of buf[head]
-  bool eof = false;
-  auto refill = [&]() {
-    if (head > 0) {
+  int64_t left = end - begin;  // bytes of the piece not yet read
+  for (;;) {
+    if (head > 0) {  // keep the unfinished line at the front
       std::memmove(buf.data(), buf.data() + head, static_cast<size_t>(tail - head));
       tail -= head;
       head = 0;
     }
     if (tail == static_cast<int64_t>(buf.size())) buf.resize(buf.size() * 2);
-    const size_t got = std::fread(buf.data() + tail, 1, buf.size() - tail, f.get());
-    if (got == 0) eof = true;
-    tail += static_cast<int64_t>(got);
-  };
-  if (begin > 0) {
-    // Start after the first '\n' at or after begin - 1: a line starting before begin is not ours.
-    if (std::fseek(f.get(), begin - 1, SEEK_SET) != 0) throw Error("cannot seek in '" + path + "'");
-    pos = begin - 1;
-    for (;;) {
-      if (head == tail) {
-        if (eof) return;
-        refill();
-        continue;
-      }
-      const char c = buf[head++];
-      ++pos;
-      if (c == '\n') break;
-    }
-  }
-  if (pos >= end) return;
-  int64_t scan = head;
-  for (;;) {
-    const void* nl = scan < tail ? std::memchr(buf.data() + scan, '\n', tail - scan) : nullptr;
-    if (nl != nullptr) {
-      const int64_t i = static_cast<const char*>(nl) - buf.data();
-      on_line(buf.data() + head, i - head);
-      pos += i + 1 - head;
-      head = scan = i + 1;
-      if (pos >= end) return;
-      continue;
-    }
-    if (eof) {
+    const size_t want = static_cast<size_t>(std::min<int64_t>(left, buf.size() - tail));
+    const size_t got = want > 0 ? std::fread(buf.data() + tail, 1, want, f.get()) : 0;
+    if (got == 0) {  // the piece (or the file) is over: its last line may lack a '\n'
       if (tail > head) on_line(buf.data() + head, tail - head);
       return;
     }
-    const int64_t scanned = tail - head;
-    refill();
-    scan = head + scanned;
+    int64_t scan = tail;
+    tail += static_cast<int64_t>(got);
+    left -= static_cast<int64_t>(got);
+    while (const void* nl = std::memchr(buf.data() + scan, '\n', tail - scan)) {
+      const int64_t i = static_cast<const char*>(nl) - buf.data();
+      on_line(buf.data() + head, i - head);
+      head = scan = i + 1;
+    }
   }
 }
 
@@ -124,8 +138,8 @@ void IdCorpusBuilder::finish_text() {
 }
 
 int64_t count_file_words(const Vocab& vocab, const std::string& path, int workers) {
-  const int64_t size = file_size(path);
   if (workers < 1) workers = 1;
+  const std::vector<int64_t> pieces = file_pieces(path, workers);
   std::vector<int64_t> counts(workers, 0);
   std::vector<std::thread> threads;
   std::vector<std::string> errors(workers);
@@ -133,10 +147,9 @@ int64_t count_file_words(const Vocab& vocab, const std::string& path, int worker
     threads.emplace_back([&, w] {
       try {
         int64_t& c = counts[w];
-        for_each_line(path, size * w / workers, size * (w + 1) / workers,
-                      [&](const char* s, int64_t n) {
-                        for_each_token(s, n, [&](std::string_view t) { c += vocab.find(t) >= 0; });
-                      });
+        for_each_line(path, pieces[w], pieces[w + 1], [&](const char* s, int64_t n) {
+          for_each_token(s, n, [&](std::string_view t) { c += vocab.find(t) >= 0; });
+        });
       } catch (const std::exception& e) {
         errors[w] = e.what();
       }

@@ -1,5 +1,5 @@
 // word2vec_trainer.cpp — the Hogwild trainer: worker threads take jobs of about kMaxSentence
-// words (in order from an id corpus, or from their own byte range of a text file), subsample
+// words (in order from an id corpus, or from their own piece of a text file), subsample
 // each sentence, and run the sentence kernels with the learning rate of the global progress.
 #include <algorithm>
 #include <cmath>
@@ -192,7 +192,7 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
                       const std::string& path, int64_t epoch) {
   check(st, cfg);
   if (vocab.size() != st.V) throw Error("word2vec trainer: vocabulary size != V");
-  const int64_t size = file_size(path);
+  const std::vector<int64_t> pieces = file_pieces(path, cfg.workers);
   std::mutex mu;
   run_workers(cfg.workers, [&](int w) {
     Worker wk(st, cfg, stream_seed(cfg.seed, epoch, -1 - int64_t{w}));
@@ -206,16 +206,15 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
       job.offsets.assign(1, 0);
       job.sentence_start = 0;
     };
-    for_each_line(path, size * w / cfg.workers, size * (w + 1) / cfg.workers,
-                  [&](const char* s, int64_t n) {
-                    for_each_token(s, n, [&](std::string_view t) {
-                      ++tokens;
-                      const int32_t id = vocab.find(t);
-                      if (id >= 0) job.add_id(id);
-                    });
-                    job.end_sentence();
-                    if (static_cast<int64_t>(job.ids.size()) >= kMaxSentence) flush();
-                  });
+    for_each_line(path, pieces[w], pieces[w + 1], [&](const char* s, int64_t n) {
+      for_each_token(s, n, [&](std::string_view t) {
+        ++tokens;
+        const int32_t id = vocab.find(t);
+        if (id >= 0) job.add_id(id);
+      });
+      job.end_sentence();
+      if (static_cast<int64_t>(job.ids.size()) >= kMaxSentence) flush();
+    });
     flush();
     st.file_tokens.fetch_add(tokens, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu);

@@ -2,7 +2,7 @@
 // file), the final vocabulary's string index, the sampling tables (negatives from unigram^exponent
 // by an alias table; word2vec.c's subsampling keep thresholds), corpora held as integer ids, and
 // the negative-sampling trainer (skip-gram and CBOW) whose Hogwild worker threads update shared
-// weights without locks, over an id corpus or over per-thread byte ranges of a plain text file.
+// weights without locks, over an id corpus or over per-thread pieces of a plain text file.
 //
 // Shape letters: V vocabulary, E embedding size, W words in an id corpus, S sentences.
 // Text is split into sentences at '\n' and into tokens at ASCII whitespace; a sentence longer
@@ -114,8 +114,18 @@ void subsample_thresholds(uint32_t* keep, const int64_t* counts, int64_t V, doub
 
 // ---- word2vec_corpus.cpp ----
 
-// Calls on_line(begin, length) for each line (without '\n') of a plain text file that starts in
-// the byte range [begin, end): a range never splits or repeats a line. Reads in 1 MiB blocks.
+// A plain text file cut into `parts` pieces for as many readers: bounds [parts+1], piece w is
+// bytes [bounds[w], bounds[w+1]), bounds[0] = 0 and bounds[parts] = the file's size. Each cut
+// lies near size * w / parts: just after a '\n' when one comes within kLineWindow bytes, so lines
+// stay whole, else (a longer line: text8 is one line of 100 MB) just after an ASCII whitespace
+// byte, between two tokens (no UTF-8 sequence holds an ASCII byte, so no token is cut). Pieces
+// never overlap, never skip a byte, and some may be empty.
+constexpr int64_t kLineWindow = 1 << 20;
+std::vector<int64_t> file_pieces(const std::string& path, int parts);
+
+// Calls on_line(begin, length) for each line (without '\n') of the piece [begin, end) of a plain
+// text file, begin and end from file_pieces; a piece cut inside a line gives its part of that line
+// as a line. Reads in 1 MiB blocks.
 void for_each_line(const std::string& path, int64_t begin, int64_t end,
                    const std::function<void(const char*, int64_t)>& on_line);
 int64_t file_size(const std::string& path);
@@ -124,10 +134,14 @@ int64_t file_size(const std::string& path);
 // str.split() splits on, so a corpus file gives the tokens LineSentence (and gensim) give —
 // ASCII space, \t..\r and \x1c..\x1f, and the UTF-8 of U+0085, U+00A0, U+1680,
 // U+2000..U+200A, U+2028, U+2029, U+202F, U+205F and U+3000.
+// Whether an ASCII byte is whitespace to str.split(); whitespace_bytes adds the UTF-8 ones.
+inline bool ascii_whitespace(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
 inline int whitespace_bytes(const char* s, int64_t i, int64_t n) {
   const auto at = [&](int64_t k) { return static_cast<unsigned char>(s[i + k]); };
   const unsigned char c = at(0);
-  if (c < 0x80) return (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f)) ? 1 : 0;
+  if (c < 0x80) return ascii_whitespace(c) ? 1 : 0;
   if (c == 0xC2) return i + 1 < n && (at(1) == 0x85 || at(1) == 0xA0) ? 2 : 0;
   if ((c != 0xE1 && c != 0xE2 && c != 0xE3) || i + 2 >= n) return 0;
   const unsigned char c1 = at(1), c2 = at(2);
@@ -191,7 +205,7 @@ class IdCorpusBuilder {
   std::string carry_;
 };
 
-// In-vocabulary words of a plain text file, counted by `workers` threads over byte ranges.
+// In-vocabulary words of a plain text file, counted by `workers` threads over its pieces.
 int64_t count_file_words(const Vocab& vocab, const std::string& path, int workers);
 
 // ---- word2vec_trainer.cpp ----
@@ -235,8 +249,8 @@ struct TrainState {
 void train_epoch_ids(TrainState& st, const TrainConfig& cfg, const int32_t* ids,
                      const int64_t* offsets, int64_t S, int64_t epoch);
 
-// One epoch over a plain text file: worker w reads the lines starting in its byte range
-// [w*size/workers, (w+1)*size/workers).
+// One epoch over a plain text file: worker w reads piece w of file_pieces(path, workers), each
+// line (or part of a line, when a cut falls inside one) a sentence.
 void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab,
                       const std::string& path, int64_t epoch);
 

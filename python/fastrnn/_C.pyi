@@ -44,6 +44,7 @@ __all__: list[str] = [
     "softmax_xent_backward",
     "softmax_xent_forward",
     "version",
+    "w2v_file_pieces",
     "w2v_max_sentence",
     "w2v_negative_probabilities",
     "w2v_subsample_thresholds",
@@ -161,7 +162,7 @@ class W2vTrainer:
         self, vocab: W2vVocab, path: str, epoch: typing.SupportsInt | typing.SupportsIndex
     ) -> None:
         """
-        Trains one epoch over a plain text file by per-thread byte ranges (GIL released).
+        Trains one epoch over a plain text file by per-thread pieces (GIL released).
         """
     def train_ids(
         self, ids: typing.Any, offsets: typing.Any, epoch: typing.SupportsInt | typing.SupportsIndex
@@ -447,6 +448,11 @@ def softmax_xent_forward(
     """
 
 def version() -> str: ...
+def w2v_file_pieces(path: str, parts: typing.SupportsInt | typing.SupportsIndex) -> list[int]:
+    """
+    The byte offsets [parts+1] cutting a plain text corpus file into the pieces its readers take (for tests).
+    """
+
 def w2v_max_sentence() -> int: ...
 def w2v_negative_probabilities(
     counts: typing.Any, exponent: typing.SupportsFloat | typing.SupportsIndex

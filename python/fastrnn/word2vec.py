@@ -5,10 +5,12 @@ The vocabulary is counted in C++ (files read there; .gz and .bz2 files are decom
 C++ (once per `train()` call; `Word2Vec(sentences)` reuses the ids recorded while counting, so
 it reads the Python corpus once), then each epoch runs in C++ worker threads with the GIL
 released (the ids are held in memory: 4 bytes per in-vocabulary token).
-A plain `corpus_file` is read by the workers themselves, each over its own byte range; compressed
-ones are decompressed here into an id corpus. Progress (for the learning-rate schedule) counts
-in-vocabulary words before subsampling, shared atomically by the workers. With device="cuda" the
-epochs run on fastrnn's GPU sentence kernel instead (every corpus as an id corpus).
+A plain `corpus_file` is read by the workers themselves, each over its own piece (cut at a line
+end, or between two tokens of a line over 1 MiB, so one-line corpora such as text8 are shared
+too); compressed ones are decompressed here into an id corpus. Progress (for the learning-rate
+schedule) counts in-vocabulary words before subsampling, shared atomically by the workers. With
+device="cuda" the epochs run on fastrnn's GPU sentence kernel instead (every corpus as an id
+corpus).
 """
 
 from __future__ import annotations
