@@ -445,3 +445,52 @@ def test_set_num_threads_waits_for_a_running_kernel_without_the_gil():
     if timing["resize"] < 0.1:
         pytest.skip(f"the kernel ended before set_num_threads waited ({timing['resize']:.3f} s)")
     assert ticks >= 20, f"{ticks} ticks while set_num_threads waited {timing['resize']:.2f} s"
+
+
+THREAD_LIMIT_CHILD = """
+import re, resource, sys
+import numpy as np
+import fastrnn
+
+layer = fastrnn.LSTM(64, 64, seed=0)
+x = np.random.default_rng(0).standard_normal((20, 64, 64)).astype(np.float32)
+fastrnn.set_num_threads(1)
+expected, _ = layer.forward(x, training=False)
+with open("/proc/self/status") as f:
+    vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+# 40 MiB more address space: room for a few threads' stacks, not for 4096.
+resource.setrlimit(resource.RLIMIT_AS, (vm + (40 << 20), resource.RLIM_INFINITY))
+try:
+    fastrnn.set_num_threads(4096)
+except RuntimeError as e:
+    message = str(e)
+else:
+    sys.exit("set_num_threads(4096) did not fail under the limit")
+match = re.fullmatch(
+    r"set_num_threads\\(4096\\): the system refused to start more than (\\d+) threads; "
+    r"fastrnn runs with \\1",
+    message,
+)
+assert match, message
+started = int(match.group(1))
+assert 1 <= started < 4096 and fastrnn.get_num_threads() == started, message
+y, _ = layer.forward(x, training=False)  # every chunk of the smaller pool runs
+assert np.array_equal(y, expected)
+fastrnn.set_num_threads(2)
+y, _ = layer.forward(x, training=False)
+assert np.array_equal(y, expected) and fastrnn.get_num_threads() == 2
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced on Linux")
+def test_set_num_threads_beyond_what_the_system_allows_keeps_the_threads_it_started(tmp_path):
+    """A thread the system refuses to start (a memory or process limit) is a RuntimeError saying
+    how many threads fastrnn runs with; get_num_threads reports them and they compute as a whole
+    pool. Before, the error was the bare "Resource temporarily unavailable" and the pool kept the
+    workers it had started while get_num_threads and the pool's size still said the old count."""
+    script = tmp_path / "thread_limit_child.py"
+    script.write_text(THREAD_LIMIT_CHILD)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]

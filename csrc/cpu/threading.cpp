@@ -8,6 +8,9 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -80,7 +83,9 @@ class Pool {
 
   int size() const { return size_.load(std::memory_order_acquire); }
 
-  void resize(int threads) {
+  // Starts threads - 1 workers, or as many as the system allows (a process, thread or memory
+  // limit refusing one), and returns the pool's size.
+  int resize(int threads) {
     std::lock_guard<std::mutex> job_lock(job_mutex_);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -92,8 +97,16 @@ class Pool {
     workers_.clear();
     stop_.store(false);
     const uint64_t start = job_.load();  // jobs after this one are the workers'
-    for (int k = 1; k < threads; ++k) workers_.emplace_back([this, k, start] { work(k, start); });
-    size_.store(threads, std::memory_order_release);
+    int size = 1;
+    try {
+      for (; size < threads; ++size) {
+        workers_.emplace_back([this, k = size, start] { work(k, start); });
+      }
+    } catch (const std::system_error&) {
+      // Run with the workers started: chunk k goes to worker k, so they are a whole pool.
+    }
+    size_.store(size, std::memory_order_release);
+    return size;
   }
 
   // Returns false (and runs nothing) when another caller holds the pool, or with all_chunks when
@@ -228,6 +241,7 @@ Pool& pool() {
   auto* made = new Pool();
   const int set = g_threads.load();
   const unsigned hw = std::thread::hardware_concurrency();
+  // Fewer threads than asked (the system refused some) is a smaller pool, not an error here.
   made->resize(set > 0 ? set : (hw == 0 ? 1 : static_cast<int>(hw)));
   if (!g_pool.compare_exchange_strong(p, made, std::memory_order_acq_rel)) {
     delete made;  // another thread made the pool first (joins this one's workers)
@@ -311,8 +325,13 @@ void set_num_threads(int n) {
                 std::to_string(n));
   }
   std::lock_guard<std::mutex> lock(cpu::g_set_threads);  // two callers at once: one pool size
-  cpu::pool().resize(n);
-  cpu::g_threads = n;
+  const int started = cpu::pool().resize(n);
+  cpu::g_threads = started;
+  if (started < n) {
+    throw std::runtime_error("set_num_threads(" + std::to_string(n) + "): the system refused to " +
+                             "start more than " + std::to_string(started) +
+                             " threads; fastrnn runs with " + std::to_string(started));
+  }
 }
 
 int get_num_threads() {

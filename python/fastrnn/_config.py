@@ -8,7 +8,8 @@ from fastrnn import _C
 
 def set_num_threads(n: int) -> None:
     """Sets the threads fastrnn uses (1..4096): its own pool, which runs all of its parallel
-    work; the BLAS itself stays at one thread."""
+    work; the BLAS itself stays at one thread. RuntimeError when the system refuses to start
+    that many (a process or memory limit): fastrnn then runs with the threads it started."""
     try:
         n = operator.index(n)
     except TypeError:
