@@ -197,9 +197,11 @@ def test_a_one_line_corpus_file_is_shared_by_the_workers(tmp_path):
         )
     )
     path = tmp_path / "one_line.txt"
-    path.write_text(line, encoding="utf-8")
+    # Over 8 MiB: a cut within the window of the file's end goes to the end (the end of the last
+    # line), so each of 8 workers' pieces must span more than the window to be non-empty.
+    path.write_text(line * 5, encoding="utf-8")
     data = path.read_bytes()
-    assert len(data) > 2 * _C.w2v_max_sentence() and b"\n" not in data
+    assert len(data) > 8 << 20 and b"\n" not in data
     tokens = data.decode().split()
     for parts in (1, 2, 3, 5, 8):
         bounds = _C.w2v_file_pieces(str(path), parts)
@@ -227,6 +229,21 @@ def test_a_one_line_corpus_file_is_shared_by_the_workers(tmp_path):
     assert any(b < first_newline for b in bounds[1:-1])  # the long line was cut
     assert any(b > first_newline for b in bounds[1:-1])
     assert _pieces_tokens(data, bounds) == data.decode().split()
+
+
+def test_a_last_line_without_a_newline_stays_whole(tmp_path):
+    """The end of the file ends its last line as a '\n' would: a cut within the 1 MiB window of
+    it goes to the end, so a short last line is never cut in two, '\n' or not."""
+    path = tmp_path / "c.txt"
+    for text in (b"aaa\nbbb ccc", b"one two three four", b"x\ty\r\nz w"):
+        for data in (text, text + b"\n"):
+            path.write_bytes(data)
+            for parts in (2, 3, 5, len(data) + 2):
+                bounds = _C.w2v_file_pieces(str(path), parts)
+                cuts = bounds[1:-1]
+                assert all(b in (0, len(data)) or data[b - 1] == ord("\n") for b in cuts), bounds
+    path.write_bytes(b"aaa\nbbb ccc")
+    assert _C.w2v_file_pieces(str(path), 2) == [0, 11, 11]  # was [0, 8, 11]: "bbb " | "ccc"
 
 
 def test_callbacks_and_progress(lee, monkeypatch):

@@ -49,7 +49,9 @@ int64_t piece_boundary(std::FILE* f, const std::string& path, int64_t b, int64_t
   int64_t first_ws = -1;  // offset of the first ASCII whitespace byte at or after b - 1
   for (;;) {
     const size_t got = std::fread(buf.data(), 1, buf.size(), f);
-    if (got == 0) return first_ws >= 0 ? first_ws + 1 : size;  // the window ran past the end
+    // The end of the file ends its last line as a '\n' would: reached with a whitespace byte
+    // seen, it lies within the window (else the loop returned at the window's end).
+    if (got == 0) return size;
     for (size_t i = 0; i < got; ++i) {
       const int64_t at = pos + static_cast<int64_t>(i);
       if (buf[i] == '\n' && at < b - 1 + kLineWindow) return at + 1;

@@ -116,10 +116,11 @@ void subsample_thresholds(uint32_t* keep, const int64_t* counts, int64_t V, doub
 
 // A plain text file cut into `parts` pieces for as many readers: bounds [parts+1], piece w is
 // bytes [bounds[w], bounds[w+1]), bounds[0] = 0 and bounds[parts] = the file's size. Each cut
-// lies near size * w / parts: just after a '\n' when one comes within kLineWindow bytes, so lines
-// stay whole, else (a longer line: text8 is one line of 100 MB) just after an ASCII whitespace
-// byte, between two tokens (no UTF-8 sequence holds an ASCII byte, so no token is cut). Pieces
-// never overlap, never skip a byte, and some may be empty.
+// lies near size * w / parts: just after a '\n', or at the end of the file (which ends the last
+// line, '\n' or not), when one comes within kLineWindow bytes, so lines stay whole, else (a longer
+// line: text8 is one line of 100 MB) just after an ASCII whitespace byte, between two tokens (no
+// UTF-8 sequence holds an ASCII byte, so no token is cut). Pieces never overlap, never skip a
+// byte, and some may be empty.
 constexpr int64_t kLineWindow = 1 << 20;
 std::vector<int64_t> file_pieces(const std::string& path, int parts);
 
