@@ -194,15 +194,6 @@ def test_cells_refuse_a_0d_input(cls):
     cell.step(np.ones(1, np.float32), state)  # unbatched x with unbatched state still works
 
 
-@pytest.mark.parametrize("cls", ["RNNCell", "LSTMCell", "GRUCell"])
-def test_cells_name_the_empty_batch_in_the_callers_shape(cls):
-    # forward said "x: expected T, N and I to be positive, got shape (1, 0, 2)".
-    cell = getattr(fastrnn, cls)(2, 3, seed=0)
-    for run in (cell.step, cell.forward):
-        with pytest.raises(ValueError, match=r"x: expected N >= 1, got shape \(0, 2\)"):
-            run(np.zeros((0, 2), np.float32))
-
-
 def test_a_cells_dtype_error_says_whose_dtype_is_expected():
     # It said "x: expected dtype float32 (the dtype of x), got float64".
     cell = fastrnn.LSTMCell(2, 3, seed=0)

@@ -88,8 +88,6 @@ class RNNCellBase(ParameterHolder):
             raise ValueError(
                 f"{name}: expected {self.input_size} input features, got shape {x.shape}"
             )
-        if x.ndim == 2 and x.shape[0] == 0:  # (as step's core check says; forward adds a T axis)
-            raise ValueError(f"{name}: expected N >= 1, got shape {x.shape}")
         return (x[None], True) if x.ndim == 1 else (x, False)
 
     def _state(self, state, N: int, unbatched: bool, name: str):
@@ -139,6 +137,9 @@ class RNNCellBase(ParameterHolder):
         Returns the new state, shaped like the input's batch."""
         x, unbatched = self._input(x)
         h, c = self._state(state, x.shape[0], unbatched, "state")
+        if x.shape[0] == 0:  # an empty batch, as torch.nn's cells take it: no kernel call
+            empty = np.zeros((0, self.hidden_size), self.dtype)
+            return self._result(empty, empty.copy() if self.mode == "lstm" else None, unbatched)
         p = self.params
         h_new, c_new = _C.rnn_step(
             self._desc,

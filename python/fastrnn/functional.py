@@ -119,7 +119,8 @@ def forward(
     """Runs one layer in one direction over a whole sequence.
 
     mode: 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru'.
-    x: [T,N,I] float32 or float64, time-major.
+    x: [T,N,I] float32 or float64, time-major; T >= 1. N = 0 (an empty batch) gives empty y and
+        state, as torch.nn does.
     params: 'weight_ih' [G*H,I], 'weight_hh' [G*H,S]; optional 'bias_ih', 'bias_hh' [G*H] (both
         or neither); LSTM only: 'weight_hr' [P,H] (projection), 'weight_ch' [3,H] (peepholes i,f,o).
     hx: None (zeros), h0 [N,S], or for LSTM (h0 [N,S], c0 [N,H]) where either may be None.
@@ -141,8 +142,10 @@ def forward(
     if x.ndim != 3:
         raise ValueError(f"x: expected 3 dimensions [T, N, I], got shape {x.shape}")
     T, N, I = x.shape
-    if T < 1 or N < 1 or I < 1:
-        raise ValueError(f"x: expected T, N and I to be positive, got shape {x.shape}")
+    if T < 1:
+        raise ValueError(f"x: expected at least one time step (T >= 1), got shape {x.shape}")
+    if I < 1:
+        raise ValueError(f"x: expected I >= 1 input features, got shape {x.shape}")
     dtype = x.dtype
     if not isinstance(params, dict):
         raise TypeError(f"params: expected a dict of arrays, got {type(params).__name__}")
@@ -209,9 +212,14 @@ def forward(
     if training and reserve_out is not None:
         named = {f"params['{k}']": v for k, v in p.items()}
         _check_no_overlap(reserve_out, {"x": x, "hx": h0, "hx[1]": c0, **named})
-    y, h_n, c_n, reserve = _C.rnn_forward(
-        desc, x, lengths, h0, c0, *weights, bool(reverse), bool(training), reserve_out
-    )
+    if N == 0:  # an empty batch, as torch.nn takes it: empty outputs and no kernel call
+        y, h_n = np.zeros((T, 0, S), dtype), np.zeros((0, S), dtype)
+        c_n = np.zeros((0, H), dtype) if lstm else None
+        reserve = np.zeros(0, dtype) if training else None
+    else:
+        y, h_n, c_n, reserve = _C.rnn_forward(
+            desc, x, lengths, h0, c0, *weights, bool(reverse), bool(training), reserve_out
+        )
     state = (h_n, c_n) if lstm else h_n
     ctx = None
     if training:
@@ -267,6 +275,11 @@ def backward(ctx: Context, dy, dstate=None, grads: dict | None = None, *, input_
             if not isinstance(g, np.ndarray) or g.dtype != dtype or not g.flags.c_contiguous:
                 raise TypeError(f"grads['{k}']: expected a C-contiguous {dtype} numpy array")
             _check_shape(g, f"grads['{k}']", w.shape)
+    if N == 0:  # an empty batch: no kernel call, nothing to add to the weight gradients
+        dx = np.zeros(ctx.x.shape, dtype) if input_grad else None
+        dh0 = np.zeros((0, S), dtype)
+        dc0 = np.zeros((0, H), dtype) if lstm else None
+        return dx, ((dh0, dc0) if lstm else dh0), grads
     dx, dh0, dc0 = _C.rnn_backward(
         desc,
         dy,

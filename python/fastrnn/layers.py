@@ -196,6 +196,7 @@ class RNNBase(ParameterHolder):
         backward without copying them: change them in place only after backward.
         """
         x = F.as_float_array(x, "x", self.dtype, of=f"this {type(self).__name__}")
+        given = x.shape  # for error messages: the caller's layout
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None, :]
@@ -206,8 +207,10 @@ class RNNBase(ParameterHolder):
         elif self.batch_first:
             x = np.ascontiguousarray(x.transpose(1, 0, 2))
         T, N, I = x.shape
+        if T == 0:  # (N = 0, an empty batch, gives empty outputs as in torch.nn)
+            raise ValueError(f"x: expected at least one time step (T >= 1), got shape {given}")
         if I != self.input_size:
-            raise ValueError(f"x: expected {self.input_size} input features, got shape {x.shape}")
+            raise ValueError(f"x: expected {self.input_size} input features, got shape {given}")
         lengths = F.check_lengths(lengths, T, N)
         h0s, c0s = self._split_hx(hx, N)
         # x, hx and lengths are valid: what the previous forward kept for backward is replaced by

@@ -170,6 +170,54 @@ def _np(t: Tensor | None):
     return (t if t.is_contiguous() else t.contiguous()).numpy(force=True)
 
 
+# ---- an empty batch (N = 0): what torch.nn gives, without a kernel call (they take N >= 1) ----
+
+
+def _check_empty_batch_args(mode, x, lengths, states, weights) -> None:
+    """The shape checks a kernel makes, for the arguments of a call on an empty batch: states
+    (h0 or dh_n [0,S], c0 or dc_n [0,H], by name) and weights (w_ih .. w_ch, None where absent)."""
+    I, H, P, S = _sizes(mode, x, weights[1], weights[4])  # noqa: E741
+    GH = MODES[mode] * H
+    expected = {
+        "lengths": (lengths, (0,)),
+        **{name: (t, (0, S if k == 0 else H)) for k, (name, t) in enumerate(states.items())},
+        "w_ih": (weights[0], (GH, I)),
+        "w_hh": (weights[1], (GH, S)),
+        "b_ih": (weights[2], (GH,)),
+        "b_hh": (weights[3], (GH,)),
+        "w_hr": (weights[4], (P, H)),
+        "w_ch": (weights[5], (3, H)),
+    }
+    for name, (t, shape) in expected.items():
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {tuple(t.shape)}")
+
+
+def _empty_batch_forward(mode, x, lengths, h0, c0, weights):
+    """rnn_forward's results for x [T,0,I]: y [T,0,S], h_n [0,S], c_n [0,H] (LSTM, else [0]) and
+    an empty reserve."""
+    _check_empty_batch_args(mode, x, lengths, {"h0": h0, "c0": c0}, weights)
+    _, H, _, S = _sizes(mode, x, weights[1], weights[4])
+    c_n = x.new_zeros(0, H) if mode == "lstm" else x.new_empty(0)
+    return x.new_zeros(x.shape[0], 0, S), x.new_zeros(0, S), c_n, x.new_empty(0)
+
+
+def _empty_batch_backward(mode, dy, dh_n, dc_n, x, lengths, weights, wanted, input_grad):
+    """rnn_backward's results for x [T,0,I]: zero dx, empty dh0 and dc0, and zero gradients of the
+    wanted weights ([0] for absent or unwanted ones)."""
+    _check_empty_batch_args(mode, x, lengths, {"dh_n": dh_n, "dc_n": dc_n}, weights)
+    _, H, _, S = _sizes(mode, x, weights[1], weights[4])
+    if tuple(dy.shape) != (x.shape[0], 0, S):
+        raise ValueError(f"dy: expected shape {(x.shape[0], 0, S)}, got {tuple(dy.shape)}")
+    grads = [
+        x.new_zeros(w.shape) if w is not None and want else x.new_empty(0)
+        for w, want in zip(weights, wanted, strict=True)
+    ]
+    dx = x.new_zeros(x.shape) if input_grad else x.new_empty(0)
+    dc0 = x.new_zeros(0, H) if mode == "lstm" else x.new_empty(0)
+    return (dx, x.new_zeros(0, S), dc0, *grads)
+
+
 # ---- forward ----
 
 
@@ -205,6 +253,8 @@ def rnn_forward(
     T, N = x.shape[0], x.shape[1]
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     _check_call(mode, c0, cell_clip)
+    if N == 0:
+        return _empty_batch_forward(mode, x, lengths, h0, c0, (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch))
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     y, h_n, c_n, reserve = _C.rnn_forward(
         desc,
@@ -306,8 +356,12 @@ def rnn_backward(
     [N,S], dc0 [N,H] (LSTM, else [0]) and those gradients (shaped like the weights; [0] for absent
     or skipped ones)."""
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
-    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    if x.shape[1] == 0:
+        return _empty_batch_backward(
+            mode, dy, dh_n, dc_n, x, lengths, weights, _wanted(weight_grads), input_grad
+        )
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     # Zeroed by numpy, not torch.zeros_like: torch fills large tensors on its OpenMP pool, whose
     # workers then spin for a while and take cores from the kernel's threads.
     grads = [
@@ -463,8 +517,10 @@ def rnn_forward_cuda_kernel(
 ):
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     _check_call(mode, c0, cell_clip)
-    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    if x.shape[1] == 0:
+        return _empty_batch_forward(mode, x, lengths, h0, c0, weights)
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     size = reserve_size(mode, x.shape[0], x.shape[1], H, S, P > 0)
     return _cuda_ops.rnn_forward_cuda(desc, x, lengths, h0, c0, weights, reverse, training, size)
 
@@ -491,8 +547,12 @@ def rnn_backward_cuda_kernel(
     input_grad=True,
 ):
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
-    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
+    if x.shape[1] == 0:
+        return _empty_batch_backward(
+            mode, dy, dh_n, dc_n, x, lengths, weights, _wanted(weight_grads), input_grad
+        )
+    desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
     return _cuda_ops.rnn_backward_cuda(
         desc,
         dy,

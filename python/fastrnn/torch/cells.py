@@ -121,8 +121,6 @@ class _CellMixin:
         return h, c
 
     def _fallback(self, input: Tensor, states: tuple) -> bool:
-        if input.dim() == 2 and input.shape[0] == 0:
-            return True  # an empty batch: torch.nn's own forward returns the empty result
         if input.dim() in (1, 2) and input.shape[-1] == 0 and not self._has_extras():
             return True  # no input features (torch.nn's cells allow input_size=0, the kernels not)
         refusal = kernel_refusal([input, *states, *self.parameters()], self._has_extras())

@@ -154,8 +154,7 @@ class _RNNBase(torch.nn.RNNBase):
             if self.batch_first:
                 x = x.transpose(0, 1)
             lengths = sorted_indices = unsorted_indices = None
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            # As torch.nn: an empty batch gives empty outputs, zero steps an error (its own).
+        if x.shape[0] == 0:  # zero steps: torch.nn's error (an empty batch runs on the ops)
             return self._torch_class.forward(self, input, hx)
         check_same_dtype(
             [x, *(w for ws in weights for w in ws)],
