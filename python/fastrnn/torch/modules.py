@@ -35,6 +35,8 @@ from fastrnn.torch._ops import (
 _KERNEL_MODE = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 _SUFFIX = ("", "_reverse")
 _KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_ch")
+_ABSENT = object()  # the default of RNN's and GRU's proj_size keyword: torch.nn refuses any value
+_NO_PROJ_SIZE = "proj_size argument is only supported for LSTM, not RNN or GRU"  # torch.nn's words
 
 
 class _RNNBase(torch.nn.RNNBase):
@@ -257,10 +259,10 @@ class RNN(_RNNBase):
         device=None,
         dtype=None,
         *,
-        proj_size: int = 0,  # as torch.nn.RNN: a ValueError unless 0
+        proj_size=_ABSENT,  # as torch.nn.RNN: a ValueError, whatever its value
     ) -> None:
-        if proj_size:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size is not _ABSENT:
+            raise ValueError(_NO_PROJ_SIZE)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
@@ -339,14 +341,15 @@ class GRU(_RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        proj_size: int = 0,  # as torch.nn.GRU's signature: a ValueError unless 0
+        _proj_size: int = 0,  # torch.nn.GRU passes an 8th positional on as proj_size: 0 only
         device=None,
         dtype=None,
         *,
         reset_after: bool = True,
+        proj_size=_ABSENT,  # as torch.nn.GRU: a ValueError, whatever its value
     ) -> None:
-        if proj_size:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size is not _ABSENT or _proj_size != 0:
+            raise ValueError(_NO_PROJ_SIZE)
         super().__init__(
             "GRU",
             input_size,
@@ -356,7 +359,6 @@ class GRU(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            proj_size,
             device=device,
             dtype=dtype,
         )
