@@ -3,6 +3,7 @@ with the same call: proj_size given to RNN or GRU, and the wording of a wrong in
 
 import fastrnn
 import fastrnn.torch as ft
+import numpy as np
 import pytest
 import torch
 
@@ -34,3 +35,48 @@ def test_torch_gru_takes_a_positional_zero_after_bidirectional_as_torch_nn():
 def test_numpy_rnn_and_gru_have_no_proj_size(kind):
     with pytest.raises(TypeError, match="proj_size"):
         getattr(fastrnn, kind)(I_SIZE, H, proj_size=0)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_an_unbatched_x_takes_only_unbatched_states_as_torch_nn(kind):
+    # torch.nn: "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"; ours took a
+    # [L*D,1,S] state, and for a wrong 2-D one named the shape with an axis the caller never gave.
+    layer = getattr(fastrnn, kind)(I_SIZE, H, 2)
+    x = np.zeros((5, I_SIZE), np.float32)
+    lstm = kind == "LSTM"
+    name = r"hx\[0\]" if lstm else "hx"
+
+    def state(*shape):
+        h = np.zeros(shape, np.float32)
+        return (h, np.zeros((2, H), np.float32)) if lstm else h
+
+    with pytest.raises(RuntimeError, match="For unbatched 2-D input, hx"):
+        s = state(2, 1, H)
+        getattr(torch.nn, kind)(I_SIZE, H, 2)(
+            torch.from_numpy(x), tuple(map(torch.from_numpy, s)) if lstm else torch.from_numpy(s)
+        )
+    with pytest.raises(ValueError, match=rf"^{name}: expected shape \(2, 4\) .*got \(2, 1, 4\)$"):
+        layer.forward(x, state(2, 1, H))
+    with pytest.raises(ValueError, match=rf"^{name}: expected shape \(2, 4\) .*got \(1, 4\)$"):
+        layer.forward(x, state(1, H))
+    y, _ = layer.forward(x, state(2, H))
+    with pytest.raises(
+        ValueError, match=r"^dh_n(\[0\])?: expected shape \(2, 4\) .*got \(2, 1, 4\)$"
+    ):
+        layer.backward(np.zeros_like(y), state(2, 1, H))
+
+
+def test_a_wrong_cell_state_is_described_as_hidden_size():
+    # hx[1] (c, always [L*D,N,H]) was described as "(num_layers*num_directions, N, proj_size or
+    # hidden_size)"
+    layer = fastrnn.LSTM(I_SIZE, H)
+    x = np.zeros((5, 2, I_SIZE), np.float32)
+    h0, c0 = np.zeros((1, 2, H), np.float32), np.zeros((1, 2, H + 1), np.float32)
+    with pytest.raises(
+        ValueError,
+        match=r"^hx\[1\]: expected shape \(1, 2, 4\) \(num_layers\*num_directions, N, "
+        r"hidden_size\), got \(1, 2, 5\)$",
+    ):
+        layer.forward(x, (h0, c0))
+    with pytest.raises(ValueError, match=r"^hx\[0\]: .*\(num_layers\*num_directions, N, proj_size"):
+        fastrnn.LSTM(I_SIZE, H, proj_size=2).forward(x, (np.zeros((1, 2, H), np.float32), None))

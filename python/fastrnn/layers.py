@@ -33,16 +33,6 @@ def _positive_int(value, name: str) -> int:
     return value
 
 
-def _add_batch_axis(state):
-    """[L*D,S] -> [L*D,1,S] for the arrays of an h or (h, c) state given with unbatched input."""
-    if state is None:
-        return None
-    if isinstance(state, (tuple, list)):
-        return tuple(_add_batch_axis(s) for s in state)
-    a = np.asarray(state.detach().cpu().numpy() if hasattr(state, "detach") else state)
-    return a[:, None, :] if a.ndim == 2 else a
-
-
 def _drop_batch_axis(state):
     if isinstance(state, tuple):
         return tuple(s[:, 0] for s in state)
@@ -152,8 +142,9 @@ class RNNBase(ParameterHolder):
 
     # ---- forward / backward ----
 
-    def _split_hx(self, hx, N: int, arg: str = "hx"):
-        """Returns per-(layer, direction) initial states: lists of h0 [N,S] and c0 [N,H].
+    def _split_hx(self, hx, N: int, arg: str = "hx", unbatched: bool = False):
+        """Returns per-(layer, direction) initial states: lists of h0 [N,S] and c0 [N,H] (N = 1
+        for unbatched x, whose states are [L*D,S] and [L*D,H], as torch.nn takes them).
         arg names the argument in error messages ("hx", or "dh_n" for backward)."""
         LD = self.num_layers * self.num_directions
         lstm = self.mode == "lstm"
@@ -168,21 +159,22 @@ class RNNBase(ParameterHolder):
                     raise TypeError(f"{arg}: expected an array, not a tuple")
                 h0 = hx
         out = []
-        for name, value, size in (
-            (arg if not lstm else f"{arg}[0]", h0, self.state_size),
-            (f"{arg}[1]", c0, self.hidden_size),
+        for name, value, size, what in (
+            (arg if not lstm else f"{arg}[0]", h0, self.state_size, "proj_size or hidden_size"),
+            (f"{arg}[1]", c0, self.hidden_size, "hidden_size"),
         ):
             if value is None:
                 out.append([None] * LD)
                 continue
             value = F.as_float_array(value, name, self.dtype, of=f"this {type(self).__name__}")
-            if value.shape != (LD, N, size):
+            expected = (LD, size) if unbatched else (LD, N, size)
+            if value.shape != expected:
+                axes = "num_layers*num_directions, " + ("" if unbatched else "N, ") + what
                 raise ValueError(
-                    f"{name}: expected shape {(LD, N, size)} (num_layers*num_directions, N, "
-                    f"{'proj_size or hidden_size' if size == self.state_size else 'hidden_size'}), "
-                    f"got {value.shape}"
+                    f"{name}: expected shape {expected} ({axes}"
+                    f"{', as x is unbatched' if unbatched else ''}), got {value.shape}"
                 )
-            out.append(list(value))
+            out.append(list(value[:, None] if unbatched else value))
         return out
 
     def forward(self, x, hx=None, lengths=None, training: bool = True):
@@ -200,7 +192,6 @@ class RNNBase(ParameterHolder):
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None, :]
-            hx = _add_batch_axis(hx)
         elif x.ndim != 3:
             layout = "[N, T, I]" if self.batch_first else "[T, N, I]"
             raise ValueError(f"x: expected 3 dimensions {layout} (or [T, I]), got shape {x.shape}")
@@ -212,7 +203,7 @@ class RNNBase(ParameterHolder):
         if I != self.input_size:
             raise ValueError(f"x: expected {self.input_size} input features, got shape {given}")
         lengths = F.check_lengths(lengths, T, N)
-        h0s, c0s = self._split_hx(hx, N)
+        h0s, c0s = self._split_hx(hx, N, unbatched=unbatched)
         # x, hx and lengths are valid: what the previous forward kept for backward is replaced by
         # this one's, so free it now rather than after this forward has allocated its own (in a
         # training loop both would otherwise be alive at once, doubling the peak memory). Its
@@ -303,11 +294,10 @@ class RNNBase(ParameterHolder):
             raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
         if unbatched:
             dy = dy[:, None, :]
-            dh_n = _add_batch_axis(dh_n)
         elif self.batch_first:
             dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
         dh_list, dc_list = (
-            self._split_hx(dh_n, N, "dh_n")
+            self._split_hx(dh_n, N, "dh_n", unbatched)
             if dh_n is not None
             else ([None] * len(ctxs), [None] * len(ctxs))
         )
