@@ -80,3 +80,37 @@ def test_a_wrong_cell_state_is_described_as_hidden_size():
         layer.forward(x, (h0, c0))
     with pytest.raises(ValueError, match=r"^hx\[0\]: .*\(num_layers\*num_directions, N, proj_size"):
         fastrnn.LSTM(I_SIZE, H, proj_size=2).forward(x, (np.zeros((1, 2, H), np.float32), None))
+
+
+@pytest.mark.parametrize(
+    "kind, kwargs",
+    [
+        ("RNNCell", {}),
+        ("LSTMCell", {}),
+        ("LSTMCell", {"peephole": True, "cell_clip": 1.0}),
+        ("GRUCell", {"reset_after": False}),
+    ],
+)
+def test_torch_cells_with_no_hidden_units_run_as_torch_nn(kind, kwargs):
+    # torch.nn's cells take hidden_size=0 (empty states, zero input gradient); ours raised the
+    # core's "hidden_size must be positive" at the first step, and with peephole=True a
+    # ZeroDivisionError in the constructor.
+    ref = getattr(torch.nn, kind)(I_SIZE, 0)
+    cell = getattr(ft, kind)(I_SIZE, 0, **kwargs)
+    for module in (ref, cell):
+        x = torch.randn(2, I_SIZE, requires_grad=True)
+        out = module(x)
+        h = out[0] if isinstance(out, tuple) else out
+        assert h.shape == (2, 0)
+        (h.sum() + 1.0 * x.sum()).backward()
+        assert torch.equal(x.grad, torch.ones(2, I_SIZE))
+
+
+@pytest.mark.parametrize("kind", ["GRUCell", "LSTMCell"])
+def test_torch_cells_name_a_wrong_unbatched_state_in_the_callers_shape(kind):
+    # It said "hidden0: expected shape (1, 4) (batch 1, hidden_size 4), got (1, 1, 4)" of a
+    # state the caller gave as (1, 4).
+    cell = getattr(ft, kind)(I_SIZE, H)
+    h = torch.zeros(1, H)
+    with pytest.raises(RuntimeError, match=r"hidden0: expected shape \(4,\) .*got \(1, 4\)$"):
+        cell(torch.zeros(I_SIZE), (h, torch.zeros(H)) if kind == "LSTMCell" else h)

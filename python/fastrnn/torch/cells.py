@@ -47,7 +47,7 @@ class _CellMixin:
         self.cell_clip = None if cell_clip is None else self._clip
         self.reset_after = reset_after
         if peephole:
-            stdv = 1.0 / math.sqrt(self.hidden_size)
+            stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0  # as torch
             self.weight_ch = torch.nn.Parameter(torch.empty(3, self.hidden_size, **(factory or {})))
             torch.nn.init.uniform_(self.weight_ch, -stdv, stdv)
 
@@ -75,18 +75,23 @@ class _CellMixin:
                 raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {s.dim()}D instead")
         batched = input.dim() == 2
         x = input if batched else input.unsqueeze(0)  # [N,I]
-        states = tuple(s if batched else s.unsqueeze(0) for s in states)
         N, H = x.shape[0], self.hidden_size
         if x.shape[1] != self.input_size:
             raise RuntimeError(
                 f"input has inconsistent input_size: got {x.shape[1]} expected {self.input_size}"
             )
-        for k, s in enumerate(states):
-            if s.shape != (N, H):
+        for k, s in enumerate(states):  # in the caller's shapes
+            if batched and s.shape != (N, H):
                 raise RuntimeError(
                     f"hidden{k}: expected shape {(N, H)} (batch {N}, hidden_size {H}), "
                     f"got {tuple(s.shape)}"
                 )
+            if not batched and s.shape != (H,):
+                raise RuntimeError(
+                    f"hidden{k}: expected shape {(H,)} (hidden_size {H}, as the input is "
+                    f"unbatched), got {tuple(s.shape)}"
+                )
+        states = tuple(s if batched else s.unsqueeze(0) for s in states)
         states = tuple(s.contiguous() for s in states)
         h0 = states[0] if states else None
         c0 = states[1] if len(states) == 2 else None
@@ -123,6 +128,8 @@ class _CellMixin:
     def _fallback(self, input: Tensor, states: tuple) -> bool:
         if input.dim() in (1, 2) and input.shape[-1] == 0 and not self._has_extras():
             return True  # no input features (torch.nn's cells allow input_size=0, the kernels not)
+        if self.hidden_size == 0:
+            return True  # no hidden units: as above, and the extras change nothing then
         refusal = kernel_refusal([input, *states, *self.parameters()], self._has_extras())
         if refusal is None:
             return False
