@@ -629,3 +629,28 @@ def test_blank_lines_are_no_sentences_as_gensims_line_sentence(tmp_path):
             == 3
             == GensimW2V(**corpus, **kwargs).corpus_count
         )
+
+
+@pytest.mark.parametrize("source", ["iterable", "corpus_file"])
+def test_each_epochs_log_line_reports_that_epoch_as_gensim(tmp_path, caplog, source):
+    """The log line after each epoch is gensim's ('EPOCH 0: training on R raw words (E effective
+    words) took ...') with that epoch's own numbers; it reported the words of all epochs so far."""
+    sentences = [["a", "b", "c", "d", "rare"]] * 30 + [["a", "b"]] * 10  # 'rare' left out
+    path = tmp_path / "c.txt"
+    path.write_text("".join(" ".join(s) + "\n" for s in sentences))
+    corpus = {"corpus_iterable": sentences} if source == "iterable" else {"corpus_file": str(path)}
+    kw = dict(vector_size=8, min_count=31, sample=0, workers=1, epochs=3)
+    ours = Word2Vec(**kw)
+    ours.build_vocab(**corpus)
+    theirs = GensimW2V(**kw)
+    theirs.build_vocab(**corpus)
+    lines = {}
+    for name, model, logger_name in (("ours", ours, "fastrnn"), ("theirs", theirs, "gensim")):
+        caplog.clear()
+        with caplog.at_level("INFO", logger=logger_name):
+            model.train(**corpus, total_examples=40, total_words=170, epochs=3)
+        lines[name] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("EPOCH")]
+    assert len(lines["ours"]) == 3
+    for e, (line, theirs_line) in enumerate(zip(lines["ours"], lines["theirs"], strict=True)):
+        expected = f"EPOCH {e}: training on 170 raw words (80 effective words) took "
+        assert line.startswith(expected) and theirs_line.startswith(expected), (line, theirs_line)

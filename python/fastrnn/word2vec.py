@@ -754,11 +754,12 @@ class Word2Vec:
         trainer.start(total)
         bar = _Progress(progress, total, "word2vec")
         _call(callbacks, "on_train_begin", self)
-        t0 = time.perf_counter()
         try:
             for e in range(epochs):
                 _call(callbacks, "on_epoch_begin", self)
                 epoch_id = self._epochs_done
+                t0 = time.perf_counter()
+                trained0, tokens0 = trainer.trained_words, trainer.file_tokens
                 if ids is not None:
                     run = lambda ep=epoch_id: trainer.train_ids(ids, offsets, ep)  # noqa: E731
                 else:
@@ -766,12 +767,15 @@ class Word2Vec:
                 _run_polling(run, trainer, bar)
                 self._epochs_done += 1
                 elapsed = time.perf_counter() - t0
-                logger.info(
-                    "epoch %d/%d: %d words, %.0f words/s",
-                    e + 1,
-                    epochs,
-                    trainer.words_done,
-                    trainer.words_done / max(elapsed, 1e-9),
+                trained = trainer.trained_words - trained0
+                logger.info(  # gensim's line, this epoch's numbers
+                    "EPOCH %d: training on %d raw words (%d effective words) took %.1fs, "
+                    "%.0f effective words/s",
+                    e,
+                    raw_words if raw_words is not None else trainer.file_tokens - tokens0,
+                    trained,
+                    elapsed,
+                    trained / max(elapsed, 1e-9),
                 )
                 self.running_training_loss = float(trainer.loss)
                 if callbacks:  # a callback's queries see this epoch's vectors
