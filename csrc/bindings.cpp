@@ -808,6 +808,14 @@ void bind_word2vec(py::module_& m) {
           },
           "Trains one epoch over a plain text file by per-thread pieces (GIL released).",
           py::arg("vocab"), py::arg("path"), py::arg("epoch"))
+      .def_property(
+          "alpha", [](const PyTrainer& t) { return t.cfg.alpha; },
+          [](PyTrainer& t, double alpha) { t.cfg.alpha = alpha; },
+          "The learning rate at progress 0 (read by each train_* call).")
+      .def_property(
+          "min_alpha", [](const PyTrainer& t) { return t.cfg.min_alpha; },
+          [](PyTrainer& t, double min_alpha) { t.cfg.min_alpha = min_alpha; },
+          "The learning rate at progress 1 (read by each train_* call).")
       .def_property_readonly("words_done",
                              [](const PyTrainer& t) { return t.st.words_done.load(); })
       .def_property_readonly("trained_words",

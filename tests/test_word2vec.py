@@ -18,6 +18,7 @@ from fastrnn import _C, KeyedVectors, LineSentence, Word2Vec
 gensim = pytest.importorskip("gensim")
 from gensim.models import KeyedVectors as GensimKV  # noqa: E402
 from gensim.models import Word2Vec as GensimW2V  # noqa: E402
+from gensim.models.callbacks import CallbackAny2Vec  # noqa: E402
 from gensim.test.utils import datapath  # noqa: E402
 
 LEE = datapath("lee_background.cor")
@@ -654,3 +655,39 @@ def test_each_epochs_log_line_reports_that_epoch_as_gensim(tmp_path, caplog, sou
     for e, (line, theirs_line) in enumerate(zip(lines["ours"], lines["theirs"], strict=True)):
         expected = f"EPOCH {e}: training on 170 raw words (80 effective words) took "
         assert line.startswith(expected) and theirs_line.startswith(expected), (line, theirs_line)
+
+
+def test_a_callback_that_changes_the_learning_rate_is_honoured_as_gensim(lee):
+    """gensim reads model.alpha and model.min_alpha as each epoch starts (_get_next_alpha), so a
+    callback may change the schedule: alpha - (alpha - min_alpha) * progress over all epochs. They
+    were read once, when train() began, and a callback's change had no effect."""
+
+    class SetRate(CallbackAny2Vec):  # (gensim calls every method of the base)
+        def __init__(self, when, alpha, min_alpha):
+            self.when, self.rate, self.epochs, self.snapshot = when, (alpha, min_alpha), 0, None
+
+        def on_epoch_begin(self, model):
+            if self.when == "begin" and self.epochs == 0:
+                model.alpha, model.min_alpha = self.rate
+
+        def on_epoch_end(self, model):
+            self.epochs += 1
+            if self.when == "end" and self.epochs == 1:
+                model.alpha, model.min_alpha = self.rate
+                self.snapshot = model.wv.vectors.copy()
+
+    kw = dict(vector_size=16, min_count=5, workers=1, epochs=2, seed=7)
+    for cls in (Word2Vec, GensimW2V):  # a negligible rate after epoch 0 freezes the vectors
+        freeze = SetRate("end", 1e-30, 1e-30)
+        model = cls(lee, callbacks=[freeze], **kw)
+        assert np.array_equal(model.wv.vectors, freeze.snapshot), cls
+    # the schedule set as the first epoch begins is the schedule of a model made with it
+    changed = Word2Vec(lee, callbacks=[SetRate("begin", 0.05, 0.01)], **kw)
+    made = Word2Vec(lee, alpha=0.05, min_alpha=0.01, **kw)
+    assert np.array_equal(changed.wv.vectors, made.wv.vectors)
+    for bad, message in (
+        ((-1.0, 0.0), "alpha: expected a finite number > 0"),
+        ((0.025, "x"), "min_alpha: expected a number, got str"),
+    ):
+        with pytest.raises((TypeError, ValueError), match=message):
+            Word2Vec(lee, callbacks=[SetRate("begin", *bad)], **kw)

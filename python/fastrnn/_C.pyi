@@ -171,9 +171,23 @@ class W2vTrainer:
         Trains one epoch over an id corpus (GIL released).
         """
     @property
+    def alpha(self) -> float:
+        """
+        The learning rate at progress 0 (read by each train_* call).
+        """
+    @alpha.setter
+    def alpha(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
+    @property
     def file_tokens(self) -> int: ...
     @property
     def loss(self) -> float: ...
+    @property
+    def min_alpha(self) -> float:
+        """
+        The learning rate at progress 1 (read by each train_* call).
+        """
+    @min_alpha.setter
+    def min_alpha(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
     @property
     def trained_words(self) -> int: ...
     @property

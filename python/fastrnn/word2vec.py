@@ -757,6 +757,10 @@ class Word2Vec:
         try:
             for e in range(epochs):
                 _call(callbacks, "on_epoch_begin", self)
+                # as gensim's _get_next_alpha: the rate as the epoch starts, which a callback
+                # may have changed
+                trainer.alpha = _check_float("model.alpha", self.alpha, 0.0, strict=True)
+                trainer.min_alpha = _check_float("model.min_alpha", self.min_alpha, 0.0)
                 epoch_id = self._epochs_done
                 t0 = time.perf_counter()
                 trained0, tokens0 = trainer.trained_words, trainer.file_tokens
