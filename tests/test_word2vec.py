@@ -5,6 +5,7 @@ evaluations against gensim's on the same vectors."""
 
 import bz2
 import gzip
+import re
 import subprocess
 import sys
 import threading
@@ -336,7 +337,7 @@ def test_save_is_atomic(tmp_path, lee_model, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", boom)
+    monkeypatch.setattr(np.lib.format, "write_array", boom)
     with pytest.raises(OSError, match="disk full"):
         lee_model.save(path)
     assert path.read_bytes() == b"previous contents"
@@ -691,3 +692,95 @@ def test_a_callback_that_changes_the_learning_rate_is_honoured_as_gensim(lee):
     ):
         with pytest.raises((TypeError, ValueError), match=message):
             Word2Vec(lee, callbacks=[SetRate("begin", *bad)], **kw)
+
+
+def _mapped(a: np.ndarray) -> bool:
+    """Whether `a` views a memory-mapped file."""
+    while a is not None:
+        if isinstance(a, np.memmap):
+            return True
+        a = a.base if isinstance(a.base, np.ndarray) else None
+    return False
+
+
+def test_keyed_vectors_load_with_mmap_as_gensim(tmp_path, lee_model):
+    """KeyedVectors.load(path, mmap=...) as gensim's (numpy's mmap_mode): 'r' maps the arrays
+    read-only, 'c' copies on write, None reads into memory; it was a TypeError. (gensim maps only
+    arrays it saved apart, those over 10 MB; ours maps every array, so mmap='r' is read-only at
+    any size.) 'r+' would write through to the file and leave its CRC-32s stale: refused."""
+    path = tmp_path / "kv.npz"
+    lee_model.wv.save(path)
+    expected = lee_model.wv.vectors.copy()
+    for mode in (None, "r", "c"):
+        kv = KeyedVectors.load(path, mmap=mode)
+        assert _mapped(kv.vectors) == (mode is not None), mode
+        assert mode is None or kv.vectors.ctypes.data % 64 == 0  # mapped aligned, for BLAS
+        assert np.array_equal(kv.vectors, expected)
+        assert kv.most_similar("attacks", topn=3) == lee_model.wv.most_similar("attacks", topn=3)
+        assert kv.get_vecattr("the", "count") == lee_model.wv.get_vecattr("the", "count")
+        if mode == "r":
+            with pytest.raises(ValueError, match="read-only"):
+                kv.vectors[0] = 1.0
+        else:
+            kv.vectors[0] = 7.0  # in memory only
+            assert np.array_equal(KeyedVectors.load(path).vectors, expected)
+    theirs = GensimKV.load(_gensim_saved_kv(tmp_path, expected), mmap="r")
+    assert np.array_equal(theirs.vectors, expected) and not theirs.vectors.flags.writeable
+    for mode in ("r+", "w+"):
+        with pytest.raises(
+            ValueError, match=rf"mmap: expected None, 'r' or 'c', got '{re.escape(mode)}'.*CRC"
+        ):
+            KeyedVectors.load(path, mmap=mode)
+    with pytest.raises(ValueError, match=r"mmap: expected None, 'r' or 'c', got 1$"):
+        Word2Vec.load(path, mmap=1)
+
+
+def _gensim_saved_kv(tmp_path, vectors) -> str:
+    """A gensim KeyedVectors file whose vectors are saved apart (so that mmap maps them)."""
+    kv = GensimKV(vectors.shape[1])
+    kv.add_vectors([str(i) for i in range(len(vectors))], vectors)
+    path = str(tmp_path / "gensim.kv")
+    kv.save(path, separately=["vectors"])
+    return path
+
+
+def test_word2vec_load_with_mmap(tmp_path, lee):
+    """Word2Vec.load(path, mmap=...) maps the vectors and output weights as gensim's; a model
+    mapped read-only is refused by train() with a ValueError that names mmap (gensim's trainer
+    fails on the read-only buffer); 'c' trains in memory and leaves the file as it was."""
+    model = Word2Vec(lee, vector_size=16, epochs=1, workers=1, min_count=5)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    for mode in ("r", "c"):
+        loaded = Word2Vec.load(path, mmap=mode)
+        assert _mapped(loaded.wv.vectors) and _mapped(loaded.syn1neg)
+        assert np.array_equal(loaded.wv.vectors, model.wv.vectors)
+        if mode == "r":
+            with pytest.raises(ValueError, match="wv.vectors: read-only.*mmap='r'"):
+                loaded.train(lee, total_examples=loaded.corpus_count, epochs=1)
+        else:
+            loaded.train(lee, total_examples=loaded.corpus_count, epochs=1)
+            assert not np.array_equal(loaded.wv.vectors, model.wv.vectors)
+            assert np.array_equal(Word2Vec.load(path).wv.vectors, model.wv.vectors)
+
+
+def test_mmap_reads_an_older_unaligned_file_into_memory(tmp_path, lee_model, caplog):
+    """Files saved before members were aligned (plain np.savez) load with mmap too: an array
+    whose data is not at a multiple of its item size is read into memory, with a warning. (The
+    metadata, JSON, takes trailing blanks: shifting it by 0-3 bytes leaves the vectors unaligned
+    at least once.)"""
+    path = tmp_path / "old.npz"
+    lee_model.wv.save(path)
+    with np.load(path) as f:
+        arrays = dict(f)
+    mapped = []
+    for shift in range(4):
+        meta = np.concatenate([arrays["__meta__"], np.full(shift, ord(" "), np.uint8)])
+        np.savez(path, **{**arrays, "__meta__": meta})
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="fastrnn"):
+            kv = KeyedVectors.load(path, mmap="r")
+        assert np.array_equal(kv.vectors, lee_model.wv.vectors)
+        mapped.append(_mapped(kv.vectors))
+        assert ("vectors.npy: not aligned" in caplog.text) != mapped[-1]
+    assert not all(mapped)

@@ -716,6 +716,12 @@ class Word2Vec:
         vectors = self.wv.vectors
         if not (vectors.dtype == np.float32 and vectors.flags.c_contiguous):
             raise ValueError("wv.vectors must be a C-contiguous float32 array")
+        for name, array in (("wv.vectors", vectors), ("syn1neg", self.syn1neg)):
+            if not array.flags.writeable:
+                raise ValueError(
+                    f"{name}: read-only (a model loaded with mmap='r'?), so it cannot be "
+                    "trained: load it with mmap=None or mmap='c' (copy-on-write)"
+                )
         with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             weights = np.power(self._counts.astype(np.float64), self.ns_exponent)  # [V]
             total = weights.sum()
@@ -926,9 +932,11 @@ class Word2Vec:
     _CONSTRUCTOR_PARAMS = _PARAMS[: _PARAMS.index("compute_loss") + 1]
 
     @classmethod
-    def load(cls, fname) -> Word2Vec:
-        """Reads a file written by save(); a malformed or hostile file raises ValueError."""
-        meta, arrays = load_npz(fname, _FORMAT)
+    def load(cls, fname, mmap=None) -> Word2Vec:
+        """Reads a file written by save(); a malformed or hostile file raises ValueError. mmap
+        ('r' or 'c') memory-maps the vectors and output weights as KeyedVectors.load does; a
+        model mapped with 'r' cannot be trained."""
+        meta, arrays = load_npz(fname, _FORMAT, mmap)
         params = meta.get("params")
         if isinstance(params, dict):  # files saved before these parameters were kept
             params = {

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastrnn._atomic import atomic_write
 from fastrnn._compressed import naming_corruption, open_text
-from fastrnn._npz import read_npz
+from fastrnn._npz import read_npz, write_npz
 from fastrnn.nn._checks import int_at_least, real_number
 from fastrnn.word2vec_format import (
     Word2VecFormatWarning,
@@ -993,9 +993,13 @@ class KeyedVectors:
         save_npz(fname, meta, arrays)
 
     @classmethod
-    def load(cls, fname) -> KeyedVectors:
-        """Reads a file written by save(); a malformed or hostile file raises ValueError."""
-        meta, arrays = load_npz(fname, _FORMAT)
+    def load(cls, fname, mmap=None) -> KeyedVectors:
+        """Reads a file written by save(); a malformed or hostile file raises ValueError. As
+        gensim's, mmap='r' memory-maps the arrays read-only (processes that map one file share
+        its pages) and 'c' copy-on-write; every array is mapped (gensim maps only those it saved
+        apart, over 10 MB). mmap='r+' is a ValueError: writes through the map would leave the
+        file's checksums stale."""
+        meta, arrays = load_npz(fname, _FORMAT, mmap)
         keys, vectors = checked_table(fname, meta, arrays, dtype=None)  # as saved (as gensim)
         kv = cls(vectors.shape[1], dtype=vectors.dtype)
         kv._set(keys, vectors, None, source=str(fname))
@@ -1067,15 +1071,15 @@ def save_npz(fname, meta: dict, arrays: dict) -> None:
     """Writes arrays and JSON metadata to one .npz file through a temporary file and os.replace."""
     blob = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf8"), dtype=np.uint8)
     with atomic_write(fname) as f:
-        np.savez(f, __meta__=blob, **arrays)
+        write_npz(f, {"__meta__": blob, **arrays})
 
 
-def load_npz(fname, expected_format: str) -> tuple[dict, dict]:
-    """Reads a file written by save_npz: (metadata, arrays), through the checked reader
-    (fastrnn._npz: no pickle, sizes checked before reading); anything malformed is a
-    ValueError naming the file."""
+def load_npz(fname, expected_format: str, mmap=None) -> tuple[dict, dict]:
+    """Reads a file written by save_npz: (metadata, arrays memory-mapped with mmap when given),
+    through the checked reader (fastrnn._npz: no pickle, sizes checked before reading);
+    anything malformed is a ValueError naming the file."""
     try:
-        arrays = read_npz(fname)
+        arrays = read_npz(fname, mmap)
     except ValueError:
         with open(fname, "rb") as f:
             magic = f.read(2)
