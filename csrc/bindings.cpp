@@ -705,7 +705,7 @@ void bind_word2vec(py::module_& m) {
                       const py::object& counts_obj, const py::object& keep_obj, bool sg, int window,
                       int negative, double ns_exponent, bool cbow_mean, bool shrink_windows,
                       bool compute_loss, double alpha, double min_alpha, int workers, uint64_t seed,
-                      const std::string& device, const py::object& lockf) {
+                      const std::string& device, const py::object& lockf, int64_t batch_words) {
             if (!py::isinstance<py::array>(syn0)) throw py::type_error("syn0: expected an array");
             py::array a = py::reinterpret_borrow<py::array>(syn0);
             if (a.ndim() != 2) throw py::value_error("syn0: expected [V, E]");
@@ -713,6 +713,11 @@ void bind_word2vec(py::module_& m) {
             if (V < 1 || E < 1) throw py::value_error("syn0: V and E must be positive");
             if (window < 1 || negative < 1 || workers < 1) {
               throw py::value_error("window, negative and workers must be positive");
+            }
+            if (batch_words < 1 || batch_words > w2v::kMaxSentence) {
+              throw py::value_error("batch_words: expected 1.." +
+                                    std::to_string(w2v::kMaxSentence) + ", got " +
+                                    std::to_string(batch_words));
             }
             const bool cuda_compiled = fastrnn::cuda_compiled();
             if (device != "cpu" && device != "emulated" && !(device == "cuda" && cuda_compiled)) {
@@ -746,13 +751,14 @@ void bind_word2vec(py::module_& m) {
             c.min_alpha = min_alpha;
             c.workers = workers;
             c.seed = seed;
+            c.batch_words = batch_words;
             return t;
           }),
           py::arg("syn0"), py::arg("syn1neg"), py::arg("counts"), py::arg("keep"), py::arg("sg"),
           py::arg("window"), py::arg("negative"), py::arg("ns_exponent"), py::arg("cbow_mean"),
           py::arg("shrink_windows"), py::arg("compute_loss"), py::arg("alpha"),
           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"), py::arg("device") = "cpu",
-          py::arg("lockf") = py::none())
+          py::arg("lockf") = py::none(), py::arg("batch_words") = w2v::kMaxSentence)
       .def(
           "start",
           [](PyTrainer& t, int64_t total_words) {

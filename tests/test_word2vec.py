@@ -784,3 +784,78 @@ def test_mmap_reads_an_older_unaligned_file_into_memory(tmp_path, lee_model, cap
         mapped.append(_mapped(kv.vectors))
         assert ("vectors.npy: not aligned" in caplog.text) != mapped[-1]
     assert not all(mapped)
+
+
+def test_comment_and_hashfxn_are_kept_as_gensim(tmp_path):
+    """comment is stored (and saved) and hashfxn is stored, as gensim 4 does; gensim 4 seeds the
+    vectors from `seed` alone, so hashfxn changes nothing (its only reader is the deprecated
+    seeded_vector). Both were TypeErrors. hashfxn, a function, is not saved (load gives hash)."""
+    sentences = [["a", "b", "c", "d"]] * 20
+    kw = dict(vector_size=8, min_count=1, workers=1, epochs=2)
+    plain = Word2Vec(sentences, **kw)
+    ours = Word2Vec(sentences, comment="first run", hashfxn=lambda s: 0, **kw)
+    assert ours.comment == "first run" and ours.hashfxn("x") == 0
+    assert np.array_equal(ours.wv.vectors, plain.wv.vectors)
+    theirs = GensimW2V(sentences, hashfxn=lambda s: 0, **kw)
+    assert np.array_equal(theirs.wv.vectors, GensimW2V(sentences, **kw).wv.vectors)
+    ours.save(tmp_path / "m.npz")
+    loaded = Word2Vec.load(tmp_path / "m.npz")
+    assert (loaded.comment, loaded.hashfxn) == ("first run", hash)
+    with pytest.raises(TypeError, match="comment: expected a str or None, got int"):
+        Word2Vec(comment=3)
+    with pytest.raises(TypeError, match="hashfxn: expected a callable, got str"):
+        Word2Vec(hashfxn="md5")
+
+
+def test_batch_words_sets_the_job_size(tmp_path):
+    """batch_words is gensim's job size in words: the trainer's jobs close once they hold
+    batch_words words (an in-memory corpus's jobs each have their own random stream, so results
+    depend on it); the default is 10000 (as before). gensim's training routine keeps only a
+    job's first 10000 words, so a larger batch_words would drop words there: refused."""
+    sentences = [[f"w{(i * 7 + j) % 40}" for j in range(10)] for i in range(60)]
+    kw = dict(vector_size=8, min_count=1, workers=1, epochs=2, seed=5)
+    default = Word2Vec(sentences, **kw)
+    assert default.batch_words == 10000
+    assert np.array_equal(
+        Word2Vec(sentences, batch_words=10000, **kw).wv.vectors, default.wv.vectors
+    )
+    small = Word2Vec(sentences, batch_words=25, **kw)
+    assert not np.array_equal(small.wv.vectors, default.wv.vectors)
+    assert np.array_equal(Word2Vec(sentences, batch_words=25, **kw).wv.vectors, small.wv.vectors)
+    # jobs of whole sentences: 25 words close a job after the third sentence, as 30 words do
+    assert np.array_equal(Word2Vec(sentences, batch_words=30, **kw).wv.vectors, small.wv.vectors)
+    # A plain corpus_file's worker cuts its jobs the same way but draws from one stream of its
+    # own, and publishes its progress after each job: with one worker the cut changes nothing.
+    path = tmp_path / "c.txt"
+    path.write_text("".join(" ".join(s) + "\n" for s in sentences))
+    by_file = Word2Vec(corpus_file=path, batch_words=25, **kw).wv.vectors
+    assert np.array_equal(by_file, Word2Vec(corpus_file=path, **kw).wv.vectors)
+    for bad in (0, 10001):
+        with pytest.raises(
+            ValueError, match=rf"batch_words: expected an int in \[1, 10000\], got {bad}"
+        ):
+            Word2Vec(batch_words=bad)
+
+
+def test_null_word_adds_gensims_padding_word(tmp_path, lee):
+    """null_word=1 adds gensim's '\\0' word (count 1, never subsampled in) after the corpus's
+    words, as gensim 4 does (its Word2Vec never trains on it; it weighs as a count-1 word in the
+    negative table). It was a TypeError."""
+    for min_count in (1, 5):  # among the count-1 words, or alone at the end
+        ours = Word2Vec(vector_size=8, min_count=min_count, null_word=1)
+        ours.build_vocab(lee)
+        theirs = GensimW2V(vector_size=8, min_count=min_count, null_word=1)
+        theirs.build_vocab(lee)
+        assert ours.wv.index_to_key == theirs.wv.index_to_key
+        assert ours.wv.get_vecattr("\0", "count") == 1 == theirs.wv.get_vecattr("\0", "count")
+        assert ours._keep[ours.wv.get_index("\0")] == 0  # sample > 0: gensim's sample_int 0
+    kw = dict(vector_size=8, min_count=5, workers=1, epochs=1)
+    ours = Word2Vec(lee, null_word=1, **kw)
+    assert ours.wv.index_to_key[-1] == "\0"
+    assert len(ours.wv) == len(Word2Vec(lee, **kw).wv) + 1
+    ours.save(tmp_path / "m.npz")
+    assert Word2Vec.load(tmp_path / "m.npz").null_word == 1
+    with pytest.raises(ValueError, match="null_word: the corpus holds the token '\\\\x00'"):
+        Word2Vec([["a", "\0", "b"]] * 5, null_word=1, min_count=1)
+    with pytest.raises(ValueError, match="null_word: expected 0 or 1, got 2"):
+        Word2Vec(null_word=2)

@@ -132,6 +132,8 @@ void check(const TrainState& st, const TrainConfig& cfg) {
     throw Error("word2vec trainer: weights and tables must be set");
   if (cfg.E < 1 || cfg.window < 1 || cfg.negative < 1 || cfg.workers < 1)
     throw Error("word2vec trainer: E, window, negative and workers must be positive");
+  if (cfg.batch_words < 1 || cfg.batch_words > kMaxSentence)
+    throw Error("word2vec trainer: batch_words must be in 1..kMaxSentence");
   if (st.sampler->size() != st.V) throw Error("word2vec trainer: sampler size != V");
   if (st.total_words < 1) throw Error("word2vec trainer: total_words must be positive");
 }
@@ -165,11 +167,11 @@ void run_workers(int workers, F&& body) {
 void train_epoch_ids(TrainState& st, const TrainConfig& cfg, const int32_t* ids,
                      const int64_t* offsets, int64_t S, int64_t epoch) {
   check(st, cfg);
-  // Jobs: runs of whole sentences of at least kMaxSentence words (the last may be shorter).
+  // Jobs: runs of whole sentences of at least batch_words words (the last may be shorter).
   std::vector<int64_t> jobs{0};
   for (int64_t s = 0, words = 0; s < S; ++s) {
     words += offsets[s + 1] - offsets[s];
-    if (words >= kMaxSentence || s + 1 == S) {
+    if (words >= cfg.batch_words || s + 1 == S) {
       jobs.push_back(s + 1);
       words = 0;
     }
@@ -213,7 +215,7 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
         if (id >= 0) job.add_id(id);
       });
       job.end_sentence();
-      if (static_cast<int64_t>(job.ids.size()) >= kMaxSentence) flush();
+      if (static_cast<int64_t>(job.ids.size()) >= cfg.batch_words) flush();
     });
     flush();
     st.file_tokens.fetch_add(tokens, std::memory_order_relaxed);

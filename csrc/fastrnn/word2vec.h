@@ -221,6 +221,9 @@ struct TrainConfig {
   bool compute_loss = false;
   double alpha = 0.025;       // learning rate at progress 0 ...
   double min_alpha = 0.0001;  // ... and at progress 1
+  // Words a job holds (gensim's batch_words), 1..kMaxSentence: a job closes after the sentence
+  // that brings it to batch_words words.
+  int64_t batch_words = kMaxSentence;
   int workers = 1;
   uint64_t seed = 1;
 };
@@ -244,7 +247,7 @@ struct TrainState {
   double loss = 0.0;                      // sum of the negative log-likelihoods (compute_loss)
 };
 
-// One epoch over an id corpus: jobs of ~kMaxSentence words are taken in order by the workers; a
+// One epoch over an id corpus: jobs of ~batch_words words are taken in order by the workers; a
 // job's random stream depends only on (seed, epoch, job), so workers = 1 is reproducible.
 // ids: [W]; offsets: [S+1].
 void train_epoch_ids(TrainState& st, const TrainConfig& cfg, const int32_t* ids,

@@ -153,6 +153,7 @@ class W2vTrainer:
         seed: typing.SupportsInt | typing.SupportsIndex,
         device: str = "cpu",
         lockf: typing.Any = None,
+        batch_words: typing.SupportsInt | typing.SupportsIndex = 10000,
     ) -> None: ...
     def start(self, total_words: typing.SupportsInt | typing.SupportsIndex) -> None:
         """

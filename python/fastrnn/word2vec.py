@@ -190,7 +190,16 @@ class Word2Vec:
     "cuda" for the GPU sentence kernel of a CUDA build on a machine with a GPU: one block per
     sentence, shared negatives, Hogwild between blocks; window <= 32, negative <= 31, and a
     block's scratch within 48 KiB of shared memory: window * (negative + 1) up to about 170 at
-    vector_size 100; `workers` unused there).
+    vector_size 100; `workers` and `batch_words` unused there).
+
+    gensim's `batch_words` (1 to 10000) is the size of the trainer's jobs in words: a job closes
+    after the sentence that brings it to batch_words words; a job of a corpus in memory has its
+    own random stream, a plain corpus_file's worker draws from one stream and publishes its
+    progress (which sets the learning rate) after each job. `null_word=1` adds gensim's padding
+    word '\\0' (counted once; with sample > 0 its own occurrences are always dropped, as
+    gensim's sample_int 0) to a new vocabulary, sorted with the corpus's words as the last one
+    seen; a corpus that holds the token '\\0' is then an error. `comment` is kept and saved;
+    `hashfxn` is kept (not saved) and, as in gensim 4, has no effect.
 
     Unlike gensim, the initial vectors come from fastrnn's own seeded generator, not from a hash
     of each word: uniform in [-1/E, 1/E) from numpy's generator seeded with `seed`, and the
@@ -226,6 +235,10 @@ class Word2Vec:
         max_final_vocab=None,
         progress=None,
         device="cpu",
+        batch_words=MAX_WORDS_IN_BATCH,
+        null_word=0,
+        hashfxn=hash,
+        comment=None,
     ):
         if hs:
             raise ValueError(
@@ -266,6 +279,22 @@ class Word2Vec:
         self.negative = _check_int("negative", negative, 1, maximum=_MAX_WINDOW_NEGATIVE)
         self.ns_exponent = _check_float("ns_exponent", ns_exponent, -math.inf)
         self.cbow_mean = int(bool(cbow_mean))
+        if isinstance(batch_words, numbers.Integral) and batch_words > MAX_WORDS_IN_BATCH:
+            raise ValueError(
+                f"batch_words: expected an int in [1, {MAX_WORDS_IN_BATCH}], got {batch_words}: "
+                f"gensim's training routine keeps only a job's first {MAX_WORDS_IN_BATCH} words "
+                "and drops the rest, which fastrnn does not do"
+            )
+        self.batch_words = _check_int("batch_words", batch_words, 1, maximum=MAX_WORDS_IN_BATCH)
+        if null_word not in (0, 1):
+            raise ValueError(f"null_word: expected 0 or 1, got {null_word!r}")
+        self.null_word = int(null_word)
+        if not callable(hashfxn):
+            raise TypeError(f"hashfxn: expected a callable, got {type(hashfxn).__name__}")
+        self.hashfxn = hashfxn
+        if comment is not None and not isinstance(comment, str):
+            raise TypeError(f"comment: expected a str or None, got {type(comment).__name__}")
+        self.comment = comment
         self.epochs = _check_int("epochs", epochs, 1)
         self.shrink_windows = bool(shrink_windows)
         self.compute_loss = bool(compute_loss)
@@ -468,6 +497,11 @@ class Word2Vec:
     def _prepare_vocab(self, words, counts, trim_rule, update: bool, keep_raw_vocab) -> np.ndarray:
         """Makes the vocabulary from the counted words [n] and their counts [n] (a new one, or
         the present one extended); returns each counted word's index in it (-1: left out)."""
+        if self.null_word and "\0" in words:
+            raise ValueError(
+                "null_word: the corpus holds the token '\\x00' that null_word=1 adds as gensim's "
+                "padding word; remove it from the corpus or use null_word=0"
+            )
         min_count = self._min_count_for(counts)
         retained = counts >= min_count
         if trim_rule is not None:
@@ -535,13 +569,21 @@ class Word2Vec:
         return max(first_left_out, self.min_count)
 
     def _new_vocab(self, words, counts, retained) -> np.ndarray:
+        n = len(words)
+        if self.null_word:  # gensim's add_null_word: '\0' counted once, after the corpus's words
+            words = [*words, "\0"]
+            counts = np.append(counts, 1)
+            retained = np.append(retained, True)
         kept = np.flatnonzero(retained)
         if self.sorted_vocab:
             kept = kept[np.lexsort((-kept, -counts[kept]))]  # equal counts: the latest seen first
-        self._start_vocab([words[i] for i in kept], counts[kept])
+        keep = _C.w2v_subsample_thresholds(counts[kept], self.sample)
+        if self.null_word and self.sample > 0:
+            keep[kept == n] = 0  # (gensim leaves its sample_int 0)
+        self._start_vocab([words[i] for i in kept], counts[kept], keep)
         vocab_index = np.full(len(words), -1, dtype=np.int32)
         vocab_index[kept] = np.arange(len(kept), dtype=np.int32)
-        return vocab_index
+        return vocab_index[:n]
 
     def _extend_vocab(self, words, counts, retained) -> np.ndarray:
         old_size = len(self.wv)
@@ -755,6 +797,7 @@ class Word2Vec:
             seed=self.seed,
             device=_trainer_device(self.device),
             lockf=lockf,
+            batch_words=self.batch_words,
         )
         total = epoch_words * epochs
         trainer.start(total)
@@ -860,6 +903,9 @@ class Word2Vec:
         "shrink_windows",
         "sorted_vocab",
         "max_final_vocab",
+        "batch_words",
+        "null_word",
+        "comment",
         "compute_loss",
         "corpus_count",
         "corpus_total_words",
@@ -943,6 +989,9 @@ class Word2Vec:
                 "sorted_vocab": 1,
                 "max_final_vocab": None,
                 "effective_min_count": params.get("min_count"),
+                "batch_words": MAX_WORDS_IN_BATCH,
+                "null_word": 0,
+                "comment": None,
                 **params,
             }
         if not isinstance(params, dict) or set(params) != set(cls._PARAMS):
