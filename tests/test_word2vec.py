@@ -859,3 +859,13 @@ def test_null_word_adds_gensims_padding_word(tmp_path, lee):
         Word2Vec([["a", "\0", "b"]] * 5, null_word=1, min_count=1)
     with pytest.raises(ValueError, match="null_word: expected 0 or 1, got 2"):
         Word2Vec(null_word=2)
+
+
+def test_the_learning_rate_never_goes_below_min_alpha_as_gensim(lee):
+    """gensim's _get_next_alpha returns max(min_alpha, alpha - (alpha - min_alpha) * progress):
+    with min_alpha above alpha every job trains at min_alpha. Ours rose from alpha to min_alpha."""
+    kw = dict(vector_size=16, min_count=5, workers=1, epochs=2, seed=3)
+    for cls in (Word2Vec, GensimW2V):
+        rising = cls(lee, alpha=0.01, min_alpha=0.05, **kw)
+        flat = cls(lee, alpha=0.05, min_alpha=0.05, **kw)
+        assert np.array_equal(rising.wv.vectors, flat.wv.vectors), cls

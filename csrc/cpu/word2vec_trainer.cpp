@@ -91,12 +91,9 @@ struct Worker {
   void run(TrainState& st, const TrainConfig& cfg, const int32_t* ids, const int64_t* offsets,
            int64_t s0, int64_t s1) {
     const int64_t base = st.words_done.load(std::memory_order_relaxed);
-    const double span = cfg.min_alpha - cfg.alpha;
     int64_t local = 0, trained = 0;
     for (int64_t s = s0; s < s1; ++s) {
-      const double progress =
-          std::min(1.0, static_cast<double>(base + local) / static_cast<double>(st.total_words));
-      const float alpha = static_cast<float>(cfg.alpha + span * progress);
+      const float alpha = learning_rate(cfg, base + local, st.total_words);
       const int32_t* w = ids + offsets[s];
       const int64_t n = offsets[s + 1] - offsets[s];
       for (int64_t p = 0; p < n; p += kMaxSentence) {  // pieces of at most kMaxSentence words

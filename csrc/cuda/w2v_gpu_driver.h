@@ -48,12 +48,9 @@ void w2v_train_epoch_ids(Backend& be, w2v::TrainState& st, const w2v::TrainConfi
   std::vector<float> alphas;
   std::vector<uint64_t> seeds;
   const int64_t base = st.words_done.load();
-  const double span = cfg.min_alpha - cfg.alpha;
   int64_t local = 0, trained = 0;
   for (int64_t s = 0; s < S; ++s) {
-    const double progress =
-        std::min(1.0, static_cast<double>(base + local) / static_cast<double>(st.total_words));
-    const float alpha = static_cast<float>(cfg.alpha + span * progress);
+    const float alpha = w2v::learning_rate(cfg, base + local, st.total_words);
     uint64_t rng = w2v_mix(w2v_mix(w2v_mix(cfg.seed) ^ static_cast<uint64_t>(epoch)) ^
                            static_cast<uint64_t>(s)) |
                    1;

@@ -9,6 +9,7 @@
 // than kMaxSentence words (after dropping out-of-vocabulary words) is trained as several.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -228,6 +229,14 @@ struct TrainConfig {
   uint64_t seed = 1;
 };
 
+// The learning rate after `done` of a run's `total` words, as gensim's _get_next_alpha: linear
+// from alpha to min_alpha, never below min_alpha.
+inline float learning_rate(const TrainConfig& cfg, int64_t done, int64_t total) {
+  const double progress = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
+  return static_cast<float>(
+      std::max(cfg.min_alpha, cfg.alpha + (cfg.min_alpha - cfg.alpha) * progress));
+}
+
 // What the workers share. Weights are updated in place without locks (Hogwild).
 struct TrainState {
   float* syn0 = nullptr;     // [V,E] input (word) vectors
@@ -239,7 +248,7 @@ struct TrainState {
   // it (0: the vector stays as it is); null: 1 for every word.
   const float* lockf = nullptr;
   // Progress in in-vocabulary words before subsampling, over all epochs: the learning rate is
-  // alpha + (min_alpha - alpha) * words_done / total_words.
+  // learning_rate(cfg, words_done, total_words).
   std::atomic<int64_t> words_done{0};
   int64_t total_words = 1;
   std::atomic<int64_t> trained_words{0};  // words kept by subsampling (effective words)
