@@ -98,6 +98,21 @@ def test_update_matches_gensim(sorted_vocab):
     assert_same_vocab(ours, theirs)
 
 
+@pytest.mark.parametrize("seed", [1, 7])
+def test_initial_vectors_are_gensims_before_and_after_an_update(seed):
+    """The same seeded draw as gensim 4's prep_vectors, for a new vocabulary and for the words an
+    update adds (before, an update's words came from a stream of our own)."""
+    ours, theirs = pair(seed=seed)
+    for model in (ours, theirs):
+        model.build_vocab(OLD)
+    assert np.array_equal(ours.wv.vectors, theirs.wv.vectors)
+    for model in (ours, theirs):
+        model.build_vocab(NEW, update=True)
+    assert ours.wv.index_to_key == theirs.wv.index_to_key
+    assert np.array_equal(ours.wv.vectors, theirs.wv.vectors)
+    assert np.array_equal(ours.syn1neg, theirs.syn1neg)
+
+
 @pytest.mark.parametrize("opener", [open, gzip.open, bz2.open], ids=["plain", "gz", "bz2"])
 def test_update_from_corpus_files(tmp_path, opener):
     suffix = {open: "", gzip.open: ".gz", bz2.open: ".bz2"}[opener]

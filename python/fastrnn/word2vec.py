@@ -144,9 +144,10 @@ def _check_trim_rule(trim_rule) -> None:
         )
 
 
-def _initial_vectors(n: int, E: int, seeds: np.random.SeedSequence) -> np.ndarray:
-    """[n, E] float32 uniform in [-1/E, 1/E) from a generator seeded with `seeds`."""
-    vectors = np.random.default_rng(seeds).random((n, E), dtype=np.float32)
+def _initial_vectors(n: int, E: int, seed: int) -> np.ndarray:
+    """[n, E] float32 uniform in [-1/E, 1/E) from numpy's generator seeded with `seed`: gensim 4's
+    draw (prep_vectors), so both start from the same vectors."""
+    vectors = np.random.default_rng(seed).random((n, E), dtype=np.float32)
     vectors *= 2.0
     vectors -= 1.0
     vectors /= E
@@ -201,10 +202,11 @@ class Word2Vec:
     seen; a corpus that holds the token '\\0' is then an error. `comment` is kept and saved;
     `hashfxn` is kept (not saved) and, as in gensim 4, has no effect.
 
-    Unlike gensim, the initial vectors come from fastrnn's own seeded generator, not from a hash
-    of each word: uniform in [-1/E, 1/E) from numpy's generator seeded with `seed`, and the
-    words a build_vocab(update=True) adds from a stream of that seed keyed by the vocabulary
-    size before the update. An empty corpus, or a first vocabulary left empty, is an error.
+    The initial vectors are gensim 4's, bit for bit: uniform in [-1/E, 1/E) from numpy's
+    generator seeded with `seed`, drawn for the whole vocabulary; the words a
+    build_vocab(update=True) adds get the rows a new vocabulary of the new size would start with
+    from the old size on, as gensim's resize_vectors. An empty corpus, or a first vocabulary left
+    empty, is an error.
     """
 
     def __init__(
@@ -598,8 +600,9 @@ class Word2Vec:
         if retained.any():
             keep[vocab_index[retained]] = _C.w2v_subsample_thresholds(counts[retained], self.sample)
         if len(added):
-            seeds = np.random.SeedSequence(self.seed, spawn_key=(old_size,))
-            vectors = _initial_vectors(len(added), self.vector_size, seeds)
+            # As gensim's resize_vectors: the rows a new vocabulary of this size would start with.
+            fresh = _initial_vectors(old_size + len(added), self.vector_size, self.seed)
+            vectors = fresh[old_size:]
             self.wv.add_vectors([words[i] for i in added], vectors)
             self.syn1neg = np.vstack([self.syn1neg, np.zeros_like(vectors)])
         self.wv.expandos["count"] = vocab_counts.copy()
@@ -610,7 +613,7 @@ class Word2Vec:
         """A new vocabulary of `keys` with counts [V] (and subsampling thresholds [V], from the
         counts unless given): new vectors from the model's seed, zero output weights."""
         self._install_vocab(keys, counts, keep)
-        vectors = _initial_vectors(len(keys), self.vector_size, np.random.SeedSequence(self.seed))
+        vectors = _initial_vectors(len(keys), self.vector_size, self.seed)
         self.wv._set(keys, vectors, counts.copy())
         self.syn1neg = np.zeros_like(vectors)
 
