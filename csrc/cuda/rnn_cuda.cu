@@ -42,7 +42,7 @@ class DeviceGuard {
     device_ = device;
   }
   ~DeviceGuard() {
-    if (previous_ != device_) cudaSetDevice(previous_);
+    if (previous_ != device_) ignore_cuda_error(cudaSetDevice(previous_));
   }
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;

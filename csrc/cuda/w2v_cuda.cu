@@ -45,11 +45,12 @@ class DeviceArray {
     if (host != nullptr && count > 0) {
       const cudaError_t copied =
           cudaMemcpyAsync(data_, host, sizeof(T) * count, cudaMemcpyHostToDevice, stream);
-      if (copied != cudaSuccess) cudaFreeAsync(data_, stream_);  // no destructor runs after a throw
+      if (copied != cudaSuccess)
+        ignore_cuda_error(cudaFreeAsync(data_, stream_));  // no destructor runs after a throw
       check_cuda(copied, "cudaMemcpyAsync");
     }
   }
-  ~DeviceArray() { cudaFreeAsync(data_, stream_); }
+  ~DeviceArray() { ignore_cuda_error(cudaFreeAsync(data_, stream_)); }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
 
