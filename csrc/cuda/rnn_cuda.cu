@@ -57,7 +57,7 @@ CublasApi::Handle handle_for(const CublasApi& api, int device) {
   return HandlePool<CublasApi::Handle>::instance().get(device, [&](CublasApi::Handle* handle) {
     const int status = api.create(handle);
     if (status != CublasApi::kSuccess) {
-      throw std::runtime_error("cublasCreate failed with status " + std::to_string(status));
+      throw std::runtime_error("cuBLAS error in cublasCreate: " + cublas_status_text(status));
     }
   });
 }
@@ -99,7 +99,9 @@ struct CudaBackend {
                          ld_second, &beta, g.c, ldc_int);
     }
     if (status != CublasApi::kSuccess) {
-      throw std::runtime_error("cuBLAS gemm failed with status " + std::to_string(status));
+      throw std::runtime_error(std::string("cuBLAS error in ") +
+                               (sizeof(T) == sizeof(float) ? "cublasSgemm" : "cublasDgemm") + ": " +
+                               cublas_status_text(status));
     }
   }
 
@@ -122,7 +124,7 @@ CudaBackend backend_for(int device, void* stream) {
   CublasApi::Handle handle = handle_for(api, device);
   const int status = api.set_stream(handle, stream);
   if (status != CublasApi::kSuccess) {
-    throw std::runtime_error("cublasSetStream failed with status " + std::to_string(status));
+    throw std::runtime_error("cuBLAS error in cublasSetStream: " + cublas_status_text(status));
   }
   return CudaBackend{api, handle, static_cast<cudaStream_t>(stream)};
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cpu/threading.h"
+#include "cuda/cublas_api.h"
 #include "cuda/handle_pool.h"
 #include "fastrnn/common.h"
 #include "fastrnn/linear.h"
@@ -459,6 +460,33 @@ void check_handle_pool() {
          "handle pool: the two threads' handles are not back in the pool");
 }
 
+// A failed cuBLAS call's status is named in the error (with what to do where there is something
+// to do), not given as a bare number.
+void check_cublas_status_text() {
+  using fastrnn::gpu::cublas_status_text;
+  const auto has = [](const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  };
+  const std::string alloc = cublas_status_text(3);
+  expect(has(alloc, "CUBLAS_STATUS_ALLOC_FAILED") && has(alloc, "(3)") &&
+             has(alloc, "torch.cuda.empty_cache()"),
+         "cuBLAS status 3 reads '" + alloc + "'");
+  const struct {
+    int status;
+    const char* name;
+  } named[] = {{1, "CUBLAS_STATUS_NOT_INITIALIZED"},   {7, "CUBLAS_STATUS_INVALID_VALUE"},
+               {8, "CUBLAS_STATUS_ARCH_MISMATCH"},     {11, "CUBLAS_STATUS_MAPPING_ERROR"},
+               {13, "CUBLAS_STATUS_EXECUTION_FAILED"}, {14, "CUBLAS_STATUS_INTERNAL_ERROR"},
+               {15, "CUBLAS_STATUS_NOT_SUPPORTED"},    {16, "CUBLAS_STATUS_LICENSE_ERROR"}};
+  for (const auto& n : named) {
+    const std::string text = cublas_status_text(n.status);
+    expect(has(text, n.name) && has(text, "(" + std::to_string(n.status) + ")"),
+           "cuBLAS status " + std::to_string(n.status) + " reads '" + text + "'");
+  }
+  const std::string unknown = cublas_status_text(42);
+  expect(has(unknown, "42"), "an unknown cuBLAS status reads '" + unknown + "'");
+}
+
 void check_thread_splits(CellMode mode, const std::string& name) {
   for (int64_t N : {int64_t{20}, int64_t{12}}) {
     for (int rev = 0; rev < 2; ++rev) {
@@ -695,6 +723,7 @@ int main(int argc, char** argv) {
   check_layer(CellMode::kGru, false, 0.0, false, 0, "gru reset_before");
   check_pool();
   check_handle_pool();
+  check_cublas_status_text();
   check_small_layers();
   check_thread_splits(CellMode::kRnnTanh, "rnn_tanh");
   check_thread_splits(CellMode::kLstm, "lstm");
