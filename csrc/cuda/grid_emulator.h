@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/column_major_gemm.h"
@@ -54,12 +56,18 @@ struct EmulatorBackend {
 // Runs a block kernel (one that keeps a per-block State and a float scratch in shared memory
 // and has barriers between its phases) on the host: block after block, and within a block each
 // phase for every thread (descending) before the next phase, as __syncthreads orders them.
+// Shared memory starts each block as garbage, as on the device (NaN scratch, a State of 0xFF
+// bytes), so a read of shared memory the kernel has not written shows up in its results.
 // Body: State, kPhases, scratch_floats(block_dim), positions(block), start/phase/finish.
 template <class Body>
 void emulate_blocks(const Body& body, int64_t blocks, int64_t block_dim) {
+  using State = typename Body::State;
+  static_assert(std::is_trivially_copyable<State>::value, "State lives in shared memory");
   std::vector<float> scratch(static_cast<size_t>(body.scratch_floats(block_dim)));
   for (int64_t b = 0; b < blocks; ++b) {
-    typename Body::State state{};
+    std::fill(scratch.begin(), scratch.end(), std::numeric_limits<float>::quiet_NaN());
+    State state;
+    std::memset(static_cast<void*>(&state), 0xFF, sizeof state);
     auto index = [&](int64_t th) { return KernelIndex{b, th, block_dim, blocks}; };
     for (int64_t th = block_dim - 1; th >= 0; --th) body.start(index(th), state);
     const int64_t n = body.positions(b);
