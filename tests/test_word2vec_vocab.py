@@ -459,3 +459,28 @@ def test_reset_from_refuses_what_it_cannot_take():
         model.reset_from({})
     with pytest.raises(RuntimeError, match="other_model: has no vocabulary"):
         model.reset_from(Word2Vec(vector_size=4))
+
+
+def test_constructor_takes_gensims_positional_order():
+    """The constructor's parameters come in gensim's order, so a positional call means the same
+    in both libraries (hs came after negative, hashfxn, null_word, ... were keyword-only: a call
+    passing negative 14th set hs in gensim and negative in fastrnn)."""
+    import inspect
+
+    ours = [
+        p.name
+        for p in inspect.signature(Word2Vec).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    theirs = [
+        p.name
+        for p in inspect.signature(GensimW2V).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    assert ours == theirs
+    args = [None, None, 8, 0.05, 3, 1, None, 0.0, 7, 1, 0.001, 1, 0, 4, 0.5, 0, hash, 2]
+    ours, theirs = Word2Vec(*args), GensimW2V(*args)
+    for name in ("vector_size", "alpha", "window", "min_count", "sample", "seed", "workers"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    for name in ("min_alpha", "sg", "hs", "negative", "ns_exponent", "cbow_mean", "epochs"):
+        assert getattr(ours, name) == getattr(theirs, name), name
