@@ -427,3 +427,27 @@ def test_kernel_tests_pass_on_the_avx2_path():
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_isa_variable_in_any_case_and_a_warning_for_other_values():
+    """FASTRNN_ISA=AVX2 (as oneDNN spells its cap) caps the kernels as avx2 does; a value that is
+    none of generic/avx2/avx512 is a RuntimeWarning at import (it was silently ignored)."""
+    code = "import fastrnn; print(fastrnn._C.simd_level())"
+    runs = {}
+    for value in ("AVX2", "Generic", "avx-2"):
+        env = dict(os.environ, FASTRNN_ISA=value)
+        runs[value] = subprocess.run(
+            [sys.executable, "-W", "always", "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
+    assert runs["Generic"].stdout.strip() == "generic"
+    assert runs["AVX2"].stdout.strip() in ("avx2", "generic")  # generic: no AVX2 here
+    for value in ("AVX2", "Generic"):
+        assert "FASTRNN_ISA" not in runs[value].stderr, runs[value].stderr
+    assert "RuntimeWarning: FASTRNN_ISA='avx-2' is not generic, avx2 or avx512" in (
+        runs["avx-2"].stderr
+    )

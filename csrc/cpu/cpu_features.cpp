@@ -2,8 +2,8 @@
 // helpers.
 #include "cpu/cpu_features.h"
 
+#include <cctype>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "fastrnn/common.h"
@@ -22,10 +22,14 @@ Isa detect() {
     best = Isa::kAvx512;
   }
 #endif
+  // FASTRNN_ISA caps the choice, in any letter case (fastrnn.show_config() says which is used;
+  // the Python package warns at import about a value that is none of generic, avx2, avx512).
   const char* cap = std::getenv("FASTRNN_ISA");
   if (cap != nullptr) {
-    if (std::strcmp(cap, "generic") == 0) return Isa::kGeneric;
-    if (std::strcmp(cap, "avx2") == 0 && best != Isa::kGeneric) return Isa::kAvx2;
+    std::string value(cap);
+    for (char& ch : value) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (value == "generic") return Isa::kGeneric;
+    if (value == "avx2" && best != Isa::kGeneric) return Isa::kAvx2;
   }
   return best;
 }

@@ -1,7 +1,9 @@
 """Thread control and the build/machine report (`fastrnn.show_config()`, `python -m fastrnn`)."""
 
 import operator
+import os
 import sys
+import warnings
 
 from fastrnn import _C
 
@@ -61,3 +63,19 @@ def show_config(file=None) -> None:
         f"  python   : {c['python']}",
     ]
     print("\n".join(lines), file=file or sys.stdout)
+
+
+def _check_isa_variable() -> None:
+    """Warns when FASTRNN_ISA holds a value the kernels do not know (they read it in any letter
+    case and ignore any other value, so a typo would silently leave the widest ISA in use)."""
+    cap = os.environ.get("FASTRNN_ISA", "")
+    if cap and cap.lower() not in ("generic", "avx2", "avx512"):
+        warnings.warn(
+            f"FASTRNN_ISA={cap!r} is not generic, avx2 or avx512: ignored, fastrnn's kernels "
+            f"use {_C.simd_level()}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_check_isa_variable()
