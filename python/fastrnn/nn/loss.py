@@ -1,6 +1,7 @@
 """SoftmaxCrossEntropy: the fused softmax + negative log-likelihood of a classifier or language
 model head, forward and backward in C++ (numerically stable, GIL released, rows split over
-fastrnn's threads), with torch.nn.functional.cross_entropy's ignore_index and reductions."""
+fastrnn's threads), with torch.nn.functional.cross_entropy's ignore_index and its 'mean' and
+'sum' reductions (not 'none': the loss is one float)."""
 
 from __future__ import annotations
 
