@@ -128,7 +128,7 @@ class _RNNBase(torch.nn.RNNBase):
                     f"reset_after=False need fastrnn's kernels, but {refusal}"
                 )
             warn_fallback(type(self).__name__, refusal)
-            return self._torch_class.forward(self, input, hx)
+            return self._torch_forward(input, hx)
         if lstm and hx is not None and len(states) != 2:
             raise RuntimeError("LSTM: expected hx to be a tuple (h_0, c_0)")
 
@@ -157,7 +157,7 @@ class _RNNBase(torch.nn.RNNBase):
                 x = x.transpose(0, 1)
             lengths = sorted_indices = unsorted_indices = None
         if x.shape[0] == 0:  # zero steps: torch.nn's error (an empty batch runs on the ops)
-            return self._torch_class.forward(self, input, hx)
+            return self._torch_forward(input, hx)
         check_same_dtype(
             [x, *(w for ws in weights for w in ws)],
             lambda: ["input", *(n for ns in self._slots for n in ns)],
@@ -239,6 +239,19 @@ class _RNNBase(torch.nn.RNNBase):
         return output, (state if lstm else state[0])
 
     _eager_forward = torch.compiler.disable(_forward)
+
+    def _torch_forward(self, input, hx):
+        """torch.nn's own forward. Under torch.compile it runs eagerly (a graph break), as
+        torch.nn's RNN modules do unless torch._dynamo.config.allow_rnn (which torch.export sets):
+        dynamo does not trace them, and tracing torch's LSTM forward in bfloat16 or under
+        autocast fails inside aot_autograd."""
+        if torch.compiler.is_compiling() and not torch._dynamo.config.allow_rnn:
+            return self._torch_forward_eagerly(input, hx)
+        return self._torch_class.forward(self, input, hx)
+
+    @torch.compiler.disable
+    def _torch_forward_eagerly(self, input, hx):
+        return self._torch_class.forward(self, input, hx)
 
 
 class RNN(_RNNBase):

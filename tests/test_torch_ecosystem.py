@@ -1,0 +1,53 @@
+"""fastrnn.torch inside the wider torch ecosystem: what torch.nn's recurrent modules do under
+torch.compile with autocast or a dtype fastrnn has no kernel for, and the like; each test
+compares with torch.nn on the same weights and inputs.
+
+Tiny sizes (T=5, N=2, I=3, H=4): these are about plumbing, not numerics.
+"""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import fastrnn.torch as ft  # noqa: E402
+from fastrnn.torch import _ops  # noqa: E402
+
+T, N, I, H = 5, 2, 3, 4  # noqa: E741
+
+
+def pair(cls_name, dtype=torch.float32, **kwargs):
+    """(torch.nn module, fastrnn module) with the same weights."""
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, cls_name)(I, H, dtype=dtype, **kwargs)
+    ours = getattr(ft, cls_name)(I, H, dtype=dtype, **kwargs)
+    ours.load_state_dict(ref.state_dict())
+    return ref, ours
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the one-time fallback warning
+@pytest.mark.parametrize("case", ["autocast", "bfloat16"])
+def test_compiled_lstm_falls_back_eagerly_as_torch_nn_does(monkeypatch, case):
+    # torch.compile does not trace torch.nn's RNN modules (a graph break: they run eagerly), and
+    # tracing torch's LSTM in bfloat16 fails inside aot_autograd. Our fallback to torch's forward
+    # was traced: torch.compile(model) crashed where torch.compile(torch.nn.LSTM) works.
+    monkeypatch.setattr(_ops, "_warned_fallback", False)
+    torch._dynamo.reset()
+    dtype = torch.bfloat16 if case == "bfloat16" else torch.float32
+    ref, ours = pair("LSTM", dtype=dtype)
+    x = torch.randn(T, N, I, dtype=dtype)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=case == "autocast"):
+        expected = ref(x)
+        got = torch.compile(ours, backend="aot_eager")(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    torch._dynamo.reset()
+
+
+def test_strict_export_traces_the_fallback_as_torch_nn(monkeypatch):
+    # torch.export (strict) lets dynamo trace torch.nn's RNN modules (allow_rnn): the fallback
+    # to torch's forward is traced there too, not refused as a graph break.
+    monkeypatch.setattr(_ops, "_warned_fallback", True)  # (the warning: tests below)
+    torch._dynamo.reset()
+    ref, ours = pair("LSTM", dtype=torch.bfloat16)
+    x = torch.randn(T, N, I, dtype=torch.bfloat16)
+    program = torch.export.export(ours, (x,), strict=True)
+    torch.testing.assert_close(program.module()(x), ref(x), rtol=0, atol=0)
+    torch._dynamo.reset()
