@@ -51,3 +51,38 @@ def test_strict_export_traces_the_fallback_as_torch_nn(monkeypatch):
     program = torch.export.export(ours, (x,), strict=True)
     torch.testing.assert_close(program.module()(x), ref(x), rtol=0, atol=0)
     torch._dynamo.reset()
+
+
+class _FxModel(torch.nn.Module):
+    """An LSTM layer, then an LSTMCell step on its last output, then a Linear."""
+
+    def __init__(self, ns):
+        super().__init__()
+        self.rnn = ns.LSTM(I, H, 2, batch_first=True)
+        self.cell = ns.LSTMCell(H, H)
+        self.out = torch.nn.Linear(H, 2)
+
+    def forward(self, x):
+        y, (h_n, _) = self.rnn(x)
+        h, _ = self.cell(y[:, -1], (h_n[-1], h_n[0]))
+        return self.out(h)
+
+
+def test_fx_symbolic_trace_keeps_the_modules_as_calls_as_for_torch_nn():
+    # torch.fx.symbolic_trace records torch.nn's modules as leaves (call_module nodes) and does
+    # not trace into their forward; it traced into ours, whose input checks branch on the
+    # traced input: 'symbolically traced variables cannot be used as inputs to control flow'.
+    torch.manual_seed(0)
+    ref = _FxModel(torch.nn)
+    ours = _FxModel(ft)
+    ours.load_state_dict(ref.state_dict())
+    graphs = [torch.fx.symbolic_trace(m) for m in (ref, ours)]
+    calls = [[(n.op, n.target) for n in g.graph.nodes if n.op == "call_module"] for g in graphs]
+    assert (
+        calls[1]
+        == calls[0]
+        == [("call_module", "rnn"), ("call_module", "cell"), ("call_module", "out")]
+    )
+    x = torch.randn(N, T, I)
+    torch.testing.assert_close(graphs[1](x), ref(x))
+    assert type(graphs[1].rnn) is ft.LSTM and type(graphs[1].cell) is ft.LSTMCell

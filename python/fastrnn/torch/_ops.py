@@ -620,6 +620,20 @@ class _EagerForward(torch.autograd.Function):
         )
 
 
+def fx_leaf_call(module, input, hx):
+    """Under torch.fx.symbolic_trace (input or hx a torch.fx.Proxy): the call recorded as one
+    call_module node, as fx records torch.nn's own modules (leaves, whose forward it does not
+    trace; ours branches on its input's shape, which a Proxy cannot answer). Else None."""
+    states = hx if isinstance(hx, (tuple, list)) else (hx,)
+    for t in (input, *states):
+        if isinstance(t, torch.fx.Proxy):
+            tracer = t.tracer
+            return tracer.create_proxy(
+                "call_module", tracer.path_of_module(module), (input, hx), {}
+            )
+    return None
+
+
 def raise_not_scriptable(name: str):
     """For the modules' __prepare_scriptable__: torch.jit.script cannot compile their forward."""
     raise RuntimeError(

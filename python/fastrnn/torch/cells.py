@@ -19,6 +19,7 @@ from torch import Tensor
 from fastrnn.functional import _check_clip
 from fastrnn.torch._ops import (
     check_same_dtype,
+    fx_leaf_call,
     kernel_refusal,
     layer_forward,
     raise_not_scriptable,
@@ -164,6 +165,9 @@ class RNNCell(_CellMixin, torch.nn.RNNCell):
         return "rnn_tanh" if self.nonlinearity == "tanh" else "rnn_relu"
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        traced = fx_leaf_call(self, input, hx)  # under torch.fx.symbolic_trace
+        if traced is not None:
+            return traced
         states = () if hx is None else (hx,)
         if self._fallback(input, states):
             return torch.nn.RNNCell.forward(self, input, hx)
@@ -193,6 +197,9 @@ class LSTMCell(_CellMixin, torch.nn.LSTMCell):
         )
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        traced = fx_leaf_call(self, input, hx)  # under torch.fx.symbolic_trace
+        if traced is not None:
+            return traced
         states = () if hx is None else tuple(hx)
         if hx is not None and len(states) != 2:
             raise RuntimeError("LSTMCell: expected hx to be a tuple (h_0, c_0)")
@@ -225,6 +232,9 @@ class GRUCell(_CellMixin, torch.nn.GRUCell):
         self._init_extras(reset_after=reset_after)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        traced = fx_leaf_call(self, input, hx)  # under torch.fx.symbolic_trace
+        if traced is not None:
+            return traced
         states = () if hx is None else (hx,)
         if self._fallback(input, states):
             return torch.nn.GRUCell.forward(self, input, hx)

@@ -26,6 +26,7 @@ from torch.nn.utils.rnn import PackedSequence
 from fastrnn.functional import _check_clip
 from fastrnn.torch._ops import (
     check_same_dtype,
+    fx_leaf_call,
     kernel_refusal,
     layer_forward,
     raise_not_scriptable,
@@ -106,6 +107,9 @@ class _RNNBase(torch.nn.RNNBase):
         """torch.nn's forward. input: [T,N,I] ([N,T,I] when batch_first), unbatched [T,I], or a
         PackedSequence; hx: h_0 [L*D,N,S] (LSTM: (h_0, c_0 [L*D,N,H])), unbatched without N.
         Returns (output [T,N,D*S] or a PackedSequence, h_n) or for LSTM (output, (h_n, c_n))."""
+        traced = fx_leaf_call(self, input, hx)
+        if traced is not None:
+            return traced
         if isinstance(input, PackedSequence) and torch.compiler.is_compiling():
             # torch's packing ops have no fake implementation, so torch.compile cannot trace a
             # packed input: the call runs eagerly (a graph break), as torch.nn's RNNs do.
