@@ -86,3 +86,20 @@ def test_fx_symbolic_trace_keeps_the_modules_as_calls_as_for_torch_nn():
     x = torch.randn(N, T, I)
     torch.testing.assert_close(graphs[1](x), ref(x))
     assert type(graphs[1].rnn) is ft.LSTM and type(graphs[1].cell) is ft.LSTMCell
+
+
+@pytest.mark.parametrize("cls_name", ["LSTMCell", "GRUCell"])
+def test_cells_falling_back_compile_fullgraph_and_still_warn(monkeypatch, cls_name):
+    # torch.compile(fullgraph=True) traces torch.nn's cells under autocast; ours fall back to
+    # torch's cell there, but the one-time fallback warning (warnings.warn, which dynamo cannot
+    # trace) made the first such compile raise torch._dynamo.exc.Unsupported.
+    monkeypatch.setattr(_ops, "_warned_fallback", False)
+    torch._dynamo.reset()
+    ref, ours = pair(cls_name)
+    x = torch.randn(N, I)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = ref(x)
+        with pytest.warns(RuntimeWarning, match="falling back to torch's own implementation"):
+            got = torch.compile(ours, backend="aot_eager", fullgraph=True)(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    torch._dynamo.reset()

@@ -111,7 +111,16 @@ _warned_fallback = False
 
 
 def warn_fallback(what: str, reason: str) -> None:
-    """Warns, once per process, that a module runs on torch's implementation instead."""
+    """Warns, once per process, that a module runs on torch's implementation instead.
+
+    Under torch.compile the warning is given while tracing: dynamo cannot trace warnings.warn,
+    which would break the graph there (and make fullgraph=True refuse a call torch.nn's cells
+    compile in)."""
+    _warn_fallback_once(what, reason)
+
+
+@torch.compiler.assume_constant_result  # torch.compile runs it while tracing, not in the graph
+def _warn_fallback_once(what: str, reason: str) -> bool:
     global _warned_fallback
     if not _warned_fallback:
         _warned_fallback = True
@@ -119,8 +128,9 @@ def warn_fallback(what: str, reason: str) -> None:
             f"fastrnn.torch.{what}: {reason}; falling back to torch's own implementation "
             "(warned once)",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
+    return True
 
 
 # ---- descriptors and sizes ----
