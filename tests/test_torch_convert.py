@@ -260,3 +260,44 @@ def test_convert_and_revert_modules_with_parametrized_weights(base, fast, kwargs
     torch.testing.assert_close(_out(back, x), _out(ref, x), rtol=1e-4, atol=1e-5)
     parametrize.remove_parametrizations(new, name)
     assert type(new) is fast
+
+
+@pytest.mark.parametrize("base, fast, kwargs", PAIRS[1:2] + PAIRS[4:5])
+def test_hook_handles_from_before_a_swap_remove_the_hook_from_the_new_module(base, fast, kwargs):
+    # torch.nn: handle.remove() stops the hook. After convert/revert the hook moved with the
+    # module but its handle still pointed at the old module's hook dict: remove() left the hook
+    # running on the module in the model, silently.
+    torch.manual_seed(0)
+    old = base(I, H, **kwargs)
+    calls = {"fwd": 0, "pre": 0, "bwd": 0, "old": 0}
+
+    def count(key):
+        def hook(*_):
+            calls[key] += 1
+
+        return hook
+
+    handles = [
+        old.register_forward_hook(count("fwd"), with_kwargs=True, always_call=True),
+        old.register_forward_pre_hook(count("pre")),
+        old.register_full_backward_hook(count("bwd")),
+    ]
+    new = ft.convert(old)
+    assert type(new) is fast
+    x = _input(old).requires_grad_()  # (a full backward hook warns without an input gradient)
+    _out(new, x).sum().backward()
+    assert calls == {"fwd": 1, "pre": 1, "bwd": 1, "old": 0}  # the hooks moved with the module
+    for handle in handles:
+        handle.remove()
+    _out(new, x).sum().backward()
+    assert calls == {"fwd": 1, "pre": 1, "bwd": 1, "old": 0}  # and their handles with them
+    old.register_forward_hook(count("old"))  # the old module keeps hook dicts of its own
+    _out(new, x)
+    assert calls["old"] == 0
+
+    handle = new.register_forward_hook(count("fwd"))
+    back = ft.revert(new)
+    assert type(back) is base
+    handle.remove()
+    _out(back, x)
+    assert calls["fwd"] == 1

@@ -4,7 +4,8 @@
     model = fastrnn.torch.revert(model)   # and back to torch.nn
 
 A swapped module is a new object of the other class holding the same Parameter objects (so an
-optimizer built before the swap keeps updating them), the same hooks and the same train/eval mode.
+optimizer built before the swap keeps updating them), the same hooks (handles made before the swap
+remove them from it) and the same train/eval mode.
 Children are replaced in place (a module reachable under several names is swapped once and stays
 one object); the return value is `model`, or its replacement when `model` itself is one of these
 modules. Only exact torch.nn classes are converted (not subclasses, which may override forward;
@@ -37,12 +38,19 @@ _EXTRAS = ("peephole", "cell_clip", "reset_after", "_clip", "_slots")
 
 
 def _swap_class(module: torch.nn.Module, cls: type) -> torch.nn.Module:
-    """A `cls` object sharing `module`'s parameters, buffers, hooks and flags."""
+    """A `cls` object sharing `module`'s parameters, buffers, hooks and flags.
+
+    Each gets containers of its own with the same contents. The new module takes over the hook
+    dicts themselves, and `module` gets the copies: a RemovableHandle returned before the swap
+    removes its hook from the module that replaced `module` in the model."""
     new = cls.__new__(cls)
     state = module.__dict__.copy()
-    for key, value in state.items():  # own containers, shared contents
+    for key, value in state.items():
         if isinstance(value, (dict, list)):
-            state[key] = copy.copy(value)
+            if "hooks" in key:  # _forward_hooks, _forward_hooks_with_kwargs, ...
+                module.__dict__[key] = copy.copy(value)
+            else:
+                state[key] = copy.copy(value)
     new.__dict__.update(state)
     return new
 
