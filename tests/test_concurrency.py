@@ -494,3 +494,21 @@ def test_set_num_threads_beyond_what_the_system_allows_keeps_the_threads_it_star
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs sched_setaffinity and two CPUs this process may run on",
+)
+def test_default_thread_count_is_the_cpus_the_process_may_run_on():
+    """A process confined to some CPUs (taskset, a container's cpuset, a job scheduler) runs as
+    many threads by default as it has CPUs there, as torch.get_num_threads() and os.cpu_count()'s
+    affinity-aware cousins do. Before, it started one per CPU of the machine: confined to one of
+    two CPUs, two spinning threads shared it and a forward took 2.3x the one-thread time."""
+    code = (
+        "import os; cpu = sorted(os.sched_getaffinity(0))[0]; os.sched_setaffinity(0, {cpu})\n"
+        "import fastrnn; print(fastrnn.get_num_threads())"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["1"]

@@ -233,6 +233,19 @@ void forget_pool_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); 
 [[maybe_unused]] const int g_fork_handler = pthread_atfork(nullptr, nullptr, forget_pool_in_child);
 #endif
 
+// The default thread count: the CPUs this process may run on (its affinity mask, which taskset,
+// a container's cpuset or a job scheduler narrow; torch counts the same), else the machine's.
+int usable_cpus() {
+#if defined(__linux__)
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
+    return CPU_COUNT(&allowed);
+  }
+#endif
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
 Pool& pool() {
   Pool* p = g_pool.load(std::memory_order_acquire);
   if (p != nullptr) return *p;
@@ -240,9 +253,8 @@ Pool& pool() {
   // Never destroyed: workers must not be joined during static teardown (or in a forked child).
   auto* made = new Pool();
   const int set = g_threads.load();
-  const unsigned hw = std::thread::hardware_concurrency();
   // Fewer threads than asked (the system refused some) is a smaller pool, not an error here.
-  made->resize(set > 0 ? set : (hw == 0 ? 1 : static_cast<int>(hw)));
+  made->resize(set > 0 ? set : usable_cpus());
   if (!g_pool.compare_exchange_strong(p, made, std::memory_order_acq_rel)) {
     delete made;  // another thread made the pool first (joins this one's workers)
     return *p;
