@@ -301,3 +301,33 @@ def test_hook_handles_from_before_a_swap_remove_the_hook_from_the_new_module(bas
     handle.remove()
     _out(back, x)
     assert calls["fwd"] == 1
+
+
+def test_a_module_compiled_in_place_runs_the_swapped_in_module(monkeypatch):
+    # Module.compile() stores torch.compile(module._call_impl), bound to that module. The
+    # swapped-in module copied it, so its calls ran the old module: convert()ed, it still ran
+    # torch.nn's forward, with the old module's train/eval flag (dropout after model.eval()).
+    import fastrnn.torch.modules as modules
+    from torch._dynamo.testing import CompileCounter
+
+    kernel_calls = []
+    layer_forward = modules.layer_forward
+    monkeypatch.setattr(
+        modules, "layer_forward", lambda *a: (kernel_calls.append(1), layer_forward(*a))[1]
+    )
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.LSTM(I, H, 3, dropout=0.5))
+    compiler = CompileCounter()
+    net[0].compile(backend=compiler)
+    x = torch.randn(T, N, I)
+    ft.convert(net).eval()
+    want = net(x)[0]
+    assert kernel_calls  # fastrnn's forward ran
+    assert compiler.frame_count > 0  # compiled as it was asked to be
+    torch.testing.assert_close(net(x)[0], want, rtol=0, atol=0)  # no dropout in eval mode
+    net = ft.revert(net)
+    kernel_calls.clear()
+    torch.testing.assert_close(net(x)[0], want)
+    assert not kernel_calls  # torch.nn's forward ran
+    torch._dynamo.reset()

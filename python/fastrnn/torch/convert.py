@@ -5,7 +5,8 @@
 
 A swapped module is a new object of the other class holding the same Parameter objects (so an
 optimizer built before the swap keeps updating them), the same hooks (handles made before the swap
-remove them from it) and the same train/eval mode.
+remove them from it), the same train/eval mode and, after Module.compile(), the same compile
+settings.
 Children are replaced in place (a module reachable under several names is swapped once and stays
 one object); the return value is `model`, or its replacement when `model` itself is one of these
 modules. Only exact torch.nn classes are converted (not subclasses, which may override forward;
@@ -52,7 +53,25 @@ def _swap_class(module: torch.nn.Module, cls: type) -> torch.nn.Module:
             else:
                 state[key] = copy.copy(value)
     new.__dict__.update(state)
+    if "_compiled_call_impl" in state:  # Module.compile() was called on `module`
+        new._compiled_call_impl = _recompile(state["_compiled_call_impl"], new)
     return new
+
+
+def _recompile(compiled, module: torch.nn.Module):
+    """Module.compile() stores torch.compile(module._call_impl), bound to the module it was called
+    on: `compiled` would run the old module (its forward, its train/eval flag). The same compile
+    settings (the dynamo context held by `compiled`) applied to `module`'s _call_impl instead, or
+    torch.compile's defaults when they cannot be found."""
+    context_type = torch._dynamo.eval_frame._TorchDynamoContext
+    for cell in getattr(compiled, "__closure__", None) or ():
+        try:
+            context = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(context, context_type):
+            return context(module._call_impl)
+    return torch.compile(module._call_impl)
 
 
 def _counterpart(module: torch.nn.Module, table: dict) -> type | None:
