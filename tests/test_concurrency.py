@@ -504,11 +504,12 @@ def test_default_thread_count_is_the_cpus_the_process_may_run_on():
     """A process confined to some CPUs (taskset, a container's cpuset, a job scheduler) runs as
     many threads by default as it has CPUs there, as torch.get_num_threads() and os.cpu_count()'s
     affinity-aware cousins do. Before, it started one per CPU of the machine: confined to one of
-    two CPUs, two spinning threads shared it and a forward took 2.3x the one-thread time."""
+    two CPUs, two spinning threads shared it and a forward took 2.3x the one-thread time. So do
+    Word2Vec's default workers (they were os.cpu_count(), the machine's)."""
     code = (
         "import os; cpu = sorted(os.sched_getaffinity(0))[0]; os.sched_setaffinity(0, {cpu})\n"
-        "import fastrnn; print(fastrnn.get_num_threads())"
+        "import fastrnn; print(fastrnn.get_num_threads(), fastrnn.Word2Vec().workers)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ["1"]
+    assert proc.stdout.split() == ["1", "1"]
