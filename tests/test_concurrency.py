@@ -513,3 +513,41 @@ def test_default_thread_count_is_the_cpus_the_process_may_run_on():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["1", "1"]
+
+
+@pytest.mark.parametrize(
+    "variables, expected",
+    [
+        ({"OMP_NUM_THREADS": "1"}, "1"),  # as torchrun sets it for several processes a node
+        ({"OMP_NUM_THREADS": "3,1"}, "3"),  # OpenMP's nested list: its first value
+        ({"FASTRNN_NUM_THREADS": "3", "OMP_NUM_THREADS": "1"}, "3"),
+        ({"OMP_NUM_THREADS": "0"}, None),  # not a count: the usable CPUs
+        ({"OMP_NUM_THREADS": "many"}, None),
+    ],
+)
+def test_default_thread_count_follows_fastrnn_num_threads_then_omp_num_threads(variables, expected):
+    """torch, oneDNN and the BLAS libraries take their default from OMP_NUM_THREADS, which
+    torchrun sets to 1 when a node runs several processes; fastrnn's pool took every usable CPU
+    whatever it said, so each process ran as many threads as the node has CPUs."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "FASTRNN_NUM_THREADS")
+    }
+    code = "import fastrnn; print(fastrnn.get_num_threads())"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, **variables},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert proc.stdout.split() == [expected or str(usable)]
+
+
+def test_a_bad_fastrnn_num_threads_warns_at_import():
+    env = {**os.environ, "FASTRNN_NUM_THREADS": "two"}
+    code = "import warnings; warnings.simplefilter('error'); import fastrnn"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "FASTRNN_NUM_THREADS='two' is not a thread count in 1..4096: ignored" in proc.stderr

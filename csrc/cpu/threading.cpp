@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -233,8 +234,10 @@ void forget_pool_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); 
 [[maybe_unused]] const int g_fork_handler = pthread_atfork(nullptr, nullptr, forget_pool_in_child);
 #endif
 
-// The default thread count: the CPUs this process may run on (its affinity mask, which taskset,
-// a container's cpuset or a job scheduler narrow; torch counts the same), else the machine's.
+constexpr int kMaxThreads = 4096;  // far below the pool's 20-bit chunk count
+
+// The CPUs this process may run on (its affinity mask, which taskset, a container's cpuset or a
+// job scheduler narrow; torch counts the same), else the machine's.
 int usable_cpus() {
 #if defined(__linux__)
   cpu_set_t allowed;
@@ -246,6 +249,27 @@ int usable_cpus() {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
+// The thread count an environment variable holds (digits, then the end or, where `list`, a
+// comma), or 0 when it is unset or holds anything else or a count outside 1..kMaxThreads.
+int threads_variable(const char* name, bool list) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return 0;
+  int n = 0;
+  const char* c = value;
+  for (; *c >= '0' && *c <= '9' && n <= kMaxThreads; ++c) n = 10 * n + (*c - '0');
+  const bool whole = c != value && (*c == '\0' || (list && *c == ','));
+  return whole && n >= 1 && n <= kMaxThreads ? n : 0;
+}
+
+// The default thread count: FASTRNN_NUM_THREADS, else OMP_NUM_THREADS (its first value: torch,
+// oneDNN and the BLAS libraries follow it, and torchrun sets it to 1 when a node runs several
+// processes), else usable_cpus().
+int default_threads() {
+  if (const int n = threads_variable("FASTRNN_NUM_THREADS", false)) return n;
+  if (const int n = threads_variable("OMP_NUM_THREADS", true)) return n;
+  return usable_cpus();
+}
+
 Pool& pool() {
   Pool* p = g_pool.load(std::memory_order_acquire);
   if (p != nullptr) return *p;
@@ -254,7 +278,7 @@ Pool& pool() {
   auto* made = new Pool();
   const int set = g_threads.load();
   // Fewer threads than asked (the system refused some) is a smaller pool, not an error here.
-  made->resize(set > 0 ? set : usable_cpus());
+  made->resize(set > 0 ? set : default_threads());
   if (!g_pool.compare_exchange_strong(p, made, std::memory_order_acq_rel)) {
     delete made;  // another thread made the pool first (joins this one's workers)
     return *p;
@@ -331,9 +355,8 @@ template void parallel_gemm<double>(bool, bool, int64_t, int64_t, int64_t, doubl
 }  // namespace cpu
 
 void set_num_threads(int n) {
-  constexpr int kMaxThreads = 4096;  // far below the pool's 20-bit chunk count
-  if (n < 1 || n > kMaxThreads) {
-    throw Error("num_threads must be in 1.." + std::to_string(kMaxThreads) + ", got " +
+  if (n < 1 || n > cpu::kMaxThreads) {
+    throw Error("num_threads must be in 1.." + std::to_string(cpu::kMaxThreads) + ", got " +
                 std::to_string(n));
   }
   std::lock_guard<std::mutex> lock(cpu::g_set_threads);  // two callers at once: one pool size

@@ -27,7 +27,8 @@ class Error : public std::invalid_argument {
 };
 
 // Worker threads the library uses (its own pool and the BLAS's); 1 runs everything on the caller.
-// The default is the CPUs the process may run on (its affinity mask).
+// The default is FASTRNN_NUM_THREADS, else OMP_NUM_THREADS, when set to a count in 1..4096, else
+// the CPUs the process may run on (its affinity mask).
 // When the system refuses to start them all, the pool keeps those it started and this throws
 // std::runtime_error saying how many (get_num_threads then returns that count).
 void set_num_threads(int n);

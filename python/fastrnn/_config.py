@@ -78,4 +78,17 @@ def _check_isa_variable() -> None:
         )
 
 
+def _check_threads_variable() -> None:
+    """Warns when FASTRNN_NUM_THREADS is set to something other than a thread count in 1..4096
+    (the pool then takes OMP_NUM_THREADS or the usable CPUs, so a typo would go unnoticed)."""
+    value = os.environ.get("FASTRNN_NUM_THREADS")
+    if value is not None and not (value.isascii() and value.isdigit() and 1 <= int(value) <= 4096):
+        warnings.warn(
+            f"FASTRNN_NUM_THREADS={value!r} is not a thread count in 1..4096: ignored",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
 _check_isa_variable()
+_check_threads_variable()
