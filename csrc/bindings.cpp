@@ -541,6 +541,7 @@ struct PyTrainer {
   w2v::TrainConfig cfg;
   std::string device;
   py::object syn0, syn1neg, keep_obj, lockf_obj;  // kept alive while the trainer reads them
+  py::object syn1, code_offsets, codes, points;   // (hierarchical softmax's)
   std::shared_ptr<w2v::NegativeSampler> sampler;
 };
 
@@ -676,6 +677,30 @@ void bind_word2vec(py::module_& m) {
       py::arg("counts"), py::arg("sample"));
 
   m.def(
+      "w2v_huffman",
+      [](const py::object& counts_obj) {
+        const int64_t V = py::reinterpret_borrow<py::array>(counts_obj).shape(0);
+        const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+        w2v::HuffmanTree t;
+        {
+          py::gil_scoped_release release;
+          t = w2v::huffman_tree(counts, V);
+        }
+        const auto n = static_cast<int64_t>(t.codes.size());
+        auto offsets = empty<int64_t>({V + 1});
+        auto codes = empty<uint8_t>({n});
+        auto points = empty<int32_t>({n});
+        std::copy(t.offsets.begin(), t.offsets.end(), offsets.mutable_data());
+        std::copy(t.codes.begin(), t.codes.end(), codes.mutable_data());
+        std::copy(t.points.begin(), t.points.end(), points.mutable_data());
+        return py::make_tuple(offsets, codes, points);
+      },
+      "Hierarchical softmax's Huffman tree of counts [V] int64, as gensim builds it: (offsets "
+      "[V+1] int64, codes [n] uint8, points [n] int32); word i's path is codes and points "
+      "[offsets[i]:offsets[i+1]].",
+      py::arg("counts"));
+
+  m.def(
       "w2v_negative_probabilities",
       [](const py::object& counts_obj, double exponent) {
         const int64_t V = py::reinterpret_borrow<py::array>(counts_obj).shape(0);
@@ -705,14 +730,23 @@ void bind_word2vec(py::module_& m) {
                       const py::object& counts_obj, const py::object& keep_obj, bool sg, int window,
                       int negative, double ns_exponent, bool cbow_mean, bool shrink_windows,
                       bool compute_loss, double alpha, double min_alpha, int workers, uint64_t seed,
-                      const std::string& device, const py::object& lockf, int64_t batch_words) {
+                      const std::string& device, const py::object& lockf, int64_t batch_words,
+                      bool hs, const py::object& syn1, const py::object& code_offsets_obj,
+                      const py::object& codes_obj, const py::object& points_obj) {
             if (!py::isinstance<py::array>(syn0)) throw py::type_error("syn0: expected an array");
             py::array a = py::reinterpret_borrow<py::array>(syn0);
             if (a.ndim() != 2) throw py::value_error("syn0: expected [V, E]");
             const int64_t V = a.shape(0), E = a.shape(1);
             if (V < 1 || E < 1) throw py::value_error("syn0: V and E must be positive");
-            if (window < 1 || negative < 1 || workers < 1) {
-              throw py::value_error("window, negative and workers must be positive");
+            if (window < 1 || negative < 0 || workers < 1) {
+              throw py::value_error("window and workers must be positive, negative >= 0");
+            }
+            if (!hs && negative == 0) {
+              throw py::value_error("negative must be positive without hs (hierarchical softmax)");
+            }
+            if (hs && device != "cpu") {
+              throw py::value_error("hs (hierarchical softmax) is not implemented on device '" +
+                                    device + "': train it on device 'cpu'");
             }
             if (batch_words < 1 || batch_words > w2v::kMaxSentence) {
               throw py::value_error("batch_words: expected 1.." +
@@ -739,7 +773,35 @@ void bind_word2vec(py::module_& m) {
             t->syn1neg = syn1neg;
             t->keep_obj = keep_obj;
             t->lockf_obj = lockf;
+            int64_t max_code = 0;
+            if (hs) {
+              t->st.syn1 = mutable_checked<float>(syn1, "syn1", {V, E});
+              if (t->st.syn1 == nullptr) throw py::value_error("syn1: required with hs");
+              const int64_t* off = checked<int64_t>(code_offsets_obj, "code_offsets", {V + 1});
+              const int64_t n = off[V];
+              const uint8_t* codes = checked<uint8_t>(codes_obj, "codes", {n});
+              const int32_t* points = checked<int32_t>(points_obj, "points", {n});
+              if (off[0] != 0) throw py::value_error("code_offsets: must start at 0");
+              for (int64_t i = 0; i < V; ++i) {
+                if (off[i + 1] < off[i]) throw py::value_error("code_offsets: must not decrease");
+                max_code = std::max(max_code, off[i + 1] - off[i]);
+              }
+              if (max_code > V) throw py::value_error("code_offsets: a path longer than V");
+              for (int64_t k = 0; k < n; ++k) {
+                if (codes[k] > 1) throw py::value_error("codes: must be 0 or 1");
+                if (points[k] < 0 || points[k] >= V) throw py::value_error("points: out of range");
+              }
+              t->st.code_offsets = off;
+              t->st.codes = codes;
+              t->st.points = points;
+              t->syn1 = syn1;
+              t->code_offsets = code_offsets_obj;
+              t->codes = codes_obj;
+              t->points = points_obj;
+            }
             w2v::TrainConfig& c = t->cfg;
+            c.hs = hs;
+            c.max_code = static_cast<int>(max_code);
             c.sg = sg;
             c.E = E;
             c.window = window;
@@ -758,7 +820,9 @@ void bind_word2vec(py::module_& m) {
           py::arg("window"), py::arg("negative"), py::arg("ns_exponent"), py::arg("cbow_mean"),
           py::arg("shrink_windows"), py::arg("compute_loss"), py::arg("alpha"),
           py::arg("min_alpha"), py::arg("workers"), py::arg("seed"), py::arg("device") = "cpu",
-          py::arg("lockf") = py::none(), py::arg("batch_words") = w2v::kMaxSentence)
+          py::arg("lockf") = py::none(), py::arg("batch_words") = w2v::kMaxSentence,
+          py::arg("hs") = false, py::arg("syn1") = py::none(), py::arg("code_offsets") = py::none(),
+          py::arg("codes") = py::none(), py::arg("points") = py::none())
       .def(
           "start",
           [](PyTrainer& t, int64_t total_words) {

@@ -1,6 +1,6 @@
 // word2vec_kernels.h — the per-sentence training kernels (skip-gram and CBOW with negative
-// sampling). One implementation (word2vec_kernels.inc) is compiled once per instruction set;
-// w2v_kernels() returns the table for this CPU.
+// sampling, hierarchical softmax or both). One implementation (word2vec_kernels.inc) is compiled
+// once per instruction set; w2v_kernels() returns the table for this CPU.
 #pragma once
 
 #include <algorithm>
@@ -16,11 +16,17 @@ constexpr float kW2vMaxExp = 6.0f;
 constexpr int kW2vSigmoidTable = 4096;  // sigmoid table entries over that interval
 
 struct W2vKernelArgs {
-  float* syn0;     // [V,E] input vectors
-  float* syn1neg;  // [V,E] output vectors
+  float* syn0;                  // [V,E] input vectors
+  float* syn1neg;               // [V,E] output vectors of negative sampling
+  float* syn1;                  // [V,E] output vectors of the tree's inner nodes (hs)
+  const int64_t* code_offsets;  // [V+1] each word's path (w2v::HuffmanTree), hs only
+  const uint8_t* codes;         // [code_offsets[V]]
+  const int32_t* points;        // [code_offsets[V]]
   int64_t E;
   int window;
-  int negative;
+  int negative;  // 0: no negative sampling
+  bool hs;
+  int max_code;  // the longest path (hs)
   bool cbow_mean;
   bool shrink_windows;
   bool compute_loss;
@@ -35,16 +41,22 @@ inline int64_t w2v_max_context(int window) {
   return 2 * std::min<int64_t>(window, w2v::kMaxSentence - 1);
 }
 
+// The most output rows one update of a position uses: the centre word and its negatives, or the
+// inner nodes on the centre word's path (max_code: the tree's longest path, 0 without hs).
+inline int64_t w2v_max_targets(int negative, int max_code) {
+  return std::max<int64_t>(negative + int64_t{1}, max_code);
+}
+
 // Sizes of a worker's scratch for the kernels.
-inline int64_t w2v_scratch_floats(int64_t E, int window, int negative) {
-  const int64_t C = w2v_max_context(window);
-  return (C + 2) * ((E + 15) / 16 * 16) + 2 * C * (negative + int64_t{1}) + 64;
+inline int64_t w2v_scratch_floats(int64_t E, int window, int negative, int max_code) {
+  const int64_t C = w2v_max_context(window), T = w2v_max_targets(negative, max_code);
+  return (C + 2) * ((E + 15) / 16 * 16) + 2 * C * T + 2 * T + 64;
 }
 inline int64_t w2v_scratch_ints(int window, int negative) {
   return w2v_max_context(window) + 2 * int64_t{negative} + 4;
 }
-inline int64_t w2v_scratch_pointers(int window, int negative) {
-  return w2v_max_context(window) + negative + 2;
+inline int64_t w2v_scratch_pointers(int window, int negative, int max_code) {
+  return w2v_max_context(window) + w2v_max_targets(negative, max_code) + 2;
 }
 
 // Trains one (already subsampled) sentence. words: [n]; rng: the worker's w2v_next state;

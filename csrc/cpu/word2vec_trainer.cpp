@@ -67,13 +67,19 @@ uint64_t stream_seed(uint64_t seed, int64_t epoch, int64_t stream) {
 // One worker's reusable state.
 struct Worker {
   Worker(const TrainState& st, const TrainConfig& cfg, uint64_t seed)
-      : fscratch(cpu::w2v_scratch_floats(cfg.E, cfg.window, cfg.negative)),
+      : fscratch(cpu::w2v_scratch_floats(cfg.E, cfg.window, cfg.negative, cfg.max_code)),
         iscratch(cpu::w2v_scratch_ints(cfg.window, cfg.negative)),
-        pscratch(cpu::w2v_scratch_pointers(cfg.window, cfg.negative)),
+        pscratch(cpu::w2v_scratch_pointers(cfg.window, cfg.negative, cfg.max_code)),
         kept(kMaxSentence),
         rng(seed) {
     args.syn0 = st.syn0;
     args.syn1neg = st.syn1neg;
+    args.syn1 = st.syn1;
+    args.code_offsets = st.code_offsets;
+    args.codes = st.codes;
+    args.points = st.points;
+    args.hs = cfg.hs;
+    args.max_code = cfg.max_code;
     args.lockf = st.lockf;
     args.E = cfg.E;
     args.window = cfg.window;
@@ -127,8 +133,13 @@ struct Worker {
 void check(const TrainState& st, const TrainConfig& cfg) {
   if (st.syn0 == nullptr || st.syn1neg == nullptr || st.sampler == nullptr || st.keep == nullptr)
     throw Error("word2vec trainer: weights and tables must be set");
-  if (cfg.E < 1 || cfg.window < 1 || cfg.negative < 1 || cfg.workers < 1)
-    throw Error("word2vec trainer: E, window, negative and workers must be positive");
+  if (cfg.E < 1 || cfg.window < 1 || cfg.negative < 0 || cfg.workers < 1)
+    throw Error("word2vec trainer: E, window and workers must be positive, negative >= 0");
+  if (!cfg.hs && cfg.negative == 0)
+    throw Error("word2vec trainer: negative must be positive without hs");
+  if (cfg.hs && (st.syn1 == nullptr || st.code_offsets == nullptr || st.codes == nullptr ||
+                 st.points == nullptr || cfg.max_code < 0))
+    throw Error("word2vec trainer: hs needs syn1 and the Huffman tree");
   if (cfg.batch_words < 1 || cfg.batch_words > kMaxSentence)
     throw Error("word2vec trainer: batch_words must be in 1..kMaxSentence");
   if (st.sampler->size() != st.V) throw Error("word2vec trainer: sampler size != V");

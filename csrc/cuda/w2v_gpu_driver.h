@@ -31,6 +31,11 @@ inline uint64_t w2v_mix(uint64_t x) {  // splitmix64's finaliser
 }
 
 inline void check_w2v_gpu_config(const w2v::TrainConfig& cfg) {
+  if (cfg.hs || cfg.negative < 1) {
+    throw Error(
+        "word2vec on the GPU trains with negative sampling only: hs (hierarchical softmax) is "
+        "not implemented there, and negative must be positive");
+  }
   if (cfg.window > kW2vMaxWindow || cfg.negative > kW2vMaxNegative) {
     throw Error("word2vec on the GPU supports window <= " + std::to_string(kW2vMaxWindow) +
                 " and negative <= " + std::to_string(kW2vMaxNegative) + ", got window=" +

@@ -1,7 +1,8 @@
 // word2vec.h — the word2vec core: counting a vocabulary (from tokens, text chunks or a plain text
 // file), the final vocabulary's string index, the sampling tables (negatives from unigram^exponent
 // by an alias table; word2vec.c's subsampling keep thresholds), corpora held as integer ids, and
-// the negative-sampling trainer (skip-gram and CBOW) whose Hogwild worker threads update shared
+// hierarchical softmax's Huffman tree, and the trainer (skip-gram and CBOW; negative sampling,
+// hierarchical softmax or both) whose Hogwild worker threads update shared
 // weights without locks, over an id corpus or over per-thread pieces of a plain text file.
 //
 // Shape letters: V vocabulary, E embedding size, W words in an id corpus, S sentences.
@@ -113,6 +114,20 @@ class NegativeSampler {
 // keep: [V] out; counts: [V].
 void subsample_thresholds(uint32_t* keep, const int64_t* counts, int64_t V, double sample);
 
+// ---- word2vec_huffman.cpp ----
+
+// Hierarchical softmax's binary tree over V words, as gensim builds it from their counts (equal
+// counts merged as gensim's heap merges them): word i's path from the root is
+// codes[offsets[i] : offsets[i+1]] (0 left, 1 right) through the inner nodes
+// points[offsets[i] : offsets[i+1]] (0..V-2, the rows of syn1 they use).
+struct HuffmanTree {
+  std::vector<int64_t> offsets;  // [V+1]
+  std::vector<uint8_t> codes;    // [offsets[V]]
+  std::vector<int32_t> points;   // [offsets[V]]
+  int64_t max_depth = 0;         // the longest path
+};
+HuffmanTree huffman_tree(const int64_t* counts, int64_t V);  // counts: [V], each >= 0
+
 // ---- word2vec_corpus.cpp ----
 
 // A plain text file cut into `parts` pieces for as many readers: bounds [parts+1], piece w is
@@ -216,7 +231,9 @@ struct TrainConfig {
   bool sg = false;  // skip-gram (true) or CBOW
   int64_t E = 100;  // vector size
   int window = 5;
-  int negative = 5;
+  int negative = 5;            // negatives per position; 0: no negative sampling (then hs)
+  bool hs = false;             // hierarchical softmax (with TrainState's tree)
+  int max_code = 0;            // the tree's longest path (hs)
   bool cbow_mean = true;       // CBOW input is the mean (true) or sum of the context vectors
   bool shrink_windows = true;  // effective window drawn uniformly from 1..window per position
   bool compute_loss = false;
@@ -240,7 +257,13 @@ inline float learning_rate(const TrainConfig& cfg, int64_t done, int64_t total) 
 // What the workers share. Weights are updated in place without locks (Hogwild).
 struct TrainState {
   float* syn0 = nullptr;     // [V,E] input (word) vectors
-  float* syn1neg = nullptr;  // [V,E] output vectors
+  float* syn1neg = nullptr;  // [V,E] output vectors of negative sampling
+  // Hierarchical softmax: the inner nodes' output vectors and each word's path (HuffmanTree's
+  // arrays).
+  float* syn1 = nullptr;                  // [V,E] (rows 0..V-2 used)
+  const int64_t* code_offsets = nullptr;  // [V+1]
+  const uint8_t* codes = nullptr;         // [code_offsets[V]]
+  const int32_t* points = nullptr;        // [code_offsets[V]]
   int64_t V = 0;
   const NegativeSampler* sampler = nullptr;
   const uint32_t* keep = nullptr;  // [V] subsampling thresholds

@@ -45,6 +45,7 @@ __all__: list[str] = [
     "softmax_xent_forward",
     "version",
     "w2v_file_pieces",
+    "w2v_huffman",
     "w2v_max_sentence",
     "w2v_negative_probabilities",
     "w2v_subsample_thresholds",
@@ -154,6 +155,11 @@ class W2vTrainer:
         device: str = "cpu",
         lockf: typing.Any = None,
         batch_words: typing.SupportsInt | typing.SupportsIndex = 10000,
+        hs: bool = False,
+        syn1: typing.Any = None,
+        code_offsets: typing.Any = None,
+        codes: typing.Any = None,
+        points: typing.Any = None,
     ) -> None: ...
     def start(self, total_words: typing.SupportsInt | typing.SupportsIndex) -> None:
         """
@@ -466,6 +472,11 @@ def version() -> str: ...
 def w2v_file_pieces(path: str, parts: typing.SupportsInt | typing.SupportsIndex) -> list[int]:
     """
     The byte offsets [parts+1] cutting a plain text corpus file into the pieces its readers take (for tests).
+    """
+
+def w2v_huffman(counts: typing.Any) -> tuple:
+    """
+    Hierarchical softmax's Huffman tree of counts [V] int64, as gensim builds it: (offsets [V+1] int64, codes [n] uint8, points [n] int32); word i's path is codes and points [offsets[i]:offsets[i+1]].
     """
 
 def w2v_max_sentence() -> int: ...
