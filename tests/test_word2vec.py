@@ -468,24 +468,28 @@ def test_evaluation_files_may_be_compressed_as_in_gensim(twin, tmp_path, suffix)
 
 
 def test_every_instruction_set_trains_the_same(tmp_path):
-    """The generic, AVX2 and AVX-512 kernels differ only in rounding (workers=1, same seed)."""
+    """The generic, AVX2 and AVX-512 kernels differ only in rounding (workers=1, same seed), with
+    negative sampling and with hierarchical softmax beside it."""
     import subprocess
 
     script = (
         "import sys, numpy as np; from fastrnn import Word2Vec, LineSentence; "
         f"c = list(LineSentence({LEE!r}))[:150]; "
-        "m = Word2Vec(c, vector_size=20, epochs=1, workers=1, min_count=2, sg=int(sys.argv[1])); "
-        "np.save(sys.argv[2], m.wv.vectors)"
+        "hs = int(sys.argv[2]); "
+        "m = Word2Vec(c, vector_size=20, epochs=1, workers=1, min_count=2, sg=int(sys.argv[1]), "
+        "hs=hs, negative=2 if hs else 5); "
+        "np.save(sys.argv[3], m.wv.vectors)"
     )
-    for sg in (0, 1):
+    for sg, hs in ((0, 0), (1, 0), (0, 1), (1, 1)):
         results = {}
         for isa in ("generic", "avx2", "avx512"):
-            out = tmp_path / f"{isa}{sg}.npy"
+            out = tmp_path / f"{isa}{sg}{hs}.npy"
             env = dict(__import__("os").environ, FASTRNN_ISA=isa)
-            subprocess.run([sys.executable, "-c", script, str(sg), str(out)], check=True, env=env)
+            args = [sys.executable, "-c", script, str(sg), str(hs), str(out)]
+            subprocess.run(args, check=True, env=env)
             results[isa] = np.load(out)
         for isa in ("avx2", "avx512"):
-            assert np.allclose(results[isa], results["generic"], atol=1e-5), isa
+            assert np.allclose(results[isa], results["generic"], atol=1e-5), (isa, sg, hs)
 
 
 def test_constructor_reuses_the_vocabulary_scan(lee):

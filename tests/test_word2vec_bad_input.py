@@ -1,7 +1,7 @@
 """Word2Vec, KeyedVectors and the word2vec file readers reject bad input with clear errors:
 empty corpora, a vocabulary emptied by min_count, unknown words (KeyError naming them),
-non-string tokens, sizes out of range, negative=0, malformed or truncated files (naming the
-line), corrupt compressed corpora (naming the file), and leave nothing half-written on disk;
+non-string tokens, sizes out of range, hs=0 with negative=0, malformed or truncated files (naming
+the line), corrupt compressed corpora (naming the file), and leave nothing half-written on disk;
 save refuses what load would refuse."""
 
 import warnings
@@ -190,10 +190,16 @@ def test_an_iterator_read_by_build_vocab_is_named_when_train_finds_it_empty():
     model.train(iter(CORPUS), total_examples=model.corpus_count, epochs=2)  # read once: fine
 
 
-def test_hierarchical_softmax_is_refused():
-    with pytest.raises(ValueError, match="hs=1"):
-        Word2Vec(CORPUS, min_count=1, hs=1)
-    assert Word2Vec(CORPUS, min_count=1, hs=0, epochs=1).hs == 0
+def test_bad_hierarchical_softmax_combinations():
+    with pytest.raises(ValueError, match="hs=0 and negative=0"):  # gensim: nothing to train
+        Word2Vec(CORPUS, min_count=1, hs=0, negative=0)
+    with pytest.raises(ValueError, match="hs: expected 0"):
+        Word2Vec(CORPUS, min_count=1, hs=2)
+    with pytest.raises(ValueError, match="hs=1 .* device='cuda'"):
+        Word2Vec(min_count=1, hs=1, device="cuda")
+    model = Word2Vec(CORPUS, min_count=1, hs=1, negative=0, epochs=1)
+    with pytest.raises(RuntimeError, match="negative=0"):  # as gensim: no syn1neg learnt
+        model.predict_output_word(["a"])
 
 
 def test_corpus_file_must_be_utf8(tmp_path):

@@ -1,10 +1,69 @@
-"""Hierarchical softmax (hs=1) in the C++ core: the Huffman tree's edge case, one skip-gram and one
-CBOW update of the kernel against a numpy reference (float64, the kernels' sigmoid table), and
-the trainer refusing hs off the CPU."""
+"""Hierarchical softmax (hs=1): gensim's Huffman codes and points (sorted and unsorted
+vocabularies, after build_vocab(update=True)), one skip-gram and one CBOW update of the kernel
+against a numpy reference (float64, the kernels' sigmoid table), hs with negative sampling,
+reproducibility, the loss against gensim's, save/load."""
 
 import numpy as np
 import pytest
-from fastrnn import _C
+from fastrnn import _C, LineSentence, Word2Vec
+from fastrnn.word2vec_kv import load_npz, save_npz
+
+gensim = pytest.importorskip("gensim")
+from gensim.models import Word2Vec as GensimW2V  # noqa: E402
+from gensim.test.utils import datapath  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lee():
+    return list(LineSentence(datapath("lee_background.cor")))
+
+
+def _tree_of(model):
+    """{word: (codes, points)} of a fastrnn model."""
+    offsets, codes, points = model._tree
+    return {
+        w: (
+            codes[offsets[i] : offsets[i + 1]].tolist(),
+            points[offsets[i] : offsets[i + 1]].tolist(),
+        )
+        for i, w in enumerate(model.wv.index_to_key)
+    }
+
+
+def _gensim_tree_of(model):
+    return {
+        w: (
+            model.wv.get_vecattr(w, "code").tolist(),
+            model.wv.get_vecattr(w, "point").tolist(),
+        )
+        for w in model.wv.index_to_key
+    }
+
+
+@pytest.mark.parametrize("sorted_vocab", [1, 0])
+def test_huffman_codes_and_points_are_gensims(lee, sorted_vocab):
+    kw = dict(hs=1, negative=0, min_count=2, sorted_vocab=sorted_vocab)
+    ours, theirs = Word2Vec(**kw), GensimW2V(**kw)
+    ours.build_vocab(lee)
+    theirs.build_vocab(lee)
+    assert ours.wv.index_to_key == theirs.wv.index_to_key
+    assert _tree_of(ours) == _gensim_tree_of(theirs)  # (many equal counts: ties as gensim's)
+    assert ours.syn1.shape == (len(ours.wv), 100) and not ours.syn1.any()
+
+
+def test_huffman_tree_is_rebuilt_on_update_as_gensims(lee):
+    kw = dict(hs=1, negative=0, min_count=3, vector_size=16, epochs=1, workers=1)
+    ours, theirs = Word2Vec(lee[:150], **kw), GensimW2V(lee[:150], **kw)
+    assert _tree_of(ours) == _gensim_tree_of(theirs)
+    trained = ours.syn1.copy()
+    ours.build_vocab(lee[150:], update=True)
+    theirs.build_vocab(lee[150:], update=True)
+    assert ours.wv.index_to_key == theirs.wv.index_to_key and len(ours.wv) > len(trained)
+    assert _tree_of(ours) == _gensim_tree_of(theirs)
+    np.testing.assert_array_equal(ours.syn1[: len(trained)], trained)  # grown with zero rows
+    assert ours.syn1.shape == theirs.syn1.shape and not ours.syn1[len(trained) :].any()
+    ours.train(lee[150:], total_examples=ours.corpus_count, epochs=1)
+    assert ours.syn1[len(trained) - 1 :].any()
 
 
 def test_a_one_word_vocabulary_has_an_empty_path():
@@ -107,3 +166,60 @@ def test_the_trainer_refuses_hs_off_the_cpu():
             alpha=0.025, min_alpha=0.0001, workers=1, seed=1, device="emulated", hs=True,
             syn1=syn.copy(), code_offsets=tree[0], codes=tree[1], points=tree[2],
         )  # fmt: skip
+
+
+# ---- training ----
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+@pytest.mark.parametrize("negative", [0, 3])
+def test_workers1_seed_is_reproducible_and_both_updates_run(lee, sg, negative):
+    kw = dict(sg=sg, hs=1, negative=negative, vector_size=16, epochs=1, workers=1, seed=7)
+    a, b = Word2Vec(lee[:100], **kw), Word2Vec(lee[:100], **kw)
+    np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
+    np.testing.assert_array_equal(a.syn1, b.syn1)
+    assert a.syn1.any() and bool(a.syn1neg.any()) == bool(negative)
+
+
+def test_loss_is_positive_and_close_to_gensims(lee):
+    # gensim adds its loss in float32 to the running total (and workers race on it), so compare
+    # one worker over one epoch.
+    for sg in (1, 0):
+        kw = dict(sg=sg, hs=1, negative=0, window=4, vector_size=32, epochs=1, workers=1)
+        ours = Word2Vec(lee, compute_loss=True, **kw).get_latest_training_loss()
+        theirs = GensimW2V(lee, compute_loss=True, **kw).get_latest_training_loss()
+        assert ours > 0 and ours == pytest.approx(theirs, rel=0.05), (sg, ours, theirs)
+
+
+def test_corpus_file_and_two_workers(lee):
+    path = datapath("lee_background.cor")
+    model = Word2Vec(corpus_file=path, hs=1, negative=2, vector_size=16, epochs=1, workers=2)
+    assert model.syn1.any() and model.syn1neg.any()
+    assert np.isfinite(model.wv.vectors).all()
+
+
+def test_save_load_roundtrip_and_continue(tmp_path, lee):
+    kw = dict(hs=1, negative=0, vector_size=16, epochs=1, workers=1, min_count=3, sorted_vocab=0)
+    model = Word2Vec(lee[:100], **kw)
+    paths = _tree_of(model)
+    model.wv.sort_by_descending_frequency()  # rows reordered: each word keeps its path
+    model.train(lee[:100], total_examples=100, epochs=1)
+    assert _tree_of(model) == paths and list(paths) != model.wv.index_to_key
+    model.save(tmp_path / "m.npz")
+    loaded = Word2Vec.load(tmp_path / "m.npz")
+    assert loaded.hs == 1 and loaded.negative == 0
+    np.testing.assert_array_equal(loaded.syn1, model.syn1)
+    assert _tree_of(loaded) == _tree_of(model)
+    for m in (model, loaded):
+        m.train(lee[100:150], total_examples=50, epochs=1)
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)
+    np.testing.assert_array_equal(loaded.syn1, model.syn1)
+
+
+def test_files_from_before_hs_load_with_hs_0(tmp_path, lee):
+    Word2Vec(lee[:50], vector_size=8, epochs=1, min_count=2).save(tmp_path / "m.npz")
+    meta, arrays = load_npz(tmp_path / "m.npz", "fastrnn.word2vec")
+    del meta["params"]["hs"]
+    save_npz(tmp_path / "old.npz", meta, {k: np.asarray(v) for k, v in arrays.items()})
+    old = Word2Vec.load(tmp_path / "old.npz")
+    assert old.hs == 0 and old.syn1.shape == (0, 8)

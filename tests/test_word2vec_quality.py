@@ -1,6 +1,7 @@
 """Word2vec quality: gensim's own sanity check (Lee corpus, skip-gram, window 4, negative 15,
 10 epochs: 'bombings' among the 50 nearest of 'attacks'), from an iterable and from a corpus
-file, and a small same-settings comparison with gensim on WordSim-353 and on tinyshakespeare.
+file, and with hierarchical softmax alone (hs=1, negative=0; skip-gram and CBOW), and a small
+same-settings comparison with gensim on WordSim-353 and on tinyshakespeare.
 The full 3-seed comparison is fastrnn.bench_w2v.run_w2v_quality (see bench/BENCHMARKS.md)."""
 
 from pathlib import Path
@@ -39,6 +40,14 @@ def test_lee_sanity_check_from_corpus_file():
     model = Word2Vec(sg=1, window=4, negative=15, min_count=5, epochs=10, workers=2)
     model.build_vocab(corpus_file=path)
     model.train(corpus_file=path, total_words=model.corpus_total_words, epochs=model.epochs)
+    _lee_sanity(model)
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_lee_sanity_check_with_hierarchical_softmax(sg):
+    corpus = list(LineSentence(datapath("lee_background.cor")))
+    model = Word2Vec(corpus, sg=sg, hs=1, negative=0, window=4, min_count=5, epochs=10, workers=2)
+    assert model.syn1.any() and not model.syn1neg.any()
     _lee_sanity(model)
 
 

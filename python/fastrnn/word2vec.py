@@ -1,4 +1,5 @@
-"""Word2Vec with negative sampling (skip-gram, CBOW): gensim's interface on fastrnn's C++ trainer.
+"""Word2Vec (skip-gram, CBOW; negative sampling, hierarchical softmax or both): gensim's interface
+on fastrnn's C++ trainer.
 
 The vocabulary is counted in C++ (files read there; .gz and .bz2 files are decompressed here in
 1 MiB chunks and fed to the C++ counter). Training an iterable first encodes it to word ids in
@@ -10,7 +11,7 @@ end, or between two tokens of a line over 1 MiB, so one-line corpora such as tex
 too); compressed ones are decompressed here into an id corpus. Progress (for the learning-rate
 schedule) counts in-vocabulary words before subsampling, shared atomically by the workers. With
 device="cuda" the epochs run on fastrnn's GPU sentence kernel instead (every corpus as an id
-corpus).
+corpus; negative sampling only).
 """
 
 from __future__ import annotations
@@ -187,9 +188,15 @@ class _Progress:
 
 
 class Word2Vec:
-    """Word2vec with negative sampling; gensim's names, defaults and methods.
+    """Word2vec with negative sampling and/or hierarchical softmax; gensim's names, defaults and
+    methods.
 
-    Only negative sampling is implemented (hs=0); `negative` must be positive. The vocabulary
+    `hs=1` trains hierarchical softmax over gensim's Huffman tree (the same code and points for
+    every word, rebuilt from the summed counts by build_vocab(update=True)) with output weights
+    `syn1` [V, E] (zeros at first, a zero row for each word an update adds); with `negative` > 0
+    too, each position gets both updates, hierarchical softmax's first, as in gensim. hs=0 needs
+    negative > 0. `syn1neg` [V, E] is kept (zeros) also with negative=0. hs runs on the CPU only
+    (device='cuda' refuses it). The vocabulary
     arguments are gensim's: `trim_rule` (used by the constructor's vocabulary scan only, see
     build_vocab), `sorted_vocab` (1: by descending count, equal counts in reverse first-seen
     order as gensim sorts them; 0: first-seen order) and `max_final_vocab` (raises min_count to
@@ -250,11 +257,8 @@ class Word2Vec:
         progress=None,
         device="cpu",
     ):
-        if hs:
-            raise ValueError(
-                "hs=1 (hierarchical softmax) is not implemented: fastrnn trains with negative "
-                "sampling only (hs=0, negative >= 1)"
-            )
+        if hs not in (0, 1):
+            raise ValueError(f"hs: expected 0 (no hierarchical softmax) or 1, got {hs!r}")
         self.vector_size = _check_int("vector_size", vector_size, 1)
         self.alpha = _check_float("alpha", alpha, 0.0, strict=True)
         self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
@@ -281,12 +285,18 @@ class Word2Vec:
         if sg not in (0, 1):
             raise ValueError(f"sg: expected 0 (CBOW) or 1 (skip-gram), got {sg!r}")
         self.sg = int(sg)
-        if isinstance(negative, numbers.Integral) and negative == 0:
+        if not hs and isinstance(negative, numbers.Integral) and negative == 0:
             raise ValueError(
-                "negative=0 would need hierarchical softmax, which fastrnn does not "
-                "implement: use negative >= 1 (5-20 is usual)"
+                "hs=0 and negative=0 leave nothing to train: set hs=1 (hierarchical softmax) or "
+                "negative >= 1 (negative sampling, 5-20 is usual)"
             )
-        self.negative = _check_int("negative", negative, 1, maximum=_MAX_WINDOW_NEGATIVE)
+        self.negative = _check_int("negative", negative, 0, maximum=_MAX_WINDOW_NEGATIVE)
+        if hs and self.negative:
+            logger.warning(
+                "hs=1 and negative=%d: every position gets both a hierarchical-softmax and a "
+                "negative-sampling update (as in gensim); usually one of them is meant",
+                self.negative,
+            )
         self.ns_exponent = _check_float("ns_exponent", ns_exponent, -math.inf)
         self.cbow_mean = int(bool(cbow_mean))
         if isinstance(batch_words, numbers.Integral) and batch_words > MAX_WORDS_IN_BATCH:
@@ -312,6 +322,11 @@ class Word2Vec:
         self.progress = progress
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+        if device == "cuda" and hs:
+            raise ValueError(
+                "hs=1 (hierarchical softmax) is not implemented on device='cuda': use "
+                "device='cpu', or hs=0 with negative >= 1 on the GPU"
+            )
         if device == "cuda" and (self.window > 32 or self.negative > 31):
             raise ValueError(
                 f"device='cuda' supports window <= 32 and negative <= 31, got window="
@@ -326,7 +341,7 @@ class Word2Vec:
                 "170 at vector_size 100)"
             )
         self.device = device
-        self.hs = 0
+        self.hs = int(hs)
         self.running_training_loss = 0.0
         self.corpus_count = 0
         self.corpus_total_words = 0
@@ -335,6 +350,8 @@ class Word2Vec:
         self._epochs_done = 0
         self.wv = KeyedVectors(self.vector_size)
         self.syn1neg = np.zeros((0, self.vector_size), dtype=np.float32)
+        self.syn1 = np.zeros((0, self.vector_size), dtype=np.float32)  # [V, E] with hs
+        self._tree = None  # hs: (offsets [V+1], codes [n], points [n]), as _C.w2v_huffman
         self.raw_vocab = None
         self._vocab = None
         self._counts = None
@@ -613,8 +630,10 @@ class Word2Vec:
             vectors = fresh[old_size:]
             self.wv.add_vectors([words[i] for i in added], vectors)
             self.syn1neg = np.vstack([self.syn1neg, np.zeros_like(vectors)])
+            if self.hs:
+                self.syn1 = np.vstack([self.syn1, np.zeros_like(vectors)])
         self.wv.expandos["count"] = vocab_counts.copy()
-        self._install_vocab(self.wv.index_to_key, vocab_counts, keep)
+        self._install_vocab(self.wv.index_to_key, vocab_counts, keep)  # (a new tree, as gensim)
         return vocab_index
 
     def _start_vocab(self, keys: list, counts: np.ndarray, keep=None) -> None:
@@ -624,23 +643,28 @@ class Word2Vec:
         vectors = _initial_vectors(len(keys), self.vector_size, self.seed)
         self.wv._set(keys, vectors, counts.copy())
         self.syn1neg = np.zeros_like(vectors)
+        self.syn1 = np.zeros_like(vectors) if self.hs else vectors[:0].copy()
 
-    def _install_vocab(self, keys: list, counts: np.ndarray, keep=None) -> None:
-        """The trainer's vocabulary, counts [V] and subsampling thresholds [V] (from the counts
-        unless given)."""
+    def _install_vocab(self, keys: list, counts: np.ndarray, keep=None, tree=None) -> None:
+        """The trainer's vocabulary, counts [V], subsampling thresholds [V] (from the counts
+        unless given) and, with hs, Huffman tree (from the counts unless given)."""
         self._vocab = _C.W2vVocab(list(keys))
         self._keys = list(keys)  # the trainer's word ids: see _follow_wv
         self._counts = counts
         self._keep = _C.w2v_subsample_thresholds(counts, self.sample) if keep is None else keep
+        if self.hs:
+            self._tree = _C.w2v_huffman(counts) if tree is None else tree
 
     def estimate_memory(self, vocab_size=None, report=None) -> dict:
         """Bytes the model needs for vocab_size words (default: its own), by gensim's estimate
-        (500 bytes a word for the vocabulary, 4 per float): {'vocab', 'vectors', 'syn1neg',
-        'total'}, added to `report` when given."""
+        (500 bytes a word for the vocabulary, 4 per float): {'vocab', 'vectors', 'syn1' (with hs),
+        'syn1neg', 'total'}, added to `report` when given."""
         vocab_size = _check_int("vocab_size", vocab_size, 0, allow_none=True) or len(self.wv)
         report = {} if report is None else report
         report["vocab"] = vocab_size * 500
         report["vectors"] = vocab_size * self.vector_size * 4
+        if self.hs:
+            report["syn1"] = vocab_size * self.vector_size * 4
         report["syn1neg"] = vocab_size * self.vector_size * 4
         report["total"] = sum(report.values())
         return report
@@ -769,7 +793,11 @@ class Word2Vec:
         vectors = self.wv.vectors
         if not (vectors.dtype == np.float32 and vectors.flags.c_contiguous):
             raise ValueError("wv.vectors must be a C-contiguous float32 array")
-        for name, array in (("wv.vectors", vectors), ("syn1neg", self.syn1neg)):
+        for name, array in (
+            ("wv.vectors", vectors),
+            ("syn1neg", self.syn1neg),
+            ("syn1", self.syn1),
+        ):
             if not array.flags.writeable:
                 raise ValueError(
                     f"{name}: read-only (a model loaded with mmap='r'?), so it cannot be "
@@ -809,6 +837,7 @@ class Word2Vec:
             device=_trainer_device(self.device),
             lockf=lockf,
             batch_words=self.batch_words,
+            **self._trainer_hs(),
         )
         total = epoch_words * epochs
         trainer.start(total)
@@ -855,6 +884,13 @@ class Word2Vec:
         raw = raw_words * epochs if raw_words is not None else int(trainer.file_tokens)
         return int(trainer.trained_words), int(raw)
 
+    def _trainer_hs(self) -> dict:
+        """The trainer's hierarchical-softmax arguments: none without hs."""
+        if not self.hs:
+            return {}
+        offsets, codes, points = self._tree
+        return dict(hs=True, syn1=self.syn1, code_offsets=offsets, codes=codes, points=points)
+
     def _trainer_lockf(self):
         """wv.vectors_lockf as the trainer takes it: None when every factor is 1 (the plain
         update), else [V] float32."""
@@ -876,6 +912,11 @@ class Word2Vec:
         if self._vocab is None:
             raise RuntimeError(
                 "predict_output_word needs a vocabulary: build_vocab and train first"
+            )
+        if not self.negative:
+            raise RuntimeError(
+                "predict_output_word uses negative sampling's output weights (syn1neg), which a "
+                "model trained with negative=0 has not learnt (as in gensim)"
             )
         if isinstance(context_words_list, (str, bytes)):
             raise TypeError("context_words_list: expected a list of words, got one string")
@@ -908,6 +949,7 @@ class Word2Vec:
         "workers",
         "sg",
         "negative",
+        "hs",
         "ns_exponent",
         "cbow_mean",
         "epochs",
@@ -943,6 +985,11 @@ class Word2Vec:
         arrays = {"vectors": self.wv.vectors, "syn1neg": self.syn1neg, "counts": counts}
         if self._keep is not None and len(self._keep) == len(self.wv):
             arrays["keep"] = self._keep  # after an update, not a function of the counts
+        if self.hs:
+            arrays["syn1"] = self.syn1
+            if self._tree is not None:  # (kept: after wv's rows were reordered, not rebuildable)
+                for name, array in zip(_TREE_ARRAYS, self._tree, strict=True):
+                    arrays[name] = array
         arrays["vectors_lockf"] = checked_lockf(
             self.wv.vectors_lockf, len(self.wv), "wv.vectors_lockf"
         )
@@ -982,7 +1029,8 @@ class Word2Vec:
             )
         if len(self.syn1neg):
             self.syn1neg = self.syn1neg[order]
-        self._install_vocab(keys, self._counts[order], self._keep[order])
+        tree = _reordered_tree(self._tree, order) if self.hs else None  # syn1's nodes stay
+        self._install_vocab(keys, self._counts[order], self._keep[order], tree)
         self._recorded = None  # ids of the old rows
 
     # The parameters the constructor takes (and checks); the rest of _PARAMS is progress.
@@ -1003,6 +1051,7 @@ class Word2Vec:
                 "batch_words": MAX_WORDS_IN_BATCH,
                 "null_word": 0,
                 "comment": None,
+                "hs": 0,
                 **params,
             }
         if not isinstance(params, dict) or set(params) != set(cls._PARAMS):
@@ -1036,8 +1085,12 @@ class Word2Vec:
         model.syn1neg = np.ascontiguousarray(syn1neg, dtype=np.float32)
         if "vectors_lockf" in arrays:  # (files from before lock factors have none)
             model.wv.vectors_lockf = checked_lockf(arrays["vectors_lockf"], V, f"{fname}: lockf")
+        if model.hs:
+            model.syn1 = _loaded_syn1(fname, arrays, V, E)
         if len(keys):
-            model._install_vocab(keys, counts, None if keep is None else np.ascontiguousarray(keep))
+            tree = _loaded_tree(fname, arrays, V) if model.hs else None
+            keep = None if keep is None else np.ascontiguousarray(keep)
+            model._install_vocab(keys, counts, keep, tree)
         return model
 
     def __repr__(self) -> str:
@@ -1045,6 +1098,53 @@ class Word2Vec:
             f"Word2Vec<vocab={len(self.wv)}, vector_size={self.vector_size}, "
             f"alpha={self.alpha}, sg={self.sg}>"
         )
+
+
+_TREE_ARRAYS = ("hs_code_offsets", "hs_codes", "hs_points")
+
+
+def _reordered_tree(tree, order: np.ndarray):
+    """The Huffman tree (offsets [V+1], codes [n], points [n]) with its words' paths in the new
+    row order [V] (new row i is old row order[i]); the inner nodes are unchanged."""
+    offsets, codes, points = tree
+    lengths = np.diff(offsets)[order]
+    new_offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    gather = np.repeat(offsets[:-1][order] - new_offsets[:-1], lengths) + np.arange(
+        new_offsets[-1], dtype=np.int64
+    )
+    return new_offsets, codes[gather], points[gather]
+
+
+def _loaded_syn1(fname, arrays, V: int, E: int) -> np.ndarray:
+    syn1 = arrays.get("syn1")
+    if syn1 is None or syn1.shape not in ((V, E), (0, E)) or syn1.dtype.kind != "f":
+        raise ValueError(f"{fname}: hs=1 needs syn1, a float array of shape ({V}, {E})")
+    return np.ascontiguousarray(syn1, dtype=np.float32)
+
+
+def _loaded_tree(fname, arrays, V: int):
+    """The saved Huffman tree, checked (None when the file has none: it is built from the
+    counts)."""
+    if not all(name in arrays for name in _TREE_ARRAYS):
+        return None
+    offsets, codes, points = (np.asarray(arrays[name]) for name in _TREE_ARRAYS)
+    n = int(offsets[-1]) if offsets.shape == (V + 1,) and offsets.dtype == np.int64 else -1
+    if (
+        n < 0
+        or offsets[0] != 0
+        or (np.diff(offsets) < 0).any()
+        or codes.shape != (n,)
+        or codes.dtype != np.uint8
+        or points.shape != (n,)
+        or points.dtype != np.int32
+        or (n and (codes.max() > 1 or points.min() < 0 or points.max() >= max(V - 1, 1)))
+    ):
+        raise ValueError(f"{fname}: the hierarchical-softmax tree (hs_*) is malformed")
+    return (
+        np.ascontiguousarray(offsets),
+        np.ascontiguousarray(codes),
+        np.ascontiguousarray(points),
+    )
 
 
 def _trainer_device(device: str) -> str:
