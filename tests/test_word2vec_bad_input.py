@@ -200,6 +200,8 @@ def test_bad_hierarchical_softmax_combinations():
     model = Word2Vec(CORPUS, min_count=1, hs=1, negative=0, epochs=1)
     with pytest.raises(RuntimeError, match="negative=0"):  # as gensim: no syn1neg learnt
         model.predict_output_word(["a"])
+    with pytest.raises(RuntimeError, match="hierarchical softmax only"):
+        Word2Vec(CORPUS, min_count=1, epochs=1).score(CORPUS)
 
 
 def test_corpus_file_must_be_utf8(tmp_path):

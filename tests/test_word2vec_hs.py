@@ -1,7 +1,7 @@
 """Hierarchical softmax (hs=1): gensim's Huffman codes and points (sorted and unsorted
 vocabularies, after build_vocab(update=True)), one skip-gram and one CBOW update of the kernel
 against a numpy reference (float64, the kernels' sigmoid table), hs with negative sampling,
-reproducibility, the loss against gensim's, save/load."""
+reproducibility, the loss against gensim's, save/load, and score() against gensim's."""
 
 import numpy as np
 import pytest
@@ -223,3 +223,24 @@ def test_files_from_before_hs_load_with_hs_0(tmp_path, lee):
     save_npz(tmp_path / "old.npz", meta, {k: np.asarray(v) for k, v in arrays.items()})
     old = Word2Vec.load(tmp_path / "old.npz")
     assert old.hs == 0 and old.syn1.shape == (0, 8)
+
+
+# ---- score ----
+
+
+@pytest.mark.parametrize("sg, cbow_mean", [(1, 1), (0, 1), (0, 0)])
+def test_score_matches_gensims_on_the_same_weights(lee, sg, cbow_mean):
+    kw = dict(sg=sg, cbow_mean=cbow_mean, hs=1, negative=0, vector_size=16, window=3, epochs=2)
+    theirs = GensimW2V(lee, workers=1, **kw)
+    ours = Word2Vec(**kw)
+    ours.build_vocab(lee)
+    assert _tree_of(ours) == _gensim_tree_of(theirs)
+    ours.wv.vectors[:] = theirs.wv.vectors
+    ours.syn1[:] = theirs.syn1
+    sentences = [*lee[:40], ["attacks", "unknownword", "bombings"], ["unknownword"], []]
+    want = theirs.score(sentences, total_sentences=len(sentences))
+    got = ours.score(sentences, total_sentences=len(sentences))
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+    assert (got[:40] < 0).all() and got[-1] == got[-2] == 0
+    assert len(ours.score(iter(sentences), total_sentences=5)) == 5

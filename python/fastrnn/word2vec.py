@@ -40,6 +40,7 @@ from fastrnn.word2vec_kv import (
     load_npz,
     save_npz,
 )
+from fastrnn.word2vec_score import score_sentences
 
 __all__ = ["RULE_DEFAULT", "RULE_DISCARD", "RULE_KEEP", "KeyedVectors", "LineSentence", "Word2Vec"]
 
@@ -903,6 +904,42 @@ class Word2Vec:
     def get_latest_training_loss(self) -> float:
         """The summed negative log-likelihood of the latest train() call (compute_loss=True)."""
         return self.running_training_loss
+
+    def score(
+        self,
+        sentences,
+        total_sentences=int(1e6),
+        chunksize=100,
+        queue_factor=2,
+        report_delay=1,
+    ) -> np.ndarray:
+        """gensim's log-probability of each sentence (an iterable of token lists) under a model
+        trained with hs=1: float32 [n], n the number of sentences up to total_sentences (the rest
+        are not scored, with a warning). Out-of-vocabulary words are skipped; the model does not
+        change; `sentences` is read once (a generator will do). fastrnn.word2vec_score says what
+        is summed. chunksize, queue_factor and report_delay shape gensim's thread queue; they are
+        checked and accepted here, where the sentences are scored in turn."""
+        total_sentences = _check_int("total_sentences", total_sentences, 0)
+        _check_int("chunksize", chunksize, 1)
+        _check_int("queue_factor", queue_factor, 1)
+        _check_float("report_delay", report_delay, 0.0)
+        if self._vocab is None:
+            raise RuntimeError("score needs a vocabulary: build_vocab and train first")
+        if not self.hs:
+            raise RuntimeError(
+                "score is defined for hierarchical softmax only (as in gensim): train with hs=1"
+            )
+        if isinstance(sentences, (str, bytes, os.PathLike)):
+            raise TypeError("sentences: expected an iterable of token lists")
+        self._follow_wv(allow_none=False)
+        sentences = iter(sentences)
+        scores = score_sentences(self, sentences, total_sentences)
+        if len(scores) == total_sentences and next(sentences, None) is not None:
+            logger.warning(
+                "score: stopped after total_sentences=%d sentences; raise it to score more",
+                total_sentences,
+            )
+        return scores
 
     def predict_output_word(self, context_words_list, topn=10):
         """The topn likeliest centre words for the context words (keys or row numbers; unknown
