@@ -767,8 +767,10 @@ void bind_word2vec(py::module_& m) {
             t->st.keep = checked<uint32_t>(keep_obj, "keep", {V});
             t->st.lockf = optional_checked<float>(lockf, "lockf", {V});
             t->st.V = V;
-            t->sampler = std::make_shared<w2v::NegativeSampler>(counts, V, ns_exponent);
-            t->st.sampler = t->sampler.get();
+            if (negative > 0) {  // (hierarchical softmax alone draws no negatives)
+              t->sampler = std::make_shared<w2v::NegativeSampler>(counts, V, ns_exponent);
+              t->st.sampler = t->sampler.get();
+            }
             t->syn0 = syn0;
             t->syn1neg = syn1neg;
             t->keep_obj = keep_obj;

@@ -191,6 +191,15 @@ def test_loss_is_positive_and_close_to_gensims(lee):
         assert ours > 0 and ours == pytest.approx(theirs, rel=0.05), (sg, ours, theirs)
 
 
+def test_hs_alone_needs_no_negative_table():
+    # words counted 0 times weigh infinitely at a negative ns_exponent: negative sampling's table
+    # refuses them, hierarchical softmax draws no negatives
+    model = Word2Vec(hs=1, negative=0, ns_exponent=-0.5, vector_size=8, min_count=0, workers=1)
+    model.build_vocab_from_freq({"a": 3, "b": 0, "c": 2})
+    model.train([["a", "b", "c", "a"]] * 3, total_examples=3, epochs=2)
+    assert model.syn1.any()
+
+
 def test_corpus_file_and_two_workers(lee):
     path = datapath("lee_background.cor")
     model = Word2Vec(corpus_file=path, hs=1, negative=2, vector_size=16, epochs=1, workers=2)

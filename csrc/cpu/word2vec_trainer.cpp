@@ -131,7 +131,8 @@ struct Worker {
 };
 
 void check(const TrainState& st, const TrainConfig& cfg) {
-  if (st.syn0 == nullptr || st.syn1neg == nullptr || st.sampler == nullptr || st.keep == nullptr)
+  if (st.syn0 == nullptr || st.syn1neg == nullptr || st.keep == nullptr ||
+      (cfg.negative > 0 && st.sampler == nullptr))
     throw Error("word2vec trainer: weights and tables must be set");
   if (cfg.E < 1 || cfg.window < 1 || cfg.negative < 0 || cfg.workers < 1)
     throw Error("word2vec trainer: E, window and workers must be positive, negative >= 0");
@@ -142,7 +143,8 @@ void check(const TrainState& st, const TrainConfig& cfg) {
     throw Error("word2vec trainer: hs needs syn1 and the Huffman tree");
   if (cfg.batch_words < 1 || cfg.batch_words > kMaxSentence)
     throw Error("word2vec trainer: batch_words must be in 1..kMaxSentence");
-  if (st.sampler->size() != st.V) throw Error("word2vec trainer: sampler size != V");
+  if (st.sampler != nullptr && st.sampler->size() != st.V)
+    throw Error("word2vec trainer: sampler size != V");
   if (st.total_words < 1) throw Error("word2vec trainer: total_words must be positive");
 }
 

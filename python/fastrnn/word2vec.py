@@ -807,7 +807,8 @@ class Word2Vec:
         with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             weights = np.power(self._counts.astype(np.float64), self.ns_exponent)  # [V]
             total = weights.sum()
-        if not (np.isfinite(total) and total > 0):  # the sampler's table needs a finite sum > 0
+        # the sampler's table needs a finite sum > 0 (hierarchical softmax alone has none)
+        if self.negative and not (np.isfinite(total) and total > 0):
             raise ValueError(
                 f"ns_exponent: count ** {self.ns_exponent} summed over this vocabulary's counts "
                 f"({int(self._counts.min())} to {int(self._counts.max())}) is {total}, not a "
