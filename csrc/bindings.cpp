@@ -762,7 +762,11 @@ void bind_word2vec(py::module_& m) {
             auto t = std::make_unique<PyTrainer>();
             t->device = device;
             t->st.syn0 = mutable_checked<float>(syn0, "syn0", {V, E});
-            t->st.syn1neg = mutable_checked<float>(syn1neg, "syn1neg", {V, E});
+            if (negative > 0) {  // (hierarchical softmax alone has no syn1neg)
+              t->st.syn1neg = mutable_checked<float>(syn1neg, "syn1neg", {V, E});
+              if (t->st.syn1neg == nullptr)
+                throw py::value_error("syn1neg: required with negative");
+            }
             const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
             t->st.keep = checked<uint32_t>(keep_obj, "keep", {V});
             t->st.lockf = optional_checked<float>(lockf, "lockf", {V});

@@ -66,6 +66,16 @@ def test_huffman_tree_is_rebuilt_on_update_as_gensims(lee):
     assert ours.syn1[len(trained) - 1 :].any()
 
 
+@pytest.mark.parametrize("negative", [0, 5])
+def test_output_weights_and_memory_estimate_are_gensims(lee, negative):
+    kw = dict(hs=1, negative=negative, vector_size=8, min_count=5)
+    ours, theirs = Word2Vec(**kw), GensimW2V(**kw)
+    ours.build_vocab(lee)
+    theirs.build_vocab(lee)
+    assert ours.estimate_memory() == theirs.estimate_memory()
+    assert ours.syn1neg.shape == ((len(ours.wv), 8) if negative else (0, 8))
+
+
 def test_a_one_word_vocabulary_has_an_empty_path():
     offsets, codes, points = _C.w2v_huffman(np.array([7], dtype=np.int64))
     assert offsets.tolist() == [0, 0] and len(codes) == len(points) == 0

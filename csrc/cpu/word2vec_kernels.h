@@ -17,7 +17,7 @@ constexpr int kW2vSigmoidTable = 4096;  // sigmoid table entries over that inter
 
 struct W2vKernelArgs {
   float* syn0;                  // [V,E] input vectors
-  float* syn1neg;               // [V,E] output vectors of negative sampling
+  float* syn1neg;               // [V,E] output vectors of negative sampling (null: negative = 0)
   float* syn1;                  // [V,E] output vectors of the tree's inner nodes (hs)
   const int64_t* code_offsets;  // [V+1] each word's path (w2v::HuffmanTree), hs only
   const uint8_t* codes;         // [code_offsets[V]]

@@ -131,8 +131,8 @@ struct Worker {
 };
 
 void check(const TrainState& st, const TrainConfig& cfg) {
-  if (st.syn0 == nullptr || st.syn1neg == nullptr || st.keep == nullptr ||
-      (cfg.negative > 0 && st.sampler == nullptr))
+  if (st.syn0 == nullptr || st.keep == nullptr ||
+      (cfg.negative > 0 && (st.syn1neg == nullptr || st.sampler == nullptr)))
     throw Error("word2vec trainer: weights and tables must be set");
   if (cfg.E < 1 || cfg.window < 1 || cfg.negative < 0 || cfg.workers < 1)
     throw Error("word2vec trainer: E, window and workers must be positive, negative >= 0");

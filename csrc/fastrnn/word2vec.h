@@ -257,7 +257,7 @@ inline float learning_rate(const TrainConfig& cfg, int64_t done, int64_t total) 
 // What the workers share. Weights are updated in place without locks (Hogwild).
 struct TrainState {
   float* syn0 = nullptr;     // [V,E] input (word) vectors
-  float* syn1neg = nullptr;  // [V,E] output vectors of negative sampling
+  float* syn1neg = nullptr;  // [V,E] output vectors of negative sampling (null: negative = 0)
   // Hierarchical softmax: the inner nodes' output vectors and each word's path (HuffmanTree's
   // arrays).
   float* syn1 = nullptr;                  // [V,E] (rows 0..V-2 used)

@@ -196,7 +196,7 @@ class Word2Vec:
     every word, rebuilt from the summed counts by build_vocab(update=True)) with output weights
     `syn1` [V, E] (zeros at first, a zero row for each word an update adds); with `negative` > 0
     too, each position gets both updates, hierarchical softmax's first, as in gensim. hs=0 needs
-    negative > 0. `syn1neg` [V, E] is kept (zeros) also with negative=0. hs runs on the CPU only
+    negative > 0; with negative=0 `syn1neg` stays empty ([0, E]). hs runs on the CPU only
     (device='cuda' refuses it). The vocabulary
     arguments are gensim's: `trim_rule` (used by the constructor's vocabulary scan only, see
     build_vocab), `sorted_vocab` (1: by descending count, equal counts in reverse first-seen
@@ -630,7 +630,8 @@ class Word2Vec:
             fresh = _initial_vectors(old_size + len(added), self.vector_size, self.seed)
             vectors = fresh[old_size:]
             self.wv.add_vectors([words[i] for i in added], vectors)
-            self.syn1neg = np.vstack([self.syn1neg, np.zeros_like(vectors)])
+            if self.negative:
+                self.syn1neg = np.vstack([self.syn1neg, np.zeros_like(vectors)])
             if self.hs:
                 self.syn1 = np.vstack([self.syn1, np.zeros_like(vectors)])
         self.wv.expandos["count"] = vocab_counts.copy()
@@ -643,7 +644,7 @@ class Word2Vec:
         self._install_vocab(keys, counts, keep)
         vectors = _initial_vectors(len(keys), self.vector_size, self.seed)
         self.wv._set(keys, vectors, counts.copy())
-        self.syn1neg = np.zeros_like(vectors)
+        self.syn1neg = np.zeros_like(vectors) if self.negative else vectors[:0].copy()
         self.syn1 = np.zeros_like(vectors) if self.hs else vectors[:0].copy()
 
     def _install_vocab(self, keys: list, counts: np.ndarray, keep=None, tree=None) -> None:
@@ -658,15 +659,16 @@ class Word2Vec:
 
     def estimate_memory(self, vocab_size=None, report=None) -> dict:
         """Bytes the model needs for vocab_size words (default: its own), by gensim's estimate
-        (500 bytes a word for the vocabulary, 4 per float): {'vocab', 'vectors', 'syn1' (with hs),
-        'syn1neg', 'total'}, added to `report` when given."""
+        (500 bytes a word for the vocabulary, 700 with hs, 4 per float): {'vocab', 'vectors',
+        'syn1' (with hs), 'syn1neg' (with negative > 0), 'total'}, added to `report` when given."""
         vocab_size = _check_int("vocab_size", vocab_size, 0, allow_none=True) or len(self.wv)
         report = {} if report is None else report
-        report["vocab"] = vocab_size * 500
+        report["vocab"] = vocab_size * (700 if self.hs else 500)
         report["vectors"] = vocab_size * self.vector_size * 4
         if self.hs:
             report["syn1"] = vocab_size * self.vector_size * 4
-        report["syn1neg"] = vocab_size * self.vector_size * 4
+        if self.negative:
+            report["syn1neg"] = vocab_size * self.vector_size * 4
         report["total"] = sum(report.values())
         return report
 
@@ -822,7 +824,7 @@ class Word2Vec:
             )
         trainer = _C.W2vTrainer(
             vectors,
-            self.syn1neg,
+            self.syn1neg if self.negative else None,
             self._counts,
             self._keep,
             sg=bool(self.sg),
@@ -1036,10 +1038,11 @@ class Word2Vec:
     def _check_output_weights(self, allow_none: bool) -> None:
         """Refuses keys without output weights (added by wv.add_vectors); allow_none accepts a
         model without any."""
-        V, rows = len(self.wv), self.syn1neg.shape[0]
+        name = "syn1neg" if self.negative else "syn1"
+        V, rows = len(self.wv), getattr(self, name).shape[0]
         if rows != V and not (allow_none and rows == 0):
             raise ValueError(
-                f"wv: holds {V} keys but the model's output weights (syn1neg) have {rows} rows: "
+                f"wv: holds {V} keys but the model's output weights ({name}) have {rows} rows: "
                 "keys added with wv.add_vectors have no output weights, so the model cannot be "
                 "saved, trained on or updated; save model.wv instead"
             )
