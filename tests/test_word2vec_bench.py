@@ -1,5 +1,6 @@
 """The word2vec benchmark module: the Zipfian corpus generator, rows with and without gensim
-(the module imports and runs without it, noting that the comparison was skipped)."""
+(the module imports and runs without it, noting that the comparison was skipped), hierarchical
+softmax rows."""
 
 import sys
 
@@ -37,3 +38,10 @@ def test_benchmark_from_corpus_file(monkeypatch):
     rows = bench_w2v.run_w2v_benchmark(tokens=20_000, vocab=500, repeats=1, sg=0, corpus_file=True)
     assert rows[0]["input"] == "corpus_file" and rows[0]["fastrnn_words_per_s"] > 0
     assert "| corpus_file |" in bench_w2v.format_w2v_rows(rows)
+
+
+def test_benchmark_rows_with_hierarchical_softmax(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gensim.models", None)
+    rows = bench_w2v.run_w2v_benchmark(tokens=20_000, vocab=500, repeats=1, hs=1, negative=0)
+    assert [r["model"] for r in rows] == ["skip-gram hs", "CBOW hs"]
+    assert all(r["fastrnn_words_per_s"] > 0 for r in rows)

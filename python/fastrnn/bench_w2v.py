@@ -112,6 +112,7 @@ def run_w2v_benchmark(
     sentence_length: tuple[int, int] = (5, 40),
     corpus_file: bool = False,
     warmups: int = 1,
+    hs: int = 0,
 ) -> list[dict]:
     """Words per second of fastrnn and gensim (alternating, median of `repeats`), one row per
     model (sg=1 skip-gram, sg=0 CBOW), on zipf_corpus(tokens, vocab, seed, sentence_length=...).
@@ -119,7 +120,9 @@ def run_w2v_benchmark(
     fastrnn_words_per_s, gensim_words_per_s (None without gensim), speedup (None without
     gensim), fastrnn_s, gensim_s (median seconds), input, note. With corpus_file=True both
     libraries read the corpus from a temporary text file (`corpus_file=`) instead of lists. Before
-    the timed runs each library builds `warmups` untimed models on a hundredth of the corpus."""
+    the timed runs each library builds `warmups` untimed models on a hundredth of the corpus.
+    hs=1 trains hierarchical softmax (with `negative` negatives too unless negative=0); the model
+    names say so ("skip-gram hs", "skip-gram hs + negative")."""
     try:
         count = -1 if isinstance(warmups, bool) else operator.index(warmups)
     except TypeError:
@@ -157,6 +160,7 @@ def run_w2v_benchmark(
         base_params = dict(
             vector_size=vector_size,
             window=window,
+            hs=hs,
             negative=negative,
             sample=sample,
             epochs=epochs,
@@ -170,11 +174,19 @@ def run_w2v_benchmark(
     return rows
 
 
+def _model_name(sg: int, hs: int, negative: int) -> str:
+    name = "skip-gram" if sg else "CBOW"
+    if hs:
+        name += " hs + negative" if negative else " hs"
+    return name
+
+
 def _run(Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, warmups, say, info, base_params):
     """The alternating timed runs of run_w2v_benchmark, one row per model."""
     rows = []
     for s in sgs:
         params = dict(base_params, sg=s)
+        model = _model_name(s, params["hs"], params["negative"])
         warm_params = dict(params, min_count=1)
         for _ in range(warmups):
             _time_build(Word2Vec, warm, warm_params)
@@ -190,13 +202,13 @@ def _run(Word2Vec, GensimWord2Vec, corpus, warm, sgs, repeats, warmups, say, inf
                     continue
                 dt = _time_build(cls, corpus, params)
                 (ours if name == "fastrnn" else theirs).append(dt)
-                say(f"{'skip-gram' if s else 'CBOW'} run {r + 1}/{repeats}: {name} {dt:.2f} s "
+                say(f"{model} run {r + 1}/{repeats}: {name} {dt:.2f} s "
                     f"({info['tokens'] / dt:,.0f} words/s)")  # fmt: skip
         ours_s = statistics.median(ours)
         theirs_s = statistics.median(theirs) if theirs else None
         rows.append(
             {
-                "model": "skip-gram" if s else "CBOW",
+                "model": model,
                 "sg": s,
                 **info,
                 "fastrnn_s": ours_s,
