@@ -744,10 +744,6 @@ void bind_word2vec(py::module_& m) {
             if (!hs && negative == 0) {
               throw py::value_error("negative must be positive without hs (hierarchical softmax)");
             }
-            if (hs && device != "cpu") {
-              throw py::value_error("hs (hierarchical softmax) is not implemented on device '" +
-                                    device + "': train it on device 'cpu'");
-            }
             if (batch_words < 1 || batch_words > w2v::kMaxSentence) {
               throw py::value_error("batch_words: expected 1.." +
                                     std::to_string(w2v::kMaxSentence) + ", got " +

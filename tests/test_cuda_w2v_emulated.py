@@ -8,7 +8,8 @@ tolerance is the CPU trainer's own spread: the GPU kernel's similarity structure
 of all pairwise cosine similarities among the 200 most frequent words) must be as close to the CPU
 trainer's as the CPU trainer's is to itself under another seed (measured 0.98 for both, margin
 0.02), its training loss within 2 % of the CPU trainer's (measured 0.05 %), and one block at a
-time makes it reproducible bit for bit."""
+time makes it reproducible bit for bit. The same holds with hierarchical softmax, alone and with
+negative sampling."""
 
 import numpy as np
 import pytest
@@ -21,13 +22,14 @@ from gensim.test.utils import datapath  # noqa: E402
 CORPUS = list(LineSentence(datapath("lee_background.cor")))
 
 
-def train(sg, seed=1, emulated=False, monkeypatch=None):
+def train(sg, seed=1, emulated=False, monkeypatch=None, hs=0, negative=5):
     if emulated:
         monkeypatch.setattr(fw, "_trainer_device", lambda device: "emulated")
     model = Word2Vec(
         sg=sg,
         window=4,
-        negative=5,
+        hs=hs,
+        negative=negative,
         min_count=5,
         epochs=5,
         workers=1,
@@ -51,11 +53,15 @@ def similarity_correlation(a, b, n=200):
     return np.corrcoef(*sims)[0, 1]
 
 
-@pytest.mark.parametrize("sg", [1, 0], ids=["skipgram", "cbow"])
-def test_emulated_gpu_word2vec_matches_the_cpu_trainer(sg, monkeypatch):
-    cpu = train(sg)
-    cpu_other_seed = train(sg, seed=2)
-    gpu = train(sg, emulated=True, monkeypatch=monkeypatch)
+@pytest.mark.parametrize(
+    "sg, hs, negative",
+    [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0), (0, 1, 5)],
+    ids=["skipgram", "cbow", "skipgram-hs", "cbow-hs", "cbow-hs-negative"],
+)
+def test_emulated_gpu_word2vec_matches_the_cpu_trainer(sg, hs, negative, monkeypatch):
+    cpu = train(sg, hs=hs, negative=negative)
+    cpu_other_seed = train(sg, seed=2, hs=hs, negative=negative)
+    gpu = train(sg, emulated=True, monkeypatch=monkeypatch, hs=hs, negative=negative)
     assert not np.array_equal(gpu.wv.vectors, cpu.wv.vectors)  # it did run another trainer
     baseline = similarity_correlation(cpu, cpu_other_seed)
     assert similarity_correlation(cpu, gpu) >= baseline - 0.02
@@ -65,10 +71,11 @@ def test_emulated_gpu_word2vec_matches_the_cpu_trainer(sg, monkeypatch):
 
 
 def test_emulated_gpu_word2vec_is_reproducible(monkeypatch):
-    a = train(0, emulated=True, monkeypatch=monkeypatch)
-    b = train(0, emulated=True, monkeypatch=monkeypatch)
+    a = train(0, emulated=True, monkeypatch=monkeypatch, hs=1)
+    b = train(0, emulated=True, monkeypatch=monkeypatch, hs=1)
     np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
     np.testing.assert_array_equal(a.syn1neg, b.syn1neg)
+    np.testing.assert_array_equal(a.syn1, b.syn1)
 
 
 def test_gpu_word2vec_arguments_and_availability():
@@ -101,3 +108,26 @@ def test_emulated_gpu_word2vec_reads_a_plain_corpus_file(tmp_path, monkeypatch):
     words, raw = model.train(corpus_file=str(path), total_words=model.corpus_total_words, epochs=1)
     assert raw == sum(len(s) for s in CORPUS[:100]) and 0 < words <= raw
     assert not np.array_equal(before, model.wv.vectors)
+
+
+def test_emulated_gpu_hs_refuses_paths_longer_than_32(monkeypatch):
+    fib = [1, 1]
+    while len(fib) < 40:  # Fibonacci counts: a Huffman path of 39 nodes
+        fib.append(fib[-1] + fib[-2])
+    counts = np.array(fib, dtype=np.int64)
+    model = Word2Vec(hs=1, negative=0, min_count=1, vector_size=8, device="cuda")
+    model.build_vocab_from_freq({f"w{i}": c for i, c in enumerate(fib)})
+    monkeypatch.setattr(fw, "_trainer_device", lambda device: "emulated")
+    with pytest.raises(ValueError, match="longest Huffman path has 39 nodes"):
+        model.train([["w0", "w1"]], total_examples=1, epochs=1)
+    tree = _C.w2v_huffman(counts)  # the driver's own check, under the Python one
+    syn = np.zeros((len(fib), 8), dtype=np.float32)
+    trainer = _C.W2vTrainer(
+        syn, syn.copy(), counts, np.full(len(fib), 2**32 - 1, np.uint32), sg=True, window=1,
+        negative=0, ns_exponent=0.75, cbow_mean=True, shrink_windows=True, compute_loss=False,
+        alpha=0.025, min_alpha=0.0001, workers=1, seed=1, device="emulated", hs=True,
+        syn1=syn.copy(), code_offsets=tree[0], codes=tree[1], points=tree[2],
+    )  # fmt: skip
+    trainer.start(2)
+    with pytest.raises(Exception, match="Huffman paths of up to 32 nodes"):
+        trainer.train_ids(np.array([0, 1], np.int32), np.array([0, 2], np.int64), 0)

@@ -164,20 +164,6 @@ def test_one_sentence_update_matches_the_numpy_reference(sg, cbow_mean):
     assert trainer.loss == pytest.approx(want_loss, rel=1e-5)
 
 
-def test_the_trainer_refuses_hs_off_the_cpu():
-    V = 3
-    counts = np.ones(V, dtype=np.int64)
-    tree = _C.w2v_huffman(counts)
-    syn = np.zeros((V, 4), dtype=np.float32)
-    with pytest.raises(ValueError, match="hs .* device 'emulated'"):
-        _C.W2vTrainer(
-            syn, syn.copy(), counts, np.zeros(V, np.uint32), sg=True, window=1, negative=0,
-            ns_exponent=0.75, cbow_mean=True, shrink_windows=True, compute_loss=False,
-            alpha=0.025, min_alpha=0.0001, workers=1, seed=1, device="emulated", hs=True,
-            syn1=syn.copy(), code_offsets=tree[0], codes=tree[1], points=tree[2],
-        )  # fmt: skip
-
-
 # ---- training ----
 
 

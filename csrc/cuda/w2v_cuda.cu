@@ -1,8 +1,9 @@
 // w2v_cuda.cu — the GPU word2vec kernel on a device: one block per sentence, its State and float
 // scratch in shared memory, __syncthreads between the phases of each position. A call copies the
-// weights and the sampling table to the device, trains the epoch's sentences, copies the weights
-// back and waits for the copy (the Python trainer reads them next); device memory is taken and
-// returned stream-ordered (cudaMallocAsync / cudaFreeAsync), so nothing waits in a destructor.
+// weights, the sampling table and the Huffman tree (as the model uses them) to the device, trains
+// the epoch's sentences, copies the weights back and waits for the copy (the Python trainer reads
+// them next); device memory is taken and returned stream-ordered (cudaMallocAsync / cudaFreeAsync),
+// so nothing waits in a destructor.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -82,10 +83,17 @@ struct W2vCudaBackend {
       throw Error("word2vec on the GPU: window and negative too large for a block's shared memory");
     }
     const int64_t VE = host.V * host.E;
-    DeviceArray<float> syn0(stream, VE, host.syn0), syn1neg(stream, VE, host.syn1neg);
+    const int64_t VE_ns = host.negative > 0 ? VE : 0, VE_hs = host.hs ? VE : 0;
+    const int64_t V_ns = host.negative > 0 ? host.V : 0, V_hs = host.hs ? host.V + 1 : 0;
+    const int64_t nodes = host.hs ? host.code_offsets[host.V] : 0;  // the paths' total length
+    DeviceArray<float> syn0(stream, VE, host.syn0), syn1neg(stream, VE_ns, host.syn1neg);
+    DeviceArray<float> syn1(stream, VE_hs, host.syn1);
+    DeviceArray<int64_t> code_offsets(stream, V_hs, host.code_offsets);
+    DeviceArray<uint8_t> codes(stream, nodes, host.codes);
+    DeviceArray<int32_t> points(stream, nodes, host.points);
     DeviceArray<float> lockf(stream, host.lockf != nullptr ? host.V : 0, host.lockf);
-    DeviceArray<uint32_t> threshold(stream, host.V, host.ns_threshold);
-    DeviceArray<int32_t> alias(stream, host.V, host.ns_alias);
+    DeviceArray<uint32_t> threshold(stream, V_ns, host.ns_threshold);
+    DeviceArray<int32_t> alias(stream, V_ns, host.ns_alias);
     DeviceArray<int32_t> ids(stream, words, host.words);
     DeviceArray<int64_t> offsets(stream, blocks + 1, host.offsets);
     DeviceArray<float> alphas(stream, blocks, host.alphas);
@@ -94,6 +102,10 @@ struct W2vCudaBackend {
     W2vSentenceKernel k = host;
     k.syn0 = syn0.get();
     k.syn1neg = syn1neg.get();
+    k.syn1 = syn1.get();
+    k.code_offsets = code_offsets.get();
+    k.codes = codes.get();
+    k.points = points.get();
     k.lockf = host.lockf != nullptr ? lockf.get() : nullptr;
     k.ns_threshold = threshold.get();
     k.ns_alias = alias.get();
@@ -106,7 +118,8 @@ struct W2vCudaBackend {
                        static_cast<size_t>(host.scratch_floats(block_dim)) * 4, stream>>>(k);
     check_cuda(cudaGetLastError(), "kernel launch");
     syn0.copy_to(host.syn0, VE);
-    syn1neg.copy_to(host.syn1neg, VE);
+    if (host.negative > 0) syn1neg.copy_to(host.syn1neg, VE);
+    if (host.hs) syn1.copy_to(host.syn1, VE);
     if (host.losses != nullptr) losses.copy_to(host.losses, blocks);
     check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
   }

@@ -31,10 +31,15 @@ inline uint64_t w2v_mix(uint64_t x) {  // splitmix64's finaliser
 }
 
 inline void check_w2v_gpu_config(const w2v::TrainConfig& cfg) {
-  if (cfg.hs || cfg.negative < 1) {
+  if (cfg.negative < 0 || (!cfg.hs && cfg.negative == 0)) {
+    throw Error("word2vec on the GPU: negative must be positive without hs");
+  }
+  if (cfg.hs && cfg.max_code > kW2vMaxPath) {
     throw Error(
-        "word2vec on the GPU trains with negative sampling only: hs (hierarchical softmax) is "
-        "not implemented there, and negative must be positive");
+        "word2vec on the GPU supports hs (hierarchical softmax) with Huffman paths of up "
+        "to " +
+        std::to_string(kW2vMaxPath) + " nodes; this vocabulary's longest has " +
+        std::to_string(cfg.max_code) + ": train it on the CPU");
   }
   if (cfg.window > kW2vMaxWindow || cfg.negative > kW2vMaxNegative) {
     throw Error("word2vec on the GPU supports window <= " + std::to_string(kW2vMaxWindow) +
@@ -88,6 +93,12 @@ void w2v_train_epoch_ids(Backend& be, w2v::TrainState& st, const w2v::TrainConfi
     k.syn0 = st.syn0;
     k.lockf = st.lockf;
     k.syn1neg = st.syn1neg;
+    k.syn1 = st.syn1;
+    k.code_offsets = st.code_offsets;
+    k.codes = st.codes;
+    k.points = st.points;
+    k.hs = cfg.hs;
+    k.max_code = cfg.max_code;
     k.V = st.V;
     k.E = cfg.E;
     k.window = cfg.window;
@@ -95,8 +106,8 @@ void w2v_train_epoch_ids(Backend& be, w2v::TrainState& st, const w2v::TrainConfi
     k.cbow_mean = cfg.cbow_mean;
     k.shrink_windows = cfg.shrink_windows;
     k.compute_loss = cfg.compute_loss;
-    k.ns_threshold = st.sampler->thresholds();
-    k.ns_alias = st.sampler->aliases();
+    k.ns_threshold = st.sampler != nullptr ? st.sampler->thresholds() : nullptr;
+    k.ns_alias = st.sampler != nullptr ? st.sampler->aliases() : nullptr;
     k.words = words.data();
     k.offsets = starts.data();
     k.alphas = alphas.data();

@@ -1,6 +1,6 @@
-// word2vec_gpu.h — one epoch of negative-sampling word2vec by the GPU sentence kernel
-// (csrc/cuda/w2v_gpu_driver.h): the arguments and effects of w2v::train_epoch_ids (cfg.workers
-// unused; window <= 32, negative <= 31).
+// word2vec_gpu.h — one epoch of word2vec by the GPU sentence kernel (csrc/cuda/w2v_gpu_driver.h):
+// the arguments and effects of w2v::train_epoch_ids (cfg.workers unused; window <= 32,
+// negative <= 31, hierarchical softmax's Huffman paths at most 32 nodes long).
 //
 // emulated_*: the kernel's blocks run one after another on the host arrays (every build;
 // deterministic), for the tests. cuda_*: on the current CUDA device (CUDA builds only); the call

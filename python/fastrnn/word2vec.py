@@ -11,7 +11,7 @@ end, or between two tokens of a line over 1 MiB, so one-line corpora such as tex
 too); compressed ones are decompressed here into an id corpus. Progress (for the learning-rate
 schedule) counts in-vocabulary words before subsampling, shared atomically by the workers. With
 device="cuda" the epochs run on fastrnn's GPU sentence kernel instead (every corpus as an id
-corpus; negative sampling only).
+corpus).
 """
 
 from __future__ import annotations
@@ -111,10 +111,11 @@ _MAX_WINDOW_NEGATIVE = 2**24
 _MAX_WORKERS = 4096
 
 
-def _gpu_scratch_bytes(window: int, negative: int, E: int) -> int:
+def _gpu_scratch_bytes(window: int, targets: int, E: int) -> int:
     """Shared memory a GPU block of 32 threads needs (csrc/cuda/w2v_kernels.cuh: scratch_floats
-    floats, (32 + 2) · 2·window·(negative + 1) + E, beside its 416-byte W2vBlockState)."""
-    return 4 * ((32 + 2) * 2 * window * (negative + 1) + E) + 416
+    floats, (32 + 2) · 2·window·targets + E, beside its 416-byte W2vBlockState), targets the most
+    output rows of a position: negative + 1, or hs's longest Huffman path when longer."""
+    return 4 * ((32 + 2) * 2 * window * targets + E) + 416
 
 
 def _check_int(name: str, value, minimum: int, allow_none: bool = False, maximum=2**63 - 1):
@@ -196,8 +197,8 @@ class Word2Vec:
     every word, rebuilt from the summed counts by build_vocab(update=True)) with output weights
     `syn1` [V, E] (zeros at first, a zero row for each word an update adds); with `negative` > 0
     too, each position gets both updates, hierarchical softmax's first, as in gensim. hs=0 needs
-    negative > 0; with negative=0 `syn1neg` stays empty ([0, E]). hs runs on the CPU only
-    (device='cuda' refuses it). The vocabulary
+    negative > 0; with negative=0 `syn1neg` stays empty ([0, E]). device='cuda' trains hs when
+    the tree's longest path has at most 32 nodes (checked when training starts). The vocabulary
     arguments are gensim's: `trim_rule` (used by the constructor's vocabulary scan only, see
     build_vocab), `sorted_vocab` (1: by descending count, equal counts in reverse first-seen
     order as gensim sorts them; 0: first-seen order) and `max_final_vocab` (raises min_count to
@@ -323,17 +324,12 @@ class Word2Vec:
         self.progress = progress
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
-        if device == "cuda" and hs:
-            raise ValueError(
-                "hs=1 (hierarchical softmax) is not implemented on device='cuda': use "
-                "device='cpu', or hs=0 with negative >= 1 on the GPU"
-            )
         if device == "cuda" and (self.window > 32 or self.negative > 31):
             raise ValueError(
                 f"device='cuda' supports window <= 32 and negative <= 31, got window="
                 f"{self.window} negative={self.negative}"
             )
-        shared = _gpu_scratch_bytes(self.window, self.negative, self.vector_size)
+        shared = _gpu_scratch_bytes(self.window, self.negative + 1, self.vector_size)
         if device == "cuda" and shared > 48 * 1024:
             raise ValueError(
                 f"device='cuda': window={self.window}, negative={self.negative} and vector_size="
@@ -889,10 +885,20 @@ class Word2Vec:
         return int(trainer.trained_words), int(raw)
 
     def _trainer_hs(self) -> dict:
-        """The trainer's hierarchical-softmax arguments: none without hs."""
+        """The trainer's hierarchical-softmax arguments: none without hs. On device='cuda', the
+        longest Huffman path must fit the GPU kernel (32 nodes, and a block's shared memory)."""
         if not self.hs:
             return {}
         offsets, codes, points = self._tree
+        longest = int(np.diff(offsets).max())
+        shared = _gpu_scratch_bytes(self.window, max(self.negative + 1, longest), self.vector_size)
+        if self.device == "cuda" and (longest > 32 or shared > 48 * 1024):
+            raise ValueError(
+                f"device='cuda' with hs=1: this vocabulary's longest Huffman path has {longest} "
+                f"nodes and needs {shared} bytes of a GPU block's shared memory at window="
+                f"{self.window}; the GPU kernel takes paths of up to 32 nodes within 48 KiB: "
+                "lower window, or train on device='cpu'"
+            )
         return dict(hs=True, syn1=self.syn1, code_offsets=offsets, codes=codes, points=points)
 
     def _trainer_lockf(self):
