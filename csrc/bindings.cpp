@@ -382,6 +382,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &fastrnn::set_num_threads, py::arg("n"),
         py::call_guard<py::gil_scoped_release>());
   m.def("get_num_threads", &fastrnn::get_num_threads);
+  m.def("default_num_threads", &fastrnn::default_num_threads,
+        "FASTRNN_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs the process may run on.");
 
   py::class_<RnnDesc>(m, "RnnDesc")
       .def(py::init([](const std::string& mode, int64_t input_size, int64_t hidden_size,

@@ -99,12 +99,15 @@ class Pool {
     stop_.store(false);
     const uint64_t start = job_.load();  // jobs after this one are the workers'
     int size = 1;
+    size_.store(size, std::memory_order_release);
     try {
+      workers_.reserve(static_cast<size_t>(threads - 1));
       for (; size < threads; ++size) {
         workers_.emplace_back([this, k = size, start] { work(k, start); });
       }
-    } catch (const std::system_error&) {
-      // Run with the workers started: chunk k goes to worker k, so they are a whole pool.
+    } catch (const std::exception&) {
+      // The system refused a thread (std::system_error) or its memory (std::bad_alloc): run with
+      // the workers started; chunk k goes to worker k, so they are a whole pool.
     }
     size_.store(size, std::memory_order_release);
     return size;
@@ -373,5 +376,7 @@ int get_num_threads() {
   const int set = cpu::g_threads.load();
   return set > 0 ? set : cpu::pool().size();
 }
+
+int default_num_threads() { return cpu::default_threads(); }
 
 }  // namespace fastrnn

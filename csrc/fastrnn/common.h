@@ -32,6 +32,9 @@ class Error : public std::invalid_argument {
 // When the system refuses to start them all, the pool keeps those it started and this throws
 // std::runtime_error saying how many (get_num_threads then returns that count).
 void set_num_threads(int n);
+// The default of set_num_threads as the environment and the affinity mask give it now (starts no
+// pool): what other parallel parts (word2vec's workers) take as their default.
+int default_num_threads();
 int get_num_threads();
 
 // Build and machine facts for show_config().

@@ -30,6 +30,7 @@ __all__: list[str] = [
     "cuda_rnn_backward",
     "cuda_rnn_forward",
     "cuda_runtime_info",
+    "default_num_threads",
     "get_num_threads",
     "gpu_rnn_backward_workspace_size",
     "gpu_rnn_forward_workspace_size",
@@ -335,6 +336,11 @@ def cuda_rnn_forward(
     """
 
 def cuda_runtime_info() -> str: ...
+def default_num_threads() -> int:
+    """
+    FASTRNN_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs the process may run on.
+    """
+
 def get_num_threads() -> int: ...
 def gpu_rnn_backward_workspace_size(
     desc: RnnDesc,

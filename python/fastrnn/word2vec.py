@@ -147,14 +147,6 @@ def _check_trim_rule(trim_rule) -> None:
         )
 
 
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, which taskset or a container's cpuset
-    narrow), else the machine's: the default number of workers."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
 def _initial_vectors(n: int, E: int, seed: int) -> np.ndarray:
     """[n, E] float32 uniform in [-1/E, 1/E) from numpy's generator seeded with `seed`: gensim 4's
     draw (prep_vectors), so both start from the same vectors."""
@@ -280,7 +272,7 @@ class Word2Vec:
         self.seed = _check_int("seed", seed, 0, maximum=2**64 - 1)
         self.workers = _check_int(
             "workers",
-            min(_usable_cpus(), _MAX_WORKERS) if workers is None else workers,
+            min(_C.default_num_threads(), _MAX_WORKERS) if workers is None else workers,
             1,
             maximum=_MAX_WORKERS,
         )
