@@ -3,6 +3,8 @@ vocabularies, after build_vocab(update=True)), one skip-gram and one CBOW update
 against a numpy reference (float64, the kernels' sigmoid table), hs with negative sampling,
 reproducibility, the loss against gensim's, save/load, and score() against gensim's."""
 
+import logging
+
 import numpy as np
 import pytest
 from fastrnn import _C, LineSentence, Word2Vec
@@ -249,3 +251,17 @@ def test_score_matches_gensims_on_the_same_weights(lee, sg, cbow_mean):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
     assert (got[:40] < 0).all() and got[-1] == got[-2] == 0
     assert len(ours.score(iter(sentences), total_sentences=5)) == 5
+
+
+def test_score_warns_when_it_leaves_sentences_unscored(lee, caplog):
+    """Exactly total_sentences + 1 sentences: the one left unscored is reported. Before, the
+    scoring loop read it (and dropped it) before stopping, so the check after it found nothing
+    more and said nothing."""
+    model = Word2Vec(lee[:50], hs=1, negative=0, vector_size=8, epochs=1, min_count=2)
+    with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
+        assert len(model.score(iter(lee[:4]), total_sentences=3)) == 3
+    assert "stopped after total_sentences=3" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
+        assert len(model.score(iter(lee[:3]), total_sentences=3)) == 3
+    assert "stopped after" not in caplog.text

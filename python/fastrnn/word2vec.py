@@ -931,7 +931,9 @@ class Word2Vec:
                 "score is defined for hierarchical softmax only (as in gensim): train with hs=1"
             )
         if isinstance(sentences, (str, bytes, os.PathLike)):
-            raise TypeError("sentences: expected an iterable of token lists")
+            raise TypeError(
+                f"sentences: expected an iterable of token lists, got {type(sentences).__name__}"
+            )
         self._follow_wv(allow_none=False)
         sentences = iter(sentences)
         scores = score_sentences(self, sentences, total_sentences)

@@ -11,6 +11,8 @@ scale 1000 / 6 / 2 in integer arithmetic), not the exact log σ(x).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 _MAX_WORDS = 10000  # gensim scores a sentence's first 10000 in-vocabulary words
@@ -90,9 +92,7 @@ def score_sentences(model, sentences, total_sentences: int) -> np.ndarray:
     lists."""
     scores = []
     index = model.wv.key_to_index
-    for sentence in sentences:
-        if len(scores) == total_sentences:
-            break
+    for sentence in itertools.islice(sentences, total_sentences):  # reads no sentence beyond
         ids = np.array([index[t] for t in sentence if t in index][:_MAX_WORDS], dtype=np.int64)
         scores.append(score_sentence(model, ids))
     return np.array(scores, dtype=np.float32)
