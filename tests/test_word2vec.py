@@ -9,9 +9,11 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from itertools import pairwise
 from pathlib import Path
 
+import fastrnn.word2vec
 import numpy as np
 import pytest
 from fastrnn import _C, KeyedVectors, LineSentence, Word2Vec
@@ -231,6 +233,33 @@ def test_a_one_line_corpus_file_is_shared_by_the_workers(tmp_path):
     assert any(b < first_newline for b in bounds[1:-1])  # the long line was cut
     assert any(b > first_newline for b in bounds[1:-1])
     assert _pieces_tokens(data, bounds) == data.decode().split()
+
+
+def test_progress_moves_during_a_one_line_corpus(tmp_path, monkeypatch):
+    """A one-line corpus (text8's layout): a worker's job ends every batch_words words inside
+    the line as between lines, so the shared progress, which sets the learning rate, moves
+    during the line. Before, a worker published its progress once, at the end of its piece: one
+    worker trained a whole text8 epoch at the rate it started with."""
+    rng = np.random.default_rng(2)
+    path = tmp_path / "one_line.txt"
+    path.write_text(" ".join(f"w{i}" for i in rng.integers(0, 500, 400_000)))
+    model = Word2Vec(vector_size=8, min_count=1, workers=1, sample=0, progress=True)
+    model.build_vocab(corpus_file=str(path))
+    seen = set()
+
+    def polling(run, trainer, bar):  # as _run_polling, with a finer clock
+        t = threading.Thread(target=run)
+        t.start()
+        while t.is_alive():
+            seen.add(trainer.words_done)
+            time.sleep(0.0002)
+        t.join()
+        seen.add(trainer.words_done)
+
+    monkeypatch.setattr(fastrnn.word2vec, "_run_polling", polling)
+    model.train(corpus_file=str(path), total_words=model.corpus_total_words, epochs=1)
+    assert max(seen) == 400_000
+    assert len(seen - {0, 400_000}) >= 3, sorted(seen)
 
 
 def test_a_last_line_without_a_newline_stays_whole(tmp_path):

@@ -1,4 +1,4 @@
-// word2vec_trainer.cpp — the Hogwild trainer: worker threads take jobs of about kMaxSentence
+// word2vec_trainer.cpp — the Hogwild trainer: worker threads take jobs of about batch_words
 // words (in order from an id corpus, or from their own piece of a text file), subsample
 // each sentence, and run the sentence kernels with the learning rate of the global progress.
 #include <algorithm>
@@ -222,7 +222,13 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
       for_each_token(s, n, [&](std::string_view t) {
         ++tokens;
         const int32_t id = vocab.find(t);
-        if (id >= 0) job.add_id(id);
+        if (id < 0) return;
+        job.add_id(id);
+        // Inside a line of many sentences (a one-line corpus such as text8), a job also ends
+        // after the sentence that brings it to batch_words words, so the shared progress (and
+        // the learning rate) moves during the line, not only after it.
+        const int64_t size = static_cast<int64_t>(job.ids.size());
+        if (job.sentence_start == size && size >= cfg.batch_words) flush();
       });
       job.end_sentence();
       if (static_cast<int64_t>(job.ids.size()) >= cfg.batch_words) flush();
