@@ -88,6 +88,17 @@ def test_fx_symbolic_trace_keeps_the_modules_as_calls_as_for_torch_nn():
     assert type(graphs[1].rnn) is ft.LSTM and type(graphs[1].cell) is ft.LSTMCell
 
 
+@pytest.mark.parametrize("cls_name", ["LSTM", "LSTMCell"])
+def test_fx_tracing_the_module_itself_fails_as_for_torch_nn(cls_name):
+    # fx traces a root module's forward, torch.nn's included, and that fails on the shape checks;
+    # ours recorded the root as a call_module node of itself: a GraphModule calling itself.
+    ref, ours = getattr(torch.nn, cls_name)(I, H), getattr(ft, cls_name)(I, H)
+    with pytest.raises(torch.fx.proxy.TraceError):
+        torch.fx.symbolic_trace(ref)
+    with pytest.raises(torch.fx.proxy.TraceError):
+        torch.fx.symbolic_trace(ours)
+
+
 @pytest.mark.parametrize("cls_name", ["LSTMCell", "GRUCell"])
 def test_cells_falling_back_compile_fullgraph_and_still_warn(monkeypatch, cls_name):
     # torch.compile(fullgraph=True) traces torch.nn's cells under autocast; ours fall back to

@@ -633,11 +633,15 @@ class _EagerForward(torch.autograd.Function):
 def fx_leaf_call(module, input, hx):
     """Under torch.fx.symbolic_trace (input or hx a torch.fx.Proxy): the call recorded as one
     call_module node, as fx records torch.nn's own modules (leaves, whose forward it does not
-    trace; ours branches on its input's shape, which a Proxy cannot answer). Else None."""
+    trace; ours branches on its input's shape, which a Proxy cannot answer). Else None, also for
+    the module being traced itself (fx traces a root's forward, torch.nn's too, which fails as
+    theirs does: a call_module node of the root would call itself)."""
     states = hx if isinstance(hx, (tuple, list)) else (hx,)
     for t in (input, *states):
         if isinstance(t, torch.fx.Proxy):
             tracer = t.tracer
+            if module is tracer.root:
+                return None
             return tracer.create_proxy(
                 "call_module", tracer.path_of_module(module), (input, hx), {}
             )
