@@ -785,15 +785,27 @@ void bind_word2vec(py::module_& m) {
               const int64_t n = off[V];
               const uint8_t* codes = checked<uint8_t>(codes_obj, "codes", {n});
               const int32_t* points = checked<int32_t>(points_obj, "points", {n});
-              if (off[0] != 0) throw py::value_error("code_offsets: must start at 0");
+              const auto at = [](const char* name, int64_t k, int64_t value) {
+                return std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(value);
+              };
+              if (off[0] != 0)
+                throw py::value_error(at("code_offsets", 0, off[0]) + ", expected 0");
               for (int64_t i = 0; i < V; ++i) {
-                if (off[i + 1] < off[i]) throw py::value_error("code_offsets: must not decrease");
+                if (off[i + 1] < off[i] || off[i + 1] - off[i] > V) {
+                  throw py::value_error(at("code_offsets", i + 1, off[i + 1]) +
+                                        ": expected a path of 0.." + std::to_string(V) +
+                                        " nodes after code_offsets[" + std::to_string(i) +
+                                        "] = " + std::to_string(off[i]));
+                }
                 max_code = std::max(max_code, off[i + 1] - off[i]);
               }
-              if (max_code > V) throw py::value_error("code_offsets: a path longer than V");
               for (int64_t k = 0; k < n; ++k) {
-                if (codes[k] > 1) throw py::value_error("codes: must be 0 or 1");
-                if (points[k] < 0 || points[k] >= V) throw py::value_error("points: out of range");
+                if (codes[k] > 1)
+                  throw py::value_error(at("codes", k, codes[k]) + ", expected 0 or 1");
+                if (points[k] < 0 || points[k] >= V) {
+                  throw py::value_error(at("points", k, points[k]) + ", expected 0.." +
+                                        std::to_string(V - 1));
+                }
               }
               t->st.code_offsets = off;
               t->st.codes = codes;

@@ -55,8 +55,8 @@ def similarity_correlation(a, b, n=200):
 
 @pytest.mark.parametrize(
     "sg, hs, negative",
-    [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0), (0, 1, 5)],
-    ids=["skipgram", "cbow", "skipgram-hs", "cbow-hs", "cbow-hs-negative"],
+    [(1, 0, 5), (0, 0, 5), (1, 1, 0), (0, 1, 0), (1, 1, 5), (0, 1, 5)],
+    ids=["skipgram", "cbow", "skipgram-hs", "cbow-hs", "skipgram-hs-negative", "cbow-hs-negative"],
 )
 def test_emulated_gpu_word2vec_matches_the_cpu_trainer(sg, hs, negative, monkeypatch):
     cpu = train(sg, hs=hs, negative=negative)
@@ -70,9 +70,10 @@ def test_emulated_gpu_word2vec_matches_the_cpu_trainer(sg, hs, negative, monkeyp
     assert abs(gpu.effective_words - cpu.effective_words) <= 0.01 * cpu.effective_words
 
 
-def test_emulated_gpu_word2vec_is_reproducible(monkeypatch):
-    a = train(0, emulated=True, monkeypatch=monkeypatch, hs=1)
-    b = train(0, emulated=True, monkeypatch=monkeypatch, hs=1)
+@pytest.mark.parametrize("hs", [0, 1])
+def test_emulated_gpu_word2vec_is_reproducible(monkeypatch, hs):
+    a = train(0, emulated=True, monkeypatch=monkeypatch, hs=hs)
+    b = train(0, emulated=True, monkeypatch=monkeypatch, hs=hs)
     np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
     np.testing.assert_array_equal(a.syn1neg, b.syn1neg)
     np.testing.assert_array_equal(a.syn1, b.syn1)

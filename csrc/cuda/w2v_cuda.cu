@@ -80,7 +80,13 @@ struct W2vCudaBackend {
     const int64_t limit = 48 * 1024 - static_cast<int64_t>(attributes.sharedSizeBytes);
     while (block_dim > 32 && host.scratch_floats(block_dim) * 4 > limit) block_dim /= 2;
     if (host.scratch_floats(block_dim) * 4 > limit) {
-      throw Error("word2vec on the GPU: window and negative too large for a block's shared memory");
+      throw Error("word2vec on the GPU: a block's scratch needs " +
+                  std::to_string(host.scratch_floats(block_dim) * 4) + " bytes of shared memory, " +
+                  std::to_string(limit) + " are free (window=" + std::to_string(host.window) +
+                  ", negative=" + std::to_string(host.negative) +
+                  (host.hs ? ", longest Huffman path " + std::to_string(host.max_code) : "") +
+                  ", vector_size=" + std::to_string(host.E) +
+                  "): lower window or negative, or train on the CPU");
     }
     const int64_t VE = host.V * host.E;
     const int64_t VE_ns = host.negative > 0 ? VE : 0, VE_hs = host.hs ? VE : 0;

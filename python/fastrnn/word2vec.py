@@ -199,8 +199,9 @@ class Word2Vec:
     is a terminal and tqdm is installed; True/False: always/never) and `device` ("cpu", or
     "cuda" for the GPU sentence kernel of a CUDA build on a machine with a GPU: one block per
     sentence, shared negatives, Hogwild between blocks; window <= 32, negative <= 31, and a
-    block's scratch within 48 KiB of shared memory: window * (negative + 1) up to about 170 at
-    vector_size 100; `workers` and `batch_words` unused there).
+    block's scratch within 48 KiB of shared memory: window * (negative + 1), or with hs window
+    * the longest Huffman path if that is more (checked when training starts), up to about 170
+    at vector_size 100; `workers` and `batch_words` unused there).
 
     gensim's `batch_words` (1 to 10000) is the size of the trainer's jobs in words: a job closes
     after the sentence that brings it to batch_words words; a job of a corpus in memory has its
