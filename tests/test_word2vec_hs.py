@@ -265,3 +265,23 @@ def test_score_warns_when_it_leaves_sentences_unscored(lee, caplog):
     with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
         assert len(model.score(iter(lee[:3]), total_sentences=3)) == 3
     assert "stopped after" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "name, corrupt, match",
+    [
+        ("hs_points", lambda a: a + 10**6, r"hs_points: expected 0\.\.\d+, got"),
+        ("hs_codes", lambda a: a.astype(np.int64), r"hs_codes: expected \[\d+\] uint8, got"),
+        ("hs_code_offsets", lambda a: a[::-1].copy(), "hs_code_offsets: expected to start at 0"),
+    ],
+)
+def test_a_malformed_saved_tree_is_named(lee, tmp_path, name, corrupt, match):
+    Word2Vec(lee[:50], hs=1, negative=0, vector_size=8, epochs=1, min_count=2).save(
+        tmp_path / "m.npz"
+    )
+    meta, arrays = load_npz(tmp_path / "m.npz", "fastrnn.word2vec")
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    arrays[name] = corrupt(arrays[name])
+    save_npz(tmp_path / "bad.npz", meta, arrays)
+    with pytest.raises(ValueError, match="the hierarchical-softmax tree is malformed: " + match):
+        Word2Vec.load(tmp_path / "bad.npz")

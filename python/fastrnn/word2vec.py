@@ -1170,18 +1170,24 @@ def _loaded_tree(fname, arrays, V: int):
     if not all(name in arrays for name in _TREE_ARRAYS):
         return None
     offsets, codes, points = (np.asarray(arrays[name]) for name in _TREE_ARRAYS)
-    n = int(offsets[-1]) if offsets.shape == (V + 1,) and offsets.dtype == np.int64 else -1
-    if (
-        n < 0
-        or offsets[0] != 0
-        or (np.diff(offsets) < 0).any()
-        or codes.shape != (n,)
-        or codes.dtype != np.uint8
-        or points.shape != (n,)
-        or points.dtype != np.int32
-        or (n and (codes.max() > 1 or points.min() < 0 or points.max() >= max(V - 1, 1)))
-    ):
-        raise ValueError(f"{fname}: the hierarchical-softmax tree (hs_*) is malformed")
+
+    def problem() -> str | None:
+        if offsets.shape != (V + 1,) or offsets.dtype != np.int64:
+            return f"hs_code_offsets: expected [{V + 1}] int64, got {offsets.shape} {offsets.dtype}"
+        if offsets[0] != 0 or (np.diff(offsets) < 0).any():
+            return "hs_code_offsets: expected to start at 0 and never decrease"
+        n = int(offsets[-1])
+        for name, a, dtype in (("hs_codes", codes, np.uint8), ("hs_points", points, np.int32)):
+            if a.shape != (n,) or a.dtype != dtype:
+                return f"{name}: expected [{n}] {np.dtype(dtype)}, got {a.shape} {a.dtype}"
+        if n and codes.max() > 1:
+            return f"hs_codes: expected 0 or 1, got {codes.max()}"
+        if n and (points.min() < 0 or points.max() >= max(V - 1, 1)):
+            return f"hs_points: expected 0..{max(V - 1, 1) - 1}, got {points.min()}..{points.max()}"
+        return None
+
+    if (why := problem()) is not None:
+        raise ValueError(f"{fname}: the hierarchical-softmax tree is malformed: {why}")
     return (
         np.ascontiguousarray(offsets),
         np.ascontiguousarray(codes),
