@@ -61,6 +61,22 @@ const T* checked(const py::object& obj, const char* name, const std::vector<int6
   return static_cast<const T*>(a.data());
 }
 
+// A 1-dimensional C-contiguous array of T of any length `*n`; returns its data.
+template <class T>
+const T* checked_vector(const py::object& obj, const char* name, int64_t* n) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(name) + ": expected a 1-dimensional numpy array, got " +
+                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  }
+  const py::array a = py::reinterpret_borrow<py::array>(obj);
+  if (a.ndim() != 1) {
+    throw py::value_error(std::string(name) + ": expected 1 dimension, got shape " +
+                          shape_str(shape_of(a)));
+  }
+  *n = a.shape(0);
+  return checked<T>(obj, name, {*n});
+}
+
 template <class T>
 const T* optional_checked(const py::object& obj, const char* name,
                           const std::vector<int64_t>& shape) {
@@ -669,8 +685,8 @@ void bind_word2vec(py::module_& m) {
   m.def(
       "w2v_subsample_thresholds",
       [](const py::object& counts_obj, double sample) {
-        const int64_t V = py::reinterpret_borrow<py::array>(counts_obj).shape(0);
-        const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+        int64_t V = 0;
+        const int64_t* counts = checked_vector<int64_t>(counts_obj, "counts", &V);
         auto keep = empty<uint32_t>({V});
         w2v::subsample_thresholds(keep.mutable_data(), counts, V, sample);
         return keep;
@@ -681,8 +697,8 @@ void bind_word2vec(py::module_& m) {
   m.def(
       "w2v_huffman",
       [](const py::object& counts_obj) {
-        const int64_t V = py::reinterpret_borrow<py::array>(counts_obj).shape(0);
-        const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+        int64_t V = 0;
+        const int64_t* counts = checked_vector<int64_t>(counts_obj, "counts", &V);
         w2v::HuffmanTree t;
         {
           py::gil_scoped_release release;
@@ -705,8 +721,8 @@ void bind_word2vec(py::module_& m) {
   m.def(
       "w2v_negative_probabilities",
       [](const py::object& counts_obj, double exponent) {
-        const int64_t V = py::reinterpret_borrow<py::array>(counts_obj).shape(0);
-        const int64_t* counts = checked<int64_t>(counts_obj, "counts", {V});
+        int64_t V = 0;
+        const int64_t* counts = checked_vector<int64_t>(counts_obj, "counts", &V);
         const std::vector<double> p = w2v::NegativeSampler(counts, V, exponent).probabilities();
         auto out = empty<double>({V});
         std::copy(p.begin(), p.end(), out.mutable_data());
@@ -855,10 +871,9 @@ void bind_word2vec(py::module_& m) {
           "train_ids",
           [](PyTrainer& t, const py::object& ids_obj, const py::object& offsets_obj,
              int64_t epoch) {
-            const int64_t W = py::reinterpret_borrow<py::array>(ids_obj).shape(0);
-            const int64_t S1 = py::reinterpret_borrow<py::array>(offsets_obj).shape(0);
-            const int32_t* ids = checked<int32_t>(ids_obj, "ids", {W});
-            const int64_t* offsets = checked<int64_t>(offsets_obj, "offsets", {S1});
+            int64_t W = 0, S1 = 0;
+            const int32_t* ids = checked_vector<int32_t>(ids_obj, "ids", &W);
+            const int64_t* offsets = checked_vector<int64_t>(offsets_obj, "offsets", &S1);
             if (S1 < 1 || offsets[0] != 0 || offsets[S1 - 1] != W) {
               throw py::value_error("offsets: must start at 0 and end at len(ids)");
             }

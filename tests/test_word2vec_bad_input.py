@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from fastrnn import KeyedVectors, Word2Vec
+from fastrnn import _C, KeyedVectors, Word2Vec
 from fastrnn.word2vec_format import Word2VecFormatError
 
 CORPUS = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat"]] * 5
@@ -279,3 +279,22 @@ def test_corrupt_compressed_corpus_is_named(tmp_path, suffix):
     for path in (cut, junk):
         with pytest.raises(ValueError, match=f"{path.name}: corrupt or truncated compressed file"):
             Word2Vec(corpus_file=str(path), min_count=1, epochs=1, workers=1)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda c: _C.w2v_huffman(c),
+        lambda c: _C.w2v_subsample_thresholds(c, 1e-3),
+        lambda c: _C.w2v_negative_probabilities(c, 0.75),
+    ],
+)
+def test_count_tables_refuse_what_is_not_a_vector_of_counts(fn):
+    """A list or a 0-d array as the counts was read as an array (its length from whatever lay
+    where an array's shape would be: 'invalid axis: 0 (ndim = -2038481232)' for a list)."""
+    with pytest.raises(TypeError, match="counts: expected a 1-dimensional numpy array, got list"):
+        fn([3, 2, 1])
+    with pytest.raises(ValueError, match=r"counts: expected 1 dimension, got shape \(\)"):
+        fn(np.array(3))
+    with pytest.raises(TypeError, match="counts: expected dtype int64"):
+        fn(np.array([3.0, 2.0]))
