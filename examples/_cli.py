@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 _INT_MAX = 2**63 - 1  # the largest count an example takes (int64, as numpy)
@@ -46,12 +47,17 @@ def nonnegative_float(text: str) -> float:
 
 
 def output_dir(text: str) -> Path:
-    """The --out directory, created now (so that a bad path fails before training, not after)."""
+    """The --out directory, created now and tried with a temporary file (so that a bad path, or a
+    directory the plot cannot be written in, fails before training, not after)."""
     path = Path(text)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise argparse.ArgumentTypeError(f"cannot use {text!r} as a directory ({e})") from None
+    try:  # as the plot is written: a temporary file beside it (fastrnn._atomic)
+        tempfile.NamedTemporaryFile(dir=path, prefix=".", suffix=".tmp").close()
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot write in {text!r} ({e})") from None
     return path
 
 

@@ -1,0 +1,24 @@
+"""Review hunt of session 13 over the framework-free training pieces and the examples: defects a
+user meets with unusual but accepted input (an --out directory without write permission, URLs in
+capitals with lower=False, a tiny sampling temperature, a filler length of 0 in a plot, a batch
+size change under carry_state=True, a noise level past float32's range)."""
+
+import os
+from pathlib import Path
+
+import pytest
+from _examples import import_example, run_example_failing
+
+UNWRITABLE = Path("/proc/self")  # a directory nobody (root included) can create files in
+
+
+@pytest.mark.skipif(not UNWRITABLE.is_dir(), reason="needs Linux's /proc")
+def test_examples_refuse_an_out_directory_they_cannot_write_before_training(tmp_path):
+    err = run_example_failing("char_lm", tmp_path, "--quick", "--out", str(UNWRITABLE))
+    assert "argument --out: cannot write in '/proc/self'" in err and "Traceback" not in err, err
+
+
+def test_out_directory_check_leaves_nothing_behind(tmp_path):
+    cli = import_example("_cli")
+    assert cli.output_dir(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
+    assert os.listdir(tmp_path / "a" / "b") == []
