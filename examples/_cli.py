@@ -42,8 +42,9 @@ def positive_float(text: str) -> float:
     return value
 
 
-def nonnegative_float(text: str) -> float:
-    return _number(text, float, 0.0, "a finite number >= 0")
+def bounded_float(maximum: float):
+    """An argparse type: a number in 0 .. maximum."""
+    return lambda text: _number(text, float, 0.0, f"a number in 0 .. {maximum:g}", maximum)
 
 
 def output_dir(text: str) -> Path:

@@ -22,3 +22,9 @@ def test_out_directory_check_leaves_nothing_behind(tmp_path):
     cli = import_example("_cli")
     assert cli.output_dir(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
     assert os.listdir(tmp_path / "a" / "b") == []
+
+
+@pytest.mark.parametrize("noise", ["1e39", "1e308", "-1", "nan"])
+def test_time_series_refuses_a_noise_that_overflows_its_float32_series(tmp_path, noise):
+    err = run_example_failing("time_series", tmp_path, "--quick", "--noise", noise)
+    assert "argument --noise: expected a number in 0 .. 1e+06" in err and "Traceback" not in err
