@@ -162,8 +162,9 @@ class CharLM:
         for _ in range(length):
             emb = self.embedding.params["weight"][ids[-1]][None, None]  # [1, 1, E]
             out, state = self.lstm.forward(emb, state, training=False)
-            logits = self.model[2].forward(out[0, 0]).astype(np.float64) / temperature
-            p = np.exp(logits - logits.max())
+            logits = self.model[2].forward(out[0, 0]).astype(np.float64)
+            with np.errstate(over="ignore"):  # a tiny temperature: -inf for all but the top ids
+                p = np.exp((logits - logits.max()) / temperature)
             ids.append(int(rng.choice(len(p), p=p / p.sum())))
         return ids[1:]
 

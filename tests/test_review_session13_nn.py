@@ -6,6 +6,7 @@ size change under carry_state=True, a noise level past float32's range)."""
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _examples import import_example, run_example_failing
 
@@ -22,6 +23,14 @@ def test_out_directory_check_leaves_nothing_behind(tmp_path):
     cli = import_example("_cli")
     assert cli.output_dir(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
     assert os.listdir(tmp_path / "a" / "b") == []
+
+
+def test_char_lm_samples_at_a_temperature_so_small_that_logits_overflow():
+    char_lm = import_example("char_lm")
+    lm = char_lm.CharLM(5, 4, 6, seed=0)
+    rng = np.random.default_rng(0)
+    ids = lm.sample(0, 4, 1e-320, rng)  # logits / temperature overflow to inf
+    assert ids == lm.sample(0, 4, 1e-6, rng)  # both greedy: the most likely id each step
 
 
 @pytest.mark.parametrize("noise", ["1e39", "1e308", "-1", "nan"])
