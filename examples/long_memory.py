@@ -142,7 +142,10 @@ def plot(fillers, runs, chance, path: Path) -> None:
         ax.plot(fillers, accs.mean(1), marker=marker, linestyle=line, label=cell.upper())
         ax.fill_between(fillers, accs.min(1), accs.max(1), alpha=0.15)
     ax.axhline(chance, color="gray", linestyle="--", label="chance")
-    ax.set_xscale("log")
+    if min(fillers) > 0:
+        ax.set_xscale("log")
+    else:  # a filler length of 0 has no logarithm: linear from 0 to 1, logarithmic beyond
+        ax.set_xscale("symlog", linthresh=1)
     ax.set_xlabel("filler length (steps between the class token and the answer)")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.05)

@@ -33,6 +33,17 @@ def test_char_lm_samples_at_a_temperature_so_small_that_logits_overflow():
     assert ids == lm.sample(0, 4, 1e-6, rng)  # both greedy: the most likely id each step
 
 
+def test_long_memory_plots_a_filler_length_of_zero(monkeypatch, tmp_path):
+    long_memory = import_example("long_memory")
+    shown = []
+    monkeypatch.setattr(long_memory, "save_figure", lambda fig, path, dpi: shown.append(fig))
+    runs = {cell: [[0.5], [0.4]] for cell in ("rnn", "lstm", "gru")}
+    long_memory.plot([0, 10], runs, 0.125, tmp_path / "p.png")  # warnings are errors here
+    low, high = shown[0].axes[0].get_xlim()
+    assert low <= 0 < 10 <= high  # (a log axis left the 0 out)
+    long_memory.plot([0], {cell: [[0.5]] for cell in runs}, 0.125, tmp_path / "p.png")
+
+
 @pytest.mark.parametrize("noise", ["1e39", "1e308", "-1", "nan"])
 def test_time_series_refuses_a_noise_that_overflows_its_float32_series(tmp_path, noise):
     err = run_example_failing("time_series", tmp_path, "--quick", "--noise", noise)
