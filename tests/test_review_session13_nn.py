@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _examples import import_example, run_example_failing
+from fastrnn.text import URL, Vocabulary
 
 UNWRITABLE = Path("/proc/self")  # a directory nobody (root included) can create files in
 
@@ -23,6 +24,12 @@ def test_out_directory_check_leaves_nothing_behind(tmp_path):
     cli = import_example("_cli")
     assert cli.output_dir(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
     assert os.listdir(tmp_path / "a" / "b") == []
+
+
+def test_url_schemes_are_found_in_any_case_without_lower_casing():
+    vocab = Vocabulary(lower=False, replace_urls=True)
+    text = "See HTTPS://Example.com/X, Http://a.b and WWW.Example.org."
+    assert vocab.tokenize(text) == ["See", URL, ",", URL, "and", URL, "."]
 
 
 def test_char_lm_samples_at_a_temperature_so_small_that_logits_overflow():

@@ -9,10 +9,10 @@ id array with its lengths (the `lengths` argument of fastrnn's layers), and save
 Ids: [PAD] = 0, [UNK] = 1, then [NUM] and [URL] when those replacements are on, then the regular
 tokens by count (descending), ties by the token's text, so the same texts always give the same ids.
 
-Tokens: a URL (http://, https:// or www. up to the next space, without trailing punctuation), a
-number (digits with optional . or , groups, not followed by a letter), a word (letters, digits,
-underscores and the combining marks that follow them, with inner apostrophes: "don't", "हिन्दी"),
-or any other single non-space character.
+Tokens: a URL (http://, https:// or www., in any case, up to the next space, without trailing
+punctuation), a number (digits with optional . or , groups, not followed by a letter), a word
+(letters, digits, underscores and the combining marks that follow them, with inner apostrophes:
+"don't", "हिन्दी"), or any other single non-space character.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _token_pattern() -> re.Pattern:
     )
     word = rf"\w+(?:{mark}+\w*)*"
     return re.compile(
-        r"(?P<url>(?:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
+        r"(?P<url>(?i:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
         rf"|(?P<num>\d+(?:[.,]\d+)*(?!\w|{mark}))"
         rf"|(?P<word>{word}(?:['’]{word})*)"
         r"|(?P<punct>[^\w\s])"
