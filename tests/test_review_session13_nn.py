@@ -6,9 +6,11 @@ size change under carry_state=True, a noise level past float32's range)."""
 import os
 from pathlib import Path
 
+import fastrnn
 import numpy as np
 import pytest
 from _examples import import_example, run_example_failing
+from fastrnn import nn
 from fastrnn.text import URL, Vocabulary
 
 UNWRITABLE = Path("/proc/self")  # a directory nobody (root included) can create files in
@@ -49,6 +51,21 @@ def test_long_memory_plots_a_filler_length_of_zero(monkeypatch, tmp_path):
     low, high = shown[0].axes[0].get_xlim()
     assert low <= 0 < 10 <= high  # (a log axis left the 0 out)
     long_memory.plot([0], {cell: [[0.5]] for cell in runs}, 0.125, tmp_path / "p.png")
+
+
+@pytest.mark.parametrize("cls", [fastrnn.GRU, fastrnn.LSTM])
+def test_a_carried_state_for_another_batch_size_is_named_as_such(cls):
+    r = nn.Recurrent(cls(2, 3), carry_state=True)
+    r(np.zeros((4, 3, 2), np.float32))
+    with pytest.raises(
+        ValueError, match=r"x: a batch of N=2 .*carry_state=True.* N=3.*reset_state"
+    ):
+        r(np.zeros((4, 2, 2), np.float32))
+    with pytest.raises(ValueError, match=r"x: an unbatched sequence .*carry_state=True.* N=3"):
+        r(np.zeros((4, 2), np.float32))
+    r.reset_state()
+    assert r(np.zeros((4, 2, 2), np.float32)).shape == (4, 2, 3)
+    assert r(np.zeros((4, 2, 2), np.float32), hx=r.state).shape == (4, 2, 3)  # given: used as is
 
 
 @pytest.mark.parametrize("noise", ["1e39", "1e308", "-1", "nan"])

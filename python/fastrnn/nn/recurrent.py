@@ -13,6 +13,23 @@ def _copy_state(state):
     return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()
 
 
+def _check_carried(h, x_shape: tuple) -> None:
+    """The state carried from the previous forward must be for this forward's batch:
+    h [L*D, N, S] ([L*D, S] unbatched) against x [T, N, I] ([T, I]); x of another rank is the
+    layer's to refuse."""
+    if len(x_shape) not in (2, 3) or tuple(x_shape[1:-1]) == h.shape[1:-1]:
+        return
+
+    def batch(dims):
+        return f"a batch of N={dims[0]}" if dims else "an unbatched sequence"
+
+    raise ValueError(
+        f"x: {batch(tuple(x_shape[1:-1]))} (shape {tuple(x_shape)}), but the state carried from "
+        f"the previous forward (carry_state=True) is for {batch(h.shape[1:-1])}; call "
+        "reset_state() when the batch changes"
+    )
+
+
 class Recurrent(ThreadState):
     """Recurrent(layer, output="sequence" | "last", carry_state=False).
 
@@ -78,6 +95,7 @@ class Recurrent(ThreadState):
         """x: [T, N, I]. Returns y [T, N, D*S] or, with output="last", [N, D*S]."""
         if hx is None and self.carry_state and self.state is not None:
             hx = self.state
+            _check_carried(hx[0] if self._lstm else hx, np.shape(x))
         y, state = self.layer.forward(x, hx, lengths=lengths, training=training)
         self.state = _copy_state(state)
         h_n = state[0] if self._lstm else state
