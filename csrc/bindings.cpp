@@ -561,6 +561,8 @@ struct PyTrainer {
   py::object syn0, syn1neg, keep_obj, lockf_obj;  // kept alive while the trainer reads them
   py::object syn1, code_offsets, codes, points;   // (hierarchical softmax's)
   std::shared_ptr<w2v::NegativeSampler> sampler;
+  int64_t launch_words = fastrnn::gpu::kW2vLaunchWords;  // the GPU devices' launch bound
+  std::vector<fastrnn::gpu::W2vLaunch> launches;         // of the last train_ids on a GPU device
 };
 
 }  // namespace
@@ -885,10 +887,12 @@ void bind_word2vec(py::module_& m) {
             }
             py::gil_scoped_release release;
             if (t.device == "emulated") {
-              fastrnn::gpu::emulated_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+              t.launches = fastrnn::gpu::emulated_w2v_train_epoch_ids(
+                  t.st, t.cfg, ids, offsets, S1 - 1, epoch, t.launch_words);
             } else if (t.device == "cuda") {
 #if defined(FASTRNN_WITH_CUDA)
-              fastrnn::gpu::cuda_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+              t.launches = fastrnn::gpu::cuda_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1,
+                                                                  epoch, t.launch_words);
 #endif
             } else {
               w2v::train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
@@ -923,7 +927,29 @@ void bind_word2vec(py::module_& m) {
                              [](const PyTrainer& t) { return t.st.trained_words.load(); })
       .def_property_readonly("file_tokens",
                              [](const PyTrainer& t) { return t.st.file_tokens.load(); })
-      .def_property_readonly("loss", [](const PyTrainer& t) { return t.st.loss; });
+      .def_property_readonly("loss", [](const PyTrainer& t) { return t.st.loss; })
+      .def_property(
+          "launch_words", [](const PyTrainer& t) { return t.launch_words; },
+          [](PyTrainer& t, int64_t launch_words) {
+            if (launch_words < 1 || launch_words > fastrnn::gpu::kW2vMaxLaunchWords) {
+              throw py::value_error("launch_words: expected 1.." +
+                                    std::to_string(fastrnn::gpu::kW2vMaxLaunchWords) + ", got " +
+                                    std::to_string(launch_words));
+            }
+            t.launch_words = launch_words;
+          },
+          "Device 'cuda' or 'emulated': the most kept words one kernel launch trains (whole "
+          "sentence pieces, at least one a launch).")
+      .def_property_readonly(
+          "launches",
+          [](const PyTrainer& t) {
+            py::list out;
+            for (const auto& l : t.launches)
+              out.append(py::make_tuple(l.pieces, l.words, l.first_alpha, l.last_alpha));
+            return out;
+          },
+          "Device 'cuda' or 'emulated': the kernel launches of the last train_ids call, each "
+          "(pieces, kept words, learning rate of its first piece, of its last).");
 }
 
 // ============================================================================================

@@ -202,3 +202,23 @@ def test_device_word2vec_matches_the_cpu_trainer(sg):
     assert similarity_correlation(cpu, gpu) >= baseline - 0.02
     loss_cpu, loss_gpu = cpu.get_latest_training_loss(), gpu.get_latest_training_loss()
     assert abs(loss_gpu - loss_cpu) <= 0.02 * loss_cpu
+
+
+def test_device_word2vec_runs_an_epoch_in_several_launches():
+    """A device epoch cut into launches (tests/test_cuda_w2v_emulated.py's corpus and bound) runs
+    the emulator's launches, each block on its own piece (a wrong piece offset would train other
+    words or read past the arrays), and trains every word."""
+    from test_cuda_w2v_emulated import gpu_trainer, launch_corpus
+
+    _, ids, offsets = launch_corpus(30)
+    runs = {}
+    for device in ("emulated", "cuda"):
+        trainer, syn0 = gpu_trainer(30, 8, device=device)
+        before = syn0.copy()
+        trainer.launch_words = 60
+        trainer.start(int(offsets[-1]))
+        trainer.train_ids(ids, offsets, 0)
+        assert np.isfinite(syn0).all() and not np.array_equal(syn0, before)
+        runs[device] = (trainer.launches, trainer.words_done, trainer.trained_words)
+    assert len(runs["cuda"][0]) > 2
+    assert runs["cuda"] == runs["emulated"]

@@ -9,7 +9,10 @@ of all pairwise cosine similarities among the 200 most frequent words) must be a
 trainer's as the CPU trainer's is to itself under another seed (measured 0.98 for both, margin
 0.02), its training loss within 2 % of the CPU trainer's (measured 0.05 %), and one block at a
 time makes it reproducible bit for bit. The same holds with hierarchical softmax, alone and with
-negative sampling."""
+negative sampling. An epoch past the launch bound runs in several kernel launches with the same
+learning rates and, one block at a time, the same weights as in one."""
+
+import itertools
 
 import numpy as np
 import pytest
@@ -132,3 +135,95 @@ def test_emulated_gpu_hs_refuses_paths_longer_than_32(monkeypatch):
     trainer.start(2)
     with pytest.raises(Exception, match="Huffman paths of up to 32 nodes"):
         trainer.train_ids(np.array([0, 1], np.int32), np.array([0, 2], np.int64), 0)
+
+
+def gpu_trainer(V, E, device="emulated", seed=5):
+    """A skip-gram trainer on the GPU kernel (emulated unless told) that keeps every word (no
+    subsampling); returns it and its syn0."""
+    rng = np.random.default_rng(seed)
+    syn0 = ((rng.random((V, E)) - 0.5) / E).astype(np.float32)
+    counts = np.arange(V, 0, -1, dtype=np.int64) * 10
+    trainer = _C.W2vTrainer(
+        syn0, np.zeros((V, E), np.float32), counts, np.full(V, 2**32 - 1, np.uint32), sg=True,
+        window=3, negative=4, ns_exponent=0.75, cbow_mean=True, shrink_windows=True,
+        compute_loss=True, alpha=0.025, min_alpha=0.0001, workers=1, seed=seed, device=device,
+    )  # fmt: skip
+    return trainer, syn0
+
+
+def launch_corpus(V):
+    """Sentence lengths, ids [W] and offsets [S+1] of a corpus of 40 sentences, one cut into two
+    pieces, one too short to train."""
+    rng = np.random.default_rng(0)
+    lengths = list(rng.integers(2, 25, size=40))
+    lengths[7] = 10_005  # pieces of 10000 and 5 words, sharing their sentence's learning rate
+    lengths[20] = 1  # too short to train: no piece
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return lengths, rng.integers(0, V, size=offsets[-1]).astype(np.int32), offsets
+
+
+def test_an_epoch_past_the_launch_bound_runs_in_several_launches():
+    """An epoch whose kept words pass launch_words runs as several kernel launches (so none
+    outlives a display GPU's watchdog): consecutive whole pieces, as many as fit in launch_words
+    (a longer piece alone), and no more than max(1, launch_words // 2) blocks a launch, which is how
+    the grid size stays in range (test_launch_words_is_range_checked). Each piece's learning rate is
+    the CPU trainer's (and gensim's) linear decay by the words before its sentence in the run,
+    continuing across launches and epochs; and the weights are bit for bit those of one launch an
+    epoch (the emulator runs blocks in order, one worker)."""
+    V, E, bound, total_epochs = 30, 8, 60, 2
+    lengths, ids, offsets = launch_corpus(V)
+    total = total_epochs * int(offsets[-1])
+
+    split, split_syn0 = gpu_trainer(V, E)
+    split.launch_words = bound
+    whole, whole_syn0 = gpu_trainer(V, E)
+    assert whole.launch_words == 2**20 > offsets[-1]
+    split.start(total)
+    whole.start(total)
+    for epoch in range(total_epochs):
+        split.train_ids(ids, offsets, epoch)
+        whole.train_ids(ids, offsets, epoch)
+        assert len(whole.launches) == 1
+
+        # the expected pieces (sentence, kept words) and the greedy plan over them
+        pieces = [
+            (s, min(10_000, n - p)) for s, n in enumerate(lengths) for p in range(0, n, 10_000)
+        ]
+        pieces = [(s, m) for s, m in pieces if m > 1]
+        plan, words = [[]], 0
+        for piece in pieces:
+            if plan[-1] and words + piece[1] > bound:
+                plan.append([])
+                words = 0
+            plan[-1].append(piece)
+            words += piece[1]
+
+        def rate(s, epoch=epoch):  # w2v::learning_rate after the words before sentence s
+            done = epoch * int(offsets[-1]) + int(offsets[s])
+            return np.float32(max(0.0001, 0.025 + (0.0001 - 0.025) * min(1.0, done / total)))
+
+        launches = split.launches
+        assert len(launches) == len(plan) > 2
+        for got, want in zip(launches, plan, strict=True):
+            assert got[0] == len(want) <= max(1, bound // 2)
+            assert got[1] == sum(m for _, m in want)
+            assert got[1] <= bound or len(want) == 1
+            assert got[2] == rate(want[0][0]) and got[3] == rate(want[-1][0])
+        for before, after in itertools.pairwise(launches):  # the decay goes on across launches
+            assert after[2] <= before[3]  # (equal where a sentence's pieces part)
+        assert launches[-1][3] < launches[0][2]
+    np.testing.assert_array_equal(split_syn0, whole_syn0)
+    assert split.loss == whole.loss
+    assert split.words_done == whole.words_done == total
+
+
+def test_launch_words_is_range_checked():
+    """launch_words is 1..2^31 - 1, so a launch's grid (at most max(1, launch_words // 2) blocks,
+    each piece keeping 2 words or more) never passes gridDim.x's 2^31 - 1 and its cast to unsigned
+    cannot wrap."""
+    trainer, _ = gpu_trainer(4, 8)
+    for bad in (0, -1, 2**31):
+        with pytest.raises(ValueError, match=rf"launch_words: expected 1..2147483647, got {bad}"):
+            trainer.launch_words = bad
+    trainer.launch_words = 2**31 - 1
+    assert trainer.launch_words == 2**31 - 1

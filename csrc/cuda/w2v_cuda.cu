@@ -1,13 +1,17 @@
-// w2v_cuda.cu — the GPU word2vec kernel on a device: one block per sentence, its State and float
-// scratch in shared memory, __syncthreads between the phases of each position. A call copies the
-// weights, the sampling table and the Huffman tree (as the model uses them) to the device, trains
-// the epoch's sentences, copies the weights back and waits for the copy (the Python trainer reads
-// them next); device memory is taken and returned stream-ordered (cudaMallocAsync / cudaFreeAsync),
-// so nothing waits in a destructor.
+// w2v_cuda.cu — the GPU word2vec kernel on a device: one block per sentence piece, its State and
+// float scratch in shared memory, __syncthreads between the phases of each position. A call
+// copies the weights, the sampling table and the Huffman tree (as the model uses them) and the
+// epoch's pieces to the device, runs the epoch's launches one after another on the stream (each
+// bounded by the launch plan, so none outlives a display watchdog), copies the weights back and
+// waits for the copy (the Python trainer reads them next); device memory is taken and returned
+// stream-ordered (cudaMallocAsync / cudaFreeAsync), so nothing waits in a destructor.
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "cuda/cuda_check.h"
 #include "cuda/w2v_gpu_driver.h"
@@ -69,7 +73,7 @@ class DeviceArray {
 struct W2vCudaBackend {
   cudaStream_t stream = nullptr;  // the legacy default stream of the current device
 
-  void run(const W2vSentenceKernel& host, int64_t blocks, int64_t words) const {
+  void run(const W2vSentenceKernel& host, const std::vector<int64_t>& plan, int64_t words) const {
     // The largest block (a power of two, 32..128 threads) whose scratch fits in 48 KiB beside
     // the kernel's static shared memory (the block state, as the device lays it out: 416 bytes
     // where sizeof says 408, the dynamic scratch being 16-byte aligned after it).
@@ -88,6 +92,13 @@ struct W2vCudaBackend {
                   ", vector_size=" + std::to_string(host.E) +
                   "): lower window or negative, or train on the CPU");
     }
+    for (size_t l = 0; l + 1 < plan.size(); ++l) {  // w2v_launch_plan's bound keeps them far below
+      if (plan[l + 1] - plan[l] > std::numeric_limits<int32_t>::max()) {
+        throw Error("word2vec on the GPU: a launch of " + std::to_string(plan[l + 1] - plan[l]) +
+                    " blocks exceeds a grid's 2^31 - 1");
+      }
+    }
+    const int64_t blocks = plan.back();
     const int64_t VE = host.V * host.E;
     const int64_t VE_ns = host.negative > 0 ? VE : 0, VE_hs = host.hs ? VE : 0;
     const int64_t V_ns = host.negative > 0 ? host.V : 0, V_hs = host.hs ? host.V + 1 : 0;
@@ -120,9 +131,13 @@ struct W2vCudaBackend {
     k.alphas = alphas.get();
     k.seeds = seeds.get();
     k.losses = host.losses != nullptr ? losses.get() : nullptr;
-    run_block_kernel<<<static_cast<unsigned>(blocks), static_cast<unsigned>(block_dim),
-                       static_cast<size_t>(host.scratch_floats(block_dim)) * 4, stream>>>(k);
-    check_cuda(cudaGetLastError(), "kernel launch");
+    const size_t shared = static_cast<size_t>(host.scratch_floats(block_dim)) * 4;
+    for (size_t l = 0; l + 1 < plan.size(); ++l) {
+      const auto grid = static_cast<unsigned>(plan[l + 1] - plan[l]);  // checked above
+      run_block_kernel<<<grid, static_cast<unsigned>(block_dim), shared, stream>>>(
+          w2v_launch_kernel(k, plan[l]));
+      check_cuda(cudaGetLastError(), "kernel launch");
+    }
     syn0.copy_to(host.syn0, VE);
     if (host.negative > 0) syn1neg.copy_to(host.syn1neg, VE);
     if (host.hs) syn1.copy_to(host.syn1, VE);
@@ -133,10 +148,11 @@ struct W2vCudaBackend {
 
 }  // namespace
 
-void cuda_w2v_train_epoch_ids(w2v::TrainState& st, const w2v::TrainConfig& cfg, const int32_t* ids,
-                              const int64_t* offsets, int64_t S, int64_t epoch) {
+std::vector<W2vLaunch> cuda_w2v_train_epoch_ids(w2v::TrainState& st, const w2v::TrainConfig& cfg,
+                                                const int32_t* ids, const int64_t* offsets,
+                                                int64_t S, int64_t epoch, int64_t launch_words) {
   W2vCudaBackend be;
-  w2v_train_epoch_ids(be, st, cfg, ids, offsets, S, epoch);
+  return w2v_train_epoch_ids(be, st, cfg, ids, offsets, S, epoch, launch_words);
 }
 
 }  // namespace gpu

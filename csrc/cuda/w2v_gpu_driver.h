@@ -1,15 +1,19 @@
 // w2v_gpu_driver.h — one epoch of GPU word2vec over an id corpus, written once over a Backend
-// that runs the sentence kernel (w2v_kernels.cuh) for a batch of sentences: the CUDA backend
-// (w2v_cuda.cu) copies the weights and tables to the device, runs one block per sentence and
-// copies the weights back; the emulator backend (w2v_emulated.cpp) runs the blocks one after
-// another on the host arrays (deterministic, for the tests).
+// that runs the sentence kernel (w2v_kernels.cuh) for the epoch's sentence pieces in launches
+// (w2v_launch_plan.h): the CUDA backend (w2v_cuda.cu) copies the weights and tables to the device,
+// runs each launch (one block per piece) and copies the weights back; the emulator backend
+// (w2v_emulated.cpp) runs the blocks one after another on the host arrays (deterministic, for the
+// tests).
 //
 // The host subsamples each sentence (pieces of at most kMaxSentence words) and gives it its
-// learning rate (by the exact word count before it, as the CPU trainer does) and its own random
-// state (from seed, epoch and sentence), so the result does not depend on the order blocks run in
-// except through Hogwild's races.
+// learning rate (by the exact word count before it in the run, as the CPU trainer does: linear
+// decay by words processed, whichever launch the piece falls in) and its own random state (from
+// seed, epoch and sentence), so the result does not depend on the order blocks run in, nor on how
+// the epoch is cut into launches, except through Hogwild's races.
 //
-// Backend interface: run(kernel, blocks) with the kernel's pointers all host memory.
+// Backend interface: run(kernel, plan, words) with the kernel's pointers all host memory and its
+// per-piece arrays covering the epoch; launch l runs w2v_launch_kernel(kernel, plan[l]) on
+// plan[l + 1] - plan[l] blocks.
 #pragma once
 
 #include <algorithm>
@@ -17,8 +21,10 @@
 #include <vector>
 
 #include "cuda/w2v_kernels.cuh"
+#include "cuda/w2v_launch_plan.h"
 #include "fastrnn/common.h"
 #include "fastrnn/word2vec.h"
+#include "fastrnn/word2vec_gpu.h"
 
 namespace fastrnn {
 namespace gpu {
@@ -48,10 +54,23 @@ inline void check_w2v_gpu_config(const w2v::TrainConfig& cfg) {
   }
 }
 
-// ids: [W]; offsets: [S+1]. Updates st's weights, progress and loss like w2v::train_epoch_ids.
+// The epoch kernel's view from piece `first` on: its block b is the epoch's piece first + b.
+inline W2vSentenceKernel w2v_launch_kernel(const W2vSentenceKernel& epoch, int64_t first) {
+  W2vSentenceKernel k = epoch;
+  k.offsets += first;
+  k.alphas += first;
+  k.seeds += first;
+  if (k.losses != nullptr) k.losses += first;
+  return k;
+}
+
+// ids: [W]; offsets: [S+1]. Updates st's weights, progress and loss like w2v::train_epoch_ids, in
+// launches of at most launch_words kept words (w2v_launch_plan); returns what each launch ran.
 template <class Backend>
-void w2v_train_epoch_ids(Backend& be, w2v::TrainState& st, const w2v::TrainConfig& cfg,
-                         const int32_t* ids, const int64_t* offsets, int64_t S, int64_t epoch) {
+std::vector<W2vLaunch> w2v_train_epoch_ids(Backend& be, w2v::TrainState& st,
+                                           const w2v::TrainConfig& cfg, const int32_t* ids,
+                                           const int64_t* offsets, int64_t S, int64_t epoch,
+                                           int64_t launch_words) {
   check_w2v_gpu_config(cfg);
   std::vector<int32_t> words;
   std::vector<int64_t> starts{0};
@@ -85,6 +104,13 @@ void w2v_train_epoch_ids(Backend& be, w2v::TrainState& st, const w2v::TrainConfi
     }
     local += n;
   }
+  const std::vector<int64_t> plan = w2v_launch_plan(starts, launch_words);
+  std::vector<W2vLaunch> launches;
+  for (size_t l = 0; l + 1 < plan.size(); ++l) {
+    const int64_t first = plan[l], end = plan[l + 1];
+    launches.push_back(
+        W2vLaunch{end - first, starts[end] - starts[first], alphas[first], alphas[end - 1]});
+  }
   const int64_t blocks = static_cast<int64_t>(alphas.size());
   if (blocks > 0) {
     std::vector<double> losses(blocks, 0.0);
@@ -113,11 +139,12 @@ void w2v_train_epoch_ids(Backend& be, w2v::TrainState& st, const w2v::TrainConfi
     k.alphas = alphas.data();
     k.seeds = seeds.data();
     k.losses = cfg.compute_loss ? losses.data() : nullptr;
-    be.run(k, blocks, static_cast<int64_t>(words.size()));
+    be.run(k, plan, static_cast<int64_t>(words.size()));
     for (double l : losses) st.loss += l;
   }
   st.words_done.fetch_add(local);
   st.trained_words.fetch_add(trained);
+  return launches;
 }
 
 }  // namespace gpu

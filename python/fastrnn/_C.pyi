@@ -188,6 +188,18 @@ class W2vTrainer:
     @property
     def file_tokens(self) -> int: ...
     @property
+    def launch_words(self) -> int:
+        """
+        Device 'cuda' or 'emulated': the most kept words one kernel launch trains (whole sentence pieces, at least one a launch).
+        """
+    @launch_words.setter
+    def launch_words(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None: ...
+    @property
+    def launches(self) -> list:
+        """
+        Device 'cuda' or 'emulated': the kernel launches of the last train_ids call, each (pieces, kept words, learning rate of its first piece, of its last).
+        """
+    @property
     def loss(self) -> float: ...
     @property
     def min_alpha(self) -> float:
