@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/device_memory.h"
 #include "fastrnn/common.h"
 #include "fastrnn/linear.h"
 #include "fastrnn/rnn.h"
@@ -950,6 +951,14 @@ void bind_word2vec(py::module_& m) {
           },
           "Device 'cuda' or 'emulated': the kernel launches of the last train_ids call, each "
           "(pieces, kept words, learning rate of its first piece, of its last).");
+  m.def(
+      "_gpu_device_memory",
+      [](bool read, int pools) {
+        return fastrnn::gpu::allocate_call(fastrnn::gpu::device_memory_for(read, pools));
+      },
+      "The call the GPU word2vec takes device memory with, given whether the device's "
+      "cudaDevAttrMemoryPoolsSupported was read and its value (for tests).",
+      py::arg("read"), py::arg("pools"));
 }
 
 // ============================================================================================

@@ -227,3 +227,12 @@ def test_launch_words_is_range_checked():
             trainer.launch_words = bad
     trainer.launch_words = 2**31 - 1
     assert trainer.launch_words == 2**31 - 1
+
+
+def test_gpu_device_memory_falls_back_to_cuda_malloc_without_memory_pools():
+    """Device memory is stream-ordered only where the device reports memory pools; a device
+    without them, or a driver that does not know the attribute (the query fails), gets
+    cudaMalloc/cudaFree instead of cudaMallocAsync's cudaErrorNotSupported."""
+    assert _C._gpu_device_memory(read=True, pools=1) == "cudaMallocAsync"
+    assert _C._gpu_device_memory(read=True, pools=0) == "cudaMalloc"
+    assert _C._gpu_device_memory(read=False, pools=1) == "cudaMalloc"

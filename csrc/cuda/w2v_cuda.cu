@@ -3,8 +3,9 @@
 // copies the weights, the sampling table and the Huffman tree (as the model uses them) and the
 // epoch's pieces to the device, runs the epoch's launches one after another on the stream (each
 // bounded by the launch plan, so none outlives a display watchdog), copies the weights back and
-// waits for the copy (the Python trainer reads them next); device memory is taken and returned
-// stream-ordered (cudaMallocAsync / cudaFreeAsync), so nothing waits in a destructor.
+// waits for the copy (the Python trainer reads them next). Device memory is taken and returned
+// stream-ordered (cudaMallocAsync / cudaFreeAsync, so nothing waits in a destructor) where the
+// device has memory pools, else by cudaMalloc / cudaFree (device_memory.h).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
+#include "cuda/device_memory.h"
 #include "cuda/w2v_gpu_driver.h"
 #include "fastrnn/word2vec_gpu.h"
 
@@ -38,24 +40,26 @@ __global__ void run_block_kernel(Body body) {
   body.finish(k, state);
 }
 
-// Device memory for `count` elements of T, copied from `host` when given; freed in order on the
-// stream.
+// Device memory for `count` elements of T, copied from `host` when given; taken and returned as
+// `memory` says (stream-ordered: freed in order on the stream).
 template <class T>
 class DeviceArray {
  public:
-  DeviceArray(cudaStream_t stream, int64_t count, const T* host = nullptr) : stream_(stream) {
-    check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&data_),
-                               sizeof(T) * std::max<int64_t>(count, 1), stream),
-               "cudaMallocAsync");
+  DeviceArray(DeviceMemory memory, cudaStream_t stream, int64_t count, const T* host = nullptr)
+      : memory_(memory), stream_(stream) {
+    const size_t bytes = sizeof(T) * std::max<int64_t>(count, 1);
+    void** p = reinterpret_cast<void**>(&data_);
+    check_cuda(memory == DeviceMemory::kStreamOrdered ? cudaMallocAsync(p, bytes, stream)
+                                                      : cudaMalloc(p, bytes),
+               allocate_call(memory));
     if (host != nullptr && count > 0) {
       const cudaError_t copied =
           cudaMemcpyAsync(data_, host, sizeof(T) * count, cudaMemcpyHostToDevice, stream);
-      if (copied != cudaSuccess)
-        ignore_cuda_error(cudaFreeAsync(data_, stream_));  // no destructor runs after a throw
+      if (copied != cudaSuccess) release();  // no destructor runs after a throw
       check_cuda(copied, "cudaMemcpyAsync");
     }
   }
-  ~DeviceArray() { ignore_cuda_error(cudaFreeAsync(data_, stream_)); }
+  ~DeviceArray() { release(); }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
 
@@ -66,9 +70,24 @@ class DeviceArray {
   }
 
  private:
+  void release() {
+    ignore_cuda_error(memory_ == DeviceMemory::kStreamOrdered ? cudaFreeAsync(data_, stream_)
+                                                              : cudaFree(data_));
+  }
+
+  DeviceMemory memory_;
   cudaStream_t stream_;
   T* data_ = nullptr;
 };
+
+// The current device's kind of memory (an attribute the driver does not know reads as no pools).
+DeviceMemory current_device_memory() {
+  int device = 0, pools = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  const cudaError_t read = cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device);
+  ignore_cuda_error(read);
+  return device_memory_for(read == cudaSuccess, pools);
+}
 
 struct W2vCudaBackend {
   cudaStream_t stream = nullptr;  // the legacy default stream of the current device
@@ -99,23 +118,25 @@ struct W2vCudaBackend {
       }
     }
     const int64_t blocks = plan.back();
+    const DeviceMemory memory = current_device_memory();
     const int64_t VE = host.V * host.E;
     const int64_t VE_ns = host.negative > 0 ? VE : 0, VE_hs = host.hs ? VE : 0;
     const int64_t V_ns = host.negative > 0 ? host.V : 0, V_hs = host.hs ? host.V + 1 : 0;
     const int64_t nodes = host.hs ? host.code_offsets[host.V] : 0;  // the paths' total length
-    DeviceArray<float> syn0(stream, VE, host.syn0), syn1neg(stream, VE_ns, host.syn1neg);
-    DeviceArray<float> syn1(stream, VE_hs, host.syn1);
-    DeviceArray<int64_t> code_offsets(stream, V_hs, host.code_offsets);
-    DeviceArray<uint8_t> codes(stream, nodes, host.codes);
-    DeviceArray<int32_t> points(stream, nodes, host.points);
-    DeviceArray<float> lockf(stream, host.lockf != nullptr ? host.V : 0, host.lockf);
-    DeviceArray<uint32_t> threshold(stream, V_ns, host.ns_threshold);
-    DeviceArray<int32_t> alias(stream, V_ns, host.ns_alias);
-    DeviceArray<int32_t> ids(stream, words, host.words);
-    DeviceArray<int64_t> offsets(stream, blocks + 1, host.offsets);
-    DeviceArray<float> alphas(stream, blocks, host.alphas);
-    DeviceArray<uint64_t> seeds(stream, blocks, host.seeds);
-    DeviceArray<double> losses(stream, blocks);
+    DeviceArray<float> syn0(memory, stream, VE, host.syn0),
+        syn1neg(memory, stream, VE_ns, host.syn1neg);
+    DeviceArray<float> syn1(memory, stream, VE_hs, host.syn1);
+    DeviceArray<int64_t> code_offsets(memory, stream, V_hs, host.code_offsets);
+    DeviceArray<uint8_t> codes(memory, stream, nodes, host.codes);
+    DeviceArray<int32_t> points(memory, stream, nodes, host.points);
+    DeviceArray<float> lockf(memory, stream, host.lockf != nullptr ? host.V : 0, host.lockf);
+    DeviceArray<uint32_t> threshold(memory, stream, V_ns, host.ns_threshold);
+    DeviceArray<int32_t> alias(memory, stream, V_ns, host.ns_alias);
+    DeviceArray<int32_t> ids(memory, stream, words, host.words);
+    DeviceArray<int64_t> offsets(memory, stream, blocks + 1, host.offsets);
+    DeviceArray<float> alphas(memory, stream, blocks, host.alphas);
+    DeviceArray<uint64_t> seeds(memory, stream, blocks, host.seeds);
+    DeviceArray<double> losses(memory, stream, blocks);
     W2vSentenceKernel k = host;
     k.syn0 = syn0.get();
     k.syn1neg = syn1neg.get();

@@ -293,6 +293,11 @@ def _emulated_rnn_forward_ptr(
     Queues rnn_forward on a CUDA stream. Device pointers: out (y, h_n, c_n, reserve, workspace), in (x, lengths, h0, c0), weights (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch). (host memory, grid emulator: for tests)
     """
 
+def _gpu_device_memory(read: bool, pools: typing.SupportsInt | typing.SupportsIndex) -> str:
+    """
+    The call the GPU word2vec takes device memory with, given whether the device's cudaDevAttrMemoryPoolsSupported was read and its value (for tests).
+    """
+
 def _rnn_cpu_loop_split(
     desc: RnnDesc, N: typing.SupportsInt | typing.SupportsIndex, training: bool = True
 ) -> str:
