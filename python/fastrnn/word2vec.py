@@ -630,21 +630,23 @@ class Word2Vec:
     def _start_vocab(self, keys: list, counts: np.ndarray, keep=None) -> None:
         """A new vocabulary of `keys` with counts [V] (and subsampling thresholds [V], from the
         counts unless given): new vectors from the model's seed, zero output weights."""
-        self._install_vocab(keys, counts, keep)
         vectors = _initial_vectors(len(keys), self.vector_size, self.seed)
         self.wv._set(keys, vectors, counts.copy())
+        self._install_vocab(keys, counts, keep)
         self.syn1neg = np.zeros_like(vectors) if self.negative else vectors[:0].copy()
         self.syn1 = np.zeros_like(vectors) if self.hs else vectors[:0].copy()
 
     def _install_vocab(self, keys: list, counts: np.ndarray, keep=None, tree=None) -> None:
         """The trainer's vocabulary, counts [V], subsampling thresholds [V] (from the counts
-        unless given) and, with hs, Huffman tree (from the counts unless given)."""
+        unless given) and, with hs, Huffman tree (from the counts unless given), whose paths wv
+        shows as gensim's 'code' and 'point' vecattrs."""
         self._vocab = _C.W2vVocab(list(keys))
         self._keys = list(keys)  # the trainer's word ids: see _follow_wv
         self._counts = counts
         self._keep = _C.w2v_subsample_thresholds(counts, self.sample) if keep is None else keep
         if self.hs:
             self._tree = _C.w2v_huffman(counts) if tree is None else tree
+            self.wv.expandos.update(_path_vecattrs(self._tree))
 
     def estimate_memory(self, vocab_size=None, report=None) -> dict:
         """Bytes the model needs for vocab_size words (default: its own), by gensim's estimate
@@ -1155,6 +1157,23 @@ def _reordered_tree(tree, order: np.ndarray):
         new_offsets[-1], dtype=np.int64
     )
     return new_offsets, codes[gather], points[gather]
+
+
+def _path_vecattrs(tree) -> dict:
+    """gensim's 'code' and 'point' vecattrs of the Huffman tree (offsets [V+1], codes [n],
+    points [n]): [V] object arrays of each word's path, codes as uint8 and points as uint32
+    arrays (views of copies: changing them does not change training); the pathless word of a
+    one-word vocabulary holds [] in both, as in gensim."""
+    offsets, codes, points = tree
+    bounds = offsets.tolist()
+    pathless = np.flatnonzero(np.diff(offsets) == 0)
+    result = {}
+    for attr, flat in (("code", codes.copy()), ("point", points.astype(np.uint32))):
+        pieces = map(flat.__getitem__, map(slice, bounds[:-1], bounds[1:]))
+        result[attr] = np.fromiter(pieces, dtype=object, count=len(bounds) - 1)
+        for i in pathless:
+            result[attr][i] = []
+    return result
 
 
 def _loaded_syn1(fname, arrays, V: int, E: int) -> np.ndarray:

@@ -985,10 +985,19 @@ class KeyedVectors:
             self.expandos["count"] = np.asarray(counts, dtype=np.int64)
 
     def save(self, fname) -> None:
-        """Saves to one .npz file (arrays + JSON metadata, no pickle), atomically."""
+        """Saves to one .npz file (arrays + JSON metadata, no pickle), atomically. Vecattrs that
+        hold an array per key (a hierarchical-softmax model's 'code' and 'point', which its
+        Word2Vec.save keeps) are left out, with a log message: the file holds number arrays."""
         check_keys_for_save(self.index_to_key)
         meta = {"format": _FORMAT, "version": 1, "index_to_key": self.index_to_key}
-        arrays = {"vectors": self.vectors, **{f"vecattr_{k}": v for k, v in self.expandos.items()}}
+        numbers = {k: v for k, v in self.expandos.items() if v.dtype != object}
+        if len(numbers) < len(self.expandos):
+            logger.info(
+                "%s: the vecattrs %s hold an array per key and are not saved",
+                fname,
+                sorted(set(self.expandos) - set(numbers)),
+            )
+        arrays = {"vectors": self.vectors, **{f"vecattr_{k}": v for k, v in numbers.items()}}
         arrays["vectors_lockf"] = checked_lockf(self.vectors_lockf, len(self), "vectors_lockf")
         save_npz(fname, meta, arrays)
 
