@@ -552,6 +552,42 @@ py::tuple id_corpus_result(w2v::IdCorpus&& c) {
   return py::make_tuple(ids, offsets, c.raw_words, c.raw_sentences);
 }
 
+// A Huffman tree's arrays (w2v_huffman's) for V words, checked: offsets [V+1] from 0, never
+// decreasing, paths of at most V nodes; codes 0 or 1; points 0..V-1.
+struct TreeArrays {
+  const int64_t* offsets;
+  const uint8_t* codes;
+  const int32_t* points;
+  int64_t max_code;  // the longest path
+};
+TreeArrays checked_tree(const py::object& offsets_obj, const py::object& codes_obj,
+                        const py::object& points_obj, int64_t V) {
+  const int64_t* off = checked<int64_t>(offsets_obj, "code_offsets", {V + 1});
+  const int64_t n = off[V];
+  const uint8_t* codes = checked<uint8_t>(codes_obj, "codes", {n});
+  const int32_t* points = checked<int32_t>(points_obj, "points", {n});
+  TreeArrays tree{off, codes, points, 0};
+  const auto at = [](const char* name, int64_t k, int64_t value) {
+    return std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(value);
+  };
+  if (off[0] != 0) throw py::value_error(at("code_offsets", 0, off[0]) + ", expected 0");
+  for (int64_t i = 0; i < V; ++i) {
+    if (off[i + 1] < off[i] || off[i + 1] - off[i] > V) {
+      throw py::value_error(at("code_offsets", i + 1, off[i + 1]) + ": expected a path of 0.." +
+                            std::to_string(V) + " nodes after code_offsets[" + std::to_string(i) +
+                            "] = " + std::to_string(off[i]));
+    }
+    tree.max_code = std::max(tree.max_code, off[i + 1] - off[i]);
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    if (codes[k] > 1) throw py::value_error(at("codes", k, codes[k]) + ", expected 0 or 1");
+    if (points[k] < 0 || points[k] >= V) {
+      throw py::value_error(at("points", k, points[k]) + ", expected 0.." + std::to_string(V - 1));
+    }
+  }
+  return tree;
+}
+
 // The trainer with the arrays it writes and the tables it reads kept alive. device: "cpu" (the
 // Hogwild CPU workers), "cuda" (the GPU sentence kernel) or "emulated" (that kernel under the
 // grid emulator, for tests).
@@ -722,6 +758,66 @@ void bind_word2vec(py::module_& m) {
       py::arg("counts"));
 
   m.def(
+      "w2v_score",
+      [](const py::object& syn0_obj, const py::object& syn1_obj, const py::object& offsets_obj,
+         const py::object& codes_obj, const py::object& points_obj, const py::object& ids_obj,
+         const py::object& sentence_obj, int window, bool sg, bool cbow_mean, int workers,
+         int64_t chunksize) {
+        if (!py::isinstance<py::array>(syn0_obj)) {
+          throw py::type_error("syn0: expected a [V, E] float32 array");
+        }
+        const py::array a = py::reinterpret_borrow<py::array>(syn0_obj);
+        if (a.ndim() != 2)
+          throw py::value_error("syn0: expected [V, E], got " + shape_str(shape_of(a)));
+        const int64_t V = a.shape(0), E = a.shape(1);
+        if (window < 1 || workers < 1 || chunksize < 1) {
+          throw py::value_error("window, workers and chunksize must be positive, got " +
+                                std::to_string(window) + ", " + std::to_string(workers) + ", " +
+                                std::to_string(chunksize));
+        }
+        w2v::ScoreModel sm;
+        sm.syn0 = checked<float>(syn0_obj, "syn0", {V, E});
+        sm.syn1 = checked<float>(syn1_obj, "syn1", {V, E});
+        const TreeArrays tree = checked_tree(offsets_obj, codes_obj, points_obj, V);
+        sm.code_offsets = tree.offsets;
+        sm.codes = tree.codes;
+        sm.points = tree.points;
+        sm.E = E;
+        sm.window = window;
+        sm.sg = sg;
+        sm.cbow_mean = cbow_mean;
+        int64_t W = 0, S1 = 0;
+        const int32_t* ids = checked_vector<int32_t>(ids_obj, "ids", &W);
+        const int64_t* offsets = checked_vector<int64_t>(sentence_obj, "offsets", &S1);
+        if (S1 < 1 || offsets[0] != 0 || offsets[S1 - 1] != W) {
+          throw py::value_error("offsets: must start at 0 and end at len(ids)");
+        }
+        for (int64_t s = 0; s + 1 < S1; ++s) {
+          if (offsets[s + 1] < offsets[s]) throw py::value_error("offsets: must not decrease");
+        }
+        for (int64_t i = 0; i < W; ++i) {
+          if (ids[i] < 0 || ids[i] >= V) {
+            throw py::value_error("ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                                  ", expected 0.." + std::to_string(V - 1));
+          }
+        }
+        auto scores = empty<float>({S1 - 1});
+        float* out = scores.mutable_data();
+        {
+          py::gil_scoped_release release;
+          w2v::score_sentences(out, sm, ids, offsets, S1 - 1, workers, chunksize);
+        }
+        return scores;
+      },
+      "gensim's Word2Vec.score of the sentences ids[offsets[s]:offsets[s+1]] (ids [W] int32, "
+      "offsets [S+1] int64) under a hierarchical-softmax model (syn0, syn1 [V, E] float32 and "
+      "w2v_huffman's tree): scores [S] float32, computed by `workers` threads in jobs of "
+      "`chunksize` sentences (GIL released).",
+      py::arg("syn0"), py::arg("syn1"), py::arg("code_offsets"), py::arg("codes"),
+      py::arg("points"), py::arg("ids"), py::arg("offsets"), py::arg("window"), py::arg("sg"),
+      py::arg("cbow_mean"), py::arg("workers"), py::arg("chunksize"));
+
+  m.def(
       "w2v_negative_probabilities",
       [](const py::object& counts_obj, double exponent) {
         int64_t V = 0;
@@ -800,35 +896,11 @@ void bind_word2vec(py::module_& m) {
             if (hs) {
               t->st.syn1 = mutable_checked<float>(syn1, "syn1", {V, E});
               if (t->st.syn1 == nullptr) throw py::value_error("syn1: required with hs");
-              const int64_t* off = checked<int64_t>(code_offsets_obj, "code_offsets", {V + 1});
-              const int64_t n = off[V];
-              const uint8_t* codes = checked<uint8_t>(codes_obj, "codes", {n});
-              const int32_t* points = checked<int32_t>(points_obj, "points", {n});
-              const auto at = [](const char* name, int64_t k, int64_t value) {
-                return std::string(name) + "[" + std::to_string(k) + "] = " + std::to_string(value);
-              };
-              if (off[0] != 0)
-                throw py::value_error(at("code_offsets", 0, off[0]) + ", expected 0");
-              for (int64_t i = 0; i < V; ++i) {
-                if (off[i + 1] < off[i] || off[i + 1] - off[i] > V) {
-                  throw py::value_error(at("code_offsets", i + 1, off[i + 1]) +
-                                        ": expected a path of 0.." + std::to_string(V) +
-                                        " nodes after code_offsets[" + std::to_string(i) +
-                                        "] = " + std::to_string(off[i]));
-                }
-                max_code = std::max(max_code, off[i + 1] - off[i]);
-              }
-              for (int64_t k = 0; k < n; ++k) {
-                if (codes[k] > 1)
-                  throw py::value_error(at("codes", k, codes[k]) + ", expected 0 or 1");
-                if (points[k] < 0 || points[k] >= V) {
-                  throw py::value_error(at("points", k, points[k]) + ", expected 0.." +
-                                        std::to_string(V - 1));
-                }
-              }
-              t->st.code_offsets = off;
-              t->st.codes = codes;
-              t->st.points = points;
+              const TreeArrays tree = checked_tree(code_offsets_obj, codes_obj, points_obj, V);
+              max_code = tree.max_code;
+              t->st.code_offsets = tree.offsets;
+              t->st.codes = tree.codes;
+              t->st.points = tree.points;
               t->syn1 = syn1;
               t->code_offsets = code_offsets_obj;
               t->codes = codes_obj;

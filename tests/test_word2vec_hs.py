@@ -253,6 +253,57 @@ def test_score_matches_gensims_on_the_same_weights(lee, sg, cbow_mean):
     assert len(ours.score(iter(sentences), total_sentences=5)) == 5
 
 
+def test_score_runs_on_the_models_workers_in_jobs_of_chunksize(lee, monkeypatch):
+    """Before, score() ran one sentence after another in numpy and ignored chunksize; now the
+    C++ kernel scores them on the model's worker threads, chunksize sentences a job."""
+    model = Word2Vec(lee[:50], hs=1, negative=0, vector_size=8, epochs=1, min_count=2, workers=3)
+    calls = []
+    kernel = _C.w2v_score
+
+    def recording(*args, **kwargs):
+        calls.append((kwargs["workers"], kwargs["chunksize"]))
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(_C, "w2v_score", recording)
+    assert len(model.score(lee[:20], total_sentences=20, chunksize=7)) == 20
+    assert calls == [(3, 7)]
+
+
+@pytest.mark.parametrize("sg, cbow_mean", [(1, 1), (0, 1), (0, 0)])
+def test_score_does_not_depend_on_workers_or_chunksize(lee, sg, cbow_mean):
+    kw = dict(sg=sg, cbow_mean=cbow_mean, hs=1, negative=0, vector_size=16, min_count=2)
+    model = Word2Vec(lee[:100], epochs=1, workers=1, **kw)
+    sentences = [*lee[:60], [], ["unknownword"], lee[0] * 200]  # (over 10000 words: the first)
+    want = model.score(sentences, total_sentences=len(sentences), chunksize=1000)
+    assert want[-1] < want[0] < 0 and want[-2] == want[-3] == 0
+    first = [w for w in sentences[-1] if w in model.wv][:10000]
+    assert len(first) == 10000 and model.score([first], total_sentences=1)[0] == want[-1]
+    for workers, chunksize in ((2, 1), (3, 7), (2, 100)):
+        model.workers = workers
+        got = model.score(iter(sentences), total_sentences=len(sentences), chunksize=chunksize)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_the_score_kernel_names_a_bad_argument(lee):
+    model = Word2Vec(lee[:20], hs=1, negative=0, vector_size=8, epochs=1, min_count=2)
+    V = len(model.wv)
+    args = dict(window=2, sg=True, cbow_mean=True, workers=2, chunksize=3)
+    tree = model._tree
+    good = (np.array([0, 1], np.int32), np.array([0, 2], np.int64))
+    assert _C.w2v_score(model.wv.vectors, model.syn1, *tree, *good, **args).shape == (1,)
+    bad = {
+        rf"ids\[1\] = {V}, expected 0\.\.{V - 1}": (np.array([0, V], np.int32), good[1]),
+        "offsets: must start at 0 and end at len": (good[0], np.array([0, 3], np.int64)),
+    }
+    for match, (ids, offsets) in bad.items():
+        with pytest.raises(ValueError, match=match):
+            _C.w2v_score(model.wv.vectors, model.syn1, *tree, ids, offsets, **args)
+    with pytest.raises(ValueError, match="codes"):
+        _C.w2v_score(model.wv.vectors, model.syn1, tree[0], tree[1] + 2, tree[2], *good, **args)
+    with pytest.raises(ValueError, match="chunksize must be positive"):
+        _C.w2v_score(model.wv.vectors, model.syn1, *tree, *good, **{**args, "chunksize": 0})
+
+
 def test_score_warns_when_it_leaves_sentences_unscored(lee, caplog):
     """Exactly total_sentences + 1 sentences: the one left unscored is reported. Before, the
     scoring loop read it (and dropped it) before stopping, so the check after it found nothing

@@ -290,5 +290,29 @@ void train_epoch_ids(TrainState& st, const TrainConfig& cfg, const int32_t* ids,
 void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab,
                       const std::string& path, int64_t epoch);
 
+// ---- word2vec_score.cpp ----
+
+// A hierarchical-softmax model as score_sentences reads it.
+struct ScoreModel {
+  const float* syn0 = nullptr;            // [V,E] input vectors
+  const float* syn1 = nullptr;            // [V,E] inner nodes' output vectors
+  const int64_t* code_offsets = nullptr;  // [V+1] each word's path (HuffmanTree's arrays)
+  const uint8_t* codes = nullptr;         // [code_offsets[V]]
+  const int32_t* points = nullptr;        // [code_offsets[V]]
+  int64_t E = 0;
+  int window = 0;
+  bool sg = false;
+  bool cbow_mean = true;
+};
+
+// gensim's Word2Vec.score: scores [S], the log-probability of each sentence
+// ids[offsets[s]:offsets[s+1]] (its first kMaxSentence words) under the model: over the words
+// with a path, log σ(±f) of each node on the centre word's path (+ for code 0), f the dot of the
+// node's syn1 row with each other word of the window (skip-gram) or their sum or mean (CBOW); a
+// node with |f| >= 6 adds nothing, log σ is read from gensim's 1000-entry table. Sentences are
+// shared by `workers` threads in jobs of `chunksize`; the scores do not depend on either.
+void score_sentences(float* scores, const ScoreModel& m, const int32_t* ids, const int64_t* offsets,
+                     int64_t S, int workers, int64_t chunksize);
+
 }  // namespace w2v
 }  // namespace fastrnn

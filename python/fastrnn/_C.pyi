@@ -49,6 +49,7 @@ __all__: list[str] = [
     "w2v_huffman",
     "w2v_max_sentence",
     "w2v_negative_probabilities",
+    "w2v_score",
     "w2v_subsample_thresholds",
 ]
 
@@ -508,6 +509,24 @@ def w2v_negative_probabilities(
 ) -> numpy.typing.NDArray[numpy.float64]:
     """
     The alias table's probability of drawing each word (for tests).
+    """
+
+def w2v_score(
+    syn0: typing.Any,
+    syn1: typing.Any,
+    code_offsets: typing.Any,
+    codes: typing.Any,
+    points: typing.Any,
+    ids: typing.Any,
+    offsets: typing.Any,
+    window: typing.SupportsInt | typing.SupportsIndex,
+    sg: bool,
+    cbow_mean: bool,
+    workers: typing.SupportsInt | typing.SupportsIndex,
+    chunksize: typing.SupportsInt | typing.SupportsIndex,
+) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    gensim's Word2Vec.score of the sentences ids[offsets[s]:offsets[s+1]] (ids [W] int32, offsets [S+1] int64) under a hierarchical-softmax model (syn0, syn1 [V, E] float32 and w2v_huffman's tree): scores [S] float32, computed by `workers` threads in jobs of `chunksize` sentences (GIL released).
     """
 
 def w2v_subsample_thresholds(

@@ -921,10 +921,12 @@ class Word2Vec:
         trained with hs=1: float32 [n], n the number of sentences up to total_sentences (the rest
         are not scored, with a warning). Out-of-vocabulary words are skipped; the model does not
         change; `sentences` is read once (a generator will do). fastrnn.word2vec_score says what
-        is summed. chunksize, queue_factor and report_delay shape gensim's thread queue; they are
-        checked and accepted here, where the sentences are scored in turn."""
+        is summed. The model's `workers` threads score the sentences in jobs of `chunksize`
+        sentences, as gensim's; the scores do not depend on either. queue_factor and
+        report_delay shape gensim's job queue and progress log; they are checked and unused
+        (the sentences are read before they are scored)."""
         total_sentences = _check_int("total_sentences", total_sentences, 0)
-        _check_int("chunksize", chunksize, 1)
+        chunksize = _check_int("chunksize", chunksize, 1)
         _check_int("queue_factor", queue_factor, 1)
         _check_float("report_delay", report_delay, 0.0)
         if self._vocab is None:
@@ -939,7 +941,7 @@ class Word2Vec:
             )
         self._follow_wv(allow_none=False)
         sentences = iter(sentences)
-        scores = score_sentences(self, sentences, total_sentences)
+        scores = score_sentences(self, sentences, total_sentences, chunksize)
         if len(scores) == total_sentences and next(sentences, None) is not None:
             logger.warning(
                 "score: stopped after total_sentences=%d sentences; raise it to score more",

@@ -643,7 +643,8 @@ void check_nn_kernels() {
 }
 
 // word2vec: count a tiny corpus from a file, build the tables, train both architectures on ids
-// and on the file with two workers; vectors must stay finite and move.
+// and on the file with two workers; vectors must stay finite and move; score the corpus with one
+// and two workers.
 void check_word2vec(const std::string& dir) {
   namespace w2v = fastrnn::w2v;
   const std::string path = dir + "/native_test_corpus.txt";
@@ -706,6 +707,26 @@ void check_word2vec(const std::string& dir) {
     expect(moved, what + ": training did not change the vectors");
     expect(st.loss > 0 && std::isfinite(st.loss), what + ": loss not positive and finite");
     expect(st.words_done.load() > 0, what + ": no progress recorded");
+    // score the corpus under these weights (syn1neg's as the tree's): two workers in jobs of 7
+    // sentences give one worker's scores
+    const w2v::HuffmanTree tree = w2v::huffman_tree(counter.counts.data(), V);
+    w2v::ScoreModel sm;
+    sm.syn0 = syn0.data();
+    sm.syn1 = syn1.data();
+    sm.code_offsets = tree.offsets.data();
+    sm.codes = tree.codes.data();
+    sm.points = tree.points.data();
+    sm.E = E;
+    sm.window = 3;
+    sm.sg = sg;
+    std::vector<float> one(S), two(S);
+    w2v::score_sentences(one.data(), sm, counter.recorded_ids.data(),
+                         counter.recorded_offsets.data(), S, 1, 1000);
+    w2v::score_sentences(two.data(), sm, counter.recorded_ids.data(),
+                         counter.recorded_offsets.data(), S, 2, 7);
+    for (int64_t s = 0; s < S; ++s) {
+      expect(one[s] == two[s] && one[s] < 0, what + ": score differs between workers");
+    }
   }
   std::remove(path.c_str());
 }
