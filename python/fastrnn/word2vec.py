@@ -186,7 +186,8 @@ class Word2Vec:
     methods.
 
     `hs=1` trains hierarchical softmax over gensim's Huffman tree (the same code and points for
-    every word, rebuilt from the summed counts by build_vocab(update=True)) with output weights
+    every word, shown as wv's 'code' and 'point' vecattrs as in gensim, rebuilt from the summed
+    counts by build_vocab(update=True)) with output weights
     `syn1` [V, E] (zeros at first, a zero row for each word an update adds); with `negative` > 0
     too, each position gets both updates, hierarchical softmax's first, as in gensim. hs=0 needs
     negative > 0; with negative=0 `syn1neg` stays empty ([0, E]). device='cuda' trains hs when
