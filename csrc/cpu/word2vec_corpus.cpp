@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
+#include "cpu/worker_threads.h"
 #include "fastrnn/common.h"
 #include "fastrnn/word2vec.h"
 
@@ -143,24 +143,12 @@ int64_t count_file_words(const Vocab& vocab, const std::string& path, int worker
   if (workers < 1) workers = 1;
   const std::vector<int64_t> pieces = file_pieces(path, workers);
   std::vector<int64_t> counts(workers, 0);
-  std::vector<std::thread> threads;
-  std::vector<std::string> errors(workers);
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] {
-      try {
-        int64_t& c = counts[w];
-        for_each_line(path, pieces[w], pieces[w + 1], [&](const char* s, int64_t n) {
-          for_each_token(s, n, [&](std::string_view t) { c += vocab.find(t) >= 0; });
-        });
-      } catch (const std::exception& e) {
-        errors[w] = e.what();
-      }
+  run_workers(workers, [&](int w) {
+    int64_t& c = counts[w];
+    for_each_line(path, pieces[w], pieces[w + 1], [&](const char* s, int64_t n) {
+      for_each_token(s, n, [&](std::string_view t) { c += vocab.find(t) >= 0; });
     });
-  }
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors) {
-    if (!e.empty()) throw Error(e);
-  }
+  });
   int64_t total = 0;
   for (int64_t c : counts) total += c;
   return total;

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "cpu/worker_threads.h"
 #include "fastrnn/common.h"
 #include "fastrnn/word2vec.h"
 
@@ -113,10 +113,7 @@ void score_sentences(float* scores, const ScoreModel& m, const int32_t* ids, con
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < threads; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
+  run_workers(threads, work);
 }
 
 }  // namespace w2v

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cpu/cpu_features.h"
 #include "cpu/word2vec_kernels.h"
+#include "cpu/worker_threads.h"
 #include "fastrnn/common.h"
 #include "fastrnn/word2vec.h"
 
@@ -146,30 +146,6 @@ void check(const TrainState& st, const TrainConfig& cfg) {
   if (st.sampler != nullptr && st.sampler->size() != st.V)
     throw Error("word2vec trainer: sampler size != V");
   if (st.total_words < 1) throw Error("word2vec trainer: total_words must be positive");
-}
-
-// Runs body(w) on `workers` threads (the caller's thread when 1) and rethrows a worker's error.
-template <class F>
-void run_workers(int workers, F&& body) {
-  if (workers == 1) {
-    body(0);
-    return;
-  }
-  std::vector<std::thread> threads;
-  std::vector<std::string> errors(workers);
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] {
-      try {
-        body(w);
-      } catch (const std::exception& e) {
-        errors[w] = e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors) {
-    if (!e.empty()) throw Error(e);
-  }
 }
 
 }  // namespace

@@ -1,0 +1,53 @@
+// worker_threads.h — word2vec's worker threads (the trainer, the corpus word count, score): one
+// std::thread a worker for the length of one call, as gensim's workers. A thread the system
+// refuses to start (std::system_error: a process or memory limit) does not end the call: its
+// worker's share runs on the calling thread after the others have started, so the work is done in
+// full, only with fewer threads. A worker's exception is rethrown as an Error once all have ended.
+#pragma once
+
+#include <exception>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "fastrnn/common.h"
+
+namespace fastrnn {
+namespace w2v {
+
+// Runs body(w) for w in 0..workers-1, each on its own thread where the system allows (worker 0
+// and any refused worker on the caller's).
+template <class F>
+void run_workers(int workers, F&& body) {
+  if (workers == 1) {  // the caller's thread alone: its exceptions pass as they are
+    body(0);
+    return;
+  }
+  std::vector<std::string> errors(workers);
+  const auto guarded = [&](int w) {
+    try {
+      body(w);
+    } catch (const std::exception& e) {
+      errors[w] = e.what();
+    }
+  };
+  std::vector<std::thread> threads;
+  int started = 1;  // worker 0 is the caller
+  for (; started < workers; ++started) {
+    try {
+      threads.emplace_back(guarded, started);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
+  guarded(0);
+  for (int w = started; w < workers; ++w) guarded(w);
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) {
+    if (!e.empty()) throw Error(e);
+  }
+}
+
+}  // namespace w2v
+}  // namespace fastrnn
