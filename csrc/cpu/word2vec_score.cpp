@@ -49,28 +49,28 @@ inline float dot(const float* a, const float* b, int64_t E) {
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-// The nodes of word w's path, each against the input h [E].
-inline double path_score(const ScoreModel& m, const float* table, int32_t w, const float* h) {
-  double total = 0.0;
+// Adds the nodes of word w's path, each against the input h [E], to the sentence's total (in
+// float32, node by node, as gensim sums).
+inline void add_path_score(float& total, const ScoreModel& m, const float* table, int32_t w,
+                           const float* h) {
   for (int64_t k = m.code_offsets[w]; k < m.code_offsets[w + 1]; ++k) {
     const double f = dot(h, m.syn1 + static_cast<int64_t>(m.points[k]) * m.E, m.E);
-    total += log_sigmoid(table, m.codes[k] ? -f : f);
+    total += static_cast<float>(log_sigmoid(table, m.codes[k] ? -f : f));
   }
-  return total;
 }
 
 // One sentence's score; words: [n] (n <= kMaxSentence), h: [E] scratch.
-double score_one(const ScoreModel& m, const float* table, const int32_t* words, int64_t n,
-                 float* h) {
+float score_one(const ScoreModel& m, const float* table, const int32_t* words, int64_t n,
+                float* h) {
   const auto has_path = [&](int32_t w) { return m.code_offsets[w + 1] > m.code_offsets[w]; };
-  double total = 0.0;
+  float total = 0.0f;
   for (int64_t i = 0; i < n; ++i) {
     if (!has_path(words[i])) continue;
     const int64_t lo = std::max<int64_t>(0, i - m.window), hi = std::min(n, i + m.window + 1);
     if (m.sg) {  // the centre's path against each other word of the window in turn
       for (int64_t j = lo; j < hi; ++j) {
         if (j != i && has_path(words[j])) {
-          total += path_score(m, table, words[i], m.syn0 + int64_t{words[j]} * m.E);
+          add_path_score(total, m, table, words[i], m.syn0 + int64_t{words[j]} * m.E);
         }
       }
       continue;
@@ -87,7 +87,7 @@ double score_one(const ScoreModel& m, const float* table, const int32_t* words, 
       const float inv = 1.0f / count;
       for (int64_t e = 0; e < m.E; ++e) h[e] *= inv;
     }
-    total += path_score(m, table, words[i], h);
+    add_path_score(total, m, table, words[i], h);
   }
   return total;
 }
@@ -98,7 +98,7 @@ void score_sentences(float* scores, const ScoreModel& m, const int32_t* ids, con
                      int64_t S, int workers, int64_t chunksize) {
   if (workers < 1 || chunksize < 1) throw Error("score: workers and chunksize must be positive");
   static const std::vector<float> table = log_sigmoid_table();
-  const int64_t jobs = (S + chunksize - 1) / chunksize;
+  const int64_t jobs = S / chunksize + (S % chunksize != 0);  // no overflow near INT64_MAX
   std::atomic<int64_t> next{0};
   const int threads = static_cast<int>(std::min<int64_t>(workers, std::max<int64_t>(jobs, 1)));
   // [threads, stride]: a cache line or more between two threads' rows (CBOW writes them often)
@@ -109,7 +109,7 @@ void score_sentences(float* scores, const ScoreModel& m, const int32_t* ids, con
     for (int64_t job; (job = next.fetch_add(1, std::memory_order_relaxed)) < jobs;) {
       for (int64_t s = job * chunksize; s < std::min(S, (job + 1) * chunksize); ++s) {
         const int64_t n = std::min(offsets[s + 1] - offsets[s], kMaxSentence);
-        scores[s] = static_cast<float>(score_one(m, table.data(), ids + offsets[s], n, h));
+        scores[s] = score_one(m, table.data(), ids + offsets[s], n, h);
       }
     }
   };

@@ -925,7 +925,7 @@ class Word2Vec:
         is summed. The model's `workers` threads score the sentences in jobs of `chunksize`
         sentences, as gensim's; the scores do not depend on either. queue_factor and
         report_delay shape gensim's job queue and progress log; they are checked and unused
-        (the sentences are read before they are scored)."""
+        (the sentences are read in batches of 10,000, each scored before the next is read)."""
         total_sentences = _check_int("total_sentences", total_sentences, 0)
         chunksize = _check_int("chunksize", chunksize, 1)
         _check_int("queue_factor", queue_factor, 1)

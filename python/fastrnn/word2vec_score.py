@@ -9,7 +9,8 @@ one, no shrinking) in turn, for CBOW their mean (cbow_mean=1) or sum. As in gens
 ±f is saturated (|f| >= 6) add nothing, and log σ is read from gensim's table, so the scores are
 gensim's: 1000 float32 values log σ(-6 + 0.012 k), looked up at k = int((x + 6) · 83) (gensim's
 scale 1000 / 6 / 2 in integer arithmetic), not the exact log σ(x). Each score depends on its
-sentence alone, so it does not depend on workers or chunksize.
+sentence alone, so it does not depend on workers or chunksize. The sentences are read and scored
+in batches, so memory does not grow with their number.
 """
 
 from __future__ import annotations
@@ -33,22 +34,38 @@ def encode_sentences(index: dict, sentences, total_sentences: int):
     return np.array(ids, dtype=np.int32), np.array(offsets, dtype=np.int64)
 
 
+BATCH_SENTENCES = 10_000  # sentences read and scored at a time, so memory stays flat
+
+
 def score_sentences(model, sentences, total_sentences: int, chunksize: int) -> np.ndarray:
     """Scores [min(len(sentences), total_sentences)] float32 of the first total_sentences token
-    lists under the model (hs=1)."""
-    ids, offsets = encode_sentences(model.wv.key_to_index, sentences, total_sentences)
+    lists under the model (hs=1), read and scored BATCH_SENTENCES (or chunksize, if larger) at a
+    time."""
+    syn0 = np.ascontiguousarray(model.wv.vectors, dtype=np.float32)
+    syn1 = np.ascontiguousarray(model.syn1, dtype=np.float32)
     code_offsets, codes, points = model._tree
-    return _C.w2v_score(
-        np.ascontiguousarray(model.wv.vectors, dtype=np.float32),
-        np.ascontiguousarray(model.syn1, dtype=np.float32),
-        code_offsets,
-        codes,
-        points,
-        ids,
-        offsets,
-        window=model.window,
-        sg=bool(model.sg),
-        cbow_mean=bool(model.cbow_mean),
-        workers=model.workers,
-        chunksize=chunksize,
-    )
+    batch = max(BATCH_SENTENCES, min(chunksize, total_sentences))
+    scores = []
+    left = total_sentences
+    while left > 0:
+        ids, offsets = encode_sentences(model.wv.key_to_index, sentences, min(batch, left))
+        if len(offsets) == 1:  # the sentences ended
+            break
+        left -= len(offsets) - 1
+        scores.append(
+            _C.w2v_score(
+                syn0,
+                syn1,
+                code_offsets,
+                codes,
+                points,
+                ids,
+                offsets,
+                window=model.window,
+                sg=bool(model.sg),
+                cbow_mean=bool(model.cbow_mean),
+                workers=model.workers,
+                chunksize=min(chunksize, batch),
+            )
+        )
+    return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
