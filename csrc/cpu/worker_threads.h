@@ -1,13 +1,13 @@
 // worker_threads.h — word2vec's worker threads (the trainer, the corpus word count, score): one
 // std::thread a worker for the length of one call, as gensim's workers. A thread the system
-// refuses to start (std::system_error: a process or memory limit) does not end the call: its
-// worker's share runs on the calling thread after the others have started, so the work is done in
-// full, only with fewer threads. A worker's exception is rethrown as an Error once all have ended.
+// refuses to start (std::system_error or std::bad_alloc: a process or memory limit) does not end
+// the call: its worker's share runs on the calling thread after the others have started, so the
+// work is done in full, only with fewer threads. A worker's exception is rethrown as an Error once
+// all have ended.
 #pragma once
 
 #include <exception>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -34,12 +34,10 @@ void run_workers(int workers, F&& body) {
   };
   std::vector<std::thread> threads;
   int started = 1;  // worker 0 is the caller
-  for (; started < workers; ++started) {
-    try {
-      threads.emplace_back(guarded, started);
-    } catch (const std::system_error&) {
-      break;
-    }
+  try {
+    threads.reserve(workers - 1);
+    for (; started < workers; ++started) threads.emplace_back(guarded, started);
+  } catch (const std::exception&) {  // std::system_error, or std::bad_alloc for a thread's state
   }
   guarded(0);
   for (int w = started; w < workers; ++w) guarded(w);
