@@ -32,6 +32,10 @@ def test_url_schemes_are_found_in_any_case_without_lower_casing():
     vocab = Vocabulary(lower=False, replace_urls=True)
     text = "See HTTPS://Example.com/X, Http://a.b and WWW.Example.org."
     assert vocab.tokenize(text) == ["See", URL, ",", URL, "and", URL, "."]
+    # ASCII case only: a long s (U+017F), which Unicode case folding takes for "s", is a letter
+    for lower in (False, True):
+        tokens = Vocabulary(lower=lower, replace_urls=True).tokenize("httpſ://x.org")
+        assert URL not in tokens, tokens
 
 
 def test_char_lm_samples_at_a_temperature_so_small_that_logits_overflow():

@@ -66,7 +66,7 @@ def _token_pattern() -> re.Pattern:
     )
     word = rf"\w+(?:{mark}+\w*)*"
     return re.compile(
-        r"(?P<url>(?i:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
+        r"(?P<url>(?ai:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
         rf"|(?P<num>\d+(?:[.,]\d+)*(?!\w|{mark}))"
         rf"|(?P<word>{word}(?:['’]{word})*)"
         r"|(?P<punct>[^\w\s])"
