@@ -399,6 +399,11 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &fastrnn::set_num_threads, py::arg("n"),
         py::call_guard<py::gil_scoped_release>());
   m.def("get_num_threads", &fastrnn::get_num_threads);
+  m.def("use_openmp_runtime", &fastrnn::use_openmp_runtime, py::arg("path"),
+        "Runs the parallel work on the loaded OpenMP runtime at `path` ('' = fastrnn's pool); "
+        "False when no such runtime is loaded.");
+  m.def("openmp_runtime", &fastrnn::openmp_runtime,
+        "The OpenMP runtime running the parallel work, or '' for fastrnn's pool.");
   m.def("default_num_threads", &fastrnn::default_num_threads,
         "FASTRNN_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs the process may run on.");
 

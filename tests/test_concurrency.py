@@ -14,6 +14,7 @@ import threading
 import fastrnn
 import numpy as np
 import pytest
+from fastrnn import _C
 from fastrnn import functional as F
 from reference import assert_close, make_params
 
@@ -358,6 +359,16 @@ def test_a_finished_threads_forward_is_not_handed_to_a_later_thread():
     assert len(set(idents)) < len(idents)  # ids were reused, so the check above meant something
 
 
+@pytest.fixture
+def on_the_pool():
+    """fastrnn's own pool runs the parallel work (not torch's OpenMP threads, which an import of
+    fastrnn.torch anywhere in the session switches to) while the test runs."""
+    runtime = _C.openmp_runtime()
+    _C.use_openmp_runtime("")
+    yield
+    assert _C.use_openmp_runtime(runtime)
+
+
 FORK_CHILD = """
 import multiprocessing as mp
 import sys
@@ -405,7 +416,7 @@ def test_a_child_forked_after_the_pool_started_runs_the_kernels(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_set_num_threads_waits_for_a_running_kernel_without_the_gil():
+def test_set_num_threads_waits_for_a_running_kernel_without_the_gil(on_the_pool):
     """set_num_threads waits for another thread's parallel region to end (it resizes the pool);
     meanwhile other Python threads keep running."""
     import time

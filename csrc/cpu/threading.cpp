@@ -1,6 +1,8 @@
 // threading.cpp — a small persistent pool: workers spin briefly, then sleep on a condition
 // variable; each job is cut into one contiguous chunk per thread, and the calling thread runs
-// chunk 0 itself. A worker woken on its caller's CPU moves off it (see Pool::work).
+// chunk 0 itself. A worker woken on its caller's CPU moves off it (see Pool::work). Or, once
+// use_openmp_runtime has named one, the threads of an OpenMP runtime already in the process
+// (torch's libgomp) run the chunks instead, one per thread of a team.
 #include "cpu/threading.h"
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <sched.h>
 #endif
 #if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
 #include <pthread.h>
 #endif
 
@@ -224,6 +227,57 @@ class Pool {
   int sleepers_ = 0;  // workers waiting on wake_ (guarded by mutex_)
 };
 
+// An OpenMP runtime's entry points (GNU libgomp's ABI), found in a library already loaded.
+struct OmpRuntime {
+  void (*parallel)(void (*body)(void*), void* data, unsigned threads, unsigned flags);
+  int (*thread_num)();
+  int (*num_threads)();
+  std::string path;
+};
+// The runtime that runs the parallel calls, or null for the pool. Never freed: a call on another
+// thread may still be using the one replaced.
+std::atomic<const OmpRuntime*> g_omp{nullptr};
+
+// One parallel call on an OpenMP team: thread k of the team runs chunks k, k + team, ...
+struct OmpJob {
+  const OmpRuntime* runtime;
+  const std::function<void(int64_t, int64_t)>* fn;
+  int64_t total, chunks;
+  bool all_chunks;
+  int caller_cpu;  // the CPU of the thread that started the call (-1: unknown)
+  std::atomic<bool> short_team{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+};
+
+void omp_body(void* data) {
+  auto& job = *static_cast<OmpJob*>(data);
+  const int64_t team = job.runtime->num_threads(), k0 = job.runtime->thread_num();
+  // A team smaller than asked (a call from inside another parallel region, or a thread limit)
+  // cannot run a parallel_region, whose threads wait for each other: none of it runs here.
+  if (job.all_chunks && team < job.chunks) {
+    if (k0 == 0) job.short_team.store(true);
+    return;
+  }
+  // A team thread woken from its sleep may land on its caller's CPU (as the pool's workers may,
+  // Pool::work): both would then share one core, a barrier at a time. It moves off.
+  if (k0 != 0 && job.caller_cpu >= 0 && current_cpu() == job.caller_cpu) leave_cpu(job.caller_cpu);
+  for (int64_t k = k0; k < job.chunks; k += team) {
+    const int64_t begin = job.total * k / job.chunks, end = job.total * (k + 1) / job.chunks;
+    try {
+      if (begin < end) (*job.fn)(begin, end);
+    } catch (...) {  // an exception must not leave the runtime's threads
+      std::lock_guard<std::mutex> lock(job.error_mutex);
+      if (!job.error) job.error = std::current_exception();
+    }
+  }
+}
+
+// Runs fn over [0, total) in `chunks` chunks, on the OpenMP runtime when one is set, else on the
+// pool; returns false (and runs nothing) as Pool::try_run does.
+bool run_chunks(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn,
+                bool all_chunks);
+
 std::atomic<int> g_threads{0};  // 0 = not set yet: the pool's default
 std::atomic<Pool*> g_pool{nullptr};
 std::mutex g_set_threads;  // set_num_threads: the pool's size and g_threads change together
@@ -233,7 +287,12 @@ std::mutex g_set_threads;  // set_num_threads: the pool's size and g_threads cha
 // workers (and whatever locks they or another caller held) stayed behind in the parent. The
 // child leaves that pool untouched and makes its own at its first parallel call. Registered as
 // the library loads, so a fork at any moment finds it in place.
-void forget_pool_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); }
+// Nor does it use the OpenMP runtime: GNU libgomp's threads stayed behind too, and its next
+// parallel call in the child would wait for them forever.
+void forget_pool_in_child() {
+  g_pool.store(nullptr, std::memory_order_relaxed);
+  g_omp.store(nullptr, std::memory_order_relaxed);
+}
 [[maybe_unused]] const int g_fork_handler = pthread_atfork(nullptr, nullptr, forget_pool_in_child);
 #endif
 
@@ -289,13 +348,23 @@ Pool& pool() {
   return *made;
 }
 
+bool run_chunks(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn,
+                bool all_chunks) {
+  const OmpRuntime* runtime = g_omp.load(std::memory_order_acquire);
+  if (runtime == nullptr) return pool().try_run(total, chunks, fn, all_chunks);
+  OmpJob job{runtime, &fn, total, chunks, all_chunks, current_cpu()};
+  runtime->parallel(omp_body, &job, static_cast<unsigned>(chunks), 0);
+  if (job.error) std::rethrow_exception(job.error);
+  return !job.short_team.load();
+}
+
 }  // namespace
 
 void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (total <= 0) return;
   const int threads = get_num_threads();
   const int64_t chunks = std::min<int64_t>(threads, total / std::max<int64_t>(grain, 1));
-  if (chunks <= 1 || !pool().try_run(total, chunks, fn)) fn(0, total);
+  if (chunks <= 1 || !run_chunks(total, chunks, fn, false)) fn(0, total);
 }
 
 void parallel_region(int threads, const std::function<void(int, int)>& fn) {
@@ -303,7 +372,7 @@ void parallel_region(int threads, const std::function<void(int, int)>& fn) {
   // count they planned with, and a set_num_threads on another thread may have shrunk the pool
   // since (fewer threads would leave work undone or a barrier waiting).
   auto chunk = [&](int64_t begin, int64_t) { fn(static_cast<int>(begin), threads); };
-  if (threads <= 1 || !pool().try_run(threads, threads, chunk, /*all_chunks=*/true)) fn(0, 1);
+  if (threads <= 1 || !run_chunks(threads, threads, chunk, /*all_chunks=*/true)) fn(0, 1);
 }
 
 void SpinBarrier::wait() {
@@ -378,5 +447,35 @@ int get_num_threads() {
 }
 
 int default_num_threads() { return cpu::default_threads(); }
+
+bool use_openmp_runtime(const std::string& path) {
+  if (path.empty()) {
+    cpu::g_omp.store(nullptr, std::memory_order_release);
+    return true;
+  }
+#if defined(__unix__) || defined(__APPLE__)
+  // RTLD_NOLOAD: only a library the process has loaded already (it keeps its reference).
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (lib == nullptr) return false;
+  auto* runtime = new cpu::OmpRuntime{
+      reinterpret_cast<decltype(cpu::OmpRuntime::parallel)>(dlsym(lib, "GOMP_parallel")),
+      reinterpret_cast<int (*)()>(dlsym(lib, "omp_get_thread_num")),
+      reinterpret_cast<int (*)()>(dlsym(lib, "omp_get_num_threads")), path};
+  if (runtime->parallel == nullptr || runtime->thread_num == nullptr ||
+      runtime->num_threads == nullptr) {
+    delete runtime;
+    return false;
+  }
+  cpu::g_omp.store(runtime, std::memory_order_release);
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string openmp_runtime() {
+  const cpu::OmpRuntime* runtime = cpu::g_omp.load(std::memory_order_acquire);
+  return runtime == nullptr ? std::string() : runtime->path;
+}
 
 }  // namespace fastrnn

@@ -36,6 +36,14 @@ void set_num_threads(int n);
 // pool): what other parallel parts (word2vec's workers) take as their default.
 int default_num_threads();
 int get_num_threads();
+// Runs the parallel work on the threads of the OpenMP runtime (GNU libgomp's ABI) at `path`, a
+// library the process has loaded already (torch's, so that its threads, which spin for
+// milliseconds after each of torch's parallel ops, run fastrnn's work rather than compete with
+// its own pool for the cores), with get_num_threads() threads; "" returns to the pool. Returns
+// false, changing nothing, when no such library is loaded or it lacks those entry points.
+bool use_openmp_runtime(const std::string& path);
+// The path use_openmp_runtime set, or "" while the pool runs the parallel work.
+std::string openmp_runtime();
 
 // Build and machine facts for show_config().
 std::string blas_version();  // "scipy-openblas32 0.3.x (OpenBLAS config string)"

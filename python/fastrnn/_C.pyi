@@ -36,6 +36,7 @@ __all__: list[str] = [
     "gpu_rnn_forward_workspace_size",
     "linear_backward",
     "linear_forward",
+    "openmp_runtime",
     "rnn_backward",
     "rnn_forward",
     "rnn_reserve_size",
@@ -44,6 +45,7 @@ __all__: list[str] = [
     "simd_level",
     "softmax_xent_backward",
     "softmax_xent_forward",
+    "use_openmp_runtime",
     "version",
     "w2v_file_pieces",
     "w2v_huffman",
@@ -397,6 +399,11 @@ def linear_forward(x: numpy.ndarray, weight: typing.Any, bias: typing.Any) -> nu
     y [M, O] = x [M, I] weight^T [I, O] (+ bias [O]), one GEMM over fastrnn's threads.
     """
 
+def openmp_runtime() -> str:
+    """
+    The OpenMP runtime running the parallel work, or '' for fastrnn's pool.
+    """
+
 def rnn_backward(
     desc: RnnDesc,
     dy: numpy.ndarray,
@@ -490,6 +497,11 @@ def softmax_xent_forward(
 ) -> tuple:
     """
     Softmax cross-entropy over rows. Returns (sum of row losses in nats, counted rows, stats [M, 2] for the backward).
+    """
+
+def use_openmp_runtime(path: str) -> bool:
+    """
+    Runs the parallel work on the loaded OpenMP runtime at `path` ('' = fastrnn's pool); False when no such runtime is loaded.
     """
 
 def version() -> str: ...

@@ -10,7 +10,8 @@ from fastrnn import _C
 
 def set_num_threads(n: int) -> None:
     """Sets the threads fastrnn uses (1..4096): its own pool, which runs all of its parallel
-    work; the BLAS itself stays at one thread. RuntimeError when the system refuses to start
+    work (or, once fastrnn.torch is imported, that many of torch's OpenMP threads); the BLAS
+    itself stays at one thread. RuntimeError when the system refuses to start
     that many (a process or memory limit): fastrnn then runs with the threads it started."""
     try:
         n = operator.index(n)
@@ -35,6 +36,7 @@ def config() -> dict:
         "simd": _C.simd_level(),
         "blas": _C.blas_version(),
         "threads": _C.get_num_threads(),
+        "threads_runtime": _C.openmp_runtime() or "fastrnn's pool",
         "cuda_compiled": cuda,
         "cuda_devices": _C.cuda_device_count() if cuda else 0,
         "cuda_runtime": _C.cuda_runtime_info(),
@@ -58,7 +60,7 @@ def show_config(file=None) -> None:
         f"  compiler : {c['compiler']}",
         f"  simd     : {c['simd']}",
         f"  blas     : {c['blas']}",
-        f"  threads  : {c['threads']}",
+        f"  threads  : {c['threads']} ({c['threads_runtime']})",
         f"  cuda     : {cuda}",
         f"  python   : {c['python']}",
     ]

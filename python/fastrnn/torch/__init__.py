@@ -5,14 +5,18 @@ nothing else: constructors, parameter names, state_dicts, inputs and outputs are
 CPU float32/float64 tensors run on fastrnn's kernels, registered as the torch.library custom ops
 `torch.ops.fastrnn.rnn_forward` / `rnn_backward` (so torch.compile traces them), and so do CUDA
 float32/float64 tensors in a CUDA build with a GPU present; other devices and dtypes run on
-torch's implementation after a one-time warning.
+torch's implementation after a one-time warning. Importing it moves fastrnn's parallel work onto
+torch's OpenMP threads (_threads.py), so the two libraries take turns on the same threads.
 
 Public names: RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, convert, revert.
 """
 
 from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
+from fastrnn.torch._threads import share_torch_threads
 from fastrnn.torch.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.torch.convert import convert, revert
 from fastrnn.torch.modules import GRU, LSTM, RNN
+
+share_torch_threads()
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "convert", "revert"]

@@ -1,0 +1,31 @@
+"""fastrnn's kernels on torch's OpenMP threads.
+
+torch's OpenMP threads spin for milliseconds after each of torch's parallel ops (libgomp's default
+wait policy), so in a training loop fastrnn's own pool would start every layer call while they
+still hold the cores: its threads then shared two cores with a spinning one, and a torch training
+loop with `fastrnn.torch.LSTM` ran at about half of torch.nn.LSTM's speed (2 threads). Run on
+torch's OpenMP runtime instead, the spinning threads take fastrnn's work at once.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from fastrnn import _C
+
+
+def openmp_library_candidates() -> list[str]:
+    """Where torch's OpenMP runtime may be: beside libtorch (pip wheels bundle libgomp), else the
+    system's (conda and distribution builds link it); empty when torch's threads are not
+    OpenMP's."""
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return []
+    return [os.path.join(os.path.dirname(torch.__file__), "lib", "libgomp.so.1"), "libgomp.so.1"]
+
+
+def share_torch_threads() -> bool:
+    """Runs fastrnn's parallel work on torch's OpenMP threads when their runtime is loaded (GNU
+    libgomp); returns whether it does. fastrnn.set_num_threads still sets how many."""
+    return any(_C.use_openmp_runtime(path) for path in openmp_library_candidates())

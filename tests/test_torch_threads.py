@@ -1,0 +1,128 @@
+"""fastrnn.torch runs fastrnn's parallel work on torch's OpenMP threads (fastrnn/torch/_threads.py).
+
+Importing fastrnn.torch points the C++ core at torch's OpenMP runtime (GNU libgomp), whose threads
+then take turns with torch's ops instead of fastrnn's pool competing with them for the cores. The
+work is split as on the pool (by the thread count only), so results are bit-identical on either;
+a forked child goes back to a pool of its own (libgomp's threads stay in the parent).
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import fastrnn  # noqa: E402
+import fastrnn.torch  # noqa: E402, F401
+from fastrnn import _C  # noqa: E402
+from fastrnn.torch._threads import openmp_library_candidates  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not openmp_library_candidates(), reason="torch's parallel backend is not OpenMP"
+)
+
+
+@pytest.fixture
+def two_threads():
+    previous = fastrnn.get_num_threads()
+    fastrnn.set_num_threads(2)
+    yield
+    fastrnn.set_num_threads(previous)
+
+
+@pytest.fixture
+def restores_runtime():
+    runtime = _C.openmp_runtime()
+    yield
+    assert _C.use_openmp_runtime(runtime)
+
+
+def test_importing_fastrnn_torch_runs_the_kernels_on_torchs_openmp_threads():
+    assert os.path.basename(_C.openmp_runtime()) == "libgomp.so.1"
+    assert "libgomp.so.1" in fastrnn._config.config()["threads_runtime"]
+
+
+def test_a_runtime_that_is_not_loaded_is_refused(restores_runtime):
+    before = _C.openmp_runtime()
+    assert _C.use_openmp_runtime("/nonexistent/libgomp.so.1") is False
+    assert _C.openmp_runtime() == before
+    assert _C.use_openmp_runtime("") is True
+    assert _C.openmp_runtime() == ""
+
+
+def train_step(mode, T, N, I, H, seed=0):  # noqa: E741
+    """y, final state, dx and every gradient of one training step. x: [T,N,I]."""
+    cls = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU, "rnn_tanh": fastrnn.RNN}[mode]
+    layer = cls(I, H, num_layers=2, bidirectional=True, seed=seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, N, I), dtype=np.float32)
+    lengths = rng.integers(1, T + 1, size=N)
+    y, state = layer.forward(x, lengths=lengths)
+    dx, _ = layer.backward(rng.standard_normal(y.shape, dtype=np.float32))
+    states = state if isinstance(state, tuple) else (state,)
+    return [y, *states, dx, *(layer.grads[k] for k in sorted(layer.grads))]
+
+
+# Batches that the time loop runs on one thread, splits by rows, or splits by unit blocks, and a
+# few-row batch (its small-batch path).
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+@pytest.mark.parametrize(
+    "T,N,I,H", [(7, 3, 5, 8), (9, 64, 24, 64), (5, 8, 40, 300), (6, 2, 16, 96)]
+)
+def test_the_layers_give_the_same_bits_on_either_runtime(
+    mode,
+    T,
+    N,
+    I,
+    H,
+    two_threads,
+    restores_runtime,  # noqa: E741
+):
+    runtime = _C.openmp_runtime()
+    on_openmp = train_step(mode, T, N, I, H)
+    assert _C.use_openmp_runtime("")
+    on_pool = train_step(mode, T, N, I, H)
+    assert _C.use_openmp_runtime(runtime)
+    assert len(on_openmp) == len(on_pool)
+    for a, b in zip(on_openmp, on_pool, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+FORK_CHILD = """
+import os, sys
+import numpy as np
+import torch
+import fastrnn
+import fastrnn.torch
+from fastrnn import _C
+
+fastrnn.set_num_threads(2)
+torch.set_num_threads(2)
+assert _C.openmp_runtime(), "fastrnn.torch did not take torch's OpenMP runtime"
+layer = fastrnn.LSTM(64, 256, seed=0)  # 64 rows: the time loop splits them among threads
+x = np.ones((20, 64, 64), np.float32)
+expected, _ = layer.forward(x, training=False)  # libgomp's threads now run in the parent
+torch.ones(1 << 20).add_(1)
+pid = os.fork()
+if pid == 0:
+    y, _ = layer.forward(x, training=False)
+    os._exit(0 if np.array_equal(y, expected) and _C.openmp_runtime() == "" else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_child_forked_after_torchs_threads_ran_the_kernels_runs_them(tmp_path):
+    # The child has only the forking thread: libgomp would wait for its parent's threads forever.
+    script = tmp_path / "fork_child.py"
+    script.write_text(FORK_CHILD)
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child hung in the OpenMP runtime")
+    assert proc.returncode == 0, proc.stderr[-2000:]
