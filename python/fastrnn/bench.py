@@ -1189,7 +1189,17 @@ def run(args) -> dict:
 
 
 def main(argv=None) -> int:
-    """Entry point of the `fastrnn-bench` console script."""
+    """Entry point of the `fastrnn-bench` console script. Ctrl-C ends it with a one-line message
+    and status 130 (the shell's for SIGINT); the output files are written only after the run, each
+    whole or not at all (atomic_write)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("fastrnn-bench: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
