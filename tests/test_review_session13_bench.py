@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 from fastrnn import bench
 
 TINY = ["--repeats", "1", "--warmup", "1", "--peak-sizes", "32", "--no-progress", "--threads", "1"]
@@ -18,3 +19,14 @@ def test_ctrl_c_exits_with_a_short_message_and_writes_nothing(tmp_path, monkeypa
     assert captured.err.strip() == "fastrnn-bench: interrupted"
     assert captured.out == ""
     assert os.listdir(tmp_path) == []
+
+
+def test_progress_off_a_terminal_is_plain_lines(capsys):
+    """With stderr redirected to a file or a pipe (a log, CI), the progress is a line per row,
+    not tqdm's carriage-return redraws."""
+    pytest.importorskip("tqdm")
+    argv = ["cell", "--mode", "rnn_relu", "-H", "4", "--repeats", "1", "--warmup", "1"]
+    assert bench.main([*argv, "--peak-sizes", "32", "--compare", "none"]) == 0
+    err = capsys.readouterr().err  # (capsys's stderr is not a terminal)
+    assert "\r" not in err and "\x1b" not in err
+    assert "[1/1] cell rnn_relu step N=1 I=4 H=4" in err

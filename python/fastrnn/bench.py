@@ -477,7 +477,8 @@ def make_tasks(args, name: str, opts: dict, progress) -> tuple[list[Task], list[
 
 
 class Progress:
-    """A progress display on stderr: tqdm when installed, else one line per step."""
+    """A progress display on stderr: tqdm on a terminal when it is installed, else one line per
+    step (a log file or a pipe gets no carriage-return redraws)."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
@@ -486,7 +487,7 @@ class Progress:
 
     def open(self, total: int) -> None:
         self.total = total
-        if not self.enabled:
+        if not self.enabled or not sys.stderr.isatty():
             return
         try:
             from tqdm import tqdm
