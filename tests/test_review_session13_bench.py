@@ -1,11 +1,19 @@
 """fastrnn-bench findings of the 13th CLI hunt, one test each (tiny shapes, no timings)."""
 
+import json
 import os
+import sys
 
 import pytest
-from fastrnn import bench
+from fastrnn import bench, bench_rnn
 
 TINY = ["--repeats", "1", "--warmup", "1", "--peak-sizes", "32", "--no-progress", "--threads", "1"]
+
+
+def _run_json(tmp_path, argv):
+    path = tmp_path / "out.json"
+    assert bench.main([*argv, *TINY, "--json", str(path)]) == 0
+    return json.loads(path.read_text())
 
 
 def test_ctrl_c_exits_with_a_short_message_and_writes_nothing(tmp_path, monkeypatch, capsys):
@@ -30,3 +38,15 @@ def test_progress_off_a_terminal_is_plain_lines(capsys):
     err = capsys.readouterr().err  # (capsys's stderr is not a terminal)
     assert "\r" not in err and "\x1b" not in err
     assert "[1/1] cell rnn_relu step N=1 I=4 H=4" in err
+
+
+def test_without_threadpoolctl_numpy_is_left_out_of_the_peak(tmp_path, monkeypatch):
+    """numpy's BLAS runs at its own thread count (all cores) when threadpoolctl cannot set it, so
+    its GEMMs would set a peak the run's threads cannot reach."""
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import threadpoolctl now fails
+    peak = bench_rnn.sgemm_peak(1, sizes=(32,), repeats=1, backends=("numpy", "fastrnn-openblas"))
+    assert "numpy" not in peak["by_backend"]
+    assert any("numpy" in note and "left out" in note for note in peak["notes"])
+    report = _run_json(tmp_path, ["cell", "-H", "4", "--compare", "none"])
+    assert "numpy" not in report["sgemm_peak"]["by_backend"]
+    assert any("threadpoolctl is not installed" in note for note in report["notes"])

@@ -1094,6 +1094,7 @@ def run(args) -> dict:
         if args.wait_quiet:
             wait_quiet(QUIET_SHARE, args.wait_quiet)
         peak = bench_rnn.sgemm_peak(opts["threads"], sizes=args.peak_sizes, backends=backends)
+        notes += peak.get("notes", [])
     opts["peak"] = peak["gflops"]
     progress = Progress(enabled=show)
     tasks, plan_notes = make_tasks(args, name, opts, progress)

@@ -304,8 +304,8 @@ def sgemm_peak(
     like; the fastest sample of each size is kept too (`fastest_by_backend`). Sizes are those of
     large layers' GEMMs (the roofline they are held to); small GEMMs mostly measure overhead.
 
-    Backends, all at `threads`: numpy's matmul (its own OpenBLAS, threads set with threadpoolctl
-    when it is installed), fastrnn's OpenBLAS (scipy-openblas32's cblas_sgemm through ctypes,
+    Backends, all at `threads`: numpy's matmul (its own OpenBLAS, threads set with threadpoolctl;
+    left out without it), fastrnn's OpenBLAS (scipy-openblas32's cblas_sgemm through ctypes,
     threads set through openblas_set_num_threads and restored after; fastrnn itself keeps it at
     one thread and parallelises GEMMs over its own pool), torch.mm when torch is importable, and
     oneDNN's float32 inner product through torch (torch-onednn). The BLAS libraries' own choice of
@@ -322,8 +322,12 @@ def sgemm_peak(
         if backend == "numpy":
             try:
                 from threadpoolctl import threadpool_limits
-            except ImportError:
-                notes.append("threadpoolctl is not installed: numpy's BLAS threads were not set")
+            except ImportError:  # numpy's BLAS would run at its own count, all cores
+                notes.append(
+                    "threadpoolctl is not installed: numpy's BLAS threads cannot be set, so numpy "
+                    "is left out of the peak"
+                )
+                continue
             else:
                 limiter = threadpool_limits(limits=threads, user_api="blas")
                 restore = limiter.restore_original_limits
