@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import sys
 
 import pytest
@@ -50,3 +51,16 @@ def test_without_threadpoolctl_numpy_is_left_out_of_the_peak(tmp_path, monkeypat
     report = _run_json(tmp_path, ["cell", "-H", "4", "--compare", "none"])
     assert "numpy" not in report["sgemm_peak"]["by_backend"]
     assert any("threadpoolctl is not installed" in note for note in report["notes"])
+
+
+@pytest.mark.parametrize("option", ["--json", "--markdown"])
+def test_an_output_that_is_not_a_regular_file_is_refused(tmp_path, capsys, option):
+    """The atomic write renames a new file over the path, which would replace a FIFO or a device
+    (as root, --json /dev/null would replace /dev/null with a regular file)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(SystemExit) as info:
+        bench.main(["cell", "-H", "4", *TINY, option, str(fifo)])
+    assert info.value.code == 2
+    assert f"{option}: {fifo} is not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -1286,6 +1286,11 @@ def _output_problem(option: str, path: str) -> str | None:
     """Why `path` cannot receive the file `option` writes, or None: checked before measuring."""
     if os.path.isdir(path):
         return f"{option}: {path} is a directory (give a file path)"
+    if os.path.exists(path) and not os.path.isfile(path):  # (both follow symbolic links)
+        return (
+            f"{option}: {path} is not a regular file (a device, a pipe or a socket), which the "
+            "file written beside it and renamed over it would replace (give a file path)"
+        )
     if option == "--plot" and Path(path).suffix.lower() != ".png":
         return f"{option}: expected a .png path (the chart is a PNG), got {path}"
     # the directory atomic_write writes in: the one a symbolic link leads to
