@@ -64,3 +64,42 @@ def test_an_output_that_is_not_a_regular_file_is_refused(tmp_path, capsys, optio
     assert info.value.code == 2
     assert f"{option}: {fifo} is not a regular file" in capsys.readouterr().err
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rnn", "-H", "100000"],  # x and dy 1.28 GB each, the weights 320 GB
+        ["rnn", "-T", "100000000000", "-N", "1", "-H", "1", "--pass", "infer"],
+        ["cell", "-N", "1", "-H", "10000000"],
+        ["w2v", "--tokens", "100000000000000"],
+        ["w2v", "--vocab", "100000000000000"],
+        ["rnn", "--layers", "1000000000000", "-H", "1"],  # (a closed form, not a loop over layers)
+    ],
+)
+def test_rows_larger_than_the_memory_are_refused_before_measuring(capsys, argv):
+    """Before, they failed after the SGEMM peak as MemoryError (word2vec: OverflowError) rows;
+    -H 1000000 went on filling x and dy (12.8 GB each) and --layers 10^12 building layers until
+    the OOM killer ended the run."""
+    with pytest.raises(SystemExit) as info:
+        bench.main([*argv, *TINY])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "of this size holds at least" in err and "GB of memory" in err
+
+
+@pytest.mark.parametrize("mode", bench_rnn.MODES)
+def test_row_bytes_is_a_lower_bound(mode):
+    """What the refusal counts is no more than what fastrnn's side of a row holds."""
+    T, N, I, H = 5, 2, 3, 4
+    row = bench_rnn.measure_rnn(
+        mode, T, N, I, H, layers=2, bidirectional=True, repeats=1, warmup=1, compare="none"
+    )
+    layer = bench_rnn._fastrnn_layer(mode, I, H, 2, True, "float32", 0)
+    weights = sum(p.nbytes for p in layer.params.values())
+    held = row["fastrnn"]["mem_bytes"] + weights + T * N * I * 4 + T * N * 2 * H * 4  # + x, dy
+    assert bench_rnn.rnn_row_bytes(mode, T, N, I, H, 2, 2) <= held
+    cell = bench_rnn.measure_cell(mode, 1, I, H, repeats=1, warmup=1, compare="none")
+    G = bench_rnn.gates(mode)
+    held = (G * H * (I + H) + 2 * G * H + I) * 4 + cell["fastrnn"]["mem_bytes"]
+    assert bench_rnn.cell_row_bytes(mode, 1, I, H) <= held

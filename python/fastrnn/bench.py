@@ -1225,6 +1225,9 @@ def _main(argv) -> int:
         parser.error("--markdown: writes the RNN table, which a w2v run does not make")
     if args.command == "w2v" and args.dtype != "float32":
         parser.error("--dtype: word2vec trains float32 only")
+    problem = _memory_problem(args)
+    if problem:
+        parser.error(problem)
     if args.plot:  # fail before measuring, not after
         try:
             importlib.import_module("matplotlib")
@@ -1280,6 +1283,59 @@ def _compares_anything(args) -> bool:
     w2v_rows = command == "w2v" or (command == "suite" and not getattr(args, "no_w2v", False))
     gensim = importlib.util.find_spec("gensim") is not None
     return (rnn_rows and _torch_available()) or (w2v_rows and gensim and _w2v_module() is not None)
+
+
+def _physical_memory() -> int | None:
+    """The machine's memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _memory_problem(args) -> str | None:
+    """Why the rows of an rnn, cell or w2v command cannot fit in this machine's memory (a lower
+    bound of what one row holds is more than all of it), or None: refused before measuring, where
+    the arrays would otherwise fill the memory (and the swap) for minutes before failing."""
+    memory = _physical_memory()
+    itemsize = 8 if args.dtype == "float64" else 4
+    if args.command == "rnn":
+        what = "-T, -N, -I, -H, --layers"
+        need = max(
+            bench_rnn.rnn_row_bytes(
+                m,
+                args.T,
+                args.N,
+                args.I or args.H,
+                args.H,
+                args.layers,
+                2 if args.bidirectional else 1,
+                itemsize,
+                args.passes != "infer",
+            )
+            for m in args.mode
+        )
+    elif args.command == "cell":
+        what = "-N, -I, -H"
+        need = max(
+            bench_rnn.cell_row_bytes(m, args.N, args.I or args.H, args.H, itemsize)
+            for m in args.mode
+        )
+    elif args.command == "w2v" and hasattr(_w2v_module(), "corpus_bytes"):
+        what = "--tokens, --vocab"
+        module = _w2v_module()
+        defaults = inspect.signature(module.run_w2v_benchmark).parameters
+        tokens = args.tokens or defaults["tokens"].default
+        vocab = args.vocab or defaults["vocab"].default
+        need = module.corpus_bytes(tokens, vocab)
+    else:
+        return None
+    if memory is None or need <= memory:
+        return None
+    return (
+        f"{what}: a row of this size holds at least {need / 1e9:,.1f} GB, more than this "
+        f"machine's {memory / 1e9:,.1f} GB of memory"
+    )
 
 
 def _output_problem(option: str, path: str) -> str | None:

@@ -214,6 +214,33 @@ def forward_gemm_flops(
     return total
 
 
+def rnn_row_bytes(
+    mode: str,
+    T: int,
+    N: int,
+    I: int,
+    H: int,
+    layers: int = 1,
+    directions: int = 1,
+    itemsize: int = 4,
+    training: bool = True,
+) -> int:
+    """A lower bound of the bytes a measure_rnn row holds at once, fastrnn's side alone: x
+    [T,N,I], y [T,N,D*H] and the weights; training adds dy [T,N,D*H] and the activations saved
+    for backward, at least [T,N,G*H] per layer and direction."""
+    G, D = gates(mode), directions
+    weights = D * G * H * ((I + H + 2) + (layers - 1) * (D * H + H + 2))  # (I_l = D*H above)
+    elements = T * N * I + T * N * D * H + weights
+    if training:
+        elements += T * N * D * H + layers * D * T * N * G * H
+    return elements * itemsize
+
+
+def cell_row_bytes(mode: str, N: int, I: int, H: int, itemsize: int = 4) -> int:
+    """A lower bound of the bytes a measure_cell row holds: the weights, x [N,I] and h [N,H]."""
+    return (gates(mode) * H * (I + H + 2) + N * (I + H)) * itemsize
+
+
 # ---------------------------------------------------------------------------------------------
 # SGEMM peak
 

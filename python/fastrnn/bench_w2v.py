@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = [
     "QUICK_KWARGS",
+    "corpus_bytes",
     "format_quality_rows",
     "format_w2v_rows",
     "print_w2v_report",
@@ -68,6 +69,13 @@ def zipf_corpus(
         out.append([words[i] for i in id_list[start:end]])
         start = end
     return out
+
+
+def corpus_bytes(tokens: int, vocab: int) -> int:
+    """A lower bound of the bytes zipf_corpus(tokens, vocab) holds while it builds the corpus:
+    per token its id in a numpy array and in a Python list and its slot in a sentence list (8
+    bytes each); per word two float64 probabilities and its name, a str of at least 50 bytes."""
+    return 24 * tokens + 66 * vocab
 
 
 def _gensim():
