@@ -103,3 +103,12 @@ def test_row_bytes_is_a_lower_bound(mode):
     G = bench_rnn.gates(mode)
     held = (G * H * (I + H) + 2 * G * H + I) * 4 + cell["fastrnn"]["mem_bytes"]
     assert bench_rnn.cell_row_bytes(mode, 1, I, H) <= held
+
+
+def test_a_float64_run_says_why_it_has_no_peak_fractions_and_no_targets(tmp_path, capsys):
+    """The table showed '-' under %peak and no target lines without a word on why."""
+    _run_json(tmp_path, ["rnn", "-T", "2", "-N", "2", "-H", "4", "--dtype", "float64"])
+    out = capsys.readouterr().out
+    assert "note: float64 rows (both libraries): no % of peak, which is float32's SGEMM" in out
+    _run_json(tmp_path, ["rnn", "-T", "2", "-N", "2", "-H", "4"])
+    assert "float32's SGEMM" not in capsys.readouterr().out

@@ -1130,6 +1130,11 @@ def run(args) -> dict:
         notes.append(bench_rnn.TIMING_METHOD)
     if any(r.get("bench") == "rnn" and r.get("pass") == "train" for r in rows):
         notes.append(bench_rnn.TRAINING_METHOD)
+    if any(r.get("dtype", "float32") != "float32" for r in rows):
+        notes.append(
+            f"{opts['dtype']} rows (both libraries): no % of peak, which is float32's SGEMM, and "
+            "no targets, which are float32's"
+        )
     if peak["gflops"] and len(rows) > 1:
         # once more at the end: a busy moment only lowers a peak, so keep the higher of the two
         if args.wait_quiet:
