@@ -112,3 +112,10 @@ def test_a_float64_run_says_why_it_has_no_peak_fractions_and_no_targets(tmp_path
     assert "note: float64 rows (both libraries): no % of peak, which is float32's SGEMM" in out
     _run_json(tmp_path, ["rnn", "-T", "2", "-N", "2", "-H", "4"])
     assert "float32's SGEMM" not in capsys.readouterr().out
+
+
+def test_help_gives_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Exit status: 0 when every row was measured" in out and "130 when interrupted" in out

@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fastrnn-bench",
         description="Benchmarks fastrnn beside PyTorch (RNN layers, cells) and gensim "
         "(word2vec). Without a command: the quick suite.",
+        epilog="Exit status: 0 when every row was measured and every output written (missed "
+        "targets do not change it: they are reported), 1 when a row failed or an output could not "
+        "be written, 2 for bad arguments, 130 when interrupted.",
     )
     _add_common(parser, sub=False)
     subs = parser.add_subparsers(dest="command", metavar="{rnn,cell,w2v,suite}")
