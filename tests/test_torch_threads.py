@@ -40,8 +40,9 @@ def restores_runtime():
 
 
 def test_importing_fastrnn_torch_runs_the_kernels_on_torchs_openmp_threads():
-    assert os.path.basename(_C.openmp_runtime()) == "libgomp.so.1"
-    assert "libgomp.so.1" in fastrnn._config.config()["threads_runtime"]
+    # found through libtorch_cpu, whose lookups resolve to the OpenMP runtime torch links
+    assert os.path.basename(_C.openmp_runtime()) == "libtorch_cpu.so"
+    assert "torch's OpenMP threads" in fastrnn._config.config()["threads_runtime"]
 
 
 def test_a_runtime_that_is_not_loaded_is_refused(restores_runtime):
@@ -126,3 +127,80 @@ def test_a_child_forked_after_torchs_threads_ran_the_kernels_runs_them(tmp_path)
     except subprocess.TimeoutExpired:
         pytest.fail("the forked child hung in the OpenMP runtime")
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+TEAM_SIZES_CHILD = """
+import os, sys
+import numpy as np
+import torch
+import fastrnn, fastrnn.torch
+
+fastrnn.set_num_threads(2)
+torch.set_num_threads(int(sys.argv[1]))
+layer = fastrnn.LSTM(64, 256, seed=0)
+x = np.ones((10, 64, 64), np.float32)
+a = torch.ones(1 << 20)
+seen = set()
+for _ in range(100):
+    a.mul_(1.0001)  # one of torch's parallel ops, on its team
+    seen |= set(os.listdir("/proc/self/task"))
+    layer.forward(x, training=False)
+    seen |= set(os.listdir("/proc/self/task"))
+print(len(seen))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+def test_a_team_size_other_than_torchs_runs_on_the_pool_without_thread_churn(tmp_path):
+    """With torch at 3 threads and fastrnn at 2 (torch counts physical cores, fastrnn logical
+    CPUs: they differ on any machine with SMT), fastrnn's calls run on its pool; before, each one
+    asked libgomp for a team of 2, which ended torch's third thread, and torch's next op started
+    a new one: about two hundred thread ids over 100 alternations, against a handful now."""
+    script = tmp_path / "team_sizes_child.py"
+    script.write_text(TEAM_SIZES_CHILD)
+    for torch_threads in (2, 3):
+        proc = subprocess.run(
+            [sys.executable, str(script), str(torch_threads)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert int(proc.stdout) <= 10, (torch_threads, proc.stdout)
+
+
+THREAD_LIMIT_CHILD = """
+import resource, sys
+import numpy as np
+import torch
+import fastrnn, fastrnn.torch
+
+layer = fastrnn.LSTM(64, 256, seed=0)
+x = np.ones((20, 64, 64), np.float32)
+expected, _ = layer.forward(x, training=False)
+with open("/proc/self/status") as f:
+    vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+# room for about 24 more thread stacks (8 MiB each), not for twice that
+resource.setrlimit(resource.RLIMIT_AS, (vm + 26 * (8 << 20) + (64 << 20), resource.RLIM_INFINITY))
+try:
+    fastrnn.set_num_threads(24)
+except RuntimeError:
+    pass  # the pool's own report of threads the system refused: allowed
+y, _ = layer.forward(x, training=False)
+resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2)
+assert np.array_equal(y, expected)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced on Linux")
+def test_more_threads_than_torchs_team_do_not_end_the_process(tmp_path):
+    """fastrnn.set_num_threads(24) with torch's team at 2: the pool starts the threads it can
+    (a RuntimeError if the system refuses some) and runs the calls. Before, libgomp was asked for
+    a team of 24 besides the pool's 23 threads, could not start them under the limit and exited
+    the process ('libgomp: Thread creation failed', status 1), which no exception reports."""
+    script = tmp_path / "thread_limit_child.py"
+    script.write_text(THREAD_LIMIT_CHILD)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])

@@ -232,6 +232,7 @@ struct OmpRuntime {
   void (*parallel)(void (*body)(void*), void* data, unsigned threads, unsigned flags);
   int (*thread_num)();
   int (*num_threads)();
+  int (*max_threads)();  // the calling thread's team size (torch.set_num_threads sets it)
   std::string path;
 };
 // The runtime that runs the parallel calls, or null for the pool. Never freed: a call on another
@@ -273,11 +274,6 @@ void omp_body(void* data) {
   }
 }
 
-// Runs fn over [0, total) in `chunks` chunks, on the OpenMP runtime when one is set, else on the
-// pool; returns false (and runs nothing) as Pool::try_run does.
-bool run_chunks(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn,
-                bool all_chunks);
-
 std::atomic<int> g_threads{0};  // 0 = not set yet: the pool's default
 std::atomic<Pool*> g_pool{nullptr};
 std::mutex g_set_threads;  // set_num_threads: the pool's size and g_threads change together
@@ -299,7 +295,7 @@ void forget_pool_in_child() {
 constexpr int kMaxThreads = 4096;  // far below the pool's 20-bit chunk count
 
 // The CPUs this process may run on (its affinity mask, which taskset, a container's cpuset or a
-// job scheduler narrow; torch counts the same), else the machine's.
+// job scheduler narrow; torch counts physical cores instead), else the machine's.
 int usable_cpus() {
 #if defined(__linux__)
   cpu_set_t allowed;
@@ -348,12 +344,21 @@ Pool& pool() {
   return *made;
 }
 
+// Runs fn over [0, total) in `chunks` chunks (at most get_num_threads()) on the OpenMP runtime
+// when one is set and its team for this thread has get_num_threads() threads, else on the pool;
+// returns false (and runs nothing) as Pool::try_run does. Only a team of the size the runtime's
+// own parallel regions use on this thread: another size would make libgomp start or end threads
+// at every switch between torch's calls and fastrnn's, and it cannot report a thread it fails to
+// start (it exits the process), where the pool raises.
 bool run_chunks(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn,
                 bool all_chunks) {
   const OmpRuntime* runtime = g_omp.load(std::memory_order_acquire);
-  if (runtime == nullptr) return pool().try_run(total, chunks, fn, all_chunks);
+  const int team = get_num_threads();
+  if (runtime == nullptr || runtime->max_threads() != team) {
+    return pool().try_run(total, chunks, fn, all_chunks);
+  }
   OmpJob job{runtime, &fn, total, chunks, all_chunks, current_cpu()};
-  runtime->parallel(omp_body, &job, static_cast<unsigned>(chunks), 0);
+  runtime->parallel(omp_body, &job, static_cast<unsigned>(team), 0);
   if (job.error) std::rethrow_exception(job.error);
   return !job.short_team.load();
 }
@@ -460,9 +465,10 @@ bool use_openmp_runtime(const std::string& path) {
   auto* runtime = new cpu::OmpRuntime{
       reinterpret_cast<decltype(cpu::OmpRuntime::parallel)>(dlsym(lib, "GOMP_parallel")),
       reinterpret_cast<int (*)()>(dlsym(lib, "omp_get_thread_num")),
-      reinterpret_cast<int (*)()>(dlsym(lib, "omp_get_num_threads")), path};
+      reinterpret_cast<int (*)()>(dlsym(lib, "omp_get_num_threads")),
+      reinterpret_cast<int (*)()>(dlsym(lib, "omp_get_max_threads")), path};
   if (runtime->parallel == nullptr || runtime->thread_num == nullptr ||
-      runtime->num_threads == nullptr) {
+      runtime->num_threads == nullptr || runtime->max_threads == nullptr) {
     delete runtime;
     return false;
   }

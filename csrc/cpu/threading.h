@@ -13,7 +13,8 @@ namespace cpu {
 
 // Runs fn(begin, end) over [0, total) split into at most get_num_threads() contiguous chunks of at
 // least `grain` items. Runs inline on the caller when the work is small, when one thread is set,
-// or when another caller is using the pool (so concurrent Python threads are safe).
+// or when another caller is using the pool (so concurrent Python threads are safe). On an OpenMP
+// runtime (use_openmp_runtime) each calling thread runs the chunks on a team of its own.
 void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 // Runs fn(thread, threads) once on each of `threads` pool threads (the caller is thread 0), or

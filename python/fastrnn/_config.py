@@ -10,8 +10,8 @@ from fastrnn import _C
 
 def set_num_threads(n: int) -> None:
     """Sets the threads fastrnn uses (1..4096): its own pool, which runs all of its parallel
-    work (or, once fastrnn.torch is imported, that many of torch's OpenMP threads); the BLAS
-    itself stays at one thread. RuntimeError when the system refuses to start
+    work (or, once fastrnn.torch is imported and torch's team has that many, torch's OpenMP
+    threads); the BLAS itself stays at one thread. RuntimeError when the system refuses to start
     that many (a process or memory limit): fastrnn then runs with the threads it started."""
     try:
         n = operator.index(n)
@@ -36,7 +36,11 @@ def config() -> dict:
         "simd": _C.simd_level(),
         "blas": _C.blas_version(),
         "threads": _C.get_num_threads(),
-        "threads_runtime": _C.openmp_runtime() or "fastrnn's pool",
+        "threads_runtime": (
+            f"torch's OpenMP threads when their count is this, via {_C.openmp_runtime()}"
+            if _C.openmp_runtime()
+            else "fastrnn's pool"
+        ),
         "cuda_compiled": cuda,
         "cuda_devices": _C.cuda_device_count() if cuda else 0,
         "cuda_runtime": _C.cuda_runtime_info(),

@@ -4,7 +4,9 @@ torch's OpenMP threads spin for milliseconds after each of torch's parallel ops 
 wait policy), so in a training loop fastrnn's own pool would start every layer call while they
 still hold the cores: its threads then shared two cores with a spinning one, and a torch training
 loop with `fastrnn.torch.LSTM` ran at about half of torch.nn.LSTM's speed (2 threads). Run on
-torch's OpenMP runtime instead, the spinning threads take fastrnn's work at once.
+torch's OpenMP runtime instead, the spinning threads take fastrnn's work at once (when fastrnn's
+thread count is torch's: another team size would make libgomp start and end threads at each
+switch, and it exits the process when it cannot start one).
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from fastrnn import _C
 
 
 def openmp_library_candidates() -> list[str]:
-    """Where torch's OpenMP runtime may be: beside libtorch (pip wheels bundle libgomp), else the
-    system's (conda and distribution builds link it); empty when torch's threads are not
-    OpenMP's."""
+    """Where torch's OpenMP runtime may be found: through libtorch_cpu itself (its entry points
+    looked up there resolve to the runtime torch links, whatever its file is called), else
+    beside libtorch (pip wheels bundle libgomp) or the system's (conda and distribution builds
+    link it); empty when torch's threads are not OpenMP's."""
     if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
         return []
-    return [os.path.join(os.path.dirname(torch.__file__), "lib", "libgomp.so.1"), "libgomp.so.1"]
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib")
+    return [os.path.join(lib, "libtorch_cpu.so"), os.path.join(lib, "libgomp.so.1"), "libgomp.so.1"]
 
 
 def share_torch_threads() -> bool:
     """Runs fastrnn's parallel work on torch's OpenMP threads when their runtime is loaded (GNU
-    libgomp); returns whether it does. fastrnn.set_num_threads still sets how many."""
+    libgomp's entry points); returns whether it does. A call uses them when torch's team on the
+    calling thread has fastrnn.get_num_threads() threads (torch.set_num_threads sets it), else
+    fastrnn's own pool, as before the import."""
     return any(_C.use_openmp_runtime(path) for path in openmp_library_candidates())
