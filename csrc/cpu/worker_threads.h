@@ -2,16 +2,13 @@
 // std::thread a worker for the length of one call, as gensim's workers. A thread the system
 // refuses to start (std::system_error or std::bad_alloc: a process or memory limit) does not end
 // the call: its worker's share runs on the calling thread after the others have started, so the
-// work is done in full, only with fewer threads. A worker's exception is rethrown as an Error once
-// all have ended.
+// work is done in full, only with fewer threads. The first worker's exception (by worker number) is
+// rethrown as it was once all have ended.
 #pragma once
 
 #include <exception>
-#include <string>
 #include <thread>
 #include <vector>
-
-#include "fastrnn/common.h"
 
 namespace fastrnn {
 namespace w2v {
@@ -20,16 +17,16 @@ namespace w2v {
 // and any refused worker on the caller's).
 template <class F>
 void run_workers(int workers, F&& body) {
-  if (workers == 1) {  // the caller's thread alone: its exceptions pass as they are
+  if (workers == 1) {  // the caller's thread alone
     body(0);
     return;
   }
-  std::vector<std::string> errors(workers);
+  std::vector<std::exception_ptr> errors(workers);  // storing one allocates nothing
   const auto guarded = [&](int w) {
     try {
       body(w);
-    } catch (const std::exception& e) {
-      errors[w] = e.what();
+    } catch (...) {
+      errors[w] = std::current_exception();
     }
   };
   std::vector<std::thread> threads;
@@ -43,7 +40,7 @@ void run_workers(int workers, F&& body) {
   for (int w = started; w < workers; ++w) guarded(w);
   for (auto& t : threads) t.join();
   for (const auto& e : errors) {
-    if (!e.empty()) throw Error(e);
+    if (e) std::rethrow_exception(e);
   }
 }
 
