@@ -6,6 +6,7 @@ work is split as on the pool (by the thread count only), so results are bit-iden
 a forked child goes back to a pool of its own (libgomp's threads stay in the parent).
 """
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -204,3 +205,17 @@ def test_more_threads_than_torchs_team_do_not_end_the_process(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+
+
+def test_the_training_loop_benchmark_runs_its_three_variants(capsys):
+    """bench/torch_training_loop.py (BENCHMARKS.md's record of the above) at a tiny size."""
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", "torch_training_loop.py")
+    spec = importlib.util.spec_from_file_location("torch_training_loop", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    runtime = _C.openmp_runtime()
+    script.main("--T 4 --N 2 --E 3 --H 5 --V 7 --rounds 2 --steps 1 --packed".split())
+    assert _C.openmp_runtime() == runtime  # left as it found it
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    names = [row.split("|")[1].strip() for row in rows[1:]]
+    assert names == ["torch.nn", "fastrnn.torch", "fastrnn.torch, own pool"]
