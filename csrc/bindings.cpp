@@ -557,6 +557,33 @@ py::tuple id_corpus_result(w2v::IdCorpus&& c) {
   return py::make_tuple(ids, offsets, c.raw_words, c.raw_sentences);
 }
 
+// An id corpus (encode_sentences'): ids [W] int32 in 0..V-1, offsets [S+1] int64 from 0 to W,
+// never decreasing (sentence s is ids[offsets[s]:offsets[s+1]]), checked.
+struct IdCorpusArrays {
+  const int32_t* ids;
+  const int64_t* offsets;
+  int64_t S;  // sentences
+};
+IdCorpusArrays checked_id_corpus(const py::object& ids_obj, const py::object& offsets_obj,
+                                 int64_t V) {
+  int64_t W = 0, S1 = 0;
+  const int32_t* ids = checked_vector<int32_t>(ids_obj, "ids", &W);
+  const int64_t* offsets = checked_vector<int64_t>(offsets_obj, "offsets", &S1);
+  if (S1 < 1 || offsets[0] != 0 || offsets[S1 - 1] != W) {
+    throw py::value_error("offsets: must start at 0 and end at len(ids)");
+  }
+  for (int64_t s = 0; s + 1 < S1; ++s) {
+    if (offsets[s + 1] < offsets[s]) throw py::value_error("offsets: must not decrease");
+  }
+  for (int64_t i = 0; i < W; ++i) {
+    if (ids[i] < 0 || ids[i] >= V) {
+      throw py::value_error("ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                            ", expected 0.." + std::to_string(V - 1));
+    }
+  }
+  return {ids, offsets, S1 - 1};
+}
+
 // A Huffman tree's arrays (w2v_huffman's) for V words, checked: offsets [V+1] from 0, never
 // decreasing, paths of at most V nodes; codes 0 or 1; points 0..V-1.
 struct TreeArrays {
@@ -791,26 +818,12 @@ void bind_word2vec(py::module_& m) {
         sm.window = window;
         sm.sg = sg;
         sm.cbow_mean = cbow_mean;
-        int64_t W = 0, S1 = 0;
-        const int32_t* ids = checked_vector<int32_t>(ids_obj, "ids", &W);
-        const int64_t* offsets = checked_vector<int64_t>(sentence_obj, "offsets", &S1);
-        if (S1 < 1 || offsets[0] != 0 || offsets[S1 - 1] != W) {
-          throw py::value_error("offsets: must start at 0 and end at len(ids)");
-        }
-        for (int64_t s = 0; s + 1 < S1; ++s) {
-          if (offsets[s + 1] < offsets[s]) throw py::value_error("offsets: must not decrease");
-        }
-        for (int64_t i = 0; i < W; ++i) {
-          if (ids[i] < 0 || ids[i] >= V) {
-            throw py::value_error("ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
-                                  ", expected 0.." + std::to_string(V - 1));
-          }
-        }
-        auto scores = empty<float>({S1 - 1});
+        const IdCorpusArrays corpus = checked_id_corpus(ids_obj, sentence_obj, V);
+        auto scores = empty<float>({corpus.S});
         float* out = scores.mutable_data();
         {
           py::gil_scoped_release release;
-          w2v::score_sentences(out, sm, ids, offsets, S1 - 1, workers, chunksize);
+          w2v::score_sentences(out, sm, corpus.ids, corpus.offsets, corpus.S, workers, chunksize);
         }
         return scores;
       },
@@ -951,29 +964,18 @@ void bind_word2vec(py::module_& m) {
           "train_ids",
           [](PyTrainer& t, const py::object& ids_obj, const py::object& offsets_obj,
              int64_t epoch) {
-            int64_t W = 0, S1 = 0;
-            const int32_t* ids = checked_vector<int32_t>(ids_obj, "ids", &W);
-            const int64_t* offsets = checked_vector<int64_t>(offsets_obj, "offsets", &S1);
-            if (S1 < 1 || offsets[0] != 0 || offsets[S1 - 1] != W) {
-              throw py::value_error("offsets: must start at 0 and end at len(ids)");
-            }
-            for (int64_t s = 0; s + 1 < S1; ++s) {
-              if (offsets[s + 1] < offsets[s]) throw py::value_error("offsets: must not decrease");
-            }
-            for (int64_t i = 0; i < W; ++i) {
-              if (ids[i] < 0 || ids[i] >= t.st.V) throw py::value_error("ids: out of range");
-            }
+            const IdCorpusArrays c = checked_id_corpus(ids_obj, offsets_obj, t.st.V);
             py::gil_scoped_release release;
             if (t.device == "emulated") {
-              t.launches = fastrnn::gpu::emulated_w2v_train_epoch_ids(
-                  t.st, t.cfg, ids, offsets, S1 - 1, epoch, t.launch_words);
+              t.launches = fastrnn::gpu::emulated_w2v_train_epoch_ids(t.st, t.cfg, c.ids, c.offsets,
+                                                                      c.S, epoch, t.launch_words);
             } else if (t.device == "cuda") {
 #if defined(FASTRNN_WITH_CUDA)
-              t.launches = fastrnn::gpu::cuda_w2v_train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1,
-                                                                  epoch, t.launch_words);
+              t.launches = fastrnn::gpu::cuda_w2v_train_epoch_ids(t.st, t.cfg, c.ids, c.offsets,
+                                                                  c.S, epoch, t.launch_words);
 #endif
             } else {
-              w2v::train_epoch_ids(t.st, t.cfg, ids, offsets, S1 - 1, epoch);
+              w2v::train_epoch_ids(t.st, t.cfg, c.ids, c.offsets, c.S, epoch);
             }
           },
           "Trains one epoch over an id corpus (GIL released).", py::arg("ids"), py::arg("offsets"),
