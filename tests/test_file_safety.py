@@ -404,6 +404,22 @@ def test_saving_through_a_symbolic_link_writes_the_file_it_leads_to(tmp_path):
     assert link.is_symlink() and KeyedVectors.load(target).index_to_key == small_kv().index_to_key
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_saving_over_a_path_that_is_not_a_regular_file_is_refused(tmp_path):
+    """A FIFO (or a device: as root, /dev/null) at the path is left as it is: before, the save
+    renamed its temporary file over it, replacing it with a regular file."""
+    import stat
+
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        small_kv().save(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        small_kv().save_word2vec_format(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file either
+
+
 def test_bench_outputs_are_written_atomically(tmp_path, monkeypatch):
     from fastrnn import bench
 

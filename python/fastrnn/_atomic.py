@@ -39,8 +39,19 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     replaces `path` only when the block succeeds; on an error the temporary file is removed. A
     process killed mid-write leaves the temporary file `.<name>.<random>.tmp` behind. The file
     gets the permissions of the one it replaces, or a new file's. A path through symbolic links
-    writes the file they lead to (beside it), so a link stays a link."""
+    writes the file they lead to (beside it), so a link stays a link. A path that exists as
+    something other than a regular file or a directory (a device such as /dev/null, a FIFO, a
+    socket) is a ValueError: the rename would replace it with a regular file."""
     path = Path(os.path.realpath(os.fspath(path)))
+    try:
+        kind = os.stat(path).st_mode
+    except FileNotFoundError:
+        kind = None
+    if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
+        raise ValueError(
+            f"{path}: exists and is not a regular file (a device, a pipe or a socket), which "
+            "saving would replace with a regular file; give a file path"
+        )
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         if hasattr(os, "fchmod"):
