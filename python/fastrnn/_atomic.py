@@ -33,6 +33,22 @@ def _plain_mode(path: Path) -> int:
         return 0o666 & ~_umask()
 
 
+def replace_problem(path) -> str | None:
+    """Why atomic_write must not rename a new file over `path` (symbolic links followed), or
+    None: it exists as something other than a regular file or a directory (a device such as
+    /dev/null, a FIFO, a socket), which the rename would replace with a regular file."""
+    try:
+        kind = os.stat(path).st_mode
+    except OSError:  # absent, or unreadable: the write itself will say
+        return None
+    if stat.S_ISREG(kind) or stat.S_ISDIR(kind):
+        return None
+    return (
+        "is not a regular file (a device, a pipe or a socket), which saving would replace with "
+        "a regular file"
+    )
+
+
 @contextmanager
 def atomic_write(path, mode: str = "wb", **open_kwargs):
     """Yields a temporary file beside `path` (same directory, so os.replace is atomic) that
@@ -43,15 +59,9 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     something other than a regular file or a directory (a device such as /dev/null, a FIFO, a
     socket) is a ValueError: the rename would replace it with a regular file."""
     path = Path(os.path.realpath(os.fspath(path)))
-    try:
-        kind = os.stat(path).st_mode
-    except FileNotFoundError:
-        kind = None
-    if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
-        raise ValueError(
-            f"{path}: exists and is not a regular file (a device, a pipe or a socket), which "
-            "saving would replace with a regular file; give a file path"
-        )
+    problem = replace_problem(path)
+    if problem:
+        raise ValueError(f"{path}: {problem}; give a file path")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         if hasattr(os, "fchmod"):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import fastrnn
 from fastrnn import bench_rnn
-from fastrnn._atomic import atomic_write
+from fastrnn._atomic import atomic_write, replace_problem
 from fastrnn._config import config as fastrnn_config
 
 SCHEMA = "fastrnn-bench/1"
@@ -1350,11 +1350,9 @@ def _output_problem(option: str, path: str) -> str | None:
     """Why `path` cannot receive the file `option` writes, or None: checked before measuring."""
     if os.path.isdir(path):
         return f"{option}: {path} is a directory (give a file path)"
-    if os.path.exists(path) and not os.path.isfile(path):  # (both follow symbolic links)
-        return (
-            f"{option}: {path} is not a regular file (a device, a pipe or a socket), which the "
-            "file written beside it and renamed over it would replace (give a file path)"
-        )
+    problem = replace_problem(path)
+    if problem:
+        return f"{option}: {path} {problem} (give a file path)"
     if option == "--plot" and Path(path).suffix.lower() != ".png":
         return f"{option}: expected a .png path (the chart is a PNG), got {path}"
     # the directory atomic_write writes in: the one a symbolic link leads to
