@@ -45,3 +45,10 @@ def test_benchmark_rows_with_hierarchical_softmax(monkeypatch):
     rows = bench_w2v.run_w2v_benchmark(tokens=20_000, vocab=500, repeats=1, hs=1, negative=0)
     assert [r["model"] for r in rows] == ["skip-gram hs", "CBOW hs"]
     assert all(r["fastrnn_words_per_s"] > 0 for r in rows)
+
+
+def test_a_corpus_too_small_for_min_count_names_tokens_not_an_option_the_cli_lacks():
+    # `fastrnn-bench w2v --tokens 3` reported gensim-style advice to lower min_count, which the
+    # benchmark cannot set; the check names the argument it can change, before any model is built.
+    with pytest.raises(ValueError, match=r"tokens: 3 words give an empty vocabulary.*use more"):
+        bench_w2v.run_w2v_benchmark(tokens=3, vocab=10, repeats=1, compare_gensim=False)

@@ -14,6 +14,8 @@ it the rows carry fastrnn's numbers and a note.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import operator
 import os
 import platform
@@ -41,6 +43,9 @@ __all__ = [
 
 # Sizes for the CLI's quick suite: both models, both libraries, about 20 s on 2 cores.
 QUICK_KWARGS = {"tokens": 1_000_000, "vocab": 20_000, "repeats": 2}
+
+# Both libraries' min_count in the timed runs (gensim's default).
+MIN_COUNT = 5
 
 
 def zipf_corpus(
@@ -150,6 +155,13 @@ def run_w2v_benchmark(
         note = "comparison not requested"
     say(f"generating a Zipfian corpus: {tokens} tokens over {vocab} words")
     corpus = zipf_corpus(tokens, vocab, seed=seed, sentence_length=sentence_length)
+    most = max(collections.Counter(itertools.chain.from_iterable(corpus)).values())
+    if most < MIN_COUNT:
+        raise ValueError(
+            f"tokens: {tokens} words give an empty vocabulary: the most frequent word of the "
+            f"generated corpus occurs {most} times, fewer than the min_count={MIN_COUNT} both "
+            "libraries train with; use more tokens"
+        )
     warm = corpus[: max(1, len(corpus) // 100)]
     with tempfile.TemporaryDirectory() as tmp:
         if corpus_file:
@@ -173,7 +185,7 @@ def run_w2v_benchmark(
             sample=sample,
             epochs=epochs,
             workers=workers,
-            min_count=5,
+            min_count=MIN_COUNT,
             seed=seed + 1,
         )
         rows = _run(
