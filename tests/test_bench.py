@@ -347,6 +347,13 @@ def test_markdown_output(tmp_path):
     assert "| train | gru | 2,2,4,4 |" in text
 
 
+def test_one_thread_is_written_in_the_singular(tmp_path):
+    md = tmp_path / "section.md"  # TINY runs at --threads 1
+    assert bench.main(["cell", "--mode", "gru", "-H", "4", *TINY, "--markdown", str(md)]) == 0
+    text = md.read_text()
+    assert "1 thread " in text and "1 threads" not in text
+
+
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
 def test_markdown_through_a_link_points_at_the_plot_from_where_it_is_written(tmp_path):
     (tmp_path / "docs").mkdir()

@@ -642,6 +642,11 @@ def _num(value, fmt: str) -> str:
     return format(value, fmt)
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 thread', '2 threads'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _mb(value) -> str:
     return "-" if value is None else f"{value / 2**20:.2f}"
 
@@ -893,7 +898,7 @@ def markdown(report: dict, plot: str | None = None) -> str:
         f"Command: `{report['command']}` ({report['created']}).",
         "",
         f"Machine: {m['model']}, {m['cores']} cores ({m['logical_cpus']} logical CPUs); "
-        f"{st['threads']} threads"
+        f"{_count(st['threads'], 'thread')}"
         + (" for both libraries" if st.get("compare") == "torch" else " (fastrnn alone)")
         + f"; fastrnn {cfg['version']} ({cfg['simd']}, "
         f"{cfg['blas'].split(' (')[0]}, {cfg['compiler']}), "
@@ -1047,7 +1052,7 @@ def write_plot(report: dict, path: str) -> None:
     ax.set_xlabel("speedup over PyTorch (gensim for word2vec): its ms / fastrnn ms, log scale")
     m = report["machine"]
     ax.set_title(
-        f"fastrnn-bench {report['suite']}: {m['model']}, {report['settings']['threads']} threads",
+        f"fastrnn-bench {report['suite']}: {m['model']}, {_count(report['settings']['threads'], 'thread')}",
         fontsize=9,
     )
     names = {"train": "training step", "infer": "inference", "step": "cell step",
