@@ -1050,9 +1050,9 @@ def write_plot(report: dict, path: str) -> None:
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.axvline(2.0, color="gray", linewidth=0.8, linestyle="--")
     ax.set_xlabel("speedup over PyTorch (gensim for word2vec): its ms / fastrnn ms, log scale")
-    m = report["machine"]
+    m, threads = report["machine"], _count(report["settings"]["threads"], "thread")
     ax.set_title(
-        f"fastrnn-bench {report['suite']}: {m['model']}, {_count(report['settings']['threads'], 'thread')}",
+        f"fastrnn-bench {report['suite']}: {m['model']}, {threads}",
         fontsize=9,
     )
     names = {"train": "training step", "infer": "inference", "step": "cell step",

@@ -399,9 +399,10 @@ def sgemm_peak(
         "fastest_by_backend": fastest,
         "method": (
             f"square float32 GEMMs C = A B of sizes {', '.join(map(str, sizes))}, median of "
-            f"{repeats} repeats after a warm-up, at {threads} thread{'' if threads == 1 else 's'}; the peak is the best median "
-            "over sizes and backends (numpy matmul; fastrnn's own OpenBLAS, scipy-openblas32 "
-            "cblas_sgemm through ctypes; torch.mm; oneDNN's inner product through torch)"
+            f"{repeats} repeats after a warm-up, at {threads} thread{'' if threads == 1 else 's'}; "
+            "the peak is the best median over sizes and backends (numpy matmul; fastrnn's own "
+            "OpenBLAS, scipy-openblas32 cblas_sgemm through ctypes; torch.mm; oneDNN's inner "
+            "product through torch)"
         ),
         "notes": notes,
     }
