@@ -806,3 +806,24 @@ def test_unbatched_input_matches_torch(kind):
     dh0 = dhx[0] if kind == "LSTM" else dhx
     h_grad = hxt[0].grad if kind == "LSTM" else hxt.grad
     np.testing.assert_allclose(dh0, h_grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+def test_an_inference_forward_leaves_the_training_forward_for_backward(mode):
+    # as a forward under torch.no_grad leaves the graph before it (a validation or target pass
+    # inside a training step); it made backward raise "call forward(..., training=True) first"
+    layer_class = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU, "rnn_tanh": fastrnn.RNN}[mode]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, N, I_SIZE)).astype(np.float32)
+    dy = rng.standard_normal((T, N, 2 * H)).astype(np.float32)
+    grads = []
+    for interleave in (False, True):
+        layer = layer_class(I_SIZE, H, num_layers=2, bidirectional=True, dropout=0.5, seed=3)
+        layer.forward(x, lengths=mixed_lengths(T, N))
+        if interleave:
+            layer.forward(x[:2, :1], training=False)
+        dx, _ = layer.backward(dy)
+        grads.append((dx, {k: v.copy() for k, v in layer.grads.items()}))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    for k in grads[0][1]:
+        np.testing.assert_array_equal(grads[0][1][k], grads[1][1][k])

@@ -185,7 +185,9 @@ class RNNBase(ParameterHolder):
         lengths: int [N] in 1..T (like a PackedSequence's lengths; need not be sorted).
         Returns (y [T,N,D*S], h_n [L*D,N,S]) or for LSTM (y, (h_n, c_n [L*D,N,H])); without the
         N axis for unbatched x. A training forward keeps x (time-major) and the parameters for
-        backward without copying them: change them in place only after backward.
+        backward without copying them: change them in place only after backward. An inference
+        forward (training=False) keeps nothing and leaves the last training forward's for
+        backward, as a forward under torch.no_grad leaves the graph before it.
         """
         x = F.as_float_array(x, "x", self.dtype, of=f"this {type(self).__name__}")
         given = x.shape  # for error messages: the caller's layout
@@ -204,12 +206,16 @@ class RNNBase(ParameterHolder):
             raise ValueError(f"x: expected {self.input_size} input features, got shape {given}")
         lengths = F.check_lengths(lengths, T, N)
         h0s, c0s = self._split_hx(hx, N, unbatched=unbatched)
-        # x, hx and lengths are valid: what the previous forward kept for backward is replaced by
-        # this one's, so free it now rather than after this forward has allocated its own (in a
-        # training loop both would otherwise be alive at once, doubling the peak memory). Its
-        # reserves, when nothing else holds them, are written over by this forward's.
-        spare = self._spare_reserves(T, N) if training else []
-        self._set_thread_state(None)
+        # x, hx and lengths are valid: what the previous training forward kept for backward is
+        # replaced by this one's, so free it now rather than after this forward has allocated its
+        # own (in a training loop both would otherwise be alive at once, doubling the peak
+        # memory). Its reserves, when nothing else holds them, are written over by this
+        # forward's. An inference forward keeps nothing and leaves it for backward (as a forward
+        # under torch.no_grad leaves the graph before it).
+        spare = []
+        if training:
+            spare = self._spare_reserves(T, N)
+            self._set_thread_state(None)
         lstm = self.mode == "lstm"
         D = self.num_directions
         ctxs, masks, h_n, c_n = [], [], [], []
@@ -247,7 +253,8 @@ class RNNBase(ParameterHolder):
                 inp = inp * mask
             masks.append(mask)
         y = inp
-        self._set_thread_state((ctxs, masks, T, N, unbatched) if training else None)
+        if training:
+            self._set_thread_state((ctxs, masks, T, N, unbatched))
         h_n = np.stack(h_n)
         state = (h_n, np.stack(c_n)) if lstm else h_n
         if unbatched:
