@@ -598,3 +598,20 @@ def test_bidirectional_layer_reverse_half_equals_cell_steps_backwards(variant):
             assert_close(s[0] if lstm else s, y[t, n, H:], 1e-10, 1e-12, f"n={n} t={t}")
         final = tuple(a[1, n] for a in state) if lstm else state[1, n]
         assert_close(s, final, 1e-10, 1e-12, f"final state of n={n}")
+
+
+@pytest.mark.parametrize("cls", [fastrnn.RNNCell, fastrnn.LSTMCell, fastrnn.GRUCell])
+def test_step_takes_parameters_in_any_memory_order_as_forward_does(cls):
+    # step() passed self.params to the kernel as they were: a Fortran-order weight (a transposed
+    # matrix assigned in) was refused with "weight_hh: expected a C-contiguous array"
+    cell = cls(4, 5, seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    expected = cell.step(x)
+    cell.params["weight_hh"] = np.asfortranarray(cell.params["weight_hh"])
+    cell.params["weight_ih"] = cell.params["weight_ih"].T.copy().T  # Fortran order too
+    got = cell.step(x)
+    for e, g in zip(np.atleast_1d(expected), np.atleast_1d(got), strict=True):
+        np.testing.assert_array_equal(e, g)
+    cell.params["weight_hh"] = cell.params["weight_hh"].astype(np.float64)
+    with pytest.raises(TypeError, match=r"params\['weight_hh'\]: expected dtype float32"):
+        cell.step(x)

@@ -140,8 +140,21 @@ class RNNCellBase(ParameterHolder):
         if x.shape[0] == 0:  # an empty batch, as torch.nn's cells take it: no kernel call
             empty = np.zeros((0, self.hidden_size), self.dtype)
             return self._result(empty, empty.copy() if self.mode == "lstm" else None, unbatched)
-        p = self.params
-        h_new, c_new = _C.rnn_step(
+        try:
+            h_new, c_new = self._step_kernel(x, h, c, self.params)
+        except (TypeError, ValueError):
+            # a parameter in another memory order (or not an array): as forward() takes it,
+            # copied to C order, checked here rather than on every call's fast path
+            params = {
+                k: F.as_float_array(v, f"params['{k}']", self.dtype, of=f"this {self.mode} cell")
+                for k, v in self.params.items()
+            }
+            h_new, c_new = self._step_kernel(x, h, c, params)
+        return self._result(h_new, c_new, unbatched)
+
+    def _step_kernel(self, x, h, c, p: dict):
+        """_C.rnn_step on x [N, I], h [N, H], c [N, H] (LSTM) or None, the parameters p."""
+        return _C.rnn_step(
             self._desc,
             x,
             h,
@@ -152,7 +165,6 @@ class RNNCellBase(ParameterHolder):
             p.get("bias_hh"),
             p.get("weight_ch"),
         )
-        return self._result(h_new, c_new, unbatched)
 
     def forward(self, x, state=None):
         """One training step; remembers it for backward. Returns the new state like step().
