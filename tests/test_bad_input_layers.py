@@ -240,9 +240,10 @@ def test_stack_backward_dy_shape_and_order_of_calls():
     for dy in [zeros(T, N, H), zeros(T, N, 2 * H + 1), zeros(T + 1, N, 2 * H)]:
         with pytest.raises(ValueError, match=word("dy")):
             layer.backward(dy)
-    layer.forward(X, training=False)
+    fresh = stack("GRU", L=2, bidirectional=True)
+    fresh.forward(X, training=False)
     with pytest.raises(RuntimeError):
-        layer.backward(np.zeros_like(y))  # an inference forward leaves nothing to backward
+        fresh.backward(np.zeros_like(y))  # an inference forward leaves nothing to backward
 
 
 def test_stack_state_dict_bad():
