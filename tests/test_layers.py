@@ -174,6 +174,39 @@ def test_load_state_dict_accepts_numpy_and_copies():
     assert_close(layer.params, torch_state(module), 0, 0, "params after source changed")
 
 
+def test_load_state_dict_as_torch_strict_keyword_result_and_mapping_check():
+    # torch code passes strict=False and reads the returned keys; fastrnn took no strict (a
+    # TypeError), returned None, and a list of items gave a 2 kB "unexpected keys" ValueError
+    module = torch.nn.LSTM(3, 4)
+    layer = fastrnn.LSTM(3, 4, seed=1)
+    result = layer.load_state_dict(module.state_dict())
+    assert result == ([], []) and repr(result) == repr(module.load_state_dict(module.state_dict()))
+    partial = dict(module.state_dict())
+    del partial["bias_hh_l0"]
+    partial["extra"] = torch.zeros(1)
+    kept = layer.params["bias_hh_l0"].copy()
+    layer.params["bias_hh_l0"] += 1.0
+    kept += 1.0
+    result = layer.load_state_dict(partial, strict=False)
+    assert (result.missing_keys, result.unexpected_keys) == (["bias_hh_l0"], ["extra"])
+    torch_result = torch.nn.LSTM(3, 4).load_state_dict(partial, strict=False)
+    assert (result.missing_keys, result.unexpected_keys) == (
+        torch_result.missing_keys,
+        torch_result.unexpected_keys,
+    )
+    np.testing.assert_array_equal(layer.params["bias_hh_l0"], kept)  # left as it was
+    np.testing.assert_array_equal(layer.params["weight_hh_l0"], partial["weight_hh_l0"].numpy())
+    with pytest.raises(ValueError, match="missing keys"):
+        layer.load_state_dict(partial)  # strict by default
+    with pytest.raises(TypeError, match="state_dict: expected a dict-like mapping.*got list"):
+        layer.load_state_dict(list(module.state_dict().items()))
+    wrong = dict(module.state_dict(), weight_hh_l0=torch.zeros(2, 2))
+    before = layer.state_dict()
+    with pytest.raises(ValueError, match="weight_hh_l0.*expected shape"):
+        layer.load_state_dict(wrong, strict=False)  # a shape is checked either way
+    assert_close(layer.params, before, 0, 0, "nothing loaded on error")
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_grads_accumulate_and_zero_grad(variant, dtype):

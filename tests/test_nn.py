@@ -458,3 +458,18 @@ def test_a_first_linear_skips_its_input_gradient_when_asked():
     lin(x)
     with pytest.raises(TypeError, match="input_grad: expected a bool, got str"):
         lin.backward(np.ones((6, 3, 4), np.float32), input_grad="no")
+
+
+def test_sequential_load_state_dict_strict_false_reports_keys_as_torch():
+    model = nn.Sequential(nn.Linear(3, 4, seed=0), nn.Dropout(0.1), nn.Linear(4, 2, seed=1))
+    state = model.state_dict()
+    assert model.load_state_dict(state) == ([], [])
+    del state["2.bias"]
+    state["5.weight"] = np.zeros(1)
+    result = model.load_state_dict(state, strict=False)
+    assert (result.missing_keys, result.unexpected_keys) == (["2.bias"], ["5.weight"])
+    with pytest.raises(ValueError, match="unexpected key '5.weight'"):
+        model.load_state_dict(state)
+    with pytest.raises(TypeError, match="strict: expected a bool"):
+        model.load_state_dict(model.state_dict(), strict="no")
+    assert nn.Dropout(0.1).load_state_dict({"x": 1}, strict=False) == ([], ["x"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numbers
 import threading
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +22,35 @@ def seeded_rng(seed) -> np.random.Generator:
         if seed < 0:
             raise ValueError(f"seed: expected None or an int >= 0, got {seed}")
     return np.random.default_rng(seed)
+
+
+class IncompatibleKeys(NamedTuple):
+    """What load_state_dict returns, as torch.nn.Module's does: the keys the module has that the
+    state_dict lacked, and the state_dict's keys the module does not have (both empty unless
+    strict=False)."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (
+            f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+            f"unexpected_keys={self.unexpected_keys!r})"
+        )
+
+
+def check_state_dict(state_dict, strict) -> bool:
+    """Checks load_state_dict's arguments (a mapping; strict a bool); returns strict."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"state_dict: expected a dict-like mapping of names to arrays, got "
+            f"{type(state_dict).__name__}"
+        )
+    if not isinstance(strict, (bool, np.bool_)):
+        raise TypeError(f"strict: expected a bool, got {type(strict).__name__}")
+    return bool(strict)
 
 
 def dropout_mask(rng: np.random.Generator, shape, p: float, dtype) -> np.ndarray:
@@ -87,15 +118,22 @@ class ParameterHolder(ThreadState):
         """Copies of the parameters under PyTorch's names."""
         return {k: v.copy() for k, v in self.params.items()}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Loads parameters (numpy arrays or torch tensors) saved by this class or by torch.nn."""
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Loads parameters (numpy arrays or torch tensors) saved by this class or by torch.nn.
+        strict=True (torch's default): the keys must be exactly this module's; strict=False
+        loads the keys both have and leaves the others. A shape or dtype that does not fit is
+        an error either way, and nothing is loaded then. Returns the missing and unexpected
+        keys, as torch does."""
+        strict = check_state_dict(state_dict, strict)
         expected = self._param_shapes()
         missing = sorted(set(expected) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(expected))
-        if missing or unexpected:
+        unexpected = sorted(set(state_dict) - set(expected), key=str)
+        if strict and (missing or unexpected):
             raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        new = {}
+        new = dict(self.params)
         for name, shape in expected.items():
+            if name not in state_dict:
+                continue
             value = state_dict[name]
             if hasattr(value, "detach"):
                 value = value.detach().cpu().numpy()
@@ -106,3 +144,4 @@ class ParameterHolder(ThreadState):
                 raise TypeError(f"state_dict['{name}']: expected a float array, got {value.dtype}")
             new[name] = np.array(value, dtype=self.dtype, order="C")
         self.params = new
+        return IncompatibleKeys(missing, unexpected)

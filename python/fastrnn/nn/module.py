@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastrnn._params import ParameterHolder
+from fastrnn._params import IncompatibleKeys, ParameterHolder
 
 
 class Module(ParameterHolder):
@@ -20,10 +20,11 @@ class Module(ParameterHolder):
     def _new_grads(self) -> dict:
         return {k: np.zeros_like(v) for k, v in self.params.items()}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        super().load_state_dict(state_dict)
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        result = super().load_state_dict(state_dict, strict)
         if self.grads:  # gradients keep their arrays' shapes; reset them for the new parameters
             self.zero_grad()
+        return result
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

@@ -5,7 +5,7 @@ for its backward is the calling thread's (ThreadState)."""
 
 from __future__ import annotations
 
-from fastrnn._params import ThreadState
+from fastrnn._params import IncompatibleKeys, ThreadState, check_state_dict
 
 
 class ParameterFree(ThreadState):
@@ -25,6 +25,8 @@ class ParameterFree(ThreadState):
     def state_dict(self) -> dict:
         return {}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        if state_dict:
-            raise ValueError(f"state_dict: unexpected keys {sorted(state_dict)}")
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        strict = check_state_dict(state_dict, strict)
+        if strict and state_dict:
+            raise ValueError(f"state_dict: unexpected keys {sorted(state_dict, key=str)}")
+        return IncompatibleKeys([], sorted(state_dict, key=str))

@@ -84,8 +84,8 @@ class Recurrent(ThreadState):
     def state_dict(self) -> dict:
         return self.layer.state_dict()
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.layer.load_state_dict(state_dict)
+    def load_state_dict(self, state_dict, strict: bool = True):
+        return self.layer.load_state_dict(state_dict, strict)
 
     def reset_state(self) -> None:
         """Forget the carried state: the next forward starts from zeros."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+from fastrnn._params import IncompatibleKeys, check_state_dict
 from fastrnn.nn._checks import bool_flag
 
 
@@ -58,18 +59,28 @@ class Sequential:
             f"{i}.{k}": v for i, m in enumerate(self.modules) for k, v in m.state_dict().items()
         }
 
-    def load_state_dict(self, state_dict: dict) -> None:
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Each module's keys under its index ("0.weight", ...), as torch.nn.Sequential's."""
+        strict = check_state_dict(state_dict, strict)
         parts = [{} for _ in self.modules]
+        unexpected = []
         for key, value in state_dict.items():
-            index, _, name = key.partition(".")
+            index, _, name = str(key).partition(".")
             if not index.isdigit() or int(index) >= len(self.modules) or not name:
-                raise ValueError(f"state_dict: unexpected key {key!r}")
+                if strict:
+                    raise ValueError(f"state_dict: unexpected key {key!r}")
+                unexpected.append(key)
+                continue
             parts[int(index)][name] = value
+        missing = []
         for i, (m, part) in enumerate(zip(self.modules, parts, strict=True)):
             try:
-                m.load_state_dict(part)
+                result = m.load_state_dict(part, strict)
             except ValueError as e:
                 raise ValueError(f"state_dict (module {i}): {e}") from e
+            missing += [f"{i}.{k}" for k in result.missing_keys]
+            unexpected += [f"{i}.{k}" for k in result.unexpected_keys]
+        return IncompatibleKeys(missing, unexpected)
 
     def forward(self, x, training: bool = True):
         for m, takes_training in zip(self.modules, self._training_arg, strict=True):
