@@ -5,7 +5,9 @@ Constructors, parameter names (weight_ih, weight_hh, bias_ih, bias_hh) and initi
 torch.nn.*Cell. Three ways to run a cell:
 
 - `step(x, state)`: one inference step, a single C++ call that allocates only its outputs.
-- `forward(x, state)`: one training step; the cell keeps a tape of the steps the caller drives.
+- `forward(x, state)` (also `cell(x, state)`, torch's idiom): one training step; the cell keeps a
+  tape of the steps the caller drives until backward or reset() (as torch's cell builds a graph
+  outside torch.no_grad), so a decoding or inference loop calls `step`.
 - `backward(dstate)`: backward of the most recent forward step still on the tape (last in, first
   out); accumulates into `grads` and returns (dx, gradient of the state that step received).
 
