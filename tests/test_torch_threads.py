@@ -201,6 +201,55 @@ def test_more_threads_than_torchs_team_run_on_the_pool_alone(tmp_path):
     assert int(proc.stdout) <= 35, proc.stdout  # 28 here now, 42 before
 
 
+FOLLOW_CHILD = """
+import sys
+import torch
+import fastrnn
+
+torch.set_num_threads(int(sys.argv[1]))  # as on a machine with SMT: fewer than fastrnn's
+if sys.argv[2] == "chosen":
+    fastrnn.set_num_threads(2)
+import fastrnn.torch
+
+print(fastrnn.get_num_threads())
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="counts usable CPUs")
+@pytest.mark.parametrize(
+    "torch_threads, how, env, expected",
+    [
+        ("1", "default", {}, "1"),  # follows torch's lower count (the pool ran the kernels)
+        ("more", "default", {}, "usable"),  # never raised above the CPUs fastrnn may use
+        ("1", "chosen", {}, "2"),  # set_num_threads before the import is kept
+        ("1", "default", {"FASTRNN_NUM_THREADS": "2"}, "2"),  # and so is the variable
+    ],
+)
+def test_fastrnn_torch_makes_the_default_thread_count_torchs_lower_one(
+    tmp_path, torch_threads, how, env, expected
+):
+    """By default torch counts physical cores and fastrnn logical CPUs, so on a machine with SMT
+    the counts differed and the kernels never ran on torch's threads (where a training loop is
+    about twice as fast) unless the user set fastrnn's count to torch's."""
+    usable = len(os.sched_getaffinity(0))
+    if usable < 2:
+        pytest.skip("needs at least 2 usable CPUs")
+    counts = {"1": "1", "2": "2", "more": str(usable + 1), "usable": str(usable)}
+    script = tmp_path / "follow_child.py"
+    script.write_text(FOLLOW_CHILD)
+    unset = ("FASTRNN_NUM_THREADS", "OMP_NUM_THREADS")
+    variables = {k: v for k, v in os.environ.items() if k not in unset}
+    proc = subprocess.run(
+        [sys.executable, str(script), counts[torch_threads], how],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**variables, **env},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == counts[expected]
+
+
 def test_the_training_loop_benchmark_runs_its_three_variants(capsys):
     """bench/torch_training_loop.py (BENCHMARKS.md's record of the above) at a tiny size."""
     path = os.path.join(os.path.dirname(__file__), "..", "bench", "torch_training_loop.py")

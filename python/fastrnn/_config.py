@@ -7,6 +7,8 @@ import warnings
 
 from fastrnn import _C
 
+_count_chosen = False  # set_num_threads was called (fastrnn.torch then leaves the count alone)
+
 
 def set_num_threads(n: int) -> None:
     """Sets the threads fastrnn uses (1..4096): its own pool, which runs all of its parallel
@@ -19,7 +21,16 @@ def set_num_threads(n: int) -> None:
         raise TypeError(f"n: expected an int, got {type(n).__name__}") from None
     if not 1 <= n <= 4096:
         raise ValueError(f"n: expected a thread count in 1..4096, got {n}")
+    global _count_chosen
+    _count_chosen = True
     _C.set_num_threads(n)
+
+
+def thread_count_chosen() -> bool:
+    """Whether the user chose fastrnn's thread count: set_num_threads was called, or
+    FASTRNN_NUM_THREADS holds a thread count."""
+    value = os.environ.get("FASTRNN_NUM_THREADS", "")
+    return _count_chosen or (value.isascii() and value.isdigit() and 1 <= int(value) <= 4096)
 
 
 def get_num_threads() -> int:

@@ -6,17 +6,20 @@ CPU float32/float64 tensors run on fastrnn's kernels, registered as the torch.li
 `torch.ops.fastrnn.rnn_forward` / `rnn_backward` (so torch.compile traces them), and so do CUDA
 float32/float64 tensors in a CUDA build with a GPU present; other devices and dtypes run on
 torch's implementation after a one-time warning. Importing it moves fastrnn's parallel work onto
-torch's OpenMP threads (_threads.py), so the two libraries take turns on the same threads.
+torch's OpenMP threads (_threads.py), so the two libraries take turns on the same threads, and
+makes fastrnn's default thread count torch's where torch's is lower (physical cores, where SMT
+doubles the logical CPUs fastrnn counts).
 
 Public names: RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, convert, revert.
 """
 
 from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
-from fastrnn.torch._threads import share_torch_threads
+from fastrnn.torch._threads import follow_torch_thread_count, share_torch_threads
 from fastrnn.torch.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.torch.convert import convert, revert
 from fastrnn.torch.modules import GRU, LSTM, RNN
 
-share_torch_threads()
+if share_torch_threads():
+    follow_torch_thread_count()
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "convert", "revert"]

@@ -15,7 +15,7 @@ import os
 
 import torch
 
-from fastrnn import _C
+from fastrnn import _C, _config
 
 
 def openmp_library_candidates() -> list[str]:
@@ -35,3 +35,13 @@ def share_torch_threads() -> bool:
     calling thread has fastrnn.get_num_threads() threads (torch.set_num_threads sets it), else
     fastrnn's own pool, as before the import."""
     return any(_C.use_openmp_runtime(path) for path in openmp_library_candidates())
+
+
+def follow_torch_thread_count() -> None:
+    """Makes fastrnn's thread count torch's when torch's is lower and the user has not chosen
+    fastrnn's (set_num_threads, FASTRNN_NUM_THREADS). By default torch counts physical cores and
+    fastrnn logical CPUs, which differ on a machine with SMT, and the kernels run on torch's
+    threads only when the two counts are equal. (Never higher: torch's count ignores the CPUs
+    this process may use, fastrnn's does not.)"""
+    if not _config.thread_count_chosen() and torch.get_num_threads() < _C.get_num_threads():
+        _C.set_num_threads(torch.get_num_threads())
