@@ -448,3 +448,33 @@ def test_cpu_autocast_falls_back_like_torch(monkeypatch):
         peep = ft.LSTM(I, H, peephole=True)(x)[0]  # extras: fastrnn's kernels, float32
     assert got.dtype == want.dtype == torch.bfloat16 and peep.dtype == torch.float32
     torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("N", [1, 3, 8])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+def test_cell_inference_runs_the_cores_step_kernel(mode, N):
+    """A cell call with no gradient due is fastrnn's one-step kernel (the numpy cell's step(): a
+    fused matrix-vector step at up to 4 rows), not the layer kernel with T = 1, which repacks
+    every weight first (twice as slow at N = 1, H = 256); with a gradient due the layer kernel
+    runs, as before. Bit for bit the numpy cell's step and forward respectively."""
+    torch_class = {"lstm": ft.LSTMCell, "gru": ft.GRUCell, "rnn_tanh": ft.RNNCell}[mode]
+    numpy_class = {"lstm": fastrnn.LSTMCell, "gru": fastrnn.GRUCell, "rnn_tanh": fastrnn.RNNCell}
+    torch.manual_seed(0)
+    cell = torch_class(5, 20)
+    reference = numpy_class[mode](5, 20)
+    reference.load_state_dict({k: v.detach().numpy() for k, v in cell.state_dict().items()})
+    x = torch.randn(N, 5)
+    state = (torch.randn(N, 20), torch.randn(N, 20)) if mode == "lstm" else torch.randn(N, 20)
+    numpy_state = tuple(s.numpy() for s in state) if mode == "lstm" else state.numpy()
+    with torch.no_grad():
+        got = cell(x, state)
+    _assert_states_equal(got, reference.step(x.numpy(), numpy_state))
+    got = cell(x.requires_grad_(), state)
+    _assert_states_equal(got, reference.forward(x.detach().numpy(), numpy_state))
+
+
+def _assert_states_equal(got, expected):
+    """got: a cell's h or (h, c) tensors; expected: the numpy cell's, bit for bit."""
+    got, expected = (got, expected) if isinstance(got, tuple) else ((got,), (expected,))
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(g.detach().numpy(), e)

@@ -260,6 +260,17 @@ def rnn_forward(
     """One layer, one direction. x: [T,N,I]; lengths: int64 [N] in 1..T or None; h0: [N,S] or None;
     c0: [N,H] or None. Returns y [T,N,S], h_n [N,S], c_n [N,H] (LSTM, else [0]) and reserve
     [T·N·K + N·E] (training, else [0])."""
+    return _forward_cpu(
+        x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch,
+        mode, reverse, training, reset_after, cell_clip,
+    )  # fmt: skip
+
+
+def _forward_cpu(
+    x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, mode, reverse, training, reset_after,
+    cell_clip,
+):  # fmt: skip
+    """rnn_forward's CPU implementation (the op's, and eager calls' without the dispatcher)."""
     T, N = x.shape[0], x.shape[1]
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     _check_call(mode, c0, cell_clip)
@@ -365,6 +376,17 @@ def rnn_backward(
     skipped, as for an input that needs no gradient). Returns dx [T,N,I] ([0] when skipped), dh0
     [N,S], dc0 [N,H] (LSTM, else [0]) and those gradients (shaped like the weights; [0] for absent
     or skipped ones)."""
+    return _backward_cpu(
+        dy, dh_n, dc_n, x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve,
+        mode, reverse, reset_after, cell_clip, weight_grads, input_grad,
+    )  # fmt: skip
+
+
+def _backward_cpu(
+    dy, dh_n, dc_n, x, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch, reserve, mode, reverse,
+    reset_after, cell_clip, weight_grads=None, input_grad=True,
+):  # fmt: skip
+    """rnn_backward's CPU implementation (the op's, and eager calls' without the dispatcher)."""
     I, H, P, _ = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
     if x.shape[1] == 0:
@@ -473,7 +495,10 @@ def _forward_backward(ctx, dy, dh_n, dc_n, _dreserve):
         need[0],  # dx only when x needs a gradient (not for data fed to the first layer)
     )
     try:
-        dx, dh0, dc0, *dw = torch.ops.fastrnn.rnn_backward.default(*args)
+        if not torch.is_grad_enabled() and _dispatch_free(args[:12]):
+            dx, dh0, dc0, *dw = _backward_cpu(*args)  # (with grad enabled, the op's autograd
+        else:  # refuses a double backward)
+            dx, dh0, dc0, *dw = torch.ops.fastrnn.rnn_backward.default(*args)
     except RuntimeError as e:
         if "functorch transforms" not in str(e):
             raise
@@ -607,7 +632,7 @@ class _EagerForward(torch.autograd.Function):
 
     @staticmethod
     def forward(*args):
-        return torch.ops.fastrnn.rnn_forward.default(*args)
+        return _call_forward(args)
 
     setup_context = staticmethod(_forward_setup_context)
     backward = staticmethod(_forward_backward)
@@ -628,6 +653,79 @@ class _EagerForward(torch.autograd.Function):
             "supported by fastrnn's kernels; use reverse mode (backward, torch.func.vjp) or the "
             "torch.nn module (fastrnn.torch.revert(model))"
         )
+
+
+class _PlainForward(torch.autograd.Function):
+    """_EagerForward's forward and backward as an old-style Function (ctx passed to forward), for
+    calls outside torch.func transforms: Function.apply binds a setup_context-style forward's
+    arguments with inspect.signature on every call, about 16 µs, which a small cell step's
+    kernels take several times over. torch.func transforms need the setup_context form."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        output = _call_forward(args)
+        _forward_setup_context(ctx, args, output)
+        return output
+
+    backward = staticmethod(_forward_backward)
+
+
+def _dispatch_free(tensors) -> bool:
+    """Whether an eager call on these tensors (None skipped) may run the CPU implementation
+    directly rather than through torch's dispatcher, which costs about 10 µs a call (several
+    times the kernel of a small cell step): all are plain CPU tensors or Parameters, none a
+    subclass that intercepts ops, nor wrapped by a torch.func transform."""
+    for t in tensors:
+        if t is not None and not (
+            isinstance(t, Tensor)
+            and t.is_cpu
+            and type(t) in _PLAIN_TENSOR_TYPES
+            and not torch._C._functorch.is_functorch_wrapped_tensor(t)
+        ):
+            return False
+    return True
+
+
+_PLAIN_TENSOR_TYPES = (Tensor, torch.nn.Parameter)
+
+
+def _call_forward(args: tuple):
+    """rnn_forward(*args) in an eager call: directly on plain CPU tensors, else the op."""
+    if _dispatch_free(args[:10]):
+        return _forward_cpu(*args)
+    return torch.ops.fastrnn.rnn_forward.default(*args)
+
+
+def step_applies(x, h0, c0, weights) -> bool:
+    """Whether a cell's call on these tensors (x [N,I]; h0, c0 [N,H] or None; weights as
+    layer_forward's) is an eager inference step on plain CPU tensors, which inference_step runs
+    (no gradient due, not traced, compiled or under torch.func)."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    grad = torch.is_grad_enabled()
+    for t in (x, h0, c0, *weights):
+        if t is not None and (
+            (grad and t.requires_grad)
+            or not t.is_cpu
+            or type(t) not in _PLAIN_TENSOR_TYPES
+            or torch._C._functorch.is_functorch_wrapped_tensor(t)  # (vmap's batched ones too)
+        ):
+            return False
+    return True
+
+
+def inference_step(mode, x, h0, c0, weights, reset_after, cell_clip):
+    """One cell step by the core's step kernel (_C.rnn_step: a fused matrix-vector step at a few
+    rows, where the layer kernel with T = 1 would first repack every weight; the layer's path
+    with T = 1 otherwise). x: [N,I]; h0: [N,H] or None; c0: [N,H] (LSTM) or None; weights:
+    (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch). Returns (h' [N,H], c' [N,H] or [0])."""
+    w_ih, w_hh, b_ih, b_hh, w_hr, w_ch = weights
+    if x.shape[0] == 0:
+        return _empty_batch_forward(mode, x.unsqueeze(0), None, h0, c0, weights)[1:3]
+    desc = _desc(mode, x.shape[1], w_hh.shape[1], 0, b_ih is not None, reset_after,
+                 w_ch is not None, cell_clip)  # fmt: skip
+    h, c = _C.rnn_step(desc, *map(_np, (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_ch)))
+    return torch.from_numpy(h), torch.from_numpy(c) if c is not None else x.new_empty(0)
 
 
 def fx_leaf_call(module, input, hx):
@@ -675,8 +773,12 @@ def layer_forward(
         torch.is_grad_enabled() if vmapped else needs_grad(*tensors)
     ) or torch.jit.is_tracing()
     args = (x, lengths, *tensors[1:], mode, reverse, training, reset_after, cell_clip)
-    if training and not (vmapped or torch.compiler.is_compiling() or torch.jit.is_tracing()):
+    if vmapped or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        y, h_n, c_n, _ = torch.ops.fastrnn.rnn_forward.default(*args)
+    elif training and not torch._C._are_functorch_transforms_active():
+        y, h_n, c_n, _ = _PlainForward.apply(*args)
+    elif training:
         y, h_n, c_n, _ = _EagerForward.apply(*args)
     else:
-        y, h_n, c_n, _ = torch.ops.fastrnn.rnn_forward.default(*args)
+        y, h_n, c_n, _ = _call_forward(args)
     return y, h_n, c_n

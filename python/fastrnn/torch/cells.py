@@ -20,9 +20,11 @@ from fastrnn.functional import _check_clip
 from fastrnn.torch._ops import (
     check_same_dtype,
     fx_leaf_call,
+    inference_step,
     kernel_refusal,
     layer_forward,
     raise_not_scriptable,
+    step_applies,
     warn_fallback,
 )
 
@@ -96,14 +98,7 @@ class _CellMixin:
         states = tuple(s.contiguous() for s in states)
         h0 = states[0] if states else None
         c0 = states[1] if len(states) == 2 else None
-        w = (
-            self.weight_ih,
-            self.weight_hh,
-            self.bias_ih,
-            self.bias_hh,
-            None,
-            self.weight_ch if self.peephole else None,
-        )
+        w = self._weights()
         check_same_dtype(
             [x, *states, *w],
             lambda: [
@@ -117,21 +112,35 @@ class _CellMixin:
                 "weight_ch",
             ],
         )
-        x = x.contiguous().unsqueeze(0)  # [1,N,I]
-        _, h, c = layer_forward(
-            x, None, h0, c0, *w, self._kernel_mode, False, self.reset_after, self._clip
-        )
+        if step_applies(x, h0, c0, w):
+            h, c = inference_step(self._kernel_mode, x, h0, c0, w, self.reset_after, self._clip)
+        else:
+            x = x.contiguous().unsqueeze(0)  # [1,N,I]
+            _, h, c = layer_forward(
+                x, None, h0, c0, *w, self._kernel_mode, False, self.reset_after, self._clip
+            )
         if not batched:
             h = h.squeeze(0)
             c = c.squeeze(0) if self._kernel_mode == "lstm" else c
         return h, c
+
+    def _weights(self) -> tuple:
+        """(w_ih, w_hh, b_ih, b_hh, w_hr, w_ch) as layer_forward takes them (None: absent)."""
+        return (
+            self.weight_ih,
+            self.weight_hh,
+            self.bias_ih,
+            self.bias_hh,
+            None,
+            self.weight_ch if self.peephole else None,
+        )
 
     def _fallback(self, input: Tensor, states: tuple) -> bool:
         if input.dim() in (1, 2) and input.shape[-1] == 0 and not self._has_extras():
             return True  # no input features (torch.nn's cells allow input_size=0, the kernels not)
         if self.hidden_size == 0:
             return True  # no hidden units: as above, and the extras change nothing then
-        refusal = kernel_refusal([input, *states, *self.parameters()], self._has_extras())
+        refusal = kernel_refusal([input, *states, *self._weights()], self._has_extras())
         if refusal is None:
             return False
         if self._has_extras():
