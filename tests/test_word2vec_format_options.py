@@ -258,3 +258,31 @@ def test_datatype_reads_the_numbers_as_gensim(tmp_path, datatype, binary):
     theirs = GensimKV.load_word2vec_format(str(path), binary=binary, datatype=datatype)
     assert loaded.vectors.dtype == theirs.vectors.dtype == datatype
     np.testing.assert_array_equal(loaded.vectors, theirs.vectors)
+
+
+def test_text_save_of_many_blocks_writes_each_number_as_gensim(tmp_path):
+    """The text is converted a block of rows at a time: a table of several blocks is written as
+    one conversion wrote it (gensim's str() of each number)."""
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((10_000, 8)).astype(np.float32) * np.logspace(-20, 20, 8)
+    ours, _ = _pair([f"w{i}" for i in range(len(vectors))], vectors)
+    ours.save_word2vec_format(tmp_path / "v.txt")
+    want = "10000 8\n" + "".join(
+        f"w{i} " + " ".join(str(x) for x in row) + "\n" for i, row in enumerate(ours.vectors)
+    )
+    assert (tmp_path / "v.txt").read_text(encoding="utf8") == want
+
+
+def test_text_save_needs_memory_for_a_block_not_for_the_table(tmp_path):
+    import tracemalloc
+
+    vectors = np.random.default_rng(0).standard_normal((2000, 100)).astype(np.float32)
+    ours, _ = _pair([f"w{i}" for i in range(len(vectors))], vectors)
+    tracemalloc.start()
+    try:
+        ours.save_word2vec_format(tmp_path / "v.txt")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the table as numpy str at once: 2000 * 100 * 128 bytes = 25.6 MB; a block is 2 MiB
+    assert peak < 8e6, f"peak {peak / 1e6:.1f} MB while saving {vectors.nbytes / 1e6:.1f} MB"

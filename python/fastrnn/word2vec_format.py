@@ -44,6 +44,10 @@ class Word2VecFormatWarning(UserWarning):
     """A word2vec file that loads but may have been cut short."""
 
 
+# The numbers save_word2vec_format converts to text at a time (2 MiB as numpy str).
+_TEXT_BLOCK = 1 << 14
+
+
 def write_word2vec(
     path,
     keys: list,
@@ -88,9 +92,14 @@ def write_word2vec(
                 for key, row in zip(keys, little, strict=True):
                     f.write(key.encode("utf8") + b" " + row.tobytes() + b"\n")
             else:
-                text = vectors.astype(str)  # shortest repr that reads back to the same float32
-                for key, row in zip(keys, text, strict=True):
-                    f.write((key + " " + " ".join(row.tolist()) + "\n").encode("utf8"))
+                # the shortest repr that reads back to the same float32, a block of rows at a
+                # time: as str each number takes 128 bytes (32x a float32), so converting the
+                # whole table at once needed 32x its size in memory
+                rows = max(1, _TEXT_BLOCK // max(E, 1))
+                for start in range(0, V, rows):
+                    text = vectors[start : start + rows].astype(str)
+                    for key, row in zip(keys[start : start + rows], text, strict=True):
+                        f.write((key + " " + " ".join(row.tolist()) + "\n").encode("utf8"))
 
 
 @contextlib.contextmanager
