@@ -233,11 +233,15 @@ def test_read_limit_must_be_an_int(tmp_path, model):
         KeyedVectors.load_word2vec_format(path, limit=1.5)
 
 
-def test_values_past_float32_are_named_on_save(tmp_path):
+def test_values_past_float32_are_named_on_binary_save(tmp_path):
     kv = KeyedVectors(2, dtype=np.float64)
     kv.add_vectors(["a", "b"], np.array([[1.0, 2.0], [1e300, 0.0]]))
     with pytest.raises(ValueError, match=r"row 1 \('b'\) holds values past float32's range"):
-        kv.save_word2vec_format(tmp_path / "v.txt")
+        kv.save_word2vec_format(tmp_path / "v.bin", binary=True)
+    # text holds a float64 table's own numbers (as gensim's), so nothing is past their range
+    kv.save_word2vec_format(tmp_path / "v.txt")
+    back = KeyedVectors.load_word2vec_format(tmp_path / "v.txt", datatype=np.float64)
+    assert np.array_equal(back.vectors, kv.vectors)
 
 
 def test_save_refuses_what_load_would_refuse(tmp_path, model):

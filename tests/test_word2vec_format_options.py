@@ -286,3 +286,21 @@ def test_text_save_needs_memory_for_a_block_not_for_the_table(tmp_path):
         tracemalloc.stop()
     # the table as numpy str at once: 2000 * 100 * 128 bytes = 25.6 MB; a block is 2 MiB
     assert peak < 8e6, f"peak {peak / 1e6:.1f} MB while saving {vectors.nbytes / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_text_save_writes_the_vectors_own_dtype_as_gensim(tmp_path, dtype):
+    vectors = np.array([[1 / 3, 2 / 3], [1e-7, -12345.678901234]])
+    ours, theirs = KeyedVectors(2, dtype=dtype), GensimKV(2, dtype=dtype)
+    ours.add_vectors(["a", "b"], vectors)
+    theirs.add_vectors(["a", "b"], vectors)
+    ours.save_word2vec_format(tmp_path / "ours.txt")
+    theirs.save_word2vec_format(tmp_path / "theirs.txt")
+    assert (tmp_path / "ours.txt").read_bytes() == (tmp_path / "theirs.txt").read_bytes()
+    back = KeyedVectors.load_word2vec_format(tmp_path / "ours.txt", datatype=dtype)
+    assert back.vectors.dtype == dtype and np.array_equal(back.vectors, ours.vectors)
+    # binary files hold float32, whatever the table's dtype (as gensim's)
+    ours.save_word2vec_format(tmp_path / "ours.bin", binary=True)
+    for reader in (KeyedVectors, GensimKV):
+        back = reader.load_word2vec_format(tmp_path / "ours.bin", binary=True)
+        assert np.array_equal(back.vectors, ours.vectors.astype(np.float32))

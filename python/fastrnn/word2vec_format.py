@@ -2,6 +2,8 @@
 (a path ending in .gz or .bz2 is read and written through gzip or bz2, as gensim does).
 
 Text: a header line `V E`, then one line per word: the word and E numbers separated by spaces.
+The numbers are written as str() writes them in the vectors' dtype (float16, float32 or float64:
+a float64 table keeps all its digits, as gensim's).
 Binary: the same header, then per word its UTF-8 bytes, a space and E little-endian float32
 (word2vec.c ends each record with a newline, gensim does not; both are read).
 
@@ -62,8 +64,11 @@ def write_word2vec(
     `header_count` vectors (default V) or is left out (write_header=False, GloVe's format);
     append=True adds to the end of an existing file (through a copy: still atomic)."""
     given = np.asarray(vectors)
+    # as gensim: text holds each number as str() of it in the vectors' own float dtype (all of a
+    # float64's digits), binary holds float32
+    kept = not binary and given.dtype in (np.float16, np.float32, np.float64)
     with np.errstate(over="ignore"):
-        vectors = given.astype(np.float32, copy=False)
+        vectors = given if kept else given.astype(np.float32, copy=False)
     V, E = vectors.shape
     if len(keys) != V:
         raise ValueError(f"{len(keys)} keys for {V} vectors")
@@ -74,7 +79,7 @@ def write_word2vec(
         )
         raise ValueError(
             f"vectors: row {bad[0]} ({keys[bad[0]]!r}) holds {what}; word2vec files hold "
-            "finite float32 numbers (and fastrnn refuses to read others)"
+            f"finite {vectors.dtype} numbers (and fastrnn refuses to read others)"
         )
     for k in keys:
         if not isinstance(k, str) or not k or any(c.isspace() for c in k):
@@ -92,9 +97,9 @@ def write_word2vec(
                 for key, row in zip(keys, little, strict=True):
                     f.write(key.encode("utf8") + b" " + row.tobytes() + b"\n")
             else:
-                # the shortest repr that reads back to the same float32, a block of rows at a
-                # time: as str each number takes 128 bytes (32x a float32), so converting the
-                # whole table at once needed 32x its size in memory
+                # the shortest repr that reads back to the same number of the vectors' dtype
+                # (gensim's str() of each), a block of rows at a time: as str each number takes
+                # 128 bytes (32x a float32), so the whole table at once needed 32x its size
                 rows = max(1, _TEXT_BLOCK // max(E, 1))
                 for start in range(0, V, rows):
                     text = vectors[start : start + rows].astype(str)
