@@ -4,6 +4,7 @@ save_word2vec_format's sort_attr, prefix, total_vec, write_header and append (at
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -212,7 +213,7 @@ def test_failed_append_leaves_the_file_as_it_was(tmp_path):
         ({"total_vec": -1}, ValueError, "total_vec: expected an int >= 0, got -1"),
         ({"total_vec": 1.5}, TypeError, "total_vec: expected an int"),
         ({"prefix": 3}, TypeError, "prefix: expected a str, got int"),
-        ({"prefix": "a b"}, ValueError, "without whitespace"),
+        ({"prefix": "a b"}, ValueError, "key 'a ba': .* without the whitespace that separates"),
     ],
 )
 def test_bad_save_arguments_are_named(tmp_path, kwargs, error, match):
@@ -304,3 +305,30 @@ def test_text_save_writes_the_vectors_own_dtype_as_gensim(tmp_path, dtype):
     for reader in (KeyedVectors, GensimKV):
         back = reader.load_word2vec_format(tmp_path / "ours.bin", binary=True)
         assert np.array_equal(back.vectors, ours.vectors.astype(np.float32))
+
+
+# No-break spaces (U+00A0, French numbers in fastText's .vec files), ideographic spaces (U+3000)
+# and the other Unicode whitespace that neither format nor fvocab splits on.
+_WHITESPACE_KEYS = ["1\xa0000", "東京\u3000都", "a\x0bb\x0c", "\x85x\u2028", "\xa0"]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_keys_with_unicode_whitespace_read_back_as_written(tmp_path, binary):
+    counts = [50, 40, 30, 20, 10]
+    ours, _ = _pair(_WHITESPACE_KEYS, np.arange(10).reshape(5, 2), counts)
+    path, vocab = tmp_path / "v.bin", tmp_path / "vocab.txt"
+    ours.save_word2vec_format(path, fvocab=vocab, binary=binary)
+    back = KeyedVectors.load_word2vec_format(path, fvocab=vocab, binary=binary)
+    assert back.index_to_key == _WHITESPACE_KEYS
+    assert [back.get_vecattr(k, "count") for k in _WHITESPACE_KEYS] == counts
+    assert np.array_equal(back.vectors, ours.vectors)
+    assert GensimKV.load_word2vec_format(path, binary=binary).index_to_key == _WHITESPACE_KEYS
+
+
+@pytest.mark.parametrize("key", ["a b", "a\tb", "a\nb", "a\rb", " ", "\t"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_keys_with_a_separator_are_refused_by_name(tmp_path, key, binary):
+    ours, _ = _pair(["ok", key], [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match=f"key {re.escape(repr(key))}: .*space, tab"):
+        ours.save_word2vec_format(tmp_path / "v.txt", binary=binary)
+    assert not list(tmp_path.iterdir())

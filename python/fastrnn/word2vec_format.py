@@ -46,6 +46,12 @@ class Word2VecFormatWarning(UserWarning):
     """A word2vec file that loads but may have been cut short."""
 
 
+# What a key cannot hold: the word2vec formats end a word at a space and a line at a newline, and
+# the -save-vocab readers (fastrnn's, gensim's, word2vec.c's) split on tabs and \r too. Any other
+# character, Unicode whitespace included (fastText's .vec files hold words with U+00A0, U+3000),
+# reads back as written.
+_SEPARATORS = frozenset(" \t\n\r")
+
 # The numbers save_word2vec_format converts to text at a time (2 MiB as numpy str).
 _TEXT_BLOCK = 1 << 14
 
@@ -82,8 +88,12 @@ def write_word2vec(
             f"finite {vectors.dtype} numbers (and fastrnn refuses to read others)"
         )
     for k in keys:
-        if not isinstance(k, str) or not k or any(c.isspace() for c in k):
-            raise ValueError(f"key {k!r}: word2vec files need non-empty keys without whitespace")
+        if not isinstance(k, str) or not k or any(c in _SEPARATORS for c in k):
+            raise ValueError(
+                f"key {k!r}: word2vec files need non-empty keys without the whitespace that "
+                "separates their fields and lines (space, tab, \\n, \\r; other whitespace, such "
+                "as the no-break spaces of fastText's .vec files, is kept)"
+            )
     with atomic_write(path) as raw:
         if append:
             with contextlib.suppress(FileNotFoundError), open(path, "rb") as old:
@@ -131,9 +141,13 @@ def read_vocab_counts(path, encoding: str = "utf8", unicode_errors: str = "stric
     with naming_corruption(path, Word2VecFormatError), open_read(path) as f:
         for line_no, raw in enumerate(f, 1):
             line = _decode(raw, lambda n=line_no: f"{path}: line {n}", encoding, unicode_errors)
-            fields = line.split()  # as gensim: any whitespace between and around the two
-            word, count = fields if len(fields) == 2 else ("", "")
-            if not word or not count.isdecimal():
+            # spaces or tabs between and around the two; other whitespace, such as a no-break
+            # space, belongs to the word: save_word2vec_format writes such words (gensim splits
+            # on any whitespace, so cannot read back its own fvocab of them)
+            fields = line.strip(" \t\r\n")
+            gap = max(fields.rfind(" "), fields.rfind("\t"))
+            word, count = fields[:gap].rstrip(" \t"), fields[gap + 1 :]
+            if gap < 0 or not word or " " in word or "\t" in word or not count.isdecimal():
                 raise ValueError(
                     f"{path}: line {line_no}: expected 'word count', got {line[:80]!r}"
                 )
