@@ -4,12 +4,18 @@ non-string tokens, sizes out of range, hs=0 with negative=0, malformed or trunca
 the line), corrupt compressed corpora (naming the file), and leave nothing half-written on disk;
 save refuses what load would refuse."""
 
+import bz2
+import gzip
 import warnings
 
 import numpy as np
 import pytest
 from fastrnn import _C, KeyedVectors, Word2Vec
-from fastrnn.word2vec_format import Word2VecFormatError
+from fastrnn.word2vec_format import (
+    Word2VecDecodeError,
+    Word2VecFormatError,
+    Word2VecTruncatedError,
+)
 
 CORPUS = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat"]] * 5
 
@@ -302,3 +308,73 @@ def test_count_tables_refuse_what_is_not_a_vector_of_counts(fn):
         fn(np.array(3))
     with pytest.raises(TypeError, match="counts: expected dtype int64"):
         fn(np.array([3.0, 2.0]))
+
+
+_VEC = np.array([1, 2], "<f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    "name, body, binary, match",
+    [
+        ("v.txt", b"3 2\na 1 2\nb 3 4\n", False, "line 4: unexpected end of file after 2 of 3"),
+        ("v.txt", b"2 2\n", False, "line 2: unexpected end of file after 0 of 2"),
+        ("v.bin", b"3 2\na " + _VEC + b"b " + _VEC, True, "record 3 .*unexpected end of file"),
+        ("v.bin", b"2 2\na " + _VEC + b"b " + _VEC[:5], True, "truncated vector for 'b'"),
+        ("v.bin", b"2 2\na " + _VEC + b"bb", True, "record 2 .*unexpected end of file"),
+        ("v.bin", b"2 2\n", True, "line 2: unexpected end of file after 0 of 2"),
+        ("v.txt.gz", gzip.compress(b"2 2\na 1 2\nb 3 4\n")[:-10], False, "truncated compressed"),
+        ("v.txt.bz2", bz2.compress(b"2 2\na 1 2\nb 3 4\n")[:-10], False, "truncated compressed"),
+    ],
+)
+def test_a_file_that_ends_too_soon_is_an_eof_error_as_gensim(tmp_path, name, body, binary, match):
+    gensim = pytest.importorskip("gensim")
+    path = tmp_path / name
+    path.write_bytes(body)
+    with pytest.raises(EOFError):
+        gensim.models.KeyedVectors.load_word2vec_format(path, binary=binary)
+    with pytest.raises(EOFError, match=match) as caught:
+        KeyedVectors.load_word2vec_format(path, binary=binary)
+    assert isinstance(caught.value, Word2VecTruncatedError)
+    assert isinstance(caught.value, Word2VecFormatError)
+
+
+def test_a_text_file_cut_inside_its_last_line_is_an_eof_error(tmp_path):
+    with pytest.raises(EOFError, match="line 3: expected a word and 2 numbers"):
+        KeyedVectors.load_word2vec_format(_text_file(tmp_path, "2 2\na 1.5 2.5\nb 3.25"))
+    with pytest.raises(Word2VecFormatError, match="line 3: expected a word and 2") as caught:
+        KeyedVectors.load_word2vec_format(_text_file(tmp_path, "2 2\na 1.5 2.5\nb 3.25\n"))
+    assert not isinstance(caught.value, EOFError)  # a whole line, just too short
+
+
+@pytest.mark.parametrize(
+    "body, binary, match",
+    [
+        (b"1 2\ncaf\xe9 1 2\n", False, "line 2: cannot decode the word"),
+        (b"1 2\ncaf\xe9 " + _VEC, True, r"record 1 \(line 2, byte 4\): cannot decode the word"),
+        (b"1\xe9 2\na 1 2\n", False, "line 1: expected a header.*does not decode"),
+    ],
+)
+def test_a_word_that_does_not_decode_is_a_unicode_error_as_gensim(tmp_path, body, binary, match):
+    import pickle
+
+    gensim = pytest.importorskip("gensim")
+    path = tmp_path / "v.bin"
+    path.write_bytes(body)
+    with pytest.raises(UnicodeDecodeError):
+        gensim.models.KeyedVectors.load_word2vec_format(path, binary=binary)
+    with pytest.raises(UnicodeDecodeError, match=match) as caught:
+        KeyedVectors.load_word2vec_format(path, binary=binary)
+    error = caught.value
+    assert isinstance(error, Word2VecDecodeError) and isinstance(error, Word2VecFormatError)
+    assert error.encoding == "utf-8" and error.object[error.start : error.end] == b"\xe9"
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is Word2VecDecodeError and str(again) == str(error)
+
+
+def test_an_fvocab_word_that_does_not_decode_is_a_unicode_error(tmp_path):
+    kv = KeyedVectors(2)
+    kv.add_vectors(["a"], np.ones((1, 2), np.float32))
+    kv.save_word2vec_format(tmp_path / "v.txt")
+    (tmp_path / "vocab.txt").write_bytes(b"a 5\ncaf\xe9 3\n")
+    with pytest.raises(UnicodeDecodeError, match="vocab.txt: line 2: cannot decode the word"):
+        KeyedVectors.load_word2vec_format(tmp_path / "v.txt", fvocab=tmp_path / "vocab.txt")

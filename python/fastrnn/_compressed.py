@@ -32,15 +32,17 @@ def open_text(path, encoding: str = "utf8"):
 
 
 @contextlib.contextmanager
-def naming_corruption(path, error: type[ValueError] = ValueError):
+def naming_corruption(path, error: type[ValueError] = ValueError, truncated=None):
     """Turns the bare errors of a corrupt or truncated compressed file (zlib.error, EOFError,
-    BadGzipFile, bz2's OSError) into `error` naming the file; a missing or unreadable file keeps
-    its own error, and so does any error of an uncompressed one."""
+    BadGzipFile, bz2's OSError) into `error` naming the file, or a truncated one's EOFError into
+    `truncated` when given; a missing or unreadable file keeps its own error, and so does any
+    error of an uncompressed one."""
     try:
         yield
     except (zlib.error, EOFError, OSError) as e:
         if compression(path) is None or isinstance(e, (FileNotFoundError, PermissionError)):
             raise
-        raise error(
+        kind = truncated if truncated is not None and isinstance(e, EOFError) else error
+        raise kind(
             f"{os.fspath(path)}: corrupt or truncated compressed file ({type(e).__name__}: {e})"
         ) from e

@@ -9,7 +9,9 @@ Binary: the same header, then per word its UTF-8 bytes, a space and E little-end
 
 Reading trusts nothing in the file: the header's counts are checked against the file's size
 before anything is allocated, every record is bounds-checked, and a malformed, truncated or
-non-finite entry raises Word2VecFormatError (a ValueError) naming the line or record. A text
+non-finite entry raises Word2VecFormatError (a ValueError) naming the line or record; a file
+that ends too soon raises its subclass Word2VecTruncatedError, also an EOFError, and a word that
+does not decode Word2VecDecodeError, also a UnicodeDecodeError (the errors gensim raises). A text
 file cut inside its last number still parses, so a text file whose last vector lacks the newline
 that word2vec.c and gensim write after every line loads with a Word2VecFormatWarning naming it.
 A word that appears twice keeps its first vector, with a Word2VecFormatWarning (as gensim).
@@ -40,6 +42,30 @@ from fastrnn.nn._checks import int_at_least
 
 class Word2VecFormatError(ValueError):
     """A malformed or truncated word2vec file; the message names the line (or record)."""
+
+
+class Word2VecTruncatedError(Word2VecFormatError, EOFError):
+    """A word2vec file that ends before the vectors its header announces, or inside one; also an
+    EOFError, as gensim raises for it."""
+
+
+class Word2VecDecodeError(Word2VecFormatError, UnicodeDecodeError):
+    """A word (or header) that does not decode in the given encoding; also the UnicodeDecodeError
+    gensim raises (its encoding, object, start, end and reason are the decoder's), with a message
+    naming the line or record."""
+
+    def __init__(self, message: str, cause: UnicodeDecodeError):
+        UnicodeDecodeError.__init__(
+            self, cause.encoding, cause.object, cause.start, cause.end, cause.reason
+        )
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):  # (pickled as the two arguments __init__ takes, not the decoder's five)
+        cause = UnicodeDecodeError(self.encoding, self.object, self.start, self.end, self.reason)
+        return type(self), (self.message, cause)
 
 
 class Word2VecFormatWarning(UserWarning):
@@ -138,7 +164,7 @@ def read_vocab_counts(path, encoding: str = "utf8", unicode_errors: str = "stric
     """Reads a -save-vocab file (plain, .gz or .bz2): {word: count}; a malformed line is a
     ValueError naming it."""
     counts = {}
-    with naming_corruption(path, Word2VecFormatError), open_read(path) as f:
+    with _naming_corruption(path), open_read(path) as f:
         for line_no, raw in enumerate(f, 1):
             line = _decode(raw, lambda n=line_no: f"{path}: line {n}", encoding, unicode_errors)
             # spaces or tabs between and around the two; other whitespace, such as a no-break
@@ -155,16 +181,25 @@ def read_vocab_counts(path, encoding: str = "utf8", unicode_errors: str = "stric
     return counts
 
 
-def _parse_header(line: bytes, path) -> tuple[int, int]:
+def _naming_corruption(path):
+    """A corrupt compressed file as a Word2VecFormatError, a truncated one (EOFError) as a
+    Word2VecTruncatedError."""
+    return naming_corruption(path, Word2VecFormatError, truncated=Word2VecTruncatedError)
+
+
+def _parse_header(line: bytes, path, encoding: str) -> tuple[int, int]:
     parts = line.split()
     try:
         if len(parts) != 2:
             raise ValueError
         V, E = int(parts[0]), int(parts[1])
     except ValueError:
-        raise Word2VecFormatError(
-            f"{path}: line 1: expected a header 'count vector_size', got {line[:80]!r}"
-        ) from None
+        where = f"{path}: line 1: expected a header 'count vector_size', got {line[:80]!r}"
+        try:  # as gensim: a header that does not decode is a UnicodeDecodeError
+            line.decode(encoding)
+        except UnicodeDecodeError as e:
+            raise Word2VecDecodeError(f"{where} (it does not decode: {e})", e) from None
+        raise Word2VecFormatError(where) from None
     if V < 0 or E < 1:
         raise Word2VecFormatError(f"{path}: line 1: bad header sizes {V} {E}")
     return V, E
@@ -193,7 +228,7 @@ def _opened(path):
             yield f
         return
     with tempfile.TemporaryFile() as f:
-        with naming_corruption(path, Word2VecFormatError), open_read(path) as packed:
+        with _naming_corruption(path), open_read(path) as packed:
             shutil.copyfileobj(packed, f, 1 << 20)
         f.seek(0)
         yield f
@@ -249,7 +284,7 @@ def read_word2vec(
                 raise Word2VecFormatError(f"{path}: line 1: empty file (expected a header)")
             if not header.endswith(b"\n") and len(header) == _MAX_HEADER:
                 raise Word2VecFormatError(f"{path}: line 1: no header line 'count vector_size'")
-            V, E = _parse_header(header, path)
+            V, E = _parse_header(header, path, encoding)
             first_line = 2
         if vector_size is not None and E != vector_size:
             raise ValueError(f"{path}: vectors of size {E}, this table's are {vector_size}")
@@ -335,7 +370,7 @@ def _decode(raw: bytes, where: Callable[[], str], encoding: str, errors: str) ->
     try:
         return raw.decode(encoding, errors=errors)
     except UnicodeDecodeError as e:
-        raise Word2VecFormatError(f"{where()}: cannot decode the word: {e}") from None
+        raise Word2VecDecodeError(f"{where()}: cannot decode the word: {e}", e) from None
 
 
 def _read_text(f, n, E, fits, rows, path, encoding, unicode_errors, first_line) -> None:
@@ -343,12 +378,13 @@ def _read_text(f, n, E, fits, rows, path, encoding, unicode_errors, first_line) 
         line_no = i + first_line
         line = f.readline()
         if not line or i == fits:
-            raise Word2VecFormatError(
+            raise Word2VecTruncatedError(
                 f"{path}: line {line_no}: unexpected end of file after {i} of {n} vectors"
             )
         parts = line.rstrip().split(b" ")
         if len(parts) != E + 1:
-            raise Word2VecFormatError(
+            cut = len(parts) < E + 1 and not line.endswith(b"\n")  # the file ends inside it
+            raise (Word2VecTruncatedError if cut else Word2VecFormatError)(
                 f"{path}: line {line_no}: expected a word and {E} numbers, got {len(parts) - 1} "
                 f"fields (is this really the text format?)"
             )
@@ -378,7 +414,9 @@ def _read_binary(f, offset, n, E, rows, path, encoding, unicode_errors) -> None:
     if n == 0:
         return
     if size <= offset:
-        raise Word2VecFormatError(f"{path}: line 2: unexpected end of file after 0 of {n} vectors")
+        raise Word2VecTruncatedError(
+            f"{path}: line 2: unexpected end of file after 0 of {n} vectors"
+        )
     nbytes = 4 * E
     with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         pos = offset
@@ -389,14 +427,15 @@ def _read_binary(f, offset, n, E, rows, path, encoding, unicode_errors) -> None:
 
             while pos < size and buf[pos] == 0x0A:  # word2vec.c's newline after a vector
                 pos += 1
-            space = buf.find(b" ", pos, min(size, pos + 1_000_000))
+            end = min(size, pos + 1_000_000)
+            space = buf.find(b" ", pos, end)
             if space < 0:
-                raise Word2VecFormatError(
+                raise (Word2VecTruncatedError if end == size else Word2VecFormatError)(
                     f"{where()}: unexpected end of file after {i} of {n} vectors (no word)"
                 )
             word = _decode(buf[pos:space], where, encoding, unicode_errors)
             if space + 1 + nbytes > size:
-                raise Word2VecFormatError(
+                raise Word2VecTruncatedError(
                     f"{where()}: truncated vector for {word!r}: "
                     f"{size - space - 1} of {nbytes} bytes"
                 )
