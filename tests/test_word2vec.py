@@ -160,6 +160,18 @@ def test_corpus_file_plain_gz_bz2(tmp_path, lee):
     assert sentences == [s for s in lee]
 
 
+def test_corpus_file_compressed_by_its_suffix_in_any_case_as_gensim(tmp_path, lee):
+    """gensim's smart_open reads c.txt.GZ and c.txt.BZ2 compressed too."""
+    ref = Word2Vec(vector_size=8)
+    ref.build_vocab(lee)
+    for name, opener in (("c.txt.GZ", gzip.open), ("c.txt.Bz2", bz2.open)):
+        _write(tmp_path / name, lee, opener)
+        m = Word2Vec(vector_size=8)
+        m.build_vocab(corpus_file=str(tmp_path / name))
+        assert m.wv.index_to_key == ref.wv.index_to_key
+        assert list(LineSentence(tmp_path / name)) == [s for s in lee]
+
+
 def test_byte_ranges_never_split_or_repeat_lines(tmp_path):
     rng = np.random.default_rng(0)
     lines = [

@@ -332,3 +332,19 @@ def test_keys_with_a_separator_are_refused_by_name(tmp_path, key, binary):
     with pytest.raises(ValueError, match=f"key {re.escape(repr(key))}: .*space, tab"):
         ours.save_word2vec_format(tmp_path / "v.txt", binary=binary)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("suffix", [".GZ", ".Gz", ".BZ2", ".bZ2"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_compressed_suffix_in_any_case_as_gensim(tmp_path, suffix, binary):
+    ours, theirs = _pair(["a", "b"], [[1, 2], [3, 4]], counts=[5, 3])
+    magic = b"\x1f\x8b" if suffix.lower() == ".gz" else b"BZh"
+    ours.save_word2vec_format(tmp_path / f"ours{suffix}", binary=binary)
+    theirs.save_word2vec_format(tmp_path / f"theirs{suffix}", binary=binary)
+    for name in ("ours", "theirs"):
+        path = tmp_path / f"{name}{suffix}"
+        assert path.read_bytes().startswith(magic)
+        for reader in (KeyedVectors, GensimKV):
+            back = reader.load_word2vec_format(path, binary=binary)
+            assert back.index_to_key == ["a", "b"]
+            assert np.array_equal(back.vectors, ours.vectors)

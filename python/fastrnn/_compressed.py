@@ -1,6 +1,6 @@
-"""Files compressed by their name, as gensim treats them: a path ending in .gz or .bz2 is read
-and written through gzip or bz2. Shared by the word2vec corpus readers and the word2vec file
-formats, with one way to report a corrupt or truncated compressed file."""
+"""Files compressed by their name, as gensim treats them: a path ending in .gz or .bz2 (in any
+case) is read and written through gzip or bz2. Shared by the word2vec corpus readers and the
+word2vec file formats, with one way to report a corrupt or truncated compressed file."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import zlib
 
 
 def compression(path):
-    """The gzip or bz2 module for a path ending in .gz or .bz2, else None."""
-    name = os.fspath(path)
+    """The gzip or bz2 module for a path ending in .gz or .bz2 in any case (.GZ too, as gensim's
+    smart_open), else None."""
+    name = os.fspath(path).lower()
     return gzip if name.endswith(".gz") else bz2 if name.endswith(".bz2") else None
 
 

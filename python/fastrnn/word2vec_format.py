@@ -1,5 +1,6 @@
 """The word2vec file formats (word2vec.c's and gensim's, text and binary), plain or compressed
-(a path ending in .gz or .bz2 is read and written through gzip or bz2, as gensim does).
+(a path ending in .gz or .bz2, in any case, is read and written through gzip or bz2, as gensim
+does).
 
 Text: a header line `V E`, then one line per word: the word and E numbers separated by spaces.
 The numbers are written as str() writes them in the vectors' dtype (float16, float32 or float64:
