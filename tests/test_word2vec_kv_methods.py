@@ -602,3 +602,28 @@ def test_evaluate_word_pairs_results_read_as_gensims(twin, tmp_path):
         if not np.isnan(w.pvalue):
             assert g.pvalue == pytest.approx(w.pvalue, rel=1e-6)
     assert got[2] == pytest.approx(want[2])
+
+
+@pytest.mark.parametrize(
+    "ws1, ws2",
+    [
+        (["cat", "dog", "unseen"], ["pet"]),  # the unknown key is left out
+        (["unseen"], ["pet"]),  # no known key: a zero mean, 0.0
+        (["unseen"], ["other"]),
+        (["cat", "cat", "dog"], ["pet", "nope"]),
+    ],
+)
+def test_n_similarity_leaves_out_unknown_keys_as_gensim(ws1, ws2):
+    ours, theirs = twin_of(
+        ["cat", "dog", "pet"], np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0.5]], np.float32)
+    )
+    assert ours.n_similarity(ws1, ws2) == pytest.approx(theirs.n_similarity(ws1, ws2), abs=1e-7)
+
+
+def test_n_similarity_of_an_empty_list_is_a_zero_division_as_gensim():
+    ours, theirs = twin_of(["cat"], np.ones((1, 2), np.float32))
+    for kv in (ours, theirs):
+        with pytest.raises(ZeroDivisionError, match="At least one of the passed list"):
+            kv.n_similarity([], ["cat"])
+        with pytest.raises(ZeroDivisionError):
+            kv.n_similarity(["unseen"], [])

@@ -459,11 +459,13 @@ class KeyedVectors:
         return 1.0 - self.similarity(w1, w2)
 
     def n_similarity(self, ws1, ws2) -> float:
+        """The cosine of the means of two lists of keys' raw vectors (not of their unit vectors),
+        as gensim: keys not in the table are left out, so a list of none but unknown keys has a
+        zero mean and a similarity of 0.0; an empty list is a ZeroDivisionError."""
         if not len(ws1) or not len(ws2):
             raise ZeroDivisionError("At least one of the passed lists is empty.")
-        # as gensim: the cosine of the mean raw vectors (not of the mean unit vectors)
-        a = _unitvec(np.mean([self.get_vector(w) for w in ws1], axis=0))
-        b = _unitvec(np.mean([self.get_vector(w) for w in ws2], axis=0))
+        a = _unitvec(self.get_mean_vector(ws1, pre_normalize=False))
+        b = _unitvec(self.get_mean_vector(ws2, pre_normalize=False))
         return float(np.dot(a, b))
 
     def doesnt_match(self, words):
