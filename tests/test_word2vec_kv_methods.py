@@ -627,3 +627,22 @@ def test_n_similarity_of_an_empty_list_is_a_zero_division_as_gensim():
             kv.n_similarity([], ["cat"])
         with pytest.raises(ZeroDivisionError):
             kv.n_similarity(["unseen"], [])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_similarity_distance_n_similarity_return_numpy_scalars_as_gensim(dtype):
+    vectors = np.array([[1, 2], [3, -1], [0, 0]])
+    ours, theirs = KeyedVectors(2, dtype=dtype), GensimKV(2, dtype=dtype)
+    ours.add_vectors(["a", "b", "zero"], vectors)
+    theirs.add_vectors(["a", "b", "zero"], vectors)
+    for args in (("a", "b"), ("a", "zero")):
+        for method in ("similarity", "distance"):
+            got, want = getattr(ours, method)(*args), getattr(theirs, method)(*args)
+            assert type(got) is type(want) is dtype
+            assert got == pytest.approx(want, rel=1e-3)
+        got = ours.n_similarity([args[0], "unseen"], [args[1]])
+        want = theirs.n_similarity([args[0], "unseen"], [args[1]])
+        assert type(got) is type(want) is dtype
+        assert got == pytest.approx(want, rel=1e-3)
+
+    assert type(ours.relative_cosine_similarity("a", "b", topn=1)) is float  # as gensim's

@@ -451,22 +451,25 @@ class KeyedVectors:
     def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
         return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
 
-    def similarity(self, w1, w2) -> float:
-        """The cosine of the two keys' vectors (0.0 when one is all zeros, as gensim)."""
-        return float(np.dot(_unitvec(self.get_vector(w1)), _unitvec(self.get_vector(w2))))
+    def similarity(self, w1, w2) -> np.floating:
+        """The cosine of the two keys' vectors (0.0 when one is all zeros), as gensim: a numpy
+        scalar of the vectors' dtype (np.float32 for a float32 table)."""
+        return np.dot(_unitvec(self.get_vector(w1)), _unitvec(self.get_vector(w2)))
 
-    def distance(self, w1, w2) -> float:
-        return 1.0 - self.similarity(w1, w2)
+    def distance(self, w1, w2) -> np.floating:
+        """1 - similarity, a numpy scalar of the vectors' dtype (as gensim)."""
+        return 1 - self.similarity(w1, w2)
 
-    def n_similarity(self, ws1, ws2) -> float:
+    def n_similarity(self, ws1, ws2) -> np.floating:
         """The cosine of the means of two lists of keys' raw vectors (not of their unit vectors),
         as gensim: keys not in the table are left out, so a list of none but unknown keys has a
-        zero mean and a similarity of 0.0; an empty list is a ZeroDivisionError."""
+        zero mean and a similarity of 0.0; an empty list is a ZeroDivisionError. A numpy scalar of
+        the vectors' dtype, as gensim."""
         if not len(ws1) or not len(ws2):
             raise ZeroDivisionError("At least one of the passed lists is empty.")
         a = _unitvec(self.get_mean_vector(ws1, pre_normalize=False))
         b = _unitvec(self.get_mean_vector(ws2, pre_normalize=False))
-        return float(np.dot(a, b))
+        return np.dot(a, b)
 
     def doesnt_match(self, words):
         """The word furthest from the mean of the others (unknown words are ignored)."""
@@ -644,7 +647,7 @@ class KeyedVectors:
         nearest = self.similar_by_key(wa, topn=topn)
         if not nearest:
             raise ValueError("wa: no other key to compare with (the vocabulary has one key)")
-        return self.similarity(wa, wb) / sum(cos for _, cos in nearest)
+        return float(self.similarity(wa, wb)) / sum(cos for _, cos in nearest)  # a float, as gensim
 
     def init_sims(self, replace: bool = False) -> None:
         """gensim's older call: fill_norms(), and with replace=True unit_normalize_all()."""
@@ -822,7 +825,7 @@ class KeyedVectors:
                         model.append(0.0)
                     continue
                 gold.append(sim)
-                model.append(self.similarity(ok_vocab[a], ok_vocab[b]))
+                model.append(float(self.similarity(ok_vocab[a], ok_vocab[b])))
         if not gold:
             raise ValueError(f"{pairs}: no pair has both words in the vocabulary")
         g, m = np.array(gold), np.array(model)
