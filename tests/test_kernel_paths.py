@@ -78,6 +78,29 @@ def test_float32_kernels_match_reference_on_ragged_shapes(name, reverse, with_le
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+@pytest.mark.parametrize("n", [16, 27])
+def test_one_inference_step_of_many_rows_takes_the_fused_loop(name, n):
+    """A single step (a cell's step, T = 1) at 16 rows or more runs the fused float32 loop in
+    inference (up to 2.8x faster than the BLAS products it ran: packing the weights repays at
+    such batches), so it equals the first step of a longer sequence bit for bit; it matches the
+    float64 reference as every path does. Training steps keep the BLAS path."""
+    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
+    rng = np.random.default_rng(3)
+    params = make_params(mode, I, H, peephole=peephole, rng=rng)
+    x = rng.standard_normal((2, n, I))
+    params32 = {k: v.astype(np.float32) for k, v in params.items()}
+    kwargs = dict(training=False, reset_after=reset_after, cell_clip=clip)
+    one, _, _ = F.forward(mode, x[:1].astype(np.float32), params32, None, **kwargs)
+    two, _, _ = F.forward(mode, x.astype(np.float32), params32, None, **kwargs)
+    ref, _, _ = reference_forward(
+        mode, x[:1], params, None, reset_after=reset_after, cell_clip=clip
+    )
+    assert_close(one, ref, 2e-4, 2e-5, what="y")
+    if _C.simd_level() != "generic" and (mode, reset_after) != ("gru", False):
+        np.testing.assert_array_equal(one[0], two[0])
+
+
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
 @pytest.mark.parametrize("n", [1, 2])
 def test_small_batches_group_unit_blocks(name, n):
     """Batches of one or two rows on one thread run each step's recurrent products for groups of
