@@ -478,3 +478,24 @@ def _assert_states_equal(got, expected):
     got, expected = (got, expected) if isinstance(got, tuple) else ((got,), (expected,))
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_array_equal(g.detach().numpy(), e)
+
+
+def test_the_cell_loop_benchmark_runs(capsys):
+    """bench/torch_cells.py (BENCHMARKS.md's record of the cells' speed) at a tiny size."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", "torch_cells.py")
+    spec = importlib.util.spec_from_file_location("torch_cells", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    threads = fastrnn.get_num_threads()
+    script.main("--mode gru --sizes 1x4,3x5 --steps 2 --rounds 2 --threads 1".split())
+    fastrnn.set_num_threads(threads)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1:3] for row in rows[1:]] == [
+        [" 1, 4 ", " inference "],
+        [" 1, 4 ", " training "],
+        [" 3, 5 ", " inference "],
+        [" 3, 5 ", " training "],
+    ]
