@@ -62,6 +62,18 @@ def output_dir(text: str) -> Path:
     return path
 
 
+def plot_file(parser: argparse.ArgumentParser, out: Path, name: str) -> Path:
+    """out/name, the plot's path, checked before training: a directory or a device, pipe or
+    socket there is refused with parser.error (the plot would fail after the whole run)."""
+    from fastrnn._atomic import replace_problem
+
+    path = out / name
+    problem = "is a directory" if path.is_dir() else replace_problem(path)
+    if problem:
+        parser.error(f"--out: the plot's path {str(path)!r} {problem}")
+    return path
+
+
 def fail(message: str):
     """Ends the example with `<script>: error: message` on stderr and exit status 2 (as argparse
     does for a bad argument)."""

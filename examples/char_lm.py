@@ -28,7 +28,15 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _cli import (
+    fail,
+    nonnegative_int,
+    output_dir,
+    plot_file,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from _figure import save_figure
 from fastrnn import nn, optim
 from fastrnn.bench_rnn import settle
@@ -67,6 +75,7 @@ def parse_args(argv=None):
         help="also train the same model in PyTorch (default: on, off with --quick)",
     )
     args = p.parse_args(argv)
+    args.plot = plot_file(p, args.out, "char_lm.png")
     quick = args.quick
     for name, full, small in (
         ("steps", 600, 150),
@@ -336,7 +345,7 @@ def main(argv=None):
             time_ratio=seconds / torch_seconds,
         )
 
-    plot_path = args.out / "char_lm.png"
+    plot_path = args.plot
     plot(plot_path, losses, torch_losses or None, val_loss, torch_val)
     result["plot"] = str(plot_path)
     print(f"plot: {plot_path}")

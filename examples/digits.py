@@ -20,7 +20,15 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _cli import (
+    fail,
+    nonnegative_int,
+    output_dir,
+    plot_file,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from _figure import save_figure
 from fastrnn import nn, optim
 
@@ -39,6 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=thread_count, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
+    args.plot = plot_file(p, args.out, "digits.png")
     if args.epochs is None:
         args.epochs = 12 if args.quick else 40
     return args
@@ -192,7 +201,7 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     accuracy = accuracies[-1]
     print(f"test accuracy {accuracy:.4f} ({len(y_test)} images), training {seconds:.1f} s")
-    plot_path = args.out / "digits.png"
+    plot_path = args.plot
     plot(plot_path, losses, accuracies)
     print(f"plot: {plot_path}")
     result = {

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _cli import nonnegative_int, output_dir, plot_file, positive_float, positive_int, thread_count
 from _figure import save_figure
 from fastrnn import nn, optim
 
@@ -71,6 +71,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=nonnegative_int, default=0, help="first seed")
     p.add_argument("--repeats", type=positive_int, help="seeds per model (default 3, quick 1)")
     args = p.parse_args(argv)
+    args.plot = plot_file(p, args.out, "long_memory.png")
     if args.fillers is None:
         args.fillers = [10, 100] if args.quick else [5, 10, 20, 50, 100]
     if args.repeats is None:
@@ -176,7 +177,7 @@ def main(argv=None) -> dict:
         means = " | ".join(f"{np.mean(runs[c][-1]):6.3f}" for c in CELLS)
         print(f"{filler:>7} | {means}", flush=True)
     seconds = time.perf_counter() - start
-    plot_path = args.out / "long_memory.png"
+    plot_path = args.plot
     plot(args.fillers, runs, chance, plot_path)
     print(
         f"trained {len(args.fillers) * len(CELLS) * args.repeats} models in {seconds:.1f} s; "

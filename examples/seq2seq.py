@@ -30,7 +30,7 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _cli import nonnegative_int, output_dir, plot_file, positive_float, positive_int, thread_count
 from _figure import save_figure
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
@@ -79,6 +79,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=thread_count, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
+    args.plot = plot_file(p, args.out, "seq2seq.png")
     quick = args.quick
     for name, full, small in (
         ("max_number", 1_000_000, 1000),
@@ -237,7 +238,7 @@ def main(argv=None) -> dict:
     for v in test[:5]:
         src = " ".join(str(v))
         print(f"  {src!r:>12} -> {model.translate([src])[0]!r}   (reference {number_words(v)!r})")
-    plot_path = args.out / "seq2seq.png"
+    plot_path = args.plot
     plot(losses, evals, plot_path)
     accuracy = evals[-1][1]
     print(

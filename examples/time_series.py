@@ -24,6 +24,7 @@ from _cli import (
     bounded_float,
     nonnegative_int,
     output_dir,
+    plot_file,
     positive_float,
     positive_int,
     thread_count,
@@ -49,6 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=thread_count, help="fastrnn threads (default: all)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
+    args.plot = plot_file(p, args.out, "time_series.png")
     if args.steps is None:
         args.steps = 300 if args.quick else 1500
     # The held-out last 20 % holds the real seed window (2T) and the steps generation is scored
@@ -184,7 +186,7 @@ def main(argv=None):
         f"free-running after a real window: MSE over the first {scored} steps {gen_mse:.5f}; "
         f"after zeros: values in [{gen_zero.min():.2f}, {gen_zero.max():.2f}]"
     )
-    plot_path = args.out / "time_series.png"
+    plot_path = args.plot
     plot(plot_path, test[1:], one_step, warm, gen_real, start_real, gen_zero)
     print(f"plot: {plot_path}")
     result = {

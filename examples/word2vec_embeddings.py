@@ -36,7 +36,15 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import fail, nonnegative_int, output_dir, positive_float, positive_int, thread_count
+from _cli import (
+    fail,
+    nonnegative_int,
+    output_dir,
+    plot_file,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from _figure import save_figure
 from fastrnn import nn, optim
 from fastrnn.text import Vocabulary
@@ -81,6 +89,7 @@ def parse_args(argv=None):
     )
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
+    args.plot = plot_file(p, args.out, "word2vec_embeddings.png")
     if args.workers is None:
         args.workers = args.threads or 2
     for name, full, small in (
@@ -314,7 +323,7 @@ def main(argv=None) -> dict:
         print(f"  {name:>18}: test accuracy {accuracy[name]:.3f}", flush=True)
     seconds = time.perf_counter() - start
 
-    plot_path = args.out / "word2vec_embeddings.png"
+    plot_path = args.plot
     plot(losses, accuracy, plot_path)
     print(f"done in {seconds:.1f} s; plot: {plot_path}")
     result = {

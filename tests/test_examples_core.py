@@ -176,3 +176,18 @@ def test_zero_dimensional_ids_and_targets_keep_their_shape():
     loss_fn = nn.SoftmaxCrossEntropy()
     loss = loss_fn(np.zeros(4, np.float32), np.array(2))
     assert loss == pytest.approx(np.log(4)) and loss_fn.backward().shape == (4,)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["char_lm", "digits", "long_memory", "seq2seq", "time_series", "word2vec_embeddings"],
+)
+def test_a_plot_path_that_is_a_directory_is_refused_before_training(tmp_path, capsys, name):
+    # the plot was written after the whole run, which then ended in IsADirectoryError
+    (tmp_path / f"{name}.png").mkdir()
+    example = import_example(name)
+    with pytest.raises(SystemExit) as stop:
+        example.parse_args(["--quick", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--out: the plot's path '{tmp_path / (name + '.png')}' is a directory" in err, err
