@@ -74,6 +74,18 @@ def plot_file(parser: argparse.ArgumentParser, out: Path, name: str) -> Path:
     return path
 
 
+def run(main) -> None:
+    """Runs an example's main() as the script: sizes too large for this machine's memory end in
+    a one-line error (status 2) instead of a MemoryError traceback."""
+    try:
+        main()
+    except MemoryError:
+        fail(
+            "not enough memory for the sizes asked for (numpy could not allocate an array); "
+            "use smaller ones"
+        )
+
+
 def fail(message: str):
     """Ends the example with `<script>: error: message` on stderr and exit status 2 (as argparse
     does for a bad argument)."""

@@ -35,7 +35,15 @@ from pathlib import Path
 
 import fastrnn
 import numpy as np
-from _cli import nonnegative_int, output_dir, plot_file, positive_float, positive_int, thread_count
+from _cli import (
+    nonnegative_int,
+    output_dir,
+    plot_file,
+    positive_float,
+    positive_int,
+    run,
+    thread_count,
+)
 from _figure import save_figure
 from fastrnn import nn, optim
 
@@ -197,4 +205,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -27,6 +27,7 @@ from _cli import (
     plot_file,
     positive_float,
     positive_int,
+    run,
     thread_count,
 )
 from _figure import save_figure
@@ -202,4 +203,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

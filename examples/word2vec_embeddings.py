@@ -43,6 +43,7 @@ from _cli import (
     plot_file,
     positive_float,
     positive_int,
+    run,
     thread_count,
 )
 from _figure import save_figure
@@ -345,4 +346,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -129,6 +129,7 @@ def test_char_lm_names_a_missing_data_file(tmp_path):
         ("digits", ["--mnist", "."], "--mnist: no train-images-idx3-ubyte"),
         ("time_series", ["--length", "200"], "argument --length: with --window 64 expected >="),
         ("time_series", ["--noise", "-1"], "argument --noise: expected a number in 0 .. 1e+06"),
+        ("time_series", ["--length", "1" + "0" * 16], "error: not enough memory for the sizes"),
         ("long_memory", ["--test-size", "0"], "argument --test-size: expected an int >= 1"),
         ("seq2seq", ["--eval-every", "0"], "argument --eval-every: expected an int >= 1"),
         ("seq2seq", ["--steps", "1" + "0" * 400], "argument --steps: expected an int >= 1 and <="),
