@@ -283,3 +283,19 @@ def test_load_of_a_missing_file_raises_file_not_found(tmp_path):
 def test_bad_input_gets_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("1.5e3 apples", ["[NUM]", "apples"]),  # was [NUM] . 5e3
+        ("1e-3", ["[NUM]"]),  # was 1e - [NUM]
+        ("2.5E+10.", ["[NUM]", "."]),
+        ("x=1.5,y=2", ["x", "=", "[NUM]", ",", "y", "=", "[NUM]"]),
+        ("1.5e3x", ["1", ".", "5e3x"]),  # no number part of a word, whatever its prefix
+        ("3rd 5e 1,000", ["3rd", "5e", "[NUM]"]),
+    ],
+)
+def test_numbers_with_an_exponent_are_one_number(text, tokens):
+    vocab = Vocabulary(replace_numbers=True, lower=False)
+    assert vocab.tokenize(text) == tokens

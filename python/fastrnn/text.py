@@ -10,7 +10,8 @@ Ids: [PAD] = 0, [UNK] = 1, then [NUM] and [URL] when those replacements are on, 
 tokens by count (descending), ties by the token's text, so the same texts always give the same ids.
 
 Tokens: a URL (http://, https:// or www., in any case, up to the next space, without trailing
-punctuation), a number (digits with optional . or , groups, not followed by a letter), a word
+punctuation), a number (digits with optional . or , groups and an optional exponent: 3.14,
+1,000, 1.5e3, 1e-3; its longest such run, not followed by a letter), a word
 (letters, digits, underscores and the combining marks that follow them, with inner apostrophes:
 "don't", "हिन्दी"), or any other single non-space character.
 """
@@ -67,7 +68,9 @@ def _token_pattern() -> re.Pattern:
     word = rf"\w+(?:{mark}+\w*)*"
     return re.compile(
         r"(?P<url>(?ai:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
-        rf"|(?P<num>\d+(?:[.,]\d+)*(?!\w|{mark}))"
+        # a number: its longest run (captured in a lookahead, which is not backtracked into, so
+        # "1.5e3x" is no number rather than [NUM] "." "5e3x"), then not followed by a letter
+        rf"|(?P<num>(?=(?P<digits>\d+(?:[.,]\d+)*(?:[eE][+-]?\d+)?))(?P=digits)(?!\w|{mark}))"
         rf"|(?P<word>{word}(?:['’]{word})*)"
         r"|(?P<punct>[^\w\s])"
     )
