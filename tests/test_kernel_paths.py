@@ -372,6 +372,17 @@ def test_show_config_reports_the_build(capsys):
     assert "scipy-openblas32" in text
 
 
+def test_versions_reported_are_the_installed_ones():
+    """__version__ is the distribution's (it was empty in a build by CMake alone), and the BLAS
+    is named by the scipy-openblas32 installed, not the one the extension was built against
+    (a later pip install of another release within the range kept the old name)."""
+    import importlib.metadata
+
+    assert fastrnn.__version__ == importlib.metadata.version("fastrnn")
+    installed = importlib.metadata.version("scipy-openblas32")
+    assert fastrnn._config.config()["blas"].startswith(f"scipy-openblas32 {installed} (OpenBLAS ")
+
+
 def test_python_dash_m_prints_the_config():
     out = subprocess.run(
         [sys.executable, "-m", "fastrnn"], check=True, capture_output=True, text=True, timeout=60

@@ -88,12 +88,6 @@ const char* blas_config() { return scipy_openblas_get_config(); }
 
 }  // namespace cpu
 
-std::string blas_version() {
-#ifdef FASTRNN_BLAS_VERSION
-  return std::string(FASTRNN_BLAS_VERSION) + " (" + cpu::blas_config() + ")";
-#else
-  return cpu::blas_config();
-#endif
-}
+std::string blas_version() { return cpu::blas_config(); }
 
 }  // namespace fastrnn

@@ -46,7 +46,7 @@ bool use_openmp_runtime(const std::string& path);
 std::string openmp_runtime();
 
 // Build and machine facts for show_config().
-std::string blas_version();  // "scipy-openblas32 0.3.x (OpenBLAS config string)"
+std::string blas_version();  // the loaded OpenBLAS's config string (its version, ISA, threads)
 std::string simd_level();  // instruction set of the pointwise kernels in use: avx512, avx2, generic
 bool cuda_compiled();      // CUDA sources were compiled into this build
 int cuda_device_count();   // CUDA devices visible now (0 without a driver or a device)

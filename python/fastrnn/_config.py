@@ -1,5 +1,6 @@
 """Thread control and the build/machine report (`fastrnn.show_config()`, `python -m fastrnn`)."""
 
+import importlib.metadata
 import operator
 import os
 import sys
@@ -38,6 +39,14 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
+def _installed_version(distribution: str) -> str:
+    """The version of an installed distribution (the one loaded, not the one built against)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
 def config() -> dict:
     """The facts show_config() prints, as a dict."""
     cuda = _C.cuda_compiled()
@@ -45,7 +54,7 @@ def config() -> dict:
         "version": _C.version(),
         "compiler": _C.compiler(),
         "simd": _C.simd_level(),
-        "blas": _C.blas_version(),
+        "blas": f"scipy-openblas32 {_installed_version('scipy-openblas32')} ({_C.blas_version()})",
         "threads": _C.get_num_threads(),
         "threads_runtime": (
             f"torch's OpenMP threads when their count is this, via {_C.openmp_runtime()}"
