@@ -62,11 +62,25 @@ def output_dir(text: str) -> Path:
     return path
 
 
+def require(parser: argparse.ArgumentParser, module: str, why: str) -> None:
+    """A usage error (before training) when `module` is not installed, naming the extra that
+    installs every example's needs."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        package = {"sklearn": "scikit-learn"}.get(module, module)
+        parser.error(
+            f"this example needs {package} {why}: pip install {package} (or every example's "
+            'needs: pip install "fastrnn[examples]")'
+        )
+
+
 def plot_file(parser: argparse.ArgumentParser, out: Path, name: str) -> Path:
     """out/name, the plot's path, checked before training: a directory or a device, pipe or
     socket there is refused with parser.error (the plot would fail after the whole run)."""
     from fastrnn._atomic import replace_problem
 
+    require(parser, "matplotlib", "for its plot")
     path = out / name
     problem = "is a directory" if path.is_dir() else replace_problem(path)
     if problem:

@@ -27,6 +27,7 @@ from _cli import (
     plot_file,
     positive_float,
     positive_int,
+    require,
     run,
     thread_count,
 )
@@ -49,6 +50,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     args.plot = plot_file(p, args.out, "digits.png")
+    if args.mnist is None:
+        require(p, "sklearn", "for its 8x8 digits (or give --mnist DIR)")
     if args.epochs is None:
         args.epochs = 12 if args.quick else 40
     return args

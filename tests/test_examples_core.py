@@ -192,3 +192,28 @@ def test_a_plot_path_that_is_a_directory_is_refused_before_training(tmp_path, ca
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert f"--out: the plot's path '{tmp_path / (name + '.png')}' is a directory" in err, err
+
+
+@pytest.mark.parametrize(
+    "name, missing",
+    [("time_series", "matplotlib"), ("seq2seq", "matplotlib"), ("digits", "sklearn")],
+)
+def test_a_missing_optional_package_is_named_before_training(
+    tmp_path, capsys, monkeypatch, name, missing
+):
+    # without matplotlib (or scikit-learn for digits) the examples trained, then ended in a
+    # ModuleNotFoundError traceback
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda module, *a: None if module == missing else find_spec(module, *a),
+    )
+    example = import_example(name)
+    with pytest.raises(SystemExit) as stop:
+        example.parse_args(["--quick", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    package = "scikit-learn" if missing == "sklearn" else missing
+    assert f"this example needs {package}" in capsys.readouterr().err
