@@ -499,3 +499,21 @@ def test_the_cell_loop_benchmark_runs(capsys):
         [" 3, 5 ", " inference "],
         [" 3, 5 ", " training "],
     ]
+
+
+def test_importing_fastrnn_torch_without_torch_says_what_to_install():
+    # it was a bare "No module named 'torch'" from fastrnn/torch/_ops.py
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # as if torch were not installed
+        "try:\n    import fastrnn.torch\n"
+        "except ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (
+        'fastrnn.torch needs PyTorch (torch>=2.4,<=2.13.0): pip install "fastrnn[torch]"'
+        in out.stdout
+    )

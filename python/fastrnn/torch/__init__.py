@@ -13,7 +13,15 @@ doubles the logical CPUs fastrnn counts).
 Public names: RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, convert, revert.
 """
 
-from fastrnn.torch import _ops  # noqa: F401  (registers torch.ops.fastrnn.*)
+try:
+    import torch  # noqa: F401
+except ImportError as e:
+    raise ImportError(
+        'fastrnn.torch needs PyTorch (torch>=2.4,<=2.13.0): pip install "fastrnn[torch]" '
+        "(or pip install torch==2.13.0)"
+    ) from e
+
+from fastrnn.torch import _ops  # noqa: F401,E402  (registers torch.ops.fastrnn.*)
 from fastrnn.torch._threads import follow_torch_thread_count, share_torch_threads
 from fastrnn.torch.cells import GRUCell, LSTMCell, RNNCell
 from fastrnn.torch.convert import convert, revert
