@@ -957,9 +957,15 @@ void bind_word2vec(py::module_& m) {
             t.st.trained_words = 0;
             t.st.file_tokens = 0;
             t.st.loss = 0.0;
+            t.st.stop = false;
           },
-          "Resets the progress and loss for a run of total_words (all epochs).",
+          "Resets the progress, the loss and a stop request for a run of total_words (all "
+          "epochs).",
           py::arg("total_words"))
+      .def(
+          "request_stop", [](PyTrainer& t) { t.st.stop = true; },
+          "Asks a train_* call running in another thread to end early: the CPU workers finish "
+          "their current job and take no other (until the next start()).")
       .def(
           "train_ids",
           [](PyTrainer& t, const py::object& ids_obj, const py::object& offsets_obj,

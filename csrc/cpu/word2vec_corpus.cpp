@@ -76,7 +76,8 @@ std::vector<int64_t> file_pieces(const std::string& path, int parts) {
 }
 
 void for_each_line(const std::string& path, int64_t begin, int64_t end,
-                   const std::function<void(const char*, int64_t)>& on_line) {
+                   const std::function<void(const char*, int64_t)>& on_line,
+                   const std::atomic<bool>* stop) {
   if (begin >= end) return;
   File f = open_file(path);
   if (std::fseek(f.get(), begin, SEEK_SET) != 0) throw Error("cannot seek in '" + path + "'");
@@ -84,6 +85,7 @@ void for_each_line(const std::string& path, int64_t begin, int64_t end,
   int64_t head = 0, tail = 0;  // unconsumed bytes are buf[head, tail)
   int64_t left = end - begin;  // bytes of the piece not yet read
   for (;;) {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
     if (head > 0) {  // keep the unfinished line at the front
       std::memmove(buf.data(), buf.data() + head, static_cast<size_t>(tail - head));
       tail -= head;

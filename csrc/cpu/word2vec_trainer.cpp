@@ -167,7 +167,7 @@ void train_epoch_ids(TrainState& st, const TrainConfig& cfg, const int32_t* ids,
   std::mutex mu;
   run_workers(cfg.workers, [&](int) {
     Worker wk(st, cfg, 1);
-    for (int64_t j; (j = next.fetch_add(1)) < J;) {
+    for (int64_t j; !st.stop.load(std::memory_order_relaxed) && (j = next.fetch_add(1)) < J;) {
       wk.rng = stream_seed(cfg.seed, epoch, j);
       wk.run(st, cfg, ids, offsets, jobs[j], jobs[j + 1]);
     }
@@ -189,12 +189,14 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
     auto flush = [&] {
       job.close_sentence();
       const int64_t S = static_cast<int64_t>(job.offsets.size()) - 1;
-      if (S > 0) wk.run(st, cfg, job.ids.data(), job.offsets.data(), 0, S);
+      if (S > 0 && !st.stop.load(std::memory_order_relaxed)) {
+        wk.run(st, cfg, job.ids.data(), job.offsets.data(), 0, S);
+      }
       job.ids.clear();
       job.offsets.assign(1, 0);
       job.sentence_start = 0;
     };
-    for_each_line(path, pieces[w], pieces[w + 1], [&](const char* s, int64_t n) {
+    const auto on_line = [&](const char* s, int64_t n) {
       for_each_token(s, n, [&](std::string_view t) {
         ++tokens;
         const int32_t id = vocab.find(t);
@@ -208,7 +210,8 @@ void train_epoch_file(TrainState& st, const TrainConfig& cfg, const Vocab& vocab
       });
       job.end_sentence();
       if (static_cast<int64_t>(job.ids.size()) >= cfg.batch_words) flush();
-    });
+    };
+    for_each_line(path, pieces[w], pieces[w + 1], on_line, &st.stop);
     flush();
     st.file_tokens.fetch_add(tokens, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu);

@@ -142,9 +142,10 @@ std::vector<int64_t> file_pieces(const std::string& path, int parts);
 
 // Calls on_line(begin, length) for each line (without '\n') of the piece [begin, end) of a plain
 // text file, begin and end from file_pieces; a piece cut inside a line gives its part of that line
-// as a line. Reads in 1 MiB blocks.
+// as a line. Reads in 1 MiB blocks; stops before reading another once *stop (when given) is set.
 void for_each_line(const std::string& path, int64_t begin, int64_t end,
-                   const std::function<void(const char*, int64_t)>& on_line);
+                   const std::function<void(const char*, int64_t)>& on_line,
+                   const std::atomic<bool>* stop = nullptr);
 int64_t file_size(const std::string& path);
 
 // Bytes of the whitespace character at s[i] of s[0, n) (0 when it is none): what Python's
@@ -277,6 +278,9 @@ struct TrainState {
   std::atomic<int64_t> trained_words{0};  // words kept by subsampling (effective words)
   std::atomic<int64_t> file_tokens{0};    // tokens read by train_epoch_file, known or not
   double loss = 0.0;                      // sum of the negative log-likelihoods (compute_loss)
+  // Set by another thread to end an epoch early (Ctrl-C in Python): the CPU workers finish the
+  // job they are in and take no other (the GPU paths run their launches to the end).
+  std::atomic<bool> stop{false};
 };
 
 // One epoch over an id corpus: jobs of ~batch_words words are taken in order by the workers; a

@@ -165,9 +165,13 @@ class W2vTrainer:
         codes: typing.Any = None,
         points: typing.Any = None,
     ) -> None: ...
+    def request_stop(self) -> None:
+        """
+        Asks a train_* call running in another thread to end early: the CPU workers finish their current job and take no other (until the next start()).
+        """
     def start(self, total_words: typing.SupportsInt | typing.SupportsIndex) -> None:
         """
-        Resets the progress and loss for a run of total_words (all epochs).
+        Resets the progress, the loss and a stop request for a run of total_words (all epochs).
         """
     def train_file(
         self, vocab: W2vVocab, path: str, epoch: typing.SupportsInt | typing.SupportsIndex

@@ -1239,23 +1239,39 @@ def _call(callbacks, name: str, model) -> None:
 
 
 def _run_polling(run, trainer, bar: _Progress) -> None:
-    """Runs one epoch; with a progress bar, in a thread while this one polls the progress."""
-    if bar.bar is None:
-        run()
-        return
+    """Runs one epoch in a thread while this one waits, updating the progress bar: an interrupt
+    here (Ctrl-C: KeyboardInterrupt) asks the trainer to stop, waits for its workers to finish
+    the job they are in (milliseconds), and is re-raised; the epoch's weights are left as far as
+    it got. (Run in this thread, the C++ call would hold off Ctrl-C to the end of the epoch.) The
+    wait is on an Event, not Thread.join: an interrupted join can leave a running thread marked
+    as ended (CPython's _wait_for_tstate_lock releases the lock the thread still holds)."""
     error: list = []
+    done = threading.Event()
 
     def target():
         try:
             run()
         except BaseException as e:  # re-raised in the caller's thread
             error.append(e)
+        finally:
+            done.set()
 
     t = threading.Thread(target=target, name="fastrnn-word2vec", daemon=True)
     t.start()
-    while t.is_alive():
-        t.join(0.2)
-        bar.update_to(trainer.words_done)
+    try:
+        while not done.wait(0.2):
+            bar.update_to(trainer.words_done)
+    except BaseException:
+        trainer.request_stop()
+        while not done.is_set():
+            try:
+                done.wait()
+            except KeyboardInterrupt:  # a second Ctrl-C: the workers are stopping already
+                pass
+        raise
+    finally:
+        if done.is_set():
+            t.join()
     bar.update_to(trainer.words_done)
     if error:
         raise error[0]
