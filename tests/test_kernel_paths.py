@@ -390,6 +390,19 @@ def test_python_dash_m_prints_the_config():
     assert "simd" in out and "blas" in out
 
 
+def test_python_dash_m_into_a_closed_pipe_prints_no_traceback():
+    # `python -m fastrnn | head -1`: the reader leaves before the report is written
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fastrnn"], stdout=write, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr[-2000:]
+
+
 @pytest.mark.parametrize("emulated", [False, True])
 @pytest.mark.parametrize("N", [4, 64])  # the fused loop's dx after the loop (N small) and per step
 @pytest.mark.parametrize("mode, G", [("lstm", 4), ("gru", 3), ("rnn_tanh", 1)])
