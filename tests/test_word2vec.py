@@ -4,7 +4,9 @@ saving and loading, thread safety of lookups during training, and KeyedVectors' 
 evaluations against gensim's on the same vectors."""
 
 import bz2
+import copy
 import gzip
+import pickle
 import re
 import subprocess
 import sys
@@ -369,6 +371,29 @@ def test_save_load_roundtrip_and_continue(tmp_path, lee):
     kv = KeyedVectors.load(kv_path)
     assert np.array_equal(kv["attacks"], model.wv["attacks"])
     assert kv.get_vecattr("the", "count") == model.wv.get_vecattr("the", "count")
+
+
+@pytest.mark.parametrize("hs", [0, 1])
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_pickle_and_deepcopy_keep_the_model_and_its_training(lee, how, hs):
+    """As gensim's, a model with a vocabulary pickles and deep-copies (the C++ vocabulary is
+    rebuilt from the keys); the copy continues training bit for bit as the original does."""
+    kw = dict(vector_size=16, epochs=1, workers=1, seed=3, min_count=3, hs=hs)
+    model = Word2Vec(lee, **kw)
+    copy_of = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
+    assert copy_of.wv.index_to_key == model.wv.index_to_key
+    assert np.array_equal(copy_of.wv.vectors, model.wv.vectors)
+    assert np.array_equal(copy_of.syn1neg, model.syn1neg)
+    assert np.array_equal(copy_of.syn1, model.syn1)
+    assert copy_of.wv.vectors is not model.wv.vectors
+    for m in (model, copy_of):
+        m.train(lee, total_examples=m.corpus_count, epochs=2)
+    assert np.array_equal(copy_of.wv.vectors, model.wv.vectors)
+    assert np.array_equal(copy_of.syn1neg, model.syn1neg)
+    assert copy_of.wv.most_similar("the", topn=3) == model.wv.most_similar("the", topn=3)
+    empty = pickle.loads(pickle.dumps(Word2Vec(min_count=1)))  # no vocabulary yet
+    empty.build_vocab(lee)
+    assert len(empty.wv) > 0
 
 
 def test_save_is_atomic(tmp_path, lee_model, monkeypatch):

@@ -1140,6 +1140,19 @@ class Word2Vec:
             model._install_vocab(keys, counts, keep, tree)
         return model
 
+    def __getstate__(self) -> dict:
+        """pickle and copy.deepcopy: the model's attributes without the C++ vocabulary (rebuilt
+        from the keys by __setstate__) and without the constructor's recorded corpus (a cache
+        that may hold a generator)."""
+        state = self.__dict__.copy()
+        state["_vocab"] = self._vocab is not None  # (whether to rebuild it)
+        state["_recorded"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._vocab = _C.W2vVocab(list(self._keys)) if state["_vocab"] else None
+
     def __repr__(self) -> str:
         return (
             f"Word2Vec<vocab={len(self.wv)}, vector_size={self.vector_size}, "
