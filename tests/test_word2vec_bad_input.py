@@ -176,9 +176,34 @@ def test_load_rejects_other_files(tmp_path):
         Word2Vec.load(tmp_path / "missing.npz")
 
 
-def test_generators_are_refused():
-    with pytest.raises(TypeError, match="generator"):
+def test_the_constructor_refuses_a_generator_as_gensim():
+    """Word2Vec(sentences) scans the vocabulary and trains; gensim refuses a generator there."""
+    with pytest.raises(TypeError, match=r"sentences: a generator .* Word2Vec\(sentences\)"):
         Word2Vec((s for s in CORPUS), min_count=1)
+
+
+def test_build_vocab_and_train_each_take_a_generator_read_once():
+    """build_vocab reads its corpus once (gensim accepts a once-only stream there), and train()
+    encodes its corpus once per call whatever the epochs: a generator gives the list's result."""
+    kw = dict(vector_size=8, min_count=1, workers=1, seed=2)
+    from_list, from_generators = Word2Vec(**kw), Word2Vec(**kw)
+    from_list.build_vocab(CORPUS)
+    from_generators.build_vocab(s for s in CORPUS)
+    assert from_generators.wv.index_to_key == from_list.wv.index_to_key
+    assert from_generators.corpus_count == from_list.corpus_count
+    reads = []
+
+    def sentences():
+        reads.append(1)
+        yield from CORPUS
+
+    results = [
+        m.train(corpus, total_examples=len(CORPUS), epochs=3)
+        for m, corpus in ((from_list, CORPUS), (from_generators, sentences()))
+    ]
+    assert reads == [1]
+    assert results[1] == results[0]
+    assert np.array_equal(from_generators.wv.vectors, from_list.wv.vectors)
 
 
 def test_an_iterator_read_by_build_vocab_is_named_when_train_finds_it_empty():

@@ -352,6 +352,13 @@ class Word2Vec:
         self._file_words: dict = {}
         if sentences is not None and corpus_file is not None:
             raise TypeError("pass either sentences or corpus_file, not both")
+        if isinstance(sentences, types.GeneratorType):  # (gensim refuses it here too)
+            raise TypeError(
+                "sentences: a generator can be read only once, but Word2Vec(sentences) scans it "
+                "for the vocabulary and then trains on it; pass a list or a restartable iterable "
+                "such as LineSentence, or call build_vocab(generator) and then train(a second "
+                "generator), each of which reads its corpus once"
+            )
         if sentences is None and corpus_file is None and trim_rule is not None:
             logger.warning(
                 "trim_rule is used only by a vocabulary scan: without a corpus it is ignored"
@@ -406,6 +413,9 @@ class Word2Vec:
         every present word's count grows by its count in the new corpus, the subsampling
         thresholds of the words kept from it are computed from its counts alone, and
         corpus_count and corpus_total_words become its own.
+
+        The corpus is read once, so a generator will do (to train on it, pass train() a new
+        one).
         """
         if kwargs:
             raise TypeError(f"build_vocab: unexpected arguments {', '.join(kwargs)}")
@@ -674,12 +684,6 @@ class Word2Vec:
         if (corpus_iterable is None) == (corpus_file is None):
             raise TypeError("pass exactly one of corpus_iterable (sentences) or corpus_file")
         if corpus_iterable is not None:
-            if isinstance(corpus_iterable, types.GeneratorType):
-                raise TypeError(
-                    "corpus_iterable: a generator can be read only once, but the vocabulary scan "
-                    "and each train() call read the corpus; pass a list or a restartable "
-                    "iterable such as LineSentence"
-                )
             if isinstance(corpus_iterable, (str, bytes, os.PathLike)):
                 raise TypeError(
                     "corpus_iterable: expected an iterable of token lists; for a file "
