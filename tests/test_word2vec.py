@@ -6,6 +6,7 @@ evaluations against gensim's on the same vectors."""
 import bz2
 import copy
 import gzip
+import logging
 import pickle
 import re
 import subprocess
@@ -630,6 +631,34 @@ def test_train_uses_its_own_callbacks_and_keeps_its_rate_and_epochs():
     model.train(sentences, total_examples=20, epochs=3, start_alpha=0.05, end_alpha=0.001)
     assert len(calls) == 2
     assert (model.epochs, model.alpha, model.min_alpha) == (3, 0.05, 0.001)
+
+
+def test_callbacks_without_a_corpus_are_ignored_with_a_warning_as_gensim(caplog):
+    """Word2Vec(callbacks=...) without a corpus trains nothing, so its callbacks never run; gensim
+    warns that callbacks are not kept by the model. fastrnn kept them silently as
+    model.callbacks, as if a later train() would use them."""
+    calls = []
+
+    class Count:
+        def on_epoch_end(self, model):
+            calls.append(1)
+
+    sentences = [["a", "b", "c", "d"]] * 20
+    with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
+        model = Word2Vec(min_count=1, epochs=1, workers=1, callbacks=[Count()])
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "callbacks" in warned[0].getMessage()
+    assert "ignored" in warned[0].getMessage() and "train(" in warned[0].getMessage()
+    assert not hasattr(model, "callbacks")  # as gensim: the model keeps none
+    model.build_vocab(sentences)
+    model.train(sentences, total_examples=20, epochs=1)
+    assert calls == []
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
+        trained = Word2Vec(sentences, min_count=1, epochs=1, workers=1, callbacks=[Count()])
+        Word2Vec(min_count=1, callbacks=())
+    assert calls == [1] and not caplog.records  # with a corpus they run, without warning
+    assert not hasattr(trained, "callbacks")
 
 
 def test_add_vectors_keeps_existing_keys_unless_replace():

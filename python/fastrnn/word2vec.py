@@ -314,7 +314,7 @@ class Word2Vec:
         self.epochs = _check_int("epochs", epochs, 1)
         self.shrink_windows = bool(shrink_windows)
         self.compute_loss = bool(compute_loss)
-        self.callbacks = tuple(callbacks)
+        callbacks = tuple(callbacks)  # for this constructor's training only, as gensim
         self.progress = progress
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
@@ -363,6 +363,12 @@ class Word2Vec:
             logger.warning(
                 "trim_rule is used only by a vocabulary scan: without a corpus it is ignored"
             )
+        if sentences is None and corpus_file is None and callbacks:
+            logger.warning(
+                "callbacks: the model does not keep them (as gensim's), and without a corpus "
+                "the constructor trains nothing, so these are ignored; pass callbacks to each "
+                "train() call that should run them"
+            )
         if sentences is not None or corpus_file is not None:
             # The vocabulary scan also records the corpus as ids, so train() below need not
             # read the Python corpus a second time.
@@ -381,7 +387,7 @@ class Word2Vec:
                 start_alpha=self.alpha,
                 end_alpha=self.min_alpha,
                 compute_loss=self.compute_loss,
-                callbacks=self.callbacks,
+                callbacks=callbacks,
             )
 
     # ---- vocabulary ----
