@@ -327,6 +327,80 @@ def test_estimate_memory_matches_gensim():
     assert ours.estimate_memory(report={"x": 1}) == theirs.estimate_memory(report={"x": 1})
 
 
+# ---- build_vocab's min_count, sample and dry_run ----
+
+
+def test_build_vocab_min_count_and_sample_override_as_gensim():
+    """gensim's build_vocab(min_count=, sample=): a new vocabulary is made with them and stores
+    them as the model's; an update uses them (effective_min_count) without storing them. They
+    were refused as unexpected arguments."""
+    ours, theirs = pair(min_count=1)
+
+    def state(m):
+        return (m.min_count, m.sample, m.effective_min_count, m.corpus_count, len(m.wv))
+
+    for calls in (
+        dict(min_count=4, sample=0.01),
+        dict(update=True, min_count=6, sample=0.1),
+        dict(),  # the stored settings
+    ):
+        corpus = NEW if calls.get("update") else OLD
+        for model in (ours, theirs):
+            model.build_vocab(corpus, **calls)
+        assert_same_vocab(ours, theirs)
+        assert state(ours) == state(theirs), calls
+    assert (ours.min_count, ours.sample) == (4, 0.01)
+    with pytest.raises(TypeError, match="min_count: expected an int"):
+        ours.build_vocab(OLD, min_count=2.5)
+    with pytest.raises(ValueError, match="sample: expected a finite number >= 0"):
+        ours.build_vocab(OLD, sample=-1)
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_build_vocab_dry_run_reports_gensims_numbers_and_changes_nothing(update, caplog):
+    """build_vocab(dry_run=True) reports what the settings would retain (gensim's prepare_vocab
+    report) and leaves the model as it was; it was refused as an unexpected argument."""
+    ours, theirs = pair()
+    if update:
+        ours.build_vocab(OLD)
+    before = (
+        list(ours.wv.index_to_key),
+        ours.wv.vectors.copy(),
+        ours._keep,
+        ours.corpus_count,
+        ours.corpus_total_words,
+        ours.effective_min_count,
+        ours.min_count,
+        ours.sample,
+    )
+    with caplog.at_level(logging.INFO, logger="fastrnn.word2vec"):
+        report = ours.build_vocab(NEW, update=update, dry_run=True, min_count=5, sample=1e-2)
+    assert "dry_run" in caplog.text
+    after = (
+        list(ours.wv.index_to_key),
+        ours.wv.vectors,
+        ours._keep,
+        ours.corpus_count,
+        ours.corpus_total_words,
+        ours.effective_min_count,
+        ours.min_count,
+        ours.sample,
+    )
+    assert after[0] == before[0] and np.array_equal(after[1], before[1]) and after[2] is before[2]
+    assert after[3:] == before[3:]
+    theirs.scan_vocab(NEW)  # gensim's own report, from a fresh model's dry run
+    want = theirs.prepare_vocab(dry_run=True, min_count=5, sample=1e-2)
+    for key in ("drop_unique", "retain_total", "downsample_unique", "num_retained_words"):
+        assert report[key] == want[key], key
+    assert abs(report["downsample_total"] - want["downsample_total"]) <= 1
+    assert report["memory"] == theirs.estimate_memory(vocab_size=want["num_retained_words"])
+    if update:  # the words it would add
+        assert report["num_new_words"] == sum(
+            w not in ours.wv for w in theirs.raw_vocab if theirs.raw_vocab[w] >= 5
+        )
+    assert ours.build_vocab(NEW, update=update) is None  # no report without dry_run
+
+
 # ---- errors ----
 
 

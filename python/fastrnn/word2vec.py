@@ -139,6 +139,20 @@ def _check_float(name: str, value, minimum: float, strict: bool = False) -> floa
     return value
 
 
+def _retained(words, counts: np.ndarray, trim_rule, min_count: int) -> np.ndarray:
+    """[n] bool: which counted words [n] with counts [n] a vocabulary keeps: those counted
+    min_count times, unless trim_rule(word, count, min_count) says RULE_KEEP or RULE_DISCARD."""
+    retained = counts >= min_count
+    if trim_rule is not None:
+        for i, (word, count) in enumerate(zip(words, counts.tolist(), strict=True)):
+            rule = trim_rule(word, count, min_count)
+            if rule == RULE_KEEP:
+                retained[i] = True
+            elif rule == RULE_DISCARD:
+                retained[i] = False
+    return retained
+
+
 def _check_trim_rule(trim_rule) -> None:
     if trim_rule is not None and not callable(trim_rule):
         raise TypeError(
@@ -401,6 +415,9 @@ class Word2Vec:
         keep_raw_vocab=False,
         trim_rule=None,
         *,
+        min_count=None,
+        sample=None,
+        dry_run=False,
         _record=False,
         **kwargs,
     ):
@@ -422,11 +439,25 @@ class Word2Vec:
 
         The corpus is read once, so a generator will do (to train on it, pass train() a new
         one).
+
+        `min_count` and `sample` (None: the model's) override the model's for this call, as
+        gensim's: a new vocabulary stores them as model.min_count and model.sample, an update
+        uses them without storing them (unlike gensim, an explicit 0 is honoured, not taken for
+        the model's value). `dry_run=True` counts the corpus and changes nothing (gensim's also
+        sets corpus_count, corpus_total_words and effective_min_count): it logs and returns what
+        these settings would retain, gensim's report: {'drop_unique', 'retain_total',
+        'downsample_unique', 'downsample_total', 'num_retained_words', 'memory'} (words left out,
+        the retained words' summed count, the words subsampling thins and the expected count
+        left, the words retained, and estimate_memory of that many words). Without dry_run it
+        returns None.
         """
         if kwargs:
             raise TypeError(f"build_vocab: unexpected arguments {', '.join(kwargs)}")
         corpus_file = self._check_corpus(corpus_iterable, corpus_file)
         _check_trim_rule(trim_rule)
+        min_count = _check_int("min_count", min_count, 0, allow_none=True)
+        min_count = self.min_count if min_count is None else min_count
+        sample = self.sample if sample is None else _check_float("sample", sample, 0.0)
         if update:
             self._check_updatable()
         counter = _C.W2vVocabCounter(self.max_vocab_size or 0)
@@ -437,7 +468,7 @@ class Word2Vec:
             else:
                 counter.count_file(corpus_file)
         else:
-            counter.recording = _record
+            counter.recording = _record and not dry_run
             counter.add_sentences(corpus_iterable)
         words, counts = counter.result()
         if counter.total_words == 0:
@@ -449,7 +480,11 @@ class Word2Vec:
                 "trim_rule judged only the words left",
                 self.max_vocab_size,
             )
-        vocab_index = self._prepare_vocab(words, counts, trim_rule, bool(update), keep_raw_vocab)
+        if dry_run:
+            return self._dry_run_report(words, counts, trim_rule, bool(update), min_count, sample)
+        vocab_index = self._prepare_vocab(
+            words, counts, trim_rule, bool(update), keep_raw_vocab, min_count, sample
+        )
         self.corpus_count = int(counter.sentences)
         self.corpus_total_words = int(counter.total_words)
         logger.info("scanned %d tokens in %d sentences", self.corpus_total_words, self.corpus_count)
@@ -492,7 +527,9 @@ class Word2Vec:
             self._check_updatable()
         elif not words:
             raise ValueError("word_freq: empty, so there is no vocabulary to build")
-        self._prepare_vocab(words, counts, trim_rule, bool(update), keep_raw_vocab)
+        self._prepare_vocab(
+            words, counts, trim_rule, bool(update), keep_raw_vocab, self.min_count, self.sample
+        )
         self.corpus_count = corpus_count
 
     def reset_from(self, other_model) -> None:
@@ -528,27 +565,24 @@ class Word2Vec:
             )
         self._follow_wv(allow_none=False)
 
-    def _prepare_vocab(self, words, counts, trim_rule, update: bool, keep_raw_vocab) -> np.ndarray:
+    def _prepare_vocab(
+        self, words, counts, trim_rule, update: bool, keep_raw_vocab, base_min_count, sample
+    ) -> np.ndarray:
         """Makes the vocabulary from the counted words [n] and their counts [n] (a new one, or
-        the present one extended); returns each counted word's index in it (-1: left out)."""
+        the present one extended) with min_count base_min_count (raised by max_final_vocab) and
+        subsampling `sample`, which a new vocabulary stores as the model's; returns each counted
+        word's index in it (-1: left out)."""
         if self.null_word and "\0" in words:
             raise ValueError(
                 "null_word: the corpus holds the token '\\x00' that null_word=1 adds as gensim's "
                 "padding word; remove it from the corpus or use null_word=0"
             )
-        min_count = self._min_count_for(counts)
-        retained = counts >= min_count
-        if trim_rule is not None:
-            for i, (word, count) in enumerate(zip(words, counts.tolist(), strict=True)):
-                rule = trim_rule(word, count, min_count)
-                if rule == RULE_KEEP:
-                    retained[i] = True
-                elif rule == RULE_DISCARD:
-                    retained[i] = False
+        min_count = self._min_count_for(counts, base_min_count)
+        retained = _retained(words, counts, trim_rule, min_count)
         if not update and not retained.any():
             raised = (
-                f" (max_final_vocab={self.max_final_vocab} raised it from {self.min_count})"
-                if min_count != self.min_count
+                f" (max_final_vocab={self.max_final_vocab} raised it from {base_min_count})"
+                if min_count != base_min_count
                 else ""
             )
             ruled = " or is kept by trim_rule" if trim_rule is not None else ""
@@ -558,6 +592,8 @@ class Word2Vec:
             )
         if update:
             self._check_summed_counts(words, counts)
+        else:  # as gensim: the settings a new vocabulary was made with become the model's
+            self.min_count, self.sample = base_min_count, sample
         self.effective_min_count = min_count
         self.raw_vocab = defaultdict(
             int, zip(words, counts.tolist(), strict=True) if keep_raw_vocab else ()
@@ -566,7 +602,7 @@ class Word2Vec:
         self._file_words = {}
         old_size = len(self.wv) if update else 0
         if update:
-            vocab_index = self._extend_vocab(words, counts, retained)
+            vocab_index = self._extend_vocab(words, counts, retained, sample)
         else:
             vocab_index = self._new_vocab(words, counts, retained)
         logger.info(
@@ -592,15 +628,42 @@ class Word2Vec:
                 f"{int(counts[i])} more would pass the largest count, 2**63 - 1"
             )
 
-    def _min_count_for(self, counts: np.ndarray) -> int:
+    def _dry_run_report(self, words, counts, trim_rule, update: bool, base_min_count, sample):
+        """build_vocab(dry_run=True)'s report (see there) of the counted words [n] and counts
+        [n]; the model does not change."""
+        min_count = self._min_count_for(counts, base_min_count)
+        retained = _retained(words, counts, trim_rule, min_count)
+        kept_counts = counts[retained]
+        keep = _C.w2v_subsample_thresholds(kept_counts, sample) if len(kept_counts) else kept_counts
+        probability = keep.astype(np.float64) / (2**32 - 1)  # [retained] of keeping a word
+        report = {
+            "drop_unique": int(len(words) - retained.sum()),
+            "retain_total": int(kept_counts.sum()),
+            "downsample_unique": int((probability < 1.0).sum()),
+            "downsample_total": int((probability * kept_counts).sum()),
+            "num_retained_words": int(retained.sum()),
+        }
+        if update:
+            new = sum(1 for i in np.flatnonzero(retained) if words[i] not in self.wv.key_to_index)
+            report["num_new_words"] = new
+        report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
+        logger.info(
+            "build_vocab(dry_run=True): effective_min_count=%d and sample=%g would retain %s",
+            min_count,
+            sample,
+            {k: v for k, v in report.items() if k != "memory"},
+        )
+        return report
+
+    def _min_count_for(self, counts: np.ndarray, min_count: int) -> int:
         """min_count, raised when max_final_vocab words would not hold the words it keeps."""
         if self.max_final_vocab is None:
-            return self.min_count
+            return min_count
         first_left_out = 1
         if self.max_final_vocab < len(counts):
             kth_largest = -np.partition(-counts, self.max_final_vocab)[self.max_final_vocab]
             first_left_out = int(kth_largest) + 1
-        return max(first_left_out, self.min_count)
+        return max(first_left_out, min_count)
 
     def _new_vocab(self, words, counts, retained) -> np.ndarray:
         n = len(words)
@@ -619,7 +682,7 @@ class Word2Vec:
         vocab_index[kept] = np.arange(len(kept), dtype=np.int32)
         return vocab_index[:n]
 
-    def _extend_vocab(self, words, counts, retained) -> np.ndarray:
+    def _extend_vocab(self, words, counts, retained, sample: float) -> np.ndarray:
         old_size = len(self.wv)
         known = self.wv.key_to_index
         vocab_index = np.array([known.get(w, -1) for w in words], dtype=np.int32)
@@ -630,7 +693,7 @@ class Word2Vec:
         vocab_counts[vocab_index[in_vocab]] += counts[in_vocab]
         keep = np.concatenate([self._keep, np.zeros(len(added), dtype=np.uint32)])
         if retained.any():
-            keep[vocab_index[retained]] = _C.w2v_subsample_thresholds(counts[retained], self.sample)
+            keep[vocab_index[retained]] = _C.w2v_subsample_thresholds(counts[retained], sample)
         if len(added):
             # As gensim's resize_vectors: the rows a new vocabulary of this size would start with.
             fresh = _initial_vectors(old_size + len(added), self.vector_size, self.seed)
