@@ -397,6 +397,31 @@ def test_pickle_and_deepcopy_keep_the_model_and_its_training(lee, how, hs):
     assert len(empty.wv) > 0
 
 
+def test_save_takes_gensims_pickle_options_and_refuses_a_file_object(tmp_path, caplog):
+    """gensim's save(fname, separately, sep_limit, ignore, pickle_protocol) shape its pickle
+    files: accepted (they were unexpected arguments) with a warning that they have no effect;
+    an open file as fname is a TypeError naming fname (it was numpy's 'expected str, bytes or
+    os.PathLike object'), since the file is replaced atomically."""
+    model = Word2Vec([["a", "b", "c"]] * 5, vector_size=4, min_count=1, epochs=1, workers=1)
+    path = tmp_path / "m.npz"
+    with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
+        model.save(path)
+        assert not caplog.records
+        model.save(path, ["syn1neg"], 1024, pickle_protocol=4)
+        model.save(path, ignore=frozenset(["syn1neg"]))
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert "separately, sep_limit, pickle_protocol ignored" in messages[0]
+    assert "ignore ignored" in messages[1]
+    loaded = Word2Vec.load(path)  # every array is still saved
+    assert np.array_equal(loaded.syn1neg, model.syn1neg)
+    with (
+        open(tmp_path / "f.npz", "wb") as f,
+        pytest.raises(TypeError, match="fname: expected a path"),
+    ):
+        model.save(f)
+
+
 def test_save_is_atomic(tmp_path, lee_model, monkeypatch):
     path = tmp_path / "m.npz"
     path.write_bytes(b"previous contents")

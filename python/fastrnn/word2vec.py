@@ -1088,9 +1088,33 @@ class Word2Vec:
         "effective_min_count",
     )
 
-    def save(self, fname) -> None:
+    def save(self, fname, separately=None, sep_limit=None, ignore=None, pickle_protocol=None):
         """Saves the model to one .npz file (arrays + JSON metadata, no pickle), atomically:
-        a temporary file beside `fname` replaces it only when completely written."""
+        a temporary file beside `fname` (a path; not an open file, which cannot be replaced
+        atomically) replaces it only when completely written.
+
+        gensim's separately, sep_limit, ignore and pickle_protocol shape its pickle files
+        (which arrays go to files of their own, which attributes are left out); they are
+        accepted for gensim's calls and have no effect (a warning names those given): the file
+        always holds every array of the model."""
+        if not isinstance(fname, (str, os.PathLike)):
+            raise TypeError(
+                f"fname: expected a path (str or os.PathLike), got {type(fname).__name__}: the "
+                "model is written to a temporary file beside it that then replaces it, which an "
+                "open file object does not allow; pass the file's path"
+            )
+        options = {
+            "separately": separately,
+            "sep_limit": sep_limit,
+            "ignore": ignore,
+            "pickle_protocol": pickle_protocol,
+        }
+        if given := [name for name, value in options.items() if value is not None]:
+            logger.warning(
+                "save: %s ignored: gensim's options for its pickle files; fastrnn saves one .npz "
+                "file (no pickle) with every array of the model",
+                ", ".join(given),
+            )
         check_keys_for_save(self.wv.index_to_key)
         self._follow_wv(allow_none=True)
         meta = {
