@@ -176,6 +176,23 @@ def test_load_rejects_other_files(tmp_path):
         Word2Vec.load(tmp_path / "missing.npz")
 
 
+def test_non_string_keys_are_refused_with_the_advice_to_map_them_to_str():
+    """gensim takes any hashable token (int item ids, say); fastrnn's keys are str only, and the
+    error names the argument and says to map the ids to str (it said 'sentences' for
+    build_vocab's corpus_iterable and gave no way out)."""
+    sessions = [[101, 205, 101, 330], [205, 330, 101]]
+    advice = r"expected str, got int.*str keys only.*map.* to str"
+    with pytest.raises(TypeError, match=r"sentences: sentence 0, token 0: " + advice):
+        Word2Vec(sessions, min_count=1)
+    model = Word2Vec(min_count=1)
+    with pytest.raises(TypeError, match=r"corpus_iterable: sentence 0, token 0: " + advice):
+        model.build_vocab(sessions)
+    with pytest.raises(TypeError, match=r"word_freq: expected str words, got 101 \(int\).*map"):
+        model.build_vocab_from_freq({101: 3})
+    model.build_vocab([[str(t) for t in s] for s in sessions])  # the advice works
+    assert model.wv.index_to_key == ["101", "330", "205"]
+
+
 def test_the_constructor_refuses_a_generator_as_gensim():
     """Word2Vec(sentences) scans the vocabulary and trains; gensim refuses a generator there."""
     with pytest.raises(TypeError, match=r"sentences: a generator .* Word2Vec\(sentences\)"):

@@ -50,6 +50,12 @@ MAX_WORDS_IN_BATCH = 10000  # sentences longer than this are split (gensim's bat
 _CHUNK = 1 << 20
 _FORMAT = "fastrnn.word2vec"
 
+# Non-str tokens (gensim takes any hashable, e.g. int item ids): what to do about them.
+_STR_KEYS_ADVICE = (
+    "; fastrnn's Word2Vec has str keys only: map other tokens such as int ids to str first, "
+    "e.g. [[str(t) for t in s] for s in corpus] (and str(id) to look them up)"
+)
+
 # What a trim_rule(word, count, min_count) returns (gensim.utils' values): decide by min_count,
 # drop the word, or keep it.
 RULE_DEFAULT = 0
@@ -391,6 +397,7 @@ class Word2Vec:
                 corpus_file=corpus_file,
                 trim_rule=trim_rule,
                 _record=True,
+                _name="sentences",
             )
             self.train(
                 corpus_iterable=sentences,
@@ -419,6 +426,7 @@ class Word2Vec:
         sample=None,
         dry_run=False,
         _record=False,
+        _name="corpus_iterable",
         **kwargs,
     ):
         """Counts the corpus and keeps the words seen min_count times (see the class for
@@ -469,7 +477,13 @@ class Word2Vec:
                 counter.count_file(corpus_file)
         else:
             counter.recording = _record and not dry_run
-            counter.add_sentences(corpus_iterable)
+            try:
+                counter.add_sentences(corpus_iterable)
+            except TypeError as e:  # (the counter names the corpus 'sentences')
+                message = str(e).replace("sentences: ", f"{_name}: ", 1)
+                if "expected str, got" in message:
+                    message += _STR_KEYS_ADVICE
+                raise TypeError(message) from None
         words, counts = counter.result()
         if counter.total_words == 0:
             raise ValueError("empty corpus: it has no tokens, so there is no vocabulary to build")
@@ -514,6 +528,7 @@ class Word2Vec:
             if not isinstance(word, str):
                 raise TypeError(
                     f"word_freq: expected str words, got {word!r} ({type(word).__name__})"
+                    + _STR_KEYS_ADVICE
                 )
         counts = np.asarray(list(word_freq.values()))
         in_range = len(counts) == 0 or 0 <= counts.min() <= counts.max() <= 2**63 - 1
