@@ -354,3 +354,40 @@ def test_op_names_a_bad_mode_and_a_bad_input_rank():
         fake = [mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in args]
         with pytest.raises(ValueError, match="x: expected a 3-D"):
             torch.ops.fastrnn.rnn_forward(*fake)
+
+
+@pytest.mark.parametrize("kind", ["layer", "layer training", "cell", "cell training"])
+def test_make_fx_records_the_op_not_a_constant(kind):
+    """Under a dispatch mode (make_fx, FlopCounterMode) the calls go through torch's dispatcher
+    so that the mode sees fastrnn::rnn_forward: calls that skip the dispatcher on plain CPU
+    tensors made make_fx bake the first output into the graph as a constant."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    torch.manual_seed(0)
+    module = ft.GRU(3, 4) if kind.startswith("layer") else ft.GRUCell(3, 4)
+    shape = (5, 2, 3) if kind.startswith("layer") else (2, 3)
+    grad = kind.endswith("training")
+
+    def run(x):
+        y = module(x)
+        return y[0] if isinstance(y, tuple) else y
+
+    x = torch.randn(shape, requires_grad=grad)
+    graph = make_fx(run)(x)
+    assert "fastrnn.rnn_forward" in str(graph.graph)
+    other = torch.randn(shape)
+    torch.testing.assert_close(graph(other), run(other), rtol=0, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # forward_ad's import: torch.jit.script
+def test_forward_mode_ad_outside_torch_func_is_refused_with_fastrnns_message():
+    # it got torch's generic "You must implement the jvp function" after eager training calls
+    # moved to an old-style autograd.Function
+    from torch.autograd import forward_ad
+
+    lstm = ft.LSTM(3, 4)
+    x = torch.randn(5, 2, 3)
+    with forward_ad.dual_level():
+        dual = forward_ad.make_dual(x, torch.randn_like(x))
+        with pytest.raises(NotImplementedError, match="forward-mode AD"):
+            lstm(dual)

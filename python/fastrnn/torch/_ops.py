@@ -12,10 +12,14 @@ the same memory (`torch.from_numpy`): no copies either way. Absent optional outp
 tensors (`c_n` outside LSTM, `reserve` when not training, gradients of absent parameters), because
 a custom op returns tensors only.
 
-The modules call `layer_forward`: under torch.compile it calls the op (whose registered autograd
-the compiler traces); in eager mode it applies the op and the same autograd formula through a
-plain autograd.Function, which costs a tenth of torch's per-call wrapper for registered autograd
-(torch.jit.trace also gets the op, which a saved trace can call).
+The modules call `layer_forward`: under torch.compile and torch.jit.trace, and under torch.func's
+vmap, it calls the op (whose registered autograd the compiler traces, and which a saved trace can
+call). In eager mode it applies the same autograd formula through a plain autograd.Function
+(_PlainForward; _EagerForward, its setup_context form, under torch.func's grad transforms), which
+costs a tenth of torch's per-call wrapper for registered autograd, and on plain CPU tensors with
+nothing intercepting torch's ops (_dispatch_free) it runs the op's implementation without the
+dispatcher (about 10 µs a call). A cell's inference step runs the core's step kernel
+(inference_step).
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), G gates, K reserve elements per (step, sequence), E per sequence.
@@ -626,7 +630,8 @@ class _EagerForward(torch.autograd.Function):
 
     torch's wrapper for a custom op's registered autograd rebuilds the op's argument list from its
     schema on every call, which costs about 0.1-0.2 ms for our 15 arguments; this costs about
-    0.01 ms. Only eager calls take it: under torch.compile and torch.jit.trace the op itself is
+    0.01 ms. Eager calls under torch.func's transforms take it (they need setup_context); other
+    eager calls take _PlainForward; under torch.compile and torch.jit.trace the op itself is
     called.
     """
 
@@ -668,13 +673,24 @@ class _PlainForward(torch.autograd.Function):
         return output
 
     backward = staticmethod(_forward_backward)
+    jvp = _EagerForward.jvp  # forward-mode AD (torch.autograd.forward_ad): refused, as there
 
 
 def _dispatch_free(tensors) -> bool:
     """Whether an eager call on these tensors (None skipped) may run the CPU implementation
     directly rather than through torch's dispatcher, which costs about 10 µs a call (several
-    times the kernel of a small cell step): all are plain CPU tensors or Parameters, none a
-    subclass that intercepts ops, nor wrapped by a torch.func transform."""
+    times the kernel of a small cell step): nothing is intercepting torch's ops (no dispatch or
+    function mode, as make_fx and FlopCounterMode use; no profiler; not compiling or tracing),
+    and all are plain CPU tensors or Parameters, none a subclass that intercepts ops, nor wrapped
+    by a torch.func transform."""
+    if (
+        torch._C._len_torch_dispatch_stack() > 0
+        or torch._C._is_torch_function_mode_enabled()
+        or torch.autograd._profiler_enabled()
+        or torch.compiler.is_compiling()
+        or torch.jit.is_tracing()
+    ):
+        return False
     for t in tensors:
         if t is not None and not (
             isinstance(t, Tensor)
@@ -698,20 +714,9 @@ def _call_forward(args: tuple):
 
 def step_applies(x, h0, c0, weights) -> bool:
     """Whether a cell's call on these tensors (x [N,I]; h0, c0 [N,H] or None; weights as
-    layer_forward's) is an eager inference step on plain CPU tensors, which inference_step runs
-    (no gradient due, not traced, compiled or under torch.func)."""
-    if torch.compiler.is_compiling() or torch.jit.is_tracing():
-        return False
-    grad = torch.is_grad_enabled()
-    for t in (x, h0, c0, *weights):
-        if t is not None and (
-            (grad and t.requires_grad)
-            or not t.is_cpu
-            or type(t) not in _PLAIN_TENSOR_TYPES
-            or torch._C._functorch.is_functorch_wrapped_tensor(t)  # (vmap's batched ones too)
-        ):
-            return False
-    return True
+    layer_forward's) is an eager inference step that inference_step may run: no gradient due and
+    nothing between the call and the kernels (_dispatch_free)."""
+    return not needs_grad(x, h0, c0, *weights) and _dispatch_free((x, h0, c0, *weights))
 
 
 def inference_step(mode, x, h0, c0, weights, reset_after, cell_clip):

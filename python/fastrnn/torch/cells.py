@@ -1,4 +1,6 @@
-"""RNNCell, LSTMCell and GRUCell: torch.nn cells whose step runs fastrnn's layer kernel with T=1.
+"""RNNCell, LSTMCell and GRUCell: torch.nn cells on fastrnn's kernels (a call with a gradient due
+runs the layer kernel with T=1, which saves what backward needs; one without, the core's step
+kernel).
 
 Subclasses of torch.nn.RNNCell / LSTMCell / GRUCell with the same constructors, parameters
 (weight_ih, weight_hh, bias_ih, bias_hh), inputs ([N,I] or unbatched [I], optional hx) and outputs
