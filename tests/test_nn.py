@@ -473,3 +473,34 @@ def test_sequential_load_state_dict_strict_false_reports_keys_as_torch():
     with pytest.raises(TypeError, match="strict: expected a bool"):
         model.load_state_dict(model.state_dict(), strict="no")
     assert nn.Dropout(0.1).load_state_dict({"x": 1}, strict=False) == ([], ["x"])
+
+
+def test_sequential_loads_a_user_module_whose_load_state_dict_takes_no_strict():
+    # the documented module protocol: load_state_dict(sd) returning None. After strict= was
+    # added, Sequential passed it strict and read .missing_keys of its result (TypeError)
+    class Scale:
+        def __init__(self):
+            self.params, self.grads = {"s": np.ones(1)}, {"s": np.zeros(1)}
+
+        def forward(self, x):
+            return x * self.params["s"]
+
+        def backward(self, dy):
+            return dy * self.params["s"]
+
+        def zero_grad(self):
+            pass
+
+        def state_dict(self):
+            return dict(self.params)
+
+        def load_state_dict(self, sd):
+            self.params = {"s": np.asarray(sd["s"])}
+
+    model = nn.Sequential(nn.Linear(3, 2, seed=0), Scale())
+    state = model.state_dict()
+    state["1.s"] = np.array([3.0])
+    assert model.load_state_dict(state) == ([], [])
+    assert model.modules[1].params["s"][0] == 3.0
+    with pytest.raises(TypeError, match="strict=False: module 1 \\(Scale\\)"):
+        model.load_state_dict(state, strict=False)

@@ -74,12 +74,23 @@ class Sequential:
             parts[int(index)][name] = value
         missing = []
         for i, (m, part) in enumerate(zip(self.modules, parts, strict=True)):
+            # a module of the user's may take load_state_dict(sd) alone and return nothing: it is
+            # strict then, and its keys all matched
+            if not strict and not _takes(m.load_state_dict, "strict"):
+                raise TypeError(
+                    f"strict=False: module {i} ({type(m).__name__}) has a load_state_dict without "
+                    "a strict argument"
+                )
             try:
-                result = m.load_state_dict(part, strict)
+                if strict and not _takes(m.load_state_dict, "strict"):
+                    result = m.load_state_dict(part)
+                else:
+                    result = m.load_state_dict(part, strict)
             except ValueError as e:
                 raise ValueError(f"state_dict (module {i}): {e}") from e
-            missing += [f"{i}.{k}" for k in result.missing_keys]
-            unexpected += [f"{i}.{k}" for k in result.unexpected_keys]
+            if isinstance(result, IncompatibleKeys):
+                missing += [f"{i}.{k}" for k in result.missing_keys]
+                unexpected += [f"{i}.{k}" for k in result.unexpected_keys]
         return IncompatibleKeys(missing, unexpected)
 
     def forward(self, x, training: bool = True):
