@@ -236,3 +236,21 @@ def test_gpu_device_memory_falls_back_to_cuda_malloc_without_memory_pools():
     assert _C._gpu_device_memory(read=True, pools=1) == "cudaMallocAsync"
     assert _C._gpu_device_memory(read=True, pools=0) == "cudaMalloc"
     assert _C._gpu_device_memory(read=False, pools=1) == "cudaMalloc"
+
+
+def test_a_stop_request_ends_the_epoch_before_its_next_launch():
+    """W2vTrainer.request_stop (Ctrl-C in Word2Vec.train) ends a GPU epoch after the launch that
+    is running: asked before the epoch, none runs and the weights stay as they were; start()
+    clears the request. Before, the GPU paths ran every launch of the epoch."""
+    V, E, bound = 30, 8, 60
+    _, ids, offsets = launch_corpus(V)
+    trainer, syn0 = gpu_trainer(V, E)
+    trainer.launch_words = bound
+    trainer.start(int(offsets[-1]))
+    before = syn0.copy()
+    trainer.request_stop()
+    trainer.train_ids(ids, offsets, 0)
+    np.testing.assert_array_equal(syn0, before)
+    trainer.start(int(offsets[-1]))
+    trainer.train_ids(ids, offsets, 0)
+    assert not np.array_equal(syn0, before)

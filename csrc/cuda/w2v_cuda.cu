@@ -2,13 +2,15 @@
 // float scratch in shared memory, __syncthreads between the phases of each position. A call
 // copies the weights, the sampling table and the Huffman tree (as the model uses them) and the
 // epoch's pieces to the device, runs the epoch's launches one after another on the stream (each
-// bounded by the launch plan, so none outlives a display watchdog), copies the weights back and
+// bounded by the launch plan, so none outlives a display watchdog; each waited for, so that a stop
+// request ends the epoch after the launch that is running), copies the weights back and
 // waits for the copy (the Python trainer reads them next). Device memory is taken and returned
 // stream-ordered (cudaMallocAsync / cudaFreeAsync, so nothing waits in a destructor) where the
 // device has memory pools, else by cudaMalloc / cudaFree (device_memory.h).
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -92,7 +94,8 @@ DeviceMemory current_device_memory() {
 struct W2vCudaBackend {
   cudaStream_t stream = nullptr;  // the legacy default stream of the current device
 
-  void run(const W2vSentenceKernel& host, const std::vector<int64_t>& plan, int64_t words) const {
+  void run(const W2vSentenceKernel& host, const std::vector<int64_t>& plan, int64_t words,
+           const std::atomic<bool>& stop) const {
     // The largest block (a power of two, 32..128 threads) whose scratch fits in 48 KiB beside
     // the kernel's static shared memory (the block state, as the device lays it out: 416 bytes
     // where sizeof says 408, the dynamic scratch being 16-byte aligned after it).
@@ -153,11 +156,14 @@ struct W2vCudaBackend {
     k.seeds = seeds.get();
     k.losses = host.losses != nullptr ? losses.get() : nullptr;
     const size_t shared = static_cast<size_t>(host.scratch_floats(block_dim)) * 4;
-    for (size_t l = 0; l + 1 < plan.size(); ++l) {
+    // One launch at a time (each waited for), so that a stop request (Ctrl-C) takes effect
+    // after the launch that is running: queued launches could not be recalled.
+    for (size_t l = 0; l + 1 < plan.size() && !stop.load(std::memory_order_relaxed); ++l) {
       const auto grid = static_cast<unsigned>(plan[l + 1] - plan[l]);  // checked above
       run_block_kernel<<<grid, static_cast<unsigned>(block_dim), shared, stream>>>(
           w2v_launch_kernel(k, plan[l]));
       check_cuda(cudaGetLastError(), "kernel launch");
+      check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }
     syn0.copy_to(host.syn0, VE);
     if (host.negative > 0) syn1neg.copy_to(host.syn1neg, VE);

@@ -139,7 +139,7 @@ std::vector<W2vLaunch> w2v_train_epoch_ids(Backend& be, w2v::TrainState& st,
     k.alphas = alphas.data();
     k.seeds = seeds.data();
     k.losses = cfg.compute_loss ? losses.data() : nullptr;
-    be.run(k, plan, static_cast<int64_t>(words.size()));
+    be.run(k, plan, static_cast<int64_t>(words.size()), st.stop);
     for (double l : losses) st.loss += l;
   }
   st.words_done.fetch_add(local);

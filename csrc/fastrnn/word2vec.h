@@ -279,7 +279,7 @@ struct TrainState {
   std::atomic<int64_t> file_tokens{0};    // tokens read by train_epoch_file, known or not
   double loss = 0.0;                      // sum of the negative log-likelihoods (compute_loss)
   // Set by another thread to end an epoch early (Ctrl-C in Python): the CPU workers finish the
-  // job they are in and take no other (the GPU paths run their launches to the end).
+  // job they are in and take no other; the GPU paths, the launch they are in.
   std::atomic<bool> stop{false};
 };
 

@@ -1363,6 +1363,18 @@ def _call(callbacks, name: str, model) -> None:
             fn(model)
 
 
+def _stop_and_wait(trainer, done: threading.Event) -> None:
+    """Asks the trainer to stop and waits until its run has ended, through further interrupts (a
+    second Ctrl-C while the workers finish their job, even one before the request was made)."""
+    while True:
+        try:
+            trainer.request_stop()
+            done.wait()
+            return
+        except KeyboardInterrupt:
+            pass
+
+
 def _run_polling(run, trainer, bar: _Progress) -> None:
     """Runs one epoch in a thread while this one waits, updating the progress bar: an interrupt
     here (Ctrl-C: KeyboardInterrupt) asks the trainer to stop, waits for its workers to finish
@@ -1387,12 +1399,7 @@ def _run_polling(run, trainer, bar: _Progress) -> None:
         while not done.wait(0.2):
             bar.update_to(trainer.words_done)
     except BaseException:
-        trainer.request_stop()
-        while not done.is_set():
-            try:
-                done.wait()
-            except KeyboardInterrupt:  # a second Ctrl-C: the workers are stopping already
-                pass
+        _stop_and_wait(trainer, done)
         raise
     finally:
         if done.is_set():
