@@ -22,6 +22,7 @@ import fastrnn
 import fastrnn.torch as ft
 import torch
 from fastrnn.bench import machine_info
+from fastrnn.bench_rnn import count
 
 CELLS = {
     "lstm": (torch.nn.LSTMCell, ft.LSTMCell),
@@ -71,9 +72,9 @@ def main(argv=None) -> None:
     fastrnn.set_num_threads(args.threads)
     torch_class, fastrnn_class = CELLS[args.mode]
     print(
-        f"{args.mode} cells, {args.steps}-step loops, median of {args.rounds}, {args.threads} "
-        f"threads; {machine_info()['model']}, load average {os.getloadavg()[0]:.1f}; torch "
-        f"{torch.__version__}"
+        f"{args.mode} cells, {args.steps}-step loops, median of {args.rounds}, "
+        f"{count(args.threads, 'thread')}; {machine_info()['model']}, load average "
+        f"{os.getloadavg()[0]:.1f}; torch {torch.__version__}"
     )
     print("| N, H | pass | torch.nn µs/step | fastrnn.torch µs/step | torch.nn / fastrnn.torch |")
     print("|---|---|---:|---:|---:|")

@@ -489,9 +489,10 @@ def test_the_cell_loop_benchmark_runs(capsys):
     spec = importlib.util.spec_from_file_location("torch_cells", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    threads = fastrnn.get_num_threads()
+    threads = fastrnn.get_num_threads(), torch.get_num_threads()
     script.main("--mode gru --sizes 1x4,3x5 --steps 2 --rounds 2 --threads 1".split())
-    fastrnn.set_num_threads(threads)
+    fastrnn.set_num_threads(threads[0])
+    torch.set_num_threads(threads[1])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1:3] for row in rows[1:]] == [
         [" 1, 4 ", " inference "],

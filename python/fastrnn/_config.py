@@ -30,8 +30,12 @@ def set_num_threads(n: int) -> None:
 def thread_count_chosen() -> bool:
     """Whether the user chose fastrnn's thread count: set_num_threads was called, or
     FASTRNN_NUM_THREADS holds a thread count."""
-    value = os.environ.get("FASTRNN_NUM_THREADS", "")
-    return _count_chosen or (value.isascii() and value.isdigit() and 1 <= int(value) <= 4096)
+    return _count_chosen or _is_thread_count(os.environ.get("FASTRNN_NUM_THREADS", ""))
+
+
+def _is_thread_count(value: str) -> bool:
+    """Whether FASTRNN_NUM_THREADS's value is one the pool takes: a count in 1..4096."""
+    return value.isascii() and value.isdigit() and 1 <= int(value) <= 4096
 
 
 def get_num_threads() -> int:
@@ -108,7 +112,7 @@ def _check_threads_variable() -> None:
     """Warns when FASTRNN_NUM_THREADS is set to something other than a thread count in 1..4096
     (the pool then takes OMP_NUM_THREADS or the usable CPUs, so a typo would go unnoticed)."""
     value = os.environ.get("FASTRNN_NUM_THREADS")
-    if value is not None and not (value.isascii() and value.isdigit() and 1 <= int(value) <= 4096):
+    if value is not None and not _is_thread_count(value):
         warnings.warn(
             f"FASTRNN_NUM_THREADS={value!r} is not a thread count in 1..4096: ignored",
             RuntimeWarning,

@@ -642,11 +642,6 @@ def _num(value, fmt: str) -> str:
     return format(value, fmt)
 
 
-def _count(n: int, noun: str) -> str:
-    """'1 thread', '2 threads'."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _mb(value) -> str:
     return "-" if value is None else f"{value / 2**20:.2f}"
 
@@ -898,7 +893,7 @@ def markdown(report: dict, plot: str | None = None) -> str:
         f"Command: `{report['command']}` ({report['created']}).",
         "",
         f"Machine: {m['model']}, {m['cores']} cores ({m['logical_cpus']} logical CPUs); "
-        f"{_count(st['threads'], 'thread')}"
+        f"{bench_rnn.count(st['threads'], 'thread')}"
         + (" for both libraries" if st.get("compare") == "torch" else " (fastrnn alone)")
         + f"; fastrnn {cfg['version']} ({cfg['simd']}, "
         f"{cfg['blas'].split(' (')[0]}, {cfg['compiler']}), "
@@ -1050,7 +1045,7 @@ def write_plot(report: dict, path: str) -> None:
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.axvline(2.0, color="gray", linewidth=0.8, linestyle="--")
     ax.set_xlabel("speedup over PyTorch (gensim for word2vec): its ms / fastrnn ms, log scale")
-    m, threads = report["machine"], _count(report["settings"]["threads"], "thread")
+    m, threads = report["machine"], bench_rnn.count(report["settings"]["threads"], "thread")
     ax.set_title(
         f"fastrnn-bench {report['suite']}: {m['model']}, {threads}",
         fontsize=9,

@@ -196,6 +196,11 @@ def paired_speedup(theirs: list[float], ours: list[float]) -> float:
 # flop counts
 
 
+def count(n: int, noun: str) -> str:
+    """'1 thread', '2 threads': a count and its noun, in the singular for one."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def gates(mode: str) -> int:
     """G, the gates per cell."""
     return F.MODES[mode]
@@ -399,7 +404,7 @@ def sgemm_peak(
         "fastest_by_backend": fastest,
         "method": (
             f"square float32 GEMMs C = A B of sizes {', '.join(map(str, sizes))}, median of "
-            f"{repeats} repeats after a warm-up, at {threads} thread{'' if threads == 1 else 's'}; "
+            f"{repeats} repeats after a warm-up, at {count(threads, 'thread')}; "
             "the peak is the best median over sizes and backends (numpy matmul; fastrnn's own "
             "OpenBLAS, scipy-openblas32 cblas_sgemm through ctypes; torch.mm; oneDNN's inner "
             "product through torch)"
