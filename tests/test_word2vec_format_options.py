@@ -348,3 +348,21 @@ def test_compressed_suffix_in_any_case_as_gensim(tmp_path, suffix, binary):
             back = reader.load_word2vec_format(path, binary=binary)
             assert back.index_to_key == ["a", "b"]
             assert np.array_equal(back.vectors, ours.vectors)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_number_past_the_datatypes_range_is_named_on_load(tmp_path, binary):
+    # a float64 table's 1e300 (written to text since text keeps the table's dtype) read as
+    # float32 was "NaN or Inf in the vector" with an overflow RuntimeWarning; a float32 1e30 read
+    # as float16 became inf with a warning only
+    path = tmp_path / ("v.bin" if binary else "v.txt")
+    dtype, big, narrow = (
+        (np.float32, 1e30, np.float16) if binary else (np.float64, 1e300, np.float32)
+    )
+    kv = KeyedVectors(2, dtype=dtype)
+    kv.add_vectors(["a"], np.array([[big, 1.0]], dtype=dtype))
+    kv.save_word2vec_format(path, binary=binary)
+    with pytest.raises(Word2VecFormatError, match=f"a number past {np.dtype(narrow).name}'s range"):
+        KeyedVectors.load_word2vec_format(path, binary=binary, datatype=narrow)
+    wide = KeyedVectors.load_word2vec_format(path, binary=binary, datatype=dtype)
+    assert wide["a"][0] == dtype(big)

@@ -394,10 +394,12 @@ def _read_text(f, n, E, fits, rows, path, encoding, unicode_errors, first_line) 
             raise Word2VecFormatError(f"{where()}: empty word")
         word = _decode(parts[0], where, encoding, unicode_errors)
         try:  # as gensim: each number parsed once into the table's dtype (float32 by default)
-            vector = np.array(parts[1:], dtype=_parsed_dtype(rows.vectors.dtype))
+            with np.errstate(over="ignore"):  # (past the dtype's range: named below)
+                vector = np.array(parts[1:], dtype=_parsed_dtype(rows.vectors.dtype))
+                vector = vector.astype(rows.vectors.dtype, copy=False)
         except ValueError:
             raise Word2VecFormatError(f"{path}: line {line_no}: malformed number") from None
-        _check_finite(vector, where)
+        _check_finite(vector, where, parts[1:])
         row = rows.slot(word)
         if row is not None:
             rows.vectors[row] = vector
@@ -447,7 +449,10 @@ def _read_binary(f, offset, n, E, rows, path, encoding, unicode_errors) -> None:
                 # a copy (not a view that would keep the map open), checked before any cast
                 vector = np.frombuffer(buf, dtype="<f4", count=E, offset=space + 1).copy()
                 _check_finite(vector, where)
-                rows.vectors[row] = vector
+                with np.errstate(over="ignore"):  # (past float16's range: named below)
+                    cast = vector.astype(rows.vectors.dtype, copy=False)
+                _check_finite(cast, where, vector)
+                rows.vectors[row] = cast
             pos = space + 1 + nbytes
 
 
@@ -458,6 +463,16 @@ def _parsed_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if dtype == np.float32 else np.dtype(np.float64)
 
 
-def _check_finite(row: np.ndarray, where: Callable[[], str]) -> None:
-    if not np.isfinite(row).all():
-        raise Word2VecFormatError(f"{where()}: NaN or Inf in the vector")
+def _check_finite(row: np.ndarray, where: Callable[[], str], read=None) -> None:
+    """Refuses a vector with a NaN or an Inf; `read` (its numbers as read: text or float32),
+    when given, tells a number past `row`'s dtype's range from one that is not finite."""
+    if np.isfinite(row).all():
+        return
+    with np.errstate(over="ignore"):
+        finite = read is not None and np.isfinite(np.asarray(read, dtype=np.float64)).all()
+    if finite:
+        raise Word2VecFormatError(
+            f"{where()}: a number past {row.dtype}'s range (largest {np.finfo(row.dtype).max:g}); "
+            "load with a wider datatype (datatype=np.float64)"
+        )
+    raise Word2VecFormatError(f"{where()}: NaN or Inf in the vector")
