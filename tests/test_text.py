@@ -292,7 +292,7 @@ def test_bad_input_gets_clear_errors(call, error, message):
         ("1e-3", ["[NUM]"]),  # was 1e - [NUM]
         ("2.5E+10.", ["[NUM]", "."]),
         ("x=1.5,y=2", ["x", "=", "[NUM]", ",", "y", "=", "[NUM]"]),
-        ("1.5e3x", ["1", ".", "5e3x"]),  # no number part of a word, whatever its prefix
+        ("1.5e3x", ["[NUM]", ".", "5e3x"]),  # as "2.5mm" has always been: [NUM] . 5mm
         ("3rd 5e 1,000", ["3rd", "5e", "[NUM]"]),
     ],
 )

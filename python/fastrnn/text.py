@@ -11,7 +11,7 @@ tokens by count (descending), ties by the token's text, so the same texts always
 
 Tokens: a URL (http://, https:// or www., in any case, up to the next space, without trailing
 punctuation), a number (digits with optional . or , groups and an optional exponent: 3.14,
-1,000, 1.5e3, 1e-3; its longest such run, not followed by a letter), a word
+1,000, 1.5e3, 1e-3; not followed by a letter: "2.5mm" is [NUM] "." "5mm"), a word
 (letters, digits, underscores and the combining marks that follow them, with inner apostrophes:
 "don't", "हिन्दी"), or any other single non-space character.
 """
@@ -68,9 +68,7 @@ def _token_pattern() -> re.Pattern:
     word = rf"\w+(?:{mark}+\w*)*"
     return re.compile(
         r"(?P<url>(?ai:https?://|www\.)\S*[^\s.,;:!?'\")\]}])"
-        # a number: its longest run (captured in a lookahead, which is not backtracked into, so
-        # "1.5e3x" is no number rather than [NUM] "." "5e3x"), then not followed by a letter
-        rf"|(?P<num>(?=(?P<digits>\d+(?:[.,]\d+)*(?:[eE][+-]?\d+)?))(?P=digits)(?!\w|{mark}))"
+        rf"|(?P<num>\d+(?:[.,]\d+)*(?:[eE][+-]?\d+)?(?!\w|{mark}))"
         rf"|(?P<word>{word}(?:['’]{word})*)"
         r"|(?P<punct>[^\w\s])"
     )
