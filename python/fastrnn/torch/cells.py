@@ -69,8 +69,9 @@ class _CellMixin:
             s += ", reset_after=False"
         return s
 
-    def _step(self, input: Tensor, states: tuple):
-        """states: () or (h,) or (h, c), each [N,H] or unbatched [H]. Returns (h', c' or None)."""
+    def _step(self, input: Tensor, states: tuple, w: tuple):
+        """states: () or (h,) or (h, c), each [N,H] or unbatched [H]; w: _weights(). Returns (h',
+        c' or None)."""
         name = type(self).__name__
         if input.dim() not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
@@ -100,7 +101,6 @@ class _CellMixin:
         states = tuple(s.contiguous() for s in states)
         h0 = states[0] if states else None
         c0 = states[1] if len(states) == 2 else None
-        w = self._weights()
         check_same_dtype(
             [x, *states, *w],
             lambda: [
@@ -137,12 +137,12 @@ class _CellMixin:
             self.weight_ch if self.peephole else None,
         )
 
-    def _fallback(self, input: Tensor, states: tuple) -> bool:
+    def _fallback(self, input: Tensor, states: tuple, w: tuple) -> bool:
         if input.dim() in (1, 2) and input.shape[-1] == 0 and not self._has_extras():
             return True  # no input features (torch.nn's cells allow input_size=0, the kernels not)
         if self.hidden_size == 0:
             return True  # no hidden units: as above, and the extras change nothing then
-        refusal = kernel_refusal([input, *states, *self._weights()], self._has_extras())
+        refusal = kernel_refusal([input, *states, *w], self._has_extras())
         if refusal is None:
             return False
         if self._has_extras():
@@ -180,9 +180,10 @@ class RNNCell(_CellMixin, torch.nn.RNNCell):
         if traced is not None:
             return traced
         states = () if hx is None else (hx,)
-        if self._fallback(input, states):
+        w = self._weights()  # (once a call: a parametrization computes them)
+        if self._fallback(input, states, w):
             return torch.nn.RNNCell.forward(self, input, hx)
-        return self._step(input, states)[0]
+        return self._step(input, states, w)[0]
 
 
 class LSTMCell(_CellMixin, torch.nn.LSTMCell):
@@ -214,14 +215,15 @@ class LSTMCell(_CellMixin, torch.nn.LSTMCell):
         states = () if hx is None else tuple(hx)
         if hx is not None and len(states) != 2:
             raise RuntimeError("LSTMCell: expected hx to be a tuple (h_0, c_0)")
-        if self._fallback(input, states):
+        w = self._weights()  # (once a call: a parametrization computes them)
+        if self._fallback(input, states, w):
             return torch.nn.LSTMCell.forward(self, input, hx)
         if isinstance(hx, Tensor) and input.dim() == 2 and all(s.dim() in (1, 2) for s in states):
             # as torch.nn: its kernel refuses a tensor (unbatched, hx becomes a tuple and works)
             raise TypeError(
                 "LSTMCell: expected hx to be a tuple (h_0, c_0) of tensors, got a Tensor"
             )
-        return self._step(input, states)
+        return self._step(input, states, w)
 
 
 class GRUCell(_CellMixin, torch.nn.GRUCell):
@@ -247,6 +249,7 @@ class GRUCell(_CellMixin, torch.nn.GRUCell):
         if traced is not None:
             return traced
         states = () if hx is None else (hx,)
-        if self._fallback(input, states):
+        w = self._weights()  # (once a call: a parametrization computes them)
+        if self._fallback(input, states, w):
             return torch.nn.GRUCell.forward(self, input, hx)
-        return self._step(input, states)[0]
+        return self._step(input, states, w)[0]
