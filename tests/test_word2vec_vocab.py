@@ -356,6 +356,21 @@ def test_build_vocab_min_count_and_sample_override_as_gensim():
         ours.build_vocab(OLD, sample=-1)
 
 
+def vocabulary_state(model) -> tuple:
+    """What build_vocab may change: keys, vectors (copied), the subsampling table (the object),
+    corpus counts, effective_min_count, min_count and sample."""
+    return (
+        list(model.wv.index_to_key),
+        model.wv.vectors.copy(),
+        model._keep,
+        model.corpus_count,
+        model.corpus_total_words,
+        model.effective_min_count,
+        model.min_count,
+        model.sample,
+    )
+
+
 @pytest.mark.parametrize("update", [False, True])
 def test_build_vocab_dry_run_reports_gensims_numbers_and_changes_nothing(update, caplog):
     """build_vocab(dry_run=True) reports what the settings would retain (gensim's prepare_vocab
@@ -363,29 +378,11 @@ def test_build_vocab_dry_run_reports_gensims_numbers_and_changes_nothing(update,
     ours, theirs = pair()
     if update:
         ours.build_vocab(OLD)
-    before = (
-        list(ours.wv.index_to_key),
-        ours.wv.vectors.copy(),
-        ours._keep,
-        ours.corpus_count,
-        ours.corpus_total_words,
-        ours.effective_min_count,
-        ours.min_count,
-        ours.sample,
-    )
+    before = vocabulary_state(ours)
     with caplog.at_level(logging.INFO, logger="fastrnn.word2vec"):
         report = ours.build_vocab(NEW, update=update, dry_run=True, min_count=5, sample=1e-2)
     assert "dry_run" in caplog.text
-    after = (
-        list(ours.wv.index_to_key),
-        ours.wv.vectors,
-        ours._keep,
-        ours.corpus_count,
-        ours.corpus_total_words,
-        ours.effective_min_count,
-        ours.min_count,
-        ours.sample,
-    )
+    after = vocabulary_state(ours)
     assert after[0] == before[0] and np.array_equal(after[1], before[1]) and after[2] is before[2]
     assert after[3:] == before[3:]
     theirs.scan_vocab(NEW)  # gensim's own report, from a fresh model's dry run
