@@ -993,3 +993,28 @@ def test_the_learning_rate_never_goes_below_min_alpha_as_gensim(lee):
         rising = cls(lee, alpha=0.01, min_alpha=0.05, **kw)
         flat = cls(lee, alpha=0.05, min_alpha=0.05, **kw)
         assert np.array_equal(rising.wv.vectors, flat.wv.vectors), cls
+
+
+def test_lifecycle_events_as_gensim(tmp_path, caplog):
+    """gensim's lifecycle_events and add_lifecycle_event (they were missing): the model records
+    its creation, vocabulary builds, training runs, saves and loads; save() keeps the record."""
+    from gensim.test.utils import common_texts
+
+    model = Word2Vec(common_texts, min_count=1, workers=1, seed=1)
+    assert [e["event"] for e in model.lifecycle_events] == ["build_vocab", "train", "created"]
+    first = model.lifecycle_events[0]
+    assert {"datetime", "fastrnn", "python", "platform", "event", "update", "trim_rule"} <= set(
+        first
+    )
+    with caplog.at_level(logging.INFO, logger="fastrnn.word2vec"):
+        model.add_lifecycle_event("finetuned", corpus="news", handle=object())
+    assert "Word2Vec lifecycle event {'corpus': 'news'" in caplog.text
+    path = tmp_path / "m.model"
+    model.save(path)
+    loaded = Word2Vec.load(path)
+    events = [e["event"] for e in loaded.lifecycle_events]
+    assert events == ["build_vocab", "train", "created", "finetuned", "saving", "loaded"]
+    assert loaded.lifecycle_events[3]["handle"].startswith("<object object")  # str() in JSON
+    loaded.lifecycle_events = None  # turns the record off, as gensim's
+    loaded.add_lifecycle_event("ignored")
+    assert loaded.lifecycle_events is None

@@ -16,10 +16,14 @@ corpus).
 
 from __future__ import annotations
 
+import copy
+import datetime
+import json
 import logging
 import math
 import numbers
 import os
+import platform
 import sys
 import threading
 import time
@@ -353,6 +357,7 @@ class Word2Vec:
             )
         self.device = device
         self.hs = int(hs)
+        self.lifecycle_events: list | None = []  # gensim's record of the model's events
         self.running_training_loss = 0.0
         self.corpus_count = 0
         self.corpus_total_words = 0
@@ -410,6 +415,26 @@ class Word2Vec:
                 compute_loss=self.compute_loss,
                 callbacks=callbacks,
             )
+        self.add_lifecycle_event("created", params=repr(self))
+
+    def add_lifecycle_event(self, event_name: str, log_level=logging.INFO, **event) -> None:
+        """Appends an event to `lifecycle_events`, as gensim's: a copy of `event` with the event's
+        name, the date and time, and the fastrnn, Python and platform versions; logs it at
+        log_level (a false log_level: not logged). Setting lifecycle_events to None turns the
+        record off. The model records "created", "build_vocab", "train", "saving" and
+        "loaded"; save() keeps the record (as JSON: other values as their str())."""
+        entry = copy.deepcopy(event)
+        entry.update(
+            datetime=datetime.datetime.now().isoformat(),
+            fastrnn=_C.version(),
+            python=sys.version,
+            platform=platform.platform(),
+            event=event_name,
+        )
+        if log_level:
+            logger.log(log_level, "%s lifecycle event %s", type(self).__name__, entry)
+        if self.lifecycle_events is not None:
+            self.lifecycle_events.append(entry)
 
     # ---- vocabulary ----
 
@@ -513,6 +538,7 @@ class Word2Vec:
         if corpus_file is not None and not _is_compressed(corpus_file) and not pruned:
             words_in_vocab = int(counts[vocab_index >= 0].sum())
             self._file_words[self._file_key(corpus_file)] = words_in_vocab
+        self.add_lifecycle_event("build_vocab", update=bool(update), trim_rule=str(trim_rule))
 
     def build_vocab_from_freq(
         self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None, update=False
@@ -966,6 +992,11 @@ class Word2Vec:
         self.running_training_loss = float(trainer.loss)
         _call(callbacks, "on_train_end", self)
         raw = raw_words * epochs if raw_words is not None else int(trainer.file_tokens)
+        self.add_lifecycle_event(
+            "train",
+            msg=f"training on {int(raw)} raw words ({int(trainer.trained_words)} effective words) "
+            f"in {epochs} epochs",
+        )
         return int(trainer.trained_words), int(raw)
 
     def _trainer_hs(self) -> dict:
@@ -1132,11 +1163,14 @@ class Word2Vec:
             )
         check_keys_for_save(self.wv.index_to_key)
         self._follow_wv(allow_none=True)
+        self.add_lifecycle_event("saving", fname=str(fname))
         meta = {
             "format": _FORMAT,
             "version": 1,
             "index_to_key": self.wv.index_to_key,
             "params": {k: getattr(self, k) for k in self._PARAMS},
+            # (JSON: a value an event's caller gave that JSON has no form for is kept as its str)
+            "lifecycle_events": json.loads(json.dumps(self.lifecycle_events, default=str)),
         }
         # the trainer's counts (wv's 'count' vecattr is a copy the user may change)
         counts = self._counts if self._counts is not None else np.zeros(len(self.wv), np.int64)
@@ -1250,6 +1284,13 @@ class Word2Vec:
             tree = _loaded_tree(fname, arrays, V) if model.hs else None
             keep = None if keep is None else np.ascontiguousarray(keep)
             model._install_vocab(keys, counts, keep, tree)
+        events = meta.get("lifecycle_events", [])  # (none in files saved before they were kept)
+        if events is not None and not (
+            isinstance(events, list) and all(isinstance(e, dict) for e in events)
+        ):
+            raise ValueError(f"{fname}: lifecycle_events must be a list of dicts or null")
+        model.lifecycle_events = events
+        model.add_lifecycle_event("loaded", fname=str(fname))
         return model
 
     def __getstate__(self) -> dict:
