@@ -195,7 +195,7 @@ def test_non_string_keys_are_refused_with_the_advice_to_map_them_to_str():
 
 def test_the_constructor_refuses_a_generator_as_gensim():
     """Word2Vec(sentences) scans the vocabulary and trains; gensim refuses a generator there."""
-    with pytest.raises(TypeError, match=r"sentences: a generator .* Word2Vec\(sentences\)"):
+    with pytest.raises(TypeError, match=r"sentences: a generator, which Word2Vec\(sentences\) refuses"):
         Word2Vec((s for s in CORPUS), min_count=1)
 
 
@@ -420,3 +420,27 @@ def test_an_fvocab_word_that_does_not_decode_is_a_unicode_error(tmp_path):
     (tmp_path / "vocab.txt").write_bytes(b"a 5\ncaf\xe9 3\n")
     with pytest.raises(UnicodeDecodeError, match="vocab.txt: line 2: cannot decode the word"):
         KeyedVectors.load_word2vec_format(tmp_path / "v.txt", fvocab=tmp_path / "vocab.txt")
+
+
+def test_an_error_in_the_users_corpus_code_keeps_its_traceback():
+    # build_vocab re-raised every TypeError from the corpus as a new one, without the frame of
+    # the user's generator that raised it
+    import traceback
+
+    def corpus():
+        for i in range(3):
+            yield ["a", "b", str(len(i))]  # a bug of the user's: len(int)
+
+    with pytest.raises(TypeError, match="has no len") as info:
+        Word2Vec(min_count=1).build_vocab(corpus())
+    assert "corpus" in [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
+
+
+def test_train_names_corpus_iterable_and_advises_str_keys():
+    # train() said "sentences: ..." without the advice build_vocab gives
+    model = Word2Vec(min_count=1, workers=1)
+    model.build_vocab([["1", "2", "3"]] * 3)
+    with pytest.raises(
+        TypeError, match=r"^corpus_iterable: sentence 0, token 0: expected str.*map"
+    ):
+        model.train([[1, 2, 3]], total_examples=1, epochs=1)

@@ -16,6 +16,7 @@ corpus).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import json
@@ -65,6 +66,23 @@ _STR_KEYS_ADVICE = (
 RULE_DEFAULT = 0
 RULE_DISCARD = 1
 RULE_KEEP = 2
+
+
+@contextlib.contextmanager
+def _naming_the_corpus(name: str):
+    """The C++ corpus readers' TypeErrors (they name the corpus 'sentences') with the argument's
+    `name` and, for a non-str token, what to do about it; any other error, such as one the
+    user's corpus code raises, as it was (its traceback kept)."""
+    try:
+        yield
+    except TypeError as e:
+        message = str(e)
+        if not message.startswith("sentences: "):
+            raise
+        message = f"{name}: {message[len('sentences: ') :]}"
+        if "expected str, got" in message:
+            message += _STR_KEYS_ADVICE
+        raise TypeError(message) from None
 
 
 def _is_compressed(path) -> bool:
@@ -379,10 +397,11 @@ class Word2Vec:
             raise TypeError("pass either sentences or corpus_file, not both")
         if isinstance(sentences, types.GeneratorType):  # (gensim refuses it here too)
             raise TypeError(
-                "sentences: a generator can be read only once, but Word2Vec(sentences) scans it "
-                "for the vocabulary and then trains on it; pass a list or a restartable iterable "
-                "such as LineSentence, or call build_vocab(generator) and then train(a second "
-                "generator), each of which reads its corpus once"
+                "sentences: a generator, which Word2Vec(sentences) refuses as gensim's does (it "
+                "can be read once, and with max_vocab_size pruning the constructor reads its "
+                "corpus twice); pass a list or a restartable iterable such as LineSentence, or "
+                "call build_vocab(generator) and then train(a new generator), each of which "
+                "reads its corpus once"
             )
         if sentences is None and corpus_file is None and trim_rule is not None:
             logger.warning(
@@ -502,13 +521,8 @@ class Word2Vec:
                 counter.count_file(corpus_file)
         else:
             counter.recording = _record and not dry_run
-            try:
+            with _naming_the_corpus(_name):
                 counter.add_sentences(corpus_iterable)
-            except TypeError as e:  # (the counter names the corpus 'sentences')
-                message = str(e).replace("sentences: ", f"{_name}: ", 1)
-                if "expected str, got" in message:
-                    message += _STR_KEYS_ADVICE
-                raise TypeError(message) from None
         words, counts = counter.result()
         if counter.total_words == 0:
             raise ValueError("empty corpus: it has no tokens, so there is no vocabulary to build")
@@ -874,7 +888,8 @@ class Word2Vec:
             _, ids, offsets, raw_words = recorded
             epoch_words = len(ids)
         elif corpus_file is None:
-            ids, offsets, raw_words, _ = self._vocab.encode_sentences(corpus_iterable)
+            with _naming_the_corpus("corpus_iterable"):
+                ids, offsets, raw_words, _ = self._vocab.encode_sentences(corpus_iterable)
             epoch_words = len(ids)
         elif _is_compressed(corpus_file) or self.device != "cpu":
             builder = _C.W2vIdCorpusBuilder(self._vocab)
@@ -894,8 +909,10 @@ class Word2Vec:
                 and iter(corpus_iterable) is corpus_iterable
             ):
                 raise TypeError(
-                    "corpus_iterable: an iterator, read already (by build_vocab?) and empty now; "
-                    "pass a list or a restartable iterable such as LineSentence"
+                    "corpus_iterable: an iterator, read already and empty now (by build_vocab, "
+                    "or by Word2Vec(...)'s vocabulary scan when max_vocab_size pruning kept it "
+                    "from recording the corpus); pass a list, a restartable iterable such as "
+                    "LineSentence, or a new generator"
                 )
             raise ValueError("the corpus has no words in the vocabulary: nothing to train")
 
