@@ -504,3 +504,37 @@ def test_sequential_loads_a_user_module_whose_load_state_dict_takes_no_strict():
     assert model.modules[1].params["s"][0] == 3.0
     with pytest.raises(TypeError, match="strict=False: module 1 \\(Scale\\)"):
         model.load_state_dict(state, strict=False)
+
+
+def test_sequential_strict_false_refuses_before_loading_and_reads_any_keys_report():
+    class Identity:
+        params, grads = {}, {}
+
+        def forward(self, x):
+            return x
+
+        def backward(self, dy):
+            return dy
+
+        def state_dict(self):
+            return {}
+
+    class Plain(Identity):  # load_state_dict(sd): no strict
+        def load_state_dict(self, sd):
+            pass
+
+    class Reporting(Identity):  # takes strict through **kwargs, reports with its own tuple
+        def load_state_dict(self, sd, **kwargs):
+            import collections
+
+            return collections.namedtuple("Keys", "missing_keys unexpected_keys")(["s"], ["t"])
+
+    linear = nn.Linear(3, 2, seed=0)
+    model = nn.Sequential(linear, Plain())
+    state = {k: np.full_like(v, 7.0) for k, v in model.state_dict().items()}
+    before = linear.params["weight"].copy()
+    with pytest.raises(TypeError, match="module 1 \\(Plain\\)"):
+        model.load_state_dict(state, strict=False)
+    np.testing.assert_array_equal(linear.params["weight"], before)  # nothing loaded
+    result = nn.Sequential(Reporting()).load_state_dict({"0.t": 1}, strict=False)
+    assert (result.missing_keys, result.unexpected_keys) == (["0.s"], ["0.t"])

@@ -195,7 +195,9 @@ def test_non_string_keys_are_refused_with_the_advice_to_map_them_to_str():
 
 def test_the_constructor_refuses_a_generator_as_gensim():
     """Word2Vec(sentences) scans the vocabulary and trains; gensim refuses a generator there."""
-    with pytest.raises(TypeError, match=r"sentences: a generator, which Word2Vec\(sentences\) refuses"):
+    with pytest.raises(
+        TypeError, match=r"sentences: a generator, which Word2Vec\(sentences\) refuses"
+    ):
         Word2Vec((s for s in CORPUS), min_count=1)
 
 

@@ -10,10 +10,14 @@ from fastrnn.nn._checks import bool_flag
 
 
 def _takes(method, argument: str) -> bool:
+    """Whether `method` takes the keyword `argument` (by name, or through **kwargs)."""
     try:
-        return argument in inspect.signature(method).parameters
+        parameters = inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
+    return argument in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 class Sequential:
@@ -72,25 +76,28 @@ class Sequential:
                 unexpected.append(key)
                 continue
             parts[int(index)][name] = value
+        # A module of the user's may take load_state_dict(sd) alone and return nothing: it is
+        # strict then, and its keys all matched. Checked for every module before any loads.
+        takes_strict = [_takes(m.load_state_dict, "strict") for m in self.modules]
+        if not strict and not all(takes_strict):
+            i = takes_strict.index(False)
+            raise TypeError(
+                f"strict=False: module {i} ({type(self.modules[i]).__name__}) has a "
+                "load_state_dict without a strict argument"
+            )
         missing = []
         for i, (m, part) in enumerate(zip(self.modules, parts, strict=True)):
-            # a module of the user's may take load_state_dict(sd) alone and return nothing: it is
-            # strict then, and its keys all matched
-            if not strict and not _takes(m.load_state_dict, "strict"):
-                raise TypeError(
-                    f"strict=False: module {i} ({type(m).__name__}) has a load_state_dict without "
-                    "a strict argument"
-                )
             try:
-                if strict and not _takes(m.load_state_dict, "strict"):
-                    result = m.load_state_dict(part)
-                else:
-                    result = m.load_state_dict(part, strict)
+                result = (
+                    m.load_state_dict(part, strict=strict)
+                    if takes_strict[i]
+                    else (m.load_state_dict(part))
+                )
             except ValueError as e:
                 raise ValueError(f"state_dict (module {i}): {e}") from e
-            if isinstance(result, IncompatibleKeys):
-                missing += [f"{i}.{k}" for k in result.missing_keys]
-                unexpected += [f"{i}.{k}" for k in result.unexpected_keys]
+            # (torch's result and any other with the two lists count too)
+            missing += [f"{i}.{k}" for k in getattr(result, "missing_keys", ())]
+            unexpected += [f"{i}.{k}" for k in getattr(result, "unexpected_keys", ())]
         return IncompatibleKeys(missing, unexpected)
 
     def forward(self, x, training: bool = True):
