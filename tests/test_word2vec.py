@@ -407,7 +407,7 @@ def test_save_takes_gensims_pickle_options_and_refuses_a_file_object(tmp_path, c
     with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
         model.save(path)
         assert not caplog.records
-        model.save(path, ["syn1neg"], 1024, pickle_protocol=4)
+        model.save(path, ["syn1neg"], 1024, pickle_protocol=5)
         model.save(path, ignore=frozenset(["syn1neg"]))
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2
@@ -1018,3 +1018,13 @@ def test_lifecycle_events_as_gensim(tmp_path, caplog):
     loaded.lifecycle_events = None  # turns the record off, as gensim's
     loaded.add_lifecycle_event("ignored")
     assert loaded.lifecycle_events is None
+
+
+def test_save_warns_only_about_gensims_options_set_to_other_than_their_defaults(tmp_path, caplog):
+    model = Word2Vec([["a", "b"]] * 5, min_count=1, workers=1)
+    with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
+        model.save(tmp_path / "m", sep_limit=10 * 1024**2, ignore=frozenset(), pickle_protocol=4)
+    assert "ignored" not in caplog.text  # gensim's own defaults, given explicitly
+    with caplog.at_level(logging.WARNING, logger="fastrnn.word2vec"):
+        model.save(tmp_path / "m", pickle_protocol=2)
+    assert "save: pickle_protocol ignored" in caplog.text

@@ -142,6 +142,7 @@ std::vector<W2vLaunch> w2v_train_epoch_ids(Backend& be, w2v::TrainState& st,
     be.run(k, plan, static_cast<int64_t>(words.size()), st.stop);
     for (double l : losses) st.loss += l;
   }
+  if (st.stop.load(std::memory_order_relaxed)) return launches;  // cut short: not all trained
   st.words_done.fetch_add(local);
   st.trained_words.fetch_add(trained);
   return launches;

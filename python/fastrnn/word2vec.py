@@ -500,8 +500,10 @@ class Word2Vec:
         these settings would retain, gensim's report: {'drop_unique', 'retain_total',
         'downsample_unique', 'downsample_total', 'num_retained_words', 'memory'} (words left out,
         the retained words' summed count, the words subsampling thins and the expected count
-        left, the words retained, and estimate_memory of that many words). Without dry_run it
-        returns None.
+        left, the words retained, and estimate_memory of that many words; with update=True also
+        'num_new_words', the words the update would add). It does not run the checks of the
+        vocabulary it would make (a '\\0' token with null_word=1, counts past int64), which a call
+        without dry_run does. Without dry_run it returns None.
         """
         if kwargs:
             raise TypeError(f"build_vocab: unexpected arguments {', '.join(kwargs)}")
@@ -1166,13 +1168,14 @@ class Word2Vec:
                 "model is written to a temporary file beside it that then replaces it, which an "
                 "open file object does not allow; pass the file's path"
             )
-        options = {
-            "separately": separately,
-            "sep_limit": sep_limit,
-            "ignore": ignore,
-            "pickle_protocol": pickle_protocol,
+        options = {  # (value given, gensim's default)
+            "separately": (separately, None),
+            "sep_limit": (sep_limit, 10 * 1024**2),
+            "ignore": (ignore, frozenset()),
+            "pickle_protocol": (pickle_protocol, 4),
         }
-        if given := [name for name, value in options.items() if value is not None]:
+        given = [k for k, (v, default) in options.items() if v is not None and v != default]
+        if given:
             logger.warning(
                 "save: %s ignored: gensim's options for its pickle files; fastrnn saves one .npz "
                 "file (no pickle) with every array of the model",
