@@ -505,35 +505,42 @@ namespace {
 
 namespace w2v = fastrnn::w2v;
 
+// What to do about a token that is not a str (gensim takes any hashable, e.g. int item ids).
+constexpr const char* kStrKeysAdvice =
+    "fastrnn's Word2Vec has str keys only: map other tokens such as int ids to str first, e.g. "
+    "[[str(t) for t in s] for s in corpus] (and str(id) to look them up)";
+
 // Calls on_token(view) for every token of every sentence of a Python iterable of token lists and
-// end_sentence() after each; raises TypeError naming the sentence for non-str tokens.
+// end_sentence() after each; a sentence or token it cannot take is a TypeError or ValueError
+// naming the argument `name`, the sentence and the token. An exception the iterable raises
+// passes through as it is.
 template <class OnToken, class EndSentence>
-void for_each_python_token(const py::handle& corpus, OnToken&& on_token, EndSentence&& end) {
+void for_each_python_token(const py::handle& corpus, const std::string& name, OnToken&& on_token,
+                           EndSentence&& end) {
   py::iterator it = py::iter(corpus);
   int64_t s = 0;
   for (; it != py::iterator::sentinel(); ++it, ++s) {
     PyObject* sent = it->ptr();
+    const std::string where = name + ": sentence " + std::to_string(s);
     if (PyUnicode_Check(sent) || PyBytes_Check(sent)) {
-      throw py::type_error("sentences: sentence " + std::to_string(s) +
-                           " is a string; expected a list of str tokens");
+      throw py::type_error(where + " is a string; expected a list of str tokens");
     }
-    py::object seq = py::reinterpret_steal<py::object>(
-        PySequence_Fast(sent, "sentences: each sentence must be an iterable of str tokens"));
+    const std::string not_iterable = where + " is not an iterable of str tokens";
+    py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(sent, not_iterable.c_str()));
     if (!seq) throw py::error_already_set();
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
     PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
     for (Py_ssize_t j = 0; j < n; ++j) {
       if (!PyUnicode_Check(items[j])) {
-        throw py::type_error("sentences: sentence " + std::to_string(s) + ", token " +
-                             std::to_string(j) + ": expected str, got " +
-                             std::string(Py_TYPE(items[j])->tp_name));
+        throw py::type_error(where + ", token " + std::to_string(j) + ": expected str, got " +
+                             std::string(Py_TYPE(items[j])->tp_name) + "; " + kStrKeysAdvice);
       }
       Py_ssize_t len = 0;
       const char* utf8 = PyUnicode_AsUTF8AndSize(items[j], &len);
       if (utf8 == nullptr) {  // a lone surrogate ('\udc80', from errors="surrogateescape")
         PyErr_Clear();
-        throw py::value_error("sentences: sentence " + std::to_string(s) + ", token " +
-                              std::to_string(j) + ": not encodable as UTF-8 (a lone surrogate)");
+        throw py::value_error(where + ", token " + std::to_string(j) +
+                              ": not encodable as UTF-8 (a lone surrogate)");
       }
       on_token(std::string_view(utf8, static_cast<size_t>(len)));
     }
@@ -637,15 +644,18 @@ struct PyTrainer {
 }  // namespace
 
 void bind_word2vec(py::module_& m) {
+  m.attr("W2V_STR_KEYS_ADVICE") = kStrKeysAdvice;
   py::class_<w2v::VocabCounter>(m, "W2vVocabCounter")
       .def(py::init<int64_t>(), py::arg("max_vocab_size") = 0)
       .def(
           "add_sentences",
-          [](w2v::VocabCounter& c, const py::handle& corpus) {
+          [](w2v::VocabCounter& c, const py::handle& corpus, const std::string& name) {
             for_each_python_token(
-                corpus, [&](std::string_view w) { c.add_word(w); }, [&] { c.end_sentence(); });
+                corpus, name, [&](std::string_view w) { c.add_word(w); },
+                [&] { c.end_sentence(); });
           },
-          "Counts the tokens of an iterable of token lists.", py::arg("sentences"))
+          "Counts the tokens of an iterable of token lists (errors name it `name`).",
+          py::arg("sentences"), py::arg("name") = "sentences")
       .def(
           "add_text",
           [](w2v::VocabCounter& c, const py::bytes& chunk) {
@@ -714,10 +724,10 @@ void bind_word2vec(py::module_& m) {
       .def("find", [](const w2v::Vocab& v, const std::string& w) { return v.find(w); })
       .def(
           "encode_sentences",
-          [](const w2v::Vocab& v, const py::handle& corpus) {
+          [](const w2v::Vocab& v, const py::handle& corpus, const std::string& name) {
             w2v::IdCorpus c;
             for_each_python_token(
-                corpus,
+                corpus, name,
                 [&](std::string_view w) {
                   ++c.raw_words;
                   const int32_t id = v.find(w);
@@ -727,8 +737,10 @@ void bind_word2vec(py::module_& m) {
             return id_corpus_result(std::move(c));
           },
           "An iterable of token lists as (ids [W] int32, offsets [S+1] int64, raw_words, "
-          "raw_sentences); unknown words are dropped, sentences over 10,000 words split.",
-          py::arg("sentences"))
+          "raw_sentences); unknown words are dropped, sentences over 10,000 words split (errors "
+          "name "
+          "it `name`).",
+          py::arg("sentences"), py::arg("name") = "sentences")
       .def(
           "count_file_words",
           [](const w2v::Vocab& v, const std::string& path, int workers) {

@@ -29,6 +29,17 @@ def stub_functions() -> dict:
     }
 
 
+def stub_constants() -> set:
+    """The names of the stub's top-level annotated constants (other than __all__)."""
+    return {
+        node.target.id
+        for node in stub_tree().body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id != "__all__"
+    }
+
+
 def stub_classes() -> dict:
     """{class name: {member names}} of the stub's classes."""
     return {
@@ -52,7 +63,7 @@ def extension_parameters(fn) -> list:
 
 def test_the_stub_names_every_public_function_and_class():
     public = {n for n in dir(_C) if not n.startswith("__")}
-    stubbed = set(stub_functions()) | set(stub_classes())
+    stubbed = set(stub_functions()) | set(stub_classes()) | stub_constants()
     assert public - stubbed == set(), "defined by the extension, missing from _C.pyi"
     only_in_stub = stubbed - public
     assert all(n.startswith("cuda_") for n in only_in_stub), only_in_stub  # CUDA builds only

@@ -17,6 +17,7 @@ import numpy.typing
 __all__: list[str] = [
     "CoreError",
     "RnnDesc",
+    "W2V_STR_KEYS_ADVICE",
     "W2vIdCorpusBuilder",
     "W2vTrainer",
     "W2vVocab",
@@ -93,12 +94,14 @@ class RnnDesc:
     @property
     def state_size(self) -> int: ...
 
+W2V_STR_KEYS_ADVICE: str  # what to do about corpus tokens that are not str
+
 class W2vVocabCounter:
     recording: bool
     def __init__(self, max_vocab_size: typing.SupportsInt | typing.SupportsIndex = 0) -> None: ...
-    def add_sentences(self, sentences: typing.Any) -> None:
+    def add_sentences(self, sentences: typing.Any, name: str = "sentences") -> None:
         """
-        Counts the tokens of an iterable of token lists.
+        Counts the tokens of an iterable of token lists (errors name it `name`).
         """
     def add_text(self, chunk: bytes) -> None:
         """
@@ -127,9 +130,9 @@ class W2vVocab:
     def count_file_words(
         self, path: str, workers: typing.SupportsInt | typing.SupportsIndex
     ) -> int: ...
-    def encode_sentences(self, sentences: typing.Any) -> tuple:
+    def encode_sentences(self, sentences: typing.Any, name: str = "sentences") -> tuple:
         """
-        An iterable of token lists as (ids [W] int32, offsets [S+1] int64, raw_words, raw_sentences); unknown words are dropped, sentences over 10,000 words split.
+        An iterable of token lists as (ids [W] int32, offsets [S+1] int64, raw_words, raw_sentences); unknown words are dropped, sentences over 10,000 words split (errors name it `name`).
         """
     def find(self, arg0: str) -> int: ...
 

@@ -16,7 +16,6 @@ corpus).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime
 import json
@@ -55,34 +54,11 @@ MAX_WORDS_IN_BATCH = 10000  # sentences longer than this are split (gensim's bat
 _CHUNK = 1 << 20
 _FORMAT = "fastrnn.word2vec"
 
-# Non-str tokens (gensim takes any hashable, e.g. int item ids): what to do about them.
-_STR_KEYS_ADVICE = (
-    "; fastrnn's Word2Vec has str keys only: map other tokens such as int ids to str first, "
-    "e.g. [[str(t) for t in s] for s in corpus] (and str(id) to look them up)"
-)
-
 # What a trim_rule(word, count, min_count) returns (gensim.utils' values): decide by min_count,
 # drop the word, or keep it.
 RULE_DEFAULT = 0
 RULE_DISCARD = 1
 RULE_KEEP = 2
-
-
-@contextlib.contextmanager
-def _naming_the_corpus(name: str):
-    """The C++ corpus readers' TypeErrors (they name the corpus 'sentences') with the argument's
-    `name` and, for a non-str token, what to do about it; any other error, such as one the
-    user's corpus code raises, as it was (its traceback kept)."""
-    try:
-        yield
-    except TypeError as e:
-        message = str(e)
-        if not message.startswith("sentences: "):
-            raise
-        message = f"{name}: {message[len('sentences: ') :]}"
-        if "expected str, got" in message:
-            message += _STR_KEYS_ADVICE
-        raise TypeError(message) from None
 
 
 def _is_compressed(path) -> bool:
@@ -523,8 +499,7 @@ class Word2Vec:
                 counter.count_file(corpus_file)
         else:
             counter.recording = _record and not dry_run
-            with _naming_the_corpus(_name):
-                counter.add_sentences(corpus_iterable)
+            counter.add_sentences(corpus_iterable, _name)
         words, counts = counter.result()
         if counter.total_words == 0:
             raise ValueError("empty corpus: it has no tokens, so there is no vocabulary to build")
@@ -569,8 +544,8 @@ class Word2Vec:
         for word in words:
             if not isinstance(word, str):
                 raise TypeError(
-                    f"word_freq: expected str words, got {word!r} ({type(word).__name__})"
-                    + _STR_KEYS_ADVICE
+                    f"word_freq: expected str words, got {word!r} ({type(word).__name__}); "
+                    + _C.W2V_STR_KEYS_ADVICE
                 )
         counts = np.asarray(list(word_freq.values()))
         in_range = len(counts) == 0 or 0 <= counts.min() <= counts.max() <= 2**63 - 1
@@ -890,8 +865,9 @@ class Word2Vec:
             _, ids, offsets, raw_words = recorded
             epoch_words = len(ids)
         elif corpus_file is None:
-            with _naming_the_corpus("corpus_iterable"):
-                ids, offsets, raw_words, _ = self._vocab.encode_sentences(corpus_iterable)
+            ids, offsets, raw_words, _ = self._vocab.encode_sentences(
+                corpus_iterable, "corpus_iterable"
+            )
             epoch_words = len(ids)
         elif _is_compressed(corpus_file) or self.device != "cpu":
             builder = _C.W2vIdCorpusBuilder(self._vocab)
@@ -1160,8 +1136,8 @@ class Word2Vec:
 
         gensim's separately, sep_limit, ignore and pickle_protocol shape its pickle files
         (which arrays go to files of their own, which attributes are left out); they are
-        accepted for gensim's calls and have no effect (a warning names those given): the file
-        always holds every array of the model."""
+        accepted for gensim's calls and have no effect (a warning names those given with other
+        values than gensim's defaults): the file always holds every array of the model."""
         if not isinstance(fname, (str, os.PathLike)):
             raise TypeError(
                 f"fname: expected a path (str or os.PathLike), got {type(fname).__name__}: the "
