@@ -43,6 +43,7 @@ from _cli import (
     plot_file,
     positive_float,
     positive_int,
+    require,
     run,
     thread_count,
 )
@@ -91,6 +92,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
     args.plot = plot_file(p, args.out, "word2vec_embeddings.png")
+    require(p, "gensim", "for its news corpus (gensim's test data)")
     if args.workers is None:
         args.workers = args.threads or 2
     for name, full, small in (
@@ -115,10 +117,8 @@ def split_sentences(text: str) -> list[str]:
 
 def load_sources(shakespeare: Path) -> dict[str, list[str]]:
     """Sentences of each source: {"shakespeare": [...], "news": [...]}."""
-    try:
-        from gensim.test.utils import datapath
-    except ImportError:
-        fail("this example needs gensim (pip install gensim) for its news corpus")
+    from gensim.test.utils import datapath  # (parse_args checked that gensim is installed)
+
     if not shakespeare.is_file():
         fail(
             f"--shakespeare: no such file: {shakespeare} "
@@ -269,7 +269,7 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     tokenizer = Vocabulary(replace_numbers=True)  # its tokenize() only: lower-case, [NUM]
-    sources = load_sources(args.shakespeare)  # (a clear exit when gensim is missing)
+    sources = load_sources(args.shakespeare)
     from gensim.test.utils import datapath
 
     train, test, corpus = make_task(sources, tokenizer, args, rng)

@@ -196,7 +196,12 @@ def test_a_plot_path_that_is_a_directory_is_refused_before_training(tmp_path, ca
 
 @pytest.mark.parametrize(
     "name, missing",
-    [("time_series", "matplotlib"), ("seq2seq", "matplotlib"), ("digits", "sklearn")],
+    [
+        ("time_series", "matplotlib"),
+        ("seq2seq", "matplotlib"),
+        ("digits", "sklearn"),
+        ("word2vec_embeddings", "gensim"),
+    ],
 )
 def test_a_missing_optional_package_is_named_before_training(
     tmp_path, capsys, monkeypatch, name, missing
