@@ -78,10 +78,10 @@ def test_float32_kernels_match_reference_on_ragged_shapes(name, reverse, with_le
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
-@pytest.mark.parametrize("n", [16, 27])
+@pytest.mark.parametrize("n", [32, 45])
 def test_one_inference_step_of_many_rows_takes_the_fused_loop(name, n):
-    """A single step (a cell's step, T = 1) at 16 rows or more runs the fused float32 loop in
-    inference (up to 2.8x faster than the BLAS products it ran: packing the weights repays at
+    """A single step (a cell's step, T = 1) at 32 rows or more runs the fused float32 loop in
+    inference (up to 2.9x faster than the BLAS products it ran: packing the weights repays at
     such batches), so it equals the first step of a longer sequence bit for bit; it matches the
     float64 reference as every path does. Training steps keep the BLAS path."""
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
@@ -498,3 +498,23 @@ def test_isa_variable_in_any_case_and_a_warning_for_other_values():
     assert "RuntimeWarning: FASTRNN_ISA='avx-2' is not generic, avx2 or avx512" in (
         runs["avx-2"].stderr
     )
+
+
+def test_the_step_paths_benchmark_runs(capsys):
+    """bench/step_paths.py (BENCHMARKS.md's record of the single-step rule) at a tiny size."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", "step_paths.py")
+    spec = importlib.util.spec_from_file_location("step_paths", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    threads = fastrnn.get_num_threads()
+    script.main("--threads 1 --modes gru,lstm --hidden 4 --batch 3,33 --calls 2".split())
+    fastrnn.set_num_threads(threads)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 ")]
+    assert [row.split("|")[2:5] for row in rows] == [
+        [" gru ", " 4 ", " 3 "],
+        [" gru ", " 4 ", " 33 "],
+        [" lstm ", " 4 ", " 3 "],
+        [" lstm ", " 4 ", " 33 "],
+    ]

@@ -212,7 +212,7 @@ std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch, bool training
 }
 
 // Rows from which a single inference step takes the fused loop (see rnn_forward).
-constexpr int64_t kFusedStepRows = 16;
+constexpr int64_t kFusedStepRows = 32;
 
 template <class T>
 void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& desc, int64_t steps,
@@ -258,8 +258,10 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
   if constexpr (std::is_same_v<T, float>) {
     // One step does not repay packing the weights (the step cells' case), but in inference at
     // kFusedStepRows rows or more it does: against this path's BLAS products, T = 1 measured
-    // 1.0-1.6x on one thread and 1.0-2.8x on two at N = 16-64, H = 64-512. A training step keeps
-    // this path, which its backward reads (there packing repays at some sizes, not others).
+    // 1.25-1.7x on one thread and 1.3-2.9x on two at N = 32-64, H = 64-512; at 16 rows 0.7-1.9x,
+    // slower with large weights (bench/step_paths.py, BENCHMARKS.md "A single inference step").
+    // A training step keeps this path, which its backward reads (there packing repays at some
+    // sizes, not others).
     if (fused_loop_applies(desc) && (steps > 1 || (!training && N >= kFusedStepRows))) {
       fused_forward_loop(y, h, c, reserve, workspace, desc, steps, N, x, lengths, w.w_ih, w.w_hh,
                          b_ih, b_hh, w_ch, clip, reverse);

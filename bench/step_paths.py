@@ -1,0 +1,77 @@
+"""One inference step (T = 1, a cell's step) of the layer kernel over a grid of sizes.
+
+    python bench/step_paths.py [--threads 1,2 --modes lstm,gru,rnn_tanh --hidden 64,128,256,512
+                                --batch 5,8,16,32,64 --calls 300]
+
+Times `_C.rnn_forward` with T = 1 and training=False (what a cell's step at more than 4 rows
+runs) on ready float32 arrays, median of 3 runs of `--calls` calls each after a warm-up, and
+prints a markdown table of microseconds a call. Run at two revisions (or two builds) to compare
+the paths a single step takes: before fda7f2d the BLAS products at every batch size, from it the
+fused loop at 16 rows or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import time
+
+import fastrnn
+import numpy as np
+from fastrnn import _C
+
+GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    p.add_argument("--modes", default="lstm,gru,rnn_tanh")
+    p.add_argument("--hidden", default="64,128,256,512", help="hidden sizes (I = H)")
+    p.add_argument("--batch", default="5,8,16,32,64", help="rows N")
+    p.add_argument("--calls", type=int, default=300, help="calls a timed run")
+    return p.parse_args(argv)
+
+
+def microseconds_per_call(call, calls: int) -> float:
+    for _ in range(calls // 10 + 1):  # warm-up
+        call()
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(calls):
+            call()
+        runs.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(runs)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    ints = lambda text: [int(v) for v in text.split(",")]  # noqa: E731
+    print("| threads | mode | H | N | µs a step |")
+    print("|---:|---|---:|---:|---:|")
+    for threads in ints(args.threads):
+        fastrnn.set_num_threads(threads)
+        for mode in args.modes.split(","):
+            for H in ints(args.hidden):
+                G = GATES[mode]
+                rng = np.random.default_rng(0)
+                w_ih = rng.random((G * H, H), np.float32)  # [G·H, I]
+                w_hh = rng.random((G * H, H), np.float32)  # [G·H, H]
+                bias = rng.random(G * H, np.float32)  # [G·H]
+                desc = _C.RnnDesc(mode, H, H)
+                for N in ints(args.batch):
+                    x = rng.random((1, N, H), np.float32)  # [T=1, N, I]
+                    h = np.zeros((N, H), np.float32)  # [N, H]
+                    c = h.copy() if mode == "lstm" else None  # [N, H]
+                    call = functools.partial(  # reverse=False, training=False
+                        _C.rnn_forward, desc, x, None, h, c, w_ih, w_hh, bias, bias, None, None,
+                        False, False,
+                    )  # fmt: skip
+                    us = microseconds_per_call(call, args.calls)
+                    print(f"| {threads} | {mode} | {H} | {N} | {us:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
