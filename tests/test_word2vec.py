@@ -1015,6 +1015,8 @@ def test_lifecycle_events_as_gensim(tmp_path, caplog):
     events = [e["event"] for e in loaded.lifecycle_events]
     assert events == ["build_vocab", "train", "created", "finetuned", "saving", "loaded"]
     assert loaded.lifecycle_events[3]["handle"].startswith("<object object")  # str() in JSON
+    with pytest.raises(TypeError, match="event_name: expected a str, got int"):
+        loaded.add_lifecycle_event(3)
     loaded.lifecycle_events = None  # turns the record off, as gensim's
     loaded.add_lifecycle_event("ignored")
     assert loaded.lifecycle_events is None

@@ -418,6 +418,8 @@ class Word2Vec:
         log_level (a false log_level: not logged). Setting lifecycle_events to None turns the
         record off. The model records "created", "build_vocab", "train", "saving" and
         "loaded"; save() keeps the record (as JSON: other values as their str())."""
+        if not isinstance(event_name, str):
+            raise TypeError(f"event_name: expected a str, got {type(event_name).__name__}")
         entry = copy.deepcopy(event)
         entry.update(
             datetime=datetime.datetime.now().isoformat(),
