@@ -13,6 +13,7 @@ import threading
 import fastrnn
 import numpy as np
 import pytest
+from _bench_scripts import import_bench_script
 from fastrnn import _C
 from fastrnn import functional as F
 from reference import assert_close, make_params, reference_backward, reference_forward
@@ -502,12 +503,7 @@ def test_isa_variable_in_any_case_and_a_warning_for_other_values():
 
 def test_the_step_paths_benchmark_runs(capsys):
     """bench/step_paths.py (BENCHMARKS.md's record of the single-step rule) at a tiny size."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(__file__), "..", "bench", "step_paths.py")
-    spec = importlib.util.spec_from_file_location("step_paths", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = import_bench_script("step_paths")
     threads = fastrnn.get_num_threads()
     script.main("--threads 1 --modes gru,lstm --hidden 4 --batch 3,33 --calls 2".split())
     fastrnn.set_num_threads(threads)

@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import fastrnn  # noqa: E402
 import fastrnn.torch as ft  # noqa: E402
+from _bench_scripts import import_bench_script  # noqa: E402
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence  # noqa: E402
 
 # torch.nn.LSTM with proj_size says so on the CPU (a warning from torch, not from fastrnn)
@@ -482,13 +483,7 @@ def _assert_states_equal(got, expected):
 
 def test_the_cell_loop_benchmark_runs(capsys):
     """bench/torch_cells.py (BENCHMARKS.md's record of the cells' speed) at a tiny size."""
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(__file__), "..", "bench", "torch_cells.py")
-    spec = importlib.util.spec_from_file_location("torch_cells", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = import_bench_script("torch_cells")
     threads = fastrnn.get_num_threads(), torch.get_num_threads()
     script.main("--mode gru --sizes 1x4,3x5 --steps 2 --rounds 2 --threads 1".split())
     fastrnn.set_num_threads(threads[0])

@@ -6,7 +6,6 @@ work is split as on the pool (by the thread count only), so results are bit-iden
 a forked child goes back to a pool of its own (libgomp's threads stay in the parent).
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import fastrnn  # noqa: E402
 import fastrnn.torch  # noqa: E402, F401
+from _bench_scripts import import_bench_script  # noqa: E402
 from fastrnn import _C  # noqa: E402
 from fastrnn.torch._threads import openmp_library_candidates  # noqa: E402
 
@@ -252,10 +252,7 @@ def test_fastrnn_torch_makes_the_default_thread_count_torchs_lower_one(
 
 def test_the_training_loop_benchmark_runs_its_three_variants(capsys):
     """bench/torch_training_loop.py (BENCHMARKS.md's record of the above) at a tiny size."""
-    path = os.path.join(os.path.dirname(__file__), "..", "bench", "torch_training_loop.py")
-    spec = importlib.util.spec_from_file_location("torch_training_loop", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = import_bench_script("torch_training_loop")
     runtime = _C.openmp_runtime()
     script.main("--T 4 --N 2 --E 3 --H 5 --V 7 --rounds 2 --steps 1 --packed".split())
     assert _C.openmp_runtime() == runtime  # left as it found it

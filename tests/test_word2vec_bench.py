@@ -5,6 +5,7 @@ softmax rows."""
 import sys
 
 import pytest
+from _bench_scripts import import_bench_script
 from fastrnn import bench_w2v
 
 
@@ -57,13 +58,7 @@ def test_a_corpus_too_small_for_min_count_names_tokens_not_an_option_the_cli_lac
 def test_the_score_benchmark_runs(capsys):
     """bench/w2v_score.py (BENCHMARKS.md's record of Word2Vec.score's speed) at a tiny size."""
     pytest.importorskip("gensim")
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(__file__), "..", "bench", "w2v_score.py")
-    spec = importlib.util.spec_from_file_location("w2v_score", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = import_bench_script("w2v_score")
     script.main("--tokens 3000 --vocab 200 --workers 1,2 --rounds 1".split())
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == ["1", "2"]
