@@ -20,6 +20,9 @@ struct Simd512 {
   static constexpr int kRegisters = 32;
   static constexpr int kAccumulators = 24;  // a register tile's sums at most
   static constexpr int kOneSumFrom = 8;     // tiles with fewer sums keep partial sums (tile_gemm)
+  // B as GCC allocates it: the AVX-512 tiles were measured so (simd_avx2.h's case for holding it
+  // has not been measured on an AVX-512 CPU).
+  static constexpr bool kHoldBInRegisters = false;
 
   static Reg zero() { return _mm512_setzero_ps(); }
   static Reg load(const float* p) { return _mm512_loadu_ps(p); }

@@ -30,12 +30,9 @@ inline void prefetch_l2(const void* p) {
 // out[R][C·L] = A[R, K] · B[K, C·L] (K >= 1, L = S::kLanes), B packed row after row, out's rows
 // ldo floats apart (C·L: a tile of its own; more: rows of a wider array written in place); A
 // row-major (A[r·lda + k]) or, with ColMajorA, column-major (A[k·lda + r]: the R values of one k
-// are adjacent). When R·C is below S::kOneSumFrom the K loop keeps KU independent partial sums so
-// the FMA latency is hidden. With `accumulate` the tile adds to what `out` holds. A column-major A
-// takes a new cache line every k, lda floats apart (a row of dG in the weight gradients:
-// kilobytes), which the hardware prefetcher does not follow; the tile fetches the line
-// kColMajorAhead values of k ahead itself.
-constexpr int64_t kColMajorAhead = 16;
+// are adjacent; the weight gradients pack A so, with lda = R, and a tile reads consecutive lines).
+// When R·C is below S::kOneSumFrom the K loop keeps KU independent partial sums so the FMA latency
+// is hidden. With `accumulate` the tile adds to what `out` holds.
 
 // A tile's registers, per value of k: its R·C sums, and either B's C vectors and one broadcast
 // value of A at a time, or A's R broadcast values and one vector of B at a time. The second fits
@@ -59,9 +56,6 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
         acc[u][r][c] = u == 0 && accumulate ? S::load(out + r * ldo + c * kLanes) : S::zero();
       }
   auto step = [&](int u, int64_t k) {  // value k of A's rows into partial sums u
-    if constexpr (ColMajorA) {
-      _mm_prefetch(reinterpret_cast<const char*>(A + (k + kColMajorAhead) * lda), _MM_HINT_T0);
-    }
     const float* b = B + k * C * kLanes;
     if constexpr (broadcast_first<S, R, C>()) {
       Reg av[R];
@@ -72,7 +66,10 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
       }
     } else {
       Reg bv[C];
-      for (int c = 0; c < C; ++c) bv[c] = S::load(b + c * kLanes);
+      for (int c = 0; c < C; ++c) {
+        bv[c] = S::load(b + c * kLanes);
+        asm("" : "+v"(bv[c]));
+      }
       for (int r = 0; r < R; ++r) {
         const Reg a = S::set1(a_at(r, k));
         for (int c = 0; c < C; ++c) acc[u][r][c] = S::fma(a, bv[c], acc[u][r][c]);
