@@ -130,8 +130,8 @@ def loop_split(name, n, h, threads, training=True):
 
 
 # (rows, weights, the training split at two threads, the inference split): weights within one
-# core's L2 ("small", under 1 MB) split by rows from 8 rows a thread; larger ones ("large", 1-8 MB)
-# from 16 rows a thread, and only in training.
+# core's L2 ("small") split by rows from 8 rows a thread; larger ones ("large", up to 8 times the
+# L2) from 16 rows a thread, and only in training.
 SPLIT_CASES = [
     (27, "small", "rows", "rows"),
     (11, "small", "units", "units"),
@@ -140,14 +140,24 @@ SPLIT_CASES = [
 ]
 
 
+def hidden_size_for(name, weight_bytes):
+    """The largest H whose float32 weights G·H·(I + H) take at most weight_bytes."""
+    gates = {"rnn_tanh": 1, "gru": 3, "lstm": 4}[PATH_VARIANTS[name][0]]
+    h = 1
+    while gates * (h + 1) * (I + h + 1) * 4 <= weight_bytes:
+        h += 1
+    return h
+
+
 @pytest.mark.parametrize("name", ["lstm", "lstm_peephole_clip", "gru", "rnn_tanh"])
 @pytest.mark.parametrize(("n", "weights", "split", "inference_split"), SPLIT_CASES)
 def test_results_do_not_depend_on_thread_count(name, n, weights, split, inference_split):
     """Two threads split the batch (each runs the whole sequence for its rows) or each step's unit
     blocks; either way every value must be the one-thread result bit for bit, the bias gradients
     (summed by groups of rows) included."""
-    one_gate = PATH_VARIANTS[name][0] == "rnn_tanh"
-    h = 150 if weights == "small" else 520 if one_gate else 300  # 1.1-1.6 MB when large
+    # The plan takes the L2's size from the OS: small is 60 % of it, large twice it.
+    l2 = _C._rnn_cpu_l2_cache_bytes()
+    h = hidden_size_for(name, (0.6 if weights == "small" else 2) * l2)
     if _C.simd_level() in ("avx512", "avx2"):
         assert loop_split(name, n, h, 2) == split
         assert loop_split(name, n, h, 2, training=False) == inference_split

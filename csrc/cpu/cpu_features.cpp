@@ -1,6 +1,8 @@
 // cpu_features.cpp — runtime detection of AVX2/FMA and AVX-512 through the compiler's cpuid
-// helpers.
+// helpers, and of the L2 cache's size through sysconf.
 #include "cpu/cpu_features.h"
+
+#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -34,7 +36,20 @@ Isa detect() {
   return best;
 }
 
+int64_t detect_l2_bytes() {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+  const long bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (bytes > 0) return bytes;
+#endif
+  return int64_t{1} << 20;
+}
+
 }  // namespace
+
+int64_t l2_cache_bytes() {
+  static const int64_t bytes = detect_l2_bytes();
+  return bytes;
+}
 
 Isa detected_isa() {
   static const Isa isa = detect();

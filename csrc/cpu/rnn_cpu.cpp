@@ -211,6 +211,8 @@ std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch, bool training
   return cpu::fused_loop_applies(desc) ? cpu::fused_loop_split(desc, batch, training) : "not fused";
 }
 
+int64_t rnn_cpu_l2_cache_bytes() { return cpu::l2_cache_bytes(); }
+
 // Rows from which a single inference step takes the fused loop (see rnn_forward).
 constexpr int64_t kFusedStepRows = 32;
 

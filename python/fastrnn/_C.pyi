@@ -315,6 +315,11 @@ def _rnn_cpu_loop_split(
     How the CPU time loop shares `N` rows among the threads set, in training or inference (for tests).
     """
 
+def _rnn_cpu_l2_cache_bytes() -> int:
+    """
+    Bytes of one core's L2 cache as the CPU time loop's plan takes it (for tests).
+    """
+
 def blas_version() -> str: ...
 def compiler() -> str: ...
 def cuda_compiled() -> bool: ...
