@@ -68,7 +68,9 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
       Reg bv[C];
       for (int c = 0; c < C; ++c) {
         bv[c] = S::load(b + c * kLanes);
-        asm("" : "+v"(bv[c]));
+        // Where S says so, an empty asm that takes and gives the register keeps B's vector in it:
+        // GCC 12 otherwise folds the load into every row's FMA, loading each vector R times.
+        if constexpr (S::kHoldBInRegisters) asm("" : "+v"(bv[c]));
       }
       for (int r = 0; r < R; ++r) {
         const Reg a = S::set1(a_at(r, k));
