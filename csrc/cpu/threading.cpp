@@ -365,6 +365,13 @@ bool run_chunks(int64_t total, int64_t chunks, const std::function<void(int64_t,
 
 }  // namespace
 
+float* thread_buffer(int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < floats + 16) buffer.resize(floats + 16);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);  // 64-byte aligned
+}
+
 void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (total <= 0) return;
   const int threads = get_num_threads();

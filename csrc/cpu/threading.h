@@ -22,6 +22,13 @@ void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t
 // on another thread): the count passed to fn is the one used.
 void parallel_region(int threads, const std::function<void(int, int)>& fn);
 
+// A buffer of at least `floats` floats, 64-byte aligned, of the calling thread's own, reused across
+// steps and calls (each call may move it: the pointer of an earlier call is then stale). Defined
+// in threading.cpp, compiled without instruction-set flags: an inline definition put a copy of
+// std::vector<float>'s growth code in each kernel's translation unit, and a link that took the
+// AVX-512 one ran it on an AVX2 CPU (SIGILL in a sanitizer build).
+float* thread_buffer(int64_t floats);
+
 // A reusable barrier for the threads of one parallel_region: spins briefly, then yields.
 class SpinBarrier {
  public:

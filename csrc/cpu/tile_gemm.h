@@ -2,16 +2,15 @@
 // registers of an instruction set S (simd_avx512.h: 16 floats, 32 registers; simd_avx2.h: 8
 // floats, 16 registers): a tile of accumulator registers (rows × C vectors) over a B operand
 // packed row after row, the panel GEMM that runs tiles over a panel's rows (with a hook before
-// each tile, where callers prefetch), software prefetch that the compiler keeps, and a per-thread
-// scratch buffer. Used by the fused time loops (rnn_fused.inc) and the weight-gradient GEMM
-// (rnn_weight_grad.inc). Only for translation units compiled for S's instructions.
+// each tile, where callers prefetch) and software prefetch that the compiler keeps. Used by the
+// fused time loops (rnn_fused.inc) and the weight-gradient GEMM (rnn_weight_grad.inc). Only for
+// translation units compiled for S's instructions.
 #pragma once
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 namespace fastrnn {
 namespace cpu {
@@ -148,14 +147,6 @@ template <class S, int C>
 void panel_gemm(float* out, const float* A, int64_t lda, int64_t rows, const float* B, int64_t K,
                 bool accumulate = false) {
   panel_gemm<S, C>(out, C * S::kLanes, A, lda, rows, B, K, accumulate, [](int64_t, int64_t) {});
-}
-
-// A per-thread buffer reused across steps and calls.
-inline float* thread_buffer(int64_t floats) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<int64_t>(buffer.size()) < floats + 16) buffer.resize(floats + 16);
-  const uintptr_t at = reinterpret_cast<uintptr_t>(buffer.data());
-  return buffer.data() + ((64 - at % 64) % 64) / sizeof(float);  // 64-byte aligned
 }
 
 }  // namespace tile
