@@ -443,6 +443,7 @@ def test_cpu_autocast_falls_back_like_torch(monkeypatch):
     ref, new = pair("lstm", torch.float32, num_layers=2)
     x = torch.randn(T, N, I)
     with torch.autocast("cpu", dtype=torch.bfloat16):
+        peep = ft.LSTM(I, H, peephole=True)(x)[0]  # extras: fastrnn's kernels, float32
         try:
             want = ref(x)[0]
         except RuntimeError as error:
@@ -451,12 +452,14 @@ def test_cpu_autocast_falls_back_like_torch(monkeypatch):
             with pytest.warns(RuntimeWarning, match="autocast"), pytest.raises(RuntimeError) as e:
                 new(x)
             assert str(error).splitlines()[0] in str(e.value)
-            return
-        with pytest.warns(RuntimeWarning, match="autocast"):
-            got = new(x)[0]
-        peep = ft.LSTM(I, H, peephole=True)(x)[0]  # extras: fastrnn's kernels, float32
-    assert got.dtype == want.dtype == torch.bfloat16 and peep.dtype == torch.float32
-    torch.testing.assert_close(got, want, rtol=0, atol=0)
+            want = None
+        if want is not None:
+            with pytest.warns(RuntimeWarning, match="autocast"):
+                got = new(x)[0]
+    assert peep.dtype == torch.float32
+    if want is not None:
+        assert got.dtype == want.dtype == torch.bfloat16
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("N", [1, 3, 8])

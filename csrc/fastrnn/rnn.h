@@ -96,7 +96,8 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
 std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch, bool training);
 
 // Bytes of one core's L2 cache as the CPU loop's plan takes it (by rows when the weights take at
-// most half of it; in training up to 8 times it): for tests that pick sizes on either side.
+// most half of it; in training up to 8 times it and 8 MB): for tests that pick sizes on either
+// side.
 int64_t rnn_cpu_l2_cache_bytes();
 
 // One inference step of a cell, the step cells' path: threads split the hidden units and each
