@@ -35,7 +35,7 @@ T, N, I, H = 9, 27, 33, 70
 RAGGED_BATCHES = [27, 11, 2]
 
 
-def run_case(name, dtype, reverse, with_lengths, seed=0, N=N, H=H):
+def run_case(name, dtype, reverse, with_lengths, seed=0, N=N, H=H, I=I):
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     rng = np.random.default_rng(seed)
     params = make_params(mode, I, H, peephole=peephole, rng=rng)
@@ -196,6 +196,43 @@ def test_small_batches_do_not_depend_on_thread_count(name, n):
         one, ref = run_case(name, np.float32, True, n > 1, N=n, H=h)
         fastrnn.set_num_threads(2)
         two, _ = run_case(name, np.float32, True, n > 1, N=n, H=h)
+    finally:
+        fastrnn.set_num_threads(before)
+    for key in one:
+        assert_close(one[key], ref[key], 2e-4, 2e-5, what=key)
+        assert_close(two[key], one[key], 0, 0, what=key)
+
+
+# One-row layers whose step is just above or below the AVX2 loops' split threshold
+# (simd_avx2.h's kMinSplitStepFlops, 40k flops: 2·N·G·H·(I+H) with I = 64 here): (name, H, split).
+SMALL_STEP_CASES = [
+    ("lstm", 64, "units"),  # 65k flops a step
+    ("gru", 64, "units"),  # 49k
+    ("rnn_tanh", 128, "units"),  # 49k (I = 64)
+    ("lstm", 32, "one thread"),  # 25k
+    ("rnn_tanh", 64, "one thread"),  # 16k
+]
+
+
+@pytest.mark.parametrize(("name", "h", "split"), SMALL_STEP_CASES)
+def test_one_row_steps_split_from_the_threshold(name, h, split):
+    """On AVX2 a one-row step of 40k flops or more is shared by two threads (each step's unit
+    blocks, a barrier a step), a smaller one runs on one thread; either way every value is the
+    one-thread result bit for bit. (The AVX-512 loops' threshold is 400k: one thread for all.)"""
+    mode, peephole, _, reset_after = PATH_VARIANTS[name]
+    desc = _C.RnnDesc(mode, 64, h, peephole=peephole, reset_after=reset_after)
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(2)
+        plan = _C._rnn_cpu_loop_split(desc, 1), _C._rnn_cpu_loop_split(desc, 1, training=False)
+        if _C.simd_level() == "avx2":
+            assert plan == (split, split)
+        elif _C.simd_level() == "avx512":
+            assert plan == ("one thread", "one thread")
+        fastrnn.set_num_threads(1)
+        one, ref = run_case(name, np.float32, True, False, N=1, H=h, I=64)
+        fastrnn.set_num_threads(2)
+        two, _ = run_case(name, np.float32, True, False, N=1, H=h, I=64)
     finally:
         fastrnn.set_num_threads(before)
     for key in one:

@@ -645,7 +645,7 @@ def test_stack_threaded_sizes_match_torch(variant):
     kind, _, kwargs = VARIANTS[variant]
     if "proj_size" in kwargs:
         kwargs = {"proj_size": 40}
-    t, n, n_in, h = 6, 16, 24, 120  # 2*N*G*H*S >= 400k flops per step for every variant
+    t, n, n_in, h = 6, 16, 24, 120  # 2*N*G*H*S >= 400k flops a step (every ISA's split threshold)
     L, D, S = 2, 2, kwargs.get("proj_size") or h
     dtype = np.float32
     module = torch_module(kind, kwargs, L, True, True, False, dtype, n_in=n_in, h=h)

@@ -24,6 +24,12 @@ struct Simd256 {
   // row's FMA, the 2-row × 4-vector tile (10 loads for 8 FMAs a value of k) ran at 55 GFLOP/s on
   // one core of an AVX2 EPYC, with them held 93, near the 3 × 4 tile's 99 (operands in L1).
   static constexpr bool kHoldBInRegisters = true;
+  // The fused loops share a step among threads from this many flops (2·N·G·H·(I+H)) a step; below
+  // it one thread runs the loop (rnn_fused.inc's plan_loop). On the AVX2 EPYC a step's split
+  // costs about 0.3 µs: in alternating runs the split was 0.64-0.91x of one thread's time from
+  // 37k flops (LSTM (200, 1, 64) inference 0.75x, training 0.76x; GRU 0.89x and 0.78x), level to
+  // 1.9x slower at 16-33k (the training forward's at N = 2).
+  static constexpr int64_t kMinSplitStepFlops = 40000;
 
   static Reg zero() { return _mm256_setzero_ps(); }
   static Reg load(const float* p) { return _mm256_loadu_ps(p); }
