@@ -15,6 +15,10 @@ namespace cpu {
 struct Simd512 {
   using Reg = __m512;
   using Vec = Vec16;
+  // The forward cells run on one row at a time (pairing rows, without interleaving their
+  // instructions, was measured slower here in training; simd_avx2.h's interleaved pairs have not
+  // been tried on an AVX-512 CPU).
+  using CellRows = Vec16;
   using Lanes = __mmask16;  // which lanes a masked load reads and a masked store writes
   static constexpr int kLanes = 16;
   static constexpr int kRegisters = 32;

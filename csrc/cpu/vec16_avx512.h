@@ -11,6 +11,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "fastrnn/activations.h"
 
 namespace fastrnn {
@@ -32,6 +34,15 @@ struct Vec16 {
     return Vec16(_mm512_maskz_loadu_ps(lanes, p));
   }
   void store(float* p, __mmask16 lanes) const { _mm512_mask_storeu_ps(p, lanes, v); }
+
+  // As a pack of one batch row, for the fused loop's epilogues, which take Simd512::CellRows rows
+  // at a time (vec8_avx2.h's Vec8Rows<K> packs several).
+  static constexpr int kRows = 1;
+  static Vec16 repeat(Vec16 x) { return x; }
+  static Vec16 load(const float* p, int64_t /*row stride*/, __mmask16 lanes) {
+    return load(p, lanes);
+  }
+  void store(float* p, int64_t /*row stride*/, __mmask16 lanes) const { store(p, lanes); }
 };
 
 // The first `count` lanes (count >= 16: all of them; count <= 0: none).

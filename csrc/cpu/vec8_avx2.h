@@ -1,9 +1,15 @@
-// vec8_avx2.h — eight float lanes in one AVX2 register, with the arithmetic, comparisons and
+// vec8_avx2.h — eight float lanes in an AVX2 register, with the arithmetic, comparisons and
 // activations the cell math of cells.h needs, so the fused loop compiled for AVX2
-// (rnn_fused_avx2.cpp) runs cells::lstm_forward / gru_forward / rnn_forward on whole registers
-// (T = Vec8). The activations are activations.h's float ones step for step (the Cody–Waite exp
-// with 2^n from the exponent bits, the three-step Newton reciprocal), so they have its accuracy.
-// Only for translation units compiled with AVX2 and FMA.
+// (rnn_fused_avx2.cpp) runs cells::lstm_forward / gru_forward / rnn_forward on whole registers.
+// Vec8Rows<K> holds K registers, the same units of K batch rows, and issues every operation, and
+// every step of an activation, for all K before the next: an activation is one long chain of
+// dependent instructions, so K rows' chains then overlap (Vec8 = Vec8Rows<1>; the fused loop's
+// epilogues take rows two at a time). The activations are activations.h's float ones step for step
+// (the Cody–Waite exp with 2^n from the exponent bits, the three-step Newton reciprocal), so they
+// have its accuracy, and each lane's result is the same whatever K. The functions are always
+// inlined: left to itself GCC called the two-row activations out of line, through the PLT, and an
+// out-of-line copy is a weak symbol another instruction set's translation unit could supply. Only
+// for translation units compiled with AVX2 and FMA.
 #pragma once
 
 #include <immintrin.h>
@@ -29,108 +35,205 @@ inline Lanes8 first_lanes8(int64_t count) {
           c == 8};
 }
 
-struct Mask8 {  // a comparison's result: all bits set in the lanes where it holds
-  __m256 m;
+template <int K>
+struct Mask8Rows {  // a comparison's result: all bits set in the lanes where it holds
+  __m256 m[K];
 };
 
-struct Vec8 {
-  __m256 v;
+template <int K>
+struct Vec8Rows {
+  static constexpr int kRows = K;
+  __m256 v[K];
 
-  Vec8() = default;
-  Vec8(float s) : v(_mm256_set1_ps(s)) {}  // NOLINT: implicit, as T(1) and constants in cells.h
-  explicit Vec8(__m256 x) : v(x) {}
-
-  // Lanes outside `lanes` read as 0 and are not written.
-  static Vec8 load(const float* p, Lanes8 lanes) {
-    return Vec8(lanes.all ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes.m));
+  Vec8Rows() = default;
+  Vec8Rows(float s) {  // NOLINT: implicit, as T(1) and constants in cells.h
+    for (int q = 0; q < K; ++q) v[q] = _mm256_set1_ps(s);
   }
-  void store(float* p, Lanes8 lanes) const {
-    if (lanes.all) {
-      _mm256_storeu_ps(p, v);
-    } else {
-      _mm256_maskstore_ps(p, lanes.m, v);
+
+  explicit Vec8Rows(__m256 x) {  // x in every row
+    for (int q = 0; q < K; ++q) v[q] = x;
+  }
+
+  // Each row's register x (a bias or weight vector all the rows share).
+  static Vec8Rows repeat(Vec8Rows<1> x) { return Vec8Rows(x.v[0]); }
+
+  // Row q from p + q·stride. Lanes outside `lanes` read as 0 and are not written.
+  static Vec8Rows load(const float* p, int64_t stride, Lanes8 lanes) {
+    Vec8Rows r;
+    for (int q = 0; q < K; ++q) {
+      r.v[q] =
+          lanes.all ? _mm256_loadu_ps(p + q * stride) : _mm256_maskload_ps(p + q * stride, lanes.m);
+    }
+    return r;
+  }
+  void store(float* p, int64_t stride, Lanes8 lanes) const {
+    for (int q = 0; q < K; ++q) {
+      if (lanes.all) {
+        _mm256_storeu_ps(p + q * stride, v[q]);
+      } else {
+        _mm256_maskstore_ps(p + q * stride, lanes.m, v[q]);
+      }
     }
   }
+  // One row's.
+  static Vec8Rows load(const float* p, Lanes8 lanes) { return load(p, 0, lanes); }
+  void store(float* p, Lanes8 lanes) const { store(p, 0, lanes); }
 };
 
-inline Vec8 operator+(Vec8 a, Vec8 b) { return Vec8(_mm256_add_ps(a.v, b.v)); }
-inline Vec8 operator-(Vec8 a, Vec8 b) { return Vec8(_mm256_sub_ps(a.v, b.v)); }
-inline Vec8 operator*(Vec8 a, Vec8 b) { return Vec8(_mm256_mul_ps(a.v, b.v)); }
-inline Vec8 operator-(Vec8 a) { return Vec8(_mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f))); }
+using Vec8 = Vec8Rows<1>;
+
+namespace vec8_detail {
+
+// r.v[q] = f(a.v[q], ...) for each row q.
+template <int K, class F>
+[[gnu::always_inline]] inline Vec8Rows<K> each(F f, Vec8Rows<K> a) {
+  for (int q = 0; q < K; ++q) a.v[q] = f(a.v[q]);
+  return a;
+}
+template <int K, class F>
+[[gnu::always_inline]] inline Vec8Rows<K> each(F f, Vec8Rows<K> a, Vec8Rows<K> b) {
+  for (int q = 0; q < K; ++q) a.v[q] = f(a.v[q], b.v[q]);
+  return a;
+}
+
+}  // namespace vec8_detail
+
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> operator+(Vec8Rows<K> a, Vec8Rows<K> b) {
+  return vec8_detail::each([](__m256 x, __m256 y) { return _mm256_add_ps(x, y); }, a, b);
+}
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> operator-(Vec8Rows<K> a, Vec8Rows<K> b) {
+  return vec8_detail::each([](__m256 x, __m256 y) { return _mm256_sub_ps(x, y); }, a, b);
+}
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> operator*(Vec8Rows<K> a, Vec8Rows<K> b) {
+  return vec8_detail::each([](__m256 x, __m256 y) { return _mm256_mul_ps(x, y); }, a, b);
+}
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> operator-(Vec8Rows<K> a) {
+  return vec8_detail::each([](__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }, a);
+}
 // Ordered comparisons: false for NaN lanes, as the scalar comparisons.
-inline Mask8 operator<(Vec8 a, Vec8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
-inline Mask8 operator>(Vec8 a, Vec8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
-inline Vec8 where(Mask8 c, Vec8 a, Vec8 b) { return Vec8(_mm256_blendv_ps(b.v, a.v, c.m)); }
+template <int K>
+[[gnu::always_inline]] inline Mask8Rows<K> operator<(Vec8Rows<K> a, Vec8Rows<K> b) {
+  Mask8Rows<K> c;
+  for (int q = 0; q < K; ++q) c.m[q] = _mm256_cmp_ps(a.v[q], b.v[q], _CMP_LT_OQ);
+  return c;
+}
+template <int K>
+[[gnu::always_inline]] inline Mask8Rows<K> operator>(Vec8Rows<K> a, Vec8Rows<K> b) {
+  Mask8Rows<K> c;
+  for (int q = 0; q < K; ++q) c.m[q] = _mm256_cmp_ps(a.v[q], b.v[q], _CMP_GT_OQ);
+  return c;
+}
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> where(Mask8Rows<K> c, Vec8Rows<K> a, Vec8Rows<K> b) {
+  for (int q = 0; q < K; ++q) a.v[q] = _mm256_blendv_ps(b.v[q], a.v[q], c.m[q]);
+  return a;
+}
 
 namespace vec8_detail {
 
 // exp_approx: x clamped to [kExpMin, kExpMax] (min/max return their second operand, x, for a
 // NaN x), n = round(x log2 e) by the shifter, e^r by its Taylor series to r^7, 2^n from n's bits.
-inline __m256 exp_approx(__m256 x) {
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> exp_approx(Vec8Rows<K> x) {
   using namespace float_act;
-  x = _mm256_min_ps(_mm256_set1_ps(kExpMax), x);
-  x = _mm256_max_ps(_mm256_set1_ps(kExpMin), x);
   const __m256 shifter = _mm256_set1_ps(12582912.0f);
-  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(kLog2e), shifter);
-  const __m256 n = _mm256_sub_ps(t, shifter);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i scale =
-      _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), _mm256_set1_epi32(127 << 23));
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
+  Vec8Rows<K> t, r, p;
+  for (int q = 0; q < K; ++q) {
+    x.v[q] = _mm256_max_ps(_mm256_set1_ps(kExpMin), _mm256_min_ps(_mm256_set1_ps(kExpMax), x.v[q]));
+  }
+  for (int q = 0; q < K; ++q) t.v[q] = _mm256_fmadd_ps(x.v[q], _mm256_set1_ps(kLog2e), shifter);
+  for (int q = 0; q < K; ++q) {
+    const __m256 n = _mm256_sub_ps(t.v[q], shifter);
+    r.v[q] = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x.v[q]);
+    r.v[q] = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r.v[q]);
+  }
+  const float taylor[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f,
+                          0.5f,          1.0f,          1.0f};
+  for (int q = 0; q < K; ++q) p.v[q] = _mm256_set1_ps(1.0f / 5040.0f);
+  for (const float coefficient : taylor) {
+    for (int q = 0; q < K; ++q) {
+      p.v[q] = _mm256_fmadd_ps(p.v[q], r.v[q], _mm256_set1_ps(coefficient));
+    }
+  }
+  for (int q = 0; q < K; ++q) {
+    const __m256i scale = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t.v[q]), 23),
+                                           _mm256_set1_epi32(127 << 23));
+    p.v[q] = _mm256_mul_ps(p.v[q], _mm256_castsi256_ps(scale));
+  }
+  return p;
 }
 
 // reciprocal: the exponent-bit estimate and three Newton steps y <- y (2 - d y).
-inline __m256 reciprocal(__m256 d) {
-  __m256 y =
-      _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_set1_epi32(0x7EF311C3), _mm256_castps_si256(d)));
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> reciprocal(Vec8Rows<K> d) {
   const __m256 two = _mm256_set1_ps(2.0f);
-  y = _mm256_mul_ps(y, _mm256_fnmadd_ps(d, y, two));
-  y = _mm256_mul_ps(y, _mm256_fnmadd_ps(d, y, two));
-  y = _mm256_mul_ps(y, _mm256_fnmadd_ps(d, y, two));
+  Vec8Rows<K> y;
+  for (int q = 0; q < K; ++q) {
+    y.v[q] = _mm256_castsi256_ps(
+        _mm256_sub_epi32(_mm256_set1_epi32(0x7EF311C3), _mm256_castps_si256(d.v[q])));
+  }
+  for (int step = 0; step < 3; ++step) {
+    for (int q = 0; q < K; ++q) {
+      y.v[q] = _mm256_mul_ps(y.v[q], _mm256_fnmadd_ps(d.v[q], y.v[q], two));
+    }
+  }
   return y;
 }
 
 }  // namespace vec8_detail
 
 // As sigmoid(float): exactly 0 below -80, NaN stays NaN.
-inline Vec8 sigmoid(Vec8 x) {
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> sigmoid(Vec8Rows<K> x) {
   using namespace float_act;
-  const __m256 below = _mm256_cmp_ps(x.v, _mm256_set1_ps(kSigmoidZeroBelow), _CMP_LT_OQ);
-  const __m256 arg = _mm256_blendv_ps(_mm256_xor_ps(x.v, _mm256_set1_ps(-0.0f)),
-                                      _mm256_set1_ps(-kSigmoidZeroBelow), below);
-  const __m256 s =
-      vec8_detail::reciprocal(_mm256_add_ps(_mm256_set1_ps(1.0f), vec8_detail::exp_approx(arg)));
-  return Vec8(_mm256_andnot_ps(below, s));
+  Mask8Rows<K> below;
+  Vec8Rows<K> arg;
+  for (int q = 0; q < K; ++q) {
+    below.m[q] = _mm256_cmp_ps(x.v[q], _mm256_set1_ps(kSigmoidZeroBelow), _CMP_LT_OQ);
+    arg.v[q] = _mm256_blendv_ps(_mm256_xor_ps(x.v[q], _mm256_set1_ps(-0.0f)),
+                                _mm256_set1_ps(-kSigmoidZeroBelow), below.m[q]);
+  }
+  Vec8Rows<K> s = vec8_detail::exp_approx(arg);
+  for (int q = 0; q < K; ++q) s.v[q] = _mm256_add_ps(_mm256_set1_ps(1.0f), s.v[q]);
+  s = vec8_detail::reciprocal(s);
+  for (int q = 0; q < K; ++q) s.v[q] = _mm256_andnot_ps(below.m[q], s.v[q]);
+  return s;
 }
 
 // As tanh_act(float): the odd polynomial below |x| = 0.625, 1 - 2/(e^2|x| + 1) with the sign of x
 // above, |x| clamped at 10; NaN stays NaN.
-inline Vec8 tanh_act(Vec8 x) {
+template <int K>
+[[gnu::always_inline]] inline Vec8Rows<K> tanh_act(Vec8Rows<K> x) {
   using namespace float_act;
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256 a = _mm256_min_ps(_mm256_set1_ps(kTanhClamp), _mm256_andnot_ps(sign, x.v));
-  const __m256 z = _mm256_mul_ps(x.v, x.v);
-  __m256 p = _mm256_set1_ps(kTanhP0);
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(kTanhP1));
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(kTanhP2));
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(kTanhP3));
-  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(kTanhP4));
-  const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x.v, z), p, x.v);
-  const __m256 e = vec8_detail::exp_approx(_mm256_add_ps(a, a));
-  const __m256 y = vec8_detail::reciprocal(_mm256_add_ps(e, _mm256_set1_ps(1.0f)));
-  const __m256 big_abs = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), y, _mm256_set1_ps(1.0f));
-  const __m256 big = _mm256_or_ps(big_abs, _mm256_and_ps(sign, x.v));
-  const __m256 use_small = _mm256_cmp_ps(a, _mm256_set1_ps(kTanhSmall), _CMP_LT_OQ);
-  return Vec8(_mm256_blendv_ps(big, small, use_small));
+  Vec8Rows<K> a, z, p, twice_a;
+  for (int q = 0; q < K; ++q) {
+    a.v[q] = _mm256_min_ps(_mm256_set1_ps(kTanhClamp), _mm256_andnot_ps(sign, x.v[q]));
+    twice_a.v[q] = _mm256_add_ps(a.v[q], a.v[q]);
+    z.v[q] = _mm256_mul_ps(x.v[q], x.v[q]);
+    p.v[q] = _mm256_set1_ps(kTanhP0);
+  }
+  for (const float coefficient : {kTanhP1, kTanhP2, kTanhP3, kTanhP4}) {
+    for (int q = 0; q < K; ++q) {
+      p.v[q] = _mm256_fmadd_ps(p.v[q], z.v[q], _mm256_set1_ps(coefficient));
+    }
+  }
+  Vec8Rows<K> e = vec8_detail::exp_approx(twice_a);
+  for (int q = 0; q < K; ++q) e.v[q] = _mm256_add_ps(e.v[q], _mm256_set1_ps(1.0f));
+  const Vec8Rows<K> y = vec8_detail::reciprocal(e);
+  Vec8Rows<K> out;
+  for (int q = 0; q < K; ++q) {
+    const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x.v[q], z.v[q]), p.v[q], x.v[q]);
+    const __m256 big_abs = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), y.v[q], _mm256_set1_ps(1.0f));
+    const __m256 big = _mm256_or_ps(big_abs, _mm256_and_ps(sign, x.v[q]));
+    const __m256 use_small = _mm256_cmp_ps(a.v[q], _mm256_set1_ps(kTanhSmall), _CMP_LT_OQ);
+    out.v[q] = _mm256_blendv_ps(big, small, use_small);
+  }
+  return out;
 }
 
 }  // namespace cpu
