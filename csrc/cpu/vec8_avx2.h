@@ -6,10 +6,10 @@
 // dependent instructions, so K rows' chains then overlap (Vec8 = Vec8Rows<1>; the fused loop's
 // epilogues take rows two at a time). The activations are activations.h's float ones step for step
 // (the Cody–Waite exp with 2^n from the exponent bits, the three-step Newton reciprocal), so they
-// have its accuracy, and each lane's result is the same whatever K. The functions are always
-// inlined: left to itself GCC called the two-row activations out of line, through the PLT, and an
-// out-of-line copy is a weak symbol another instruction set's translation unit could supply. Only
-// for translation units compiled with AVX2 and FMA.
+// have its accuracy, and each lane's result is the same whatever K (and the same bits as before
+// the rows were packed: compared on LSTM, GRU and RNN layers). The functions are always inlined:
+// left to itself GCC called the two-row activations out of line, through the PLT, their registers
+// passed through memory. Only for translation units compiled with AVX2 and FMA.
 #pragma once
 
 #include <immintrin.h>
