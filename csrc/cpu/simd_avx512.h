@@ -28,8 +28,8 @@ struct Simd512 {
   // has not been measured on an AVX-512 CPU).
   static constexpr bool kHoldBInRegisters = false;
   // The fused loops share a step among threads from this many flops a step (plan_loop): the
-  // threshold measured with the first fused loop on the AVX-512 EPYC; simd_avx2.h's lower one was
-  // measured on an AVX2 CPU and has not been tried on an AVX-512 one.
+  // figure of the first fused loop (2026-11-22, on an AVX-512 machine); simd_avx2.h's lower one
+  // was measured on an AVX2 CPU and has not been tried on an AVX-512 one.
   static constexpr int64_t kMinSplitStepFlops = 400000;
 
   static Reg zero() { return _mm512_setzero_ps(); }
