@@ -82,37 +82,25 @@ struct Vec8Rows {
 
 using Vec8 = Vec8Rows<1>;
 
-namespace vec8_detail {
-
-// r.v[q] = f(a.v[q], ...) for each row q.
-template <int K, class F>
-[[gnu::always_inline]] inline Vec8Rows<K> each(F f, Vec8Rows<K> a) {
-  for (int q = 0; q < K; ++q) a.v[q] = f(a.v[q]);
-  return a;
-}
-template <int K, class F>
-[[gnu::always_inline]] inline Vec8Rows<K> each(F f, Vec8Rows<K> a, Vec8Rows<K> b) {
-  for (int q = 0; q < K; ++q) a.v[q] = f(a.v[q], b.v[q]);
-  return a;
-}
-
-}  // namespace vec8_detail
-
 template <int K>
 [[gnu::always_inline]] inline Vec8Rows<K> operator+(Vec8Rows<K> a, Vec8Rows<K> b) {
-  return vec8_detail::each([](__m256 x, __m256 y) { return _mm256_add_ps(x, y); }, a, b);
+  for (int q = 0; q < K; ++q) a.v[q] = _mm256_add_ps(a.v[q], b.v[q]);
+  return a;
 }
 template <int K>
 [[gnu::always_inline]] inline Vec8Rows<K> operator-(Vec8Rows<K> a, Vec8Rows<K> b) {
-  return vec8_detail::each([](__m256 x, __m256 y) { return _mm256_sub_ps(x, y); }, a, b);
+  for (int q = 0; q < K; ++q) a.v[q] = _mm256_sub_ps(a.v[q], b.v[q]);
+  return a;
 }
 template <int K>
 [[gnu::always_inline]] inline Vec8Rows<K> operator*(Vec8Rows<K> a, Vec8Rows<K> b) {
-  return vec8_detail::each([](__m256 x, __m256 y) { return _mm256_mul_ps(x, y); }, a, b);
+  for (int q = 0; q < K; ++q) a.v[q] = _mm256_mul_ps(a.v[q], b.v[q]);
+  return a;
 }
 template <int K>
 [[gnu::always_inline]] inline Vec8Rows<K> operator-(Vec8Rows<K> a) {
-  return vec8_detail::each([](__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }, a);
+  for (int q = 0; q < K; ++q) a.v[q] = _mm256_xor_ps(a.v[q], _mm256_set1_ps(-0.0f));
+  return a;
 }
 // Ordered comparisons: false for NaN lanes, as the scalar comparisons.
 template <int K>
