@@ -64,8 +64,8 @@ inline Vec16 where(Mask16 c, Vec16 a, Vec16 b) {
 
 namespace vec16_detail {
 
-// e^x for |x| <= 88.4 (callers clamp): the range reduction and polynomial of exp_approx, then 2^n
-// by vscalefps.
+// e^x for |x| <= 88.4 (callers clamp): the range reduction and Taylor polynomial of exp_in_range
+// (activations.h), the polynomial by Horner's rule here, then 2^n by vscalefps.
 inline __m512 exp_bounded(__m512 x) {
   using namespace float_act;
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),

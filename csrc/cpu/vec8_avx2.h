@@ -5,11 +5,12 @@
 // every step of an activation, for all K before the next: an activation is one long chain of
 // dependent instructions, so K rows' chains then overlap (Vec8 = Vec8Rows<1>; the fused loop's
 // epilogues take rows two at a time). The activations are activations.h's float ones step for step
-// (the Cody–Waite exp with 2^n from the exponent bits, the three-step Newton reciprocal), so they
-// have its accuracy, and each lane's result is the same whatever K (and the same bits as before
-// the rows were packed: compared on LSTM, GRU and RNN layers). The functions are always inlined:
-// left to itself GCC called the two-row activations out of line, through the PLT, their registers
-// passed through memory. Only for translation units compiled with AVX2 and FMA.
+// (the Cody–Waite exp with 2^n from the exponent bits and its polynomial by Estrin's scheme, one
+// division), so they have its accuracy and its bits (compared on all 2^32 inputs against the
+// scalar functions compiled with FMA), and each lane's result is the same whatever K. The functions
+// are always inlined: left to itself GCC called the two-row activations out of line, through the
+// PLT, their registers passed through memory. Only for translation units compiled with AVX2 and
+// FMA.
 #pragma once
 
 #include <immintrin.h>
@@ -123,29 +124,32 @@ template <int K>
 
 namespace vec8_detail {
 
-// exp_approx: x clamped to [kExpMin, kExpMax] (min/max return their second operand, x, for a
-// NaN x), n = round(x log2 e) by the shifter, e^r by its Taylor series to r^7, 2^n from n's bits.
+// exp_in_range: x in [kExpMin, kExpMax] (or NaN), n = round(x log2 e) by the shifter, e^r by its
+// Taylor series to r^7 by Estrin's scheme, 2^n from n's bits.
 template <int K>
-[[gnu::always_inline]] inline Vec8Rows<K> exp_approx(Vec8Rows<K> x) {
+[[gnu::always_inline]] inline Vec8Rows<K> exp_in_range(Vec8Rows<K> x) {
   using namespace float_act;
   const __m256 shifter = _mm256_set1_ps(12582912.0f);
   Vec8Rows<K> t, r, p;
-  for (int q = 0; q < K; ++q) {
-    x.v[q] = _mm256_max_ps(_mm256_set1_ps(kExpMin), _mm256_min_ps(_mm256_set1_ps(kExpMax), x.v[q]));
-  }
   for (int q = 0; q < K; ++q) t.v[q] = _mm256_fmadd_ps(x.v[q], _mm256_set1_ps(kLog2e), shifter);
   for (int q = 0; q < K; ++q) {
     const __m256 n = _mm256_sub_ps(t.v[q], shifter);
     r.v[q] = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x.v[q]);
     r.v[q] = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r.v[q]);
   }
-  const float taylor[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f,
-                          0.5f,          1.0f,          1.0f};
-  for (int q = 0; q < K; ++q) p.v[q] = _mm256_set1_ps(1.0f / 5040.0f);
-  for (const float coefficient : taylor) {
-    for (int q = 0; q < K; ++q) {
-      p.v[q] = _mm256_fmadd_ps(p.v[q], r.v[q], _mm256_set1_ps(coefficient));
-    }
+  for (int q = 0; q < K; ++q) {
+    const __m256 rr = r.v[q];
+    const __m256 r2 = _mm256_mul_ps(rr, rr);
+    const __m256 r4 = _mm256_mul_ps(r2, r2);
+    const __m256 a0 = _mm256_add_ps(rr, _mm256_set1_ps(1.0f));
+    const __m256 a1 = _mm256_fmadd_ps(rr, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
+    const __m256 a2 =
+        _mm256_fmadd_ps(rr, _mm256_set1_ps(1.0f / 120.0f), _mm256_set1_ps(1.0f / 24.0f));
+    const __m256 a3 =
+        _mm256_fmadd_ps(rr, _mm256_set1_ps(1.0f / 5040.0f), _mm256_set1_ps(1.0f / 720.0f));
+    const __m256 b0 = _mm256_fmadd_ps(r2, a1, a0);
+    const __m256 b1 = _mm256_fmadd_ps(r2, a3, a2);
+    p.v[q] = _mm256_fmadd_ps(r4, b1, b0);
   }
   for (int q = 0; q < K; ++q) {
     const __m256i scale = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t.v[q]), 23),
@@ -155,40 +159,26 @@ template <int K>
   return p;
 }
 
-// reciprocal: the exponent-bit estimate and three Newton steps y <- y (2 - d y).
-template <int K>
-[[gnu::always_inline]] inline Vec8Rows<K> reciprocal(Vec8Rows<K> d) {
-  const __m256 two = _mm256_set1_ps(2.0f);
-  Vec8Rows<K> y;
-  for (int q = 0; q < K; ++q) {
-    y.v[q] = _mm256_castsi256_ps(
-        _mm256_sub_epi32(_mm256_set1_epi32(0x7EF311C3), _mm256_castps_si256(d.v[q])));
-  }
-  for (int step = 0; step < 3; ++step) {
-    for (int q = 0; q < K; ++q) {
-      y.v[q] = _mm256_mul_ps(y.v[q], _mm256_fnmadd_ps(d.v[q], y.v[q], two));
-    }
-  }
-  return y;
-}
-
 }  // namespace vec8_detail
 
-// As sigmoid(float): exactly 0 below -80, NaN stays NaN.
+// As sigmoid(float): exactly 0 below -80, NaN stays NaN (min and max return their second operand,
+// -x, for a NaN).
 template <int K>
 [[gnu::always_inline]] inline Vec8Rows<K> sigmoid(Vec8Rows<K> x) {
   using namespace float_act;
-  Mask8Rows<K> below;
   Vec8Rows<K> arg;
   for (int q = 0; q < K; ++q) {
-    below.m[q] = _mm256_cmp_ps(x.v[q], _mm256_set1_ps(kSigmoidZeroBelow), _CMP_LT_OQ);
-    arg.v[q] = _mm256_blendv_ps(_mm256_xor_ps(x.v[q], _mm256_set1_ps(-0.0f)),
-                                _mm256_set1_ps(-kSigmoidZeroBelow), below.m[q]);
+    arg.v[q] = _mm256_max_ps(_mm256_set1_ps(kExpMin),
+                             _mm256_min_ps(_mm256_set1_ps(-kSigmoidZeroBelow),
+                                           _mm256_xor_ps(x.v[q], _mm256_set1_ps(-0.0f))));
   }
-  Vec8Rows<K> s = vec8_detail::exp_approx(arg);
+  Vec8Rows<K> s = vec8_detail::exp_in_range(arg);
   for (int q = 0; q < K; ++q) s.v[q] = _mm256_add_ps(_mm256_set1_ps(1.0f), s.v[q]);
-  s = vec8_detail::reciprocal(s);
-  for (int q = 0; q < K; ++q) s.v[q] = _mm256_andnot_ps(below.m[q], s.v[q]);
+  for (int q = 0; q < K; ++q) {
+    s.v[q] = _mm256_div_ps(_mm256_set1_ps(1.0f), s.v[q]);
+    const __m256 below = _mm256_cmp_ps(x.v[q], _mm256_set1_ps(kSigmoidZeroBelow), _CMP_LT_OQ);
+    s.v[q] = _mm256_andnot_ps(below, s.v[q]);
+  }
   return s;
 }
 
@@ -210,13 +200,13 @@ template <int K>
       p.v[q] = _mm256_fmadd_ps(p.v[q], z.v[q], _mm256_set1_ps(coefficient));
     }
   }
-  Vec8Rows<K> e = vec8_detail::exp_approx(twice_a);
-  for (int q = 0; q < K; ++q) e.v[q] = _mm256_add_ps(e.v[q], _mm256_set1_ps(1.0f));
-  const Vec8Rows<K> y = vec8_detail::reciprocal(e);
+  Vec8Rows<K> e = vec8_detail::exp_in_range(twice_a);
   Vec8Rows<K> out;
   for (int q = 0; q < K; ++q) {
     const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x.v[q], z.v[q]), p.v[q], x.v[q]);
-    const __m256 big_abs = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), y.v[q], _mm256_set1_ps(1.0f));
+    const __m256 big_abs = _mm256_sub_ps(
+        _mm256_set1_ps(1.0f),
+        _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e.v[q], _mm256_set1_ps(1.0f))));
     const __m256 big = _mm256_or_ps(big_abs, _mm256_and_ps(sign, x.v[q]));
     const __m256 use_small = _mm256_cmp_ps(a.v[q], _mm256_set1_ps(kTanhSmall), _CMP_LT_OQ);
     out.v[q] = _mm256_blendv_ps(big, small, use_small);
