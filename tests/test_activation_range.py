@@ -1,7 +1,8 @@
 """float32 cells far in the saturated range, beside test_activation_saturation.py: pre-activations
-of ±44 and beyond once made the fast float32 tanh/sigmoid return NaN (the reciprocal's estimate
-is invalid above ~1.6e38). Here: every mode including the tanh RNN, both signs, training and
-inference forward, backward, and the step cells' single-call path, each against float64."""
+of ±44 and beyond once made the fast float32 tanh/sigmoid return NaN (a bit-trick reciprocal
+estimate, since replaced by a division, was invalid above ~1.6e38). Here: every mode including
+the tanh RNN, both signs, training and inference forward, backward, and the step cells'
+single-call path, each against float64."""
 
 import fastrnn
 import numpy as np

@@ -3,7 +3,8 @@
 // runs cells::lstm_forward / gru_forward / rnn_forward on whole registers (T = Vec16).
 //
 // Why: the compiler-vectorised scalar activations of activations.h cost about 250 vector
-// instructions per LSTM unit vector, and the cell loop is bound by the two ports that execute
+// instructions per LSTM unit vector when this was written (about 200 since their exp and
+// reciprocal changed, by a rough count), and the cell loop is bound by the two ports that execute
 // them. Here 2^n is one vscalefps, the reciprocal is vrcp14ps plus one Newton step, and the clamps
 // are min/max: about half the instructions, with the same constants and accuracy (a few ulp).
 // Only for translation units compiled with AVX-512F and DQ.

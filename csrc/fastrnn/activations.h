@@ -1,11 +1,12 @@
 // activations.h — exp, logistic sigmoid and tanh for the cells, written so the compiler can
 // vectorise them (no branches, no library calls for float on the host) and so the CUDA compiler can
 // use them on the device. double keeps the C library's exact functions (the float64 path is the
-// accurate one); float uses a Cody–Waite reduced polynomial exp with about 2 ulp of error and one
-// division. Each float function is written as a short chain of dependent operations: the cells are
-// bound by that latency, not by the number of instructions (an LSTM cell vector took about 25 %
-// less time with Estrin's scheme and a division than with Horner's rule and a three-step Newton
-// reciprocal, on an AVX2 EPYC).
+// accurate one); float uses a Cody–Waite reduced polynomial exp (under 2 ulp of error) and one
+// division, each written as a short chain of dependent operations: the fused loops' AVX2 cells
+// (cpu/vec8_avx2.h, the same steps on registers) are bound by that chain's latency rather than by
+// their instruction count (an LSTM cell's row of 8 units, alone in L1, took 26-32 ns on an AVX2
+// EPYC with Estrin's scheme and a division, 36-43 ns with Horner's rule and a three-step Newton
+// reciprocal).
 #pragma once
 
 #include <cmath>
