@@ -9,10 +9,9 @@
 // division), so they have its accuracy and its bits (compared on all 2^32 inputs against the
 // scalar functions compiled with FMA: equal but for the sign bit of a NaN result, which GCC's
 // folding of the scalar -x into an FMA leaves as it was), and each lane's result is the same
-// whatever K. The functions
-// are always inlined: left to itself GCC called the two-row activations out of line, through the
-// PLT, their registers passed through memory. Only for translation units compiled with AVX2 and
-// FMA.
+// whatever K. The functions are always inlined: left to itself GCC called the two-row activations
+// out of line, through the PLT, their registers passed through memory. Only for translation units
+// compiled with AVX2 and FMA.
 #pragma once
 
 #include <immintrin.h>
