@@ -1,0 +1,51 @@
+"""The AVX2 kernels' register sigmoid and tanh (csrc/cpu/vec8_avx2.h) are the scalar float
+functions of csrc/fastrnn/activations.h step for step, so a fused AVX2 layer and the scalar paths
+of the same build agree bit for bit on the activations. tests/native/activation_bits.cpp checks it
+on ~1.5 million inputs (a grid, every boundary of the approximations ± 300 floats, specials,
+random bit patterns); here it is compiled as the AVX2 kernels are (-O3 -mavx2 -mfma
+-fno-math-errno, C++17) and run. Skipped where no C++ compiler is found or the CPU lacks AVX2 and
+FMA (the program would not run)."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _cpu_has_avx2_fma() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx2" in flags and "fma" in flags
+
+
+CXX = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+
+
+@pytest.mark.skipif(CXX is None, reason="no C++ compiler (g++ or c++) on PATH")
+@pytest.mark.skipif(not _cpu_has_avx2_fma(), reason="this CPU lacks AVX2 and FMA")
+def test_avx2_activations_have_the_scalar_bits(tmp_path):
+    exe = tmp_path / "activation_bits"
+    compile_cmd = [
+        CXX,
+        "-std=c++17",
+        "-O3",
+        "-mavx2",
+        "-mfma",
+        "-fno-math-errno",
+        "-I",
+        os.path.join(ROOT, "csrc"),
+        os.path.join(ROOT, "tests", "native", "activation_bits.cpp"),
+        "-o",
+        str(exe),
+    ]
+    out = subprocess.run(compile_cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-4000:]
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert run.stdout.startswith("checked "), run.stdout
