@@ -1,12 +1,13 @@
 """The AVX2 kernels' register sigmoid and tanh (csrc/cpu/vec8_avx2.h) are the scalar float
 functions of csrc/fastrnn/activations.h step for step, so a fused AVX2 layer and the scalar paths
 of the same build agree bit for bit on the activations. tests/native/activation_bits.cpp checks it
-on ~1.5 million inputs (a grid, every boundary of the approximations ± 300 floats, specials,
+on ~1.4 million inputs (a grid, every boundary of the approximations ± 300 floats, specials,
 random bit patterns); here it is compiled as the AVX2 kernels are (-O3 -mavx2 -mfma
 -fno-math-errno, C++17) and run. Skipped where no C++ compiler is found or the CPU lacks AVX2 and
 FMA (the program would not run)."""
 
 import os
+import shlex
 import shutil
 import subprocess
 
@@ -24,7 +25,15 @@ def _cpu_has_avx2_fma() -> bool:
     return "avx2" in flags and "fma" in flags
 
 
-CXX = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+def _compiler() -> list[str] | None:
+    """$CXX (which may carry options, as "ccache g++"), else g++ or c++ from PATH."""
+    if os.environ.get("CXX"):
+        return shlex.split(os.environ["CXX"])
+    found = shutil.which("g++") or shutil.which("c++")
+    return [found] if found else None
+
+
+CXX = _compiler()
 
 
 @pytest.mark.skipif(CXX is None, reason="no C++ compiler (g++ or c++) on PATH")
@@ -32,7 +41,7 @@ CXX = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
 def test_avx2_activations_have_the_scalar_bits(tmp_path):
     exe = tmp_path / "activation_bits"
     compile_cmd = [
-        CXX,
+        *CXX,
         "-std=c++17",
         "-O3",
         "-mavx2",
