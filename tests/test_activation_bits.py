@@ -28,7 +28,8 @@ def _cpu_has_avx2_fma() -> bool:
 def _compiler() -> list[str] | None:
     """$CXX (which may carry options, as "ccache g++"), else g++ or c++ from PATH."""
     if os.environ.get("CXX"):
-        return shlex.split(os.environ["CXX"])
+        command = shlex.split(os.environ["CXX"])
+        return command if command and shutil.which(command[0]) else None
     found = shutil.which("g++") or shutil.which("c++")
     return [found] if found else None
 
@@ -36,7 +37,7 @@ def _compiler() -> list[str] | None:
 CXX = _compiler()
 
 
-@pytest.mark.skipif(CXX is None, reason="no C++ compiler (g++ or c++) on PATH")
+@pytest.mark.skipif(CXX is None, reason="no C++ compiler ($CXX, g++ or c++) found")
 @pytest.mark.skipif(not _cpu_has_avx2_fma(), reason="this CPU lacks AVX2 and FMA")
 def test_avx2_activations_have_the_scalar_bits(tmp_path):
     exe = tmp_path / "activation_bits"
