@@ -35,7 +35,7 @@ T, N, I, H = 9, 27, 33, 70
 RAGGED_BATCHES = [27, 11, 2]
 
 
-def run_case(name, dtype, reverse, with_lengths, seed=0, N=N, H=H, I=I):
+def run_case(name, dtype, reverse, with_lengths, seed=0, N=N, H=H, I=I, T=T):
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     rng = np.random.default_rng(seed)
     params = make_params(mode, I, H, peephole=peephole, rng=rng)
@@ -349,6 +349,32 @@ def test_weight_grads_do_not_depend_on_thread_count(mode, H):
         fastrnn.set_num_threads(before)
     for key in grads[0]:
         np.testing.assert_array_equal(grads[1][key], grads[0][key], err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("steps", "h", "with_lengths"), [(1, 128, False), (1, 128, True), (3, 64, True)]
+)
+def test_small_products_at_once_give_the_one_thread_results(name, dtype, steps, h, with_lengths):
+    """Products small enough for one thread each run at once on the pool's threads (run_jobs): the
+    input projection beside the first step's recurrent product, and after the backward loop the
+    last step's dh_prev product beside dx, dW_ih, dW_hh and the bias sums (a one-step call's, as
+    a cell in a training loop makes, at 32 rows and H = 128; at T = 3 and H = 64 float32 takes the
+    fused loop and only the weight gradients run at once). Two threads must give the one-thread
+    result bit for bit, and both the float64 reference's."""
+    tol = (2e-4, 2e-5) if dtype == np.float32 else (1e-10, 1e-12)
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        one, ref = run_case(name, dtype, True, with_lengths, N=32, H=h, T=steps)
+        fastrnn.set_num_threads(2)
+        two, _ = run_case(name, dtype, True, with_lengths, N=32, H=h, T=steps)
+    finally:
+        fastrnn.set_num_threads(before)
+    for key in one:
+        assert_close(one[key], ref[key], *tol, what=key)
+        assert_close(two[key], one[key], 0, 0, what=key)
 
 
 def test_weight_grads_of_a_very_wide_input():

@@ -6,12 +6,16 @@
 // training, overwrites the gate pre-activations with the activations backward needs.
 // Backward: per step (in reverse order of forward's) the pointwise backward pass and the recurrent
 // GEMM that carries dh to the previous step; after the loop dx, dW_ih, dW_hh (and dW_hr) as one
-// GEMM each, and the bias and peephole gradients as column sums.
+// GEMM each, and the bias and peephole gradients as column sums. Products too small to share
+// between threads (a one-step call's) run side by side instead (run_jobs): the input projection
+// with the first step's recurrent GEMM, and the products after the backward loop with the last
+// step's recurrent one.
 //
 // Sequences that ended (t >= lengths[n]) are masked: their rows are skipped by the pointwise pass,
 // their state is carried unchanged, their outputs are zero and their gradient rows are zero.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -188,6 +192,10 @@ void add_weight_grad(T* C, int64_t ldc, const T* A, int64_t lda, const T* B, int
   parallel_gemm<T>(true, false, M, Nc, K, T(1), A, lda, B, ldb, T(1), C, ldc);
 }
 
+// Whether a product of this many flops runs on one thread anyway (one piece of parallel_gemm; the
+// weight-gradient GEMM gives itself as much), so that independent ones gain from run_jobs.
+bool runs_on_one_thread(int64_t flops) { return flops < 2 * kPieceFlops; }
+
 }  // namespace
 }  // namespace cpu
 
@@ -273,8 +281,24 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
     }
   }
 
-  // The input projection of every step at once.
-  parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
+  // The input projection of every step at once; then per step the recurrent product into hg (all
+  // of the gates' columns; the GRU without reset_after first r's and z's) and the cell. The first
+  // step's recurrent product reads the initial state alone: where it and the input projection
+  // each run on one thread (a one-step call's products), the two run at once.
+  const int64_t hg_cols = gru && !desc.reset_after ? 2 * H : GH;
+  auto input_product = [&] {
+    parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
+  };
+  auto recurrent_product = [&](const T* h_src) {
+    parallel_gemm<T>(false, true, N, hg_cols, S, T(1), h_src, S, w.w_hh, S, T(0), hg, hg_cols);
+  };
+  const bool first_ahead =
+      runs_on_one_thread(2 * steps * N * GH * I) && runs_on_one_thread(2 * N * hg_cols * S);
+  if (first_ahead) {
+    run_jobs(2, [&](int64_t j) { j == 0 ? input_product() : recurrent_product(h); });
+  } else {
+    input_product();
+  }
   const bool keeps_h_prev = ReserveLayout::keeps_h_prev(desc);
   if (training && !keeps_h_prev) std::memcpy(reserve + rl.h0, h, sizeof(T) * N * S);
   for (int64_t s = 0; s < steps; ++s) {
@@ -293,8 +317,8 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
         c_src = cp;
       }
     }
+    if (s > 0 || !first_ahead) recurrent_product(h_src);
     if (lstm) {
-      parallel_gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
       T* m = P > 0 ? (training ? reserve + rl.m + t * N * H : workspace + fl.m) : h;
       LstmStepForward<T> a{H,    g_t,  hg,    b_ih, b_hh,
                            w_ch, clip, c_src, c,    training ? reserve + rl.c + t * N * H : nullptr,
@@ -307,13 +331,11 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
         copy_rows(h, hproj, N, P, valid, false);
       }
     } else if (gru && desc.reset_after) {
-      parallel_gemm<T>(false, true, N, GH, S, T(1), h_src, S, w.w_hh, S, T(0), hg, GH);
       GruStepForward<T> a{H,    g_t,   hg, b_ih,
                           b_hh, h_src, h,  training ? reserve + rl.extra + t * N * H : nullptr,
                           valid};
       run_rows(k.gru_forward, a, N, GH);
     } else if (gru) {
-      parallel_gemm<T>(false, true, N, 2 * H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, 2 * H);
       T* rh = training ? reserve + rl.extra + t * N * H : workspace + fl.rh;
       GruResetBeforeGatesForward<T> a1{H, g_t, hg, b_ih, b_hh, h_src, rh, valid};
       run_rows(k.gru_rb_gates_forward, a1, N, GH);
@@ -322,7 +344,6 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
       GruResetBeforeOutputForward<T> a2{H, g_t, hg, b_ih, b_hh, h_src, h, valid};
       run_rows(k.gru_rb_output_forward, a2, N, GH);
     } else {
-      parallel_gemm<T>(false, true, N, H, S, T(1), h_src, S, w.w_hh, S, T(0), hg, H);
       RnnStepForward<T> a{H, relu, g_t, hg, b_ih, b_hh, h, valid};
       run_rows(k.rnn_forward, a, N, GH);
     }
@@ -382,6 +403,20 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
       fused = true;
     }
   }
+  // dh_prev = dG_t·W_hh over dG's first dprev_k columns (the GRUs add it to the direct part the
+  // cell has written; the GRU with reset_after reads dgh, its n gate's columns times r).
+  const int64_t dprev_k = gru && !desc.reset_after ? 2 * H : GH;
+  auto dprev_product = [&](int64_t t) {
+    const T* a = dgh + t * N * GH;
+    parallel_gemm<T>(false, false, N, S, dprev_k, T(1), a, GH, w.w_hh, S, gru ? T(1) : T(0), dprev,
+                     S);
+  };
+  // The products after the loop read only the finished dG and write apart; where each runs on one
+  // thread anyway (a one-step call's), they run at once (run_jobs), and the last step's dh_prev
+  // product joins them.
+  const bool together = runs_on_one_thread(2 * TN * GH * std::max(I, S)) &&
+                        runs_on_one_thread(2 * TN * std::max<int64_t>(P, 1) * H);
+  const bool last_dprev_after = together && !fused;
   for (int64_t s = steps - 1; s >= 0 && !fused; --s) {
     const int64_t t = reverse ? steps - 1 - s : s;
     const uint8_t* valid = step_mask(mask, lengths, t, N);
@@ -411,14 +446,12 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
         a.dy = nullptr;
       }
       run_rows(k.lstm_backward, a, N, GH);
-      parallel_gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
     } else if (gru && desc.reset_after) {
       T* dgh_t = dgh + t * N * GH;
       zero_invalid_rows(dgh_t, N, GH, valid);
       GruStepBackward<T> a{H,     g_t,  reserve + rl.extra + t * N * H, hp_t, dh, dy_t, dg_t, dgh_t,
                            dprev, valid};
       run_rows(k.gru_backward, a, N, GH);
-      parallel_gemm<T>(false, false, N, S, GH, T(1), dgh_t, GH, w.w_hh, S, T(1), dprev, S);
     } else if (gru) {
       GruResetBeforeOutputBackward<T> a1{H, g_t, hp_t, dh, dy_t, dg_t, dprev, valid};
       run_rows(k.gru_rb_output_backward, a1, N, GH);
@@ -426,74 +459,96 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
                        drh, H);
       GruResetBeforeGatesBackward<T> a2{H, g_t, hp_t, drh, dg_t, dprev, valid};
       run_rows(k.gru_rb_gates_backward, a2, N, GH);
-      parallel_gemm<T>(false, false, N, S, 2 * H, T(1), dg_t, GH, w.w_hh, S, T(1), dprev, S);
     } else {
       RnnStepBackward<T> a{H, relu, g_t, dh, dy_t, dg_t, valid};
       run_rows(k.rnn_backward, a, N, GH);
-      parallel_gemm<T>(false, false, N, S, GH, T(1), dg_t, GH, w.w_hh, S, T(0), dprev, S);
     }
-    copy_rows(dh, dprev, N, S, valid, false);
+    if (s > 0 || !last_dprev_after) {
+      dprev_product(t);
+      copy_rows(dh, dprev, N, S, valid, false);
+    }
   }
-  std::memcpy(dh0, dh, sizeof(T) * N * S);
-  if (lstm && dc0) std::memcpy(dc0, dc, sizeof(T) * N * H);
 
-  // Everything that does not depend on the step order, as whole-sequence GEMMs (the fused loop
-  // has computed dx already).
+  // Everything that does not depend on the step order, as whole-sequence products (the fused loop
+  // has computed dx and the bias sums already): jobs that read the finished dG and write apart.
+  T* sums = workspace + bl.bias_sum;               // [2, G*H]
+  const int64_t t_last = reverse ? steps - 1 : 0;  // the loop's last step
+  std::vector<std::function<void()>> jobs;
+  if (last_dprev_after) jobs.emplace_back([&] { dprev_product(t_last); });
   if (!fused && dx != nullptr) {
-    parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I);
+    jobs.emplace_back(
+        [&] { parallel_gemm<T>(false, false, TN, I, GH, T(1), dg, GH, w.w_ih, I, T(0), dx, I); });
   }
   if (dw.w_ih) {
-    // Padded rows of dg are zero, but 0 * NaN is NaN: padded rows of x (which may hold anything)
-    // must not enter dW_ih, so the GEMM reads a copy of x whose padded rows are zero.
-    const T* x_rows = x;
-    if (lengths != nullptr) {
-      T* x_real = workspace + bl.x_real;
-      for (int64_t t = 0; t < steps; ++t) {
-        copy_rows(x_real + t * N * I, x + t * N * I, N, I, step_mask(mask, lengths, t, N), true);
+    jobs.emplace_back([&] {
+      // Padded rows of dg are zero, but 0 * NaN is NaN: padded rows of x (which may hold anything)
+      // must not enter dW_ih, so the GEMM reads a copy of x whose padded rows are zero.
+      const T* x_rows = x;
+      if (lengths != nullptr) {
+        T* x_real = workspace + bl.x_real;
+        for (int64_t t = 0; t < steps; ++t) {
+          copy_rows(x_real + t * N * I, x + t * N * I, N, I, step_mask(mask, lengths, t, N), true);
+        }
+        x_rows = x_real;
       }
-      x_rows = x_real;
-    }
-    add_weight_grad<T>(dw.w_ih, I, dg, GH, x_rows, I, GH, I, TN);
+      add_weight_grad<T>(dw.w_ih, I, dg, GH, x_rows, I, GH, I, TN);
+    });
   }
   // The bias gradients: dg's column sums (both biases enter every gate the same way, so one sum
-  // serves both), dgh's for b_hh of the GRU (reset_after). The fused loop has summed them.
-  T* sums = workspace + bl.bias_sum;  // [2, G*H]
+  // serves both), dgh's for b_hh of the GRU (reset_after).
   if (!fused) {
-    std::fill(sums, sums + 2 * GH, T(0));
-    if (dw.b_ih || dw.b_hh) add_column_sums(sums, dg, TN, GH, GH);
-    if (dgh != dg && dw.b_hh) add_column_sums(sums + GH, dgh, TN, GH, GH);
+    jobs.emplace_back([&] {
+      std::fill(sums, sums + 2 * GH, T(0));
+      if (dw.b_ih || dw.b_hh) add_column_sums(sums, dg, TN, GH, GH);
+      if (dgh != dg && dw.b_hh) add_column_sums(sums + GH, dgh, TN, GH, GH);
+    });
   }
+  if (dw.w_hh) {
+    jobs.emplace_back([&] {
+      if (gru && !desc.reset_after) {
+        add_weight_grad<T>(dw.w_hh, S, dg, GH, h_prev_all, S, 2 * H, S, TN);
+        add_weight_grad<T>(dw.w_hh + 2 * H * S, S, dg + 2 * H, GH, reserve + rl.extra, H, H, H, TN);
+      } else if (ReserveLayout::keeps_h_prev(desc)) {
+        add_weight_grad<T>(dw.w_hh, S, dgh, GH, h_prev_all, S, GH, S, TN);
+      } else {
+        // The vanilla RNN's state entering a step is h0 for the first step in time order and the
+        // previous step's saved activation after it (rnn_layout.h): one GEMM with h0, one with
+        // the activations shifted by a step. Here G·H = S = H.
+        const int64_t first = reverse ? steps - 1 : 0;
+        add_weight_grad<T>(dw.w_hh, H, dg + first * N * H, H, reserve + rl.h0, H, H, H, N);
+        if (steps > 1) {
+          const T* dg_rest = dg + (reverse ? 0 : N * H);  // steps 0..T-2 backwards, 1..T-1 forwards
+          const T* h_rest = gates + (reverse ? N * H : 0);
+          add_weight_grad<T>(dw.w_hh, H, dg_rest, H, h_rest, H, H, H, (steps - 1) * N);
+        }
+      }
+    });
+  }
+  if (P > 0 && dw.w_hr) {
+    jobs.emplace_back([&] {
+      add_weight_grad<T>(dw.w_hr, H, workspace + bl.dh_all, P, reserve + rl.m, H, P, H, TN);
+    });
+  }
+  if (lstm && dw.w_ch) {
+    jobs.emplace_back([&] {
+      add_column_dots(dw.w_ch, dg, GH, reserve + rl.c_prev, H, TN, H);             // i: c_prev
+      add_column_dots(dw.w_ch + H, dg + H, GH, reserve + rl.c_prev, H, TN, H);     // f: c_prev
+      add_column_dots(dw.w_ch + 2 * H, dg + 3 * H, GH, reserve + rl.c, H, TN, H);  // o: c'
+    });
+  }
+  if (together) {
+    run_jobs(static_cast<int64_t>(jobs.size()), [&](int64_t j) { jobs[j](); });
+  } else {
+    for (const auto& job : jobs) job();
+  }
+
+  if (last_dprev_after) copy_rows(dh, dprev, N, S, step_mask(mask, lengths, t_last, N), false);
+  std::memcpy(dh0, dh, sizeof(T) * N * S);
+  if (lstm && dc0) std::memcpy(dc0, dc, sizeof(T) * N * H);
   const T* sums_h = dgh != dg ? sums + GH : sums;
   for (int64_t j = 0; j < GH; ++j) {
     if (dw.b_ih) dw.b_ih[j] += sums[j];
     if (dw.b_hh) dw.b_hh[j] += sums_h[j];
-  }
-  if (dw.w_hh) {
-    if (gru && !desc.reset_after) {
-      add_weight_grad<T>(dw.w_hh, S, dg, GH, h_prev_all, S, 2 * H, S, TN);
-      add_weight_grad<T>(dw.w_hh + 2 * H * S, S, dg + 2 * H, GH, reserve + rl.extra, H, H, H, TN);
-    } else if (ReserveLayout::keeps_h_prev(desc)) {
-      add_weight_grad<T>(dw.w_hh, S, dgh, GH, h_prev_all, S, GH, S, TN);
-    } else {
-      // The vanilla RNN's state entering a step is h0 for the first step in time order and the
-      // previous step's saved activation after it (rnn_layout.h): one GEMM with h0, one with the
-      // activations shifted by a step. Here G·H = S = H.
-      const int64_t first = reverse ? steps - 1 : 0;
-      add_weight_grad<T>(dw.w_hh, H, dg + first * N * H, H, reserve + rl.h0, H, H, H, N);
-      if (steps > 1) {
-        const T* dg_rest = dg + (reverse ? 0 : N * H);  // steps 0..T-2 backwards, 1..T-1 forwards
-        const T* h_rest = gates + (reverse ? N * H : 0);
-        add_weight_grad<T>(dw.w_hh, H, dg_rest, H, h_rest, H, H, H, (steps - 1) * N);
-      }
-    }
-  }
-  if (P > 0 && dw.w_hr) {
-    add_weight_grad<T>(dw.w_hr, H, workspace + bl.dh_all, P, reserve + rl.m, H, P, H, TN);
-  }
-  if (lstm && dw.w_ch) {
-    add_column_dots(dw.w_ch, dg, GH, reserve + rl.c_prev, H, TN, H);             // i: c_prev
-    add_column_dots(dw.w_ch + H, dg + H, GH, reserve + rl.c_prev, H, TN, H);     // f: c_prev
-    add_column_dots(dw.w_ch + 2 * H, dg + 3 * H, GH, reserve + rl.c, H, TN, H);  // o: c'
   }
 }
 

@@ -387,6 +387,18 @@ void parallel_region(int threads, const std::function<void(int, int)>& fn) {
   if (threads <= 1 || !run_chunks(threads, threads, chunk, /*all_chunks=*/true)) fn(0, 1);
 }
 
+void run_jobs(int64_t count, const std::function<void(int64_t)>& job) {
+  if (count <= 0) return;
+  const int threads = static_cast<int>(std::min<int64_t>(get_num_threads(), count));
+  std::atomic<int64_t> next{0};
+  parallel_region(threads, [&](int, int) {
+    for (int64_t j = next.fetch_add(1, std::memory_order_relaxed); j < count;
+         j = next.fetch_add(1, std::memory_order_relaxed)) {
+      job(j);
+    }
+  });
+}
+
 void SpinBarrier::wait() {
   const int generation = generation_.load(std::memory_order_acquire);
   if (arrived_.fetch_add(1, std::memory_order_acq_rel) == threads_ - 1) {
@@ -412,7 +424,6 @@ void parallel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t Nc, int64_t K,
   // thread count would make the results follow it too. The pieces split the longer of M and Nc,
   // so each piece's repacking of the other operand stays small against its arithmetic.
   constexpr int64_t kMaxPieces = 64;
-  constexpr int64_t kPieceFlops = int64_t{4} << 20;
   constexpr int64_t kMinPieceSide = 32;
   const bool by_rows = M >= Nc;
   const int64_t side = by_rows ? M : Nc;

@@ -1,6 +1,6 @@
 // threading.h — the library's own worker pool. It is the only source of parallelism: the BLAS is
-// kept at one thread and large GEMMs are split across the pool (parallel_gemm), so BLAS threads
-// and ours never compete for the cores.
+// kept at one thread, large GEMMs are split across the pool (parallel_gemm) and small independent
+// ones run side by side on it (run_jobs), so BLAS threads and ours never compete for the cores.
 #pragma once
 
 #include <atomic>
@@ -21,6 +21,14 @@ void parallel_for(int64_t total, int64_t grain, const std::function<void(int64_t
 // fn(0, 1) on the caller alone when the pool is busy or has fewer threads now (a set_num_threads
 // on another thread): the count passed to fn is the one used.
 void parallel_region(int threads, const std::function<void(int, int)>& fn);
+
+// Runs job(0) .. job(count - 1), which must not depend on each other, at once on the pool's
+// threads: each thread takes the next job no thread has taken yet, so a thread the host deschedules
+// holds up only the job it is in. A job's own parallel calls (parallel_for, parallel_gemm) run on
+// its thread alone, so this pays where each job is too small to share (below twice kPieceFlops:
+// the products of a one-step layer call). On the caller alone, in order, when the pool is busy or
+// one thread is set.
+void run_jobs(int64_t count, const std::function<void(int64_t)>& job);
 
 // A buffer of at least `floats` floats, 64-byte aligned, of the calling thread's own, reused across
 // steps and calls (each call may move it: the pointer of an earlier call is then stale). Defined
@@ -79,6 +87,10 @@ class BlockClaims {
   const int64_t blocks_;
   std::unique_ptr<Slot[]> slots_;
 };
+
+// The flops of one of parallel_gemm's pieces (about): a product below twice this is one piece and
+// runs on one thread.
+constexpr int64_t kPieceFlops = int64_t{4} << 20;
 
 // The row-major GEMM of blas.h, cut (when large enough) into pieces along M or Nc that the pool's
 // threads share; the pieces depend on the shape only, so the result does not depend on the
