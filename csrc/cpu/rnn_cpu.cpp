@@ -221,8 +221,7 @@ std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch, bool training
 
 int64_t rnn_cpu_l2_cache_bytes() { return cpu::l2_cache_bytes(); }
 
-// Rows from which a single inference step takes the fused loop (see rnn_forward).
-constexpr int64_t kFusedStepRows = 32;
+int64_t rnn_cpu_fused_step_rows() { return cpu::fused_single_step_rows(); }
 
 template <class T>
 void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& desc, int64_t steps,
@@ -266,13 +265,13 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
   std::fill(workspace + fl.rh, workspace + fl.rh + N * H, T(0));
 
   if constexpr (std::is_same_v<T, float>) {
-    // One step does not repay packing the weights (the step cells' case), but in inference at
-    // kFusedStepRows rows or more it does: against this path's BLAS products, T = 1 measured
-    // 1.25-1.7x on one thread and 1.3-2.9x on two at N = 32-64, H = 64-512; at 16 rows 0.7-1.9x,
-    // slower with large weights (bench/step_paths.py, BENCHMARKS.md "A single inference step").
-    // A training step keeps this path, which its backward reads (there packing repays at some
-    // sizes, not others).
-    if (fused_loop_applies(desc) && (steps > 1 || (!training && N >= kFusedStepRows))) {
+    // One step does not repay packing the weights (the step cells' case), but in inference from
+    // fused_single_step_rows() rows on it does: 32 on AVX-512, 128 on AVX2, where the BLAS
+    // products below (their small ones side by side) were faster up to 64 rows (simd_avx512.h,
+    // simd_avx2.h; bench/step_paths.py, BENCHMARKS.md "A single inference step"). A training
+    // step keeps this path, which its backward reads (there packing repays at some sizes, not
+    // others).
+    if (fused_loop_applies(desc) && (steps > 1 || (!training && N >= fused_single_step_rows()))) {
       fused_forward_loop(y, h, c, reserve, workspace, desc, steps, N, x, lengths, w.w_ih, w.w_hh,
                          b_ih, b_hh, w_ch, clip, reverse);
       std::memcpy(h_n, h, sizeof(T) * N * S);

@@ -3,6 +3,8 @@
 // rnn_step_*.cpp), for the cases they handle (rnn_fused.h).
 #include "cpu/rnn_fused.h"
 
+#include <limits>
+
 #include "cpu/cpu_features.h"
 #include "fastrnn/common.h"
 
@@ -26,6 +28,11 @@ bool fused_kernels_available() {
   // A build without the x86 kernels detects neither (cpu_features.cpp).
   const Isa isa = detected_isa();
   return isa == Isa::kAvx512 || isa == Isa::kAvx2;
+}
+
+int64_t fused_single_step_rows() {
+  return fused_kernels_available() ? kernels().single_step_rows
+                                   : std::numeric_limits<int64_t>::max();
 }
 
 bool fused_loop_applies(const RnnDesc& d) {

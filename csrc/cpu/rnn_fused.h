@@ -64,6 +64,10 @@ void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, cons
 // True when this CPU has the kernels above: AVX-512 or AVX2, in a build with the x86 kernels.
 bool fused_kernels_available();
 
+// Rows from which a single inference step (T = 1) repays packing the weights for the fused loop
+// (the instruction set's kFusedStepRows); INT64_MAX without the fused kernels.
+int64_t fused_single_step_rows();
+
 // The kernels above compiled for one instruction set (rnn_fused.inc, rnn_weight_grad.inc,
 // rnn_step.inc), which the functions above call.
 struct FusedKernels {
@@ -72,6 +76,7 @@ struct FusedKernels {
   decltype(fused_loop_split)* split;
   decltype(weight_grad_gemm)* weight_grad;
   decltype(fused_step)* step;
+  int64_t single_step_rows;
 };
 namespace avx512 {
 const FusedKernels& fused_kernels();  // rnn_fused.inc, from the functions below and its own

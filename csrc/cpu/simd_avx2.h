@@ -34,6 +34,11 @@ struct Simd256 {
   // 37k flops (LSTM (200, 1, 64) inference 0.75x, training 0.76x; GRU 0.89x and 0.78x), level to
   // 1.9x slower at 16-33k (the training forward's at N = 2).
   static constexpr int64_t kMinSplitStepFlops = 40000;
+  // A single inference step (T = 1) of this many rows or more takes the fused loop, which packs
+  // the weights first; below, the BLAS products (rnn_cpu.cpp). On the AVX2 EPYC (alternating
+  // calls, one module) the BLAS products were 1.05-1.8x faster at 32 and 64 rows on one thread
+  // and two (LSTM, GRU, RNN, H = 64-512), level at 96-128 rows, 0.7-1.0x from 256.
+  static constexpr int64_t kFusedStepRows = 128;
 
   static Reg zero() { return _mm256_setzero_ps(); }
   static Reg load(const float* p) { return _mm256_loadu_ps(p); }

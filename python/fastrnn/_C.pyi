@@ -320,6 +320,11 @@ def _rnn_cpu_l2_cache_bytes() -> int:
     Bytes of one core's L2 cache as the CPU time loop's plan takes it (for tests).
     """
 
+def _rnn_cpu_fused_step_rows() -> int:
+    """
+    Rows from which a single float32 inference step takes the fused CPU loop (for tests).
+    """
+
 def blas_version() -> str: ...
 def compiler() -> str: ...
 def cuda_compiled() -> bool: ...
