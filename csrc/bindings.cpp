@@ -473,7 +473,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("_rnn_cpu_l2_cache_bytes", &fastrnn::rnn_cpu_l2_cache_bytes,
         "Bytes of one core's L2 cache as the CPU time loop's plan takes it (for tests).");
   m.def("_rnn_cpu_fused_step_rows", &fastrnn::rnn_cpu_fused_step_rows,
-        "Rows from which a single float32 inference step takes the fused CPU loop (for tests).");
+        "Rows from which a single float32 inference step takes the fused CPU loop (for tests; the "
+        "largest int64 without the fused kernels).");
 
   def_layer_entry_points<false>(m, "rnn_forward", "rnn_backward", "");
   // The same entry points on the GPU layer driver and kernel bodies, run by the grid emulator on

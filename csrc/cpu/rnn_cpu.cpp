@@ -192,10 +192,6 @@ void add_weight_grad(T* C, int64_t ldc, const T* A, int64_t lda, const T* B, int
   parallel_gemm<T>(true, false, M, Nc, K, T(1), A, lda, B, ldb, T(1), C, ldc);
 }
 
-// Whether a product of this many flops runs on one thread anyway (one piece of parallel_gemm; the
-// weight-gradient GEMM gives itself as much), so that independent ones gain from run_jobs.
-bool runs_on_one_thread(int64_t flops) { return flops < 2 * kPieceFlops; }
-
 }  // namespace
 }  // namespace cpu
 
@@ -473,6 +469,7 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   T* sums = workspace + bl.bias_sum;               // [2, G*H]
   const int64_t t_last = reverse ? steps - 1 : 0;  // the loop's last step
   std::vector<std::function<void()>> jobs;
+  jobs.reserve(7);
   if (last_dprev_after) jobs.emplace_back([&] { dprev_product(t_last); });
   if (!fused && dx != nullptr) {
     jobs.emplace_back(

@@ -344,14 +344,20 @@ Pool& pool() {
   return *made;
 }
 
+// Set on a thread while it runs run_jobs' jobs: their parallel calls run on it alone (on the
+// pool the job lock already refuses them, but a team thread of an OpenMP runtime would start a
+// nested team of its own).
+thread_local bool t_in_job = false;
+
 // Runs fn over [0, total) in `chunks` chunks (at most get_num_threads()) on the OpenMP runtime
 // when one is set and its team for this thread has get_num_threads() threads, else on the pool;
-// returns false (and runs nothing) as Pool::try_run does. Only a team of the size the runtime's
-// own parallel regions use on this thread: another size would make libgomp start or end threads
-// at every switch between torch's calls and fastrnn's, and it cannot report a thread it fails to
-// start (it exits the process), where the pool raises.
+// returns false (and runs nothing) as Pool::try_run does, and inside run_jobs' jobs. Only a team
+// of the size the runtime's own parallel regions use on this thread: another size would make
+// libgomp start or end threads at every switch between torch's calls and fastrnn's, and it cannot
+// report a thread it fails to start (it exits the process), where the pool raises.
 bool run_chunks(int64_t total, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn,
                 bool all_chunks) {
+  if (t_in_job) return false;
   const OmpRuntime* runtime = g_omp.load(std::memory_order_acquire);
   const int team = get_num_threads();
   if (runtime == nullptr || runtime->max_threads() != team) {
@@ -392,6 +398,11 @@ void run_jobs(int64_t count, const std::function<void(int64_t)>& job) {
   const int threads = static_cast<int>(std::min<int64_t>(get_num_threads(), count));
   std::atomic<int64_t> next{0};
   parallel_region(threads, [&](int, int) {
+    struct InJob {  // restores the flag however the jobs end
+      const bool outer = t_in_job;
+      InJob() { t_in_job = true; }
+      ~InJob() { t_in_job = outer; }
+    } in_job;
     for (int64_t j = next.fetch_add(1, std::memory_order_relaxed); j < count;
          j = next.fetch_add(1, std::memory_order_relaxed)) {
       job(j);

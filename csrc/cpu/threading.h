@@ -27,7 +27,8 @@ void parallel_region(int threads, const std::function<void(int, int)>& fn);
 // holds up only the job it is in. A job's own parallel calls (parallel_for, parallel_gemm) run on
 // its thread alone, so this pays where each job is too small to share (below twice kPieceFlops:
 // the products of a one-step layer call). On the caller alone, in order, when the pool is busy or
-// one thread is set.
+// one thread is set. A job must not throw (a worker that throws ends the process, as in
+// parallel_for).
 void run_jobs(int64_t count, const std::function<void(int64_t)>& job);
 
 // A buffer of at least `floats` floats, 64-byte aligned, of the calling thread's own, reused across
@@ -91,6 +92,11 @@ class BlockClaims {
 // The flops of one of parallel_gemm's pieces (about): a product below twice this is one piece and
 // runs on one thread.
 constexpr int64_t kPieceFlops = int64_t{4} << 20;
+
+// Whether a product of this many flops runs on one thread anyway (one piece of parallel_gemm; the
+// weight-gradient GEMM splits at about the same size), so that independent ones gain from
+// run_jobs.
+inline bool runs_on_one_thread(int64_t flops) { return flops < 2 * kPieceFlops; }
 
 // The row-major GEMM of blas.h, cut (when large enough) into pieces along M or Nc that the pool's
 // threads share; the pieces depend on the shape only, so the result does not depend on the

@@ -322,7 +322,7 @@ def _rnn_cpu_l2_cache_bytes() -> int:
 
 def _rnn_cpu_fused_step_rows() -> int:
     """
-    Rows from which a single float32 inference step takes the fused CPU loop (for tests).
+    Rows from which a single float32 inference step takes the fused CPU loop (for tests; the largest int64 without the fused kernels).
     """
 
 def blas_version() -> str: ...

@@ -423,6 +423,35 @@ void check_pool() {
            "pool: a region of " + std::to_string(asked) + " threads on a pool of 2 ran " +
                std::to_string(calls.load()) + " calls");
   }
+
+  // run_jobs: every job exactly once, on one thread and on two, with the pool free or held by
+  // another job (then on the caller, in order); a job's own parallel_for runs on its thread.
+  for (int threads : {1, 2}) {
+    fastrnn::set_num_threads(threads);
+    for (int64_t count : {1, 2, 5}) {
+      std::vector<std::atomic<int>> ran(static_cast<size_t>(count));
+      std::atomic<int> split{0};
+      fastrnn::cpu::run_jobs(count, [&](int64_t j) {
+        ran[j].fetch_add(1);
+        const std::thread::id me = std::this_thread::get_id();
+        fastrnn::cpu::parallel_for(1000, 1, [&](int64_t, int64_t) {
+          if (std::this_thread::get_id() != me) split.fetch_add(1);
+        });
+      });
+      int wrong = split.load();
+      for (auto& r : ran) wrong += r.load() != 1;
+      expect(wrong == 0, "run_jobs: " + std::to_string(count) + " jobs on " +
+                             std::to_string(threads) + " threads: " + std::to_string(wrong) +
+                             " jobs not run exactly once on one thread");
+    }
+  }
+  fastrnn::set_num_threads(2);
+  std::atomic<int> inner{0};
+  fastrnn::cpu::parallel_for(2, 1, [&](int64_t, int64_t) {
+    fastrnn::cpu::run_jobs(3, [&](int64_t) { inner.fetch_add(1); });
+  });
+  expect(inner == 6,
+         "run_jobs inside a pool job ran " + std::to_string(inner.load()) + " of 6 jobs");
   fastrnn::set_num_threads(1);
 }
 
