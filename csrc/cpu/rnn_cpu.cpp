@@ -192,6 +192,13 @@ void add_weight_grad(T* C, int64_t ldc, const T* A, int64_t lda, const T* B, int
   parallel_gemm<T>(true, false, M, Nc, K, T(1), A, lda, B, ldb, T(1), C, ldc);
 }
 
+// The gate columns of the step's recurrent product, h·W_hhᵀ forward and dG·W_hh backward: all
+// G·H, but for the GRU without reset_after only r's and z's (its n part multiplies r ⊙ h apart).
+int64_t recurrent_columns(const RnnDesc& desc) {
+  return desc.mode == CellMode::kGru && !desc.reset_after ? 2 * desc.hidden_size
+                                                          : desc.gates() * desc.hidden_size;
+}
+
 }  // namespace
 }  // namespace cpu
 
@@ -276,11 +283,10 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
     }
   }
 
-  // The input projection of every step at once; then per step the recurrent product into hg (all
-  // of the gates' columns; the GRU without reset_after first r's and z's) and the cell. The first
-  // step's recurrent product reads the initial state alone: where it and the input projection
-  // each run on one thread (a one-step call's products), the two run at once.
-  const int64_t hg_cols = gru && !desc.reset_after ? 2 * H : GH;
+  // The input projection of every step at once; then per step the recurrent product into hg and
+  // the cell. The first step's recurrent product reads the initial state alone: where it and the
+  // input projection each run on one thread (a one-step call's products), the two run at once.
+  const int64_t hg_cols = recurrent_columns(desc);
   auto input_product = [&] {
     parallel_gemm<T>(false, true, steps * N, GH, I, T(1), x, I, w.w_ih, I, T(0), gates, GH);
   };
@@ -400,7 +406,7 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   }
   // dh_prev = dG_t·W_hh over dG's first dprev_k columns (the GRUs add it to the direct part the
   // cell has written; the GRU with reset_after reads dgh, its n gate's columns times r).
-  const int64_t dprev_k = gru && !desc.reset_after ? 2 * H : GH;
+  const int64_t dprev_k = recurrent_columns(desc);
   auto dprev_product = [&](int64_t t) {
     const T* a = dgh + t * N * GH;
     parallel_gemm<T>(false, false, N, S, dprev_k, T(1), a, GH, w.w_hh, S, gru ? T(1) : T(0), dprev,
