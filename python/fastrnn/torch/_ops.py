@@ -683,23 +683,29 @@ def _dispatch_free(tensors) -> bool:
     function mode, as make_fx and FlopCounterMode use; no profiler; not compiling or tracing),
     and all are plain CPU tensors or Parameters, none a subclass that intercepts ops, nor wrapped
     by a torch.func transform."""
-    if (
-        torch._C._len_torch_dispatch_stack() > 0
+    return _ops_unintercepted() and all(t is None or _plain_cpu(t) for t in tensors)
+
+
+def _ops_unintercepted() -> bool:
+    """Nothing intercepts torch's ops: no dispatch or function mode, no profiler, not compiling
+    or tracing."""
+    return not (
+        torch.compiler.is_compiling()  # (first: torch.compile cannot trace the mode queries)
+        or torch.jit.is_tracing()
+        or torch._C._len_torch_dispatch_stack() > 0
         or torch._C._is_torch_function_mode_enabled()
         or torch.autograd._profiler_enabled()
-        or torch.compiler.is_compiling()
-        or torch.jit.is_tracing()
-    ):
-        return False
-    for t in tensors:
-        if t is not None and not (
-            isinstance(t, Tensor)
-            and t.is_cpu
-            and type(t) in _PLAIN_TENSOR_TYPES
-            and not torch._C._functorch.is_functorch_wrapped_tensor(t)
-        ):
-            return False
-    return True
+    )
+
+
+def _plain_cpu(t) -> bool:
+    """A plain CPU tensor or Parameter: not a subclass that intercepts ops, not wrapped by a
+    torch.func transform."""
+    return (
+        type(t) in _PLAIN_TENSOR_TYPES
+        and t.is_cpu
+        and not torch._C._functorch.is_functorch_wrapped_tensor(t)
+    )
 
 
 _PLAIN_TENSOR_TYPES = (Tensor, torch.nn.Parameter)
@@ -717,6 +723,28 @@ def step_applies(x, h0, c0, weights) -> bool:
     layer_forward's) is an eager inference step that inference_step may run: no gradient due and
     nothing between the call and the kernels (_dispatch_free)."""
     return not needs_grad(x, h0, c0, *weights) and _dispatch_free((x, h0, c0, *weights))
+
+
+def plain_step(tensors) -> bool:
+    """Whether a cell's call on these tensors (None skipped) is the common eager inference step,
+    checked in one pass: all plain contiguous CPU tensors (_plain_cpu) of one kernel dtype, none
+    wanting a gradient, nothing intercepting torch's ops, no autocast. Then inference_step may run
+    it without the general path's checks, each of which this implies (kernel_refusal,
+    check_same_dtype, step_applies)."""
+    if not _ops_unintercepted() or torch.is_autocast_enabled("cpu"):  # (first, as torch.compile
+        return False  # cannot trace the per-tensor functorch check)
+    dtype = tensors[0].dtype
+    grad = torch.is_grad_enabled()
+    return dtype in _KERNEL_DTYPES and all(
+        t is None
+        or (
+            _plain_cpu(t)
+            and t.dtype == dtype
+            and t.is_contiguous()
+            and not (grad and t.requires_grad)
+        )
+        for t in tensors
+    )
 
 
 def inference_step(mode, x, h0, c0, weights, reset_after, cell_clip):
