@@ -726,24 +726,18 @@ def step_applies(x, h0, c0, weights) -> bool:
 
 
 def plain_step(tensors) -> bool:
-    """Whether a cell's call on these tensors (None skipped) is the common eager inference step,
-    checked in one pass: all plain contiguous CPU tensors (_plain_cpu) of one kernel dtype, none
-    wanting a gradient, nothing intercepting torch's ops, no autocast. Then inference_step may run
-    it without the general path's checks, each of which this implies (kernel_refusal,
-    check_same_dtype, step_applies)."""
-    if not _ops_unintercepted() or torch.is_autocast_enabled("cpu"):  # (first, as torch.compile
-        return False  # cannot trace the per-tensor functorch check)
+    """Whether a cell's call on these tensors (None skipped; the weights first, so that a
+    training call's check ends at the first parameter) is the common eager inference step: none
+    wanting a gradient, nothing intercepting torch's ops, no autocast, all plain contiguous CPU
+    tensors (_plain_cpu) of one kernel dtype. Then inference_step may run it without the general
+    path's checks, each of which this implies (kernel_refusal, check_same_dtype, step_applies)."""
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return False  # a gradient is due (asked first: a training call's way out)
+    if not _ops_unintercepted() or torch.is_autocast_enabled("cpu"):  # (before the per-tensor
+        return False  # functorch check, which torch.compile cannot trace)
     dtype = tensors[0].dtype
-    grad = torch.is_grad_enabled()
     return dtype in _KERNEL_DTYPES and all(
-        t is None
-        or (
-            _plain_cpu(t)
-            and t.dtype == dtype
-            and t.is_contiguous()
-            and not (grad and t.requires_grad)
-        )
-        for t in tensors
+        t is None or (_plain_cpu(t) and t.dtype == dtype and t.is_contiguous()) for t in tensors
     )
 
 
