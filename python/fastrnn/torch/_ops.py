@@ -169,10 +169,16 @@ def reserve_size(mode: str, T, N, H, S, projection: bool):
     """Elements of the training reserve: T·N·K + N·E, with K per (step, sequence) and E per
     sequence asked of the C++ core (sizes for one and two steps), so that T and N may be symbolic
     under torch.compile."""
-    desc = _C.RnnDesc(mode, 1, int(H), proj_size=int(S) if projection else 0)
-    one, two = _C.rnn_reserve_size(desc, 1, 1), _C.rnn_reserve_size(desc, 2, 1)
-    K, E = two - one, 2 * one - two
+    K, E = _reserve_per_step_and_sequence(mode, int(H), int(S), projection)
     return T * N * K + N * E
+
+
+@functools.lru_cache(maxsize=256)
+def _reserve_per_step_and_sequence(mode: str, H: int, S: int, projection: bool):
+    """(K, E) of reserve_size (asked once per layer shape: a cell's every training step asks)."""
+    desc = _C.RnnDesc(mode, 1, H, proj_size=S if projection else 0)
+    one, two = _C.rnn_reserve_size(desc, 1, 1), _C.rnn_reserve_size(desc, 2, 1)
+    return two - one, 2 * one - two
 
 
 def _np(t: Tensor | None):
