@@ -57,12 +57,13 @@ class PathSpy:
         monkeypatch.setattr(ft_cells._CellMixin, "_fallback", fallback)
 
 
+@pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("N", [1, 3, 8])
 @pytest.mark.parametrize("with_hx", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_plain_call_gives_the_general_paths_bits(kind, dtype, with_hx, N, monkeypatch):
-    cell = make(kind, dtype)
+def test_plain_call_gives_the_general_paths_bits(kind, dtype, with_hx, N, bias, monkeypatch):
+    cell = make(kind, dtype, bias=bias)
     x = torch.randn(N, I, generator=torch.Generator().manual_seed(2), dtype=dtype)
     hx = states(cell, N, dtype) if with_hx else None
     spy = PathSpy(monkeypatch)
@@ -193,3 +194,73 @@ def test_every_other_call_takes_the_general_path_and_matches_torch(kind, case, m
         torch.testing.assert_close(g.detach(), w.detach(), **tol)
     if case == "input that wants a gradient":
         assert all(g.requires_grad for g in outputs(got))
+
+
+def test_a_subclass_takes_the_general_path(monkeypatch):
+    """A subclass may keep its weights elsewhere (here: weight_hh scaled by a property)."""
+
+    class Scaled(ft.GRUCell):
+        def _weights(self):
+            w = super()._weights()
+            return (w[0], 2 * w[1], *w[2:])
+
+    torch.manual_seed(0)
+    cell = Scaled(I, H)
+    ref = torch.nn.GRUCell(I, H)
+    ref.load_state_dict(cell.state_dict())
+    with torch.no_grad():
+        ref.weight_hh.mul_(2)
+    x, h = torch.randn(3, I), torch.randn(3, H)
+    spy = PathSpy(monkeypatch)
+    with torch.no_grad():
+        got, want = cell(x, h), ref(x, h)
+    assert spy.general == 1
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_compiled_inference_loop_has_no_graph_break(kind):
+    """torch.compile(fullgraph=True) of a cell loop with no gradient due: the plain check asks
+    whether it is compiling before anything the compiler cannot trace."""
+    torch._dynamo.reset()
+    cell = make(kind)
+    ref = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind](I, H)
+    ref.load_state_dict(cell.state_dict())
+
+    def loop(module, x):
+        state = None
+        for t in range(x.shape[0]):
+            state = module(x[t], state)
+        return state
+
+    x = torch.randn(4, 3, I)
+    with torch.no_grad():
+        got = torch.compile(loop, backend="aot_eager", fullgraph=True)(cell, x)
+        want = loop(ref, x)
+    for g, w in zip(outputs(got), outputs(want), strict=True):
+        torch.testing.assert_close(g, w)
+    torch._dynamo.reset()
+
+
+def test_fx_tracing_does_not_bake_the_cell_into_a_constant():
+    """Under torch.fx.symbolic_trace a call on concrete tensors with frozen parameters must not
+    run the kernel at trace time (which would put its output in the graph as a constant): the
+    parameters are fx's Proxies there, so the general path runs, and fails as it did before."""
+
+    class Parent(torch.nn.Module):
+        def __init__(self, cell):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, z):
+            return z + self.cell(torch.ones(3, I))
+
+    cell = make("gru").requires_grad_(False)
+    try:
+        traced = torch.fx.symbolic_trace(Parent(cell))
+    except torch.fx.proxy.TraceError:
+        return
+    z = torch.zeros(3, H)
+    with torch.no_grad():
+        cell.weight_ih.mul_(3)
+    torch.testing.assert_close(traced(z), Parent(cell)(z))

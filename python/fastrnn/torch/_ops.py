@@ -733,10 +733,10 @@ def step_applies(x, h0, c0, weights) -> bool:
 
 def plain_step(tensors) -> bool:
     """Whether a cell's call on these tensors (None skipped; the weights first, so that a
-    training call's check ends at the first parameter) is the common eager inference step: none
-    wanting a gradient, nothing intercepting torch's ops, no autocast, all plain contiguous CPU
-    tensors (_plain_cpu) of one kernel dtype. Then inference_step may run it without the general
-    path's checks, each of which this implies (kernel_refusal, check_same_dtype, step_applies)."""
+    training call's check ends at the first parameter) may be an eager inference step on the step
+    kernel: none wanting a gradient, nothing intercepting torch's ops, no autocast, all plain
+    contiguous CPU tensors (_plain_cpu) of one kernel dtype. This implies the general path's
+    kernel_refusal, check_same_dtype and step_applies; the caller checks the shapes."""
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
         return False  # a gradient is due (asked first: a training call's way out)
     if not _ops_unintercepted() or torch.is_autocast_enabled("cpu"):  # (before the per-tensor

@@ -130,26 +130,35 @@ class _CellMixin:
     def _plain_inference(self, input, states: tuple):
         """The common call, taken straight to the step kernel: an eager inference step on a
         batch x [N,I] (states: () or (h,) or (h, c), each [N,H]) with the module's own
-        parameters (checked by plain_step); returns (h', c' or [0]). None for any other call,
-        which the general path (_fallback, _step) then runs with its checks and torch.nn's
-        messages. Those checks cost about 40 µs a call on the AVX2 EPYC, ten times the step
-        kernel at N = 1, H = 64."""
-        if type(self) not in _OWN_CELLS or type(input) is not Tensor or input.dim() != 2:
+        parameters; returns (h', c' or [0]). None for any other call, which the general path
+        (_fallback, _step) then runs with its checks and torch.nn's messages. Those checks cost
+        about 40 µs a call on the AVX2 EPYC, ten times the step kernel at N = 1, H = 64."""
+        # torch.fx.symbolic_trace hands out Proxies for parameters through Module.__getattr__,
+        # which it swaps while it traces; the _parameters read below would bypass it.
+        if (
+            type(self) not in _OWN_CELLS  # (a subclass may define its weights otherwise)
+            or type(input) is not Tensor
+            or any(type(s) is not Tensor for s in states)
+            or torch.nn.Module.__getattr__ is not _MODULE_GETATTR
+        ):
             return None
-        N, I = input.shape
-        H = self.hidden_size
-        if N == 0 or I == 0 or H == 0 or I != self.input_size:
-            return None
-        for s in states:
-            if type(s) is not Tensor or s.dim() != 2 or s.shape[0] != N or s.shape[1] != H:
-                return None
-        p = self._parameters  # (a parametrized module is of another class: not here)
+        p = self._parameters  # (a parametrization takes its parameter out of _parameters)
         try:
             w = (p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], None)
             w += (p["weight_ch"] if self.peephole else None,)
         except KeyError:  # a parameter replaced by a plain attribute
             return None
+        # The shapes last: plain_step returns False under torch.jit.trace, where each comparison
+        # of a size would warn.
         if w[0] is None or w[1] is None or not plain_step((*w, input, *states)):
+            return None
+        if input.dim() != 2:
+            return None
+        N, I = input.shape
+        H = self.hidden_size
+        if N == 0 or I == 0 or H == 0 or I != self.input_size:
+            return None
+        if any(s.dim() != 2 or s.shape[0] != N or s.shape[1] != H for s in states):
             return None
         h0 = states[0] if states else None
         c0 = states[1] if len(states) == 2 else None
@@ -295,3 +304,4 @@ class GRUCell(_CellMixin, torch.nn.GRUCell):
 
 
 _OWN_CELLS = (RNNCell, LSTMCell, GRUCell)  # classes whose parameters are in _parameters
+_MODULE_GETATTR = torch.nn.Module.__getattr__  # torch.fx.symbolic_trace swaps it while tracing
