@@ -19,7 +19,7 @@ call). In eager mode it applies the same autograd formula through a plain autogr
 costs a tenth of torch's per-call wrapper for registered autograd, and on plain CPU tensors with
 nothing intercepting torch's ops (_dispatch_free) it runs the op's implementation without the
 dispatcher (about 10 µs a call). A cell's inference step runs the core's step kernel
-(inference_step).
+(inference_step), the common call after one check of its tensors (plain_step).
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), G gates, K reserve elements per (step, sequence), E per sequence.
