@@ -1,10 +1,11 @@
-"""fastrnn.torch's cells: the common eager inference call runs at once (_plain_inference), every
-other call the general path with its checks.
+"""fastrnn.torch's cells: the common eager call goes straight to the kernels (_plain_call), every
+other call takes the general path with its checks.
 
-The plain call (plain CPU tensors of one kernel dtype, a batch [N,I], states of the right shapes
-or none, the module's own parameters, no gradient due, nothing intercepting torch's ops, no
-autocast) must give the general path's bits; each way a call can leave that case must reach the
-general path, so that it keeps torch.nn's errors, fallbacks and autograd.
+The plain call (plain contiguous CPU tensors of one kernel dtype, a batch [N,I], states of the
+right shapes or none, the module's own parameters, nothing intercepting torch's ops, no autocast,
+no torch.func transform) must give the general path's bits, outputs and gradients; each way a call
+can leave that case must reach the general path, so that it keeps torch.nn's errors, fallbacks
+and autograd.
 """
 
 import numpy as np
@@ -63,37 +64,69 @@ class PathSpy:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_plain_call_gives_the_general_paths_bits(kind, dtype, with_hx, N, bias, monkeypatch):
+    """Inference (no_grad) and training (grad: the outputs and every gradient)."""
     cell = make(kind, dtype, bias=bias)
     x = torch.randn(N, I, generator=torch.Generator().manual_seed(2), dtype=dtype)
     hx = states(cell, N, dtype) if with_hx else None
     spy = PathSpy(monkeypatch)
-    with torch.no_grad():
-        plain = cell(x, hx)
+
+    def both_passes():
+        with torch.no_grad():
+            inference = outputs(cell(x, hx))
+        xg = x.clone().requires_grad_()
+        hg = None if hx is None else tuple(h.clone().requires_grad_() for h in outputs(hx))
+        out = outputs(cell(xg, hg if hg is None or len(hg) == 2 else hg[0]))
+        g = torch.Generator().manual_seed(3)
+        loss = sum((torch.rand(o.shape, generator=g, dtype=dtype) * o).sum() for o in out)
+        grads = torch.autograd.grad(loss, [xg, *(hg or ()), *cell.parameters()])
+        return [*inference, *out, *grads]
+
+    plain = both_passes()
     assert spy.general == 0, "the plain call took the general path"
-    monkeypatch.setattr(ft_cells._CellMixin, "_plain_inference", lambda *a: None)
-    with torch.no_grad():
-        general = cell(x, hx)
-    assert spy.general == 1
-    for p, g in zip(outputs(plain), outputs(general), strict=True):
-        assert p.dtype == dtype and p.shape == (N, H) and not p.requires_grad
-        np.testing.assert_array_equal(p.numpy(), g.numpy())
+    monkeypatch.setattr(ft_cells._CellMixin, "_plain_call", lambda *a: None)
+    general = both_passes()
+    assert spy.general == 2
+    for p, g in zip(plain, general, strict=True):
+        assert p.dtype == g.dtype == dtype and p.shape == g.shape
+        np.testing.assert_array_equal(p.detach().numpy(), g.detach().numpy())
 
 
-def test_requires_grad_parameters_without_grad_mode_take_the_plain_path(monkeypatch):
-    """Parameters require grad, but under torch.no_grad no gradient is due; with grad enabled
-    and only plain tensors (x, hx not requiring grad), the parameters still want one."""
+def test_requires_grad_follows_grad_mode_on_the_plain_path(monkeypatch):
+    """Parameters require grad; under torch.no_grad no gradient is due, otherwise one is, and
+    with every parameter frozen none is, in either mode."""
     cell = make("lstm")
     x = torch.randn(2, I)
     spy = PathSpy(monkeypatch)
     with torch.no_grad():
-        cell(x)
-    assert spy.general == 0
+        h, c = cell(x)
+    assert not h.requires_grad and not c.requires_grad
     h, c = cell(x)
-    assert spy.general == 1 and h.requires_grad and c.requires_grad
+    assert h.requires_grad and c.requires_grad and h.grad_fn is not None
     for p in cell.parameters():
         p.requires_grad_(False)
-    h, c = cell(x)  # nothing wants a gradient: plain, even in grad mode
-    assert spy.general == 1 and not h.requires_grad
+    h, c = cell(x)
+    assert not h.requires_grad
+    assert spy.general == 0
+
+
+def test_torch_func_transforms_take_the_general_path(monkeypatch):
+    """Under a torch.func transform the general path applies the setup_context form of the op's
+    autograd, which the transforms need; the gradients are torch.nn's."""
+    cell = make("gru")
+    ref = torch.nn.GRUCell(I, H)
+    ref.load_state_dict(cell.state_dict())
+    x, h = torch.randn(3, I), torch.randn(3, H)
+    spy = PathSpy(monkeypatch)
+    got = torch.func.vjp(lambda x: cell(x, h), x)[1](torch.ones(3, H))[0]
+    want = torch.func.vjp(lambda x: ref(x, h), x)[1](torch.ones(3, H))[0]
+    assert spy.general == 1
+    torch.testing.assert_close(got, want)
+    # The cell's own tensors plain, the transform's input elsewhere: still the general path.
+    scale = torch.tensor(2.0)
+    got = torch.func.vjp(lambda s: s * cell(x, h), scale)[1](torch.ones(3, H))[0]
+    want = torch.func.vjp(lambda s: s * ref(x, h), scale)[1](torch.ones(3, H))[0]
+    assert spy.general == 2
+    torch.testing.assert_close(got, want)
 
 
 class CountingMode(TorchDispatchMode):
@@ -130,8 +163,6 @@ def _leave_by(case, cell, x, hx):
     if case == "parametrized":
         torch.nn.utils.parametrize.register_parametrization(cell, "weight_ih", torch.nn.Identity())
         return cell, x, hx, none
-    if case == "input that wants a gradient":
-        return cell, x.clone().requires_grad_(), hx, none
     if case == "dispatch mode":
         return cell, x, hx, CountingMode()
     if case == "autocast":
@@ -149,7 +180,6 @@ CASES = [
     "state as a list",
     "a parameter replaced by a tensor",
     "parametrized",
-    "input that wants a gradient",
     "dispatch mode",
     "autocast",
     "half precision",
@@ -159,10 +189,13 @@ CASES = [
 @pytest.mark.filterwarnings("ignore:fastrnn.torch")
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
-def test_every_other_call_takes_the_general_path_and_matches_torch(kind, case, monkeypatch):
+@pytest.mark.parametrize("training", [False, True])
+def test_every_other_call_takes_the_general_path_and_matches_torch(
+    training, kind, case, monkeypatch
+):
     """Each way out of the plain case reaches the general path, and the call then does what
-    torch.nn's cell does with the same parameters: the same values, or an error of the same
-    type."""
+    torch.nn's cell does with the same parameters, with a gradient due (grad mode: the
+    parameters want one) or not: the same values, or an error of the same type."""
     N = 3
     cell = make(kind)
     ref_class = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell, "rnn_tanh": torch.nn.RNNCell}
@@ -176,7 +209,7 @@ def test_every_other_call_takes_the_general_path_and_matches_torch(kind, case, m
             ref.weight_hh.copy_(cell.weight_hh)
             ref.weight_ih.copy_(cell.weight_ih)
     spy = PathSpy(monkeypatch)
-    grad = torch.enable_grad() if case == "input that wants a gradient" else torch.no_grad()
+    grad = torch.enable_grad() if training else torch.no_grad()
     try:
         with grad, context:
             want = ref(x, hx)
@@ -190,10 +223,8 @@ def test_every_other_call_takes_the_general_path_and_matches_torch(kind, case, m
     assert spy.general == 1, f"{case}: the call did not take the general path"
     tol = {"rtol": 1e-2, "atol": 1e-2} if case in ("half precision", "autocast") else {}
     for g, w in zip(outputs(got), outputs(want), strict=True):
-        assert g.dtype == w.dtype and g.shape == w.shape
+        assert g.dtype == w.dtype and g.shape == w.shape and g.requires_grad == w.requires_grad
         torch.testing.assert_close(g.detach(), w.detach(), **tol)
-    if case == "input that wants a gradient":
-        assert all(g.requires_grad for g in outputs(got))
 
 
 def test_a_subclass_takes_the_general_path(monkeypatch):

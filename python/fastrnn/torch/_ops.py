@@ -19,7 +19,8 @@ call). In eager mode it applies the same autograd formula through a plain autogr
 costs a tenth of torch's per-call wrapper for registered autograd, and on plain CPU tensors with
 nothing intercepting torch's ops (_dispatch_free) it runs the op's implementation without the
 dispatcher (about 10 µs a call). A cell's inference step runs the core's step kernel
-(inference_step), the common call after one check of its tensors (plain_step).
+(inference_step); the common cell call, after one check of its tensors (plain_step), goes
+straight to inference_step or training_step.
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), G gates, K reserve elements per (step, sequence), E per sequence.
@@ -731,20 +732,32 @@ def step_applies(x, h0, c0, weights) -> bool:
     return not needs_grad(x, h0, c0, *weights) and _dispatch_free((x, h0, c0, *weights))
 
 
-def plain_step(tensors) -> bool:
-    """Whether a cell's call on these tensors (None skipped; the weights first, so that a
-    training call's check ends at the first parameter) may be an eager inference step on the step
-    kernel: none wanting a gradient, nothing intercepting torch's ops, no autocast, all plain
-    contiguous CPU tensors (_plain_cpu) of one kernel dtype. This implies the general path's
-    kernel_refusal, check_same_dtype and step_applies; the caller checks the shapes."""
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-        return False  # a gradient is due (asked first: a training call's way out)
+def plain_step(tensors) -> str | None:
+    """How a cell's call on these tensors (None skipped) may run straight on the kernels:
+    "inference" when no gradient is due (inference_step), "training" when one is, outside
+    torch.func transforms (training_step); None unless all are plain contiguous CPU tensors
+    (_plain_cpu) of one kernel dtype with nothing intercepting torch's ops and no autocast. This
+    implies the general path's kernel_refusal, check_same_dtype, step_applies and layer_forward's
+    choice of _PlainForward; the caller checks the shapes."""
     if not _ops_unintercepted() or torch.is_autocast_enabled("cpu"):  # (before the per-tensor
-        return False  # functorch check, which torch.compile cannot trace)
+        return None  # functorch check, which torch.compile cannot trace)
     dtype = tensors[0].dtype
-    return dtype in _KERNEL_DTYPES and all(
+    if dtype not in _KERNEL_DTYPES or not all(
         t is None or (_plain_cpu(t) and t.dtype == dtype and t.is_contiguous()) for t in tensors
-    )
+    ):
+        return None
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return None if torch._C._are_functorch_transforms_active() else "training"
+    return "inference"
+
+
+def training_step(mode, x, h0, c0, weights, reset_after, cell_clip):
+    """One cell step with a gradient due: the layer kernel with T = 1 through _PlainForward, as
+    layer_forward runs such a call. x: [N,I]; h0, c0: [N,H] or None; weights: (w_ih, w_hh, b_ih,
+    b_hh, w_hr, w_ch). Returns (h' [N,H], c' [N,H] or [0])."""
+    args = (x.unsqueeze(0), None, h0, c0, *weights, mode, False, True, reset_after, cell_clip)
+    _, h, c, _ = _PlainForward.apply(*args)
+    return h, c
 
 
 def inference_step(mode, x, h0, c0, weights, reset_after, cell_clip):

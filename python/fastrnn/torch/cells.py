@@ -28,6 +28,7 @@ from fastrnn.torch._ops import (
     plain_step,
     raise_not_scriptable,
     step_applies,
+    training_step,
     warn_fallback,
 )
 
@@ -127,12 +128,13 @@ class _CellMixin:
             c = c.squeeze(0) if self._kernel_mode == "lstm" else c
         return h, c
 
-    def _plain_inference(self, input, states: tuple):
-        """The common call, taken straight to the step kernel: an eager inference step on a
-        batch x [N,I] (states: () or (h,) or (h, c), each [N,H]) with the module's own
-        parameters; returns (h', c' or [0]). None for any other call, which the general path
-        (_fallback, _step) then runs with its checks and torch.nn's messages. Those checks cost
-        about 40 µs a call on the AVX2 EPYC, ten times the step kernel at N = 1, H = 64."""
+    def _plain_call(self, input, states: tuple):
+        """The common call, taken straight to the kernels: a step on a batch x [N,I] (states: ()
+        or (h,) or (h, c), each [N,H]) with the module's own parameters, eager, with or without
+        a gradient due (plain_step); returns (h', c' or [0]). None for any other call, which the
+        general path (_fallback, _step) then runs with its checks and torch.nn's messages. Those
+        checks cost about 40 µs a call on the AVX2 EPYC, ten times the step kernel at N = 1,
+        H = 64."""
         # torch.fx.symbolic_trace hands out Proxies for parameters through Module.__getattr__,
         # which it swaps while it traces; the _parameters read below would bypass it.
         if (
@@ -148,11 +150,12 @@ class _CellMixin:
             w += (p["weight_ch"] if self.peephole else None,)
         except KeyError:  # a parameter replaced by a plain attribute
             return None
-        # The shapes last: plain_step returns False under torch.jit.trace, where each comparison
-        # of a size would warn.
-        if w[0] is None or w[1] is None or not plain_step((*w, input, *states)):
+        if w[0] is None or w[1] is None:
             return None
-        if input.dim() != 2:
+        # The shapes last: plain_step says None under torch.jit.trace, where each comparison of
+        # a size would warn.
+        kind = plain_step((*w, input, *states))
+        if kind is None or input.dim() != 2:
             return None
         N, I = input.shape
         H = self.hidden_size
@@ -162,7 +165,8 @@ class _CellMixin:
             return None
         h0 = states[0] if states else None
         c0 = states[1] if len(states) == 2 else None
-        return inference_step(self._kernel_mode, input, h0, c0, w, self.reset_after, self._clip)
+        step = inference_step if kind == "inference" else training_step
+        return step(self._kernel_mode, input, h0, c0, w, self.reset_after, self._clip)
 
     def _weights(self) -> tuple:
         """(w_ih, w_hh, b_ih, b_hh, w_hr, w_ch) as layer_forward takes them (None: absent)."""
@@ -215,7 +219,7 @@ class RNNCell(_CellMixin, torch.nn.RNNCell):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         states = () if hx is None else (hx,)
-        plain = self._plain_inference(input, states)
+        plain = self._plain_call(input, states)
         if plain is not None:
             return plain[0]
         traced = fx_leaf_call(self, input, hx)  # under torch.fx.symbolic_trace
@@ -251,7 +255,7 @@ class LSTMCell(_CellMixin, torch.nn.LSTMCell):
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
         if hx is None or (type(hx) is tuple and len(hx) == 2):
-            plain = self._plain_inference(input, () if hx is None else hx)
+            plain = self._plain_call(input, () if hx is None else hx)
             if plain is not None:
                 return plain
         traced = fx_leaf_call(self, input, hx)  # under torch.fx.symbolic_trace
@@ -291,7 +295,7 @@ class GRUCell(_CellMixin, torch.nn.GRUCell):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         states = () if hx is None else (hx,)
-        plain = self._plain_inference(input, states)
+        plain = self._plain_call(input, states)
         if plain is not None:
             return plain[0]
         traced = fx_leaf_call(self, input, hx)  # under torch.fx.symbolic_trace
