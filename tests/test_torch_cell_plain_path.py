@@ -45,7 +45,7 @@ def outputs(out):
 
 
 class PathSpy:
-    """Counts the general path's calls (_CellMixin._step and the fallbacks to torch.nn)."""
+    """Counts the general path's calls (each asks _CellMixin._fallback first)."""
 
     def __init__(self, monkeypatch):
         self.general = 0
@@ -92,8 +92,8 @@ def test_plain_call_gives_the_general_paths_bits(kind, dtype, with_hx, N, bias, 
 
 
 def test_requires_grad_follows_grad_mode_on_the_plain_path(monkeypatch):
-    """Parameters require grad; under torch.no_grad no gradient is due, otherwise one is, and
-    with every parameter frozen none is, in either mode."""
+    """Parameters require grad: under torch.no_grad no gradient is due, in grad mode one is;
+    with every parameter frozen none is."""
     cell = make("lstm")
     x = torch.randn(2, I)
     spy = PathSpy(monkeypatch)
