@@ -746,7 +746,7 @@ def plain_step(tensors) -> str | None:
         t is None or (_plain_cpu(t) and t.dtype == dtype and t.is_contiguous()) for t in tensors
     ):
         return None
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+    if needs_grad(*tensors):
         return None if torch._C._are_functorch_transforms_active() else "training"
     return "inference"
 
