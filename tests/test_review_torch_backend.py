@@ -342,5 +342,5 @@ def test_vmap_over_cells_works_as_in_torch(base, fast):
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     loss = lambda q, a: torch.func.functional_call(new, q, (a,)).sum()  # noqa: E731
-    with pytest.raises(NotImplementedError, match="torch.func.grad and jvp under torch.func.vmap"):
+    with pytest.raises(NotImplementedError, match="torch.func.grad and vjp under torch.func.vmap"):
         torch.func.vmap(torch.func.grad(loss), (0, None))(params, x[0])

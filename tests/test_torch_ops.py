@@ -312,8 +312,6 @@ def test_unsupported_transforms_raise_clear_errors():
     model = ft.GRU(I, H)
     with pytest.raises(RuntimeError, match="torch.func.grad"):
         torch.func.grad(lambda a: model(a)[0].sum())(x)
-    with pytest.raises(NotImplementedError, match="forward-mode AD"):
-        torch.func.jvp(lambda a: model(a)[0], (x,), (torch.ones_like(x),))
 
 
 def test_func_vjp_matches_torch():
@@ -377,17 +375,3 @@ def test_make_fx_records_the_op_not_a_constant(kind):
     assert "fastrnn.rnn_forward" in str(graph.graph)
     other = torch.randn(shape)
     torch.testing.assert_close(graph(other), run(other), rtol=0, atol=0)
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # forward_ad's import: torch.jit.script
-def test_forward_mode_ad_outside_torch_func_is_refused_with_fastrnns_message():
-    # it got torch's generic "You must implement the jvp function" after eager training calls
-    # moved to an old-style autograd.Function
-    from torch.autograd import forward_ad
-
-    lstm = ft.LSTM(3, 4)
-    x = torch.randn(5, 2, 3)
-    with forward_ad.dual_level():
-        dual = forward_ad.make_dual(x, torch.randn_like(x))
-        with pytest.raises(NotImplementedError, match="forward-mode AD"):
-            lstm(dual)

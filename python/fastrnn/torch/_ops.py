@@ -34,6 +34,7 @@ import warnings
 
 import numpy as np
 import torch
+import torch.autograd.forward_ad as forward_ad
 from torch import Tensor
 
 from fastrnn import _C
@@ -70,8 +71,14 @@ def kernel_refusal(tensors, extras: bool = False) -> str | None:
     They take float32/float64 on the CPU, and on CUDA devices when `cuda_kernels_available()`.
     Under autocast torch.nn computes in the autocast dtype, which fastrnn has no kernel for; a
     module that uses an extra torch lacks (`extras`) runs on the kernels in the tensors' own dtype
-    instead.
+    instead. The kernels have no forward derivative, so a call that forward-mode AD carries a
+    tangent into (tangent_may_reach) is refused too.
     """
+    if tangent_may_reach(tensors):
+        return (
+            "forward-mode AD is carrying a tangent into the call (torch.autograd.forward_ad, "
+            "torch.func.jvp, jacfwd or hessian) and fastrnn's kernels have no forward derivative"
+        )
     cuda = cuda_kernels_available()
     where = "on the CPU and CUDA devices" if cuda else "on the CPU"
     for t in tensors:
@@ -89,6 +96,23 @@ def kernel_refusal(tensors, extras: bool = False) -> str | None:
                 "fastrnn has no kernel in that dtype"
             )
     return None
+
+
+def tangent_may_reach(tensors) -> bool:
+    """Whether forward-mode AD may carry a tangent into a call on these tensors (None skipped):
+    inside a forward_ad.dual_level (which torch.func.jvp, jacfwd and hessian enter too), one of
+    them is a dual tensor or wrapped by a torch.func transform. Outside one, no tensor has a
+    tangent, and the answer costs one read of forward_ad's level."""
+    if forward_ad._current_level < 0:
+        return False
+    return any(
+        t is not None
+        and (
+            torch._C._functorch.is_functorch_wrapped_tensor(t)
+            or forward_ad.unpack_dual(t).tangent is not None
+        )
+        for t in tensors
+    )
 
 
 def check_same_dtype(tensors, names) -> None:
@@ -242,8 +266,15 @@ def _empty_batch_backward(mode, dy, dh_n, dc_n, x, lengths, weights, wanted, inp
 # ---- forward ----
 
 
-def _check_call(mode: str, c0, cell_clip: float) -> None:
-    """What the modules check and a bare op call may get wrong (both devices' kernels)."""
+def _check_call(mode: str, c0, cell_clip: float, tensors) -> None:
+    """What the modules check and a bare op call may get wrong (both devices' kernels); tensors:
+    the op's tensor arguments (None skipped)."""
+    if tangent_may_reach(tensors):  # (under torch.func.jvp the op sees unwrapped tensors: torch
+        raise NotImplementedError(  # gives a custom op's outputs a zero tangent there)
+            "fastrnn.torch: forward-mode AD through torch.ops.fastrnn.rnn_forward: its kernels "
+            "have no forward derivative (fastrnn.torch's modules run such calls on torch's "
+            "implementation)"
+        )
     if not 0.0 <= cell_clip < math.inf:
         raise ValueError(f"cell_clip: expected a finite value >= 0 (0: no clip), got {cell_clip}")
     if c0 is not None and mode != "lstm":
@@ -284,7 +315,7 @@ def _forward_cpu(
     """rnn_forward's CPU implementation (the op's, and eager calls' without the dispatcher)."""
     T, N = x.shape[0], x.shape[1]
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
-    _check_call(mode, c0, cell_clip)
+    _check_call(mode, c0, cell_clip, (x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch))
     if N == 0:
         return _empty_batch_forward(mode, x, lengths, h0, c0, (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch))
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
@@ -562,7 +593,7 @@ def rnn_forward_cuda_kernel(
     cell_clip,
 ):
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
-    _check_call(mode, c0, cell_clip)
+    _check_call(mode, c0, cell_clip, (x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch))
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
     if x.shape[1] == 0:
         return _empty_batch_forward(mode, x, lengths, h0, c0, weights)
@@ -651,19 +682,20 @@ class _EagerForward(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, *args):
-        # reached only for torch.func.grad or jvp inside vmap (plain vmap calls the op)
+        # reached for torch.func.grad or vjp inside vmap (vmap alone calls the op)
         raise NotImplementedError(
-            "fastrnn.torch: torch.func.grad and jvp under torch.func.vmap are not supported by "
-            "fastrnn's kernels; vmap alone, vmap then backward, torch.func.vjp and jacrev work, "
-            "or use the torch.nn module (fastrnn.torch.revert(model))"
+            "fastrnn.torch: torch.func.grad and vjp under torch.func.vmap (per-sample gradients) "
+            "are not supported by fastrnn's kernels; vmap alone, vmap then backward, "
+            "torch.func.vjp and jacrev work, or use the torch.nn module "
+            "(fastrnn.torch.revert(model))"
         )
 
     @staticmethod
-    def jvp(ctx, *tangents):
+    def jvp(ctx, *tangents):  # (the modules run forward-mode AD on torch's implementation)
         raise NotImplementedError(
-            "fastrnn.torch: forward-mode AD (torch.func.jvp, torch.autograd.forward_ad) is not "
-            "supported by fastrnn's kernels; use reverse mode (backward, torch.func.vjp) or the "
-            "torch.nn module (fastrnn.torch.revert(model))"
+            "fastrnn.torch: forward-mode AD reached fastrnn's kernels, which have no forward "
+            "derivative; use the modules of fastrnn.torch (which run such calls on torch's "
+            "implementation) or torch.nn's"
         )
 
 
@@ -736,11 +768,16 @@ def plain_step(tensors) -> str | None:
     """How a cell's call on these tensors (None skipped) may run straight on the kernels:
     "inference" when no gradient is due (inference_step), "training" when one is, outside
     torch.func transforms (training_step); None unless all are plain contiguous CPU tensors
-    (_plain_cpu) of one kernel dtype with nothing intercepting torch's ops and no autocast. This
-    implies the general path's kernel_refusal, check_same_dtype, step_applies and layer_forward's
-    choice of _PlainForward; the caller checks the shapes."""
-    if not _ops_unintercepted() or torch.is_autocast_enabled("cpu"):  # (before the per-tensor
-        return None  # functorch check, which torch.compile cannot trace)
+    (_plain_cpu) of one kernel dtype with nothing intercepting torch's ops, no autocast and no
+    forward_ad.dual_level entered. This implies the general path's kernel_refusal,
+    check_same_dtype, step_applies and layer_forward's choice of _PlainForward; the caller checks
+    the shapes."""
+    if (
+        not _ops_unintercepted()  # (first: torch.compile cannot trace the checks below)
+        or torch.is_autocast_enabled("cpu")
+        or forward_ad._current_level >= 0  # (a dual tensor: the general path's kernel_refusal)
+    ):
+        return None
     dtype = tensors[0].dtype
     if dtype not in _KERNEL_DTYPES or not all(
         t is None or (_plain_cpu(t) and t.dtype == dtype and t.is_contiguous()) for t in tensors

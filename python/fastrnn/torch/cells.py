@@ -5,8 +5,8 @@ kernel).
 Subclasses of torch.nn.RNNCell / LSTMCell / GRUCell with the same constructors, parameters
 (weight_ih, weight_hh, bias_ih, bias_hh), inputs ([N,I] or unbatched [I], optional hx) and outputs
 (h' or (h', c')). Extras, keyword-only: LSTMCell `peephole` (parameter `weight_ch` [3,H], rows
-i, f, o) and `cell_clip`; GRUCell `reset_after`. Tensors the kernels cannot take run on torch's
-implementation after a one-time warning.
+i, f, o) and `cell_clip`; GRUCell `reset_after`. Tensors the kernels cannot take, and calls that
+forward-mode AD carries a tangent into, run on torch's implementation after a one-time warning.
 
 Shape letters as in DESIGN.md: N batch, I inputs, H hidden.
 """

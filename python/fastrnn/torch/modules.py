@@ -10,7 +10,8 @@ Each layer and direction is one `torch.ops.fastrnn.rnn_forward` call over the wh
 (through `_ops.layer_forward`); the stacking, the concatenation of directions and the dropout
 between layers (torch's RNG, training only) are torch ops here, as in fastrnn/layers.py. Tensors
 the kernels cannot take (another device, another dtype; CUDA without fastrnn's CUDA kernels and a
-GPU) run on torch's own implementation after a one-time warning.
+GPU), and calls that forward-mode AD carries a tangent into, run on torch's own implementation
+after a one-time warning.
 
 Shape letters as in DESIGN.md: T steps, N batch, I inputs, H hidden, P projection, S state size
 (P with projection, else H), L layers, D directions.

@@ -1,0 +1,226 @@
+"""fastrnn.torch under forward-mode AD: a call that carries a tangent runs on torch's
+implementation, with torch.nn's tangents.
+
+The kernels have no forward derivative. Before, forward-mode AD with no gradient due lost the
+tangent silently (None from torch.autograd.forward_ad, a zero tangent from torch.func.jvp: a
+frozen model's jvp over its input was all zeros), and raised NotImplementedError with one due.
+Now such a call takes the modules' fallback (a RuntimeWarning once per process), and every other
+call, inside a dual level too, stays on the kernels.
+
+Tiny sizes, float64: these are about which path runs and what it returns.
+"""
+
+import functools
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import fastrnn.torch as ft  # noqa: E402
+import torch.autograd.forward_ad as forward_ad  # noqa: E402
+from fastrnn.torch import _ops  # noqa: E402
+
+T, N, I, H = 4, 3, 5, 6  # noqa: E741
+F64 = torch.float64
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:fastrnn.torch.*falling back:RuntimeWarning",  # the fallback's warning: tested below
+    "ignore::DeprecationWarning",  # forward_ad's import: torch.jit.script
+)
+
+# name: (fastrnn module, torch.nn module, input shape), the same weights
+MODELS = {
+    "lstm": (
+        lambda: ft.LSTM(I, H, num_layers=2, bidirectional=True, dtype=F64),
+        lambda: torch.nn.LSTM(I, H, num_layers=2, bidirectional=True, dtype=F64),
+        (T, N, I),
+    ),
+    "lstm_proj": (
+        lambda: ft.LSTM(I, H, proj_size=3, batch_first=True, dtype=F64),
+        lambda: torch.nn.LSTM(I, H, proj_size=3, batch_first=True, dtype=F64),
+        (N, T, I),
+    ),
+    "gru": (lambda: ft.GRU(I, H, dtype=F64), lambda: torch.nn.GRU(I, H, dtype=F64), (T, N, I)),
+    "rnn_relu": (
+        lambda: ft.RNN(I, H, nonlinearity="relu", dtype=F64),
+        lambda: torch.nn.RNN(I, H, nonlinearity="relu", dtype=F64),
+        (T, N, I),
+    ),
+    "rnn_cell": (
+        lambda: ft.RNNCell(I, H, dtype=F64),
+        lambda: torch.nn.RNNCell(I, H, dtype=F64),
+        (N, I),
+    ),
+    "lstm_cell": (
+        lambda: ft.LSTMCell(I, H, dtype=F64),
+        lambda: torch.nn.LSTMCell(I, H, dtype=F64),
+        (N, I),
+    ),
+    "gru_cell": (
+        lambda: ft.GRUCell(I, H, dtype=F64),
+        lambda: torch.nn.GRUCell(I, H, dtype=F64),
+        (N, I),
+    ),
+}
+
+
+def pair(name):
+    """(fastrnn module, torch.nn module with its weights, input)."""
+    make_ours, make_ref, shape = MODELS[name]
+    torch.manual_seed(0)
+    ours, ref = make_ours(), make_ref()
+    ref.load_state_dict(ours.state_dict())
+    return ours, ref, torch.randn(shape, dtype=F64)
+
+
+def first(out):
+    """The output sequence of a layer, h' of a cell."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def dual_tangent(module, x, v, grad_enabled):
+    with forward_ad.dual_level(), torch.set_grad_enabled(grad_enabled):
+        out = first(module(forward_ad.make_dual(x, v)))
+        return forward_ad.unpack_dual(out).tangent
+
+
+def jvp_tangent(module, x, v, grad_enabled):
+    with torch.set_grad_enabled(grad_enabled):
+        return torch.func.jvp(lambda a: first(module(a)), (x,), (v,))[1]
+
+
+def frozen_jvp_tangent(module, x, v, grad_enabled):
+    module.requires_grad_(False)  # no gradient due anywhere: the case that lost the tangent
+    return jvp_tangent(module, x, v, grad_enabled)
+
+
+def jvp_over_parameters(module, x, v, grad_enabled):
+    """The tangent along a direction in parameter space (torch.func.functional_call)."""
+    params = {k: p.detach() for k, p in module.named_parameters()}
+    g = torch.Generator().manual_seed(3)
+    tangents = {k: torch.randn(p.shape, generator=g, dtype=F64) for k, p in params.items()}
+    with torch.set_grad_enabled(grad_enabled):
+        call = functools.partial(torch.func.functional_call, module)
+        return torch.func.jvp(lambda q: first(call(q, (x,))), (params,), (tangents,))[1]
+
+
+WAYS = {
+    "forward_ad": dual_tangent,
+    "jvp": jvp_tangent,
+    "jvp_frozen": frozen_jvp_tangent,
+    "jvp_parameters": jvp_over_parameters,
+}
+
+
+@pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad", "no_grad"])
+@pytest.mark.parametrize("way", list(WAYS))
+@pytest.mark.parametrize("name", list(MODELS))
+def test_forward_mode_ad_gives_torch_nns_tangent(name, way, grad_enabled):
+    ours, ref, x = pair(name)
+    v = torch.randn_like(x)
+    got = WAYS[way](ours, x, v, grad_enabled)
+    want = WAYS[way](ref, x, v, grad_enabled)
+    assert got is not None and want is not None
+    assert want.abs().max() > 1e-3  # a real tangent, which the old path gave as zeros or None
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_cell"])
+def test_jacfwd_and_hessian_give_torch_nns(name):
+    ours, ref, x = pair(name)
+    x = x[:2] if name == "lstm" else x[:1]  # small Jacobians
+
+    def scalar(m):
+        return lambda a: first(m(a)).square().sum()
+
+    torch.testing.assert_close(
+        torch.func.jacfwd(lambda a: first(ours(a)))(x),
+        torch.func.jacfwd(lambda a: first(ref(a)))(x),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    torch.testing.assert_close(
+        torch.func.hessian(scalar(ours))(x),
+        torch.func.hessian(scalar(ref))(x),
+        rtol=1e-9,
+        atol=1e-11,
+    )
+
+
+def test_the_fallback_warns_once_and_names_the_reason(monkeypatch):
+    monkeypatch.setattr(_ops, "_warned_fallback", False)
+    spy = TorchPathSpy(monkeypatch)
+    ours, _, x = pair("lstm_cell")
+    with pytest.warns(RuntimeWarning, match="LSTMCell: forward-mode AD .* falling back to torch"):
+        dual_tangent(ours, x, torch.randn_like(x), grad_enabled=False)
+    assert spy.calls == 1
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: ft.LSTM(I, H, peephole=True, dtype=F64), (T, N, I)),
+        (lambda: ft.GRU(I, H, reset_after=False, dtype=F64), (T, N, I)),
+        (lambda: ft.LSTMCell(I, H, cell_clip=1.0, dtype=F64), (N, I)),
+        (lambda: ft.GRUCell(I, H, reset_after=False, dtype=F64), (N, I)),
+    ],
+    ids=["lstm_peephole", "gru_reset_before", "lstm_cell_clip", "gru_cell_reset_before"],
+)
+@pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad", "no_grad"])
+def test_extras_torch_lacks_refuse_forward_mode_ad(make, shape, grad_enabled):
+    """torch's implementation has no peephole, cell clip or reset-before GRU to fall back on."""
+    module = make()
+    x = torch.randn(shape, dtype=F64)
+    match = "need fastrnn's kernels, but forward-mode AD"
+    with pytest.raises(NotImplementedError, match=match):
+        dual_tangent(module, x, torch.randn_like(x), grad_enabled)
+    with pytest.raises(NotImplementedError, match=match):
+        jvp_tangent(module, x, torch.randn_like(x), grad_enabled)
+
+
+class TorchPathSpy:
+    """Counts the calls run on torch's implementation (the modules' and cells' fallback)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        for cls in (torch.nn.LSTM, torch.nn.GRU, torch.nn.LSTMCell, torch.nn.GRUCell):
+            monkeypatch.setattr(cls, "forward", self._counted(cls.forward))
+
+    def _counted(self, forward):
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return forward(*args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "lstm_cell", "gru_cell"])
+@pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad", "no_grad"])
+def test_calls_without_a_tangent_stay_on_the_kernels(monkeypatch, name, grad_enabled):
+    """Inside a dual level, but on tensors without a tangent; under vmap alone; under vjp alone;
+    and where the dual tensor feeds a later op only."""
+    ours, ref, x = pair(name)
+    spy = TorchPathSpy(monkeypatch)
+    with torch.set_grad_enabled(grad_enabled):
+        with forward_ad.dual_level():
+            got = first(ours(x))
+            later = forward_ad.make_dual(torch.ones_like(got), torch.ones_like(got))
+            assert forward_ad.unpack_dual(got * later).tangent is not None
+        torch.func.vmap(lambda a: first(ours(a)))(x.unsqueeze(0))
+        torch.func.vjp(lambda a: first(ours(a)), x)
+    assert spy.calls == 0
+    torch.testing.assert_close(got, first(ref(x)), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad", "no_grad"])
+def test_the_bare_op_refuses_a_dual_tensor(grad_enabled):
+    """torch.ops.fastrnn.rnn_forward on a dual tensor gave its outputs no tangent with no gradient
+    due; with one due torch refuses it first ('You must implement the jvp function')."""
+    torch.manual_seed(0)
+    x = torch.randn(T, N, I, dtype=F64)
+    w_ih = torch.randn(4 * H, I, dtype=F64, requires_grad=grad_enabled)
+    w_hh = torch.randn(4 * H, H, dtype=F64)
+    match = "jvp function" if grad_enabled else "forward-mode AD through torch.ops.fastrnn"
+    with forward_ad.dual_level(), torch.set_grad_enabled(grad_enabled):
+        dual = forward_ad.make_dual(x, torch.randn_like(x))
+        args = (None, None, None, w_ih, w_hh, None, None, None, None, "lstm", False)
+        with pytest.raises(NotImplementedError, match=match):
+            torch.ops.fastrnn.rnn_forward(dual, *args, grad_enabled, True, 0.0)
