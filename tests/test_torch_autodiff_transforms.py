@@ -181,7 +181,8 @@ class TorchPathSpy:
 
     def __init__(self, monkeypatch):
         self.calls = 0
-        for cls in (torch.nn.LSTM, torch.nn.GRU, torch.nn.LSTMCell, torch.nn.GRUCell):
+        classes = (torch.nn.RNN, torch.nn.LSTM, torch.nn.GRU)
+        for cls in (*classes, torch.nn.RNNCell, torch.nn.LSTMCell, torch.nn.GRUCell):
             monkeypatch.setattr(cls, "forward", self._counted(cls.forward))
 
     def _counted(self, forward):
@@ -192,35 +193,81 @@ class TorchPathSpy:
         return counted
 
 
+def in_unused_dual_level(call):
+    """call() inside a dual level that no tensor of it has a tangent at."""
+
+    def run():
+        with forward_ad.dual_level():
+            return call()
+
+    return run
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")  # vmap's loop
 @pytest.mark.parametrize("name", ["lstm", "gru", "lstm_cell", "gru_cell"])
 @pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad", "no_grad"])
 def test_calls_without_a_tangent_stay_on_the_kernels(monkeypatch, name, grad_enabled):
-    """Inside a dual level, but on tensors without a tangent; under vmap alone; under vjp alone;
-    and where the dual tensor feeds a later op only."""
+    """Inside a dual level without a tangent: a plain call, under a dispatch mode (which sees the
+    op), under vmap, vjp and jacrev, each giving the bits it gives outside one; and under
+    torch.func.jvp, a call on constants, giving torch.nn's result (with no gradient due it raised
+    'Cannot access data pointer of Tensor that doesn't have storage': the direct call took
+    numpy() of a tensor the transform had lifted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     ours, ref, x = pair(name)
-    spy = TorchPathSpy(monkeypatch)
+
+    def under_a_mode(m):
+        with FlopCounterMode(display=False):
+            return first(m(x))
+
+    def constant_under_jvp(m):
+        return torch.func.jvp(lambda p: p * first(m(x)), (torch.tensor(2.0, dtype=F64),),
+                              (torch.tensor(1.0, dtype=F64),))  # fmt: skip
+
+    calls = {
+        "plain": lambda m: first(m(x)),
+        "mode": under_a_mode,
+        "vmap": lambda m: torch.func.vmap(lambda a: first(m(a)))(x.unsqueeze(0)),
+        "vjp": lambda m: torch.func.vjp(lambda a: first(m(a)), x)[0],
+        "jacrev": lambda m: torch.func.jacrev(lambda a: first(m(a))[-1].sum())(x),
+    }
     with torch.set_grad_enabled(grad_enabled):
-        with forward_ad.dual_level():
-            got = first(ours(x))
-            later = forward_ad.make_dual(torch.ones_like(got), torch.ones_like(got))
-            assert forward_ad.unpack_dual(got * later).tangent is not None
-        torch.func.vmap(lambda a: first(ours(a)))(x.unsqueeze(0))
-        torch.func.vjp(lambda a: first(ours(a)), x)
+        want = constant_under_jvp(ref)
+        spy = TorchPathSpy(monkeypatch)
+        for what, call in calls.items():
+            got = in_unused_dual_level(lambda call=call: call(ours))()
+            torch.testing.assert_close(got, call(ours), rtol=0, atol=0, msg=what)
+        for a, b in zip(constant_under_jvp(ours), want, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     assert spy.calls == 0
-    torch.testing.assert_close(got, first(ref(x)), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("grad_enabled", [True, False], ids=["grad", "no_grad"])
-def test_the_bare_op_refuses_a_dual_tensor(grad_enabled):
-    """torch.ops.fastrnn.rnn_forward on a dual tensor gave its outputs no tangent with no gradient
-    due; with one due torch refuses it first ('You must implement the jvp function')."""
-    torch.manual_seed(0)
-    x = torch.randn(T, N, I, dtype=F64)
-    w_ih = torch.randn(4 * H, I, dtype=F64, requires_grad=grad_enabled)
-    w_hh = torch.randn(4 * H, H, dtype=F64)
-    match = "jvp function" if grad_enabled else "forward-mode AD through torch.ops.fastrnn"
-    with forward_ad.dual_level(), torch.set_grad_enabled(grad_enabled):
-        dual = forward_ad.make_dual(x, torch.randn_like(x))
-        args = (None, None, None, w_ih, w_hh, None, None, None, None, "lstm", False)
-        with pytest.raises(NotImplementedError, match=match):
-            torch.ops.fastrnn.rnn_forward(dual, *args, grad_enabled, True, 0.0)
+@pytest.mark.parametrize("name", ["lstm", "gru", "lstm_cell", "gru_cell"])
+def test_float32_gives_torch_nns_outcome(name):
+    """In float32 torch runs its LSTM layer on oneDNN, which has no forward derivative: the
+    fallback raises torch.nn's own error there, and gives its tangent elsewhere."""
+    ours, ref, x = pair(name)
+    ours.float(), ref.float()
+    x = x.float()
+    v = torch.randn_like(x)
+    outcomes = []
+    for m in (ours, ref):
+        try:
+            outcomes.append(jvp_tangent(m, x, v, grad_enabled=False))
+        except NotImplementedError as e:
+            outcomes.append(str(e))
+    if isinstance(outcomes[1], str):
+        assert outcomes[0] == outcomes[1]
+    else:
+        torch.testing.assert_close(outcomes[0], outcomes[1])
+
+
+@pytest.mark.parametrize("name", ["gru", "gru_cell"])
+def test_a_compiled_module_gives_torch_nns_tangent(name):
+    """While torch.compile traces inside a dual level, every call takes the fallback (the
+    queries for a tangent are not traced)."""
+    ours, ref, x = pair(name)
+    v = torch.randn_like(x)
+    torch._dynamo.reset()
+    got = dual_tangent(torch.compile(ours, backend="eager"), x, v, grad_enabled=False)
+    torch.testing.assert_close(got, dual_tangent(ref, x, v, False), rtol=1e-10, atol=1e-12)

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as forward_ad
 from torch import Tensor
+from torch._C._functorch import TransformType
+from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
 
 from fastrnn import _C
 from fastrnn.functional import MODES
@@ -99,20 +101,28 @@ def kernel_refusal(tensors, extras: bool = False) -> str | None:
 
 
 def tangent_may_reach(tensors) -> bool:
-    """Whether forward-mode AD may carry a tangent into a call on these tensors (None skipped):
-    inside a forward_ad.dual_level (which torch.func.jvp, jacfwd and hessian enter too), one of
-    them is a dual tensor or wrapped by a torch.func transform. Outside one, no tensor has a
-    tangent, and the answer costs one read of forward_ad's level."""
+    """Whether forward-mode AD may carry a tangent into a call on these tensors (None skipped).
+
+    Only inside a forward_ad.dual_level (which torch.func.jvp, jacfwd and hessian enter too;
+    outside one no tensor has a tangent, and the answer costs one read of forward_ad's level): a
+    tensor wrapped by torch.func while its jvp transform is active, or one that is (or, under
+    vmap or grad, wraps) a dual tensor (unpack_dual, a few µs a tensor). While torch.compile
+    traces, any call inside a dual level (those queries are not traced)."""
     if forward_ad._current_level < 0:
         return False
-    return any(
-        t is not None
-        and (
-            torch._C._functorch.is_functorch_wrapped_tensor(t)
-            or forward_ad.unpack_dual(t).tangent is not None
-        )
-        for t in tensors
+    if torch.compiler.is_compiling():
+        return True
+    jvp = torch._C._are_functorch_transforms_active() and any(
+        i.key() == TransformType.Jvp for i in retrieve_all_functorch_interpreters()
     )
+    for t in tensors:
+        while t is not None and torch._C._functorch.is_functorch_wrapped_tensor(t):
+            if jvp:
+                return True
+            t = torch._C._functorch.get_unwrapped(t)  # (unpack_dual has no batching rule)
+        if t is not None and forward_ad.unpack_dual(t).tangent is not None:
+            return True
+    return False
 
 
 def check_same_dtype(tensors, names) -> None:
@@ -266,15 +276,8 @@ def _empty_batch_backward(mode, dy, dh_n, dc_n, x, lengths, weights, wanted, inp
 # ---- forward ----
 
 
-def _check_call(mode: str, c0, cell_clip: float, tensors) -> None:
-    """What the modules check and a bare op call may get wrong (both devices' kernels); tensors:
-    the op's tensor arguments (None skipped)."""
-    if tangent_may_reach(tensors):  # (under torch.func.jvp the op sees unwrapped tensors: torch
-        raise NotImplementedError(  # gives a custom op's outputs a zero tangent there)
-            "fastrnn.torch: forward-mode AD through torch.ops.fastrnn.rnn_forward: its kernels "
-            "have no forward derivative (fastrnn.torch's modules run such calls on torch's "
-            "implementation)"
-        )
+def _check_call(mode: str, c0, cell_clip: float) -> None:
+    """What the modules check and a bare op call may get wrong (both devices' kernels)."""
     if not 0.0 <= cell_clip < math.inf:
         raise ValueError(f"cell_clip: expected a finite value >= 0 (0: no clip), got {cell_clip}")
     if c0 is not None and mode != "lstm":
@@ -315,7 +318,7 @@ def _forward_cpu(
     """rnn_forward's CPU implementation (the op's, and eager calls' without the dispatcher)."""
     T, N = x.shape[0], x.shape[1]
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
-    _check_call(mode, c0, cell_clip, (x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch))
+    _check_call(mode, c0, cell_clip)
     if N == 0:
         return _empty_batch_forward(mode, x, lengths, h0, c0, (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch))
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
@@ -593,7 +596,7 @@ def rnn_forward_cuda_kernel(
     cell_clip,
 ):
     I, H, P, S = _sizes(mode, x, w_hh, w_hr)  # noqa: E741
-    _check_call(mode, c0, cell_clip, (x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, w_ch))
+    _check_call(mode, c0, cell_clip)
     weights = (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch)
     if x.shape[1] == 0:
         return _empty_batch_forward(mode, x, lengths, h0, c0, weights)
@@ -719,20 +722,22 @@ def _dispatch_free(tensors) -> bool:
     """Whether an eager call on these tensors (None skipped) may run the CPU implementation
     directly rather than through torch's dispatcher, which costs about 10 µs a call (several
     times the kernel of a small cell step): nothing is intercepting torch's ops (no dispatch or
-    function mode, as make_fx and FlopCounterMode use; no profiler; not compiling or tracing),
-    and all are plain CPU tensors or Parameters, none a subclass that intercepts ops, nor wrapped
-    by a torch.func transform."""
+    function mode, as make_fx and FlopCounterMode use; no profiler; no torch.func transform; not
+    compiling or tracing), and all are plain CPU tensors or Parameters, none a subclass that
+    intercepts ops, nor wrapped by a torch.func transform."""
     return _ops_unintercepted() and all(t is None or _plain_cpu(t) for t in tensors)
 
 
 def _ops_unintercepted() -> bool:
-    """Nothing intercepts torch's ops: no dispatch or function mode, no profiler, not compiling
-    or tracing."""
+    """Nothing intercepts torch's ops: no dispatch or function mode, no profiler, no torch.func
+    transform (under one even a plain tensor's detach() is lifted to the transform's level, and
+    numpy() then finds no storage), not compiling or tracing."""
     return not (
         torch.compiler.is_compiling()  # (first: torch.compile cannot trace the mode queries)
         or torch.jit.is_tracing()
         or torch._C._len_torch_dispatch_stack() > 0
         or torch._C._is_torch_function_mode_enabled()
+        or torch._C._are_functorch_transforms_active()
         or torch.autograd._profiler_enabled()
     )
 
@@ -766,10 +771,10 @@ def step_applies(x, h0, c0, weights) -> bool:
 
 def plain_step(tensors) -> str | None:
     """How a cell's call on these tensors (None skipped) may run straight on the kernels:
-    "inference" when no gradient is due (inference_step), "training" when one is, outside
-    torch.func transforms (training_step); None unless all are plain contiguous CPU tensors
-    (_plain_cpu) of one kernel dtype with nothing intercepting torch's ops, no autocast and no
-    forward_ad.dual_level entered. This implies the general path's kernel_refusal,
+    "inference" when no gradient is due (inference_step), "training" when one is
+    (training_step); None unless all are plain contiguous CPU tensors (_plain_cpu) of one kernel
+    dtype with nothing intercepting torch's ops (torch.func transforms included), no autocast and
+    no forward_ad.dual_level entered. This implies the general path's kernel_refusal,
     check_same_dtype, step_applies and layer_forward's choice of _PlainForward; the caller checks
     the shapes."""
     if (
@@ -783,9 +788,7 @@ def plain_step(tensors) -> str | None:
         t is None or (_plain_cpu(t) and t.dtype == dtype and t.is_contiguous()) for t in tensors
     ):
         return None
-    if needs_grad(*tensors):
-        return None if torch._C._are_functorch_transforms_active() else "training"
-    return "inference"
+    return "training" if needs_grad(*tensors) else "inference"
 
 
 def training_step(mode, x, h0, c0, weights, reset_after, cell_clip):
