@@ -271,3 +271,57 @@ def test_a_compiled_module_gives_torch_nns_tangent(name):
     torch._dynamo.reset()
     got = dual_tangent(torch.compile(ours, backend="eager"), x, v, grad_enabled=False)
     torch.testing.assert_close(got, dual_tangent(ref, x, v, False), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru_cell"])
+def test_a_dual_tensor_under_vjp_and_jacrev_gives_torch_nns_tangent(monkeypatch, name):
+    """A dual tensor of torch.autograd.forward_ad fed through torch.func.vjp or jacrev (whose
+    wrapper hides its tangent from a plain unpack_dual), and one made on vjp's wrapper with the
+    weights frozen: torch.nn's tangent, not fastrnn's refusal or None."""
+    ours, ref, x = pair(name)
+    v = torch.randn_like(x)
+
+    def through_vjp(m):
+        with forward_ad.dual_level():
+            out, _ = torch.func.vjp(lambda a: first(m(a)), forward_ad.make_dual(x, v))
+            return forward_ad.unpack_dual(out).tangent
+
+    def through_jacrev(m):
+        with forward_ad.dual_level():
+            jac = torch.func.jacrev(lambda a: first(m(a)).sum())(forward_ad.make_dual(x, v))
+            return forward_ad.unpack_dual(jac).tangent
+
+    def dual_made_inside_vjp(m):
+        m.requires_grad_(False)
+        tangent = []
+
+        def f(a):
+            out = first(m(forward_ad.make_dual(a.detach(), v)))
+            tangent.append(forward_ad.unpack_dual(out).tangent)
+            return out
+
+        with forward_ad.dual_level():
+            torch.func.vjp(f, x)
+        m.requires_grad_(True)
+        return tangent[0]
+
+    for way in (through_vjp, through_jacrev, dual_made_inside_vjp):
+        got, want = way(ours), way(ref)
+        assert got is not None and want is not None, way.__name__
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12, msg=way.__name__)
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")  # vmap's loop
+@pytest.mark.parametrize("name", ["lstm", "gru_cell"])
+def test_vmap_of_constants_under_jvp_stays_on_the_kernels(monkeypatch, name):
+    """torch.func.jvp over a scale p of vmap(module) on constants: no tangent reaches the module
+    (torch.nn has no batching rule for its LSTM or cells there, so a fallback would fail)."""
+    ours, _, x = pair(name)
+    xs = torch.stack([x, 2 * x])
+    spy = TorchPathSpy(monkeypatch)
+    one = torch.tensor(1.0, dtype=F64)
+    out, tangent = torch.func.jvp(
+        lambda p: p * torch.func.vmap(lambda a: first(ours(a)))(xs), (one,), (one,)
+    )
+    assert spy.calls == 0
+    torch.testing.assert_close(tangent, torch.stack([first(ours(a)) for a in xs]))

@@ -105,25 +105,32 @@ def tangent_may_reach(tensors) -> bool:
     """Whether forward-mode AD may carry a tangent into a call on these tensors (None skipped).
 
     Only inside a forward_ad.dual_level (which torch.func.jvp, jacfwd and hessian enter too;
-    outside one no tensor has a tangent, and the answer costs one read of forward_ad's level): a
-    tensor wrapped by torch.func while its jvp transform is active, or one that is (or, under
-    vmap or grad, wraps) a dual tensor (unpack_dual, a few µs a tensor). While torch.compile
-    traces, any call inside a dual level (those queries are not traced)."""
+    outside one no tensor has a tangent, and the answer costs one read of forward_ad's level): one
+    of them is wrapped at the level of an active torch.func.jvp transform (whose tangent a
+    transform above it hides), or it or a torch.func wrapper around it is a dual tensor
+    (unpack_dual, a few µs a tensor). While torch.compile traces, any call inside a dual level
+    (those queries are not traced)."""
     if forward_ad._current_level < 0:
         return False
     if torch.compiler.is_compiling():
         return True
-    jvp = torch._C._are_functorch_transforms_active() and any(
-        i.key() == TransformType.Jvp for i in retrieve_all_functorch_interpreters()
-    )
-    for t in tensors:
-        while t is not None and torch._C._functorch.is_functorch_wrapped_tensor(t):
-            if jvp:
-                return True
-            t = torch._C._functorch.get_unwrapped(t)  # (unpack_dual has no batching rule)
-        if t is not None and forward_ad.unpack_dual(t).tangent is not None:
+    jvp_levels = ()
+    if torch._C._are_functorch_transforms_active():
+        interpreters = retrieve_all_functorch_interpreters()
+        jvp_levels = [i.level() for i in interpreters if i.key() == TransformType.Jvp]
+    return any(t is not None and _has_tangent(t, jvp_levels) for t in tensors)
+
+
+def _has_tangent(t: Tensor, jvp_levels) -> bool:
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t):
+        if functorch.maybe_get_level(t) in jvp_levels:
             return True
-    return False
+        if not functorch.is_batchedtensor(t) and forward_ad.unpack_dual(t).tangent is not None:
+            return True
+        t = functorch.get_unwrapped(t)
+    with torch._C._DisableFuncTorch():  # (else a grad transform lifts t and hides its tangent)
+        return forward_ad.unpack_dual(t).tangent is not None
 
 
 def check_same_dtype(tensors, names) -> None:
