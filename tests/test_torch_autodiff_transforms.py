@@ -1,5 +1,5 @@
-"""fastrnn.torch under forward-mode AD: a call that carries a tangent runs on torch's
-implementation, with torch.nn's tangents.
+"""fastrnn.torch under forward-mode AD, and under torch.func.vjp over a vmap: such a call runs on
+torch's implementation, with torch.nn's tangents and gradients (or torch.nn's error).
 
 The kernels have no forward derivative. Before, forward-mode AD with no gradient due lost the
 tangent silently (None from torch.autograd.forward_ad, a zero tangent from torch.func.jvp: a
@@ -325,3 +325,30 @@ def test_vmap_of_constants_under_jvp_stays_on_the_kernels(monkeypatch, name):
     )
     assert spy.calls == 0
     torch.testing.assert_close(tangent, torch.stack([first(ours(a)) for a in xs]))
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")  # vmap's loop
+@pytest.mark.parametrize("name", ["rnn_cell", "gru_cell", "lstm_cell", "gru", "lstm"])
+def test_vjp_over_vmap_does_what_torch_nn_does(name):
+    """torch.func.vjp of a function that vmaps the module (jacrev over a vmap alike): torch's
+    autograd wrapper for the op has no batching rule there, which raised an unclear RuntimeError
+    about setup_context. Now torch.nn's result: the same gradients for its RNNCell and GRUCell,
+    its own 'Batching rule not implemented' error for the LSTMCell and the layers."""
+    ours, ref, x = pair(name)
+    xs = torch.stack([x, 2 * x])
+
+    def outcome(m):
+        def loss(a):
+            return torch.func.vmap(lambda b: first(m(b)))(a).square().sum()
+
+        try:
+            _, pull = torch.func.vjp(loss, xs)
+            return pull(torch.tensor(1.0, dtype=F64))[0]
+        except RuntimeError as e:
+            return str(e)
+
+    got, want = outcome(ours), outcome(ref)
+    if isinstance(want, str):
+        assert got == want and "Batching rule not implemented" in want
+    else:
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)

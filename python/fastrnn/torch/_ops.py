@@ -75,12 +75,18 @@ def kernel_refusal(tensors, extras: bool = False) -> str | None:
     Under autocast torch.nn computes in the autocast dtype, which fastrnn has no kernel for; a
     module that uses an extra torch lacks (`extras`) runs on the kernels in the tensors' own dtype
     instead. The kernels have no forward derivative, so a call that forward-mode AD carries a
-    tangent into (tangent_may_reach) is refused too.
+    tangent into (tangent_may_reach) is refused too, and their autograd has no batching rule, so
+    is one mapped by vmap inside a gradient transform (_vmapped_inside_a_gradient).
     """
     if tangent_may_reach(tensors):
         return (
             "forward-mode AD is carrying a tangent into the call (torch.autograd.forward_ad, "
             "torch.func.jvp, jacfwd or hessian) and fastrnn's kernels have no forward derivative"
+        )
+    if _vmapped_inside_a_gradient(tensors):
+        return (
+            "torch.func.vjp, jacrev or grad over torch.func.vmap is differentiating the call, "
+            "and fastrnn's autograd has no batching rule"
         )
     cuda = cuda_kernels_available()
     where = "on the CPU and CUDA devices" if cuda else "on the CPU"
@@ -131,6 +137,22 @@ def _has_tangent(t: Tensor, jvp_levels) -> bool:
         t = functorch.get_unwrapped(t)
     with torch._C._DisableFuncTorch():  # (else a grad transform lifts t and hides its tangent)
         return forward_ad.unpack_dual(t).tangent is not None
+
+
+def _vmapped_inside_a_gradient(tensors) -> bool:
+    """Whether one of the tensors (None skipped) is mapped by a torch.func.vmap that runs inside
+    a torch.func gradient transform (vjp(vmap(f)), jacrev over a vmap): torch then needs a
+    batching rule for the op's autograd, which it has not. (vmap over a gradient transform, as
+    per-sample gradients take, reaches _EagerForward.vmap instead.)"""
+    if torch.compiler.is_compiling() or not torch._C._are_functorch_transforms_active():
+        return False
+    if not any(t is not None and torch._C._functorch.is_batchedtensor(t) for t in tensors):
+        return False
+    kinds = [i.key() for i in retrieve_all_functorch_interpreters()]  # outermost first
+    return (
+        TransformType.Grad in kinds
+        and TransformType.Vmap in kinds[kinds.index(TransformType.Grad) :]
+    )
 
 
 def check_same_dtype(tensors, names) -> None:
