@@ -352,3 +352,19 @@ def test_vjp_over_vmap_does_what_torch_nn_does(name):
         assert got == want and "Batching rule not implemented" in want
     else:
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")  # vmap's loop
+@pytest.mark.parametrize("name", ["rnn_cell", "lstm_cell", "lstm"])
+def test_a_frozen_module_under_vmap_inside_grad_stays_on_the_kernels(monkeypatch, name):
+    """grad over a scale w of vmap(frozen module) on data: nothing the module takes needs a
+    gradient, so its calls need no batching rule and run on the kernels (torch.nn's LSTM and
+    LSTMCell have none there and raise)."""
+    ours, _, x = pair(name)
+    ours.requires_grad_(False)
+    xs = torch.stack([x, 2 * x])
+    spy = TorchPathSpy(monkeypatch)
+    mapped = torch.func.vmap(lambda b: first(ours(b)))
+    got = torch.func.grad(lambda w: (mapped(xs) * w).sum())(torch.tensor(2.0, dtype=F64))
+    assert spy.calls == 0
+    torch.testing.assert_close(got, mapped(xs).sum())

@@ -140,19 +140,31 @@ def _has_tangent(t: Tensor, jvp_levels) -> bool:
 
 
 def _vmapped_inside_a_gradient(tensors) -> bool:
-    """Whether one of the tensors (None skipped) is mapped by a torch.func.vmap that runs inside
-    a torch.func gradient transform (vjp(vmap(f)), jacrev over a vmap): torch then needs a
-    batching rule for the op's autograd, which it has not. (vmap over a gradient transform, as
-    per-sample gradients take, reaches _EagerForward.vmap instead.)"""
+    """Whether a torch.func.vmap running inside a torch.func gradient transform (vjp(vmap(f)),
+    jacrev or grad over a vmap) maps one of the tensors (None skipped) while one needs a
+    gradient (_differentiated): torch then needs a batching rule for the op's autograd, which it
+    has not."""
     if torch.compiler.is_compiling() or not torch._C._are_functorch_transforms_active():
         return False
-    if not any(t is not None and torch._C._functorch.is_batchedtensor(t) for t in tensors):
+    functorch = torch._C._functorch
+    if not any(t is not None and functorch.is_batchedtensor(t) for t in tensors):
         return False
     kinds = [i.key() for i in retrieve_all_functorch_interpreters()]  # outermost first
-    return (
-        TransformType.Grad in kinds
-        and TransformType.Vmap in kinds[kinds.index(TransformType.Grad) :]
-    )
+    if (
+        TransformType.Grad not in kinds
+        or TransformType.Vmap not in kinds[kinds.index(TransformType.Grad) :]
+    ):
+        return False
+    return any(t is not None and _differentiated(t) for t in tensors)
+
+
+def _differentiated(t: Tensor) -> bool:
+    """Whether t, under its vmap wrappers, is tracked by a torch.func gradient transform (or
+    jvp's) or requires grad itself."""
+    functorch = torch._C._functorch
+    while functorch.is_batchedtensor(t):
+        t = functorch.get_unwrapped(t)
+    return functorch.is_functorch_wrapped_tensor(t) or t.requires_grad
 
 
 def check_same_dtype(tensors, names) -> None:
