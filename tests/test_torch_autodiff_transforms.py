@@ -355,13 +355,17 @@ def test_vjp_over_vmap_does_what_torch_nn_does(name):
 
 
 @pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")  # vmap's loop
+@pytest.mark.parametrize("frozen", [True, False], ids=["frozen", "trainable"])
 @pytest.mark.parametrize("name", ["rnn_cell", "lstm_cell", "lstm"])
-def test_a_frozen_module_under_vmap_inside_grad_stays_on_the_kernels(monkeypatch, name):
-    """grad over a scale w of vmap(frozen module) on data: nothing the module takes needs a
-    gradient, so its calls need no batching rule and run on the kernels (torch.nn's LSTM and
-    LSTMCell have none there and raise)."""
+def test_a_module_under_vmap_inside_grad_of_something_else_stays_on_the_kernels(
+    monkeypatch, name, frozen
+):
+    """grad over a scale w of vmap(module) on data: the transform differentiates nothing the
+    module takes (its parameters, trainable or not, are outside it), so its calls need no
+    batching rule and run on the kernels (torch.nn's LSTM and LSTMCell have none there and
+    raise)."""
     ours, _, x = pair(name)
-    ours.requires_grad_(False)
+    ours.requires_grad_(not frozen)
     xs = torch.stack([x, 2 * x])
     spy = TorchPathSpy(monkeypatch)
     mapped = torch.func.vmap(lambda b: first(ours(b)))

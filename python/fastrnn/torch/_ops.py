@@ -160,11 +160,12 @@ def _vmapped_inside_a_gradient(tensors) -> bool:
 
 def _differentiated(t: Tensor) -> bool:
     """Whether t, under its vmap wrappers, is tracked by a torch.func gradient transform (or
-    jvp's) or requires grad itself."""
+    jvp's). (A tensor that requires grad only outside the transforms is differentiated by the
+    op's autograd at that level, which works under vmap.)"""
     functorch = torch._C._functorch
     while functorch.is_batchedtensor(t):
         t = functorch.get_unwrapped(t)
-    return functorch.is_functorch_wrapped_tensor(t) or t.requires_grad
+    return functorch.is_functorch_wrapped_tensor(t)
 
 
 def check_same_dtype(tensors, names) -> None:
