@@ -128,6 +128,7 @@ def tangent_may_reach(tensors) -> bool:
 
 
 def _has_tangent(t: Tensor, jvp_levels) -> bool:
+    """tangent_may_reach for one tensor; jvp_levels: the levels of the active jvp transforms."""
     functorch = torch._C._functorch
     while functorch.is_functorch_wrapped_tensor(t):
         if functorch.maybe_get_level(t) in jvp_levels:
