@@ -114,6 +114,54 @@ def test_one_inference_step_of_many_rows_takes_the_fused_loop(name, extra):
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+@pytest.mark.parametrize("n", [1, 7, 16])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_one_inference_step_of_few_rows_takes_the_step_kernel(name, n, with_lengths):
+    """A layer's single inference step (T = 1, as in generation a step at a time) at up to 16
+    rows runs the cells' step kernel (rnn_step.inc), which reads the weights as they are: bit for
+    bit a cell's step (lengths, all 1 at T = 1, change nothing; y is the new h) and close to the
+    float64 reference, from a given state and from zeros. I = 600 takes the kernel's rows in two
+    slices of k, H = 70 a partial unit block."""
+    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
+    n_in, h = 600, 70
+    rng = np.random.default_rng(5)
+    params = make_params(mode, n_in, h, peephole=peephole, rng=rng)
+    x = rng.standard_normal((1, n, n_in))
+    hx = tuple(rng.standard_normal((2, n, h))) if mode == "lstm" else rng.standard_normal((n, h))
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    lengths = np.ones(n, np.int64) if with_lengths else None
+    desc = _C.RnnDesc(
+        mode, n_in, h, peephole=peephole, reset_after=reset_after, cell_clip=clip or 0
+    )
+    for state in (hx, None):
+        s32 = state
+        if state is not None:
+            s32 = (
+                tuple(a.astype(np.float32) for a in state)
+                if mode == "lstm"
+                else state.astype(np.float32)
+            )
+        y, got, _ = F.forward(
+            mode, x.astype(np.float32), p32, s32, lengths, training=False,
+            reset_after=reset_after, cell_clip=clip,
+        )  # fmt: skip
+        ref_y, ref_state, _ = reference_forward(
+            mode, x, params, state, reset_after=reset_after, cell_clip=clip
+        )
+        assert_close(y, ref_y, 2e-4, 2e-5, what="y")
+        assert_close(got, ref_state, 2e-4, 2e-5, what="state")
+        h0, c0 = (None, None) if s32 is None else (s32 if mode == "lstm" else (s32, None))
+        step = _C.rnn_step(
+            desc, x[0].astype(np.float32), h0, c0, p32["weight_ih"], p32["weight_hh"],
+            p32["bias_ih"], p32["bias_hh"], p32.get("weight_ch"),
+        )  # fmt: skip
+        np.testing.assert_array_equal(y[0], step[0])
+        np.testing.assert_array_equal(got[0] if mode == "lstm" else got, step[0])
+        if mode == "lstm":
+            np.testing.assert_array_equal(got[1], step[1])
+
+
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
 @pytest.mark.parametrize("n", [1, 2])
 def test_small_batches_group_unit_blocks(name, n):
     """Batches of one or two rows on one thread run each step's recurrent products for groups of

@@ -233,6 +233,17 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
   using namespace cpu;
   check_problem_size(desc, steps, batch);
   const bool training = reserve != nullptr;
+  if constexpr (std::is_same_v<T, float>) {
+    // One inference step at a few rows (a layer called a step at a time, as in generation): the
+    // step kernel, which reads the weights as they are (rnn_step.inc). Lengths, if given, are
+    // all 1 here, so they change nothing.
+    if (steps == 1 && !training && fused_step_applies(desc, batch)) {
+      float* c_new = c_n ? c_n : workspace + ForwardLayout(desc, 1, batch, false).c;
+      fused_step(h_n, c_new, desc, batch, x, h0, c0, w);
+      std::memcpy(y, h_n, sizeof(T) * batch * desc.state_size());
+      return;
+    }
+  }
   const int64_t N = batch, H = desc.hidden_size, S = desc.state_size(), I = desc.input_size;
   const int64_t P = desc.proj_size, G = desc.gates(), GH = G * H;
   const bool lstm = desc.mode == CellMode::kLstm, gru = desc.mode == CellMode::kGru;

@@ -70,7 +70,7 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
 }
 
 bool fused_step_applies(const RnnDesc& d, int64_t N) {
-  return fused_kernels_available() && N <= 4 && d.proj_size == 0 &&
+  return fused_kernels_available() && N <= kStepKernelRows && d.proj_size == 0 &&
          !(d.mode == CellMode::kGru && !d.reset_after);
 }
 

@@ -52,12 +52,20 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K);
 
+// Rows up to which a single inference step takes fused_step, which reads the weights as they are,
+// rather than the BLAS products or the fused loop, which both pack them first. On the Intel
+// AVX-512 VM (2026-12-07) it was faster at 5-16 rows in 70 of 72 mode × H (64-512) × rows × threads
+// cases (1.0-3.3x; the other two 0.82-0.90) and mixed at 24-32 (0.77-2.2x); the AVX2 build
+// likewise (bench/BENCHMARKS.md "A single inference step").
+constexpr int64_t kStepKernelRows = 16;
+
 // True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2,
-// N <= 4, no projection, GRU only with reset_after=True).
+// N <= kStepKernelRows, no projection, GRU only with reset_after=True).
 bool fused_step_applies(const RnnDesc& desc, int64_t N);
 
-// One inference step (rnn_step; rnn_step.inc). x: [N,I]; h: [N,H] or null for zeros; c: [N,H] or
-// null (LSTM); h_new: [N,H]; c_new: [N,H] (LSTM).
+// One inference step (rnn_step, and rnn_forward with T = 1; rnn_step.inc) at N <=
+// kStepKernelRows rows. x: [N,I]; h: [N,H] or null for zeros; c: [N,H] or null (LSTM); h_new:
+// [N,H]; c_new: [N,H] (LSTM).
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
 
