@@ -218,7 +218,7 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
                         const py::object& dc_n_obj, const py::array& x_obj,
                         const py::object& lengths_obj, const Weights& wo,
                         const py::object& reserve_obj, bool reverse, const Weights& grads,
-                        bool need_dx) {
+                        bool need_dx, bool write_grads) {
   if (x_obj.ndim() != 3) throw py::value_error("x: expected 3 dimensions [T, N, I]");
   const int64_t T = x_obj.shape(0), N = x_obj.shape(1), H = d.hidden_size, S = d.state_size();
   fastrnn::check_problem_size(d, T, N);
@@ -251,6 +251,17 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
   {
     py::gil_scoped_release release;
     if constexpr (Emulated) {
+      if (write_grads) {  // the GPU driver adds: start from zeros
+        auto zero = [](Real* p, int64_t n) {
+          if (p) std::fill(p, p + n, Real(0));
+        };
+        zero(dw.w_ih, GH * d.input_size);
+        zero(dw.w_hh, GH * S);
+        zero(dw.b_ih, GH);
+        zero(dw.b_hh, GH);
+        zero(dw.w_hr, d.proj_size * H);
+        zero(dw.w_ch, 3 * H);
+      }
       Real* ws =
           scratch<Real>(fastrnn::gpu::rnn_backward_workspace_size(d, T, N, lengths != nullptr));
       fastrnn::gpu::emulated_rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n,
@@ -258,7 +269,7 @@ py::tuple backward_impl(const RnnDesc& d, const py::array& dy_obj, const py::obj
     } else {
       Real* ws = scratch<Real>(fastrnn::rnn_backward_workspace_size(d, T, N, lengths != nullptr));
       fastrnn::rnn_backward<Real>(dx_ptr, dh0_ptr, dc0_ptr, dw, ws, d, T, N, dy, dh_n, dc_n, x,
-                                  lengths, w, reserve, reverse);
+                                  lengths, w, reserve, reverse, write_grads);
     }
   }
   return py::make_tuple(dx, dh0, dc0);
@@ -356,17 +367,19 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
          const py::object& w_hh, const py::object& b_ih, const py::object& b_hh,
          const py::object& w_hr, const py::object& w_ch, const py::object& reserve, bool reverse,
          const py::object& g_w_ih, const py::object& g_w_hh, const py::object& g_b_ih,
-         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch,
-         bool need_dx) {
+         const py::object& g_b_hh, const py::object& g_w_hr, const py::object& g_w_ch, bool need_dx,
+         bool write_grads) {
         const Weights w{w_ih, w_hh, b_ih, b_hh, w_hr, w_ch};
         const Weights g{g_w_ih, g_w_hh, g_b_ih, g_b_hh, g_w_hr, g_w_ch};
-        return is_float64(x, "x") ? backward_impl<double, Emulated>(d, dy, dh_n, dc_n, x, lengths,
-                                                                    w, reserve, reverse, g, need_dx)
-                                  : backward_impl<float, Emulated>(d, dy, dh_n, dc_n, x, lengths, w,
-                                                                   reserve, reverse, g, need_dx);
+        return is_float64(x, "x")
+                   ? backward_impl<double, Emulated>(d, dy, dh_n, dc_n, x, lengths, w, reserve,
+                                                     reverse, g, need_dx, write_grads)
+                   : backward_impl<float, Emulated>(d, dy, dh_n, dc_n, x, lengths, w, reserve,
+                                                    reverse, g, need_dx, write_grads);
       },
-      (std::string("Backward of a training forward; accumulates into the grad_* arrays. Returns "
-                   "(dx, dh0, dc0); dx is None (and not computed) with need_dx=False.") +
+      (std::string("Backward of a training forward; accumulates into the grad_* arrays (with "
+                   "write_grads=True writes them, whatever they held). Returns (dx, dh0, dc0); dx "
+                   "is None (and not computed) with need_dx=False.") +
        what)
           .c_str(),
       py::arg("desc"), py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("x"),
@@ -374,7 +387,7 @@ void def_layer_entry_points(py::module_& m, const char* forward_name, const char
       py::arg("bias_hh"), py::arg("weight_hr"), py::arg("weight_ch"), py::arg("reserve"),
       py::arg("reverse"), py::arg("grad_weight_ih"), py::arg("grad_weight_hh"),
       py::arg("grad_bias_ih"), py::arg("grad_bias_hh"), py::arg("grad_weight_hr"),
-      py::arg("grad_weight_ch"), py::arg("need_dx") = true);
+      py::arg("grad_weight_ch"), py::arg("need_dx") = true, py::arg("write_grads") = false);
 }
 
 }  // namespace

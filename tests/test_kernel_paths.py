@@ -177,6 +177,73 @@ def test_small_batches_group_unit_blocks(name, n):
         assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
 
 
+# The layer kinds whose weight gradients the backward forms differently: two GEMMs into W_hh
+# (the vanilla RNN over T >= 2 steps, GRU reset_after=False), the projection, the peephole
+# weights, no biases.
+WRITE_GRADS_CASES = {
+    **{name: (*variant, 0, True) for name, variant in PATH_VARIANTS.items()},
+    "lstm_proj": ("lstm", False, None, True, 11, True),
+    "gru_no_bias": ("gru", False, None, True, 0, False),
+}
+
+
+@pytest.mark.parametrize("entry", ["rnn_backward", "_emulated_rnn_backward"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("steps", [1, 4])
+@pytest.mark.parametrize("name", sorted(WRITE_GRADS_CASES))
+def test_backward_writes_the_weight_gradients_with_write_grads(name, steps, dtype, entry):
+    """rnn_backward(write_grads=True) writes the gradients into arrays whatever they held (here
+    NaN; fastrnn.torch passes fresh ones): bit for bit what the default mode adds to zeros, with
+    lengths and backwards; the input and state gradients are the same too. The grid emulator's
+    entry point (the GPU driver, which adds) starts from zeros for it. A gradient not asked for
+    (None) stays None."""
+    mode, peephole, clip, reset_after, proj, bias = WRITE_GRADS_CASES[name]
+    n, n_in, h = 5, 9, 20
+    s_out = proj or h
+    rng = np.random.default_rng(6)
+    desc = _C.RnnDesc(
+        mode, n_in, h, proj_size=proj, bias=bias, reset_after=reset_after, peephole=peephole,
+        cell_clip=clip or 0,
+    )  # fmt: skip
+    g = {"lstm": 4, "gru": 3}.get(mode, 1)
+    shapes = {
+        "weight_ih": (g * h, n_in), "weight_hh": (g * h, s_out),
+        "bias_ih": (g * h,) if bias else None, "bias_hh": (g * h,) if bias else None,
+        "weight_hr": (proj, h) if proj else None, "weight_ch": (3, h) if peephole else None,
+    }  # fmt: skip
+    weights = [
+        None if sh is None else rng.standard_normal(sh).astype(dtype) * 0.3
+        for sh in shapes.values()
+    ]
+    x = rng.standard_normal((steps, n, n_in)).astype(dtype)
+    lengths = np.array([steps, 1, steps, max(1, steps - 1), 1], np.int64)
+    h0 = rng.standard_normal((n, s_out)).astype(dtype)
+    c0 = rng.standard_normal((n, h)).astype(dtype) if mode == "lstm" else None
+    dy = rng.standard_normal((steps, n, s_out)).astype(dtype)
+    forward = getattr(_C, entry.replace("backward", "forward"))
+    _, _, _, reserve = forward(desc, x, lengths, h0, c0, *weights, True, True)
+    backward = getattr(_C, entry)
+    results = {}
+    for write in (False, True):
+        fill = np.nan if write else 0.0
+        grads = [None if w is None else np.full(w.shape, fill, dtype) for w in weights]
+        grads[1 if mode != "lstm" else 0] = None  # one gradient not asked for
+        out = backward(
+            desc, dy, None, None, x, lengths, *weights, reserve, True, *grads, write_grads=write
+        )
+        results[write] = (out, grads)
+    (out_add, grads_add), (out_write, grads_write) = results[False], results[True]
+    for a, b in zip(out_add, out_write, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(grads_add, grads_write, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert np.isfinite(b).all()
+            np.testing.assert_array_equal(a, b)
+
+
 def loop_split(name, n, h, threads, training=True):
     """How the float32 time loop shares n rows among `threads` threads (rnn_fused.h)."""
     mode, peephole, _, reset_after = PATH_VARIANTS[name]

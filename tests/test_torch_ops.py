@@ -375,16 +375,3 @@ def test_make_fx_records_the_op_not_a_constant(kind):
     assert "fastrnn.rnn_forward" in str(graph.graph)
     other = torch.randn(shape)
     torch.testing.assert_close(graph(other), run(other), rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(3, 5), (256, 127), (1024, 256), (3, 1000, 77)])
-def test_weight_gradient_buffers_are_zero_and_written(dtype, shape):
-    """The buffers rnn_backward adds the weight gradients to: zeros of the weight's shape and
-    dtype, below and above the size from which each page is written first."""
-    import numpy as np
-    from fastrnn.torch import _ops
-
-    a = _ops._zero_filled(shape, np.dtype(dtype))
-    assert a.shape == shape and a.dtype == np.dtype(dtype) and a.flags.c_contiguous
-    assert not a.any()

@@ -175,21 +175,26 @@ void add_column_dots(T* acc, const T* a, int64_t lda, const T* b, int64_t ldb, i
   });
 }
 
-// C[M, Nc] += Aᵀ·B with A: [K, M] and B: [K, Nc] (strides lda, ldb, ldc): the weight gradients.
+// C[M, Nc] += Aᵀ·B with A: [K, M] and B: [K, Nc] (strides lda, ldb, ldc): the weight gradients;
+// with overwrite C = Aᵀ·B, C's contents ignored.
 // Float32 on AVX-512 and AVX2 takes the packed tile GEMM (rnn_weight_grad.inc): its result does
 // not depend on the thread count (OpenBLAS's does, where its edge kernels sum in another order),
 // and it was measured within 5 % of OpenBLAS's AVX-512 SGEMM and faster than its AVX2 kernels
 // (which OpenBLAS runs on an AVX-512 machine when OPENBLAS_CORETYPE says so): bench/BENCHMARKS.md.
 template <class T>
 void add_weight_grad(T* C, int64_t ldc, const T* A, int64_t lda, const T* B, int64_t ldb, int64_t M,
-                     int64_t Nc, int64_t K) {
+                     int64_t Nc, int64_t K, bool overwrite) {
   if constexpr (std::is_same_v<T, float>) {
     if (fused_kernels_available()) {
-      weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K);
+      weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K, overwrite);
       return;
     }
   }
-  parallel_gemm<T>(true, false, M, Nc, K, T(1), A, lda, B, ldb, T(1), C, ldc);
+  if (K == 0) {  // an empty sum, whatever a BLAS does with beta then
+    for (int64_t r = 0; overwrite && r < M; ++r) std::fill(C + r * ldc, C + r * ldc + Nc, T(0));
+    return;
+  }
+  parallel_gemm<T>(true, false, M, Nc, K, T(1), A, lda, B, ldb, T(overwrite ? 0 : 1), C, ldc);
 }
 
 // The gate columns of the step's recurrent product, h·W_hhᵀ forward and dG·W_hh backward: all
@@ -369,7 +374,7 @@ template <class T>
 void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspace,
                   const RnnDesc& desc, int64_t steps, int64_t batch, const T* dy, const T* dh_n,
                   const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
-                  const T* reserve, bool reverse) {
+                  const T* reserve, bool reverse, bool write_grads) {
   using namespace cpu;
   check_problem_size(desc, steps, batch);
   const int64_t N = batch, H = desc.hidden_size, S = desc.state_size(), I = desc.input_size;
@@ -504,7 +509,7 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
         }
         x_rows = x_real;
       }
-      add_weight_grad<T>(dw.w_ih, I, dg, GH, x_rows, I, GH, I, TN);
+      add_weight_grad<T>(dw.w_ih, I, dg, GH, x_rows, I, GH, I, TN, write_grads);
     });
   }
   // The bias gradients: dg's column sums (both biases enter every gate the same way, so one sum
@@ -519,31 +524,35 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   if (dw.w_hh) {
     jobs.emplace_back([&] {
       if (gru && !desc.reset_after) {
-        add_weight_grad<T>(dw.w_hh, S, dg, GH, h_prev_all, S, 2 * H, S, TN);
-        add_weight_grad<T>(dw.w_hh + 2 * H * S, S, dg + 2 * H, GH, reserve + rl.extra, H, H, H, TN);
+        add_weight_grad<T>(dw.w_hh, S, dg, GH, h_prev_all, S, 2 * H, S, TN, write_grads);
+        add_weight_grad<T>(dw.w_hh + 2 * H * S, S, dg + 2 * H, GH, reserve + rl.extra, H, H, H, TN,
+                           write_grads);
       } else if (ReserveLayout::keeps_h_prev(desc)) {
-        add_weight_grad<T>(dw.w_hh, S, dgh, GH, h_prev_all, S, GH, S, TN);
+        add_weight_grad<T>(dw.w_hh, S, dgh, GH, h_prev_all, S, GH, S, TN, write_grads);
       } else {
         // The vanilla RNN's state entering a step is h0 for the first step in time order and the
         // previous step's saved activation after it (rnn_layout.h): one GEMM with h0, one with
         // the activations shifted by a step. Here G·H = S = H.
         const int64_t first = reverse ? steps - 1 : 0;
-        add_weight_grad<T>(dw.w_hh, H, dg + first * N * H, H, reserve + rl.h0, H, H, H, N);
+        add_weight_grad<T>(dw.w_hh, H, dg + first * N * H, H, reserve + rl.h0, H, H, H, N,
+                           write_grads);
         if (steps > 1) {
           const T* dg_rest = dg + (reverse ? 0 : N * H);  // steps 0..T-2 backwards, 1..T-1 forwards
           const T* h_rest = gates + (reverse ? N * H : 0);
-          add_weight_grad<T>(dw.w_hh, H, dg_rest, H, h_rest, H, H, H, (steps - 1) * N);
+          add_weight_grad<T>(dw.w_hh, H, dg_rest, H, h_rest, H, H, H, (steps - 1) * N, false);
         }
       }
     });
   }
   if (P > 0 && dw.w_hr) {
     jobs.emplace_back([&] {
-      add_weight_grad<T>(dw.w_hr, H, workspace + bl.dh_all, P, reserve + rl.m, H, P, H, TN);
+      add_weight_grad<T>(dw.w_hr, H, workspace + bl.dh_all, P, reserve + rl.m, H, P, H, TN,
+                         write_grads);
     });
   }
   if (lstm && dw.w_ch) {
     jobs.emplace_back([&] {
+      if (write_grads) std::fill(dw.w_ch, dw.w_ch + 3 * H, T(0));
       add_column_dots(dw.w_ch, dg, GH, reserve + rl.c_prev, H, TN, H);             // i: c_prev
       add_column_dots(dw.w_ch + H, dg + H, GH, reserve + rl.c_prev, H, TN, H);     // f: c_prev
       add_column_dots(dw.w_ch + 2 * H, dg + 3 * H, GH, reserve + rl.c, H, TN, H);  // o: c'
@@ -560,8 +569,8 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
   if (lstm && dc0) std::memcpy(dc0, dc, sizeof(T) * N * H);
   const T* sums_h = dgh != dg ? sums + GH : sums;
   for (int64_t j = 0; j < GH; ++j) {
-    if (dw.b_ih) dw.b_ih[j] += sums[j];
-    if (dw.b_hh) dw.b_hh[j] += sums_h[j];
+    if (dw.b_ih) dw.b_ih[j] = (write_grads ? T(0) : dw.b_ih[j]) + sums[j];
+    if (dw.b_hh) dw.b_hh[j] = (write_grads ? T(0) : dw.b_hh[j]) + sums_h[j];
   }
 }
 
@@ -570,7 +579,7 @@ void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspa
                                const int64_t*, const T*, const T*, const RnnWeights<T>&, bool);    \
   template void rnn_backward<T>(T*, T*, T*, const RnnWeightGrads<T>&, T*, const RnnDesc&, int64_t, \
                                 int64_t, const T*, const T*, const T*, const T*, const int64_t*,   \
-                                const RnnWeights<T>&, const T*, bool);
+                                const RnnWeights<T>&, const T*, bool, bool);
 FASTRNN_INSTANTIATE(float)
 FASTRNN_INSTANTIATE(double)
 #undef FASTRNN_INSTANTIATE

@@ -65,8 +65,8 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
 }
 
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
-                      int64_t ldb, int64_t M, int64_t Nc, int64_t K) {
-  kernels().weight_grad(C, ldc, A, lda, B, ldb, M, Nc, K);
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite) {
+  kernels().weight_grad(C, ldc, A, lda, B, ldb, M, Nc, K, overwrite);
 }
 
 bool fused_step_applies(const RnnDesc& d, int64_t N) {

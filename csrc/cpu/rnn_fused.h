@@ -46,11 +46,11 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
                          const float* w_hh, const float* w_ch, float clip, const float* reserve,
                          bool reverse);
 
-// C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad.inc): A: [K, M] with row stride lda,
-// B: [K, Nc] with row stride ldb, C: [M, Nc] with row stride ldc. Only where
-// fused_kernels_available().
+// C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad.inc), or C = Aᵀ·B with overwrite
+// (C's contents ignored): A: [K, M] with row stride lda, B: [K, Nc] with row stride ldb, C: [M, Nc]
+// with row stride ldc. Only where fused_kernels_available().
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
-                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 
 // Rows up to which a single inference step takes fused_step, which reads the weights as they are,
 // rather than the BLAS products or the fused loop, which both pack them first. On the Intel
@@ -89,14 +89,14 @@ struct FusedKernels {
 namespace avx512 {
 const FusedKernels& fused_kernels();  // rnn_fused.inc, from the functions below and its own
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
-                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
 }  // namespace avx512
 namespace avx2 {
 const FusedKernels& fused_kernels();
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
-                      int64_t ldb, int64_t M, int64_t Nc, int64_t K);
+                      int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
 }  // namespace avx2

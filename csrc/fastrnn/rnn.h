@@ -77,14 +77,15 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
                  const RnnWeights<T>& w, bool reverse);
 
 // dx: [T,N,I] out, or null when the input gradient is not wanted (its GEMM is skipped); dh0: [N,S]
-// out; dc0: [N,H] out (LSTM); dw: accumulated.
+// out; dc0: [N,H] out (LSTM); dw: added to, or with write_grads written (their arrays' contents are
+// then ignored, so fresh arrays need no zeroing).
 // workspace: [rnn_backward_workspace_size]. dy: [T,N,S]; dh_n: [N,S] or null; dc_n: [N,H] or null.
 // x, lengths, w, reverse: as given to the training forward; reserve: what it saved (read only).
 template <class T>
 void rnn_backward(T* dx, T* dh0, T* dc0, const RnnWeightGrads<T>& dw, T* workspace,
                   const RnnDesc& desc, int64_t steps, int64_t batch, const T* dy, const T* dh_n,
                   const T* dc_n, const T* x, const int64_t* lengths, const RnnWeights<T>& w,
-                  const T* reserve, bool reverse);
+                  const T* reserve, bool reverse, bool write_grads = false);
 
 // How the CPU time loop of a float32 layer's forward, in training or inference, shares `batch`
 // rows among the threads set: "rows" (each thread runs the whole sequence for its own rows),

@@ -245,9 +245,10 @@ def _emulated_rnn_backward(
     grad_weight_hr: typing.Any,
     grad_weight_ch: typing.Any,
     need_dx: bool = True,
+    write_grads: bool = False,
 ) -> tuple:
     """
-    Backward of a training forward; accumulates into the grad_* arrays. Returns (dx, dh0, dc0); dx is None (and not computed) with need_dx=False. (GPU kernels under the CPU grid emulator, for tests)
+    Backward of a training forward; accumulates into the grad_* arrays (with write_grads=True writes them, whatever they held). Returns (dx, dh0, dc0); dx is None (and not computed) with need_dx=False. (GPU kernels under the CPU grid emulator, for tests)
     """
 
 def _emulated_rnn_backward_ptr(
@@ -443,9 +444,10 @@ def rnn_backward(
     grad_weight_hr: typing.Any,
     grad_weight_ch: typing.Any,
     need_dx: bool = True,
+    write_grads: bool = False,
 ) -> tuple:
     """
-    Backward of a training forward; accumulates into the grad_* arrays. Returns (dx, dh0, dc0); dx is None (and not computed) with need_dx=False.
+    Backward of a training forward; accumulates into the grad_* arrays (with write_grads=True writes them, whatever they held). Returns (dx, dh0, dc0); dx is None (and not computed) with need_dx=False.
     """
 
 def rnn_forward(

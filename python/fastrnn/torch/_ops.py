@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import mmap
 import warnings
 
 import numpy as np
@@ -483,8 +482,11 @@ def _backward_cpu(
             mode, dy, dh_n, dc_n, x, lengths, weights, _wanted(weight_grads), input_grad
         )
     desc = _desc(mode, I, H, P, b_ih is not None, reset_after, w_ch is not None, cell_clip)
+    # Fresh, unfilled arrays: the kernels write them (write_grads), where adding to zeroed arrays
+    # cost a fastrnn.torch LSTMCell training step at N = 1, H = 256 a third of its time (zeroing
+    # them, then reading each value before adding to it).
     grads = [
-        _zero_filled(w.shape, _NUMPY_DTYPE[w.dtype]) if w is not None and want else None
+        np.empty(w.shape, _NUMPY_DTYPE[w.dtype]) if w is not None and want else None
         for w, want in zip(weights, _wanted(weight_grads), strict=True)
     ]
     dx, dh0, dc0 = _C.rnn_backward(
@@ -499,32 +501,12 @@ def _backward_cpu(
         reverse,
         *grads,
         need_dx=input_grad,
+        write_grads=True,
     )
     dx = torch.from_numpy(dx) if dx is not None else x.new_empty(0)
     dc0 = torch.from_numpy(dc0) if dc0 is not None else x.new_empty(0)
     grads = [torch.from_numpy(g) if g is not None else x.new_empty(0) for g in grads]
     return (dx, torch.from_numpy(dh0), dc0, *grads)
-
-
-def _zero_filled(shape, dtype):
-    """A zeroed array whose memory has been written: the weight gradients the kernels add to.
-
-    Not np.zeros: for a large array its fresh pages are the kernel's shared zero page until first
-    written, and the kernels' first access is a read (they accumulate), so each page then takes a
-    write-protect fault that flushes the TLB of every CPU the process runs on (an interprocessor
-    interrupt; on a VM a trap to the hypervisor): about a quarter of a fastrnn.torch LSTMCell
-    training step at N = 1, H = 256 on a 2-core VM. Not torch.zeros either: torch fills large
-    tensors on its OpenMP pool, whose workers then spin for a while and take cores from the
-    kernel's threads."""
-    a = np.zeros(shape, dtype)
-    if a.nbytes >= _FRESH_PAGES_FROM:
-        a.reshape(-1)[:: mmap.PAGESIZE // a.itemsize] = 0  # a write to each page
-    return a
-
-
-# Arrays from this size may get fresh pages (glibc's default mmap threshold; smaller ones come
-# from the heap's reused memory, where the write would only cost time).
-_FRESH_PAGES_FROM = 128 << 10
 
 
 @rnn_backward.register_fake
