@@ -94,39 +94,47 @@ class RNNCellBase(ParameterHolder):
 
     def _state(self, state, N: int, unbatched: bool, name: str):
         """Returns (h [N,H] or None, c [N,H] or None) as contiguous arrays."""
-        lstm = self.mode == "lstm"
         if state is None:
             return None, None
-        if lstm:
+        if self.mode == "lstm":
             if not isinstance(state, (tuple, list)) or len(state) != 2:
                 raise TypeError(f"{name}: expected a pair (h, c) for LSTMCell")
-            parts = [(state[0], f"{name}[0]"), (state[1], f"{name}[1]")]
-        else:
-            if isinstance(state, (tuple, list)):
-                raise TypeError(f"{name}: expected an array h, not a tuple")
-            parts = [(state, name)]
-        out = []
-        for value, label in parts:
-            if value is None:
-                out.append(None)
-                continue
-            if not (
-                type(value) is np.ndarray and value.dtype == self.dtype and value.flags.c_contiguous
-            ):
-                value = F.as_float_array(value, label, self.dtype, of=f"this {type(self).__name__}")
-            if unbatched:  # as torch: an unbatched x takes unbatched states [H]
-                if value.shape != (self.hidden_size,):
-                    raise ValueError(
-                        f"{label}: expected shape {(self.hidden_size,)} (x is unbatched), got "
-                        f"{value.shape}"
-                    )
-                value = value[None]
-            if value.shape != (N, self.hidden_size):
+            return (
+                self._state_part(state[0], N, unbatched, name, 0),
+                self._state_part(state[1], N, unbatched, name, 1),
+            )
+        if isinstance(state, (tuple, list)):
+            raise TypeError(f"{name}: expected an array h, not a tuple")
+        return self._state_part(state, N, unbatched, name, None), None
+
+    def _state_part(self, value, N: int, unbatched: bool, name: str, index):
+        """One part of a state as a contiguous [N,H] array of the cell's dtype (None stays None);
+        `name` (`name[index]` for a part of a pair) names it in errors."""
+        if value is None:
+            return None
+        if (  # the usual case (a step's own result fed back), checked before any label is made
+            type(value) is np.ndarray
+            and value.dtype == self.dtype
+            and value.flags.c_contiguous
+            and not unbatched
+            and value.shape == (N, self.hidden_size)
+        ):
+            return value
+        label = name if index is None else f"{name}[{index}]"
+        if not (
+            type(value) is np.ndarray and value.dtype == self.dtype and value.flags.c_contiguous
+        ):
+            value = F.as_float_array(value, label, self.dtype, of=f"this {type(self).__name__}")
+        if unbatched:  # as torch: an unbatched x takes unbatched states [H]
+            if value.shape != (self.hidden_size,):
                 raise ValueError(
-                    f"{label}: expected shape {(N, self.hidden_size)}, got {value.shape}"
+                    f"{label}: expected shape {(self.hidden_size,)} (x is unbatched), got "
+                    f"{value.shape}"
                 )
-            out.append(value)
-        return (out[0], out[1]) if lstm else (out[0], None)
+            value = value[None]
+        if value.shape != (N, self.hidden_size):
+            raise ValueError(f"{label}: expected shape {(N, self.hidden_size)}, got {value.shape}")
+        return value
 
     def _result(self, h, c, unbatched: bool):
         if unbatched:
