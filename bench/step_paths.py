@@ -3,11 +3,12 @@
     python bench/step_paths.py [--threads 1,2 --modes lstm,gru,rnn_tanh --hidden 64,128,256,512
                                 --batch 5,8,16,32,64 --calls 300]
 
-Times `_C.rnn_forward` with T = 1 and training=False (what a cell's step at more than 4 rows
-runs) on ready float32 arrays, median of 3 runs of `--calls` calls each after a warm-up, and
-prints a markdown table of microseconds a call. Run at two revisions (or two builds) to compare
-the paths a single step takes: before fda7f2d the BLAS products at every batch size, from it the
-fused loop at 16 rows or more.
+Times `_C.rnn_forward` with T = 1 and training=False (a layer called a step at a time, and what a
+cell's step beyond the step kernel's rows runs) on ready float32 arrays, median of 3 runs of
+`--calls` calls each after a warm-up, and prints a markdown table of microseconds a call. Run at
+two revisions (or two builds) to compare the paths a single step takes: before fda7f2d the BLAS
+products at every batch size, from it the fused loop at 16 rows or more (32 later), from c9429aa
+the step kernel at up to 16 rows (8 with more than 2 MB of weights, from the commit after).
 """
 
 from __future__ import annotations

@@ -465,10 +465,9 @@ def test_cpu_autocast_falls_back_like_torch(monkeypatch):
 @pytest.mark.parametrize("N", [1, 3, 8])
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
 def test_cell_inference_runs_the_cores_step_kernel(mode, N):
-    """A cell call with no gradient due is fastrnn's one-step kernel (the numpy cell's step(): a
-    fused matrix-vector step at up to 16 rows), not the layer kernel with T = 1, which repacks
-    every weight first (twice as slow at N = 1, H = 256); with a gradient due the layer kernel
-    runs, as before. Bit for bit the numpy cell's step and forward respectively."""
+    """A cell call with no gradient due is fastrnn's one-step call (the numpy cell's step(): the
+    step kernel, which reads the weights as they are, at up to 16 rows); with a gradient due the
+    layer kernel runs, as before. Bit for bit the numpy cell's step and forward respectively."""
     torch_class = {"lstm": ft.LSTMCell, "gru": ft.GRUCell, "rnn_tanh": ft.RNNCell}[mode]
     numpy_class = {"lstm": fastrnn.LSTMCell, "gru": fastrnn.GRUCell, "rnn_tanh": fastrnn.RNNCell}
     torch.manual_seed(0)

@@ -53,14 +53,19 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 
 // Rows up to which a single inference step takes fused_step, which reads the weights as they are,
-// rather than the BLAS products or the fused loop, which both pack them first. On the Intel
-// AVX-512 VM (2026-12-07) it was faster at 5-16 rows in 70 of 72 mode × H (64-512) × rows × threads
-// cases (1.0-3.3x; the other two 0.82-0.90) and mixed at 24-32 (0.77-2.2x); the AVX2 build
-// likewise (bench/BENCHMARKS.md "A single inference step").
+// rather than the BLAS products or the fused loop, which both pack them first: up to
+// kStepKernelRows while all the weights take at most kStepKernelWeightBytes, else up to
+// kStepKernelRowsLargeWeights. On the Intel AVX-512 VM (2 MB of L2 a core; 2026-12-07) it was
+// faster at 5-16 rows in 70 of 72 mode × H (64-512) × rows × threads cases (1.0-3.3x; the other
+// two 0.82-0.90), but with more weights than that at 12-16 rows 0.6-0.9x (LSTM and GRU, H = 512 and
+// 1024), where it was level at 8; the AVX2 build likewise (bench/BENCHMARKS.md, "The step kernel
+// at up to 16 rows").
 constexpr int64_t kStepKernelRows = 16;
+constexpr int64_t kStepKernelRowsLargeWeights = 8;
+constexpr int64_t kStepKernelWeightBytes = int64_t{2} << 20;
 
-// True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2,
-// N <= kStepKernelRows, no projection, GRU only with reset_after=True).
+// True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2, N rows
+// within the limits above, no projection, GRU only with reset_after=True).
 bool fused_step_applies(const RnnDesc& desc, int64_t N);
 
 // One inference step (rnn_step, and rnn_forward with T = 1; rnn_step.inc) at N <=
