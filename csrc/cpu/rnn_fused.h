@@ -55,11 +55,11 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
 // Rows up to which a single inference step takes fused_step, which reads the weights as they are,
 // rather than the BLAS products or the fused loop, which both pack them first: up to
 // kStepKernelRows while all the weights take at most kStepKernelWeightBytes, else up to
-// kStepKernelRowsLargeWeights. On the Intel AVX-512 VM (2 MB of L2 a core; 2026-12-07) it was
-// faster at 5-16 rows in 70 of 72 mode × H (64-512) × rows × threads cases (1.0-3.3x; the other
-// two 0.82-0.90), but with more weights than that at 12-16 rows 0.6-0.9x (LSTM and GRU, H = 512 and
-// 1024), where it was level at 8; the AVX2 build likewise (bench/BENCHMARKS.md, "The step kernel
-// at up to 16 rows").
+// kStepKernelRowsLargeWeights. On the Intel AVX-512 VM (2 MB of L2 a core; 2026-12-07, 2 threads)
+// a layer's step took 1.0-4.4x less time than with the BLAS products at 2-16 rows with up to 2 MB
+// of weights (0.88-0.91x at two vanilla-RNN points), 1.0-3.4x at 2-8 rows with more, but 0.6x at
+// 12-16 rows with more (LSTM and GRU at H = 1024), where the products' packing repays; the AVX2
+// build was alike at H = 64-512 (bench/BENCHMARKS.md, the Intel section's "Twenty-second session").
 constexpr int64_t kStepKernelRows = 16;
 constexpr int64_t kStepKernelRowsLargeWeights = 8;
 constexpr int64_t kStepKernelWeightBytes = int64_t{2} << 20;
