@@ -189,16 +189,17 @@ WRITE_GRADS_CASES = {
 
 @pytest.mark.parametrize("entry", ["rnn_backward", "_emulated_rnn_backward"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("steps", [1, 4])
+@pytest.mark.parametrize("steps", [1, 4, 30])
 @pytest.mark.parametrize("name", sorted(WRITE_GRADS_CASES))
 def test_backward_writes_the_weight_gradients_with_write_grads(name, steps, dtype, entry):
     """rnn_backward(write_grads=True) writes the gradients into arrays whatever they held (here
     NaN; fastrnn.torch passes fresh ones): bit for bit what the default mode adds to zeros, with
     lengths and backwards; the input and state gradients are the same too. The grid emulator's
     entry point (the GPU driver, which adds) starts from zeros for it. A gradient not asked for
-    (None) stays None."""
+    (None) stays None. I = 140 gives W_ih whole column blocks of the weight-gradient GEMM and a
+    partial one; T·N = 5 and 20 one block of k (the whole blocks written in place), 150 two."""
     mode, peephole, clip, reset_after, proj, bias = WRITE_GRADS_CASES[name]
-    n, n_in, h = 5, 9, 20
+    n, n_in, h = 5, 140, 20
     s_out = proj or h
     rng = np.random.default_rng(6)
     desc = _C.RnnDesc(
