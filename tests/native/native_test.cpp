@@ -237,8 +237,9 @@ struct CaseIn {
   }
 };
 
+// With write_grads the weight gradients start as NaN and rnn_backward writes them.
 template <class T>
-Result<T> run_core(const Case& c, bool backward) {
+Result<T> run_core(const Case& c, bool backward, bool write_grads = false) {
   const RnnDesc& d = c.d;
   const int64_t T_ = c.T, N = c.N, I = d.input_size, H = d.hidden_size, S = d.state_size();
   const int64_t GH = d.gates() * H;
@@ -262,12 +263,13 @@ Result<T> run_core(const Case& c, bool backward) {
   r.dx = poisoned<T>(T_ * N * I);
   r.dh0 = poisoned<T>(N * S);
   r.dc0 = poisoned<T>(N * H);
-  r.dw_ih.assign(GH * I, T(0));
-  r.dw_hh.assign(GH * S, T(0));
-  r.db_ih.assign(GH, T(0));
-  r.db_hh.assign(GH, T(0));
-  r.dw_hr.assign(d.proj_size * H, T(0));
-  r.dw_ch.assign(d.peephole ? 3 * H : 0, T(0));
+  const T start = write_grads ? std::numeric_limits<T>::quiet_NaN() : T(0);
+  r.dw_ih.assign(GH * I, start);
+  r.dw_hh.assign(GH * S, start);
+  r.db_ih.assign(GH, start);
+  r.db_hh.assign(GH, start);
+  r.dw_hr.assign(d.proj_size * H, start);
+  r.dw_ch.assign(d.peephole ? 3 * H : 0, start);
   fastrnn::RnnWeightGrads<T> g;
   g.w_ih = r.dw_ih.data();
   g.w_hh = r.dw_hh.data();
@@ -278,7 +280,7 @@ Result<T> run_core(const Case& c, bool backward) {
   auto bws = poisoned<T>(fastrnn::rnn_backward_workspace_size(d, T_, N, lengths != nullptr));
   fastrnn::rnn_backward<T>(r.dx.data(), r.dh0.data(), lstm ? r.dc0.data() : nullptr, g, bws.data(),
                            d, T_, N, dy.data(), dh_n.data(), lstm ? dc_n.data() : nullptr, x.data(),
-                           lengths, w, reserve.data(), c.reverse);
+                           lengths, w, reserve.data(), c.reverse, write_grads);
   if (!lstm) r.dc0.clear();
   return r;
 }
@@ -360,6 +362,16 @@ void check_layer(CellMode mode, bool peephole, double clip, bool reset_after, in
       expect(one.out == two.out && one.dw_ih == two.dw_ih && one.dw_hh == two.dw_hh &&
                  one.dh0 == two.dh0 && one.db_hh == two.db_hh,
              what + ": one and two threads differ");
+      // Written over NaN (write_grads): what adding to zeros gives.
+      const Result<float> w32 = run_core<float>(c, true, true);
+      const Result<double> w64 = run_core<double>(c, true, true);
+      expect(w32.dw_ih == one.dw_ih && w32.dw_hh == one.dw_hh && w32.db_ih == one.db_ih &&
+                 w32.db_hh == one.db_hh && w32.dw_hr == one.dw_hr && w32.dw_ch == one.dw_ch &&
+                 w32.dx == one.dx && w32.dh0 == one.dh0,
+             what + ": float32 written gradients differ");
+      expect(w64.dw_ih == r64.dw_ih && w64.dw_hh == r64.dw_hh && w64.db_ih == r64.db_ih &&
+                 w64.db_hh == r64.db_hh && w64.dw_hr == r64.dw_hr && w64.dw_ch == r64.dw_ch,
+             what + ": float64 written gradients differ");
     }
   }
 }
@@ -580,7 +592,7 @@ void check_step(CellMode mode, bool peephole, bool reset_after, const std::strin
   for (int threads = 1; threads <= 2; ++threads) {
     fastrnn::set_num_threads(threads);
     expect(close(run_step<double>(c), expected, 1e-10, 1e-12), name + ": step vs reference");
-    // float32: on AVX-512 CPUs, at N <= 4, the fused step kernel.
+    // float32: on AVX-512 and AVX2 CPUs, at N <= 16, the fused step kernel.
     expect(close(run_step<float>(c), expected, 1e-4, 1e-5), name + ": float32 step vs reference");
   }
   fastrnn::set_num_threads(1);
@@ -786,7 +798,8 @@ int main(int argc, char** argv) {
   check_thread_splits(CellMode::kRnnTanh, "rnn_tanh");
   check_thread_splits(CellMode::kLstm, "lstm");
   check_thread_splits(CellMode::kGru, "gru");
-  for (int64_t rows : {int64_t{7}, int64_t{3}, int64_t{1}}) {  // N <= 4: the fused float32 step
+  for (int64_t rows :
+       {int64_t{16}, int64_t{7}, int64_t{3}, int64_t{1}}) {  // the float32 step kernel
     check_step(CellMode::kRnnTanh, false, true, "rnn_tanh step", rows);
     check_step(CellMode::kLstm, true, true, "lstm step", rows);
     check_step(CellMode::kLstm, false, true, "lstm step without peepholes", rows);
