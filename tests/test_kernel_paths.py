@@ -5,6 +5,7 @@ tiles; results do not depend on the thread count (threads splitting the batch or
 blocks); several Python threads may call the kernels at once. The kernel tests of this and other
 files also run again under FASTRNN_ISA=avx2 (test_kernel_tests_pass_on_the_avx2_path)."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -119,9 +120,9 @@ def test_one_inference_step_of_many_rows_takes_the_fused_loop(name, extra):
 def test_one_inference_step_of_few_rows_takes_the_step_kernel(name, n, with_lengths):
     """A layer's single inference step (T = 1, as in generation a step at a time) at up to 16
     rows runs the cells' step kernel (rnn_step.inc), which reads the weights as they are: bit for
-    bit a cell's step (lengths, all 1 at T = 1, change nothing; y is the new h) and close to the
-    float64 reference, from a given state and from zeros. I = 600 takes the kernel's rows in two
-    slices of k, H = 70 a partial unit block."""
+    bit a cell's step (lengths, all 1 at T = 1, change nothing; y is the new h; without the x86
+    kernels close to it) and close to the float64 reference, from a given state and from zeros.
+    I = 600 takes the kernel's rows in two slices of k, H = 70 a partial unit block."""
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     n_in, h = 600, 70
     rng = np.random.default_rng(5)
@@ -155,10 +156,15 @@ def test_one_inference_step_of_few_rows_takes_the_step_kernel(name, n, with_leng
             desc, x[0].astype(np.float32), h0, c0, p32["weight_ih"], p32["weight_hh"],
             p32["bias_ih"], p32["bias_hh"], p32.get("weight_ch"),
         )  # fmt: skip
-        np.testing.assert_array_equal(y[0], step[0])
-        np.testing.assert_array_equal(got[0] if mode == "lstm" else got, step[0])
+        # Without the x86 kernels a cell's step at up to 4 rows takes its own BLAS path
+        # (rnn_step_cpu.cpp) and the layer the general one: the same values, other roundings.
+        same = np.testing.assert_array_equal
+        if _C.simd_level() == "generic":
+            same = functools.partial(assert_close, rtol=2e-5, atol=2e-6)
+        same(y[0], step[0])
+        same(got[0] if mode == "lstm" else got, step[0])
         if mode == "lstm":
-            np.testing.assert_array_equal(got[1], step[1])
+            same(got[1], step[1])
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
