@@ -1,10 +1,11 @@
-"""One inference step (T = 1, a cell's step) of the layer kernel over a grid of sizes.
+"""One inference step (T = 1) of a layer, or a cell's step, over a grid of sizes.
 
-    python bench/step_paths.py [--threads 1,2 --modes lstm,gru,rnn_tanh --hidden 64,128,256,512
-                                --batch 5,8,16,32,64 --calls 300]
+    python bench/step_paths.py [--call layer --threads 1,2 --modes lstm,gru,rnn_tanh
+                                --hidden 64,128,256,512 --batch 5,8,16,32,64 --calls 300]
 
-Times `_C.rnn_forward` with T = 1 and training=False (a layer called a step at a time, and what a
-cell's step beyond the step kernel's rows runs) on ready float32 arrays, median of 3 runs of
+Times `_C.rnn_forward` with T = 1 and training=False (`--call layer`: a layer called a step at a
+time, and what a cell's step beyond the step kernel's rows runs) or `_C.rnn_step` (`--call
+cell`: a cell's step) on ready float32 arrays, median of 3 runs of
 `--calls` calls each after a warm-up, and prints a markdown table of microseconds a call. Run at
 two revisions (or two builds) to compare the paths a single step takes: before fda7f2d the BLAS
 products at every batch size, from it the fused loop at 16 rows or more (32 later), from c9429aa
@@ -27,6 +28,7 @@ GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--call", choices=["layer", "cell"], default="layer", help="what to time")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     p.add_argument("--modes", default="lstm,gru,rnn_tanh")
     p.add_argument("--hidden", default="64,128,256,512", help="hidden sizes (I = H)")
@@ -66,10 +68,15 @@ def main(argv=None) -> None:
                     x = rng.random((1, N, H), np.float32)  # [T=1, N, I]
                     h = np.zeros((N, H), np.float32)  # [N, H]
                     c = h.copy() if mode == "lstm" else None  # [N, H]
-                    call = functools.partial(  # reverse=False, training=False
-                        _C.rnn_forward, desc, x, None, h, c, w_ih, w_hh, bias, bias, None, None,
-                        False, False,
-                    )  # fmt: skip
+                    if args.call == "cell":
+                        call = functools.partial(
+                            _C.rnn_step, desc, x[0], h, c, w_ih, w_hh, bias, bias, None
+                        )
+                    else:
+                        call = functools.partial(  # reverse=False, training=False
+                            _C.rnn_forward, desc, x, None, h, c, w_ih, w_hh, bias, bias, None,
+                            None, False, False,
+                        )  # fmt: skip
                     us = microseconds_per_call(call, args.calls)
                     print(f"| {threads} | {mode} | {H} | {N} | {us:.1f} |")
 

@@ -749,11 +749,15 @@ def test_isa_variable_in_any_case_and_a_warning_for_other_values():
     )
 
 
-def test_the_step_paths_benchmark_runs(capsys):
-    """bench/step_paths.py (BENCHMARKS.md's record of the single-step rule) at a tiny size."""
+@pytest.mark.parametrize("call", ["layer", "cell"])
+def test_the_step_paths_benchmark_runs(capsys, call):
+    """bench/step_paths.py (BENCHMARKS.md's record of the single-step rule) at a tiny size, for a
+    layer's T = 1 call and a cell's step."""
     script = import_bench_script("step_paths")
     threads = fastrnn.get_num_threads()
-    script.main("--threads 1 --modes gru,lstm --hidden 4 --batch 3,33 --calls 2".split())
+    script.main(
+        f"--call {call} --threads 1 --modes gru,lstm --hidden 4 --batch 3,33 --calls 2".split()
+    )
     fastrnn.set_num_threads(threads)
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 ")]
     assert [row.split("|")[2:5] for row in rows] == [

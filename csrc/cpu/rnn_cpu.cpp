@@ -184,15 +184,15 @@ void add_column_dots(T* acc, const T* a, int64_t lda, const T* b, int64_t ldb, i
 template <class T>
 void add_weight_grad(T* C, int64_t ldc, const T* A, int64_t lda, const T* B, int64_t ldb, int64_t M,
                      int64_t Nc, int64_t K, bool overwrite) {
+  if (K == 0) {  // an empty sum, whatever a BLAS does with beta then
+    for (int64_t r = 0; overwrite && r < M; ++r) std::fill(C + r * ldc, C + r * ldc + Nc, T(0));
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     if (fused_kernels_available()) {
       weight_grad_gemm(C, ldc, A, lda, B, ldb, M, Nc, K, overwrite);
       return;
     }
-  }
-  if (K == 0) {  // an empty sum, whatever a BLAS does with beta then
-    for (int64_t r = 0; overwrite && r < M; ++r) std::fill(C + r * ldc, C + r * ldc + Nc, T(0));
-    return;
   }
   parallel_gemm<T>(true, false, M, Nc, K, T(1), A, lda, B, ldb, T(overwrite ? 0 : 1), C, ldc);
 }

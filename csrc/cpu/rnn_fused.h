@@ -48,7 +48,7 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
 
 // C[M, Nc] += Aᵀ·B for the weight gradients (rnn_weight_grad.inc), or C = Aᵀ·B with overwrite
 // (C's contents ignored): A: [K, M] with row stride lda, B: [K, Nc] with row stride ldb, C: [M, Nc]
-// with row stride ldc. Only where fused_kernels_available().
+// with row stride ldc; nothing for K = 0. Only where fused_kernels_available().
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 

@@ -112,18 +112,11 @@ class RNNCellBase(ParameterHolder):
         `name` (`name[index]` for a part of a pair) names it in errors."""
         if value is None:
             return None
-        if (  # the usual case (a step's own result fed back), checked before any label is made
-            type(value) is np.ndarray
-            and value.dtype == self.dtype
-            and value.flags.c_contiguous
-            and not unbatched
-            and value.shape == (N, self.hidden_size)
-        ):
-            return value
+        ready = type(value) is np.ndarray and value.dtype == self.dtype and value.flags.c_contiguous
+        if ready and not unbatched and value.shape == (N, self.hidden_size):
+            return value  # the usual case (a step's own result fed back), before any label is made
         label = name if index is None else f"{name}[{index}]"
-        if not (
-            type(value) is np.ndarray and value.dtype == self.dtype and value.flags.c_contiguous
-        ):
+        if not ready:
             value = F.as_float_array(value, label, self.dtype, of=f"this {type(self).__name__}")
         if unbatched:  # as torch: an unbatched x takes unbatched states [H]
             if value.shape != (self.hidden_size,):
