@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastrnn._aligned import aligned_copy, aligned_zeros_like, is_aligned
+
 
 def seeded_rng(seed) -> np.random.Generator:
     """np.random.default_rng(seed) for a `seed` argument: None (fresh entropy) or an int >= 0;
@@ -104,11 +106,24 @@ class ParameterHolder(ThreadState):
         # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)].
         k = 1.0 / np.sqrt(self.hidden_size)
         self.params = {
-            name: self._rng.uniform(-k, k, size=shape).astype(self.dtype)
+            name: aligned_copy(self._rng.uniform(-k, k, size=shape), self.dtype)
             for name, shape in self._param_shapes().items()
         }
-        self.grads = {name: np.zeros_like(v) for name, v in self.params.items()}
+        self.grads = {name: aligned_zeros_like(v) for name, v in self.params.items()}
         self._init_thread_state()
+
+    def __setstate__(self, state: dict) -> None:
+        # an unpickled or deep-copied array starts where numpy put it: align it again (_aligned)
+        super().__setstate__(state)
+        for key in ("params", "grads"):
+            arrays = self.__dict__.get(key)
+            if isinstance(arrays, dict) and any(
+                isinstance(v, np.ndarray) and not is_aligned(v) for v in arrays.values()
+            ):  # a new dict: a shallow copy shares the original's
+                self.__dict__[key] = {
+                    name: aligned_copy(v) if isinstance(v, np.ndarray) and not is_aligned(v) else v
+                    for name, v in arrays.items()
+                }
 
     def zero_grad(self) -> None:
         for g in self.grads.values():
@@ -142,6 +157,6 @@ class ParameterHolder(ThreadState):
                 raise ValueError(f"state_dict['{name}']: expected shape {shape}, got {value.shape}")
             if not np.issubdtype(value.dtype, np.floating):
                 raise TypeError(f"state_dict['{name}']: expected a float array, got {value.dtype}")
-            new[name] = np.array(value, dtype=self.dtype, order="C")
+            new[name] = aligned_copy(value, self.dtype)
         self.params = new
         return IncompatibleKeys(missing, unexpected)

@@ -1,0 +1,41 @@
+"""Arrays whose data starts on a 64-byte boundary (a cache line, one AVX-512 vector), for the
+parameters and gradients fastrnn allocates. numpy aligns only to 16 bytes, and the step kernel
+reads the weights in place, a vector at a time: on rows that start mid-line every load spans two
+lines (a one-row LSTM step at H = 256 took about 1.25x the time; bench/BENCHMARKS.md). The
+values and results do not depend on where an array starts; only the speed does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+ALIGNMENT = 64  # bytes
+
+
+def aligned_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array of `shape` and `dtype` starting on a 64-byte boundary
+    (a view into a slightly larger byte buffer)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
+
+
+def aligned_copy(a, dtype=None) -> np.ndarray:
+    """A C-contiguous, 64-byte-aligned copy of array `a`, cast to `dtype` (default: a's)."""
+    a = np.asarray(a)
+    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype)
+    np.copyto(out, a, casting="unsafe")
+    return out
+
+
+def aligned_zeros_like(a: np.ndarray) -> np.ndarray:
+    """Zeros of a's shape and dtype, 64-byte aligned."""
+    out = aligned_empty(a.shape, a.dtype)
+    out.fill(0)
+    return out
+
+
+def is_aligned(a: np.ndarray) -> bool:
+    """Whether a's data starts on a 64-byte boundary."""
+    return a.ctypes.data % ALIGNMENT == 0
