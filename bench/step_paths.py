@@ -6,7 +6,9 @@
 Times `_C.rnn_forward` with T = 1 and training=False (`--call layer`: a layer called a step at a
 time, and what a cell's step beyond the step kernel's rows runs) or `_C.rnn_step` (`--call
 cell`: a cell's step) on ready float32 arrays, median of 3 runs of
-`--calls` calls each after a warm-up, and prints a markdown table of microseconds a call. Run at
+`--calls` calls each after a warm-up, and prints a markdown table of microseconds a call. The
+weights lie where numpy puts them, or with `--weight-offset B` B bytes past a 64-byte boundary
+(0: aligned as the layers' and cells' own; 16: a row start numpy often gives). Run at
 two revisions (or two builds) to compare the paths a single step takes: before fda7f2d the BLAS
 products at every batch size, from it the fused loop at 16 rows or more (32 later), from c9429aa
 the step kernel at up to 16 rows (8 with more than 2 MB of weights, from the commit after).
@@ -34,7 +36,24 @@ def parse_args(argv=None):
     p.add_argument("--hidden", default="64,128,256,512", help="hidden sizes (I = H)")
     p.add_argument("--batch", default="5,8,16,32,64", help="rows N")
     p.add_argument("--calls", type=int, default=300, help="calls a timed run")
+    p.add_argument(
+        "--weight-offset",
+        type=int,
+        default=None,
+        help="put the weights this many bytes (a multiple of 4) past a 64-byte boundary",
+    )
     return p.parse_args(argv)
+
+
+def placed(a: np.ndarray, offset: int | None) -> np.ndarray:
+    """a itself (offset None), or a copy starting `offset` bytes past a 64-byte boundary."""
+    if offset is None:
+        return a
+    raw = np.empty(a.nbytes + 128, np.uint8)
+    start = -raw.ctypes.data % 64 + offset
+    out = raw[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
 
 
 def microseconds_per_call(call, calls: int) -> float:
@@ -60,8 +79,8 @@ def main(argv=None) -> None:
             for H in ints(args.hidden):
                 G = GATES[mode]
                 rng = np.random.default_rng(0)
-                w_ih = rng.random((G * H, H), np.float32)  # [G·H, I]
-                w_hh = rng.random((G * H, H), np.float32)  # [G·H, H]
+                w_ih = placed(rng.random((G * H, H), np.float32), args.weight_offset)  # [G·H, I]
+                w_hh = placed(rng.random((G * H, H), np.float32), args.weight_offset)  # [G·H, H]
                 bias = rng.random(G * H, np.float32)  # [G·H]
                 desc = _C.RnnDesc(mode, H, H)
                 for N in ints(args.batch):

@@ -167,6 +167,64 @@ def test_one_inference_step_of_few_rows_takes_the_step_kernel(name, n, with_leng
             same(got[1], step[1])
 
 
+def at_offset(a, offset):
+    """A copy of a whose data starts `offset` bytes past a 64-byte boundary."""
+    raw = np.empty(a.nbytes + 128, np.uint8)
+    start = -raw.ctypes.data % 64 + offset
+    out = raw[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+@pytest.mark.parametrize(("n_in", "h"), [(256, 48), (520, 128), (64, 64), (16, 16), (33, 70)])
+@pytest.mark.parametrize("n", [1, 3, 16])
+def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h, n):
+    """The step kernel reads rows that start off a register boundary on the boundaries (its
+    loads then span no two cache lines) and rotates the sums back: every weight and state offset
+    from a 64-byte boundary gives the bits of aligned arrays, for a cell's step and a layer's T = 1
+    call. Rows a multiple of the register long and at least 8 registers take that path (256, 128,
+    the first slice of 520; 64 on AVX2), the others the plain one."""
+    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
+    rng = np.random.default_rng(11)
+    p32 = {
+        k: v.astype(np.float32)
+        for k, v in make_params(mode, n_in, h, peephole=peephole, rng=rng).items()
+    }
+    x = rng.standard_normal((n, n_in)).astype(np.float32)
+    h0 = rng.standard_normal((n, h)).astype(np.float32)
+    c0 = rng.standard_normal((n, h)).astype(np.float32) if mode == "lstm" else None
+    desc = _C.RnnDesc(
+        mode, n_in, h, peephole=peephole, reset_after=reset_after, cell_clip=clip or 0
+    )
+
+    def step(offset, state_offset):
+        p = {k: at_offset(v, offset) for k, v in p32.items()}
+        hx = at_offset(h0, state_offset)
+        cx = None if c0 is None else at_offset(c0, state_offset)
+        cell = _C.rnn_step(
+            desc, at_offset(x, state_offset), hx, cx, p["weight_ih"], p["weight_hh"],
+            p.get("bias_ih"), p.get("bias_hh"), p.get("weight_ch"),
+        )  # fmt: skip
+        _, layer, _ = F.forward(
+            mode, at_offset(x, state_offset)[None], p, hx if cx is None else (hx, cx),
+            training=False, reset_after=reset_after, cell_clip=clip,
+        )  # fmt: skip
+        return cell, layer
+
+    def arrays(result):  # the arrays of a (cell step, layer state) pair
+        out = []
+        for part in result:
+            out += [part] if isinstance(part, np.ndarray) else [a for a in part if a is not None]
+        return out
+
+    want = arrays(step(0, 0))
+    for offset, state_offset in [(4, 0), (8, 4), (16, 0), (28, 60), (48, 16), (60, 8), (0, 36)]:
+        got = arrays(step(offset, state_offset))
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w, err_msg=f"offsets {offset}/{state_offset}")
+
+
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
 @pytest.mark.parametrize("n", [1, 2])
 def test_small_batches_group_unit_blocks(name, n):
@@ -749,15 +807,15 @@ def test_isa_variable_in_any_case_and_a_warning_for_other_values():
     )
 
 
-@pytest.mark.parametrize("call", ["layer", "cell"])
-def test_the_step_paths_benchmark_runs(capsys, call):
+@pytest.mark.parametrize(("call", "offset"), [("layer", ""), ("cell", " --weight-offset 16")])
+def test_the_step_paths_benchmark_runs(capsys, call, offset):
     """bench/step_paths.py (BENCHMARKS.md's record of the single-step rule) at a tiny size, for a
-    layer's T = 1 call and a cell's step."""
+    layer's T = 1 call and a cell's step (the weights where numpy put them, or placed)."""
     script = import_bench_script("step_paths")
+    assert script.placed(np.arange(40.0, dtype=np.float32), 16).ctypes.data % 64 == 16
     threads = fastrnn.get_num_threads()
-    script.main(
-        f"--call {call} --threads 1 --modes gru,lstm --hidden 4 --batch 3,33 --calls 2".split()
-    )
+    args = f"--call {call} --threads 1 --modes gru,lstm --hidden 4 --batch 3,33 --calls 2"
+    script.main((args + offset).split())
     fastrnn.set_num_threads(threads)
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 ")]
     assert [row.split("|")[2:5] for row in rows] == [

@@ -62,8 +62,22 @@ struct Simd256 {
     return _mm256_load_ps(lanes);
   }
 
+  // Lanes [from, to) (0 <= from; to >= 8: to the last).
+  static Lanes lanes_between(int64_t from, int64_t to) {
+    const Lanes below_to = first_lanes(to), below_from = first_lanes(from);
+    return {_mm256_andnot_si256(below_from.m, below_to.m), below_to.all && from <= 0};
+  }
+
   // r with the lanes outside `lanes` set to 0.
   static Reg keep(Reg r, Lanes lanes) { return _mm256_and_ps(r, _mm256_castsi256_ps(lanes.m)); }
+
+  // Lane l of the result is lane (l + shift) mod 8 of r (0 <= shift < 8).
+  static Reg rotate_lanes(Reg r, int shift) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i from =
+        _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32(shift)), _mm256_set1_epi32(7));
+    return _mm256_permutevar8x32_ps(r, from);
+  }
 
   // The 8 lane sums of acc[0..7], in order: lane l of the result is the sum of acc[l]'s lanes.
   static Reg sum_lanes(const Reg acc[8]) {

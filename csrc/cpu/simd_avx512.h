@@ -59,8 +59,21 @@ struct Simd512 {
     return _mm512_mask_expandloadu_ps(v, first_lanes(na + nb) & ~first_lanes(na), b);
   }
 
+  // Lanes [from, to) (0 <= from; to >= 16: to the last).
+  static Lanes lanes_between(int64_t from, int64_t to) {
+    return first_lanes(to) & ~first_lanes(from);
+  }
+
   // r with the lanes outside `lanes` set to 0.
   static Reg keep(Reg r, Lanes lanes) { return _mm512_maskz_mov_ps(lanes, r); }
+
+  // Lane l of the result is lane (l + shift) mod 16 of r (0 <= shift < 16).
+  static Reg rotate_lanes(Reg r, int shift) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i from =
+        _mm512_and_si512(_mm512_add_epi32(lane, _mm512_set1_epi32(shift)), _mm512_set1_epi32(15));
+    return _mm512_permutexvar_ps(from, r);
+  }
 
   // The 16 lane sums of acc[0..15], in order: lane l of the result is the sum of acc[l]'s lanes.
   static Reg sum_lanes(const Reg acc[16]) {

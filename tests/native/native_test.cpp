@@ -10,6 +10,7 @@
 // handle pool (with a stand-in handle type).
 //
 // Exit status 0 when every check passes; each failure prints one line.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -577,6 +578,32 @@ std::vector<double> run_step(const Case& c) {  // h' then, for LSTM, c'
   return out;
 }
 
+// The float32 step kernel reads weight rows that start off a register boundary on the boundaries
+// (rnn_step.inc): the same bits wherever the weights lie, here W_hh (rows of H = 128 values) at
+// each float offset from where a vector put it, the first row's masked lanes reaching before it.
+void check_step_weight_offsets(CellMode mode, const std::string& name) {
+  const Case c = make_case(mode, false, 0.0, true, 0, false, false, 9, 3, 128);
+  const int64_t N = c.N, H = c.d.hidden_size;
+  const bool lstm = mode == CellMode::kLstm;
+  CaseIn<float> in(c);
+  auto run = [&](const fastrnn::RnnWeights<float>& w) {
+    auto h = poisoned<float>(N * H), cn = poisoned<float>(N * H);
+    auto ws = poisoned<float>(fastrnn::rnn_step_workspace_size(c.d, N));
+    fastrnn::rnn_step<float>(h.data(), lstm ? cn.data() : nullptr, ws.data(), c.d, N, in.x.data(),
+                             in.h0.data(), lstm ? in.c0.data() : nullptr, w);
+    if (lstm) h.insert(h.end(), cn.begin(), cn.end());
+    return h;
+  };
+  const std::vector<float> want = run(in.w);
+  for (size_t offset = 1; offset < 16; ++offset) {
+    std::vector<float> w_hh(offset + in.w_hh.size());
+    std::copy(in.w_hh.begin(), in.w_hh.end(), w_hh.begin() + static_cast<std::ptrdiff_t>(offset));
+    fastrnn::RnnWeights<float> w = in.w;
+    w.w_hh = w_hh.data() + offset;
+    expect(run(w) == want, name + ": weights at offset " + std::to_string(offset) + " differ");
+  }
+}
+
 void check_step(CellMode mode, bool peephole, bool reset_after, const std::string& name,
                 int64_t rows) {
   Case c = make_case(mode, peephole, 0.0, reset_after, 0, false, false, 5);
@@ -806,6 +833,9 @@ int main(int argc, char** argv) {
     check_step(CellMode::kGru, false, true, "gru step", rows);
     check_step(CellMode::kGru, false, false, "gru reset_before step", rows);
   }
+  check_step_weight_offsets(CellMode::kLstm, "lstm step");
+  check_step_weight_offsets(CellMode::kGru, "gru step");
+  check_step_weight_offsets(CellMode::kRnnTanh, "rnn_tanh step");
   check_refusals();
   check_nn_kernels();
   check_word2vec(dir);
