@@ -185,8 +185,10 @@ def test_load_state_dict_accepts_numpy_and_copies():
 )
 def test_parameters_and_gradients_start_on_a_cache_line(make):
     """The step kernel reads the weights in place a 64-byte vector at a time; numpy aligns to 16
-    bytes only, so fastrnn allocates its parameters and gradients on 64-byte boundaries: when
-    made, loaded, copied and unpickled. Their values are numpy's (the seeded initialisation)."""
+    bytes only, so fastrnn allocates its parameters and gradients on 64-byte boundaries, when made
+    and when loaded. Their values are numpy's (the seeded initialisation, the loaded arrays cast).
+    A copy or an unpickled object keeps numpy's placement, and arrays shared between objects stay
+    shared (tied weights)."""
     import copy
     import pickle
 
@@ -216,10 +218,15 @@ def test_parameters_and_gradients_start_on_a_cache_line(make):
     check(layer, "loaded")
     for name, v in loaded.items():
         np.testing.assert_array_equal(layer.params[name], v.astype(layer.dtype), err_msg=name)
-    check(copy.deepcopy(layer), "deep-copied")
-    check(pickle.loads(pickle.dumps(layer)), "unpickled")
-    shallow = copy.copy(layer)
-    assert shallow.params is layer.params  # a shallow copy shares the (aligned) arrays
+    other = make()
+    other.params["weight_hh" if "weight_hh" in other.params else "weight_hh_l0"] = (
+        tied := layer.params["weight_hh" if "weight_hh" in layer.params else "weight_hh_l0"]
+    )
+    for a, b in (pickle.loads(pickle.dumps((layer, other))), copy.deepcopy((layer, other))):
+        name = "weight_hh" if "weight_hh" in a.params else "weight_hh_l0"
+        assert a.params[name] is b.params[name]
+        np.testing.assert_array_equal(a.params[name], tied)
+    assert copy.copy(layer).params is layer.params
 
 
 def test_load_state_dict_as_torch_strict_keyword_result_and_mapping_check():

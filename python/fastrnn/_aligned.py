@@ -36,8 +36,3 @@ def aligned_zeros_like(a: np.ndarray) -> np.ndarray:
     out = aligned_empty(a.shape, a.dtype)
     out.fill(0)
     return out
-
-
-def is_aligned(a: np.ndarray) -> bool:
-    """Whether a's data starts on a 64-byte boundary."""
-    return a.ctypes.data % ALIGNMENT == 0

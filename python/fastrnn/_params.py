@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastrnn._aligned import aligned_copy, aligned_zeros_like, is_aligned
+from fastrnn._aligned import aligned_copy, aligned_zeros_like
 
 
 def seeded_rng(seed) -> np.random.Generator:
@@ -111,19 +111,6 @@ class ParameterHolder(ThreadState):
         }
         self.grads = {name: aligned_zeros_like(v) for name, v in self.params.items()}
         self._init_thread_state()
-
-    def __setstate__(self, state: dict) -> None:
-        # an unpickled or deep-copied array starts where numpy put it: align it again (_aligned)
-        super().__setstate__(state)
-        for key in ("params", "grads"):
-            arrays = self.__dict__.get(key)
-            if isinstance(arrays, dict) and any(
-                isinstance(v, np.ndarray) and not is_aligned(v) for v in arrays.values()
-            ):  # a new dict: a shallow copy shares the original's
-                self.__dict__[key] = {
-                    name: aligned_copy(v) if isinstance(v, np.ndarray) and not is_aligned(v) else v
-                    for name, v in arrays.items()
-                }
 
     def zero_grad(self) -> None:
         for g in self.grads.values():
