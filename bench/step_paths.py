@@ -40,9 +40,13 @@ def parse_args(argv=None):
         "--weight-offset",
         type=int,
         default=None,
-        help="put the weights this many bytes (a multiple of 4) past a 64-byte boundary",
+        help="put the weights this many bytes (0-60, a multiple of 4) past a 64-byte boundary",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    offset = args.weight_offset
+    if offset is not None and not (0 <= offset < 64 and offset % 4 == 0):
+        p.error(f"--weight-offset: expected 0-60, a multiple of 4, got {offset}")
+    return args
 
 
 def placed(a: np.ndarray, offset: int | None) -> np.ndarray:

@@ -183,8 +183,8 @@ def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h,
     """The step kernel reads rows that start off a register boundary on the boundaries (its
     loads then span no two cache lines) and rotates the sums back: every weight and state offset
     from a 64-byte boundary gives the bits of aligned arrays, for a cell's step and a layer's T = 1
-    call. Rows a multiple of the register long and at least 8 registers take that path (256, 128,
-    the first slice of 520; 64 on AVX2), the others the plain one."""
+    call. On AVX-512 rows of a multiple of 16 values and at least 128 take that path (256, 128),
+    the others the plain one; the AVX2 kernels read every row as it lies."""
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     rng = np.random.default_rng(11)
     p32 = {
@@ -219,10 +219,39 @@ def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h,
         return out
 
     want = arrays(step(0, 0))
-    for offset, state_offset in [(4, 0), (8, 4), (16, 0), (28, 60), (48, 16), (60, 8), (0, 36)]:
+    offsets = [(4, 0), (8, 4), (12, 20), (16, 0), (20, 8), (24, 44), (28, 60), (48, 16), (60, 8)]
+    for offset, state_offset in offsets + [(0, 36)]:
         got = arrays(step(offset, state_offset))
-        for g, w in zip(got, want, strict=True):
-            np.testing.assert_array_equal(g, w, err_msg=f"offsets {offset}/{state_offset}")
+        for g, w in zip(got, want, strict=True):  # bits, so that -0 and +0 differ
+            np.testing.assert_array_equal(
+                g.view(np.uint32), w.view(np.uint32), err_msg=f"offsets {offset}/{state_offset}"
+            )
+
+
+@pytest.mark.parametrize("mode", ["rnn_relu", "rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize(("h", "n"), [(16, 1), (24, 3)])
+def test_the_step_kernel_keeps_signed_zeros_wherever_the_weights_lie(mode, h, n):
+    """Products that underflow to -0 (weights -1e-25 by inputs 1e-25) sum to -0; the masked
+    lanes of a load (a skewed row's first, any row's tail) leave a sum as it is rather than add
+    +0, so the signed zeros do not depend on where the weights lie either."""
+    n_in, G = 256, F.MODES[mode]
+    desc = _C.RnnDesc(mode, n_in, h)
+    w_ih = np.full((G * h, n_in), -1e-25, np.float32)
+    w_hh = np.zeros((G * h, h), np.float32)
+    bias = np.full(G * h, -0.0, np.float32)
+    x = np.full((n, n_in), 1e-25, np.float32)
+    results = []
+    for offset in range(0, 64, 4):
+        out = _C.rnn_step(
+            desc, x, None, None, at_offset(w_ih, offset), at_offset(w_hh, offset), bias, bias, None
+        )
+        out = out if isinstance(out, tuple) else (out,)
+        results.append([a.view(np.uint32).copy() for a in out if a is not None])
+    for offset, got in zip(range(0, 64, 4), results, strict=True):
+        for g, w in zip(got, results[0], strict=True):
+            np.testing.assert_array_equal(g, w, err_msg=f"weights at offset {offset}")
+    if mode == "rnn_relu":  # relu(-0 + -0 + -0) is -0 as the unfused path gives it
+        assert (results[0][0] == 0x80000000).all()
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))

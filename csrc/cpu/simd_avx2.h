@@ -45,6 +45,11 @@ struct Simd256 {
   static void store(float* p, Reg r) { _mm256_storeu_ps(p, r); }
   static Reg set1(float s) { return _mm256_set1_ps(s); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  // a·b + c in `lanes`, c in the others (not c + 0, which would turn a -0 into +0).
+  static Reg fma(Reg a, Reg b, Reg c, Lanes8 lanes) {
+    const Reg sum = _mm256_fmadd_ps(a, b, c);
+    return lanes.all ? sum : _mm256_blendv_ps(c, sum, _mm256_castsi256_ps(lanes.m));
+  }
   static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
 
   static Lanes first_lanes(int64_t count) { return first_lanes8(count); }

@@ -42,6 +42,8 @@ struct Simd512 {
   static void store(float* p, Reg r) { _mm512_storeu_ps(p, r); }
   static Reg set1(float s) { return _mm512_set1_ps(s); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  // a·b + c in `lanes`, c in the others (not c + 0, which would turn a -0 into +0).
+  static Reg fma(Reg a, Reg b, Reg c, Lanes lanes) { return _mm512_mask3_fmadd_ps(a, b, c, lanes); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
 
   // The first `count` lanes (count >= 16: all of them; count <= 0: none).
