@@ -1,10 +1,11 @@
 """Arrays whose data starts on a 64-byte boundary (a cache line, one AVX-512 vector), for the
-parameters and gradients fastrnn allocates. numpy aligns only to 16 bytes, and the step kernel
-reads the weights in place, a vector at a time: on rows that start mid-line each load spans two
-lines (a one-row LSTM step at H = 256 took 1.3-1.4x the time). The kernel reads long rows on the
-line boundaries all the same (csrc/cpu/rnn_step.inc), but not short ones (1.3x at H = 64), and
-even then at the cost of one more masked load a row (bench/BENCHMARKS.md, "Twenty-third
-session"). Results do not depend on where an array starts; only the speed does."""
+parameters and gradients fastrnn allocates (made or loaded; a copy or an unpickled object keeps
+numpy's placement, so that arrays objects share stay shared). numpy aligns only to 16 bytes, and
+the step kernel reads the weights in place, a vector at a time: on rows that start mid-line each
+load spans two lines (a one-row LSTM step at H = 256 took 1.3-1.4x the time). On AVX-512 the
+kernel reads long rows on the line boundaries all the same (csrc/cpu/rnn_step.inc), but not short
+ones (up to 1.3x at H = 64) nor on AVX2 (bench/BENCHMARKS.md, "Twenty-third session"). Results do
+not depend on where an array starts; only the speed does."""
 
 from __future__ import annotations
 
