@@ -177,14 +177,17 @@ def at_offset(a, offset):
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
-@pytest.mark.parametrize(("n_in", "h"), [(256, 48), (520, 128), (64, 64), (16, 16), (33, 70)])
+@pytest.mark.parametrize(
+    ("n_in", "h"), [(256, 48), (528, 128), (520, 128), (64, 64), (16, 16), (33, 70)]
+)
 @pytest.mark.parametrize("n", [1, 3, 16])
 def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h, n):
     """The step kernel reads rows that start off a register boundary on the boundaries (its
     loads then span no two cache lines) and rotates the sums back: every weight and state offset
     from a 64-byte boundary gives the bits of aligned arrays, for a cell's step and a layer's T = 1
-    call. On AVX-512 rows of a multiple of 16 values and at least 128 take that path (256, 128),
-    the others the plain one; the AVX2 kernels read every row as it lies."""
+    call. On AVX-512 rows of a multiple of 16 values take that path in each slice of k of 128
+    values or more (256, 128, the first slice of 528 and not its second of 16), the others the
+    plain one; the AVX2 kernels read every row as it lies."""
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     rng = np.random.default_rng(11)
     p32 = {
@@ -232,8 +235,8 @@ def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h,
 @pytest.mark.parametrize(("h", "n"), [(16, 1), (24, 3)])
 def test_the_step_kernel_keeps_signed_zeros_wherever_the_weights_lie(mode, h, n):
     """Products that underflow to -0 (weights -1e-25 by inputs 1e-25) sum to -0; the masked
-    lanes of a load (a skewed row's first, any row's tail) leave a sum as it is rather than add
-    +0, so the signed zeros do not depend on where the weights lie either."""
+    lanes of a skewed row's first and last loads leave a sum as it is rather than add +0, so the
+    signed zeros do not depend on where the weights lie either."""
     n_in, G = 256, F.MODES[mode]
     desc = _C.RnnDesc(mode, n_in, h)
     w_ih = np.full((G * h, n_in), -1e-25, np.float32)

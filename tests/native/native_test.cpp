@@ -580,7 +580,8 @@ std::vector<double> run_step(const Case& c) {  // h' then, for LSTM, c'
 }
 
 // The float32 step kernel reads weight rows that start off a register boundary on the boundaries
-// (rnn_step.inc): the same bits wherever the weights lie, here W_hh (rows of H = 128 values) at
+// on AVX-512 (rnn_step.inc; the AVX2 kernels read them as they lie): the same bits wherever the
+// weights lie, here W_hh (rows of H = 128 values) at
 // each float offset from where a vector put it. (The masked-off lanes of the first load reach
 // before a row; the sanitizers do not see masked loads, which do not fault on those lanes.)
 void check_step_weight_offsets(CellMode mode, const std::string& name) {
