@@ -24,6 +24,7 @@ import time
 import fastrnn
 import numpy as np
 from fastrnn import _C
+from fastrnn._aligned import aligned_copy
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
@@ -51,13 +52,7 @@ def parse_args(argv=None):
 
 def placed(a: np.ndarray, offset: int | None) -> np.ndarray:
     """a itself (offset None), or a copy starting `offset` bytes past a 64-byte boundary."""
-    if offset is None:
-        return a
-    raw = np.empty(a.nbytes + 128, np.uint8)
-    start = -raw.ctypes.data % 64 + offset
-    out = raw[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
+    return a if offset is None else aligned_copy(a, offset=offset)
 
 
 def microseconds_per_call(call, calls: int) -> float:

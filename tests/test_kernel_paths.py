@@ -7,6 +7,8 @@ files also run again under FASTRNN_ISA=avx2 (test_kernel_tests_pass_on_the_avx2_
 
 import functools
 import os
+import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ import pytest
 from _bench_scripts import import_bench_script
 from fastrnn import _C
 from fastrnn import functional as F
+from fastrnn._aligned import aligned_copy
 from reference import assert_close, make_params, reference_backward, reference_forward
 
 # mode, peephole, clip, reset_after
@@ -167,15 +170,6 @@ def test_one_inference_step_of_few_rows_takes_the_step_kernel(name, n, with_leng
             same(got[1], step[1])
 
 
-def at_offset(a, offset):
-    """A copy of a whose data starts `offset` bytes past a 64-byte boundary."""
-    raw = np.empty(a.nbytes + 128, np.uint8)
-    start = -raw.ctypes.data % 64 + offset
-    out = raw[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
-
-
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
 @pytest.mark.parametrize(
     ("n_in", "h"), [(256, 48), (528, 128), (520, 128), (64, 64), (16, 16), (33, 70)]
@@ -202,15 +196,15 @@ def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h,
     )
 
     def step(offset, state_offset):
-        p = {k: at_offset(v, offset) for k, v in p32.items()}
-        hx = at_offset(h0, state_offset)
-        cx = None if c0 is None else at_offset(c0, state_offset)
+        p = {k: aligned_copy(v, offset=offset) for k, v in p32.items()}
+        hx = aligned_copy(h0, offset=state_offset)
+        cx = None if c0 is None else aligned_copy(c0, offset=state_offset)
         cell = _C.rnn_step(
-            desc, at_offset(x, state_offset), hx, cx, p["weight_ih"], p["weight_hh"],
+            desc, aligned_copy(x, offset=state_offset), hx, cx, p["weight_ih"], p["weight_hh"],
             p.get("bias_ih"), p.get("bias_hh"), p.get("weight_ch"),
         )  # fmt: skip
         _, layer, _ = F.forward(
-            mode, at_offset(x, state_offset)[None], p, hx if cx is None else (hx, cx),
+            mode, aligned_copy(x, offset=state_offset)[None], p, hx if cx is None else (hx, cx),
             training=False, reset_after=reset_after, cell_clip=clip,
         )  # fmt: skip
         return cell, layer
@@ -246,7 +240,15 @@ def test_the_step_kernel_keeps_signed_zeros_wherever_the_weights_lie(mode, h, n)
     results = []
     for offset in range(0, 64, 4):
         out = _C.rnn_step(
-            desc, x, None, None, at_offset(w_ih, offset), at_offset(w_hh, offset), bias, bias, None
+            desc,
+            x,
+            None,
+            None,
+            aligned_copy(w_ih, offset=offset),
+            aligned_copy(w_hh, offset=offset),
+            bias,
+            bias,
+            None,
         )
         out = out if isinstance(out, tuple) else (out,)
         results.append([a.view(np.uint32).copy() for a in out if a is not None])
@@ -837,6 +839,32 @@ def test_isa_variable_in_any_case_and_a_warning_for_other_values():
     assert "RuntimeWarning: FASTRNN_ISA='avx-2' is not generic, avx2 or avx512" in (
         runs["avx-2"].stderr
     )
+
+
+def test_the_step_kernel_ab_benchmark_compiles(tmp_path):
+    """bench/step_kernel_ab.py (BENCHMARKS.md's in-process A/B of the step kernel): its program
+    and a kernel unit as it writes them compile against the work tree's headers (syntax only: an
+    installed package has no libfastrnn_core.a to link), and a build directory without the
+    library is refused."""
+    script = import_bench_script("step_kernel_ab")
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the kernels' compiler flags are x86-64's")
+    cxx = shutil.which(os.environ.get("CXX", "c++"))
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    include = f"-I{script.REPO / 'csrc'}"
+    for isa, (_, _, flags) in script.ISA_FLAGS.items():
+        unit = tmp_path / f"{isa}.cpp"
+        unit.write_text(script.kernel_unit("ab_head", script.REPO / "csrc/cpu/rnn_step.inc", isa))
+        subprocess.run(
+            [cxx, *script.COMMON_FLAGS, *flags.split(), include, "-fsyntax-only", str(unit)],
+            check=True,
+        )
+    program = script.REPO / "bench/step_kernel_ab.cpp"
+    subprocess.run([cxx, "-std=gnu++17", include, "-fsyntax-only", str(program)], check=True)
+    args = script.parse_args(["--base", "HEAD", "--build-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--build-dir: no libfastrnn_core.a"):
+        script.build(args, tmp_path)
 
 
 @pytest.mark.parametrize(("call", "offset"), [("layer", ""), ("cell", " --weight-offset 16")])

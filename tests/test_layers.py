@@ -9,6 +9,7 @@ import fastrnn
 import numpy as np
 import pytest
 import torch
+from fastrnn._aligned import aligned_copy
 from reference import assert_close, mixed_lengths, reference_backward, reference_forward
 from torch_oracle import TORCH_DTYPES, run_module
 
@@ -205,15 +206,9 @@ def test_parameters_and_gradients_start_on_a_cache_line(make):
     for name, shape in layer._param_shapes().items():  # the order they are drawn in
         want = rng.uniform(-k, k, size=shape).astype(layer.dtype)
         np.testing.assert_array_equal(layer.params[name], want, err_msg=name)
-
-    def off_a_line(v):  # v + 1 as float64, 8 bytes past a 64-byte boundary
-        raw = np.empty(v.size * 8 + 128, np.uint8)
-        start = -raw.ctypes.data % 64 + 8
-        out = raw[start : start + v.size * 8].view(np.float64).reshape(v.shape)
-        out[...] = v + 1
-        return out
-
-    loaded = {name: off_a_line(v) for name, v in layer.params.items()}
+    loaded = {  # v + 1 as float64, 8 bytes past a 64-byte boundary
+        name: aligned_copy(v + 1, np.float64, offset=8) for name, v in layer.params.items()
+    }
     layer.load_state_dict(loaded)
     check(layer, "loaded")
     for name, v in loaded.items():

@@ -14,20 +14,24 @@ import numpy as np
 ALIGNMENT = 64  # bytes
 
 
-def aligned_empty(shape, dtype) -> np.ndarray:
+def aligned_empty(shape, dtype, offset: int = 0) -> np.ndarray:
     """An uninitialised C-contiguous array of `shape` and `dtype` starting on a 64-byte boundary
-    (a view into a slightly larger byte buffer)."""
+    (a view into a slightly larger byte buffer), or `offset` bytes (0-63) past one: the tests
+    and bench/step_paths.py place arrays mid-line so."""
+    if not 0 <= offset < ALIGNMENT:
+        raise ValueError(f"offset: expected 0-{ALIGNMENT - 1} bytes, got {offset}")
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT
+    raw = np.empty(nbytes + 2 * ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT + offset
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
-def aligned_copy(a, dtype=None) -> np.ndarray:
-    """A C-contiguous, 64-byte-aligned copy of array `a`, cast to `dtype` (default: a's)."""
+def aligned_copy(a, dtype=None, offset: int = 0) -> np.ndarray:
+    """A C-contiguous copy of array `a`, cast to `dtype` (default: a's), starting on a 64-byte
+    boundary (or `offset` bytes past one, as aligned_empty)."""
     a = np.asarray(a)
-    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype)
+    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype, offset)
     np.copyto(out, a, casting="unsafe")
     return out
 
