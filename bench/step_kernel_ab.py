@@ -34,6 +34,11 @@ ISA_FLAGS = {  # as CMakeLists.txt compiles the kernels
 COMMON_FLAGS = "-O3 -DNDEBUG -std=gnu++17 -fno-math-errno -fopenmp-simd".split()
 
 
+def ints(text: str) -> list[int]:
+    """"1,4,16" -> [1, 4, 16]."""
+    return [int(v) for v in text.split(",")]
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--base", required=True, help="git revision of the kernel to compare against")
@@ -45,7 +50,14 @@ def parse_args(argv=None):
     p.add_argument("--offsets", default="16,0", help="weight offsets from 64 bytes (0-60, x4)")
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--cxx", default=os.environ.get("CXX", "c++"), help="C++ compiler")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not all(0 <= v < 64 and v % 4 == 0 for v in ints(args.offsets)):
+        p.error(f"--offsets: expected offsets 0-60, multiples of 4, got {args.offsets}")
+    if not all(1 <= v <= 16 for v in ints(args.batch)):
+        p.error(f"--batch: expected rows 1-16 (the step kernel's), got {args.batch}")
+    if not all(v >= 1 for v in ints(args.hidden)) or args.rounds < 1:
+        p.error("--hidden and --rounds: expected positive numbers")
+    return args
 
 
 def kernel_unit(namespace: str, inc: Path, isa: str) -> str:
@@ -98,7 +110,6 @@ def build(args, work: Path) -> Path:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    ints = lambda text: [int(v) for v in text.split(",")]  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         program = build(args, Path(tmp))
         print(f"| offset | mode | H | N | µs a step, {args.base} → work tree | base/head |")

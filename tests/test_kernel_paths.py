@@ -865,6 +865,9 @@ def test_the_step_kernel_ab_benchmark_compiles(tmp_path):
     args = script.parse_args(["--base", "HEAD", "--build-dir", str(tmp_path)])
     with pytest.raises(SystemExit, match="--build-dir: no libfastrnn_core.a"):
         script.build(args, tmp_path)
+    for bad in (["--offsets", "6"], ["--offsets", "64"], ["--batch", "17"], ["--rounds", "0"]):
+        with pytest.raises(SystemExit):
+            script.parse_args(["--base", "HEAD", "--build-dir", str(tmp_path), *bad])
 
 
 @pytest.mark.parametrize(("call", "offset"), [("layer", ""), ("cell", " --weight-offset 16")])
