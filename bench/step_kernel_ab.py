@@ -35,7 +35,7 @@ COMMON_FLAGS = "-O3 -DNDEBUG -std=gnu++17 -fno-math-errno -fopenmp-simd".split()
 
 
 def ints(text: str) -> list[int]:
-    """"1,4,16" -> [1, 4, 16]."""
+    """The comma-separated integers of `text` (as "1,4,16")."""
     return [int(v) for v in text.split(",")]
 
 
