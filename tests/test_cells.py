@@ -238,11 +238,12 @@ def test_unbatched_matches_torch_and_batch_of_one(variant, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("n", [1, 4, 16, 17])
+@pytest.mark.parametrize("n", [1, 4, 16, 17, 33])
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_step_threaded_sizes_match_torch(variant, n, dtype):
     """Sizes where the one-call step splits the hidden units over threads (H not a multiple of
-    the split's block); up to 16 rows the float32 step kernel, 17 the layer path."""
+    the split's block); up to 32 rows the float32 step kernel (17: groups of 16 and 1), 33 the
+    layer path."""
     kind, kwargs = VARIANTS[variant]
     n_in, h = 64, 200
     module = torch_cell(kind, kwargs, dtype, n_in=n_in, h=h)

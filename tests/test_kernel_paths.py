@@ -83,23 +83,23 @@ def test_float32_kernels_match_reference_on_ragged_shapes(name, reverse, with_le
 
 
 def fused_step_rows():
-    """Rows from which a single inference step takes the fused loop on this CPU (32 with AVX-512,
-    128 with AVX2; the largest int64 without the fused kernels, where the cases below take 32 rows
-    and check values only)."""
+    """Rows from which a single inference step takes the fused loop on this CPU (33 with AVX-512,
+    past the step kernel's 32; 128 with AVX2; the largest int64 without the fused kernels, where
+    the cases below take 33 rows and check values only)."""
     rows = _C._rnn_cpu_fused_step_rows()
-    expected = {"avx512": 32, "avx2": 128}.get(_C.simd_level(), 2**63 - 1)
+    expected = {"avx512": 33, "avx2": 128}.get(_C.simd_level(), 2**63 - 1)
     assert rows == expected
-    return 32 if rows == 2**63 - 1 else rows
+    return 33 if rows == 2**63 - 1 else rows
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
 @pytest.mark.parametrize("extra", [0, 13])
 def test_one_inference_step_of_many_rows_takes_the_fused_loop(name, extra):
     """A single step (a cell's step, T = 1) from fused_step_rows() rows on runs the fused float32
-    loop in inference (packing the weights repays at such batches: from 32 rows on AVX-512, up
-    to 2.9x faster than the BLAS products; from 128 on AVX2, where the BLAS products are faster
-    below), so it equals the first step of a longer sequence bit for bit; it matches the float64
-    reference as every path does. Training steps keep the BLAS path."""
+    loop in inference (packing the weights repays at such batches: past the step kernel's 32 rows
+    on AVX-512; from 128 on AVX2, where the BLAS products are faster below), so it equals the
+    first step of a longer sequence bit for bit; it matches the float64 reference as every path
+    does. Training steps keep the BLAS path."""
     n = fused_step_rows() + extra
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     rng = np.random.default_rng(3)
@@ -118,14 +118,15 @@ def test_one_inference_step_of_many_rows_takes_the_fused_loop(name, extra):
 
 
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
-@pytest.mark.parametrize("n", [1, 7, 16])
+@pytest.mark.parametrize("n", [1, 7, 16, 17, 32])
 @pytest.mark.parametrize("with_lengths", [False, True])
 def test_one_inference_step_of_few_rows_takes_the_step_kernel(name, n, with_lengths):
-    """A layer's single inference step (T = 1, as in generation a step at a time) at up to 16
+    """A layer's single inference step (T = 1, as in generation a step at a time) at up to 32
     rows runs the cells' step kernel (rnn_step.inc), which reads the weights as they are: bit for
     bit a cell's step (lengths, all 1 at T = 1, change nothing; y is the new h; without the x86
     kernels close to it) and close to the float64 reference, from a given state and from zeros.
-    I = 600 takes the kernel's rows in two slices of k, H = 70 a partial unit block."""
+    I = 600 takes the kernel's rows in two slices of k, H = 70 a partial unit block, 17 and 32
+    rows two groups of rows (16 and 1, 16 and 16)."""
     mode, peephole, clip, reset_after = PATH_VARIANTS[name]
     n_in, h = 600, 70
     rng = np.random.default_rng(5)

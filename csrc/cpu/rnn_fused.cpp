@@ -70,11 +70,7 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
 }
 
 bool fused_step_applies(const RnnDesc& d, int64_t N) {
-  const int64_t weight_bytes =
-      int64_t{sizeof(float)} * d.gates() * d.hidden_size * (d.input_size + d.hidden_size);
-  const int64_t rows =
-      weight_bytes <= kStepKernelWeightBytes ? kStepKernelRows : kStepKernelRowsLargeWeights;
-  return fused_kernels_available() && N <= rows && d.proj_size == 0 &&
+  return fused_kernels_available() && N <= kStepKernelRows && d.proj_size == 0 &&
          !(d.mode == CellMode::kGru && !d.reset_after);
 }
 

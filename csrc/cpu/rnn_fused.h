@@ -52,25 +52,24 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 
-// Rows up to which a single inference step takes fused_step, which reads the weights as they are,
-// rather than the BLAS products or the fused loop, which both pack them first: up to
-// kStepKernelRows while all the weights take at most kStepKernelWeightBytes, else up to
-// kStepKernelRowsLargeWeights. On the Intel AVX-512 VM (2 MB of L2 a core; 2026-12-07, 2 threads)
-// a layer's step took 1.0-4.4x less time than with the BLAS products at 2-16 rows with up to 2 MB
-// of weights (0.88-0.91x at two vanilla-RNN points), 1.0-3.4x at 2-8 rows with more, but 0.6x at
-// 12-16 rows with more (LSTM and GRU at H = 1024), where the products' packing repays; the AVX2
-// build was alike at H = 64-512 (bench/BENCHMARKS.md, the Intel section's "Twenty-second session").
-constexpr int64_t kStepKernelRows = 16;
-constexpr int64_t kStepKernelRowsLargeWeights = 8;
-constexpr int64_t kStepKernelWeightBytes = int64_t{2} << 20;
+// Rows up to which a single inference step takes fused_step, which reads the weights as they are
+// (in groups of 16 rows), rather than the BLAS products or the fused loop, which both pack them
+// first. On the Intel AVX-512 VM (2 MB of L2 a core; 2026-12-08, a cell's step, alternating calls
+// in one process) the step kernel was 1.0-2.3x as fast as the BLAS products at 24 rows and as the
+// fused loop at 32, LSTM, GRU and RNN at H = 64-512 on one thread and two (0.98x at one point),
+// and at H = 1024 and 2048 0.9-1.7x at 12-32 rows; past 32 rows it lost to the fused loop at some
+// sizes (LSTM at H = 64-128 on one thread from 48 rows, at H = 512 on two). The AVX2 build
+// (FASTRNN_ISA=avx2 with OpenBLAS's Haswell kernels on that CPU) gained alike at 24-32 rows
+// (bench/BENCHMARKS.md, the Intel section's "Twenty-fourth session").
+constexpr int64_t kStepKernelRows = 32;
 
-// True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2, N rows
-// within the limits above, no projection, GRU only with reset_after=True).
+// True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2, N <=
+// kStepKernelRows, no projection, GRU only with reset_after=True).
 bool fused_step_applies(const RnnDesc& desc, int64_t N);
 
-// One inference step (rnn_step, and rnn_forward with T = 1; rnn_step.inc) at N <=
-// kStepKernelRows rows. x: [N,I]; h: [N,H] or null for zeros; c: [N,H] or null (LSTM); h_new:
-// [N,H]; c_new: [N,H] (LSTM).
+// One inference step (rnn_step, and rnn_forward with T = 1; rnn_step.inc) at any number of rows
+// (fused_step_applies says where it is the fastest path). x: [N,I]; h: [N,H] or null for zeros;
+// c: [N,H] or null (LSTM); h_new: [N,H]; c_new: [N,H] (LSTM).
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
 

@@ -34,8 +34,9 @@ struct Simd512 {
   // A single inference step of this many rows or more takes the fused loop (rnn_cpu.cpp): on an
   // AVX-512 EPYC the fused loop was 1.25-1.7x faster than the BLAS products at 32-64 rows on one
   // thread, 1.3-2.9x on two, and 0.7-1.9x at 16 (bench/BENCHMARKS.md, "A single inference
-  // step"); simd_avx2.h's figure differs.
-  static constexpr int64_t kFusedStepRows = 32;
+  // step"); up to 32 rows the step kernel (rnn_fused.h's kStepKernelRows) is faster than either.
+  // simd_avx2.h's figure differs.
+  static constexpr int64_t kFusedStepRows = 33;
 
   static Reg zero() { return _mm512_setzero_ps(); }
   static Reg load(const float* p) { return _mm512_loadu_ps(p); }

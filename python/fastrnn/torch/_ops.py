@@ -847,7 +847,7 @@ def training_step(mode, x, h0, c0, weights, reset_after, cell_clip):
 
 def inference_step(mode, x, h0, c0, weights, reset_after, cell_clip):
     """One cell step by the core's step call (_C.rnn_step: the step kernel, which reads the
-    weights as they are, at up to 16 rows; the layer's path with T = 1 otherwise), without the
+    weights as they are, at up to 32 rows; the layer's path with T = 1 otherwise), without the
     layer path's arrays for T. x: [N,I]; h0: [N,H] or None; c0: [N,H] (LSTM) or None; weights:
     (w_ih, w_hh, b_ih, b_hh, w_hr, w_ch). Returns (h' [N,H], c' [N,H] or [0])."""
     w_ih, w_hh, b_ih, b_hh, w_hr, w_ch = weights
