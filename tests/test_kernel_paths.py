@@ -226,6 +226,53 @@ def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h,
             )
 
 
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+def test_the_step_kernel_gives_a_row_the_same_bits_in_any_group_of_rows(name):
+    """The step kernel takes up to 32 rows in groups of 16: a row's result does not depend on
+    the group it falls in or on the other rows (a step of 32 rows against steps of rows 5-20 and
+    of each row alone), nor does the thread count. (GRU reset_after=False and the generic build
+    take other paths: close values.)"""
+    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
+    n_in, h, n = 40, 70, 32
+    rng = np.random.default_rng(12)
+    p32 = {
+        k: v.astype(np.float32)
+        for k, v in make_params(mode, n_in, h, peephole=peephole, rng=rng).items()
+    }
+    x = rng.standard_normal((n, n_in)).astype(np.float32)
+    h0 = rng.standard_normal((n, h)).astype(np.float32)
+    c0 = rng.standard_normal((n, h)).astype(np.float32) if mode == "lstm" else None
+    desc = _C.RnnDesc(
+        mode, n_in, h, peephole=peephole, reset_after=reset_after, cell_clip=clip or 0
+    )
+
+    def step(rows):  # [new h] or [new h, new c] for these rows
+        out = _C.rnn_step(
+            desc, x[rows], h0[rows], None if c0 is None else c0[rows], p32["weight_ih"],
+            p32["weight_hh"], p32.get("bias_ih"), p32.get("bias_hh"), p32.get("weight_ch"),
+        )  # fmt: skip
+        return [a for a in out if a is not None]
+
+    same = np.testing.assert_array_equal
+    if _C.simd_level() == "generic" or (mode, reset_after) == ("gru", False):
+        # no step kernel: the layer path from 5 rows, the cell's own below
+        same = functools.partial(assert_close, rtol=2e-5, atol=2e-6)
+    whole = step(slice(0, n))
+    for got, want in zip(step(slice(5, 21)), whole, strict=True):
+        same(got, want[5:21])
+    for row in (0, 15, 16, 31):
+        for got, want in zip(step(slice(row, row + 1)), whole, strict=True):
+            same(got, want[row : row + 1])
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        one_thread = step(slice(0, n))
+    finally:
+        fastrnn.set_num_threads(before)
+    for got, want in zip(one_thread, whole, strict=True):
+        same(got, want)
+
+
 @pytest.mark.parametrize("mode", ["rnn_relu", "rnn_tanh", "lstm", "gru"])
 @pytest.mark.parametrize(("h", "n"), [(16, 1), (24, 3)])
 def test_the_step_kernel_keeps_signed_zeros_wherever_the_weights_lie(mode, h, n):
