@@ -82,6 +82,35 @@ def test_float32_kernels_match_reference_on_ragged_shapes(name, reverse, with_le
         assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
 
 
+@pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
+@pytest.mark.parametrize(
+    ("n", "with_lengths"), [(1, False), (2, True), (17, False), (32, False), (32, True), (33, True)]
+)
+def test_one_training_step_matches_reference(name, n, with_lengths):
+    """A one-step training forward (T = 1, a cell's training call) at up to 32 rows runs the step
+    kernel, which writes the training reserve the layer's backward reads (33 rows: the BLAS
+    products): outputs and every gradient close to the float64 reference, with or without
+    lengths (all 1 at T = 1), from a given state; up to 32 rows the outputs are an inference
+    call's bit for bit (GRU reset_after=False and the generic build: other paths)."""
+    ours, ref = run_case(name, np.float32, False, with_lengths, seed=n, N=n, T=1)
+    for key in ours:
+        assert_close(ours[key], ref[key], 2e-4, 2e-5, what=key)
+    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
+    if n <= 32 and _C.simd_level() != "generic" and reset_after:
+        rng = np.random.default_rng(n)  # run_case's draws, in its order
+        params = make_params(mode, I, H, peephole=peephole, rng=rng)
+        x = rng.standard_normal((1, n, I)).astype(np.float32)
+        h0 = rng.standard_normal((n, H)).astype(np.float32)
+        hx = (h0, rng.standard_normal((n, H)).astype(np.float32)) if mode == "lstm" else h0
+        p32 = {k: v.astype(np.float32) for k, v in params.items()}
+        y, state, _ = F.forward(
+            mode, x, p32, hx, training=False, reset_after=reset_after, cell_clip=clip
+        )
+        np.testing.assert_array_equal(y, ours["y"])
+        for got, want in zip(np.atleast_1d(state), np.atleast_1d(ours["state"]), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
 def fused_step_rows():
     """Rows from which a single inference step takes the fused loop on this CPU (33 with AVX-512,
     past the step kernel's 32; 128 with AVX2; the largest int64 without the fused kernels, where

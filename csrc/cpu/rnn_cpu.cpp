@@ -239,12 +239,17 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
   check_problem_size(desc, steps, batch);
   const bool training = reserve != nullptr;
   if constexpr (std::is_same_v<T, float>) {
-    // One inference step at a few rows (a layer called a step at a time, as in generation): the
-    // step kernel, which reads the weights as they are (rnn_step.inc). Lengths, if given, are
-    // all 1 here, so they change nothing.
-    if (steps == 1 && !training && fused_step_applies(desc, batch)) {
-      float* c_new = c_n ? c_n : workspace + ForwardLayout(desc, 1, batch, false).c;
-      fused_step(h_n, c_new, desc, batch, x, h0, c0, w);
+    // One step at a few rows (a layer called a step at a time, as in generation, or a cell's
+    // training step): the step kernel, which reads the weights as they are (rnn_step.inc), in
+    // training writing the reserve too. Lengths, if given, are all 1 here, so they change
+    // nothing.
+    if (steps == 1 && fused_step_applies(desc, batch)) {
+      float* c_new = c_n ? c_n : workspace + ForwardLayout(desc, 1, batch, training).c;
+      if (training) {
+        fused_training_step(h_n, c_new, reserve, desc, batch, x, h0, c0, w);
+      } else {
+        fused_step(h_n, c_new, desc, batch, x, h0, c0, w);
+      }
       std::memcpy(y, h_n, sizeof(T) * batch * desc.state_size());
       return;
     }

@@ -79,5 +79,11 @@ void fused_step(float* h_new, float* c_new, const RnnDesc& d, int64_t N, const f
   kernels().step(h_new, c_new, d, N, x, h, c, w);
 }
 
+void fused_training_step(float* h_new, float* c_new, float* reserve, const RnnDesc& d, int64_t N,
+                         const float* x, const float* h, const float* c,
+                         const RnnWeights<float>& w) {
+  kernels().training_step(h_new, c_new, reserve, d, N, x, h, c, w);
+}
+
 }  // namespace cpu
 }  // namespace fastrnn

@@ -73,6 +73,12 @@ bool fused_step_applies(const RnnDesc& desc, int64_t N);
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
 
+// fused_step for a one-step training forward (rnn_forward with T = 1), which also writes the
+// training reserve (rnn_layout.h, T = 1) that rnn_backward reads.
+void fused_training_step(float* h_new, float* c_new, float* reserve, const RnnDesc& desc, int64_t N,
+                         const float* x, const float* h, const float* c,
+                         const RnnWeights<float>& w);
+
 // True when this CPU has the kernels above: AVX-512 or AVX2, in a build with the x86 kernels.
 bool fused_kernels_available();
 
@@ -88,6 +94,7 @@ struct FusedKernels {
   decltype(fused_loop_split)* split;
   decltype(weight_grad_gemm)* weight_grad;
   decltype(fused_step)* step;
+  decltype(fused_training_step)* training_step;
   int64_t single_step_rows;
 };
 namespace avx512 {
@@ -96,6 +103,9 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
+void fused_training_step(float* h_new, float* c_new, float* reserve, const RnnDesc& desc, int64_t N,
+                         const float* x, const float* h, const float* c,
+                         const RnnWeights<float>& w);
 }  // namespace avx512
 namespace avx2 {
 const FusedKernels& fused_kernels();
@@ -103,6 +113,9 @@ void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const 
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 void fused_step(float* h_new, float* c_new, const RnnDesc& desc, int64_t N, const float* x,
                 const float* h, const float* c, const RnnWeights<float>& w);
+void fused_training_step(float* h_new, float* c_new, float* reserve, const RnnDesc& desc, int64_t N,
+                         const float* x, const float* h, const float* c,
+                         const RnnWeights<float>& w);
 }  // namespace avx2
 
 }  // namespace cpu
