@@ -372,7 +372,8 @@ def test_backward_writes_the_weight_gradients_with_write_grads(name, steps, dtyp
     lengths and backwards; the input and state gradients are the same too. The grid emulator's
     entry point (the GPU driver, which adds) starts from zeros for it. A gradient not asked for
     (None) stays None. I = 140 gives W_ih whole column blocks of the weight-gradient GEMM and a
-    partial one; T·N = 5 and 20 one block of k (the whole blocks written in place), 150 two."""
+    partial one; T·N = 5 and 20 one block of k (the whole blocks written in place, or added in
+    place to what the arrays held), 150 two."""
     mode, peephole, clip, reset_after, proj, bias = WRITE_GRADS_CASES[name]
     n, n_in, h = 5, 140, 20
     s_out = proj or h
@@ -418,6 +419,17 @@ def test_backward_writes_the_weight_gradients_with_write_grads(name, steps, dtyp
         if a is not None:
             assert np.isfinite(b).all()
             np.testing.assert_array_equal(a, b)
+    # Added to gradients that hold values: bit for bit those values plus the written gradients
+    # (the whole sum first, then one addition, in one block of k or several), but for the
+    # peephole weights' (the last), which the rows add into the array one by one.
+    held = [None if w is None else rng.standard_normal(w.shape).astype(dtype) for w in grads_add]
+    grads = [None if w is None else w.copy() for w in held]
+    backward(desc, dy, None, None, x, lengths, *weights, reserve, True, *grads, write_grads=False)
+    for got, before, written in zip(grads[:-1], held, grads_write, strict=False):
+        if got is not None:
+            np.testing.assert_array_equal(got, before + written)
+    if grads[-1] is not None:
+        assert_close(grads[-1], held[-1] + grads_write[-1], 1e-6, 1e-6, what="weight_ch")
 
 
 def loop_split(name, n, h, threads, training=True):

@@ -31,7 +31,8 @@ inline void prefetch_l2(const void* p) {
 // row-major (A[r·lda + k]) or, with ColMajorA, column-major (A[k·lda + r]: the R values of one k
 // are adjacent; the weight gradients pack A so, with lda = R, and a tile reads consecutive lines).
 // When R·C is below S::kOneSumFrom the K loop keeps KU independent partial sums so the FMA latency
-// is hidden. With `accumulate` the tile adds to what `out` holds.
+// is hidden. With `accumulate` the tile adds to what `out` holds; with `add_after` it sums from
+// zero and stores out + sum (as adding a separate block of sums to out would).
 
 // A tile's registers, per value of k: its R·C sums, and either B's C vectors and one broadcast
 // value of A at a time, or A's R broadcast values and one vector of B at a time. The second fits
@@ -43,7 +44,7 @@ constexpr bool broadcast_first() {
 
 template <class S, int R, int C, bool ColMajorA = false>
 inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, int64_t K,
-                      bool accumulate, int64_t ldo = C * S::kLanes) {
+                      bool accumulate, int64_t ldo = C * S::kLanes, bool add_after = false) {
   using Reg = typename S::Reg;
   constexpr int kLanes = S::kLanes;
   auto a_at = [&](int r, int64_t k) { return ColMajorA ? A[k * lda + r] : A[r * lda + k]; };
@@ -95,7 +96,10 @@ inline void tile_gemm(float* out, const float* A, int64_t lda, const float* B, i
         for (int c = 0; c < C; ++c) acc[0][r][c] = S::add(acc[0][r][c], acc[u][r][c]);
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) S::store(out + r * ldo + c * kLanes, acc[0][r][c]);
+    for (int c = 0; c < C; ++c) {
+      float* at = out + r * ldo + c * kLanes;
+      S::store(at, add_after ? S::add(S::load(at), acc[0][r][c]) : acc[0][r][c]);
+    }
 }
 
 // Rows per tile: as many as keep the sums and the operands of one k within the registers (either
@@ -110,12 +114,13 @@ constexpr int max_rows() {
 // tile_gemm with the row count chosen at run time (rows <= max_rows<S, C>()).
 template <class S, int C, bool ColMajorA = false, int R = max_rows<S, C>()>
 inline void tile_gemm_rows(int rows, float* out, const float* A, int64_t lda, const float* B,
-                           int64_t K, bool accumulate, int64_t ldo = C * S::kLanes) {
+                           int64_t K, bool accumulate, int64_t ldo = C * S::kLanes,
+                           bool add_after = false) {
   if constexpr (R > 0) {
     if (rows == R) {
-      tile_gemm<S, R, C, ColMajorA>(out, A, lda, B, K, accumulate, ldo);
+      tile_gemm<S, R, C, ColMajorA>(out, A, lda, B, K, accumulate, ldo, add_after);
     } else {
-      tile_gemm_rows<S, C, ColMajorA, R - 1>(rows, out, A, lda, B, K, accumulate, ldo);
+      tile_gemm_rows<S, C, ColMajorA, R - 1>(rows, out, A, lda, B, K, accumulate, ldo, add_after);
     }
   }
 }
