@@ -200,6 +200,24 @@ def test_one_inference_step_of_few_rows_takes_the_step_kernel(name, n, with_leng
             same(got[1], step[1])
 
 
+def step_case(name, n_in, h, n, seed):
+    """A float32 step of variant `name`: (desc, params, x [n, n_in], h0 [n, h], c0 [n, h] or
+    None)."""
+    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
+    rng = np.random.default_rng(seed)
+    p32 = {
+        k: v.astype(np.float32)
+        for k, v in make_params(mode, n_in, h, peephole=peephole, rng=rng).items()
+    }
+    x = rng.standard_normal((n, n_in)).astype(np.float32)
+    h0 = rng.standard_normal((n, h)).astype(np.float32)
+    c0 = rng.standard_normal((n, h)).astype(np.float32) if mode == "lstm" else None
+    desc = _C.RnnDesc(
+        mode, n_in, h, peephole=peephole, reset_after=reset_after, cell_clip=clip or 0
+    )
+    return desc, p32, x, h0, c0
+
+
 @pytest.mark.parametrize("name", sorted(PATH_VARIANTS))
 @pytest.mark.parametrize(
     ("n_in", "h"), [(256, 48), (528, 128), (520, 128), (64, 64), (16, 16), (33, 70)]
@@ -212,18 +230,8 @@ def test_the_step_kernel_does_not_depend_on_where_the_weights_lie(name, n_in, h,
     call. On AVX-512 rows of a multiple of 16 values take that path in each slice of k of 128
     values or more (256, 128, the first slice of 528 and not its second of 16), the others the
     plain one; the AVX2 kernels read every row as it lies."""
-    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
-    rng = np.random.default_rng(11)
-    p32 = {
-        k: v.astype(np.float32)
-        for k, v in make_params(mode, n_in, h, peephole=peephole, rng=rng).items()
-    }
-    x = rng.standard_normal((n, n_in)).astype(np.float32)
-    h0 = rng.standard_normal((n, h)).astype(np.float32)
-    c0 = rng.standard_normal((n, h)).astype(np.float32) if mode == "lstm" else None
-    desc = _C.RnnDesc(
-        mode, n_in, h, peephole=peephole, reset_after=reset_after, cell_clip=clip or 0
-    )
+    mode, _, clip, reset_after = PATH_VARIANTS[name]
+    desc, p32, x, h0, c0 = step_case(name, n_in, h, n, seed=11)
 
     def step(offset, state_offset):
         p = {k: aligned_copy(v, offset=offset) for k, v in p32.items()}
@@ -261,19 +269,9 @@ def test_the_step_kernel_gives_a_row_the_same_bits_in_any_group_of_rows(name):
     the group it falls in or on the other rows (a step of 32 rows against steps of rows 5-20 and
     of each row alone), nor does the thread count. (GRU reset_after=False and the generic build
     take other paths: close values.)"""
-    mode, peephole, clip, reset_after = PATH_VARIANTS[name]
-    n_in, h, n = 40, 70, 32
-    rng = np.random.default_rng(12)
-    p32 = {
-        k: v.astype(np.float32)
-        for k, v in make_params(mode, n_in, h, peephole=peephole, rng=rng).items()
-    }
-    x = rng.standard_normal((n, n_in)).astype(np.float32)
-    h0 = rng.standard_normal((n, h)).astype(np.float32)
-    c0 = rng.standard_normal((n, h)).astype(np.float32) if mode == "lstm" else None
-    desc = _C.RnnDesc(
-        mode, n_in, h, peephole=peephole, reset_after=reset_after, cell_clip=clip or 0
-    )
+    mode, _, _, reset_after = PATH_VARIANTS[name]
+    n = 32
+    desc, p32, x, h0, c0 = step_case(name, 40, 70, n, seed=12)
 
     def step(rows):  # [new h] or [new h, new c] for these rows
         out = _C.rnn_step(
