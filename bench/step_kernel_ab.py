@@ -54,7 +54,9 @@ def parse_args(argv=None):
     if not all(0 <= v < 64 and v % 4 == 0 for v in ints(args.offsets)):
         p.error(f"--offsets: expected offsets 0-60, multiples of 4, got {args.offsets}")
     if not all(1 <= v <= 16 for v in ints(args.batch)):
-        p.error(f"--batch: expected rows 1-16 (the step kernel's), got {args.batch}")
+        p.error(
+            f"--batch: expected rows 1-16 (what a kernel before e7eaa2d takes), got {args.batch}"
+        )
     if not all(v >= 1 for v in ints(args.hidden)) or args.rounds < 1:
         p.error("--hidden and --rounds: expected positive numbers")
     return args

@@ -11,7 +11,8 @@ weights lie where numpy puts them, or with `--weight-offset B` B bytes past a 64
 (0: aligned as the layers' and cells' own; 16: a row start numpy often gives). Run at
 two revisions (or two builds) to compare the paths a single step takes: before fda7f2d the BLAS
 products at every batch size, from it the fused loop at 16 rows or more (32 later), from c9429aa
-the step kernel at up to 16 rows (8 with more than 2 MB of weights, from the commit after).
+the step kernel at up to 16 rows (8 with more than 2 MB of weights, from the commit after), from
+e7eaa2d the step kernel at up to 32 rows at any size and the fused loop from 33 (AVX-512).
 """
 
 from __future__ import annotations

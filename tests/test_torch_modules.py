@@ -467,7 +467,8 @@ def test_cpu_autocast_falls_back_like_torch(monkeypatch):
 def test_cell_inference_runs_the_cores_step_kernel(mode, N):
     """A cell call with no gradient due is fastrnn's one-step call (the numpy cell's step(): the
     step kernel, which reads the weights as they are, at up to 32 rows); with a gradient due the
-    layer kernel runs, as before. Bit for bit the numpy cell's step and forward respectively."""
+    layer kernel with T = 1 (which at these sizes runs the step kernel too, writing what backward
+    reads). Bit for bit the numpy cell's step and forward respectively."""
     torch_class = {"lstm": ft.LSTMCell, "gru": ft.GRUCell, "rnn_tanh": ft.RNNCell}[mode]
     numpy_class = {"lstm": fastrnn.LSTMCell, "gru": fastrnn.GRUCell, "rnn_tanh": fastrnn.RNNCell}
     torch.manual_seed(0)

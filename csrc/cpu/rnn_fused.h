@@ -52,15 +52,17 @@ void fused_backward_loop(float* dx, float* dg, float* dgh, float* dg_sums, float
 void weight_grad_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B,
                       int64_t ldb, int64_t M, int64_t Nc, int64_t K, bool overwrite);
 
-// Rows up to which a single inference step takes fused_step, which reads the weights as they are
-// (in groups of 16 rows), rather than the BLAS products or the fused loop, which both pack them
-// first. On the Intel AVX-512 VM (2 MB of L2 a core; 2026-12-08, a cell's step, alternating calls
-// in one process) the step kernel was 1.0-2.3x as fast as the BLAS products at 24 rows and as the
-// fused loop at 32, LSTM, GRU and RNN at H = 64-512 on one thread and two (0.98x at one point),
-// and at H = 1024 and 2048 0.9-1.7x at 12-32 rows; past 32 rows it lost to the fused loop at some
-// sizes (LSTM at H = 64-128 on one thread from 48 rows, at H = 512 on two). The AVX2 build
-// (FASTRNN_ISA=avx2 with OpenBLAS's Haswell kernels on that CPU) gained alike at 24-32 rows
-// (bench/BENCHMARKS.md, the Intel section's "Twenty-fourth session").
+// Rows up to which a single step takes the step kernel (fused_step in inference,
+// fused_training_step in training), which reads the weights as they are (in groups of 16 rows),
+// rather than the BLAS products or the fused loop, which both pack them first. On the Intel
+// AVX-512 VM (2 MB of L2 a core; 2026-12-08, a cell's inference step, alternating calls in one
+// process) the step kernel was 1.0-2.3x as fast as the BLAS products at 24 rows and as the fused
+// loop at 32, LSTM, GRU and RNN at H = 64-512 on one thread and two (0.98x at one point), and at
+// H = 1024 and 2048 0.9-1.7x at 12-32 rows; past 32 rows it lost to the fused loop at some sizes
+// (LSTM at H = 64-128 on one thread from 48 rows, at H = 512 on two). The AVX2 build
+// (FASTRNN_ISA=avx2 with OpenBLAS's Haswell kernels on that CPU) gained alike at 24-32 rows. A
+// one-step training forward through it was 1.0-1.5x as fast with its backward (bench/BENCHMARKS.md,
+// the Intel section's "Twenty-fourth session").
 constexpr int64_t kStepKernelRows = 32;
 
 // True when this CPU and this cell can use fused_step for N rows (float32, AVX-512 or AVX2, N <=

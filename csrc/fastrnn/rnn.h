@@ -101,8 +101,9 @@ std::string rnn_cpu_loop_split(const RnnDesc& desc, int64_t batch, bool training
 // side.
 int64_t rnn_cpu_l2_cache_bytes();
 
-// Rows from which a single float32 inference step (T = 1) takes the fused loop on this CPU (32 on
-// AVX-512, 128 on AVX2; INT64_MAX without the fused kernels): for tests.
+// Rows from which a single float32 inference step (T = 1) takes the fused loop on this CPU (33 on
+// AVX-512, past the step kernel's 32; 128 on AVX2; INT64_MAX without the fused kernels): for
+// tests.
 int64_t rnn_cpu_fused_step_rows();
 
 // One inference step of a cell, the step cells' path: threads split the hidden units and each

@@ -624,8 +624,43 @@ void check_step(CellMode mode, bool peephole, bool reset_after, const std::strin
   for (int threads = 1; threads <= 2; ++threads) {
     fastrnn::set_num_threads(threads);
     expect(close(run_step<double>(c), expected, 1e-10, 1e-12), name + ": step vs reference");
-    // float32: on AVX-512 and AVX2 CPUs, at N <= 16, the fused step kernel.
+    // float32: on AVX-512 and AVX2 CPUs, at N <= 32, the fused step kernel.
     expect(close(run_step<float>(c), expected, 1e-4, 1e-5), name + ": float32 step vs reference");
+  }
+  fastrnn::set_num_threads(1);
+}
+
+// A one-step training call (T = 1): in float32 on AVX-512 and AVX2 CPUs the step kernel, which
+// writes the training reserve the backward reads (N = 20: two groups of rows); outputs and
+// gradients close to float64's (the generic path), on one thread and two.
+void check_one_step_training(CellMode mode, bool peephole, bool reset_after,
+                             const std::string& name) {
+  for (int64_t N : {int64_t{7}, int64_t{20}}) {
+    Case c = make_case(mode, peephole, mode == CellMode::kLstm ? 0.3 : 0.0, reset_after, 0, false,
+                       false, 13, N);
+    c.T = 1;
+    c.x.resize(N * c.d.input_size);
+    c.dy.resize(N * c.d.state_size());
+    const std::string what = name + " one step, N = " + std::to_string(N);
+    fastrnn::set_num_threads(1);
+    const Result<double> r64 = run_core<double>(c, true);
+    expect(close(r64.out, reference_forward(c), 1e-10, 1e-12), what + ": float64 vs reference");
+    for (int threads = 1; threads <= 2; ++threads) {
+      fastrnn::set_num_threads(threads);
+      const Result<float> r32 = run_core<float>(c, true);
+      expect(close(r32.out, r64.out, 1e-4, 1e-5), what + ": float32 forward vs float64");
+      expect(close(r32.dx, r64.dx, 1e-3, 1e-4), what + ": float32 dx vs float64");
+      expect(close(r32.dh0, r64.dh0, 1e-3, 1e-4), what + ": float32 dh0 vs float64");
+      expect(close(r32.dw_ih, r64.dw_ih, 1e-3, 1e-4), what + ": float32 dW_ih vs float64");
+      expect(close(r32.dw_hh, r64.dw_hh, 1e-3, 1e-4), what + ": float32 dW_hh vs float64");
+      expect(close(r32.db_hh, r64.db_hh, 1e-3, 1e-4), what + ": float32 db_hh vs float64");
+      if (mode == CellMode::kLstm) {
+        expect(close(r32.dc0, r64.dc0, 1e-3, 1e-4), what + ": float32 dc0 vs float64");
+      }
+      if (peephole) {
+        expect(close(r32.dw_ch, r64.dw_ch, 1e-3, 1e-4), what + ": float32 dW_ch vs float64");
+      }
+    }
   }
   fastrnn::set_num_threads(1);
 }
@@ -830,14 +865,17 @@ int main(int argc, char** argv) {
   check_thread_splits(CellMode::kRnnTanh, "rnn_tanh");
   check_thread_splits(CellMode::kLstm, "lstm");
   check_thread_splits(CellMode::kGru, "gru");
-  for (int64_t rows :
-       {int64_t{16}, int64_t{7}, int64_t{3}, int64_t{1}}) {  // the float32 step kernel
+  for (int64_t rows : {int64_t{32}, int64_t{17}, int64_t{16}, int64_t{7}, int64_t{3},
+                       int64_t{1}}) {  // the float32 step kernel (32, 17: two groups of rows)
     check_step(CellMode::kRnnTanh, false, true, "rnn_tanh step", rows);
     check_step(CellMode::kLstm, true, true, "lstm step", rows);
     check_step(CellMode::kLstm, false, true, "lstm step without peepholes", rows);
     check_step(CellMode::kGru, false, true, "gru step", rows);
     check_step(CellMode::kGru, false, false, "gru reset_before step", rows);
   }
+  check_one_step_training(CellMode::kRnnTanh, false, true, "rnn_tanh");
+  check_one_step_training(CellMode::kLstm, true, true, "lstm peephole clip");
+  check_one_step_training(CellMode::kGru, false, true, "gru");
   check_step_weight_offsets(CellMode::kLstm, "lstm step");
   check_step_weight_offsets(CellMode::kGru, "gru step");
   check_step_weight_offsets(CellMode::kRnnTanh, "rnn_tanh step");
