@@ -293,8 +293,8 @@ void rnn_forward(T* y, T* h_n, T* c_n, T* reserve, T* workspace, const RnnDesc& 
     // fused_single_step_rows() rows on it does: 33 on AVX-512 (the step kernel above takes up to
     // 32), 128 on AVX2, where the BLAS products below (their small ones side by side) were
     // faster up to 64 rows (simd_avx512.h, simd_avx2.h; bench/step_paths.py, BENCHMARKS.md "A
-    // single inference step"). A training step keeps this path, which its backward reads (there
-    // packing repays at some sizes, not others).
+    // single inference step"). A training step past the step kernel's rows keeps the BLAS path
+    // below, which its backward reads (there packing repays at some sizes, not others).
     if (fused_loop_applies(desc) && (steps > 1 || (!training && N >= fused_single_step_rows()))) {
       fused_forward_loop(y, h, c, reserve, workspace, desc, steps, N, x, lengths, w.w_ih, w.w_hh,
                          b_ih, b_hh, w_ch, clip, reverse);
